@@ -1,0 +1,123 @@
+//! `POST /oauth2/token`: the client-credentials grant, RFC 6749 §4.4.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::Serialize;
+
+use super::Ports;
+use crate::client::{ClientId, ClientRecord, SecretHash, Status};
+use crate::http::{Body, Request, Response};
+use crate::jose::Signer;
+use crate::oauth::claims::{AccessTokenClaims, CustomClaims};
+use crate::oauth::client_auth::{self, Credentials};
+use crate::oauth::negotiate::negotiate;
+use crate::oauth::params::TokenParams;
+use crate::oauth::scope::join;
+use crate::oauth::{ErrorCode, OAuthError};
+use crate::store::ClientStore;
+
+pub const GRANT_TYPE: &str = "client_credentials";
+
+pub async fn handle<S: ClientStore, G: Signer>(req: &Request, p: &Ports<'_, S, G>) -> Response {
+    let issuer = p.config.issuer_for(&req.origin);
+    match issue(req, p, issuer).await {
+        Ok(response) => response,
+        Err(error) => {
+            if let Some(detail) = &error.log {
+                p.log.error(detail);
+            }
+            error.to_response(issuer)
+        }
+    }
+}
+
+/// RFC 6749 §5.1.
+#[derive(Serialize)]
+struct TokenResponse<'a> {
+    access_token: &'a str,
+    token_type: &'static str,
+    expires_in: u32,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    scope: &'a str,
+}
+
+async fn issue<S: ClientStore, G: Signer>(req: &Request, p: &Ports<'_, S, G>, issuer: &str) -> Result<Response, OAuthError> {
+    let body = match &req.body {
+        Body::Bytes(b) => b,
+        Body::TooLarge => return Err(OAuthError::invalid_request("the request body exceeds 16 KiB").with_status(413)),
+    };
+    // RFC 6749 §4.4.2: form-encoded; JSON with the same fields is accepted too.
+    let params = match req.media_type().as_deref() {
+        Some("application/x-www-form-urlencoded") => TokenParams::from_form(body)?,
+        Some("application/json") => TokenParams::from_json(body)?,
+        _ => {
+            return Err(OAuthError::invalid_request(
+                "Content-Type must be application/x-www-form-urlencoded (or application/json)",
+            ))
+        }
+    };
+    match params.grant_type.as_deref() {
+        None => return Err(OAuthError::invalid_request("missing grant_type")),
+        Some(GRANT_TYPE) => {}
+        Some(_) => {
+            return Err(OAuthError::new(
+                ErrorCode::UnsupportedGrantType,
+                "only the client_credentials grant is supported",
+            ))
+        }
+    }
+    let credentials = client_auth::extract(req.header("authorization"), req.header_count("authorization"), &params)?;
+    let client = authenticate(&credentials, p).await?;
+    let decision = negotiate(&client.grants, &params.resource, &params.audience, params.scope.as_deref())?;
+    let keys = p.keys.map_err(|e| OAuthError::server(format!("cannot sign tokens: {e}")))?;
+
+    let now = p.clock.now();
+    let ttl = client.token_ttl.unwrap_or(p.config.default_token_ttl);
+    let mut jti_bytes = [0u8; 16]; // RFC 9068 §2.2 / RFC 7519 §4.1.7: unique; 128 random bits
+    p.random.fill(&mut jti_bytes).map_err(|_| OAuthError::server("random source failed"))?;
+    let jti = URL_SAFE_NO_PAD.encode(jti_bytes);
+    let scope = join(&decision.scopes);
+    let claims = AccessTokenClaims {
+        iss: issuer,
+        sub: client.id.as_str(),
+        aud: decision.audience.as_str(),
+        exp: now + i64::from(ttl),
+        iat: now,
+        nbf: now,
+        jti: &jti,
+        client_id: client.id.as_str(),
+        scope: (!scope.is_empty()).then_some(scope.as_str()),
+        custom: CustomClaims(&client.custom_claims),
+    };
+    let payload = serde_json::to_vec(&claims).map_err(|e| OAuthError::server(format!("claims: {e}")))?;
+    let token = keys.signer.sign_jwt(&payload).await.map_err(|e| OAuthError::server(e.to_string()))?;
+
+    let body = TokenResponse { access_token: &token, token_type: "Bearer", expires_in: ttl, scope: &scope };
+    let body = serde_json::to_vec(&body).map_err(|e| OAuthError::server(format!("response: {e}")))?;
+    Ok(Response::json(200, body).with_header("cache-control", "no-store").with_header("pragma", "no-cache"))
+}
+
+/// A hash no secret matches, compared when the client id is unknown so that
+/// an unknown id and a wrong secret cost the same work.
+const UNKNOWN_CLIENT_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Check the presented secret. Unknown client, wrong secret, inactive client:
+/// one `invalid_client`, same message, same work.
+async fn authenticate<S: ClientStore, G: Signer>(
+    credentials: &Credentials,
+    p: &Ports<'_, S, G>,
+) -> Result<ClientRecord, OAuthError> {
+    let record = match ClientId::parse(&credentials.client_id) {
+        Some(id) => p.store.get(&id).await.map_err(|e| OAuthError::server(e.to_string()))?,
+        None => None,
+    };
+    let hash = match &record {
+        Some(r) => r.secret_hash,
+        None => SecretHash::from_hex(UNKNOWN_CLIENT_HASH).ok_or_else(|| OAuthError::server("dummy hash"))?,
+    };
+    let secret_ok = hash.verify(&credentials.secret);
+    match record {
+        Some(r) if secret_ok && r.status == Status::Active => Ok(r),
+        _ => Err(OAuthError::invalid_client()),
+    }
+}

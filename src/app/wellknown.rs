@@ -1,0 +1,32 @@
+//! `GET /.well-known/jwks.json` (RFC 7517 §5) and the RFC 8414 metadata.
+
+use super::Ports;
+use crate::http::{Request, Response};
+use crate::jose::Signer;
+use crate::oauth::{metadata, OAuthError};
+use crate::store::ClientStore;
+
+/// Verifiers cache the key set; five minutes keeps a rotation's new key
+/// reachable quickly while sparing the worker most fetches.
+pub const JWKS_MAX_AGE: u32 = 300;
+
+pub fn jwks<S: ClientStore, G: Signer>(p: &Ports<'_, S, G>) -> Response {
+    match p.keys {
+        Ok(keys) => Response::json(200, keys.set.jwks_json.as_bytes().to_vec())
+            .set_header("content-type", "application/jwk-set+json")
+            .with_header("cache-control", format!("public, max-age={JWKS_MAX_AGE}"))
+            .with_header("access-control-allow-origin", "*"),
+        Err(e) => {
+            let error = OAuthError::server(format!("JWKS unavailable: {e}"));
+            p.log.error(error.log.as_deref().unwrap_or_default());
+            error.to_response("m2m-edge")
+        }
+    }
+}
+
+pub fn metadata<S: ClientStore, G: Signer>(req: &Request, p: &Ports<'_, S, G>) -> Response {
+    let issuer = p.config.issuer_for(&req.origin);
+    Response::json(200, metadata::document(issuer).to_string())
+        .with_header("cache-control", format!("public, max-age={JWKS_MAX_AGE}"))
+        .with_header("access-control-allow-origin", "*")
+}

@@ -1,0 +1,143 @@
+//! One signing abstraction with two implementations (DESIGN.md, "Signing at
+//! the physical limit"): WebCrypto in the Worker (`crate::wasm::webcrypto`),
+//! the p256 crate on the host ([`P256Signer`]).
+
+use std::fmt;
+
+use super::jws;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignError(pub String);
+
+impl fmt::Display for SignError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "signing failed: {}", self.0)
+    }
+}
+
+/// Produces ES256 signatures with one private key.
+#[allow(async_fn_in_trait)] // single-threaded (wasm32): no Send bound wanted
+pub trait Signer {
+    /// The `kid` of the key this signer holds.
+    fn kid(&self) -> &str;
+
+    /// The base64url protected header for tokens from this key, rendered once.
+    fn header_b64(&self) -> &str;
+
+    /// ECDSA P-256 / SHA-256 over `message`, as the 64-byte `R || S`.
+    async fn sign(&self, message: &[u8]) -> Result<[u8; 64], SignError>;
+
+    /// A compact JWS (header from [`Signer::header_b64`]) over `payload`.
+    async fn sign_jwt(&self, payload: &[u8]) -> Result<String, SignError> {
+        let input = jws::signing_input(self.header_b64(), payload);
+        let signature = self.sign(input.as_bytes()).await?;
+        Ok(jws::compact(input, &signature))
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+pub use host::P256Signer;
+
+#[cfg(not(target_arch = "wasm32"))]
+mod host {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    use p256::ecdsa::signature::Signer as _;
+    use p256::ecdsa::{Signature, SigningKey as EcdsaKey};
+
+    use super::{SignError, Signer};
+    use crate::jose::jwk::{KeyError, SigningKey};
+    use crate::jose::jws;
+
+    /// Host signer (tests, tools): RFC 6979 deterministic ECDSA from the p256 crate.
+    pub struct P256Signer {
+        kid: String,
+        header_b64: String,
+        key: EcdsaKey,
+    }
+
+    impl P256Signer {
+        /// Also checks that the public coordinates belong to the private key,
+        /// as WebCrypto's import does in the Worker.
+        pub fn new(key: &SigningKey) -> Result<P256Signer, KeyError> {
+            let rejected = || KeyError::Rejected { kid: key.kid.clone() };
+            let d = URL_SAFE_NO_PAD.decode(key.private_d()).map_err(|_| rejected())?;
+            let ecdsa = EcdsaKey::from_slice(&d).map_err(|_| rejected())?;
+            let point = ecdsa.verifying_key().to_encoded_point(false);
+            let matches = point.x().map(|x| URL_SAFE_NO_PAD.encode(x)) == Some(key.x.clone())
+                && point.y().map(|y| URL_SAFE_NO_PAD.encode(y)) == Some(key.y.clone());
+            if !matches {
+                return Err(rejected());
+            }
+            Ok(P256Signer { kid: key.kid.clone(), header_b64: jws::access_token_header(&key.kid), key: ecdsa })
+        }
+    }
+
+    impl Signer for P256Signer {
+        fn kid(&self) -> &str {
+            &self.kid
+        }
+
+        fn header_b64(&self) -> &str {
+            &self.header_b64
+        }
+
+        async fn sign(&self, message: &[u8]) -> Result<[u8; 64], SignError> {
+            let signature: Signature = self.key.sign(message);
+            Ok(signature.to_bytes().into())
+        }
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    use p256::ecdsa::signature::Verifier;
+    use p256::ecdsa::{Signature, VerifyingKey};
+
+    use super::*;
+    use crate::jose::jwk;
+
+    const X: &str = "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU";
+    const Y: &str = "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0";
+    const D: &str = "jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI";
+
+    fn verifying_key() -> VerifyingKey {
+        let mut sec1 = vec![4u8];
+        sec1.extend(URL_SAFE_NO_PAD.decode(X).unwrap());
+        sec1.extend(URL_SAFE_NO_PAD.decode(Y).unwrap());
+        VerifyingKey::from_sec1_bytes(&sec1).unwrap()
+    }
+
+    #[test]
+    fn rfc7515_a3_signature_verifies() {
+        // RFC 7515 A.3: the published JWS verifies with the published key.
+        let input = "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ";
+        let sig = URL_SAFE_NO_PAD
+            .decode("DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q")
+            .unwrap();
+        let sig = Signature::from_slice(&sig).unwrap();
+        assert!(verifying_key().verify(input.as_bytes(), &sig).is_ok());
+    }
+
+    #[test]
+    fn signer_output_verifies_and_is_raw_r_s() {
+        let set = jwk::parse(Some(&format!(r#"{{"kty":"EC","crv":"P-256","x":"{X}","y":"{Y}","d":"{D}","kid":"a3"}}"#))).unwrap();
+        let signer = P256Signer::new(set.current()).unwrap();
+        let token = pollster::block_on(signer.sign_jwt(br#"{"sub":"x"}"#)).unwrap();
+        let (input, sig) = token.rsplit_once('.').unwrap();
+        let sig = URL_SAFE_NO_PAD.decode(sig).unwrap();
+        assert_eq!(sig.len(), 64);
+        assert!(verifying_key().verify(input.as_bytes(), &Signature::from_slice(&sig).unwrap()).is_ok());
+    }
+
+    #[test]
+    fn mismatched_public_key_is_rejected() {
+        let raw = format!(r#"{{"kty":"EC","crv":"P-256","x":"{Y}","y":"{X}","d":"{D}","kid":"bad"}}"#);
+        let set = jwk::parse(Some(&raw)).unwrap();
+        assert_eq!(P256Signer::new(set.current()).err(), Some(KeyErrorAlias::Rejected { kid: "bad".into() }));
+    }
+
+    use crate::jose::KeyError as KeyErrorAlias;
+}

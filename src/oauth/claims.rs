@@ -1,0 +1,81 @@
+//! The access token's claims, RFC 9068 §2.2.
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{Map, Value};
+
+/// Claims the server sets itself. A client's `custom_claims` may not use
+/// them: the RFC 9068 §2.2 set, plus registered claims (RFC 7519 §4.1,
+/// RFC 9068 §2.2.3, OIDC Core §2) whose forgery would change how a resource
+/// server reads the token.
+pub const RESERVED_CLAIMS: [&str; 19] = [
+    "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope", "auth_time", "acr", "amr",
+    "azp", "cnf", "act", "may_act", "nonce", "sid", "typ",
+];
+
+/// Everything a token says. Borrowed, since it lives for one serialization.
+#[derive(Debug, serde::Serialize)]
+pub struct AccessTokenClaims<'a> {
+    pub iss: &'a str,
+    /// RFC 9068 §2.2: for a client-credentials token "the sub claim ... SHOULD
+    /// correspond to" the client, so `sub` = `client_id`.
+    pub sub: &'a str,
+    pub aud: &'a str,
+    pub exp: i64,
+    pub iat: i64,
+    pub nbf: i64,
+    pub jti: &'a str,
+    pub client_id: &'a str,
+    /// RFC 9068 §2.2.3: space-delimited, as in RFC 6749 §3.3. Omitted when
+    /// the grant carries no scopes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<&'a str>,
+    #[serde(flatten)]
+    pub custom: CustomClaims<'a>,
+}
+
+/// A client's extra claims, with reserved names dropped again at issue time
+/// (input validation already refuses them; this keeps an old or hand-edited
+/// record from overriding `sub` or `aud`).
+#[derive(Debug)]
+pub struct CustomClaims<'a>(pub &'a Map<String, Value>);
+
+impl Serialize for CustomClaims<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        for (k, v) in self.0.iter().filter(|(k, _)| !RESERVED_CLAIMS.contains(&k.as_str())) {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn custom_claims_never_replace_registered_ones() {
+        let mut custom = Map::new();
+        custom.insert("sub".into(), json!("attacker"));
+        custom.insert("tenant".into(), json!("acme"));
+        let claims = AccessTokenClaims {
+            iss: "https://issuer",
+            sub: "m2m_1",
+            aud: "https://api",
+            exp: 20,
+            iat: 10,
+            nbf: 10,
+            jti: "j",
+            client_id: "m2m_1",
+            scope: None,
+            custom: CustomClaims(&custom),
+        };
+        let v: Value = serde_json::to_value(&claims).unwrap();
+        assert_eq!(v["sub"], "m2m_1");
+        assert_eq!(v["tenant"], "acme");
+        assert!(v.get("scope").is_none());
+        let text = serde_json::to_string(&claims).unwrap();
+        assert_eq!(text.matches("\"sub\"").count(), 1);
+    }
+}

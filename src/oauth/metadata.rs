@@ -1,0 +1,45 @@
+//! Authorization server metadata, RFC 8414 §2 (also served as the OpenID
+//! discovery document, since many client libraries only look there).
+
+use serde_json::{json, Value};
+
+pub const TOKEN_PATH: &str = "/oauth2/token";
+pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+
+/// The endpoint URL for `path` under `issuer` (an issuer may end in `/`).
+pub fn endpoint(issuer: &str, path: &str) -> String {
+    format!("{}{path}", issuer.trim_end_matches('/'))
+}
+
+pub fn document(issuer: &str) -> Value {
+    json!({
+        "issuer": issuer,
+        "token_endpoint": endpoint(issuer, TOKEN_PATH),
+        "jwks_uri": endpoint(issuer, JWKS_PATH),
+        "grant_types_supported": ["client_credentials"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        // RFC 8414 §2: REQUIRED, "an empty array" is not excluded; this
+        // server has no authorization endpoint, so it supports no response type.
+        "response_types_supported": [],
+        "response_modes_supported": [],
+        // RFC 9068 tokens are ES256-signed JWTs with typ at+jwt.
+        "access_token_signing_alg_values_supported": ["ES256"],
+        // RFC 8707: the `resource` parameter selects the audience.
+        "resource_indicators_supported": true,
+        "subject_types_supported": ["public"],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_follow_issuer() {
+        let d = document("https://auth.example.com/");
+        assert_eq!(d["issuer"], "https://auth.example.com/");
+        assert_eq!(d["token_endpoint"], "https://auth.example.com/oauth2/token");
+        assert_eq!(d["jwks_uri"], "https://auth.example.com/.well-known/jwks.json");
+        assert_eq!(d["response_types_supported"], json!([]));
+    }
+}
