@@ -1,0 +1,55 @@
+# m2m-edge — two commands: `make dev` and `make test` (see README.md).
+SHELL := /bin/bash
+.DEFAULT_GOAL := dev
+
+PORT ?= 8787
+CARGO_BIN := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin
+export PATH := $(CARGO_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+# No network here but the package registries (TOOLCHAIN.md, trap 7).
+export WRANGLER_SEND_METRICS := false
+export CLOUDFLARE_CF_FETCH_ENABLED := false
+
+SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
+
+.PHONY: dev test tools build test-host test-e2e test-smoke clean
+
+## Install what is missing: wasm32 target, worker-build, wasm-bindgen-cli, npm packages.
+tools:
+	@scripts/ensure-tools.sh
+
+## Release build of the worker into build/ (incremental).
+build: tools build/index.js
+
+# worker-build would download wasm-bindgen, wasm-opt and esbuild from GitHub;
+# point it at the local copies instead (TOOLCHAIN.md, trap 1).
+build/index.js: $(SOURCES)
+	WASM_BINDGEN_BIN=$(CARGO_BIN)/wasm-bindgen \
+	WASM_OPT_BIN=$(CURDIR)/node_modules/.bin/wasm-opt \
+	ESBUILD_BIN=$(CURDIR)/node_modules/.bin/esbuild \
+	worker-build --release
+	@touch $@
+
+.dev.vars:
+	@node scripts/dev-vars.mjs > .dev.vars
+	@echo "==> wrote .dev.vars with fresh local ADMIN_API_KEY and SIGNING_KEYS"
+
+## Build, migrate the local D1, and serve on 127.0.0.1:$(PORT).
+dev: build .dev.vars
+	@wrangler d1 migrations apply DB --local > /dev/null
+	@scripts/dev-banner.sh $(PORT)
+	wrangler dev --ip 127.0.0.1 --port $(PORT)
+
+## Every test ring: host unit/flow tests, e2e in workerd (Miniflare), wrangler dev smoke.
+test: build test-host test-e2e test-smoke
+
+test-host: tools
+	cargo test
+
+test-e2e: build
+	node --test --test-concurrency=1 tests/e2e/
+
+test-smoke: build
+	node --test tests/smoke/
+
+clean:
+	rm -rf build target .wrangler

@@ -1,0 +1,177 @@
+//! The Worker glue (wasm32 only): turns a `worker::Request` into a plain
+//! request, reads bindings, picks the store, hands everything to the app and
+//! turns the reply back. Nothing here decides protocol behaviour.
+
+mod d1;
+mod webcrypto;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use worker::{event, Context, Env, Headers};
+
+use crate::app::{self, Keys, Ports};
+use crate::client::{ClientId, ClientRecord};
+use crate::config::{Config, StorageKind};
+use crate::http::{Body, Method, Request, Response, MAX_BODY_BYTES};
+use crate::jose::{jwk, KeyError};
+use crate::ports::{Clock, Logger, OsRandom};
+use crate::store::{ClientStore, StoreError};
+use d1::D1Store;
+use webcrypto::WebCryptoSigner;
+
+struct JsClock;
+
+impl Clock for JsClock {
+    fn now(&self) -> i64 {
+        (js_sys::Date::now() / 1000.0) as i64
+    }
+}
+
+struct ConsoleLog;
+
+impl Logger for ConsoleLog {
+    fn error(&self, message: &str) {
+        worker::console_error!("m2m-edge: {}", message);
+    }
+}
+
+type KeyResult = Result<Keys<WebCryptoSigner>, KeyError>;
+
+thread_local! {
+    /// Per isolate: the `SIGNING_KEYS` text last seen and what it gave. The
+    /// WebCrypto key is imported once and reused by every request after.
+    static KEYS: RefCell<Option<(String, Rc<KeyResult>)>> = const { RefCell::new(None) };
+}
+
+async fn keys(env: &Env) -> Rc<KeyResult> {
+    let raw = string_binding(env, "SIGNING_KEYS");
+    let cached = KEYS.with(|cell| {
+        cell.borrow().as_ref().filter(|(seen, _)| Some(seen) == raw.as_ref()).map(|(_, keys)| keys.clone())
+    });
+    if let Some(keys) = cached {
+        return keys;
+    }
+    let built: Rc<KeyResult> = Rc::new(load_keys(raw.as_deref()).await);
+    if let Some(raw) = raw {
+        KEYS.with(|cell| *cell.borrow_mut() = Some((raw, built.clone())));
+    }
+    built
+}
+
+async fn load_keys(raw: Option<&str>) -> KeyResult {
+    let set = jwk::parse(raw)?;
+    let signer = WebCryptoSigner::import(set.current()).await?;
+    Ok(Keys { set, signer })
+}
+
+fn string_binding(env: &Env, name: &str) -> Option<String> {
+    env.var(name).ok().map(|v| v.to_string())
+}
+
+/// The configured backend, or why there is none (every call then fails as a
+/// storage error: `server_error` out, the reason in the log).
+enum AnyStore {
+    D1(D1Store),
+    Unavailable(String),
+}
+
+fn store_for(env: &Env, config: &Config) -> AnyStore {
+    match config.storage {
+        StorageKind::D1 => match env.d1("DB") {
+            Ok(db) => AnyStore::D1(D1Store::new(db)),
+            Err(_) => AnyStore::Unavailable("STORAGE is \"d1\" but the D1 binding `DB` is missing".into()),
+        },
+        StorageKind::Kv => AnyStore::Unavailable("STORAGE is \"kv\" but this build has no KV backend".into()),
+    }
+}
+
+impl AnyStore {
+    fn backend(&self) -> Result<&D1Store, StoreError> {
+        match self {
+            AnyStore::D1(d1) => Ok(d1),
+            AnyStore::Unavailable(why) => Err(StoreError::Backend(why.clone())),
+        }
+    }
+}
+
+impl ClientStore for AnyStore {
+    async fn get(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
+        self.backend()?.get(id).await
+    }
+    async fn create(&self, client: &ClientRecord) -> Result<(), StoreError> {
+        self.backend()?.create(client).await
+    }
+    async fn update(&self, client: &ClientRecord) -> Result<bool, StoreError> {
+        self.backend()?.update(client).await
+    }
+    async fn delete(&self, id: &ClientId) -> Result<bool, StoreError> {
+        self.backend()?.delete(id).await
+    }
+    async fn list(&self, after: Option<&ClientId>, limit: usize) -> Result<Vec<ClientRecord>, StoreError> {
+        self.backend()?.list(after, limit).await
+    }
+}
+
+#[event(fetch)]
+async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<worker::Response> {
+    let log = ConsoleLog;
+    let plain = to_plain(req).await;
+    let response = match plain {
+        None => app::server_error_response(),
+        Some(plain) => match Config::from_lookup(|name| string_binding(&env, name)) {
+            Err(problem) => {
+                log.error(&format!("configuration: {problem}"));
+                app::server_error_response()
+            }
+            Ok(config) => {
+                let keys = keys(&env).await;
+                let store = store_for(&env, &config);
+                let ports = Ports {
+                    config: &config,
+                    store: &store,
+                    keys: keys.as_ref().as_ref(),
+                    clock: &JsClock,
+                    random: &OsRandom,
+                    log: &log,
+                };
+                app::handle(&plain, &ports).await
+            }
+        },
+    };
+    to_worker(response)
+}
+
+async fn to_plain(mut req: worker::Request) -> Option<Request> {
+    let url = req.url().ok()?;
+    let method = Method::parse(req.method().as_ref());
+    let mut plain = Request::new(method, url.path(), &url.origin().ascii_serialization());
+    plain.query = url.query().map(str::to_string);
+    plain.headers = req.headers().entries().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+    let declared = plain.header("content-length").and_then(|v| v.trim().parse::<u64>().ok());
+    plain.body = match (method, declared) {
+        (Method::Get | Method::Head, _) => Body::Bytes(Vec::new()),
+        (_, Some(n)) if n > MAX_BODY_BYTES as u64 => Body::TooLarge,
+        _ => match req.bytes().await {
+            Ok(bytes) if bytes.len() > MAX_BODY_BYTES => Body::TooLarge,
+            Ok(bytes) => Body::Bytes(bytes),
+            // An unreadable body is the same as a malformed one: the parsers
+            // see nothing and answer with a 400.
+            Err(_) => Body::Bytes(Vec::new()),
+        },
+    };
+    Some(plain)
+}
+
+fn to_worker(response: Response) -> worker::Result<worker::Response> {
+    let headers = Headers::new();
+    for (name, value) in &response.headers {
+        headers.append(name, value)?;
+    }
+    let out = if response.body.is_empty() {
+        worker::Response::empty()?
+    } else {
+        worker::Response::from_bytes(response.body)?
+    };
+    Ok(out.with_status(response.status).with_headers(headers))
+}
