@@ -18,8 +18,13 @@ impl D1Store {
     }
 }
 
+/// D1's own message (`no such table: clients: SQLITE_ERROR`) without the JS
+/// stack the `Debug` form carries. Bound values never appear in it.
 fn backend(e: worker::Error) -> StoreError {
-    StoreError::Backend(format!("D1: {e}"))
+    match e {
+        worker::Error::D1(d1) => StoreError::Backend(format!("D1: {}", d1.cause())),
+        other => StoreError::Backend(format!("D1: {other}")),
+    }
 }
 
 fn text(s: &str) -> JsValue {

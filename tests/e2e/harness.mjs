@@ -50,3 +50,43 @@ export async function startWorker({ bindings = {}, migrate = true } = {}) {
   const base = url.href.replace(/\/$/, "");
   return { mf, base, secrets: all, close: () => mf.dispose() };
 }
+
+/** Small HTTP helpers bound to one worker. */
+export function clientFor(w) {
+  const adminHeaders = { authorization: `Bearer ${w.secrets.ADMIN_API_KEY}` };
+  return {
+    async admin(method, path, body) {
+      const headers = { ...adminHeaders };
+      if (body !== undefined) headers["content-type"] = "application/json";
+      const r = await fetch(`${w.base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      const text = await r.text();
+      return { status: r.status, headers: r.headers, json: text ? JSON.parse(text) : null };
+    },
+    async createClient(body = {}) {
+      const r = await this.admin("POST", "/admin/clients", {
+        name: "e2e",
+        grants: [{ audience: "https://api.example.com", scopes: ["read", "write"] }],
+        ...body,
+      });
+      if (r.status !== 201) throw new Error(`create failed: ${r.status} ${JSON.stringify(r.json)}`);
+      return r.json;
+    },
+    async token({ basic, form, json, headers = {} } = {}) {
+      const h = { ...headers };
+      if (basic) h.authorization = `Basic ${Buffer.from(`${encodeURIComponent(basic[0])}:${encodeURIComponent(basic[1])}`).toString("base64")}`;
+      let body;
+      if (json !== undefined) {
+        h["content-type"] ??= "application/json";
+        body = typeof json === "string" ? json : JSON.stringify(json);
+      } else if (form !== undefined) {
+        h["content-type"] ??= "application/x-www-form-urlencoded";
+        body = form;
+      }
+      const r = await fetch(`${w.base}/oauth2/token`, { method: "POST", headers: h, body });
+      const text = await r.text();
+      let parsed = null;
+      try { parsed = JSON.parse(text); } catch { parsed = { unparsable: text }; }
+      return { status: r.status, headers: r.headers, json: parsed };
+    },
+  };
+}
