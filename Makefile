@@ -45,8 +45,10 @@ test: build test-host test-e2e test-smoke
 test-host: tools
 	cargo test
 
+# The same suite, same assertions, once per storage backend.
 test-e2e: build
-	node --test --test-concurrency=1 tests/e2e/
+	M2M_STORAGE=d1 node --test --test-concurrency=1 tests/e2e/
+	M2M_STORAGE=kv node --test --test-concurrency=1 tests/e2e/
 
 test-smoke: build
 	node --test tests/smoke/

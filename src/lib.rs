@@ -16,6 +16,7 @@ pub mod http;
 pub mod jose;
 pub mod oauth;
 pub mod ports;
+pub mod resource;
 pub mod store;
 pub mod time;
 

@@ -7,7 +7,7 @@ use base64::Engine;
 use jwt_compact::alg::Es256;
 use jwt_compact::{AlgorithmExt, UntrustedToken};
 use m2m_edge::app::{self, Keys, Ports};
-use m2m_edge::client::{ClientId, ClientRecord, SecretHash, Status};
+use m2m_edge::client::{ClientId, ClientRecord, SecretHash, Status, StoredSecret};
 use m2m_edge::config::Config;
 use m2m_edge::http::{Method, Request, Response};
 use m2m_edge::jose::jwk;
@@ -300,7 +300,8 @@ fn custom_claims_are_added_but_never_override() {
         custom_claims: custom,
         token_ttl: None,
         status: Status::Active,
-        secret_hash: SecretHash::of("m2msk_forged"),
+        secret: StoredSecret { hash: SecretHash::of("m2msk_forged"), last_four: "rged".into() },
+        next_secret: None,
         created_at: NOW,
         updated_at: NOW,
     }))

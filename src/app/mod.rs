@@ -12,7 +12,7 @@ use crate::jose::{KeyError, KeySet, Signer};
 use crate::oauth::metadata::{JWKS_PATH, TOKEN_PATH};
 use crate::oauth::OAuthError;
 use crate::ports::{Clock, Logger, Random};
-use crate::store::ClientStore;
+use crate::store::Store;
 
 /// The signing keys: the published set and the signer of its first key.
 pub struct Keys<G: Signer> {
@@ -21,7 +21,7 @@ pub struct Keys<G: Signer> {
 }
 
 /// Everything a request may need from outside the core.
-pub struct Ports<'a, S: ClientStore, G: Signer> {
+pub struct Ports<'a, S: Store, G: Signer> {
     pub config: &'a Config,
     pub store: &'a S,
     /// A key problem fails only the requests that need keys.
@@ -33,12 +33,12 @@ pub struct Ports<'a, S: ClientStore, G: Signer> {
 
 pub const DISCOVERY_PATHS: [&str; 2] = ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"];
 
-pub async fn handle<S: ClientStore, G: Signer>(req: &Request, ports: &Ports<'_, S, G>) -> Response {
+pub async fn handle<S: Store, G: Signer>(req: &Request, ports: &Ports<'_, S, G>) -> Response {
     let response = match (req.method, req.path.as_str()) {
         (Method::Post, TOKEN_PATH) => token::handle(req, ports).await,
         (_, TOKEN_PATH) => method_not_allowed("POST"),
         (Method::Get | Method::Head, JWKS_PATH) => wellknown::jwks(ports),
-        (Method::Get | Method::Head, p) if DISCOVERY_PATHS.contains(&p) => wellknown::metadata(req, ports),
+        (Method::Get | Method::Head, p) if DISCOVERY_PATHS.contains(&p) => wellknown::metadata(req, ports).await,
         (_, p) if p == JWKS_PATH || DISCOVERY_PATHS.contains(&p) => method_not_allowed("GET, HEAD"),
         (_, p) if p == "/admin" || p.starts_with("/admin/") => admin::handle(req, ports).await,
         _ => not_found(),

@@ -5,6 +5,7 @@ use base64::Engine;
 use serde::Serialize;
 
 use super::Ports;
+use crate::client::secret::verify_any;
 use crate::client::{ClientId, ClientRecord, SecretHash, Status};
 use crate::http::{Body, Request, Response};
 use crate::jose::Signer;
@@ -14,11 +15,11 @@ use crate::oauth::negotiate::negotiate;
 use crate::oauth::params::TokenParams;
 use crate::oauth::scope::join;
 use crate::oauth::{ErrorCode, OAuthError};
-use crate::store::ClientStore;
+use crate::store::Store;
 
 pub const GRANT_TYPE: &str = "client_credentials";
 
-pub async fn handle<S: ClientStore, G: Signer>(req: &Request, p: &Ports<'_, S, G>) -> Response {
+pub async fn handle<S: Store, G: Signer>(req: &Request, p: &Ports<'_, S, G>) -> Response {
     let issuer = p.config.issuer_for(&req.origin);
     match issue(req, p, issuer).await {
         Ok(response) => response,
@@ -41,7 +42,7 @@ struct TokenResponse<'a> {
     scope: &'a str,
 }
 
-async fn issue<S: ClientStore, G: Signer>(req: &Request, p: &Ports<'_, S, G>, issuer: &str) -> Result<Response, OAuthError> {
+async fn issue<S: Store, G: Signer>(req: &Request, p: &Ports<'_, S, G>, issuer: &str) -> Result<Response, OAuthError> {
     let body = match &req.body {
         Body::Bytes(b) => b,
         Body::TooLarge => return Err(OAuthError::invalid_request("the request body exceeds 16 KiB").with_status(413)),
@@ -71,8 +72,15 @@ async fn issue<S: ClientStore, G: Signer>(req: &Request, p: &Ports<'_, S, G>, is
     let decision = negotiate(&client.grants, &params.resource, &params.audience, params.scope.as_deref())?;
     let keys = p.keys.map_err(|e| OAuthError::server(format!("cannot sign tokens: {e}")))?;
 
+    // A registered API resource's token_ttl caps the lifetime: the shorter wins.
+    let resource = p
+        .store
+        .resource_by_identifier(decision.audience.as_str())
+        .await
+        .map_err(|e| OAuthError::server(e.to_string()))?;
+    let client_ttl = client.token_ttl.unwrap_or(p.config.default_token_ttl);
+    let ttl = resource.and_then(|r| r.token_ttl).map_or(client_ttl, |cap| cap.min(client_ttl));
     let now = p.clock.now();
-    let ttl = client.token_ttl.unwrap_or(p.config.default_token_ttl);
     let mut jti_bytes = [0u8; 16]; // RFC 9068 §2.2 / RFC 7519 §4.1.7: unique; 128 random bits
     p.random.fill(&mut jti_bytes).map_err(|_| OAuthError::server("random source failed"))?;
     let jti = URL_SAFE_NO_PAD.encode(jti_bytes);
@@ -101,9 +109,10 @@ async fn issue<S: ClientStore, G: Signer>(req: &Request, p: &Ports<'_, S, G>, is
 /// an unknown id and a wrong secret cost the same work.
 const UNKNOWN_CLIENT_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// Check the presented secret. Unknown client, wrong secret, inactive client:
+/// Check the presented secret against the client's secret and, during a
+/// rotation, its next one. Unknown client, wrong secret, inactive client:
 /// one `invalid_client`, same message, same work.
-async fn authenticate<S: ClientStore, G: Signer>(
+async fn authenticate<S: Store, G: Signer>(
     credentials: &Credentials,
     p: &Ports<'_, S, G>,
 ) -> Result<ClientRecord, OAuthError> {
@@ -111,11 +120,13 @@ async fn authenticate<S: ClientStore, G: Signer>(
         Some(id) => p.store.get(&id).await.map_err(|e| OAuthError::server(e.to_string()))?,
         None => None,
     };
-    let hash = match &record {
-        Some(r) => r.secret_hash,
-        None => SecretHash::from_hex(UNKNOWN_CLIENT_HASH).ok_or_else(|| OAuthError::server("dummy hash"))?,
+    let secret_ok = match &record {
+        Some(r) => verify_any(&r.secret.hash, r.next_secret.as_ref().map(|n| &n.hash), &credentials.secret),
+        None => {
+            let dummy = SecretHash::from_hex(UNKNOWN_CLIENT_HASH).ok_or_else(|| OAuthError::server("dummy hash"))?;
+            verify_any(&dummy, Some(&dummy), &credentials.secret)
+        }
     };
-    let secret_ok = hash.verify(&credentials.secret);
     match record {
         Some(r) if secret_ok && r.status == Status::Active => Ok(r),
         _ => Err(OAuthError::invalid_client()),

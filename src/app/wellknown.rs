@@ -4,13 +4,13 @@ use super::Ports;
 use crate::http::{Request, Response};
 use crate::jose::Signer;
 use crate::oauth::{metadata, OAuthError};
-use crate::store::ClientStore;
+use crate::store::Store;
 
 /// Verifiers cache the key set; five minutes keeps a rotation's new key
 /// reachable quickly while sparing the worker most fetches.
 pub const JWKS_MAX_AGE: u32 = 300;
 
-pub fn jwks<S: ClientStore, G: Signer>(p: &Ports<'_, S, G>) -> Response {
+pub fn jwks<S: Store, G: Signer>(p: &Ports<'_, S, G>) -> Response {
     match p.keys {
         Ok(keys) => Response::json(200, keys.set.jwks_json.as_bytes().to_vec())
             .set_header("content-type", "application/jwk-set+json")
@@ -24,9 +24,23 @@ pub fn jwks<S: ClientStore, G: Signer>(p: &Ports<'_, S, G>) -> Response {
     }
 }
 
-pub fn metadata<S: ClientStore, G: Signer>(req: &Request, p: &Ports<'_, S, G>) -> Response {
+pub async fn metadata<S: Store, G: Signer>(req: &Request, p: &Ports<'_, S, G>) -> Response {
     let issuer = p.config.issuer_for(&req.origin);
-    Response::json(200, metadata::document(issuer).to_string())
+    let mut document = metadata::document(issuer);
+    // RFC 8414 §2 `scopes_supported` (RECOMMENDED): the registered API
+    // resources' scopes. Without storage the document is still served.
+    match p.store.resources().await {
+        Ok(resources) => {
+            let mut scopes: Vec<&str> = resources.iter().flat_map(|r| r.scopes.iter().map(|s| s.name.as_str())).collect();
+            scopes.sort_unstable();
+            scopes.dedup();
+            if !scopes.is_empty() {
+                document["scopes_supported"] = serde_json::json!(scopes);
+            }
+        }
+        Err(e) => p.log.error(&format!("discovery: scopes_supported left out: {e}")),
+    }
+    Response::json(200, document.to_string())
         .with_header("cache-control", format!("public, max-age={JWKS_MAX_AGE}"))
         .with_header("access-control-allow-origin", "*")
 }

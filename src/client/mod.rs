@@ -6,4 +6,4 @@ pub mod record;
 pub mod secret;
 
 pub use record::{ClientId, ClientRecord, Grant, Status};
-pub use secret::{ClientSecret, SecretHash};
+pub use secret::{ClientSecret, SecretHash, StoredSecret};

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::secret::SecretHash;
+use super::secret::StoredSecret;
 use crate::oauth::audience::Audience;
 use crate::oauth::scope::Scope;
 use crate::ports::{Random, RandomError};
@@ -79,16 +79,23 @@ pub struct ClientRecord {
     /// Token lifetime in seconds; `None` means the server's `DEFAULT_TOKEN_TTL`.
     pub token_ttl: Option<u32>,
     pub status: Status,
-    pub secret_hash: SecretHash,
+    /// The secret that authenticates this client.
+    pub secret: StoredSecret,
+    /// During a rotation, the new secret, which authenticates too until the
+    /// rotation is completed (it becomes `secret`) or cancelled (dropped).
+    pub next_secret: Option<StoredSecret>,
     /// Unix seconds.
     pub created_at: i64,
     pub updated_at: i64,
 }
 
 impl ClientRecord {
-    /// The admin API's view: every field but the secret hash.
+    /// The admin API's view: every field but the secret hashes.
     pub fn to_json(&self) -> Value {
         json!({
+            "client_secret_last_four": self.secret.last_four,
+            "next_client_secret_last_four": self.next_secret.as_ref().map(|s| s.last_four.as_str()),
+            "secret_rotation_pending": self.next_secret.is_some(),
             "client_id": self.id.as_str(),
             "name": self.name,
             "description": self.description,

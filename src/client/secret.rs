@@ -31,6 +31,34 @@ impl ClientSecret {
     pub fn hash(&self) -> SecretHash {
         SecretHash::of(&self.0)
     }
+
+    /// What is kept of this secret: its hash and its last four characters.
+    pub fn stored(&self) -> StoredSecret {
+        let tail_start = self.0.len().saturating_sub(4);
+        StoredSecret { hash: self.hash(), last_four: self.0[tail_start..].to_string() }
+    }
+}
+
+/// A secret as stored: the hash to check it against, and the last four
+/// characters so an operator can tell which secret a deployment uses
+/// (never more: four base64url characters leave 232 of its 256 bits unknown).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSecret {
+    pub hash: SecretHash,
+    pub last_four: String,
+}
+
+/// Whether `presented` is the current secret or, during a rotation, the next
+/// one. Both comparisons always run and are combined without branching, so
+/// the time taken says nothing about which one matched, or whether a
+/// rotation is pending.
+pub fn verify_any(current: &SecretHash, next: Option<&SecretHash>, presented: &str) -> bool {
+    let candidate = SecretHash::of(presented);
+    // An all-zero hash no secret has (finding a SHA-256 preimage of it is infeasible).
+    let none = SecretHash([0u8; 32]);
+    let matches_current = current.0.ct_eq(&candidate.0);
+    let matches_next = next.unwrap_or(&none).0.ct_eq(&candidate.0) & subtle::Choice::from(u8::from(next.is_some()));
+    bool::from(matches_current | matches_next)
 }
 
 /// SHA-256 of a secret: the only form in which a secret is stored.
@@ -84,6 +112,26 @@ mod tests {
         assert!(a.expose().starts_with(SECRET_PREFIX));
         assert_eq!(a.expose().len(), SECRET_PREFIX.len() + 43);
         assert_ne!(a.expose(), b.expose());
+    }
+
+    #[test]
+    fn stored_keeps_hash_and_last_four_only() {
+        let secret = ClientSecret::generate(&CountingRandom::default()).unwrap();
+        let stored = secret.stored();
+        assert!(stored.hash.verify(secret.expose()));
+        assert_eq!(stored.last_four.len(), 4);
+        assert!(secret.expose().ends_with(&stored.last_four));
+    }
+
+    #[test]
+    fn verify_any_accepts_either_secret_during_rotation() {
+        let old = SecretHash::of("m2msk_old");
+        let new = SecretHash::of("m2msk_new");
+        assert!(verify_any(&old, None, "m2msk_old"));
+        assert!(!verify_any(&old, None, "m2msk_new"));
+        assert!(verify_any(&old, Some(&new), "m2msk_old"));
+        assert!(verify_any(&old, Some(&new), "m2msk_new"));
+        assert!(!verify_any(&old, Some(&new), "m2msk_other"));
     }
 
     #[test]

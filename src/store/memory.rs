@@ -1,20 +1,22 @@
-//! In-memory client store for host tests: the same contract as D1, so whole
+//! In-memory store for host tests: the same contract as D1 and KV, so whole
 //! flows run through the app without a runtime.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
-use super::row::ClientRow;
-use super::{ClientStore, StoreError};
+use super::row::{ClientRow, ResourceRow};
+use super::{ClientStore, Page, ResourceStore, StoreError, MAX_RESOURCES};
 use crate::client::{ClientId, ClientRecord};
+use crate::resource::{ApiResource, ResourceId};
 
 /// Keeps rows, not records, so every read goes through the same checked
 /// conversion the real backends use.
 #[derive(Default)]
 pub struct MemoryStore {
     rows: RefCell<BTreeMap<String, ClientRow>>,
+    resources: RefCell<BTreeMap<String, ResourceRow>>,
     /// When set, every operation fails like an unreachable backend.
-    pub broken: std::cell::Cell<bool>,
+    pub broken: Cell<bool>,
 }
 
 impl MemoryStore {
@@ -49,8 +51,7 @@ impl ClientStore for MemoryStore {
 
     async fn update(&self, client: &ClientRecord) -> Result<bool, StoreError> {
         self.check()?;
-        let mut rows = self.rows.borrow_mut();
-        match rows.get_mut(client.id.as_str()) {
+        match self.rows.borrow_mut().get_mut(client.id.as_str()) {
             Some(row) => {
                 *row = ClientRow::from_record(client);
                 Ok(true)
@@ -64,14 +65,64 @@ impl ClientStore for MemoryStore {
         Ok(self.rows.borrow_mut().remove(id.as_str()).is_some())
     }
 
-    async fn list(&self, after: Option<&ClientId>, limit: usize) -> Result<Vec<ClientRecord>, StoreError> {
+    /// Pages by id, like D1: the cursor is the last id returned.
+    async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
         self.check()?;
+        let after = cursor.map(|c| ClientId::parse(c).ok_or(StoreError::BadCursor)).transpose()?;
         let rows = self.rows.borrow();
-        let start = after.map(|a| a.as_str().to_string());
-        rows.iter()
-            .filter(|(k, _)| start.as_ref().is_none_or(|s| k.as_str() > s.as_str()))
-            .take(limit)
+        let mut page: Vec<ClientRecord> = rows
+            .iter()
+            .filter(|(k, _)| after.as_ref().is_none_or(|a| k.as_str() > a.as_str()))
+            .take(limit + 1)
             .map(|(_, r)| r.clone().into_record())
-            .collect()
+            .collect::<Result<_, _>>()?;
+        let more = page.len() > limit;
+        page.truncate(limit);
+        let next_cursor = if more { page.last().map(|c| c.id.as_str().to_string()) } else { None };
+        Ok(Page { clients: page, next_cursor })
+    }
+}
+
+impl ResourceStore for MemoryStore {
+    async fn resource(&self, id: &ResourceId) -> Result<Option<ApiResource>, StoreError> {
+        self.check()?;
+        self.resources.borrow().get(id.as_str()).cloned().map(ResourceRow::into_resource).transpose()
+    }
+
+    async fn resource_by_identifier(&self, identifier: &str) -> Result<Option<ApiResource>, StoreError> {
+        self.check()?;
+        let found = self.resources.borrow().values().find(|r| r.identifier == identifier).cloned();
+        found.map(ResourceRow::into_resource).transpose()
+    }
+
+    async fn resources(&self) -> Result<Vec<ApiResource>, StoreError> {
+        self.check()?;
+        self.resources.borrow().values().take(MAX_RESOURCES).cloned().map(ResourceRow::into_resource).collect()
+    }
+
+    async fn create_resource(&self, resource: &ApiResource) -> Result<(), StoreError> {
+        self.check()?;
+        let mut all = self.resources.borrow_mut();
+        if all.contains_key(resource.id.as_str()) || all.values().any(|r| r.identifier == resource.identifier.as_str()) {
+            return Err(StoreError::Conflict);
+        }
+        all.insert(resource.id.as_str().to_string(), ResourceRow::from_resource(resource));
+        Ok(())
+    }
+
+    async fn update_resource(&self, resource: &ApiResource) -> Result<bool, StoreError> {
+        self.check()?;
+        match self.resources.borrow_mut().get_mut(resource.id.as_str()) {
+            Some(row) => {
+                *row = ResourceRow::from_resource(resource);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn delete_resource(&self, resource: &ApiResource) -> Result<bool, StoreError> {
+        self.check()?;
+        Ok(self.resources.borrow_mut().remove(resource.id.as_str()).is_some())
     }
 }

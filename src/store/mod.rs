@@ -1,5 +1,6 @@
-//! The client registry behind a trait (DESIGN.md, "Storage: D1 or KV").
-//! Adapters: [`memory::MemoryStore`] here; D1 in `crate::wasm::d1`.
+//! The registry behind traits (DESIGN.md, "Storage: D1 or KV"). Adapters:
+//! [`memory::MemoryStore`] here; D1 and KV in `crate::wasm`. One contract,
+//! one test suite run against each.
 
 pub mod memory;
 pub mod row;
@@ -7,6 +8,7 @@ pub mod row;
 use std::fmt;
 
 use crate::client::{ClientId, ClientRecord};
+use crate::resource::{ApiResource, ResourceId};
 
 /// A storage failure. The text goes to the log, never to a client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,18 +17,29 @@ pub enum StoreError {
     Backend(String),
     /// A stored record could not be read back (hand-edited, or a bug).
     Corrupt(String),
-    /// `create` found the id taken.
+    /// The id (or, for resources, the identifier) is taken.
     Conflict,
+    /// A list cursor this backend did not issue.
+    BadCursor,
 }
 
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StoreError::Backend(m) => write!(f, "storage backend error: {m}"),
-            StoreError::Corrupt(m) => write!(f, "stored client record unreadable: {m}"),
-            StoreError::Conflict => f.write_str("client id already exists"),
+            StoreError::Corrupt(m) => write!(f, "stored record unreadable: {m}"),
+            StoreError::Conflict => f.write_str("record already exists"),
+            StoreError::BadCursor => f.write_str("invalid list cursor"),
         }
     }
+}
+
+/// One page of a client listing. The cursor is the backend's own and opaque
+/// to callers: D1 pages by primary key, KV by its list cursor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub clients: Vec<ClientRecord>,
+    pub next_cursor: Option<String>,
 }
 
 #[allow(async_fn_in_trait)] // single-threaded (wasm32): no Send bound wanted
@@ -42,7 +55,34 @@ pub trait ClientStore {
     /// `false` if there was none with that id.
     async fn delete(&self, id: &ClientId) -> Result<bool, StoreError>;
 
-    /// Up to `limit` clients with ids greater than `after`, in id order
-    /// (byte order, the order both D1 and KV list keys in).
-    async fn list(&self, after: Option<&ClientId>, limit: usize) -> Result<Vec<ClientRecord>, StoreError>;
+    /// Up to `limit` clients in id order, starting after `cursor`.
+    async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError>;
 }
+
+/// Most API resources a deployment may register; the token and admin paths
+/// read the whole set, so it stays small.
+pub const MAX_RESOURCES: usize = 500;
+
+#[allow(async_fn_in_trait)]
+pub trait ResourceStore {
+    async fn resource(&self, id: &ResourceId) -> Result<Option<ApiResource>, StoreError>;
+
+    /// The resource whose identifier (the token audience) is `identifier`.
+    async fn resource_by_identifier(&self, identifier: &str) -> Result<Option<ApiResource>, StoreError>;
+
+    /// Every resource, in id order (at most [`MAX_RESOURCES`]).
+    async fn resources(&self) -> Result<Vec<ApiResource>, StoreError>;
+
+    /// [`StoreError::Conflict`] if the id or the identifier is taken.
+    async fn create_resource(&self, resource: &ApiResource) -> Result<(), StoreError>;
+
+    /// Replace (the identifier never changes); `false` if there is none.
+    async fn update_resource(&self, resource: &ApiResource) -> Result<bool, StoreError>;
+
+    async fn delete_resource(&self, resource: &ApiResource) -> Result<bool, StoreError>;
+}
+
+/// Everything the app needs from storage.
+pub trait Store: ClientStore + ResourceStore {}
+
+impl<T: ClientStore + ResourceStore> Store for T {}

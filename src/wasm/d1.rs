@@ -1,12 +1,14 @@
-//! The D1 adapter: the `clients` table from `migrations/0001_clients.sql`,
-//! documented in docs/storage.md.
+//! The D1 adapter: tables `clients` and `resources` from `migrations/`,
+//! documented in docs/storage.md. Strongly consistent: a change is seen by
+//! the next request everywhere.
 
 use wasm_bindgen::JsValue;
 use worker::D1Database;
 
 use crate::client::{ClientId, ClientRecord};
-use crate::store::row::ClientRow;
-use crate::store::{ClientStore, StoreError};
+use crate::resource::{ApiResource, ResourceId};
+use crate::store::row::{ClientRow, ResourceRow};
+use crate::store::{ClientStore, Page, ResourceStore, StoreError, MAX_RESOURCES};
 
 pub struct D1Store {
     db: D1Database,
@@ -39,70 +41,160 @@ fn int(n: i64) -> JsValue {
     JsValue::from_f64(n as f64)
 }
 
-/// The bind values of a row in column order (?1 … ?10).
-fn row_values(r: &ClientRow) -> [JsValue; 10] {
+fn opt_int(n: Option<i64>) -> JsValue {
+    n.map_or(JsValue::NULL, int)
+}
+
+/// Bind values of a client row, in `CLIENT_COLUMNS` order (?1 … ?13).
+fn client_values(r: &ClientRow) -> [JsValue; 13] {
     [
         text(&r.id),
         text(&r.name),
         opt_text(r.description.as_deref()),
         text(&r.grants),
         text(&r.custom_claims),
-        r.token_ttl.map_or(JsValue::NULL, int),
+        opt_int(r.token_ttl),
         text(&r.status),
         text(&r.secret_hash),
+        opt_text(r.secret_last_four.as_deref()),
+        opt_text(r.next_secret_hash.as_deref()),
+        opt_text(r.next_secret_last_four.as_deref()),
         int(r.created_at),
         int(r.updated_at),
     ]
 }
 
-const SELECT_ONE: &str = "SELECT id, name, description, grants, custom_claims, token_ttl, status, secret_hash, \
-     created_at, updated_at FROM clients WHERE id = ?1";
-const SELECT_PAGE: &str = "SELECT id, name, description, grants, custom_claims, token_ttl, status, secret_hash, \
-     created_at, updated_at FROM clients WHERE id > ?1 ORDER BY id LIMIT ?2";
-const INSERT: &str = "INSERT INTO clients (id, name, description, grants, custom_claims, token_ttl, status, \
-     secret_hash, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
-// created_at (?9) never changes; it sits in the WHERE clause so that all ten
-// bound values are used (D1 refuses a bind index the statement lacks).
-const UPDATE: &str = "UPDATE clients SET name = ?2, description = ?3, grants = ?4, custom_claims = ?5, \
-     token_ttl = ?6, status = ?7, secret_hash = ?8, updated_at = ?10 WHERE id = ?1 AND created_at = ?9";
-const DELETE: &str = "DELETE FROM clients WHERE id = ?1";
+/// Bind values of a resource row, in `RESOURCE_COLUMNS` order (?1 … ?7).
+fn resource_values(r: &ResourceRow) -> [JsValue; 7] {
+    [
+        text(&r.id),
+        text(&r.identifier),
+        text(&r.name),
+        text(&r.scopes),
+        opt_int(r.token_ttl),
+        int(r.created_at),
+        int(r.updated_at),
+    ]
+}
+
+macro_rules! client_columns {
+    () => {
+        "id, name, description, grants, custom_claims, token_ttl, status, secret_hash, secret_last_four, \
+         next_secret_hash, next_secret_last_four, created_at, updated_at"
+    };
+}
+macro_rules! resource_columns {
+    () => {
+        "id, identifier, name, scopes, token_ttl, created_at, updated_at"
+    };
+}
+
+const CLIENT_BY_ID: &str = concat!("SELECT ", client_columns!(), " FROM clients WHERE id = ?1");
+const CLIENT_PAGE: &str = concat!("SELECT ", client_columns!(), " FROM clients WHERE id > ?1 ORDER BY id LIMIT ?2");
+const CLIENT_INSERT: &str = concat!(
+    "INSERT INTO clients (",
+    client_columns!(),
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+);
+// created_at (?12) never changes; it sits in the WHERE clause so that every
+// bound value is used (D1 refuses a bind index the statement lacks).
+const CLIENT_UPDATE: &str = "UPDATE clients SET name = ?2, description = ?3, grants = ?4, custom_claims = ?5, \
+     token_ttl = ?6, status = ?7, secret_hash = ?8, secret_last_four = ?9, next_secret_hash = ?10, \
+     next_secret_last_four = ?11, updated_at = ?13 WHERE id = ?1 AND created_at = ?12";
+const CLIENT_DELETE: &str = "DELETE FROM clients WHERE id = ?1";
+
+const RESOURCE_BY_ID: &str = concat!("SELECT ", resource_columns!(), " FROM resources WHERE id = ?1");
+const RESOURCE_BY_IDENTIFIER: &str = concat!("SELECT ", resource_columns!(), " FROM resources WHERE identifier = ?1");
+const RESOURCE_ALL: &str = concat!("SELECT ", resource_columns!(), " FROM resources ORDER BY id LIMIT ?1");
+const RESOURCE_INSERT: &str =
+    concat!("INSERT INTO resources (", resource_columns!(), ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+// The identifier (?2) never changes; it is matched rather than set.
+const RESOURCE_UPDATE: &str = "UPDATE resources SET name = ?3, scopes = ?4, token_ttl = ?5, updated_at = ?7 \
+     WHERE id = ?1 AND identifier = ?2 AND created_at = ?6";
+const RESOURCE_DELETE: &str = "DELETE FROM resources WHERE id = ?1";
 
 impl D1Store {
     async fn changes(&self, sql: &str, values: &[JsValue]) -> Result<usize, StoreError> {
         let result = self.db.prepare(sql).bind(values).map_err(backend)?.run().await.map_err(backend)?;
         Ok(result.meta().map_err(backend)?.and_then(|m| m.changes).unwrap_or(0))
     }
-}
 
-impl ClientStore for D1Store {
-    async fn get(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
-        let statement = self.db.prepare(SELECT_ONE).bind(&[text(id.as_str())]).map_err(backend)?;
-        let row: Option<ClientRow> = statement.first(None).await.map_err(backend)?;
-        row.map(ClientRow::into_record).transpose()
-    }
-
-    async fn create(&self, client: &ClientRecord) -> Result<(), StoreError> {
-        let values = row_values(&ClientRow::from_record(client));
-        match self.changes(INSERT, &values).await {
+    async fn insert(&self, sql: &str, values: &[JsValue]) -> Result<(), StoreError> {
+        match self.changes(sql, values).await {
             Ok(_) => Ok(()),
             Err(StoreError::Backend(m)) if m.contains("UNIQUE") => Err(StoreError::Conflict),
             Err(e) => Err(e),
         }
     }
 
+    async fn first<T: serde::de::DeserializeOwned>(&self, sql: &str, values: &[JsValue]) -> Result<Option<T>, StoreError> {
+        self.db.prepare(sql).bind(values).map_err(backend)?.first(None).await.map_err(backend)
+    }
+
+    async fn all<T: serde::de::DeserializeOwned>(&self, sql: &str, values: &[JsValue]) -> Result<Vec<T>, StoreError> {
+        let statement = self.db.prepare(sql).bind(values).map_err(backend)?;
+        statement.all().await.map_err(backend)?.results().map_err(backend)
+    }
+}
+
+impl ClientStore for D1Store {
+    async fn get(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
+        let row: Option<ClientRow> = self.first(CLIENT_BY_ID, &[text(id.as_str())]).await?;
+        row.map(ClientRow::into_record).transpose()
+    }
+
+    async fn create(&self, client: &ClientRecord) -> Result<(), StoreError> {
+        self.insert(CLIENT_INSERT, &client_values(&ClientRow::from_record(client))).await
+    }
+
     async fn update(&self, client: &ClientRecord) -> Result<bool, StoreError> {
-        let values = row_values(&ClientRow::from_record(client));
-        Ok(self.changes(UPDATE, &values).await? > 0)
+        Ok(self.changes(CLIENT_UPDATE, &client_values(&ClientRow::from_record(client))).await? > 0)
     }
 
     async fn delete(&self, id: &ClientId) -> Result<bool, StoreError> {
-        Ok(self.changes(DELETE, &[text(id.as_str())]).await? > 0)
+        Ok(self.changes(CLIENT_DELETE, &[text(id.as_str())]).await? > 0)
     }
 
-    async fn list(&self, after: Option<&ClientId>, limit: usize) -> Result<Vec<ClientRecord>, StoreError> {
-        let after = after.map_or("", ClientId::as_str);
-        let statement = self.db.prepare(SELECT_PAGE).bind(&[text(after), int(limit as i64)]).map_err(backend)?;
-        let rows: Vec<ClientRow> = statement.all().await.map_err(backend)?.results().map_err(backend)?;
-        rows.into_iter().map(ClientRow::into_record).collect()
+    /// Keyset pagination on the primary key; the cursor is the last id.
+    async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
+        let after = match cursor {
+            None => String::new(),
+            Some(c) => ClientId::parse(c).ok_or(StoreError::BadCursor)?.as_str().to_string(),
+        };
+        let rows: Vec<ClientRow> = self.all(CLIENT_PAGE, &[text(&after), int(limit as i64 + 1)]).await?;
+        let mut clients = rows.into_iter().map(ClientRow::into_record).collect::<Result<Vec<_>, _>>()?;
+        let more = clients.len() > limit;
+        clients.truncate(limit);
+        let next_cursor = if more { clients.last().map(|c| c.id.as_str().to_string()) } else { None };
+        Ok(Page { clients, next_cursor })
+    }
+}
+
+impl ResourceStore for D1Store {
+    async fn resource(&self, id: &ResourceId) -> Result<Option<ApiResource>, StoreError> {
+        let row: Option<ResourceRow> = self.first(RESOURCE_BY_ID, &[text(id.as_str())]).await?;
+        row.map(ResourceRow::into_resource).transpose()
+    }
+
+    async fn resource_by_identifier(&self, identifier: &str) -> Result<Option<ApiResource>, StoreError> {
+        let row: Option<ResourceRow> = self.first(RESOURCE_BY_IDENTIFIER, &[text(identifier)]).await?;
+        row.map(ResourceRow::into_resource).transpose()
+    }
+
+    async fn resources(&self) -> Result<Vec<ApiResource>, StoreError> {
+        let rows: Vec<ResourceRow> = self.all(RESOURCE_ALL, &[int(MAX_RESOURCES as i64)]).await?;
+        rows.into_iter().map(ResourceRow::into_resource).collect()
+    }
+
+    async fn create_resource(&self, resource: &ApiResource) -> Result<(), StoreError> {
+        self.insert(RESOURCE_INSERT, &resource_values(&ResourceRow::from_resource(resource))).await
+    }
+
+    async fn update_resource(&self, resource: &ApiResource) -> Result<bool, StoreError> {
+        Ok(self.changes(RESOURCE_UPDATE, &resource_values(&ResourceRow::from_resource(resource))).await? > 0)
+    }
+
+    async fn delete_resource(&self, resource: &ApiResource) -> Result<bool, StoreError> {
+        Ok(self.changes(RESOURCE_DELETE, &[text(resource.id.as_str())]).await? > 0)
     }
 }

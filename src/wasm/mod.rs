@@ -3,6 +3,7 @@
 //! turns the reply back. Nothing here decides protocol behaviour.
 
 mod d1;
+mod kv;
 mod webcrypto;
 
 use std::cell::RefCell;
@@ -16,8 +17,10 @@ use crate::config::{Config, StorageKind};
 use crate::http::{Body, Method, Request, Response, MAX_BODY_BYTES};
 use crate::jose::{jwk, KeyError};
 use crate::ports::{Clock, Logger, OsRandom};
-use crate::store::{ClientStore, StoreError};
+use crate::resource::{ApiResource, ResourceId};
+use crate::store::{ClientStore, Page, ResourceStore, StoreError};
 use d1::D1Store;
+use kv::KvBackend;
 use webcrypto::WebCryptoSigner;
 
 struct JsClock;
@@ -73,6 +76,7 @@ fn string_binding(env: &Env, name: &str) -> Option<String> {
 /// storage error: `server_error` out, the reason in the log).
 enum AnyStore {
     D1(D1Store),
+    Kv(KvBackend),
     Unavailable(String),
 }
 
@@ -82,34 +86,60 @@ fn store_for(env: &Env, config: &Config) -> AnyStore {
             Ok(db) => AnyStore::D1(D1Store::new(db)),
             Err(_) => AnyStore::Unavailable("STORAGE is \"d1\" but the D1 binding `DB` is missing".into()),
         },
-        StorageKind::Kv => AnyStore::Unavailable("STORAGE is \"kv\" but this build has no KV backend".into()),
+        StorageKind::Kv => match env.kv("KV") {
+            Ok(kv) => AnyStore::Kv(KvBackend::new(kv)),
+            Err(_) => AnyStore::Unavailable("STORAGE is \"kv\" but the KV binding `KV` is missing".into()),
+        },
     }
 }
 
-impl AnyStore {
-    fn backend(&self) -> Result<&D1Store, StoreError> {
-        match self {
-            AnyStore::D1(d1) => Ok(d1),
+/// Forward a store call to whichever backend is configured.
+macro_rules! dispatch {
+    ($self:ident, $store:ident => $call:expr) => {
+        match $self {
+            AnyStore::D1($store) => $call.await,
+            AnyStore::Kv($store) => $call.await,
             AnyStore::Unavailable(why) => Err(StoreError::Backend(why.clone())),
         }
-    }
+    };
 }
 
 impl ClientStore for AnyStore {
     async fn get(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
-        self.backend()?.get(id).await
+        dispatch!(self, s => s.get(id))
     }
     async fn create(&self, client: &ClientRecord) -> Result<(), StoreError> {
-        self.backend()?.create(client).await
+        dispatch!(self, s => s.create(client))
     }
     async fn update(&self, client: &ClientRecord) -> Result<bool, StoreError> {
-        self.backend()?.update(client).await
+        dispatch!(self, s => s.update(client))
     }
     async fn delete(&self, id: &ClientId) -> Result<bool, StoreError> {
-        self.backend()?.delete(id).await
+        dispatch!(self, s => s.delete(id))
     }
-    async fn list(&self, after: Option<&ClientId>, limit: usize) -> Result<Vec<ClientRecord>, StoreError> {
-        self.backend()?.list(after, limit).await
+    async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
+        dispatch!(self, s => s.list(cursor, limit))
+    }
+}
+
+impl ResourceStore for AnyStore {
+    async fn resource(&self, id: &ResourceId) -> Result<Option<ApiResource>, StoreError> {
+        dispatch!(self, s => s.resource(id))
+    }
+    async fn resource_by_identifier(&self, identifier: &str) -> Result<Option<ApiResource>, StoreError> {
+        dispatch!(self, s => s.resource_by_identifier(identifier))
+    }
+    async fn resources(&self) -> Result<Vec<ApiResource>, StoreError> {
+        dispatch!(self, s => s.resources())
+    }
+    async fn create_resource(&self, resource: &ApiResource) -> Result<(), StoreError> {
+        dispatch!(self, s => s.create_resource(resource))
+    }
+    async fn update_resource(&self, resource: &ApiResource) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.update_resource(resource))
+    }
+    async fn delete_resource(&self, resource: &ApiResource) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.delete_resource(resource))
     }
 }
 

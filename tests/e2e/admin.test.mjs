@@ -37,13 +37,13 @@ describe(`admin API (${STORAGE})`, () => {
     assert.equal(patched.json.name, "renamed");
     assert.equal(patched.json.token_ttl, null);
     assert.equal(patched.json.description, "nightly");
-    // The row in D1 holds only the hash.
-    if (STORAGE === "d1") {
-      const db = await w.mf.getD1Database("DB");
-      const row = await db.prepare("SELECT * FROM clients WHERE id = ?").bind(c.client_id).first();
-      assert.match(row.secret_hash, /^[0-9a-f]{64}$/);
-      assert.ok(!JSON.stringify(row).includes(c.client_secret));
-    }
+    // Storage holds only the hash (and the last four characters).
+    const row = STORAGE === "d1"
+      ? await (await w.mf.getD1Database("DB")).prepare("SELECT * FROM clients WHERE id = ?").bind(c.client_id).first()
+      : JSON.parse(await (await w.mf.getKVNamespace("KV")).get(`client:${c.client_id}`));
+    assert.match(row.secret_hash, /^[0-9a-f]{64}$/);
+    assert.equal(row.secret_last_four, c.client_secret.slice(-4));
+    assert.ok(!JSON.stringify(row).includes(c.client_secret));
     assert.equal((await api.admin("DELETE", path)).status, 204);
     assert.equal((await api.admin("GET", path)).status, 404);
     assert.equal((await api.admin("DELETE", path)).status, 404);

@@ -27,8 +27,8 @@ for (const [name, SIGNING_KEYS] of [["missing", undefined], ["not JSON", "{nope"
   });
 }
 
-test(`missing D1 tables are a server_error on the token endpoint (${STORAGE})`, { skip: STORAGE !== "d1" }, async () => {
-  const w = await startWorker({ bindings: { STORAGE }, migrate: false });
+test(`unusable storage (D1 without tables / no KV binding) is a server_error (${STORAGE})`, async () => {
+  const w = await startWorker({ bindings: { STORAGE }, migrate: STORAGE !== "d1", kv: STORAGE !== "kv" });
   try {
     const r = await clientFor(w).token({ basic: ["m2m_00000000000000000000000000000000", "x"], form: "grant_type=client_credentials" });
     assert.equal(r.status, 500);

@@ -28,7 +28,7 @@ export function migrationStatements() {
  * A running worker. `bindings` override or add vars/secrets; a binding set to
  * `undefined` is left out entirely.
  */
-export async function startWorker({ bindings = {}, migrate = true } = {}) {
+export async function startWorker({ bindings = {}, migrate = true, kv = true } = {}) {
   const secrets = freshSecrets();
   const all = { STORAGE: "d1", DEFAULT_TOKEN_TTL: "3600", ...secrets, ...bindings };
   for (const [k, v] of Object.entries(all)) if (v === undefined) delete all[k];
@@ -38,7 +38,7 @@ export async function startWorker({ bindings = {}, migrate = true } = {}) {
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
     compatibilityDate: "2026-04-20",
     d1Databases: ["DB"],
-    kvNamespaces: ["KV"],
+    kvNamespaces: kv ? ["KV"] : [],
     bindings: all,
     inspectorPort: 0,
   });

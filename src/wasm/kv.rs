@@ -1,0 +1,192 @@
+//! The Workers KV adapter. Keys (docs/storage.md):
+//!
+//! - `client:{client_id}` → a client row as JSON
+//! - `resource:{resource_id}` → an API resource row as JSON
+//! - `resource-by-identifier:{identifier}` → that resource's id (the token
+//!   endpoint finds a resource by audience with two reads, no list)
+//!
+//! KV is eventually consistent: a write is visible at once in the location
+//! that made it and within about 60 s elsewhere. KV has no transactions, so
+//! "create if absent" is a read then a write; ids are 128 random bits, so
+//! two writers never pick the same one.
+
+use std::collections::HashMap;
+
+use worker::kv::{KvError, KvStore};
+
+use crate::client::{ClientId, ClientRecord};
+use crate::resource::{ApiResource, ResourceId};
+use crate::store::row::{ClientRow, ResourceRow};
+use crate::store::{ClientStore, Page, ResourceStore, StoreError, MAX_RESOURCES};
+
+const CLIENT_PREFIX: &str = "client:";
+const RESOURCE_PREFIX: &str = "resource:";
+const IDENTIFIER_PREFIX: &str = "resource-by-identifier:";
+/// KV's bulk read takes at most 100 keys.
+const BULK_MAX: usize = 100;
+
+pub struct KvBackend {
+    kv: KvStore,
+}
+
+fn backend(e: KvError) -> StoreError {
+    StoreError::Backend(format!("KV: {e}"))
+}
+
+fn decode<T: serde::de::DeserializeOwned>(key: &str, text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|_| StoreError::Corrupt(format!("KV value of {key}")))
+}
+
+impl KvBackend {
+    pub fn new(kv: KvStore) -> KvBackend {
+        KvBackend { kv }
+    }
+
+    async fn read(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.kv.get(key).text().await.map_err(backend)
+    }
+
+    async fn write(&self, key: &str, value: String) -> Result<(), StoreError> {
+        self.kv.put(key, value).map_err(backend)?.execute().await.map_err(backend)
+    }
+
+    /// Values of `keys`, in the same order; keys deleted since they were
+    /// listed are skipped.
+    async fn read_many(&self, keys: &[String]) -> Result<Vec<(String, String)>, StoreError> {
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(BULK_MAX) {
+            let mut values: HashMap<String, Option<String>> = self.kv.get_bulk(chunk).text().await.map_err(backend)?;
+            for key in chunk {
+                if let Some(Some(v)) = values.remove(key) {
+                    out.push((key.clone(), v));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// One `list` page of key names under `prefix`, and the cursor after it.
+    async fn list_keys(&self, prefix: &str, cursor: Option<&str>, limit: usize) -> Result<(Vec<String>, Option<String>), StoreError> {
+        let mut request = self.kv.list().prefix(prefix.to_string()).limit(limit as u64);
+        if let Some(c) = cursor {
+            request = request.cursor(c.to_string());
+        }
+        let response = match request.execute().await {
+            Ok(r) => r,
+            // KV refuses a cursor it did not issue; anything else is the backend's.
+            Err(_) if cursor.is_some() => return Err(StoreError::BadCursor),
+            Err(e) => return Err(backend(e)),
+        };
+        let next = if response.list_complete { None } else { response.cursor.filter(|c| !c.is_empty()) };
+        Ok((response.keys.into_iter().map(|k| k.name).collect(), next))
+    }
+}
+
+impl ClientStore for KvBackend {
+    async fn get(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
+        let key = format!("{CLIENT_PREFIX}{}", id.as_str());
+        match self.read(&key).await? {
+            Some(text) => Ok(Some(decode::<ClientRow>(&key, &text)?.into_record()?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn create(&self, client: &ClientRecord) -> Result<(), StoreError> {
+        let key = format!("{CLIENT_PREFIX}{}", client.id.as_str());
+        if self.read(&key).await?.is_some() {
+            return Err(StoreError::Conflict);
+        }
+        self.write(&key, serde_json::to_string(&ClientRow::from_record(client)).unwrap_or_default()).await
+    }
+
+    async fn update(&self, client: &ClientRecord) -> Result<bool, StoreError> {
+        let key = format!("{CLIENT_PREFIX}{}", client.id.as_str());
+        if self.read(&key).await?.is_none() {
+            return Ok(false);
+        }
+        self.write(&key, serde_json::to_string(&ClientRow::from_record(client)).unwrap_or_default()).await?;
+        Ok(true)
+    }
+
+    async fn delete(&self, id: &ClientId) -> Result<bool, StoreError> {
+        let key = format!("{CLIENT_PREFIX}{}", id.as_str());
+        if self.read(&key).await?.is_none() {
+            return Ok(false);
+        }
+        self.kv.delete(&key).await.map_err(backend)?;
+        Ok(true)
+    }
+
+    /// KV lists keys in byte order, so pages come in id order like D1's;
+    /// the cursor is KV's own.
+    async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
+        let (keys, next_cursor) = self.list_keys(CLIENT_PREFIX, cursor, limit).await?;
+        let clients = self
+            .read_many(&keys)
+            .await?
+            .into_iter()
+            .map(|(key, text)| decode::<ClientRow>(&key, &text)?.into_record())
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page { clients, next_cursor })
+    }
+}
+
+impl ResourceStore for KvBackend {
+    async fn resource(&self, id: &ResourceId) -> Result<Option<ApiResource>, StoreError> {
+        let key = format!("{RESOURCE_PREFIX}{}", id.as_str());
+        match self.read(&key).await? {
+            Some(text) => Ok(Some(decode::<ResourceRow>(&key, &text)?.into_resource()?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn resource_by_identifier(&self, identifier: &str) -> Result<Option<ApiResource>, StoreError> {
+        let Some(id) = self.read(&format!("{IDENTIFIER_PREFIX}{identifier}")).await? else {
+            return Ok(None);
+        };
+        let id = ResourceId::parse(&id).ok_or_else(|| StoreError::Corrupt(format!("identifier index of {identifier}")))?;
+        self.resource(&id).await
+    }
+
+    async fn resources(&self) -> Result<Vec<ApiResource>, StoreError> {
+        let (keys, _) = self.list_keys(RESOURCE_PREFIX, None, MAX_RESOURCES).await?;
+        self.read_many(&keys)
+            .await?
+            .into_iter()
+            .map(|(key, text)| decode::<ResourceRow>(&key, &text)?.into_resource())
+            .collect()
+    }
+
+    async fn create_resource(&self, resource: &ApiResource) -> Result<(), StoreError> {
+        let index = format!("{IDENTIFIER_PREFIX}{}", resource.identifier.as_str());
+        if self.read(&index).await?.is_some() {
+            return Err(StoreError::Conflict);
+        }
+        // The record first, then the index: a reader that finds the index
+        // always finds the record.
+        let key = format!("{RESOURCE_PREFIX}{}", resource.id.as_str());
+        self.write(&key, serde_json::to_string(&ResourceRow::from_resource(resource)).unwrap_or_default()).await?;
+        self.write(&index, resource.id.as_str().to_string()).await
+    }
+
+    async fn update_resource(&self, resource: &ApiResource) -> Result<bool, StoreError> {
+        let key = format!("{RESOURCE_PREFIX}{}", resource.id.as_str());
+        if self.read(&key).await?.is_none() {
+            return Ok(false);
+        }
+        self.write(&key, serde_json::to_string(&ResourceRow::from_resource(resource)).unwrap_or_default()).await?;
+        Ok(true)
+    }
+
+    async fn delete_resource(&self, resource: &ApiResource) -> Result<bool, StoreError> {
+        let key = format!("{RESOURCE_PREFIX}{}", resource.id.as_str());
+        if self.read(&key).await?.is_none() {
+            return Ok(false);
+        }
+        // The index first, so the token endpoint stops finding the resource
+        // before its record goes.
+        self.kv.delete(&format!("{IDENTIFIER_PREFIX}{}", resource.identifier.as_str())).await.map_err(backend)?;
+        self.kv.delete(&key).await.map_err(backend)?;
+        Ok(true)
+    }
+}
