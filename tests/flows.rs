@@ -2,123 +2,17 @@
 //! clock and the p256 signer. Tokens are checked with an independent
 //! library (jwt-compact) against the served JWKS.
 
+mod common;
+
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use jwt_compact::alg::Es256;
-use jwt_compact::{AlgorithmExt, UntrustedToken};
-use m2m_edge::app::{self, Keys, Ports};
+use common::*;
 use m2m_edge::client::{ClientId, ClientRecord, SecretHash, Status, StoredSecret};
 use m2m_edge::config::Config;
-use m2m_edge::http::{Method, Request, Response};
+use m2m_edge::http::{Method, Request};
 use m2m_edge::jose::jwk;
-use m2m_edge::jose::signer::P256Signer;
-use m2m_edge::jose::KeyError;
-use m2m_edge::ports::{FixedClock, MemoryLogger, OsRandom};
-use m2m_edge::store::memory::MemoryStore;
 use m2m_edge::store::ClientStore;
-use p256::ecdsa::VerifyingKey;
 use serde_json::{json, Value};
-
-const ORIGIN: &str = "https://auth.test";
-const ADMIN_KEY: &str = "admin-key-for-tests";
-const NOW: i64 = 1_800_000_000;
-const A3: &str = r#"{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}]}"#;
-
-struct World {
-    config: Config,
-    store: MemoryStore,
-    clock: FixedClock,
-    log: MemoryLogger,
-    keys: Result<Keys<P256Signer>, KeyError>,
-}
-
-impl World {
-    fn new() -> World {
-        World::with(&[], Some(A3))
-    }
-
-    fn with(vars: &[(&str, &str)], signing_keys: Option<&str>) -> World {
-        let mut all: Vec<(String, String)> = vec![("ADMIN_API_KEY".into(), ADMIN_KEY.into())];
-        all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let config = Config::from_lookup(|n| all.iter().rev().find(|(k, _)| k == n).map(|(_, v)| v.clone())).unwrap();
-        let keys = jwk::parse(signing_keys).and_then(|set| {
-            let signer = P256Signer::new(set.current())?;
-            Ok(Keys { set, signer })
-        });
-        World { config, store: MemoryStore::default(), clock: FixedClock::at(NOW), log: MemoryLogger::default(), keys }
-    }
-
-    fn call(&self, req: Request) -> Response {
-        let ports = Ports {
-            config: &self.config,
-            store: &self.store,
-            keys: self.keys.as_ref(),
-            clock: &self.clock,
-            random: &OsRandom,
-            log: &self.log,
-        };
-        pollster::block_on(app::handle(&req, &ports))
-    }
-
-    fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Response {
-        let mut req = Request::new(method, path, ORIGIN).with_header("authorization", &format!("Bearer {ADMIN_KEY}"));
-        if let Some(b) = body {
-            req = req.with_header("content-type", "application/json").with_body(b.to_string());
-        }
-        self.call(req)
-    }
-
-    /// Create a client; returns (client_id, client_secret).
-    fn create(&self, body: Value) -> (String, String) {
-        let r = self.admin(Method::Post, "/admin/clients", Some(body));
-        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
-        let v = r.body_json();
-        (v["client_id"].as_str().unwrap().into(), v["client_secret"].as_str().unwrap().into())
-    }
-
-    fn simple_client(&self) -> (String, String) {
-        self.create(json!({"name": "svc", "grants": [{"audience": "https://api.test", "scopes": ["read", "write"]}]}))
-    }
-
-    fn token_basic(&self, id: &str, secret: &str, form: &str) -> Response {
-        let creds = STANDARD.encode(format!("{id}:{secret}"));
-        self.call(
-            Request::new(Method::Post, "/oauth2/token", ORIGIN)
-                .with_header("authorization", &format!("Basic {creds}"))
-                .with_header("content-type", "application/x-www-form-urlencoded")
-                .with_body(form),
-        )
-    }
-
-    fn token_form(&self, form: &str) -> Response {
-        self.call(
-            Request::new(Method::Post, "/oauth2/token", ORIGIN)
-                .with_header("content-type", "application/x-www-form-urlencoded")
-                .with_body(form),
-        )
-    }
-
-    /// Verify a token's signature against the served JWKS; return (header, claims).
-    fn verify(&self, token: &str) -> (Value, Value) {
-        let jwks = self.call(Request::new(Method::Get, "/.well-known/jwks.json", ORIGIN)).body_json();
-        let untrusted = UntrustedToken::new(token).unwrap();
-        let kid = untrusted.header().key_id.clone().unwrap();
-        let key = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == kid.as_str()).unwrap();
-        let mut sec1 = vec![4u8];
-        sec1.extend(URL_SAFE_NO_PAD.decode(key["x"].as_str().unwrap()).unwrap());
-        sec1.extend(URL_SAFE_NO_PAD.decode(key["y"].as_str().unwrap()).unwrap());
-        let vk = VerifyingKey::from_sec1_bytes(&sec1).unwrap();
-        Es256.validator::<Value>(&vk).validate(&untrusted).expect("signature verifies");
-        let mut parts = token.split('.');
-        let header = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts.next().unwrap()).unwrap()).unwrap();
-        let claims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts.next().unwrap()).unwrap()).unwrap();
-        (header, claims)
-    }
-}
-
-fn error_of(r: &Response) -> String {
-    r.body_json()["error"].as_str().unwrap_or("<none>").to_string()
-}
 
 #[test]
 fn basic_auth_token_is_rfc9068_and_verifies() {

@@ -1,0 +1,120 @@
+//! Shared host-test world: the app with the in-memory store, a fixed clock
+//! and the p256 signer; tokens checked with jwt-compact against the JWKS.
+#![allow(dead_code)]
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use jwt_compact::alg::Es256;
+use jwt_compact::{AlgorithmExt, UntrustedToken};
+use m2m_edge::app::{self, Keys, Ports};
+use m2m_edge::config::Config;
+use m2m_edge::http::{Method, Request, Response};
+use m2m_edge::jose::jwk;
+use m2m_edge::jose::signer::P256Signer;
+use m2m_edge::jose::KeyError;
+use m2m_edge::ports::{FixedClock, MemoryLogger, OsRandom};
+use m2m_edge::store::memory::MemoryStore;
+use p256::ecdsa::VerifyingKey;
+use serde_json::{json, Value};
+
+pub const ORIGIN: &str = "https://auth.test";
+pub const ADMIN_KEY: &str = "admin-key-for-tests";
+pub const NOW: i64 = 1_800_000_000;
+pub const A3: &str = r#"{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}]}"#;
+
+pub struct World {
+    pub config: Config,
+    pub store: MemoryStore,
+    pub clock: FixedClock,
+    pub log: MemoryLogger,
+    pub keys: Result<Keys<P256Signer>, KeyError>,
+}
+
+impl World {
+    pub fn new() -> World {
+        World::with(&[], Some(A3))
+    }
+
+    pub fn with(vars: &[(&str, &str)], signing_keys: Option<&str>) -> World {
+        let mut all: Vec<(String, String)> = vec![("ADMIN_API_KEY".into(), ADMIN_KEY.into())];
+        all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let config = Config::from_lookup(|n| all.iter().rev().find(|(k, _)| k == n).map(|(_, v)| v.clone())).unwrap();
+        let keys = jwk::parse(signing_keys).and_then(|set| {
+            let signer = P256Signer::new(set.current())?;
+            Ok(Keys { set, signer })
+        });
+        World { config, store: MemoryStore::default(), clock: FixedClock::at(NOW), log: MemoryLogger::default(), keys }
+    }
+
+    pub fn call(&self, req: Request) -> Response {
+        let ports = Ports {
+            config: &self.config,
+            store: &self.store,
+            keys: self.keys.as_ref(),
+            clock: &self.clock,
+            random: &OsRandom,
+            log: &self.log,
+        };
+        pollster::block_on(app::handle(&req, &ports))
+    }
+
+    pub fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Response {
+        let mut req = Request::new(method, path, ORIGIN).with_header("authorization", &format!("Bearer {ADMIN_KEY}"));
+        if let Some(b) = body {
+            req = req.with_header("content-type", "application/json").with_body(b.to_string());
+        }
+        self.call(req)
+    }
+
+    /// Create a client; returns (client_id, client_secret).
+    pub fn create(&self, body: Value) -> (String, String) {
+        let r = self.admin(Method::Post, "/admin/clients", Some(body));
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        let v = r.body_json();
+        (v["client_id"].as_str().unwrap().into(), v["client_secret"].as_str().unwrap().into())
+    }
+
+    pub fn simple_client(&self) -> (String, String) {
+        self.create(json!({"name": "svc", "grants": [{"audience": "https://api.test", "scopes": ["read", "write"]}]}))
+    }
+
+    pub fn token_basic(&self, id: &str, secret: &str, form: &str) -> Response {
+        let creds = STANDARD.encode(format!("{id}:{secret}"));
+        self.call(
+            Request::new(Method::Post, "/oauth2/token", ORIGIN)
+                .with_header("authorization", &format!("Basic {creds}"))
+                .with_header("content-type", "application/x-www-form-urlencoded")
+                .with_body(form),
+        )
+    }
+
+    pub fn token_form(&self, form: &str) -> Response {
+        self.call(
+            Request::new(Method::Post, "/oauth2/token", ORIGIN)
+                .with_header("content-type", "application/x-www-form-urlencoded")
+                .with_body(form),
+        )
+    }
+
+    /// Verify a token's signature against the served JWKS; return (header, claims).
+    pub fn verify(&self, token: &str) -> (Value, Value) {
+        let jwks = self.call(Request::new(Method::Get, "/.well-known/jwks.json", ORIGIN)).body_json();
+        let untrusted = UntrustedToken::new(token).unwrap();
+        let kid = untrusted.header().key_id.clone().unwrap();
+        let key = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == kid.as_str()).unwrap();
+        let mut sec1 = vec![4u8];
+        sec1.extend(URL_SAFE_NO_PAD.decode(key["x"].as_str().unwrap()).unwrap());
+        sec1.extend(URL_SAFE_NO_PAD.decode(key["y"].as_str().unwrap()).unwrap());
+        let vk = VerifyingKey::from_sec1_bytes(&sec1).unwrap();
+        Es256.validator::<Value>(&vk).validate(&untrusted).expect("signature verifies");
+        let mut parts = token.split('.');
+        let header = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts.next().unwrap()).unwrap()).unwrap();
+        let claims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts.next().unwrap()).unwrap()).unwrap();
+        (header, claims)
+    }
+}
+
+pub fn error_of(r: &Response) -> String {
+    r.body_json()["error"].as_str().unwrap_or("<none>").to_string()
+}
+
