@@ -11,7 +11,7 @@ export CLOUDFLARE_CF_FETCH_ENABLED := false
 
 SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
 
-.PHONY: dev test tools build test-host test-e2e test-smoke clean
+.PHONY: dev test tools build test-host test-e2e test-smoke latency clean
 
 ## Install what is missing: wasm32 target, worker-build, wasm-bindgen-cli, npm packages.
 tools:
@@ -52,6 +52,10 @@ test-e2e: build
 
 test-smoke: build
 	node --test tests/smoke/
+
+## p50/p90/p99 of a token request under wrangler dev, per backend (not a test).
+latency: build
+	node scripts/latency.mjs 300
 
 clean:
 	rm -rf build target .wrangler
