@@ -13,6 +13,7 @@ pub mod app;
 pub mod client;
 pub mod config;
 pub mod http;
+pub mod ids;
 pub mod jose;
 pub mod oauth;
 pub mod ports;

@@ -7,8 +7,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::client::input::{FieldError, MAX_TOKEN_TTL, MIN_TOKEN_TTL};
+use crate::client::input::{name, token_ttl, FieldError};
 use crate::client::Grant;
+use crate::ids;
 use crate::oauth::audience::Audience;
 use crate::oauth::scope::Scope;
 use crate::ports::{Random, RandomError};
@@ -22,14 +23,11 @@ const RESOURCE_ID_PREFIX: &str = "api_";
 
 impl ResourceId {
     pub fn generate(random: &dyn Random) -> Result<ResourceId, RandomError> {
-        let mut bytes = [0u8; 16];
-        random.fill(&mut bytes)?;
-        Ok(ResourceId(format!("{RESOURCE_ID_PREFIX}{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())))
+        ids::generate(RESOURCE_ID_PREFIX, random).map(ResourceId)
     }
 
     pub fn parse(s: &str) -> Option<ResourceId> {
-        let hex = s.strip_prefix(RESOURCE_ID_PREFIX)?;
-        (hex.len() == 32 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))).then(|| ResourceId(s.into()))
+        ids::is_valid(RESOURCE_ID_PREFIX, s).then(|| ResourceId(s.to_string()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -132,13 +130,6 @@ pub fn parse_patch(body: &Value) -> Result<ResourcePatch, FieldError> {
     })
 }
 
-fn name(v: &Value) -> Result<String, FieldError> {
-    let s = v.as_str().map(str::trim).ok_or_else(|| field("name", "must be a string"))?;
-    if s.is_empty() || s.chars().count() > 200 || s.chars().any(char::is_control) {
-        return Err(field("name", "must be 1-200 characters without control characters"));
-    }
-    Ok(s.to_string())
-}
 
 fn scopes(v: &Value) -> Result<Vec<ScopeDef>, FieldError> {
     let items = v.as_array().ok_or_else(|| field("scopes", "must be an array of {name, description}"))?;
@@ -167,15 +158,6 @@ fn scopes(v: &Value) -> Result<Vec<ScopeDef>, FieldError> {
     Ok(out)
 }
 
-fn token_ttl(v: &Value) -> Result<Option<u32>, FieldError> {
-    if v.is_null() {
-        return Ok(None);
-    }
-    match v.as_u64() {
-        Some(n) if (u64::from(MIN_TOKEN_TTL)..=u64::from(MAX_TOKEN_TTL)).contains(&n) => Ok(Some(n as u32)),
-        _ => Err(field("token_ttl", "must be an integer number of seconds between 60 and 86400, or null")),
-    }
-}
 
 /// With resources registered, every grant must name one and only scopes it
 /// defines. With none registered, grants are free-form (the first-run mode).

@@ -108,7 +108,8 @@ pub fn parse_patch(body: &Value) -> Result<ClientPatch, FieldError> {
     Ok(patch)
 }
 
-fn name(v: &Value) -> Result<String, FieldError> {
+/// A display name: trimmed, 1–200 characters, no control characters.
+pub(crate) fn name(v: &Value) -> Result<String, FieldError> {
     let s = v.as_str().ok_or_else(|| FieldError::new("name", "must be a string"))?;
     let s = s.trim();
     if s.is_empty() {
@@ -205,7 +206,8 @@ fn custom_claims(v: &Value) -> Result<Map<String, Value>, FieldError> {
     Ok(map.clone())
 }
 
-fn token_ttl(v: &Value) -> Result<Option<u32>, FieldError> {
+/// A token lifetime in seconds (60–86400), or null.
+pub(crate) fn token_ttl(v: &Value) -> Result<Option<u32>, FieldError> {
     if v.is_null() {
         return Ok(None);
     }

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::secret::StoredSecret;
+use crate::ids;
 use crate::oauth::audience::Audience;
 use crate::oauth::scope::Scope;
 use crate::ports::{Random, RandomError};
@@ -18,16 +19,11 @@ pub const CLIENT_ID_PREFIX: &str = "m2m_";
 
 impl ClientId {
     pub fn generate(random: &dyn Random) -> Result<ClientId, RandomError> {
-        let mut bytes = [0u8; 16];
-        random.fill(&mut bytes)?;
-        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        Ok(ClientId(format!("{CLIENT_ID_PREFIX}{hex}")))
+        ids::generate(CLIENT_ID_PREFIX, random).map(ClientId)
     }
 
     pub fn parse(s: &str) -> Option<ClientId> {
-        let hex = s.strip_prefix(CLIENT_ID_PREFIX)?;
-        (hex.len() == 32 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
-            .then(|| ClientId(s.to_string()))
+        ids::is_valid(CLIENT_ID_PREFIX, s).then(|| ClientId(s.to_string()))
     }
 
     pub fn as_str(&self) -> &str {

@@ -2,6 +2,7 @@
 // Miniflare, with a real local D1 that has the migrations applied.
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { after, before } from "node:test";
 import { Miniflare } from "miniflare";
 import { freshSecrets } from "../../scripts/dev-vars.mjs";
 
@@ -89,4 +90,19 @@ export function clientFor(w) {
       return { status: r.status, headers: r.headers, json: parsed };
     },
   };
+}
+
+/**
+ * Register before/after hooks that run one worker for the calling test file
+ * on the backend in M2M_STORAGE; returns an object whose `w` and `api` are
+ * set once the worker is up.
+ */
+export function useWorker(options = {}) {
+  const ctx = { storage: process.env.M2M_STORAGE ?? "d1", w: null, api: null };
+  before(async () => {
+    ctx.w = await startWorker({ ...options, bindings: { STORAGE: ctx.storage, ...(options.bindings ?? {}) } });
+    ctx.api = clientFor(ctx.w);
+  });
+  after(() => ctx.w?.close());
+  return ctx;
 }

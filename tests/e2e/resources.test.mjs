@@ -1,26 +1,20 @@
 // Ring 2: API resources, on the configured backend.
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createRemoteJWKSet, jwtVerify } from "jose";
-import { clientFor, startWorker } from "./harness.mjs";
+import { useWorker } from "./harness.mjs";
 
-const STORAGE = process.env.M2M_STORAGE ?? "d1";
-let w, api;
-
-before(async () => {
-  w = await startWorker({ bindings: { STORAGE } });
-  api = clientFor(w);
-});
-after(() => w?.close());
+const ctx = useWorker();
+const STORAGE = ctx.storage;
 
 describe(`API resources (${STORAGE})`, () => {
   test("before any resource is registered, grants are free-form", async () => {
-    const c = await api.createClient({ grants: [{ audience: "urn:anything", scopes: ["x"] }] });
-    assert.equal((await api.admin("DELETE", `/admin/clients/${c.client_id}`)).status, 204);
+    const c = await ctx.api.createClient({ grants: [{ audience: "urn:anything", scopes: ["x"] }] });
+    assert.equal((await ctx.api.admin("DELETE", `/admin/clients/${c.client_id}`)).status, 204);
   });
 
   test("register, constrain grants, cap TTL, list scopes, refuse deletion in use", async () => {
-    const created = await api.admin("POST", "/admin/resources", {
+    const created = await ctx.api.admin("POST", "/admin/resources", {
       identifier: "https://billing.example.com",
       name: "Billing",
       token_ttl: 300,
@@ -28,40 +22,40 @@ describe(`API resources (${STORAGE})`, () => {
     });
     assert.equal(created.status, 201, JSON.stringify(created.json));
     const rid = created.json.id;
-    assert.equal((await api.admin("GET", `/admin/resources/${rid}`)).json.identifier, "https://billing.example.com");
-    assert.equal((await api.admin("GET", "/admin/resources")).json.resources.length, 1);
-    const dup = await api.admin("POST", "/admin/resources", { identifier: "https://billing.example.com", name: "Dup" });
+    assert.equal((await ctx.api.admin("GET", `/admin/resources/${rid}`)).json.identifier, "https://billing.example.com");
+    assert.equal((await ctx.api.admin("GET", "/admin/resources")).json.resources.length, 1);
+    const dup = await ctx.api.admin("POST", "/admin/resources", { identifier: "https://billing.example.com", name: "Dup" });
     assert.equal(dup.status, 409);
 
-    const unknownAud = await api.admin("POST", "/admin/clients", { name: "c", grants: [{ audience: "https://nope.example.com", scopes: [] }] });
+    const unknownAud = await ctx.api.admin("POST", "/admin/clients", { name: "c", grants: [{ audience: "https://nope.example.com", scopes: [] }] });
     assert.equal(unknownAud.status, 400);
     assert.equal(unknownAud.json.field, "grants[0].audience");
-    const unknownScope = await api.admin("POST", "/admin/clients", { name: "c", grants: [{ audience: "https://billing.example.com", scopes: ["refunds"] }] });
+    const unknownScope = await ctx.api.admin("POST", "/admin/clients", { name: "c", grants: [{ audience: "https://billing.example.com", scopes: ["refunds"] }] });
     assert.equal(unknownScope.status, 400);
     assert.equal(unknownScope.json.field, "grants[0].scopes[0]");
 
-    const c = await api.createClient({ grants: [{ audience: "https://billing.example.com", scopes: ["invoices:read"] }] });
-    const t = await api.token({ basic: [c.client_id, c.client_secret], form: "grant_type=client_credentials" });
+    const c = await ctx.api.createClient({ grants: [{ audience: "https://billing.example.com", scopes: ["invoices:read"] }] });
+    const t = await ctx.api.token({ basic: [c.client_id, c.client_secret], form: "grant_type=client_credentials" });
     assert.equal(t.status, 200);
     assert.equal(t.json.expires_in, 300, "the resource's token_ttl caps the 3600 s default");
-    const jwks = createRemoteJWKSet(new URL(`${w.base}/.well-known/jwks.json`));
-    const { payload } = await jwtVerify(t.json.access_token, jwks, { issuer: w.base, audience: "https://billing.example.com", typ: "at+jwt" });
+    const jwks = createRemoteJWKSet(new URL(`${ctx.w.base}/.well-known/jwks.json`));
+    const { payload } = await jwtVerify(t.json.access_token, jwks, { issuer: ctx.w.base, audience: "https://billing.example.com", typ: "at+jwt" });
     assert.equal(payload.exp - payload.iat, 300);
     assert.equal(payload.scope, "invoices:read");
 
-    const meta = await (await fetch(`${w.base}/.well-known/oauth-authorization-server`)).json();
+    const meta = await (await fetch(`${ctx.w.base}/.well-known/oauth-authorization-server`)).json();
     assert.deepEqual(meta.scopes_supported, ["invoices:read", "invoices:write"]);
 
-    const del = await api.admin("DELETE", `/admin/resources/${rid}`);
+    const del = await ctx.api.admin("DELETE", `/admin/resources/${rid}`);
     assert.equal(del.status, 409);
     assert.deepEqual(del.json.clients, [c.client_id]);
-    const narrow = await api.admin("PATCH", `/admin/resources/${rid}`, { scopes: [{ name: "invoices:write" }] });
+    const narrow = await ctx.api.admin("PATCH", `/admin/resources/${rid}`, { scopes: [{ name: "invoices:write" }] });
     assert.equal(narrow.status, 409, "invoices:read is still granted");
     assert.deepEqual(narrow.json.clients, [c.client_id]);
 
-    assert.equal((await api.admin("DELETE", `/admin/clients/${c.client_id}`)).status, 204);
-    assert.equal((await api.admin("DELETE", `/admin/resources/${rid}`)).status, 204);
-    assert.equal((await api.admin("GET", `/admin/resources/${rid}`)).status, 404);
+    assert.equal((await ctx.api.admin("DELETE", `/admin/clients/${c.client_id}`)).status, 204);
+    assert.equal((await ctx.api.admin("DELETE", `/admin/resources/${rid}`)).status, 204);
+    assert.equal((await ctx.api.admin("GET", `/admin/resources/${rid}`)).status, 404);
   });
 
   test("resource validation names the field", async () => {
@@ -71,7 +65,7 @@ describe(`API resources (${STORAGE})`, () => {
       [{ identifier: "https://v.example.com", name: "x", scopes: [{ name: "has space" }] }, "scopes[0].name"],
       [{ identifier: "https://v.example.com", name: "x", token_ttl: 1 }, "token_ttl"],
     ]) {
-      const r = await api.admin("POST", "/admin/resources", body);
+      const r = await ctx.api.admin("POST", "/admin/resources", body);
       assert.equal(r.status, 400);
       assert.equal(r.json.field, field);
     }

@@ -1,33 +1,27 @@
 // Ring 2: the built wasm in workerd (Miniflare) with a real local D1.
 // Tokens are verified by an independent library (jose) against the served JWKS.
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRemoteJWKSet, jwtVerify, calculateJwkThumbprint, decodeProtectedHeader } from "jose";
-import { clientFor, startWorker } from "./harness.mjs";
+import { useWorker } from "./harness.mjs";
 
-const STORAGE = process.env.M2M_STORAGE ?? "d1";
-let w, api, jwks;
-
-before(async () => {
-  w = await startWorker({ bindings: { STORAGE } });
-  api = clientFor(w);
-  jwks = createRemoteJWKSet(new URL(`${w.base}/.well-known/jwks.json`));
-});
-after(() => w?.close());
+const ctx = useWorker();
+const STORAGE = ctx.storage;
 
 async function verify(token, audience) {
-  return jwtVerify(token, jwks, { issuer: w.base, audience, typ: "at+jwt", algorithms: ["ES256"] });
+  const jwks = createRemoteJWKSet(new URL(`${ctx.w.base}/.well-known/jwks.json`));
+  return jwtVerify(token, jwks, { issuer: ctx.w.base, audience, typ: "at+jwt", algorithms: ["ES256"] });
 }
 
 describe(`token endpoint (${STORAGE})`, () => {
   test("client_secret_basic: token verifies with jose and carries RFC 9068 claims", async () => {
-    const c = await api.createClient({ custom_claims: { tenant: "acme" } });
+    const c = await ctx.api.createClient({ custom_claims: { tenant: "acme" } });
     assert.match(c.client_secret, /^m2msk_[A-Za-z0-9_-]{43}$/);
-    const r = await api.token({ basic: [c.client_id, c.client_secret], form: "grant_type=client_credentials" });
+    const r = await ctx.api.token({ basic: [c.client_id, c.client_secret], form: "grant_type=client_credentials" });
     assert.equal(r.status, 200);
     assert.equal(r.headers.get("cache-control"), "no-store");
     assert.equal(r.json.token_type, "Bearer");
@@ -46,34 +40,34 @@ describe(`token endpoint (${STORAGE})`, () => {
   });
 
   test("client_secret_post and a JSON body", async () => {
-    const c = await api.createClient();
+    const c = await ctx.api.createClient();
     const form = new URLSearchParams({ grant_type: "client_credentials", client_id: c.client_id, client_secret: c.client_secret, scope: "read" });
-    const r1 = await api.token({ form: form.toString() });
+    const r1 = await ctx.api.token({ form: form.toString() });
     assert.equal(r1.status, 200);
     assert.equal((await verify(r1.json.access_token, "https://api.example.com")).payload.scope, "read");
-    const r2 = await api.token({ json: { grant_type: "client_credentials", client_id: c.client_id, client_secret: c.client_secret } });
+    const r2 = await ctx.api.token({ json: { grant_type: "client_credentials", client_id: c.client_id, client_secret: c.client_secret } });
     assert.equal(r2.status, 200);
     await verify(r2.json.access_token, "https://api.example.com");
   });
 
   test("a workerd-signed token also verifies with p256/jwt-compact", async () => {
-    const c = await api.createClient();
-    const r = await api.token({ basic: [c.client_id, c.client_secret], form: "grant_type=client_credentials" });
+    const c = await ctx.api.createClient();
+    const r = await ctx.api.token({ basic: [c.client_id, c.client_secret], form: "grant_type=client_credentials" });
     const dir = mkdtempSync(join(tmpdir(), "m2m-"));
     const jwksFile = join(dir, "jwks.json");
-    writeFileSync(jwksFile, await (await fetch(`${w.base}/.well-known/jwks.json`)).text());
+    writeFileSync(jwksFile, await (await fetch(`${ctx.w.base}/.well-known/jwks.json`)).text());
     const out = execFileSync("cargo", ["run", "-q", "--example", "verify_token", "--", jwksFile, r.json.access_token], { encoding: "utf8" });
     assert.equal(JSON.parse(out).client_id, c.client_id);
   });
 
   test("resource / audience / scope negotiation", async () => {
-    const c = await api.createClient({
+    const c = await ctx.api.createClient({
       grants: [
         { audience: "https://a.example.com", scopes: ["a:read", "a:write"] },
         { audience: "urn:example:b", scopes: ["b:read"] },
       ],
     });
-    const ask = (extra) => api.token({ basic: [c.client_id, c.client_secret], form: `grant_type=client_credentials${extra}` });
+    const ask = (extra) => ctx.api.token({ basic: [c.client_id, c.client_secret], form: `grant_type=client_credentials${extra}` });
     assert.equal((await ask("")).json.error, "invalid_target");
     const r = await ask("&resource=https%3A%2F%2Fa.example.com&scope=a%3Awrite");
     assert.equal(r.status, 200);
@@ -88,7 +82,7 @@ describe(`token endpoint (${STORAGE})`, () => {
   });
 
   test("every malformed request gets the RFC error JSON, never a 5xx", async () => {
-    const c = await api.createClient();
+    const c = await ctx.api.createClient();
     const basic = [c.client_id, c.client_secret];
     const cases = [
       ["wrong content type", { basic, form: "grant_type=client_credentials", headers: { "content-type": "text/plain" } }, 400, "invalid_request"],
@@ -107,7 +101,7 @@ describe(`token endpoint (${STORAGE})`, () => {
       ["huge other header", { basic, form: "grant_type=client_credentials", headers: { "x-filler": "y".repeat(30000) } }, 200, undefined],
     ];
     for (const [name, req, status, error] of cases) {
-      const r = await api.token(req);
+      const r = await ctx.api.token(req);
       assert.equal(r.status, status, `${name}: ${JSON.stringify(r.json)}`);
       if (error) {
         assert.equal(r.json.error, error, name);
@@ -115,19 +109,19 @@ describe(`token endpoint (${STORAGE})`, () => {
         assert.equal(r.headers.get("cache-control"), "no-store", name);
       }
     }
-    const get = await fetch(`${w.base}/oauth2/token`);
+    const get = await fetch(`${ctx.w.base}/oauth2/token`);
     assert.equal(get.status, 405);
     assert.equal((await get.json()).error, "invalid_request");
   });
 
   test("authentication failures are one indistinguishable invalid_client", async () => {
-    const c = await api.createClient();
+    const c = await ctx.api.createClient();
     const attempts = [
-      await api.token({ basic: [c.client_id, "m2msk_wrong"], form: "grant_type=client_credentials" }),
-      await api.token({ basic: ["m2m_00000000000000000000000000000000", c.client_secret], form: "grant_type=client_credentials" }),
-      await api.token({ basic: ["not-an-id", c.client_secret], form: "grant_type=client_credentials" }),
-      await api.token({ form: `grant_type=client_credentials&client_id=${c.client_id}&client_secret=nope` }),
-      await api.token({ form: "grant_type=client_credentials" }),
+      await ctx.api.token({ basic: [c.client_id, "m2msk_wrong"], form: "grant_type=client_credentials" }),
+      await ctx.api.token({ basic: ["m2m_00000000000000000000000000000000", c.client_secret], form: "grant_type=client_credentials" }),
+      await ctx.api.token({ basic: ["not-an-id", c.client_secret], form: "grant_type=client_credentials" }),
+      await ctx.api.token({ form: `grant_type=client_credentials&client_id=${c.client_id}&client_secret=nope` }),
+      await ctx.api.token({ form: "grant_type=client_credentials" }),
     ];
     for (const r of attempts) {
       assert.equal(r.status, 401);
@@ -138,26 +132,26 @@ describe(`token endpoint (${STORAGE})`, () => {
   });
 
   test("lifecycle: deactivate stops tokens at once, reactivate restores, delete removes", async () => {
-    const c = await api.createClient({ token_ttl: 120 });
-    const ask = () => api.token({ basic: [c.client_id, c.client_secret], form: "grant_type=client_credentials" });
+    const c = await ctx.api.createClient({ token_ttl: 120 });
+    const ask = () => ctx.api.token({ basic: [c.client_id, c.client_secret], form: "grant_type=client_credentials" });
     const first = await ask();
     assert.equal(first.json.expires_in, 120);
     const path = `/admin/clients/${c.client_id}`;
-    assert.equal((await api.admin("PATCH", path, { status: "inactive" })).json.status, "inactive");
+    assert.equal((await ctx.api.admin("PATCH", path, { status: "inactive" })).json.status, "inactive");
     assert.equal((await ask()).json.error, "invalid_client");
     // Tokens issued before stay valid until they expire.
     await verify(first.json.access_token, "https://api.example.com");
-    await api.admin("PATCH", path, { status: "active" });
+    await ctx.api.admin("PATCH", path, { status: "active" });
     assert.equal((await ask()).status, 200);
-    assert.equal((await api.admin("DELETE", path)).status, 204);
+    assert.equal((await ctx.api.admin("DELETE", path)).status, 204);
     assert.equal((await ask()).json.error, "invalid_client");
-    assert.equal((await api.admin("GET", path)).status, 404);
+    assert.equal((await ctx.api.admin("GET", path)).status, 404);
   });
 });
 
 describe(`keys and discovery (${STORAGE})`, () => {
   test("JWKS: public keys, thumbprint kid, cacheable, CORS open", async () => {
-    const r = await fetch(`${w.base}/.well-known/jwks.json`);
+    const r = await fetch(`${ctx.w.base}/.well-known/jwks.json`);
     assert.equal(r.status, 200);
     assert.match(r.headers.get("cache-control"), /^public, max-age=\d+$/);
     assert.equal(r.headers.get("access-control-allow-origin"), "*");
@@ -167,17 +161,17 @@ describe(`keys and discovery (${STORAGE})`, () => {
     assert.equal(keys[0].use, "sig");
     assert.equal(keys[0].alg, "ES256");
     assert.equal(keys[0].kid, await calculateJwkThumbprint(keys[0], "sha256"));
-    const c = await api.createClient();
-    const t = await api.token({ basic: [c.client_id, c.client_secret], form: "grant_type=client_credentials" });
+    const c = await ctx.api.createClient();
+    const t = await ctx.api.token({ basic: [c.client_id, c.client_secret], form: "grant_type=client_credentials" });
     assert.equal(decodeProtectedHeader(t.json.access_token).kid, keys[0].kid);
   });
 
   test("RFC 8414 metadata at both well-known paths; issuer equals iss", async () => {
     for (const path of ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"]) {
-      const d = await (await fetch(`${w.base}${path}`)).json();
-      assert.equal(d.issuer, w.base);
-      assert.equal(d.token_endpoint, `${w.base}/oauth2/token`);
-      assert.equal(d.jwks_uri, `${w.base}/.well-known/jwks.json`);
+      const d = await (await fetch(`${ctx.w.base}${path}`)).json();
+      assert.equal(d.issuer, ctx.w.base);
+      assert.equal(d.token_endpoint, `${ctx.w.base}/oauth2/token`);
+      assert.equal(d.jwks_uri, `${ctx.w.base}/.well-known/jwks.json`);
       assert.deepEqual(d.grant_types_supported, ["client_credentials"]);
       assert.deepEqual(d.token_endpoint_auth_methods_supported, ["client_secret_basic", "client_secret_post"]);
       assert.deepEqual(d.response_types_supported, []);
