@@ -1,6 +1,7 @@
-// Print a .dev.vars with fresh local secrets: an admin API key and a
-// one-key ES256 signing set. Used by `make dev` and the tests; never
-// committed (.gitignore).
+// Print a .dev.vars with fresh local secrets: an admin API key, a one-key
+// ES256 signing set (bring-your-own mode) and a key-encryption key (managed
+// mode: drop SIGNING_KEYS, or set KEY_MODE=managed, to use it). Used by
+// `make dev` and the tests; never committed (.gitignore).
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 
 export function freshSecrets() {
@@ -8,6 +9,7 @@ export function freshSecrets() {
   const jwk = privateKey.export({ format: "jwk" });
   return {
     ADMIN_API_KEY: `m2madm_${randomBytes(32).toString("base64url")}`,
+    KEY_ENCRYPTION_KEY: randomBytes(32).toString("base64url"),
     SIGNING_KEYS: JSON.stringify({ keys: [{ kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y, d: jwk.d }] }),
   };
 }

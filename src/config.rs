@@ -1,6 +1,12 @@
 //! Configuration from the Worker's vars and secrets (README, "Configuration").
 
 use crate::client::input::{MAX_TOKEN_TTL, MIN_TOKEN_TTL};
+use crate::keys::rotation::DAY;
+use crate::keys::Policy;
+
+/// JWKS `Cache-Control: max-age`, in seconds: verifiers refetch at least this
+/// often, so a pre-published key reaches them within it.
+pub const JWKS_MAX_AGE: u32 = 300;
 
 pub const DEFAULT_TOKEN_TTL: u32 = 3600;
 
@@ -8,6 +14,15 @@ pub const DEFAULT_TOKEN_TTL: u32 = 3600;
 pub enum StorageKind {
     D1,
     Kv,
+}
+
+/// Where signing keys come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyMode {
+    /// Bring your own: the `SIGNING_KEYS` secret.
+    Byok,
+    /// The worker generates, seals, stores and rotates its own keys.
+    Managed,
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -18,6 +33,13 @@ pub struct Config {
     pub storage: StorageKind,
     /// `ADMIN_API_KEY`; `None` disables the admin API.
     pub admin_api_key: Option<String>,
+    /// `KEY_MODE`; defaults to managed when `SIGNING_KEYS` is not set.
+    pub key_mode: KeyMode,
+    /// `KEY_ENCRYPTION_KEY`, raw; parsed where used, so that a bad one fails
+    /// signing but not the JWKS.
+    pub key_encryption_key: Option<String>,
+    /// Managed-key rotation policy.
+    pub key_policy: Policy,
 }
 
 impl std::fmt::Debug for Config {
@@ -27,6 +49,9 @@ impl std::fmt::Debug for Config {
             .field("default_token_ttl", &self.default_token_ttl)
             .field("storage", &self.storage)
             .field("admin_api_key", &self.admin_api_key.as_ref().map(|_| ".."))
+            .field("key_mode", &self.key_mode)
+            .field("key_encryption_key", &self.key_encryption_key.as_ref().map(|_| ".."))
+            .field("key_policy", &self.key_policy)
             .finish()
     }
 }
@@ -52,7 +77,40 @@ impl Config {
             Some("kv") => StorageKind::Kv,
             Some(_) => return Err("STORAGE must be \"d1\" or \"kv\"".to_string()),
         };
-        Ok(Config { issuer, default_token_ttl, storage, admin_api_key: nonempty("ADMIN_API_KEY") })
+        let key_mode = match nonempty("KEY_MODE").as_deref() {
+            None if nonempty("SIGNING_KEYS").is_some() => KeyMode::Byok,
+            None => KeyMode::Managed,
+            Some("byok") => KeyMode::Byok,
+            Some("managed") => KeyMode::Managed,
+            Some(_) => return Err("KEY_MODE must be \"byok\" or \"managed\"".to_string()),
+        };
+        let seconds = |name: &str, default: i64, min: i64| -> Result<i64, String> {
+            match nonempty(name) {
+                None => Ok(default),
+                Some(v) => v
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| (min..=10 * 365 * DAY).contains(n))
+                    .ok_or_else(|| format!("{name} must be a number of seconds between {min} and 10 years")),
+            }
+        };
+        let defaults = Policy::default();
+        // The lead must outlast the JWKS max-age plus KV propagation, so that
+        // every verifier has a key before any token signed by it exists.
+        let min_lead = i64::from(JWKS_MAX_AGE) + 60;
+        let prepublish_lead = seconds("KEY_PREPUBLISH_LEAD", defaults.prepublish_lead, min_lead)?;
+        let rotation_interval = seconds("KEY_ROTATION_INTERVAL", defaults.rotation_interval, 3600)?;
+        let skew = seconds("KEY_CLOCK_SKEW", 300, 0)?;
+        let key_policy = Policy { rotation_interval, prepublish_lead, retire_after: i64::from(MAX_TOKEN_TTL) + skew };
+        Ok(Config {
+            issuer,
+            default_token_ttl,
+            storage,
+            admin_api_key: nonempty("ADMIN_API_KEY"),
+            key_mode,
+            key_encryption_key: nonempty("KEY_ENCRYPTION_KEY"),
+            key_policy,
+        })
     }
 
     /// The issuer for a request that arrived at `origin`.
@@ -104,8 +162,21 @@ mod tests {
     }
 
     #[test]
+    fn key_mode_and_policy() {
+        assert_eq!(cfg(&[]).unwrap().key_mode, KeyMode::Managed);
+        assert_eq!(cfg(&[("SIGNING_KEYS", "{}")]).unwrap().key_mode, KeyMode::Byok);
+        assert_eq!(cfg(&[("SIGNING_KEYS", "{}"), ("KEY_MODE", "managed")]).unwrap().key_mode, KeyMode::Managed);
+        assert!(cfg(&[("KEY_MODE", "hsm")]).unwrap_err().contains("KEY_MODE"));
+        let p = cfg(&[]).unwrap().key_policy;
+        assert_eq!((p.rotation_interval, p.prepublish_lead, p.retire_after), (30 * DAY, 2 * DAY, DAY + 300));
+        assert!(cfg(&[("KEY_PREPUBLISH_LEAD", "60")]).unwrap_err().contains("KEY_PREPUBLISH_LEAD"));
+        assert_eq!(cfg(&[("KEY_CLOCK_SKEW", "0")]).unwrap().key_policy.retire_after, DAY);
+    }
+
+    #[test]
     fn debug_hides_admin_key() {
-        let c = cfg(&[("ADMIN_API_KEY", "topsecret")]).unwrap();
+        let c = cfg(&[("ADMIN_API_KEY", "topsecret"), ("KEY_ENCRYPTION_KEY", "kek-secret")]).unwrap();
         assert!(!format!("{c:?}").contains("topsecret"));
+        assert!(!format!("{c:?}").contains("kek-secret"));
     }
 }

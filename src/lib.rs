@@ -15,6 +15,7 @@ pub mod config;
 pub mod http;
 pub mod ids;
 pub mod jose;
+pub mod keys;
 pub mod oauth;
 pub mod ports;
 pub mod resource;

@@ -243,7 +243,7 @@ fn jwks_is_public_cacheable_and_cors_open() {
 #[test]
 fn missing_or_broken_keys_are_server_errors_with_a_named_log_line() {
     for (raw, problem) in [(None, "SIGNING_KEYS is not set"), (Some("{not json"), "not valid JSON"), (Some(r#"{"keys":[{"kty":"RSA"}]}"#), "kty")] {
-        let w = World::with(&[], raw);
+        let w = World::with(&[("KEY_MODE", "byok")], raw);
         let (id, secret) = w.simple_client(); // the admin API does not need keys
         let r = w.token_basic(&id, &secret, "grant_type=client_credentials");
         assert_eq!((r.status, error_of(&r).as_str()), (500, "server_error"));

@@ -8,32 +8,37 @@ mod wellknown;
 
 use crate::config::Config;
 use crate::http::{Method, Request, Response};
-use crate::jose::{KeyError, KeySet, Signer};
+use std::cell::Cell;
+
+use crate::jose::{KeyError, Signer};
+use crate::keys::sealed::KeyCrypto;
 use crate::oauth::metadata::{JWKS_PATH, TOKEN_PATH};
 use crate::oauth::OAuthError;
 use crate::ports::{Clock, Logger, Random};
 use crate::store::Store;
 
-/// The signing keys: the published set and the signer of its first key.
-pub struct Keys<G: Signer> {
-    pub set: KeySet,
-    pub signer: G,
-}
-
 /// Everything a request may need from outside the core.
-pub struct Ports<'a, S: Store, G: Signer> {
+pub struct Ports<'a, S: Store, G: Signer, C: KeyCrypto> {
     pub config: &'a Config,
     pub store: &'a S,
-    /// A key problem fails only the requests that need keys.
-    pub keys: Result<&'a Keys<G>, &'a KeyError>,
+    /// The JWKS document. A key problem fails only the requests that need
+    /// what is broken: with managed keys and a wrong KEY_ENCRYPTION_KEY the
+    /// JWKS still serves while signing fails.
+    pub jwks: Result<&'a str, &'a KeyError>,
+    pub signer: Result<&'a G, &'a KeyError>,
+    /// Key generation and sealing, for managed-key admin operations.
+    pub crypto: &'a C,
     pub clock: &'a dyn Clock,
     pub random: &'a dyn Random,
     pub log: &'a dyn Logger,
+    /// Set when a handler changed the managed key set, so the glue drops
+    /// its per-isolate key cache.
+    pub keys_changed: &'a Cell<bool>,
 }
 
 pub const DISCOVERY_PATHS: [&str; 2] = ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"];
 
-pub async fn handle<S: Store, G: Signer>(req: &Request, ports: &Ports<'_, S, G>) -> Response {
+pub async fn handle<S: Store, G: Signer, C: KeyCrypto>(req: &Request, ports: &Ports<'_, S, G, C>) -> Response {
     let response = match (req.method, req.path.as_str()) {
         (Method::Post, TOKEN_PATH) => token::handle(req, ports).await,
         (_, TOKEN_PATH) => method_not_allowed("POST"),

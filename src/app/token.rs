@@ -9,6 +9,7 @@ use crate::client::secret::verify_any;
 use crate::client::{ClientId, ClientRecord, SecretHash, Status};
 use crate::http::{Body, Request, Response};
 use crate::jose::Signer;
+use crate::keys::sealed::KeyCrypto;
 use crate::oauth::claims::{AccessTokenClaims, CustomClaims};
 use crate::oauth::client_auth::{self, Credentials};
 use crate::oauth::negotiate::negotiate;
@@ -19,7 +20,7 @@ use crate::store::Store;
 
 pub const GRANT_TYPE: &str = "client_credentials";
 
-pub async fn handle<S: Store, G: Signer>(req: &Request, p: &Ports<'_, S, G>) -> Response {
+pub async fn handle<S: Store, G: Signer, C: KeyCrypto>(req: &Request, p: &Ports<'_, S, G, C>) -> Response {
     let issuer = p.config.issuer_for(&req.origin);
     match issue(req, p, issuer).await {
         Ok(response) => response,
@@ -42,7 +43,7 @@ struct TokenResponse<'a> {
     scope: &'a str,
 }
 
-async fn issue<S: Store, G: Signer>(req: &Request, p: &Ports<'_, S, G>, issuer: &str) -> Result<Response, OAuthError> {
+async fn issue<S: Store, G: Signer, C: KeyCrypto>(req: &Request, p: &Ports<'_, S, G, C>, issuer: &str) -> Result<Response, OAuthError> {
     let body = match &req.body {
         Body::Bytes(b) => b,
         Body::TooLarge => return Err(OAuthError::invalid_request("the request body exceeds 16 KiB").with_status(413)),
@@ -70,7 +71,7 @@ async fn issue<S: Store, G: Signer>(req: &Request, p: &Ports<'_, S, G>, issuer: 
     let credentials = client_auth::extract(req.header("authorization"), req.header_count("authorization"), &params)?;
     let client = authenticate(&credentials, p).await?;
     let decision = negotiate(&client.grants, &params.resource, &params.audience, params.scope.as_deref())?;
-    let keys = p.keys.map_err(|e| OAuthError::server(format!("cannot sign tokens: {e}")))?;
+    let signer = p.signer.map_err(|e| OAuthError::server(format!("cannot sign tokens: {e}")))?;
 
     // A registered API resource's token_ttl caps the lifetime: the shorter wins.
     let resource = p
@@ -98,7 +99,7 @@ async fn issue<S: Store, G: Signer>(req: &Request, p: &Ports<'_, S, G>, issuer: 
         custom: CustomClaims(&client.custom_claims),
     };
     let payload = serde_json::to_vec(&claims).map_err(|e| OAuthError::server(format!("claims: {e}")))?;
-    let token = keys.signer.sign_jwt(&payload).await.map_err(|e| OAuthError::server(e.to_string()))?;
+    let token = signer.sign_jwt(&payload).await.map_err(|e| OAuthError::server(e.to_string()))?;
 
     let body = TokenResponse { access_token: &token, token_type: "Bearer", expires_in: ttl, scope: &scope };
     let body = serde_json::to_vec(&body).map_err(|e| OAuthError::server(format!("response: {e}")))?;
@@ -112,9 +113,9 @@ const UNKNOWN_CLIENT_HASH: &str = "000000000000000000000000000000000000000000000
 /// Check the presented secret against the client's secret and, during a
 /// rotation, its next one. Unknown client, wrong secret, inactive client:
 /// one `invalid_client`, same message, same work.
-async fn authenticate<S: Store, G: Signer>(
+async fn authenticate<S: Store, G: Signer, C: KeyCrypto>(
     credentials: &Credentials,
-    p: &Ports<'_, S, G>,
+    p: &Ports<'_, S, G, C>,
 ) -> Result<ClientRecord, OAuthError> {
     let record = match ClientId::parse(&credentials.client_id) {
         Some(id) => p.store.get(&id).await.map_err(|e| OAuthError::server(e.to_string()))?,

@@ -3,16 +3,15 @@
 use super::Ports;
 use crate::http::{Request, Response};
 use crate::jose::Signer;
+use crate::keys::sealed::KeyCrypto;
 use crate::oauth::{metadata, OAuthError};
 use crate::store::Store;
 
-/// Verifiers cache the key set; five minutes keeps a rotation's new key
-/// reachable quickly while sparing the worker most fetches.
-pub const JWKS_MAX_AGE: u32 = 300;
+use crate::config::JWKS_MAX_AGE;
 
-pub fn jwks<S: Store, G: Signer>(p: &Ports<'_, S, G>) -> Response {
-    match p.keys {
-        Ok(keys) => Response::json(200, keys.set.jwks_json.as_bytes().to_vec())
+pub fn jwks<S: Store, G: Signer, C: KeyCrypto>(p: &Ports<'_, S, G, C>) -> Response {
+    match p.jwks {
+        Ok(jwks) => Response::json(200, jwks.as_bytes().to_vec())
             .set_header("content-type", "application/jwk-set+json")
             .with_header("cache-control", format!("public, max-age={JWKS_MAX_AGE}"))
             .with_header("access-control-allow-origin", "*"),
@@ -24,7 +23,7 @@ pub fn jwks<S: Store, G: Signer>(p: &Ports<'_, S, G>) -> Response {
     }
 }
 
-pub async fn metadata<S: Store, G: Signer>(req: &Request, p: &Ports<'_, S, G>) -> Response {
+pub async fn metadata<S: Store, G: Signer, C: KeyCrypto>(req: &Request, p: &Ports<'_, S, G, C>) -> Response {
     let issuer = p.config.issuer_for(&req.origin);
     let mut document = metadata::document(issuer);
     // RFC 8414 §2 `scopes_supported` (RECOMMENDED): the registered API

@@ -19,6 +19,11 @@ pub struct SigningKey {
 }
 
 impl SigningKey {
+    /// A key from its parts (managed keys, once unsealed).
+    pub fn new(kid: String, x: String, y: String, d: String) -> SigningKey {
+        SigningKey { kid, x, y, d }
+    }
+
     /// The private scalar, base64url. Only signers call this.
     pub fn private_d(&self) -> &str {
         &self.d
@@ -54,6 +59,17 @@ pub enum KeyError {
     DuplicateKid { index: usize },
     /// The runtime refused the key (WebCrypto import, or p256 on the host).
     Rejected { kid: String },
+    /// Managed mode: KEY_ENCRYPTION_KEY missing or malformed.
+    Kek(crate::keys::sealed::KekError),
+    /// Managed mode: the stored key `kid` does not open with the configured
+    /// KEY_ENCRYPTION_KEY (a different key, or a damaged record).
+    Unseal { kid: String },
+    /// Managed mode: the key set could not be read or written.
+    Storage(String),
+    /// Managed mode: key generation or sealing failed.
+    Crypto(String),
+    /// Managed mode: the stored set has no current key.
+    NoCurrent,
 }
 
 impl fmt::Display for KeyError {
@@ -64,7 +80,15 @@ impl fmt::Display for KeyError {
             KeyError::Empty => f.write_str("SIGNING_KEYS contains no keys"),
             KeyError::BadKey { index, reason } => write!(f, "SIGNING_KEYS key #{index}: {reason}"),
             KeyError::DuplicateKid { index } => write!(f, "SIGNING_KEYS key #{index}: its kid repeats an earlier key's"),
-            KeyError::Rejected { kid } => write!(f, "SIGNING_KEYS key {kid}: the private key was refused as an EC P-256 key"),
+            KeyError::Rejected { kid } => write!(f, "signing key {kid}: the private key was refused as an EC P-256 key"),
+            KeyError::Kek(e) => write!(f, "{e}"),
+            KeyError::Unseal { kid } => write!(
+                f,
+                "KEY_ENCRYPTION_KEY does not decrypt managed key {kid}: the secret is not the one the keys were sealed with, or the record is damaged"
+            ),
+            KeyError::Storage(e) => write!(f, "managed key set: {e}"),
+            KeyError::Crypto(e) => write!(f, "managed keys: {e}"),
+            KeyError::NoCurrent => f.write_str("managed key set has no current key"),
         }
     }
 }

@@ -5,7 +5,8 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 use super::row::{ClientRow, ResourceRow};
-use super::{ClientStore, Page, ResourceStore, StoreError, MAX_RESOURCES};
+use super::{ClientStore, KeyStore, Page, ResourceStore, StoreError, StoredKeys, MAX_RESOURCES};
+use crate::keys::ManagedKey;
 use crate::client::{ClientId, ClientRecord};
 use crate::resource::{ApiResource, ResourceId};
 
@@ -15,6 +16,8 @@ use crate::resource::{ApiResource, ResourceId};
 pub struct MemoryStore {
     rows: RefCell<BTreeMap<String, ClientRow>>,
     resources: RefCell<BTreeMap<String, ResourceRow>>,
+    /// The key set as JSON text, as D1 and KV keep it.
+    keys: RefCell<Option<(i64, String)>>,
     /// When set, every operation fails like an unreachable backend.
     pub broken: Cell<bool>,
 }
@@ -124,5 +127,30 @@ impl ResourceStore for MemoryStore {
     async fn delete_resource(&self, resource: &ApiResource) -> Result<bool, StoreError> {
         self.check()?;
         Ok(self.resources.borrow_mut().remove(resource.id.as_str()).is_some())
+    }
+}
+
+impl KeyStore for MemoryStore {
+    async fn load_keys(&self) -> Result<StoredKeys, StoreError> {
+        self.check()?;
+        match &*self.keys.borrow() {
+            None => Ok(StoredKeys::default()),
+            Some((version, text)) => Ok(StoredKeys {
+                keys: serde_json::from_str(text).map_err(|_| StoreError::Corrupt("key set".into()))?,
+                version: *version,
+            }),
+        }
+    }
+
+    async fn save_keys(&self, expected: i64, keys: &[ManagedKey]) -> Result<bool, StoreError> {
+        self.check()?;
+        let mut slot = self.keys.borrow_mut();
+        let stored = slot.as_ref().map_or(0, |(v, _)| *v);
+        if stored != expected {
+            return Ok(false);
+        }
+        let text = serde_json::to_string(keys).map_err(|e| StoreError::Backend(e.to_string()))?;
+        *slot = Some((expected + 1, text));
+        Ok(true)
     }
 }

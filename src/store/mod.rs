@@ -8,6 +8,7 @@ pub mod row;
 use std::fmt;
 
 use crate::client::{ClientId, ClientRecord};
+use crate::keys::ManagedKey;
 use crate::resource::{ApiResource, ResourceId};
 
 /// A storage failure. The text goes to the log, never to a client.
@@ -82,7 +83,25 @@ pub trait ResourceStore {
     async fn delete_resource(&self, resource: &ApiResource) -> Result<bool, StoreError>;
 }
 
-/// Everything the app needs from storage.
-pub trait Store: ClientStore + ResourceStore {}
+/// The managed signing-key set as stored, with the version a writer must
+/// still see for its write to land (0: nothing stored yet).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StoredKeys {
+    pub keys: Vec<ManagedKey>,
+    pub version: i64,
+}
 
-impl<T: ClientStore + ResourceStore> Store for T {}
+#[allow(async_fn_in_trait)]
+pub trait KeyStore {
+    async fn load_keys(&self) -> Result<StoredKeys, StoreError>;
+
+    /// Replace the whole key set if the stored version is still `expected`
+    /// (compare-and-swap); `false` if another writer got there first. This is
+    /// what keeps two cron runs from producing two `current` keys.
+    async fn save_keys(&self, expected: i64, keys: &[ManagedKey]) -> Result<bool, StoreError>;
+}
+
+/// Everything the app needs from storage.
+pub trait Store: ClientStore + ResourceStore + KeyStore {}
+
+impl<T: ClientStore + ResourceStore + KeyStore> Store for T {}

@@ -8,7 +8,8 @@ use worker::D1Database;
 use crate::client::{ClientId, ClientRecord};
 use crate::resource::{ApiResource, ResourceId};
 use crate::store::row::{ClientRow, ResourceRow};
-use crate::store::{ClientStore, Page, ResourceStore, StoreError, MAX_RESOURCES};
+use crate::keys::ManagedKey;
+use crate::store::{ClientStore, KeyStore, Page, ResourceStore, StoreError, StoredKeys, MAX_RESOURCES};
 
 pub struct D1Store {
     db: D1Database,
@@ -113,6 +114,20 @@ const RESOURCE_UPDATE: &str = "UPDATE resources SET name = ?3, scopes = ?4, toke
      WHERE id = ?1 AND identifier = ?2 AND created_at = ?6";
 const RESOURCE_DELETE: &str = "DELETE FROM resources WHERE id = ?1";
 
+const KEYS_LOAD: &str = "SELECT version, keys FROM key_set WHERE id = 1";
+// Version 0 means "no row yet": the first writer inserts, later ones lose.
+const KEYS_INSERT: &str = "INSERT INTO key_set (id, version, keys, updated_at) \
+     VALUES (1, 1, ?1, CAST(strftime('%s', 'now') AS INTEGER)) ON CONFLICT (id) DO NOTHING";
+// Compare-and-swap: lands only if nobody wrote since `version` was read.
+const KEYS_UPDATE: &str = "UPDATE key_set SET keys = ?1, version = version + 1, \
+     updated_at = CAST(strftime('%s', 'now') AS INTEGER) WHERE id = 1 AND version = ?2";
+
+#[derive(serde::Deserialize)]
+struct KeySetRow {
+    version: i64,
+    keys: String,
+}
+
 impl D1Store {
     async fn changes(&self, sql: &str, values: &[JsValue]) -> Result<usize, StoreError> {
         let result = self.db.prepare(sql).bind(values).map_err(backend)?.run().await.map_err(backend)?;
@@ -196,5 +211,28 @@ impl ResourceStore for D1Store {
 
     async fn delete_resource(&self, resource: &ApiResource) -> Result<bool, StoreError> {
         Ok(self.changes(RESOURCE_DELETE, &[text(resource.id.as_str())]).await? > 0)
+    }
+}
+
+impl KeyStore for D1Store {
+    async fn load_keys(&self) -> Result<StoredKeys, StoreError> {
+        let row: Option<KeySetRow> = self.first(KEYS_LOAD, &[]).await?;
+        match row {
+            None => Ok(StoredKeys::default()),
+            Some(r) => Ok(StoredKeys {
+                keys: serde_json::from_str(&r.keys).map_err(|_| StoreError::Corrupt("key_set.keys".into()))?,
+                version: r.version,
+            }),
+        }
+    }
+
+    async fn save_keys(&self, expected: i64, keys: &[ManagedKey]) -> Result<bool, StoreError> {
+        let text = serde_json::to_string(keys).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let changed = if expected == 0 {
+            self.changes(KEYS_INSERT, &[text.into()]).await?
+        } else {
+            self.changes(KEYS_UPDATE, &[text.into(), int(expected)]).await?
+        };
+        Ok(changed == 1)
     }
 }

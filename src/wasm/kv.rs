@@ -4,7 +4,14 @@
 //! - `resource:{resource_id}` → an API resource row as JSON
 //! - `resource-by-identifier:{identifier}` → that resource's id (the token
 //!   endpoint finds a resource by audience with two reads, no list)
+//! - `signing-keys` → the managed key set `{"version": n, "keys": [...]}`
 //!
+//! The key set's compare-and-swap is a read then a write here: KV has no
+//! conditional write. Two cron runs racing in different locations can both
+//! pass the check; the last write wins. Both computed the same promotion
+//! from the same set (rotation is a pure function of set and time), so the
+//! set still has exactly one `current` key — the same one — and only the
+//! losing run's freshly made `next` key is lost, before it ever signed.
 //! KV is eventually consistent: a write is visible at once in the location
 //! that made it and within about 60 s elsewhere. KV has no transactions, so
 //! "create if absent" is a read then a write; ids are 128 random bits, so
@@ -17,11 +24,13 @@ use worker::kv::{KvError, KvStore};
 use crate::client::{ClientId, ClientRecord};
 use crate::resource::{ApiResource, ResourceId};
 use crate::store::row::{ClientRow, ResourceRow};
-use crate::store::{ClientStore, Page, ResourceStore, StoreError, MAX_RESOURCES};
+use crate::keys::ManagedKey;
+use crate::store::{ClientStore, KeyStore, Page, ResourceStore, StoreError, StoredKeys, MAX_RESOURCES};
 
 const CLIENT_PREFIX: &str = "client:";
 const RESOURCE_PREFIX: &str = "resource:";
 const IDENTIFIER_PREFIX: &str = "resource-by-identifier:";
+const KEY_SET: &str = "signing-keys";
 /// KV's bulk read takes at most 100 keys.
 const BULK_MAX: usize = 100;
 
@@ -187,6 +196,34 @@ impl ResourceStore for KvBackend {
         // before its record goes.
         self.kv.delete(&format!("{IDENTIFIER_PREFIX}{}", resource.identifier.as_str())).await.map_err(backend)?;
         self.kv.delete(&key).await.map_err(backend)?;
+        Ok(true)
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct KeySetDoc {
+    version: i64,
+    keys: Vec<ManagedKey>,
+}
+
+impl KeyStore for KvBackend {
+    async fn load_keys(&self) -> Result<StoredKeys, StoreError> {
+        match self.read(KEY_SET).await? {
+            None => Ok(StoredKeys::default()),
+            Some(text) => {
+                let doc: KeySetDoc = decode(KEY_SET, &text)?;
+                Ok(StoredKeys { keys: doc.keys, version: doc.version })
+            }
+        }
+    }
+
+    async fn save_keys(&self, expected: i64, keys: &[ManagedKey]) -> Result<bool, StoreError> {
+        let stored = self.load_keys().await?.version;
+        if stored != expected {
+            return Ok(false);
+        }
+        let doc = KeySetDoc { version: expected + 1, keys: keys.to_vec() };
+        self.write(KEY_SET, serde_json::to_string(&doc).map_err(|e| StoreError::Backend(e.to_string()))?).await?;
         Ok(true)
     }
 }

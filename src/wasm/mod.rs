@@ -3,25 +3,26 @@
 //! turns the reply back. Nothing here decides protocol behaviour.
 
 mod d1;
+mod keys;
 mod kv;
 mod webcrypto;
 
-use std::cell::RefCell;
-use std::rc::Rc;
+use std::cell::Cell;
 
-use worker::{event, Context, Env, Headers};
+use worker::{event, Context, Env, Headers, ScheduleContext, ScheduledEvent};
 
-use crate::app::{self, Keys, Ports};
+use crate::app::{self, Ports};
 use crate::client::{ClientId, ClientRecord};
-use crate::config::{Config, StorageKind};
+use crate::config::{Config, KeyMode, StorageKind};
 use crate::http::{Body, Method, Request, Response, MAX_BODY_BYTES};
-use crate::jose::{jwk, KeyError};
 use crate::ports::{Clock, Logger, OsRandom};
 use crate::resource::{ApiResource, ResourceId};
-use crate::store::{ClientStore, Page, ResourceStore, StoreError};
+use crate::keys::manager::KeyEnv;
+use crate::keys::ManagedKey;
+use crate::store::{ClientStore, KeyStore, Page, ResourceStore, StoreError, StoredKeys};
 use d1::D1Store;
 use kv::KvBackend;
-use webcrypto::WebCryptoSigner;
+use webcrypto::WebCryptoKeys;
 
 struct JsClock;
 
@@ -37,35 +38,6 @@ impl Logger for ConsoleLog {
     fn error(&self, message: &str) {
         worker::console_error!("m2m-edge: {}", message);
     }
-}
-
-type KeyResult = Result<Keys<WebCryptoSigner>, KeyError>;
-
-thread_local! {
-    /// Per isolate: the `SIGNING_KEYS` text last seen and what it gave. The
-    /// WebCrypto key is imported once and reused by every request after.
-    static KEYS: RefCell<Option<(String, Rc<KeyResult>)>> = const { RefCell::new(None) };
-}
-
-async fn keys(env: &Env) -> Rc<KeyResult> {
-    let raw = string_binding(env, "SIGNING_KEYS");
-    let cached = KEYS.with(|cell| {
-        cell.borrow().as_ref().filter(|(seen, _)| Some(seen) == raw.as_ref()).map(|(_, keys)| keys.clone())
-    });
-    if let Some(keys) = cached {
-        return keys;
-    }
-    let built: Rc<KeyResult> = Rc::new(load_keys(raw.as_deref()).await);
-    if let Some(raw) = raw {
-        KEYS.with(|cell| *cell.borrow_mut() = Some((raw, built.clone())));
-    }
-    built
-}
-
-async fn load_keys(raw: Option<&str>) -> KeyResult {
-    let set = jwk::parse(raw)?;
-    let signer = WebCryptoSigner::import(set.current()).await?;
-    Ok(Keys { set, signer })
 }
 
 fn string_binding(env: &Env, name: &str) -> Option<String> {
@@ -122,6 +94,15 @@ impl ClientStore for AnyStore {
     }
 }
 
+impl KeyStore for AnyStore {
+    async fn load_keys(&self) -> Result<StoredKeys, StoreError> {
+        dispatch!(self, s => s.load_keys())
+    }
+    async fn save_keys(&self, expected: i64, keys: &[ManagedKey]) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.save_keys(expected, keys))
+    }
+}
+
 impl ResourceStore for AnyStore {
     async fn resource(&self, id: &ResourceId) -> Result<Option<ApiResource>, StoreError> {
         dispatch!(self, s => s.resource(id))
@@ -155,21 +136,61 @@ async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<
                 app::server_error_response()
             }
             Ok(config) => {
-                let keys = keys(&env).await;
                 let store = store_for(&env, &config);
+                let keys = keys::for_request(&config, string_binding(&env, "SIGNING_KEYS"), &store, JsClock.now()).await;
+                let keys_changed = Cell::new(false);
                 let ports = Ports {
                     config: &config,
                     store: &store,
-                    keys: keys.as_ref().as_ref(),
+                    jwks: keys.jwks.as_deref(),
+                    signer: keys.signer.as_deref(),
+                    crypto: &WebCryptoKeys,
                     clock: &JsClock,
                     random: &OsRandom,
                     log: &log,
+                    keys_changed: &keys_changed,
                 };
-                app::handle(&plain, &ports).await
+                let response = app::handle(&plain, &ports).await;
+                if keys_changed.get() {
+                    keys::invalidate();
+                }
+                response
             }
         },
     };
     to_worker(response)
+}
+
+/// The Cron Trigger (`[triggers] crons` in wrangler.toml): apply the
+/// managed-key rotation policy. Concurrent runs are safe: the key set is
+/// replaced by compare-and-swap (docs/storage.md).
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let log = ConsoleLog;
+    let config = match Config::from_lookup(|name| string_binding(&env, name)) {
+        Ok(c) => c,
+        Err(problem) => return log.error(&format!("scheduled: configuration: {problem}")),
+    };
+    if config.key_mode != KeyMode::Managed {
+        return;
+    }
+    let store = store_for(&env, &config);
+    let keys = KeyEnv {
+        store: &store,
+        crypto: &WebCryptoKeys,
+        kek: config.key_encryption_key.as_deref(),
+        policy: config.key_policy,
+        now: JsClock.now(),
+    };
+    match keys.scheduled().await {
+        Ok((set, true)) => {
+            keys::invalidate();
+            let states: Vec<String> = set.iter().map(|k| format!("{}={:?}", k.kid, k.state)).collect();
+            worker::console_log!("m2m-edge: signing keys rotated: {}", states.join(", "));
+        }
+        Ok((_, false)) => {}
+        Err(e) => log.error(&format!("scheduled key rotation: {e}")),
+    }
 }
 
 async fn to_plain(mut req: worker::Request) -> Option<Request> {

@@ -8,8 +8,12 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{CryptoKey, SubtleCrypto};
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
 use crate::jose::jwk::{KeyError, SigningKey};
 use crate::jose::{jws, SignError, Signer};
+use crate::keys::sealed::{CryptoError, Kek, KeyCrypto, KeyMaterial, IV_LEN};
 
 pub struct WebCryptoSigner {
     kid: String,
@@ -81,5 +85,85 @@ impl Signer for WebCryptoSigner {
         let mut out = [0u8; 64];
         bytes.copy_to(&mut out);
         Ok(out)
+    }
+}
+
+/// Key generation and AES-256-GCM sealing through WebCrypto, for managed keys.
+pub struct WebCryptoKeys;
+
+fn subtle() -> Result<SubtleCrypto, CryptoError> {
+    let crypto = Reflect::get(&js_sys::global(), &JsValue::from_str("crypto")).map_err(|_| js_failed("crypto"))?;
+    Ok(Reflect::get(&crypto, &JsValue::from_str("subtle")).map_err(|_| js_failed("crypto.subtle"))?.unchecked_into())
+}
+
+fn js_failed(what: &str) -> CryptoError {
+    CryptoError(format!("WebCrypto {what} failed"))
+}
+
+async fn aes_key(subtle: &SubtleCrypto, kek: &Kek, usage: &str) -> Result<CryptoKey, CryptoError> {
+    let raw = Uint8Array::from(&kek.0[..]);
+    let algorithm = object(&[("name", &JsValue::from_str("AES-GCM"))]).map_err(|_| js_failed("AES key"))?;
+    let promise = subtle
+        .import_key_with_object("raw", &raw, &algorithm, false, &Array::of1(&JsValue::from_str(usage)))
+        .map_err(|_| js_failed("AES import"))?;
+    Ok(JsFuture::from(promise).await.map_err(|_| js_failed("AES import"))?.unchecked_into())
+}
+
+fn gcm_params(iv: &[u8], aad: &[u8]) -> Result<Object, CryptoError> {
+    object(&[
+        ("name", &JsValue::from_str("AES-GCM")),
+        ("iv", &Uint8Array::from(iv).into()),
+        ("additionalData", &Uint8Array::from(aad).into()),
+    ])
+    .map_err(|_| js_failed("AES-GCM params"))
+}
+
+impl KeyCrypto for WebCryptoKeys {
+    async fn generate(&self) -> Result<KeyMaterial, CryptoError> {
+        let subtle = subtle()?;
+        let algorithm = object(&[("name", &JsValue::from_str("ECDSA")), ("namedCurve", &JsValue::from_str("P-256"))])
+            .map_err(|_| js_failed("generateKey params"))?;
+        // Extractable only so the scalar can be sealed for storage; the
+        // signing key used afterwards is re-imported non-extractable.
+        let promise = subtle
+            .generate_key_with_object(&algorithm, true, &Array::of1(&JsValue::from_str("sign")))
+            .map_err(|_| js_failed("generateKey"))?;
+        let pair = JsFuture::from(promise).await.map_err(|_| js_failed("generateKey"))?;
+        let private: CryptoKey = Reflect::get(&pair, &JsValue::from_str("privateKey")).map_err(|_| js_failed("privateKey"))?.unchecked_into();
+        let jwk = JsFuture::from(subtle.export_key("jwk", &private).map_err(|_| js_failed("exportKey"))?)
+            .await
+            .map_err(|_| js_failed("exportKey"))?;
+        let field = |name: &str| Reflect::get(&jwk, &JsValue::from_str(name)).ok().and_then(|v| v.as_string());
+        let (Some(d), Some(x), Some(y)) = (field("d"), field("x"), field("y")) else {
+            return Err(js_failed("exported JWK"));
+        };
+        let d = URL_SAFE_NO_PAD.decode(d).map_err(|_| js_failed("exported d"))?;
+        Ok(KeyMaterial { d, x, y })
+    }
+
+    async fn seal(&self, kek: &Kek, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let subtle = subtle()?;
+        let key = aes_key(&subtle, kek, "encrypt").await?;
+        let mut iv = [0u8; IV_LEN];
+        getrandom::getrandom(&mut iv).map_err(|_| js_failed("random IV"))?;
+        let promise = subtle
+            .encrypt_with_object_and_u8_array(&gcm_params(&iv, aad)?, &key, plaintext)
+            .map_err(|_| js_failed("encrypt"))?;
+        let ct = Uint8Array::new(&JsFuture::from(promise).await.map_err(|_| js_failed("encrypt"))?).to_vec();
+        Ok([iv.as_slice(), &ct].concat())
+    }
+
+    async fn open(&self, kek: &Kek, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        if sealed.len() < IV_LEN + 16 {
+            return Err(CryptoError("sealed key too short".into()));
+        }
+        let subtle = subtle()?;
+        let key = aes_key(&subtle, kek, "decrypt").await?;
+        let (iv, ct) = sealed.split_at(IV_LEN);
+        let promise = subtle
+            .decrypt_with_object_and_u8_array(&gcm_params(iv, aad)?, &key, ct)
+            .map_err(|_| js_failed("decrypt"))?;
+        // A wrong key, AAD or damaged record rejects the promise.
+        Ok(Uint8Array::new(&JsFuture::from(promise).await.map_err(|_| js_failed("decrypt"))?).to_vec())
     }
 }

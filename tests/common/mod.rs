@@ -6,7 +6,13 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use jwt_compact::alg::Es256;
 use jwt_compact::{AlgorithmExt, UntrustedToken};
-use m2m_edge::app::{self, Keys, Ports};
+use std::cell::Cell;
+
+use m2m_edge::app::{self, Ports};
+use m2m_edge::config::KeyMode;
+use m2m_edge::keys::manager::{open_current, resolve, KeyEnv};
+use m2m_edge::keys::sealed::HostCrypto;
+use m2m_edge::ports::Clock;
 use m2m_edge::config::Config;
 use m2m_edge::http::{Method, Request, Response};
 use m2m_edge::jose::jwk;
@@ -27,7 +33,8 @@ pub struct World {
     pub store: MemoryStore,
     pub clock: FixedClock,
     pub log: MemoryLogger,
-    pub keys: Result<Keys<P256Signer>, KeyError>,
+    /// Bring-your-own keys, parsed once (as the glue caches them per isolate).
+    pub byok: Result<(String, P256Signer), KeyError>,
 }
 
 impl World {
@@ -37,25 +44,80 @@ impl World {
 
     pub fn with(vars: &[(&str, &str)], signing_keys: Option<&str>) -> World {
         let mut all: Vec<(String, String)> = vec![("ADMIN_API_KEY".into(), ADMIN_KEY.into())];
+        if let Some(keys) = signing_keys {
+            all.push(("SIGNING_KEYS".into(), keys.into()));
+        }
         all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let config = Config::from_lookup(|n| all.iter().rev().find(|(k, _)| k == n).map(|(_, v)| v.clone())).unwrap();
-        let keys = jwk::parse(signing_keys).and_then(|set| {
+        let byok = jwk::parse(signing_keys).and_then(|set| {
             let signer = P256Signer::new(set.current())?;
-            Ok(Keys { set, signer })
+            Ok((set.jwks_json, signer))
         });
-        World { config, store: MemoryStore::default(), clock: FixedClock::at(NOW), log: MemoryLogger::default(), keys }
+        World { config, store: MemoryStore::default(), clock: FixedClock::at(NOW), log: MemoryLogger::default(), byok }
     }
 
-    pub fn call(&self, req: Request) -> Response {
-        let ports = Ports {
-            config: &self.config,
+    /// Managed keys (KEY_MODE "managed") sealed under `kek`.
+    pub fn managed(kek: Option<&str>) -> World {
+        let mut vars = vec![("KEY_MODE", "managed")];
+        if let Some(k) = kek {
+            vars.push(("KEY_ENCRYPTION_KEY", k));
+        }
+        World::with(&vars, None)
+    }
+
+    /// What the Cron Trigger does: apply the managed-key policy now.
+    pub fn run_cron(&self) -> bool {
+        let env = KeyEnv {
             store: &self.store,
-            keys: self.keys.as_ref(),
-            clock: &self.clock,
-            random: &OsRandom,
-            log: &self.log,
+            crypto: &HostCrypto,
+            kek: self.config.key_encryption_key.as_deref(),
+            policy: self.config.key_policy,
+            now: self.clock.now(),
         };
-        pollster::block_on(app::handle(&req, &ports))
+        pollster::block_on(env.scheduled()).map(|(_, changed)| changed).unwrap_or_else(|e| panic!("cron: {e}"))
+    }
+
+    /// One request, with keys resolved the way the glue does: BYOK from the
+    /// parsed secret, managed from the store (created on first use).
+    pub fn call(&self, req: Request) -> Response {
+        pollster::block_on(async {
+            let managed_signer: Result<P256Signer, KeyError>;
+            let (jwks, signer): (Result<String, KeyError>, Result<&P256Signer, KeyError>) = match self.config.key_mode {
+                KeyMode::Byok => match &self.byok {
+                    Ok((jwks, signer)) => (Ok(jwks.clone()), Ok(signer)),
+                    Err(e) => (Err(e.clone()), Err(e.clone())),
+                },
+                KeyMode::Managed => {
+                    let resolved = resolve(&KeyEnv {
+                        store: &self.store,
+                        crypto: &HostCrypto,
+                        kek: self.config.key_encryption_key.as_deref(),
+                        policy: self.config.key_policy,
+                        now: self.clock.now(),
+                    })
+                    .await;
+                    let kek = self.config.key_encryption_key.as_deref();
+                    managed_signer = match resolved.problem {
+                        Some(e) => Err(e),
+                        None => open_current(&resolved.keys, &HostCrypto, kek).await.and_then(|k| P256Signer::new(&k)),
+                    };
+                    (resolved.jwks, managed_signer.as_ref().map_err(Clone::clone))
+                }
+            };
+            let changed = Cell::new(false);
+            let ports = Ports {
+                config: &self.config,
+                store: &self.store,
+                jwks: jwks.as_deref(),
+                signer: signer.as_ref().map(|s| *s),
+                crypto: &HostCrypto,
+                clock: &self.clock,
+                random: &OsRandom,
+                log: &self.log,
+                keys_changed: &changed,
+            };
+            app::handle(&req, &ports).await
+        })
     }
 
     pub fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Response {

@@ -7,7 +7,7 @@ const STORAGE = process.env.M2M_STORAGE ?? "d1";
 
 for (const [name, SIGNING_KEYS] of [["missing", undefined], ["not JSON", "{nope"], ["wrong key type", '{"keys":[{"kty":"RSA","n":"x","e":"AQAB"}]}']]) {
   test(`SIGNING_KEYS ${name}: token and JWKS are server_error, admin still works (${STORAGE})`, async () => {
-    const w = await startWorker({ bindings: { STORAGE, SIGNING_KEYS } });
+    const w = await startWorker({ bindings: { STORAGE, KEY_MODE: "byok", SIGNING_KEYS } });
     try {
       const api = clientFor(w);
       const c = await api.createClient();

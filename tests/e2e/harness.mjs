@@ -29,7 +29,7 @@ export function migrationStatements() {
  * A running worker. `bindings` override or add vars/secrets; a binding set to
  * `undefined` is left out entirely.
  */
-export async function startWorker({ bindings = {}, migrate = true, kv = true } = {}) {
+export async function startWorker({ bindings = {}, migrate = true, kv = true, persist } = {}) {
   const secrets = freshSecrets();
   const all = { STORAGE: "d1", DEFAULT_TOKEN_TTL: "3600", ...secrets, ...bindings };
   for (const [k, v] of Object.entries(all)) if (v === undefined) delete all[k];
@@ -40,8 +40,11 @@ export async function startWorker({ bindings = {}, migrate = true, kv = true } =
     compatibilityDate: "2026-04-20",
     d1Databases: ["DB"],
     kvNamespaces: kv ? ["KV"] : [],
+    ...(persist ? { d1Persist: persist, kvPersist: persist } : {}),
     bindings: all,
     inspectorPort: 0,
+    // Lets tests fire the Cron Trigger: GET /cdn-cgi/handler/scheduled.
+    unsafeTriggerHandlers: true,
   });
   const url = await mf.ready;
   if (migrate) {

@@ -8,6 +8,7 @@ use crate::app::Ports;
 use crate::client::input::{parse_new, parse_patch, ClientPatch};
 use crate::client::{ClientId, ClientRecord, ClientSecret, Grant, Status};
 use crate::jose::Signer;
+use crate::keys::sealed::KeyCrypto;
 use crate::oauth::audience::Audience;
 use crate::oauth::form::parse_pairs;
 use crate::oauth::scope::Scope;
@@ -22,12 +23,12 @@ fn rng_failed<E>(_: E) -> AdminError {
 }
 
 /// With API resources registered, grants may only name them and their scopes.
-async fn check_against_resources<S: Store, G: Signer>(grants: &[Grant], p: &Ports<'_, S, G>) -> Result<(), AdminError> {
+async fn check_against_resources<S: Store, G: Signer, C: KeyCrypto>(grants: &[Grant], p: &Ports<'_, S, G, C>) -> Result<(), AdminError> {
     let resources = p.store.resources().await?;
     Ok(check_grants(grants, &resources)?)
 }
 
-pub(super) async fn create<S: Store, G: Signer>(req: &crate::http::Request, p: &Ports<'_, S, G>) -> AdminResult {
+pub(super) async fn create<S: Store, G: Signer, C: KeyCrypto>(req: &crate::http::Request, p: &Ports<'_, S, G, C>) -> AdminResult {
     let input = parse_new(&json_body(req)?)?;
     check_against_resources(&input.grants, p).await?;
     let id = ClientId::generate(p.random).map_err(rng_failed)?;
@@ -53,11 +54,11 @@ pub(super) async fn create<S: Store, G: Signer>(req: &crate::http::Request, p: &
     Ok(ok(201, body).with_header("location", format!("/admin/clients/{}", record.id.as_str())))
 }
 
-async fn load<S: Store, G: Signer>(id: &ClientId, p: &Ports<'_, S, G>) -> Result<ClientRecord, AdminError> {
+async fn load<S: Store, G: Signer, C: KeyCrypto>(id: &ClientId, p: &Ports<'_, S, G, C>) -> Result<ClientRecord, AdminError> {
     p.store.get(id).await?.ok_or(AdminError::NotFound("client"))
 }
 
-async fn save<S: Store, G: Signer>(mut record: ClientRecord, p: &Ports<'_, S, G>) -> Result<ClientRecord, AdminError> {
+async fn save<S: Store, G: Signer, C: KeyCrypto>(mut record: ClientRecord, p: &Ports<'_, S, G, C>) -> Result<ClientRecord, AdminError> {
     record.updated_at = p.clock.now();
     if p.store.update(&record).await? {
         Ok(record)
@@ -66,11 +67,11 @@ async fn save<S: Store, G: Signer>(mut record: ClientRecord, p: &Ports<'_, S, G>
     }
 }
 
-pub(super) async fn get<S: Store, G: Signer>(id: &ClientId, p: &Ports<'_, S, G>) -> AdminResult {
+pub(super) async fn get<S: Store, G: Signer, C: KeyCrypto>(id: &ClientId, p: &Ports<'_, S, G, C>) -> AdminResult {
     Ok(ok(200, load(id, p).await?.to_json()))
 }
 
-pub(super) async fn list<S: Store, G: Signer>(req: &crate::http::Request, p: &Ports<'_, S, G>) -> AdminResult {
+pub(super) async fn list<S: Store, G: Signer, C: KeyCrypto>(req: &crate::http::Request, p: &Ports<'_, S, G, C>) -> AdminResult {
     let pairs = parse_pairs(req.query.as_deref().unwrap_or("").as_bytes())
         .map_err(|_| AdminError::invalid("query", "malformed query string"))?;
     let param = |name: &str| pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty());
@@ -87,7 +88,7 @@ pub(super) async fn list<S: Store, G: Signer>(req: &crate::http::Request, p: &Po
     Ok(ok(200, json!({"clients": clients, "next_cursor": page.next_cursor})))
 }
 
-pub(super) async fn update<S: Store, G: Signer>(req: &crate::http::Request, id: &ClientId, p: &Ports<'_, S, G>) -> AdminResult {
+pub(super) async fn update<S: Store, G: Signer, C: KeyCrypto>(req: &crate::http::Request, id: &ClientId, p: &Ports<'_, S, G, C>) -> AdminResult {
     let patch: ClientPatch = parse_patch(&json_body(req)?)?;
     if let Some(grants) = &patch.grants {
         check_against_resources(grants, p).await?;
@@ -114,7 +115,7 @@ pub(super) async fn update<S: Store, G: Signer>(req: &crate::http::Request, id: 
     Ok(ok(200, save(record, p).await?.to_json()))
 }
 
-pub(super) async fn delete<S: Store, G: Signer>(id: &ClientId, p: &Ports<'_, S, G>) -> AdminResult {
+pub(super) async fn delete<S: Store, G: Signer, C: KeyCrypto>(id: &ClientId, p: &Ports<'_, S, G, C>) -> AdminResult {
     if p.store.delete(id).await? {
         Ok(crate::http::Response::empty(204))
     } else {
@@ -124,7 +125,7 @@ pub(super) async fn delete<S: Store, G: Signer>(id: &ClientId, p: &Ports<'_, S, 
 
 /// Start a rotation: a new secret, returned once as `next_client_secret`;
 /// from now on the old and the new secret both authenticate.
-pub(super) async fn rotate_start<S: Store, G: Signer>(id: &ClientId, p: &Ports<'_, S, G>) -> AdminResult {
+pub(super) async fn rotate_start<S: Store, G: Signer, C: KeyCrypto>(id: &ClientId, p: &Ports<'_, S, G, C>) -> AdminResult {
     let mut record = load(id, p).await?;
     if record.next_secret.is_some() {
         return Err(AdminError::conflict(
@@ -139,7 +140,7 @@ pub(super) async fn rotate_start<S: Store, G: Signer>(id: &ClientId, p: &Ports<'
 }
 
 /// Complete (the new secret replaces the old) or cancel (the new one is dropped).
-pub(super) async fn rotate_finish<S: Store, G: Signer>(id: &ClientId, complete: bool, p: &Ports<'_, S, G>) -> AdminResult {
+pub(super) async fn rotate_finish<S: Store, G: Signer, C: KeyCrypto>(id: &ClientId, complete: bool, p: &Ports<'_, S, G, C>) -> AdminResult {
     let mut record = load(id, p).await?;
     let Some(next) = record.next_secret.take() else {
         return Err(AdminError::conflict("no secret rotation is pending for this client"));
@@ -153,10 +154,10 @@ pub(super) async fn rotate_finish<S: Store, G: Signer>(id: &ClientId, complete: 
 /// Ids of the clients whose grants name `audience` (and, when `scopes` is
 /// given, use one of those scopes). Pages through the whole registry: an
 /// admin-only path.
-pub(super) async fn using<S: Store, G: Signer>(
+pub(super) async fn using<S: Store, G: Signer, C: KeyCrypto>(
     audience: &Audience,
     scopes: Option<&[Scope]>,
-    p: &Ports<'_, S, G>,
+    p: &Ports<'_, S, G, C>,
 ) -> Result<Vec<String>, AdminError> {
     let mut found = Vec::new();
     let mut cursor: Option<String> = None;

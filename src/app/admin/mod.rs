@@ -2,6 +2,7 @@
 //! behind `Authorization: Bearer <ADMIN_API_KEY>`.
 
 mod clients;
+mod keys;
 mod resources;
 
 use serde_json::{json, Value};
@@ -12,6 +13,7 @@ use crate::client::{ClientId, SecretHash};
 use crate::config::StorageKind;
 use crate::http::{Body, Method, Request, Response};
 use crate::jose::Signer;
+use crate::keys::sealed::KeyCrypto;
 use crate::resource::ResourceId;
 use crate::store::{Store, StoreError};
 
@@ -110,7 +112,7 @@ impl AdminError {
 
 type AdminResult = Result<Response, AdminError>;
 
-pub async fn handle<S: Store, G: Signer>(req: &Request, p: &Ports<'_, S, G>) -> Response {
+pub async fn handle<S: Store, G: Signer, C: KeyCrypto>(req: &Request, p: &Ports<'_, S, G, C>) -> Response {
     match route(req, p).await {
         Ok(response) => {
             let changed = !matches!(req.method, Method::Get | Method::Head);
@@ -140,7 +142,7 @@ fn with_propagation_notice(response: Response) -> Response {
     response
 }
 
-async fn route<S: Store, G: Signer>(req: &Request, p: &Ports<'_, S, G>) -> AdminResult {
+async fn route<S: Store, G: Signer, C: KeyCrypto>(req: &Request, p: &Ports<'_, S, G, C>) -> AdminResult {
     authorize(req, p)?;
     let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
     let client = |id: &str| ClientId::parse(id).ok_or(AdminError::NotFound("client"));
@@ -168,13 +170,17 @@ async fn route<S: Store, G: Signer>(req: &Request, p: &Ports<'_, S, G>) -> Admin
         (Method::Patch, ["admin", "resources", id]) => resources::update(req, &resource(id)?, p).await,
         (Method::Delete, ["admin", "resources", id]) => resources::delete(&resource(id)?, p).await,
         (_, ["admin", "resources", _]) => Err(AdminError::MethodNotAllowed("GET, PATCH, DELETE")),
+        (Method::Get, ["admin", "keys"]) => keys::list(p).await,
+        (_, ["admin", "keys"]) => Err(AdminError::MethodNotAllowed("GET")),
+        (Method::Post, ["admin", "keys", "rotate"]) => keys::rotate(req, p).await,
+        (_, ["admin", "keys", "rotate"]) => Err(AdminError::MethodNotAllowed("POST")),
         _ => Err(AdminError::NotFound("endpoint")),
     }
 }
 
 /// Constant-time check of the bearer key (both sides hashed first, which
 /// also hides the key's length).
-fn authorize<S: Store, G: Signer>(req: &Request, p: &Ports<'_, S, G>) -> Result<(), AdminError> {
+fn authorize<S: Store, G: Signer, C: KeyCrypto>(req: &Request, p: &Ports<'_, S, G, C>) -> Result<(), AdminError> {
     let Some(expected) = p.config.admin_api_key.as_deref() else {
         return Err(AdminError::Server("ADMIN_API_KEY is not set; the admin API is disabled".into()));
     };

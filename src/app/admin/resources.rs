@@ -8,15 +8,16 @@ use super::{json_body, ok, AdminError, AdminResult};
 use crate::app::Ports;
 use crate::http::{Request, Response};
 use crate::jose::Signer;
+use crate::keys::sealed::KeyCrypto;
 use crate::resource::{parse_new, parse_patch, removed_scopes, ApiResource, ResourceId};
 use crate::store::{Store, StoreError, MAX_RESOURCES};
 
-pub(super) async fn list<S: Store, G: Signer>(p: &Ports<'_, S, G>) -> AdminResult {
+pub(super) async fn list<S: Store, G: Signer, C: KeyCrypto>(p: &Ports<'_, S, G, C>) -> AdminResult {
     let all: Vec<Value> = p.store.resources().await?.iter().map(ApiResource::to_json).collect();
     Ok(ok(200, json!({"resources": all})))
 }
 
-pub(super) async fn create<S: Store, G: Signer>(req: &Request, p: &Ports<'_, S, G>) -> AdminResult {
+pub(super) async fn create<S: Store, G: Signer, C: KeyCrypto>(req: &Request, p: &Ports<'_, S, G, C>) -> AdminResult {
     let input = parse_new(&json_body(req)?)?;
     if p.store.resources().await?.len() >= MAX_RESOURCES {
         return Err(AdminError::conflict(format!("at most {MAX_RESOURCES} API resources can be registered")));
@@ -44,15 +45,15 @@ pub(super) async fn create<S: Store, G: Signer>(req: &Request, p: &Ports<'_, S, 
     Ok(ok(201, resource.to_json()).with_header("location", format!("/admin/resources/{}", resource.id.as_str())))
 }
 
-async fn load<S: Store, G: Signer>(id: &ResourceId, p: &Ports<'_, S, G>) -> Result<ApiResource, AdminError> {
+async fn load<S: Store, G: Signer, C: KeyCrypto>(id: &ResourceId, p: &Ports<'_, S, G, C>) -> Result<ApiResource, AdminError> {
     p.store.resource(id).await?.ok_or(AdminError::NotFound("resource"))
 }
 
-pub(super) async fn get<S: Store, G: Signer>(id: &ResourceId, p: &Ports<'_, S, G>) -> AdminResult {
+pub(super) async fn get<S: Store, G: Signer, C: KeyCrypto>(id: &ResourceId, p: &Ports<'_, S, G, C>) -> AdminResult {
     Ok(ok(200, load(id, p).await?.to_json()))
 }
 
-pub(super) async fn update<S: Store, G: Signer>(req: &Request, id: &ResourceId, p: &Ports<'_, S, G>) -> AdminResult {
+pub(super) async fn update<S: Store, G: Signer, C: KeyCrypto>(req: &Request, id: &ResourceId, p: &Ports<'_, S, G, C>) -> AdminResult {
     let patch = parse_patch(&json_body(req)?)?;
     let mut resource = load(id, p).await?;
     if let Some(scopes) = patch.scopes {
@@ -84,7 +85,7 @@ pub(super) async fn update<S: Store, G: Signer>(req: &Request, id: &ResourceId, 
     Ok(ok(200, resource.to_json()))
 }
 
-pub(super) async fn delete<S: Store, G: Signer>(id: &ResourceId, p: &Ports<'_, S, G>) -> AdminResult {
+pub(super) async fn delete<S: Store, G: Signer, C: KeyCrypto>(id: &ResourceId, p: &Ports<'_, S, G, C>) -> AdminResult {
     let resource = load(id, p).await?;
     let clients = using(&resource.identifier, None, p).await?;
     if !clients.is_empty() {
