@@ -11,7 +11,7 @@ export CLOUDFLARE_CF_FETCH_ENABLED := false
 
 SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
 
-.PHONY: dev test tools build test-host test-e2e test-smoke latency clean
+.PHONY: dev test tools build test-host test-e2e test-smoke latency key-costs clean
 
 ## Install what is missing: wasm32 target, worker-build, wasm-bindgen-cli, npm packages.
 tools:
@@ -56,6 +56,10 @@ test-smoke: build
 ## p50/p90/p99 of a token request under wrangler dev, per backend (not a test).
 latency: build
 	node scripts/latency.mjs 300
+
+## Managed-key record size and cold-vs-warm first token cost (not a test).
+key-costs: build
+	node scripts/key-costs.mjs 7
 
 clean:
 	rm -rf build target .wrangler
