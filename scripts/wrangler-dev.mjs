@@ -24,9 +24,11 @@ function freePort() {
 }
 
 /** Returns { base, secrets, output(), stop() } once the worker answers. */
-export async function startWranglerDev({ storage = "d1" } = {}) {
+export async function startWranglerDev({ storage = "d1", keyMode = "byok" } = {}) {
   const state = mkdtempSync(join(tmpdir(), "m2m-wrangler-"));
   const secrets = freshSecrets();
+  // Managed keys: no SIGNING_KEYS, only the key-encryption key.
+  if (keyMode === "managed") delete secrets.SIGNING_KEYS;
   // An env file of our own, so a developer's .dev.vars is neither needed nor touched.
   const envFile = join(state, "dev.vars");
   writeFileSync(envFile, Object.entries(secrets).map(([k, v]) => `${k}='${v}'`).join("\n") + "\n");

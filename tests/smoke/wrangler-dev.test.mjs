@@ -1,15 +1,15 @@
 // Ring 3: `wrangler dev` started the way a user starts it (its [build] step
 // runs `make build`), local D1 migrated with `wrangler d1 migrations apply`,
-// one client created and one token fetched and verified with jose — once
-// per storage backend.
+// one client created and one token fetched and verified with jose — on D1
+// with bring-your-own keys, and on KV with managed keys.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import { createClient, startWranglerDev } from "../../scripts/wrangler-dev.mjs";
 
-for (const storage of ["d1", "kv"]) {
-  test(`wrangler dev (${storage}): create a client, fetch a token, verify it with jose`, async () => {
-    const dev = await startWranglerDev({ storage });
+for (const [storage, keyMode] of [["d1", "byok"], ["kv", "managed"]]) {
+  test(`wrangler dev (${storage}, ${keyMode} keys): create a client, fetch a token, verify it with jose`, async () => {
+    const dev = await startWranglerDev({ storage, keyMode });
     try {
       const c = await createClient(dev.base, dev.secrets.ADMIN_API_KEY, {
         name: "smoke",
