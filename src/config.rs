@@ -9,6 +9,7 @@ use crate::keys::Policy;
 pub const JWKS_MAX_AGE: u32 = 300;
 
 pub const DEFAULT_TOKEN_TTL: u32 = 3600;
+pub const DEFAULT_CLIENT_CACHE_TTL: u32 = 5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StorageKind {
@@ -40,6 +41,9 @@ pub struct Config {
     pub key_encryption_key: Option<String>,
     /// Managed-key rotation policy.
     pub key_policy: Policy,
+    /// `CLIENT_CACHE_TTL`: seconds an isolate reuses a client record (and a
+    /// resource lookup) it has read; 0 turns the cache off.
+    pub client_cache_ttl: u32,
 }
 
 impl std::fmt::Debug for Config {
@@ -52,6 +56,7 @@ impl std::fmt::Debug for Config {
             .field("key_mode", &self.key_mode)
             .field("key_encryption_key", &self.key_encryption_key.as_ref().map(|_| ".."))
             .field("key_policy", &self.key_policy)
+            .field("client_cache_ttl", &self.client_cache_ttl)
             .finish()
     }
 }
@@ -102,7 +107,16 @@ impl Config {
         let rotation_interval = seconds("KEY_ROTATION_INTERVAL", defaults.rotation_interval, 3600)?;
         let skew = seconds("KEY_CLOCK_SKEW", 300, 0)?;
         let key_policy = Policy { rotation_interval, prepublish_lead, retire_after: i64::from(MAX_TOKEN_TTL) + skew };
+        let client_cache_ttl = match nonempty("CLIENT_CACHE_TTL") {
+            None => DEFAULT_CLIENT_CACHE_TTL,
+            Some(v) => v
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n <= 300)
+                .ok_or_else(|| "CLIENT_CACHE_TTL must be a number of seconds between 0 (off) and 300".to_string())?,
+        };
         Ok(Config {
+            client_cache_ttl,
             issuer,
             default_token_ttl,
             storage,

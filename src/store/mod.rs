@@ -2,6 +2,7 @@
 //! [`memory::MemoryStore`] here; D1 and KV in `crate::wasm`. One contract,
 //! one test suite run against each.
 
+pub mod cache;
 pub mod memory;
 pub mod row;
 

@@ -8,6 +8,7 @@ mod kv;
 mod webcrypto;
 
 use std::cell::Cell;
+use std::rc::Rc;
 
 use worker::{event, Context, Env, Headers, ScheduleContext, ScheduledEvent};
 
@@ -19,6 +20,7 @@ use crate::ports::{Clock, Logger, OsRandom};
 use crate::resource::{ApiResource, ResourceId};
 use crate::keys::manager::KeyEnv;
 use crate::keys::ManagedKey;
+use crate::store::cache::{CachedStore, IsolateCache};
 use crate::store::{ClientStore, KeyStore, Page, ResourceStore, StoreError, StoredKeys};
 use d1::D1Store;
 use kv::KvBackend;
@@ -38,6 +40,12 @@ impl Logger for ConsoleLog {
     fn error(&self, message: &str) {
         worker::console_error!("m2m-edge: {}", message);
     }
+}
+
+thread_local! {
+    /// Client records and resource lookups this isolate has read recently
+    /// (`CLIENT_CACHE_TTL`).
+    static READ_CACHE: Rc<IsolateCache> = Rc::new(IsolateCache::default());
 }
 
 fn string_binding(env: &Env, name: &str) -> Option<String> {
@@ -137,11 +145,14 @@ async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<
             }
             Ok(config) => {
                 let store = store_for(&env, &config);
-                let keys = keys::for_request(&config, string_binding(&env, "SIGNING_KEYS"), &store, JsClock.now()).await;
+                let now = JsClock.now();
+                let keys = keys::for_request(&config, string_binding(&env, "SIGNING_KEYS"), &store, now).await;
+                let read_cache = READ_CACHE.with(Rc::clone);
+                let cached = CachedStore::new(&store, &read_cache, config.client_cache_ttl, now);
                 let keys_changed = Cell::new(false);
                 let ports = Ports {
                     config: &config,
-                    store: &store,
+                    store: &cached,
                     jwks: keys.jwks.as_deref(),
                     signer: keys.signer.as_deref(),
                     crypto: &WebCryptoKeys,
