@@ -11,7 +11,7 @@ export CLOUDFLARE_CF_FETCH_ENABLED := false
 
 SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
 
-.PHONY: dev test tools build test-host test-e2e test-smoke latency key-costs clean
+.PHONY: dev test tools build test-host test-e2e test-smoke latency key-costs bench clean
 
 ## Install what is missing: wasm32 target, worker-build, wasm-bindgen-cli, npm packages.
 tools:
@@ -52,6 +52,12 @@ test-e2e: build
 
 test-smoke: build
 	node --test tests/smoke/
+
+## Benchmark (not a test): token endpoint vs node-oidc-provider and the worker's
+## JWKS ceiling, writes BENCHMARKS.md. `make bench QUICK=1`: a second per point.
+bench: build
+	@command -v oha > /dev/null || { echo "==> cargo install oha 1.16.0 (several minutes, once)"; cargo install oha --version 1.16.0 --locked; }
+	QUICK=$(QUICK) node scripts/bench/run.mjs
 
 ## p50/p90/p99 of a token request under wrangler dev, per backend (not a test).
 latency: build

@@ -29,7 +29,7 @@ export function migrationStatements() {
  * A running worker. `bindings` override or add vars/secrets; a binding set to
  * `undefined` is left out entirely.
  */
-export async function startWorker({ bindings = {}, migrate = true, kv = true, persist } = {}) {
+export async function startWorker({ bindings = {}, migrate = true, kv = true, persist, direct = false } = {}) {
   const secrets = freshSecrets();
   const all = { STORAGE: "d1", DEFAULT_TOKEN_TTL: "3600", ...secrets, ...bindings };
   for (const [k, v] of Object.entries(all)) if (v === undefined) delete all[k];
@@ -41,6 +41,9 @@ export async function startWorker({ bindings = {}, migrate = true, kv = true, pe
     d1Databases: ["DB"],
     kvNamespaces: kv ? ["KV"] : [],
     ...(persist ? { d1Persist: persist, kvPersist: persist } : {}),
+    // For measurements: a socket straight into the worker, without
+    // Miniflare's entry worker in front (closest to bare workerd).
+    ...(direct ? { unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] } : {}),
     bindings: all,
     inspectorPort: 0,
     // Lets tests fire the Cron Trigger: GET /cdn-cgi/handler/scheduled.
@@ -52,7 +55,8 @@ export async function startWorker({ bindings = {}, migrate = true, kv = true, pe
     await db.batch(migrationStatements().map((s) => db.prepare(s)));
   }
   const base = url.href.replace(/\/$/, "");
-  return { mf, base, secrets: all, close: () => mf.dispose() };
+  const directBase = direct ? (await mf.unsafeGetDirectURL()).href.replace(/\/$/, "") : undefined;
+  return { mf, base, directBase, secrets: all, close: () => mf.dispose() };
 }
 
 /** Small HTTP helpers bound to one worker. */

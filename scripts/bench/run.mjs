@@ -1,0 +1,232 @@
+// `make bench`: the token endpoint measured side by side with a peer
+// (node-oidc-provider) and against the worker's own trivial-request ceiling
+// (the JWKS), on loopback, one point after another. Prints one table and
+// writes BENCHMARKS.md. Not a test: nothing here asserts a time.
+//
+//   QUICK=1  a second per point instead of ten (keeps the script from rotting)
+//
+// CPU is read from /proc/<pid>/stat (utime + stime) of the server processes —
+// every workerd process Miniflare started, or the peer's node process —
+// before and after each point, and reported per 1,000 requests, so the
+// worker's own cost per token reads as token CPU − JWKS CPU.
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { clientFor, startWorker } from "../../tests/e2e/harness.mjs";
+
+const root = new URL("../../", import.meta.url).pathname;
+const QUICK = process.env.QUICK === "1";
+const SECONDS = QUICK ? 1 : 10;
+const WARMUP = QUICK ? 1 : 10;
+const CONNECTIONS = [1, 8, 32];
+const oha = process.env.OHA ?? "oha";
+const TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+
+// ---------------------------------------------------------------- CPU ----
+
+function statOf(pid) {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const after = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    const comm = text.slice(text.indexOf("(") + 1, text.lastIndexOf(")"));
+    return { comm, ppid: Number(after[1]), ticks: Number(after[11]) + Number(after[12]) };
+  } catch {
+    return null;
+  }
+}
+
+/** PIDs of every workerd process descended from this node process. */
+function workerdPids() {
+  const all = readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number);
+  const parent = new Map(all.map((p) => [p, statOf(p)]).filter(([, s]) => s));
+  const descends = (pid) => {
+    for (let p = pid, hops = 0; p > 1 && hops < 10; hops++) {
+      if (p === process.pid) return true;
+      p = parent.get(p)?.ppid ?? 0;
+    }
+    return false;
+  };
+  return [...parent].filter(([pid, s]) => s.comm === "workerd" && descends(pid)).map(([pid]) => pid);
+}
+
+const cpuTicks = (pids) => pids.reduce((sum, pid) => sum + (statOf(pid)?.ticks ?? 0), 0);
+
+// --------------------------------------------------------------- load ----
+
+function load({ url, connections, seconds, method = "GET", headers = {}, body }) {
+  const args = ["-z", `${seconds}s`, "-c", String(connections), "--no-tui", "--output-format", "json", "-m", method];
+  for (const [k, v] of Object.entries(headers)) args.push("-H", `${k}: ${v}`);
+  if (body !== undefined) args.push("-d", body);
+  args.push(url);
+  const out = JSON.parse(execFileSync(oha, args, { encoding: "utf8", maxBuffer: 64 << 20 }));
+  const codes = out.statusCodeDistribution ?? {};
+  const ok = codes["200"] ?? 0;
+  const bad = Object.entries(codes).filter(([c]) => c !== "200").reduce((s, [, n]) => s + n, 0);
+  // The few requests cut off by the deadline are not errors of the server.
+  const failed = Object.entries(out.errorDistribution ?? {}).filter(([e]) => !/deadline/.test(e)).reduce((s, [, n]) => s + n, 0);
+  return {
+    requests: ok + bad,
+    rps: (ok + bad) / out.summary.total,
+    p50: (out.latencyPercentiles.p50 ?? NaN) * 1000,
+    p99: (out.latencyPercentiles.p99 ?? NaN) * 1000,
+    errors: bad + failed,
+  };
+}
+
+/** One point: load plus the server CPU it cost. */
+function point(pids, spec) {
+  const before = cpuTicks(pids());
+  const r = load(spec);
+  const after = cpuTicks(pids());
+  const cpuUs = r.requests ? (((after - before) / TICKS) * 1e6) / r.requests : NaN;
+  return { ...r, cpuMsPer1k: cpuUs };
+}
+
+// ------------------------------------------------------------ targets ----
+
+const rows = [];
+const basic = (id, secret) => `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}`;
+const tokenForm = { "content-type": "application/x-www-form-urlencoded" };
+
+async function benchWorker(storage, keyMode) {
+  const bindings = { STORAGE: storage, ...(keyMode === "managed" ? { SIGNING_KEYS: undefined } : {}) };
+  const w = await startWorker({ bindings, direct: true });
+  try {
+    const c = await clientFor(w).createClient();
+    const token = { url: `${w.directBase}/oauth2/token`, method: "POST", headers: { ...tokenForm, authorization: basic(c.client_id, c.client_secret) }, body: "grant_type=client_credentials" };
+    const jwks = { url: `${w.directBase}/.well-known/jwks.json` };
+    load({ ...token, connections: 8, seconds: WARMUP > 2 ? 2 : 1 });
+    for (const connections of CONNECTIONS) {
+      for (const [request, spec] of [["token", token], ["jwks", jwks]]) {
+        const r = point(workerdPids, { ...spec, connections, seconds: SECONDS });
+        rows.push({ target: "m2m-edge (workerd)", storage, keyMode, request, connections, ...r });
+        log(rows.at(-1));
+      }
+    }
+  } finally {
+    await w.close();
+  }
+}
+
+async function benchPeer() {
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const secret = "bench-secret-" + Math.random().toString(36).slice(2);
+  const child = spawn(process.execPath, [join(root, "scripts/bench/peer.mjs"), String(port), "bench", secret], { stdio: ["ignore", "pipe", "pipe"] });
+  try {
+    await new Promise((resolve, reject) => {
+      child.stdout.on("data", (d) => String(d).includes("ready") && resolve());
+      child.once("exit", () => reject(new Error("peer exited")));
+    });
+    const base = `http://127.0.0.1:${port}`;
+    const token = { url: `${base}/token`, method: "POST", headers: { ...tokenForm, authorization: basic("bench", secret) }, body: "grant_type=client_credentials" };
+    const jwks = { url: `${base}/jwks` };
+    load({ ...token, connections: 8, seconds: WARMUP }); // its first ~10 s run slow (TOOLCHAIN.md)
+    for (const connections of CONNECTIONS) {
+      for (const [request, spec] of [["token", token], ["jwks", jwks]]) {
+        const r = point(() => [child.pid], { ...spec, connections, seconds: SECONDS });
+        rows.push({ target: "node-oidc-provider 9.13.3", storage: "memory", keyMode: "-", request, connections, ...r });
+        log(rows.at(-1));
+      }
+    }
+  } finally {
+    child.kill("SIGTERM");
+  }
+}
+
+/** Process start → first token answered; and first vs second token in a fresh isolate. */
+async function coldStart() {
+  const persist = mkdtempSync(join(tmpdir(), "m2m-bench-"));
+  let w = await startWorker({ persist });
+  const c = await clientFor(w).createClient();
+  const secrets = w.secrets;
+  await w.close();
+  const samples = QUICK ? 2 : 5;
+  const starts = [];
+  const firsts = [];
+  const seconds = [];
+  for (let i = 0; i < samples; i++) {
+    const t0 = process.hrtime.bigint();
+    w = await startWorker({ bindings: secrets, persist, migrate: false });
+    const ms = (a, b) => Number(b - a) / 1e6;
+    const api = clientFor(w);
+    const t1 = process.hrtime.bigint();
+    await api.token({ basic: [c.client_id, c.client_secret], form: "grant_type=client_credentials" });
+    const t2 = process.hrtime.bigint();
+    await api.token({ basic: [c.client_id, c.client_secret], form: "grant_type=client_credentials" });
+    const t3 = process.hrtime.bigint();
+    starts.push(ms(t0, t2));
+    firsts.push(ms(t1, t2));
+    seconds.push(ms(t2, t3));
+    await w.close();
+  }
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  return { samples, startToToken: median(starts), first: median(firsts), second: median(seconds) };
+}
+
+// ------------------------------------------------------------- report ----
+
+const f1 = (x) => (Number.isFinite(x) ? x.toFixed(1) : "–");
+const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : "–");
+
+function log(r) {
+  console.error(`  ${r.target} ${r.storage}/${r.keyMode} ${r.request} c=${r.connections}: ${f1(r.rps)} req/s, p50 ${f2(r.p50)} ms, p99 ${f2(r.p99)} ms, errors ${r.errors}, CPU ${f1(r.cpuMsPer1k)} ms/1k`);
+}
+
+function table() {
+  const head = "| server | storage | keys | request | conns | req/s | p50 ms | p99 ms | errors | server CPU ms / 1k req |\n|---|---|---|---|---|---|---|---|---|---|";
+  const lines = rows.map((r) => `| ${r.target} | ${r.storage} | ${r.keyMode} | ${r.request} | ${r.connections} | ${f1(r.rps)} | ${f2(r.p50)} | ${f2(r.p99)} | ${r.errors} | ${f1(r.cpuMsPer1k)} |`);
+  return [head, ...lines].join("\n");
+}
+
+function find(target, storage, keyMode, request, connections) {
+  return rows.find((r) => r.target.startsWith(target) && r.storage === storage && r.keyMode === keyMode && r.request === request && r.connections === connections);
+}
+
+const wasm = readFileSync(join(root, "build/index_bg.wasm"));
+const machine = {
+  nproc: execFileSync("nproc", { encoding: "utf8" }).trim(),
+  cpu: cpus()[0]?.model ?? "unknown",
+  date: new Date().toISOString().slice(0, 10),
+};
+
+console.error(`make bench${QUICK ? " (QUICK: 1 s per point)" : ""}: ${machine.nproc} cores, ${machine.cpu}`);
+for (const storage of ["d1", "kv"]) for (const keyMode of ["byok", "managed"]) await benchWorker(storage, keyMode);
+await benchPeer();
+const cold = await coldStart();
+
+const summary = [];
+const peer8 = find("node-oidc", "memory", "-", "token", 8);
+for (const storage of ["d1", "kv"]) {
+  for (const keyMode of ["byok", "managed"]) {
+    const t8 = find("m2m-edge", storage, keyMode, "token", 8);
+    const j8 = find("m2m-edge", storage, keyMode, "jwks", 8);
+    summary.push(
+      `- ${storage}/${keyMode}, 8 connections: ${f1(t8.rps)} tokens/s = ${f2(t8.rps / peer8.rps)}× node-oidc-provider (${f1(peer8.rps)}) and ${f1((100 * t8.rps) / j8.rps)} % of the same worker's JWKS req/s (${f1(j8.rps)}); worker CPU per token (token − JWKS) ${f1(t8.cpuMsPer1k - j8.cpuMsPer1k)} µs`,
+    );
+  }
+}
+summary.push(`- wasm: ${wasm.length} bytes raw, ${gzipSync(wasm, { level: 9 }).length} bytes gzip (-9)`);
+summary.push(`- cold start (${cold.samples} runs, median): process start → first token answered ${f1(cold.startToToken)} ms; first token in a fresh isolate ${f2(cold.first)} ms, second ${f2(cold.second)} ms`);
+
+const doc = `# Benchmarks
+
+Measured by \`make bench\`${QUICK ? " (QUICK=1: 1 s per point — not representative)" : ""} on ${machine.date}: ${machine.nproc} cores, ${machine.cpu}.
+Loopback only; load generator oha 1.16 (raw latencies); ${SECONDS} s per point, one point after another.
+m2m-edge runs its release wasm in workerd started by Miniflare with a local
+D1 / KV, loaded through a direct socket into the worker (Miniflare's
+\`unsafeDirectSockets\`: no entry worker in front, the closest to bare workerd
+that keeps real local D1/KV). node-oidc-provider keeps its client in
+memory; m2m-edge looks its client up in D1/KV, within \`CLIENT_CACHE_TTL\` (5 s) from
+the isolate cache. "server CPU" is utime + stime of the server processes
+(all workerd processes, or the peer's node process) per 1,000 requests.
+
+${table()}
+
+Summary:
+
+${summary.join("\n")}
+`;
+writeFileSync(join(root, "BENCHMARKS.md"), doc);
+console.log(doc);
