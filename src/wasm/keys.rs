@@ -46,19 +46,19 @@ pub fn invalidate() {
     MANAGED.with(|m| *m.borrow_mut() = None);
 }
 
-pub async fn for_request(config: &Config, signing_keys: Option<String>, store: &AnyStore, now: i64) -> RequestKeys {
+pub async fn for_request(config: &Config, signing_keys: Option<&str>, store: &AnyStore, now: i64) -> RequestKeys {
     match config.key_mode {
         KeyMode::Byok => byok(signing_keys).await,
         KeyMode::Managed => managed(config, store, now).await,
     }
 }
 
-async fn byok(raw: Option<String>) -> RequestKeys {
-    let cached = BYOK.with(|b| b.borrow().as_ref().filter(|(seen, _)| Some(seen) == raw.as_ref()).map(|(_, k)| k.clone()));
+async fn byok(raw: Option<&str>) -> RequestKeys {
+    let cached = BYOK.with(|b| b.borrow().as_ref().filter(|(seen, _)| Some(seen.as_str()) == raw).map(|(_, k)| k.clone()));
     if let Some(keys) = cached {
         return keys;
     }
-    let keys = match jwk::parse(raw.as_deref()) {
+    let keys = match jwk::parse(raw) {
         Err(e) => RequestKeys { jwks: Err(e.clone()), signer: Err(e) },
         Ok(set) => RequestKeys {
             signer: WebCryptoSigner::import(set.current()).await.map(Rc::new),
@@ -66,7 +66,7 @@ async fn byok(raw: Option<String>) -> RequestKeys {
         },
     };
     if let Some(raw) = raw {
-        BYOK.with(|b| *b.borrow_mut() = Some((raw, keys.clone())));
+        BYOK.with(|b| *b.borrow_mut() = Some((raw.to_string(), keys.clone())));
     }
     keys
 }

@@ -7,7 +7,7 @@ mod keys;
 mod kv;
 mod webcrypto;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use worker::{event, Context, Env, Headers, ScheduleContext, ScheduledEvent};
@@ -16,7 +16,7 @@ use crate::app::{self, Ports};
 use crate::client::{ClientId, ClientRecord};
 use crate::config::{Config, KeyMode, StorageKind};
 use crate::http::{Body, Method, Request, Response, MAX_BODY_BYTES};
-use crate::ports::{Clock, Logger, OsRandom};
+use crate::ports::{Clock, Logger, PooledRandom};
 use crate::resource::{ApiResource, ResourceId};
 use crate::keys::manager::KeyEnv;
 use crate::keys::ManagedKey;
@@ -46,6 +46,30 @@ thread_local! {
     /// Client records and resource lookups this isolate has read recently
     /// (`CLIENT_CACHE_TTL`).
     static READ_CACHE: Rc<IsolateCache> = Rc::new(IsolateCache::default());
+    /// Configuration and the SIGNING_KEYS text, read from the bindings once
+    /// per isolate: vars and secrets are fixed for an isolate's lifetime (a
+    /// change deploys a new version, which starts new isolates). Reading the
+    /// dozen bindings on every request cost more than signing a token.
+    static SETTINGS: RefCell<Option<Rc<Settings>>> = const { RefCell::new(None) };
+    /// Random bytes for `jti`s, drawn from crypto.getRandomValues a block at a time.
+    static RANDOM: Rc<PooledRandom> = Rc::new(PooledRandom::default());
+}
+
+struct Settings {
+    config: Result<Config, String>,
+    signing_keys: Option<String>,
+}
+
+fn settings(env: &Env) -> Rc<Settings> {
+    if let Some(s) = SETTINGS.with(|s| s.borrow().clone()) {
+        return s;
+    }
+    let fresh = Rc::new(Settings {
+        config: Config::from_lookup(|name| string_binding(env, name)),
+        signing_keys: string_binding(env, "SIGNING_KEYS"),
+    });
+    SETTINGS.with(|s| *s.borrow_mut() = Some(fresh.clone()));
+    fresh
 }
 
 fn string_binding(env: &Env, name: &str) -> Option<String> {
@@ -54,32 +78,46 @@ fn string_binding(env: &Env, name: &str) -> Option<String> {
 
 /// The configured backend, or why there is none (every call then fails as a
 /// storage error: `server_error` out, the reason in the log).
-enum AnyStore {
+enum Backend {
     D1(D1Store),
     Kv(KvBackend),
     Unavailable(String),
 }
 
+/// The configured backend, bound on first use: requests that never touch
+/// storage (JWKS, a cached client) skip the binding lookup.
+pub(crate) struct AnyStore {
+    env: Env,
+    kind: StorageKind,
+    backend: std::cell::OnceCell<Backend>,
+}
+
 fn store_for(env: &Env, config: &Config) -> AnyStore {
-    match config.storage {
-        StorageKind::D1 => match env.d1("DB") {
-            Ok(db) => AnyStore::D1(D1Store::new(db)),
-            Err(_) => AnyStore::Unavailable("STORAGE is \"d1\" but the D1 binding `DB` is missing".into()),
-        },
-        StorageKind::Kv => match env.kv("KV") {
-            Ok(kv) => AnyStore::Kv(KvBackend::new(kv)),
-            Err(_) => AnyStore::Unavailable("STORAGE is \"kv\" but the KV binding `KV` is missing".into()),
-        },
+    AnyStore { env: env.clone(), kind: config.storage, backend: std::cell::OnceCell::new() }
+}
+
+impl AnyStore {
+    fn backend(&self) -> &Backend {
+        self.backend.get_or_init(|| match self.kind {
+            StorageKind::D1 => match self.env.d1("DB") {
+                Ok(db) => Backend::D1(D1Store::new(db)),
+                Err(_) => Backend::Unavailable("STORAGE is \"d1\" but the D1 binding `DB` is missing".into()),
+            },
+            StorageKind::Kv => match self.env.kv("KV") {
+                Ok(kv) => Backend::Kv(KvBackend::new(kv)),
+                Err(_) => Backend::Unavailable("STORAGE is \"kv\" but the KV binding `KV` is missing".into()),
+            },
+        })
     }
 }
 
 /// Forward a store call to whichever backend is configured.
 macro_rules! dispatch {
     ($self:ident, $store:ident => $call:expr) => {
-        match $self {
-            AnyStore::D1($store) => $call.await,
-            AnyStore::Kv($store) => $call.await,
-            AnyStore::Unavailable(why) => Err(StoreError::Backend(why.clone())),
+        match $self.backend() {
+            Backend::D1($store) => $call.await,
+            Backend::Kv($store) => $call.await,
+            Backend::Unavailable(why) => Err(StoreError::Backend(why.clone())),
         }
     };
 }
@@ -136,28 +174,30 @@ impl ResourceStore for AnyStore {
 async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<worker::Response> {
     let log = ConsoleLog;
     let plain = to_plain(req).await;
+    let settings = settings(&env);
     let response = match plain {
         None => app::server_error_response(),
-        Some(plain) => match Config::from_lookup(|name| string_binding(&env, name)) {
+        Some(plain) => match &settings.config {
             Err(problem) => {
                 log.error(&format!("configuration: {problem}"));
                 app::server_error_response()
             }
             Ok(config) => {
-                let store = store_for(&env, &config);
+                let store = store_for(&env, config);
                 let now = JsClock.now();
-                let keys = keys::for_request(&config, string_binding(&env, "SIGNING_KEYS"), &store, now).await;
+                let keys = keys::for_request(config, settings.signing_keys.as_deref(), &store, now).await;
+                let random = RANDOM.with(Rc::clone);
                 let read_cache = READ_CACHE.with(Rc::clone);
                 let cached = CachedStore::new(&store, &read_cache, config.client_cache_ttl, now);
                 let keys_changed = Cell::new(false);
                 let ports = Ports {
-                    config: &config,
+                    config,
                     store: &cached,
                     jwks: keys.jwks.as_deref(),
                     signer: keys.signer.as_deref(),
                     crypto: &WebCryptoKeys,
                     clock: &JsClock,
-                    random: &OsRandom,
+                    random: &*random,
                     log: &log,
                     keys_changed: &keys_changed,
                 };
@@ -204,12 +244,26 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     }
 }
 
+/// The request headers the app looks at (`http::Request::header` callers).
+const FORWARDED_HEADERS: [&str; 3] = ["authorization", "content-type", "content-length"];
+
 async fn to_plain(mut req: worker::Request) -> Option<Request> {
     let url = req.url().ok()?;
     let method = Method::parse(req.method().as_ref());
     let mut plain = Request::new(method, url.path(), &url.origin().ascii_serialization());
     plain.query = url.query().map(str::to_string);
-    plain.headers = req.headers().entries().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+    // Only the headers the app reads, fetched by name: iterating every
+    // header through JS cost more per request than the rest of this
+    // function. The Fetch API joins repeated headers with ", "; a Basic or
+    // Bearer credential never contains a comma, so one marks a repeat.
+    for name in FORWARDED_HEADERS {
+        if let Ok(Some(value)) = req.headers().get(name) {
+            let repeats = if name == "authorization" { value.split(',').count() } else { 1 };
+            for _ in 0..repeats {
+                plain.headers.push((name.to_string(), value.clone()));
+            }
+        }
+    }
     let declared = plain.header("content-length").and_then(|v| v.trim().parse::<u64>().ok());
     plain.body = match (method, declared) {
         (Method::Get | Method::Head, _) => Body::Bytes(Vec::new()),
