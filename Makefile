@@ -27,6 +27,7 @@ build/index.js: $(SOURCES)
 	WASM_OPT_BIN=$(CURDIR)/node_modules/.bin/wasm-opt \
 	ESBUILD_BIN=$(CURDIR)/node_modules/.bin/esbuild \
 	worker-build --release
+	@node scripts/strip-wasm.mjs build/index_bg.wasm
 	@touch $@
 
 .dev.vars:
