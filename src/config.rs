@@ -107,14 +107,13 @@ impl Config {
         let rotation_interval = seconds("KEY_ROTATION_INTERVAL", defaults.rotation_interval, 3600)?;
         let skew = seconds("KEY_CLOCK_SKEW", 300, 0)?;
         let key_policy = Policy { rotation_interval, prepublish_lead, retire_after: i64::from(MAX_TOKEN_TTL) + skew };
-        let client_cache_ttl = match nonempty("CLIENT_CACHE_TTL") {
-            None => DEFAULT_CLIENT_CACHE_TTL,
-            Some(v) => v
-                .parse::<u32>()
-                .ok()
-                .filter(|n| *n <= 300)
-                .ok_or_else(|| "CLIENT_CACHE_TTL must be a number of seconds between 0 (off) and 300".to_string())?,
-        };
+        let client_cache_ttl =
+            match nonempty("CLIENT_CACHE_TTL") {
+                None => DEFAULT_CLIENT_CACHE_TTL,
+                Some(v) => v.parse::<u32>().ok().filter(|n| *n <= 300).ok_or_else(|| {
+                    "CLIENT_CACHE_TTL must be a number of seconds between 0 (off) and 300".to_string()
+                })?,
+            };
         Ok(Config {
             client_cache_ttl,
             issuer,
@@ -172,7 +171,10 @@ mod tests {
         for bad in ["auth.example.com", "https://", "https://x?y=1", "https://x#f", "ftp://x"] {
             assert!(cfg(&[("ISSUER", bad)]).unwrap_err().contains("ISSUER"), "{bad}");
         }
-        assert_eq!(cfg(&[("ISSUER", "https://auth.example.com/")]).unwrap().issuer_for("x"), "https://auth.example.com/");
+        assert_eq!(
+            cfg(&[("ISSUER", "https://auth.example.com/")]).unwrap().issuer_for("x"),
+            "https://auth.example.com/"
+        );
     }
 
     #[test]

@@ -64,14 +64,7 @@ impl Request {
             Some((p, q)) => (p.to_string(), Some(q.to_string())),
             None => (url_path_and_query.to_string(), None),
         };
-        Request {
-            method,
-            path,
-            query,
-            headers: Vec::new(),
-            body: Body::Bytes(Vec::new()),
-            origin: origin.to_string(),
-        }
+        Request { method, path, query, headers: Vec::new(), body: Body::Bytes(Vec::new()), origin: origin.to_string() }
     }
 
     pub fn with_header(mut self, name: &str, value: &str) -> Request {
@@ -97,8 +90,7 @@ impl Request {
 
     /// The media type of `Content-Type`, lower-cased, without parameters.
     pub fn media_type(&self) -> Option<String> {
-        self.header("content-type")
-            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        self.header("content-type").map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
     }
 }
 
@@ -111,11 +103,7 @@ pub struct Response {
 
 impl Response {
     pub fn json(status: u16, body: impl Into<Vec<u8>>) -> Response {
-        Response {
-            status,
-            headers: vec![("content-type", "application/json".to_string())],
-            body: body.into(),
-        }
+        Response { status, headers: vec![("content-type", "application/json".to_string())], body: body.into() }
     }
 
     pub fn empty(status: u16) -> Response {

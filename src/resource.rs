@@ -130,7 +130,6 @@ pub fn parse_patch(body: &Value) -> Result<ResourcePatch, FieldError> {
     })
 }
 
-
 fn scopes(v: &Value) -> Result<Vec<ScopeDef>, FieldError> {
     let items = v.as_array().ok_or_else(|| field("scopes", "must be an array of {name, description}"))?;
     if items.len() > 200 {
@@ -158,7 +157,6 @@ fn scopes(v: &Value) -> Result<Vec<ScopeDef>, FieldError> {
     Ok(out)
 }
 
-
 /// With resources registered, every grant must name one and only scopes it
 /// defines. With none registered, grants are free-form (the first-run mode).
 pub fn check_grants(grants: &[Grant], resources: &[ApiResource]) -> Result<(), FieldError> {
@@ -167,7 +165,10 @@ pub fn check_grants(grants: &[Grant], resources: &[ApiResource]) -> Result<(), F
     }
     for (i, grant) in grants.iter().enumerate() {
         let resource = resources.iter().find(|r| r.identifier == grant.audience).ok_or_else(|| {
-            field(format!("grants[{i}].audience"), format!("`{}` is not a registered API resource", grant.audience.as_str()))
+            field(
+                format!("grants[{i}].audience"),
+                format!("`{}` is not a registered API resource", grant.audience.as_str()),
+            )
         })?;
         if let Some((j, scope)) = grant.scopes.iter().enumerate().find(|(_, s)| !resource.defines(s)) {
             return Err(field(
@@ -194,7 +195,10 @@ mod tests {
             id: ResourceId::parse("api_0123456789abcdef0123456789abcdef").unwrap(),
             identifier: Audience::parse(identifier).unwrap(),
             name: "r".into(),
-            scopes: scopes.iter().map(|s| ScopeDef { name: Scope::parse(s).unwrap(), description: String::new() }).collect(),
+            scopes: scopes
+                .iter()
+                .map(|s| ScopeDef { name: Scope::parse(s).unwrap(), description: String::new() })
+                .collect(),
             token_ttl: None,
             created_at: 0,
             updated_at: 0,
@@ -215,7 +219,10 @@ mod tests {
         assert_eq!(err(json!({"identifier": "rel", "name": "X"})), "identifier");
         assert_eq!(err(json!({"identifier": "https://a", "name": ""})), "name");
         assert_eq!(err(json!({"identifier": "https://a", "name": "X", "scopes": [{"name": "a b"}]})), "scopes[0].name");
-        assert_eq!(err(json!({"identifier": "https://a", "name": "X", "scopes": [{"name": "a"}, {"name": "a"}]})), "scopes[1].name");
+        assert_eq!(
+            err(json!({"identifier": "https://a", "name": "X", "scopes": [{"name": "a"}, {"name": "a"}]})),
+            "scopes[1].name"
+        );
         assert_eq!(err(json!({"identifier": "https://a", "name": "X", "token_ttl": 5})), "token_ttl");
         assert_eq!(parse_patch(&json!({"identifier": "https://b"})).unwrap_err().field, "identifier");
         assert_eq!(parse_patch(&json!({"token_ttl": null})).unwrap().token_ttl, Some(None));
@@ -228,7 +235,8 @@ mod tests {
         assert!(check_grants(&grants(json!([{"audience": "https://b", "scopes": []}])), &[]).is_ok());
         let e = check_grants(&grants(json!([{"audience": "https://b", "scopes": []}])), &rs).unwrap_err();
         assert_eq!(e.field, "grants[0].audience");
-        let e = check_grants(&grants(json!([{"audience": "https://a", "scopes": ["read", "admin"]}])), &rs).unwrap_err();
+        let e =
+            check_grants(&grants(json!([{"audience": "https://a", "scopes": ["read", "admin"]}])), &rs).unwrap_err();
         assert_eq!(e.field, "grants[0].scopes[1]");
         assert!(e.message.contains("admin"));
     }

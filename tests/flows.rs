@@ -28,7 +28,13 @@ fn basic_auth_token_is_rfc9068_and_verifies() {
     let (header, claims) = w.verify(body["access_token"].as_str().unwrap());
     assert_eq!(header["alg"], "ES256");
     assert_eq!(header["typ"], "at+jwt");
-    assert_eq!(header["kid"], jwk::ec_thumbprint("f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"));
+    assert_eq!(
+        header["kid"],
+        jwk::ec_thumbprint(
+            "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+            "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"
+        )
+    );
     assert_eq!(claims["iss"], ORIGIN);
     assert_eq!(claims["sub"], id.as_str());
     assert_eq!(claims["client_id"], id.as_str());
@@ -51,7 +57,9 @@ fn post_auth_and_json_body() {
     let r = w.call(
         Request::new(Method::Post, "/oauth2/token", ORIGIN)
             .with_header("content-type", "application/json; charset=utf-8")
-            .with_body(json!({"grant_type": "client_credentials", "client_id": id, "client_secret": secret}).to_string()),
+            .with_body(
+                json!({"grant_type": "client_credentials", "client_id": id, "client_secret": secret}).to_string(),
+            ),
     );
     assert_eq!(r.status, 200);
     let token = r.body_json()["access_token"].as_str().unwrap().to_string();
@@ -63,7 +71,10 @@ fn jti_is_unique_per_token() {
     let w = World::new();
     let (id, secret) = w.simple_client();
     let jti = |w: &World| {
-        let t = w.token_basic(&id, &secret, "grant_type=client_credentials").body_json()["access_token"].as_str().unwrap().to_string();
+        let t = w.token_basic(&id, &secret, "grant_type=client_credentials").body_json()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
         w.verify(&t).1["jti"].as_str().unwrap().to_string()
     };
     assert_ne!(jti(&w), jti(&w));
@@ -133,27 +144,115 @@ fn malformed_requests_get_rfc_errors() {
     let w = World::new();
     let (id, secret) = w.simple_client();
     let cases: Vec<(Request, u16, &str)> = vec![
-        (Request::new(Method::Post, "/oauth2/token", ORIGIN).with_header("content-type", "text/plain").with_body("grant_type=client_credentials"), 400, "invalid_request"),
-        (Request::new(Method::Post, "/oauth2/token", ORIGIN).with_body("grant_type=client_credentials"), 400, "invalid_request"),
-        (Request::new(Method::Post, "/oauth2/token", ORIGIN).with_header("content-type", "application/x-www-form-urlencoded").with_body(vec![b'a'; 16 * 1024 + 1]), 413, "invalid_request"),
-        (Request::new(Method::Post, "/oauth2/token", ORIGIN).with_header("content-type", "application/x-www-form-urlencoded").with_body("grant_type=%zz"), 400, "invalid_request"),
-        (Request::new(Method::Post, "/oauth2/token", ORIGIN).with_header("content-type", "application/x-www-form-urlencoded").with_body(&b"grant_type=\xff\xfe"[..]), 400, "invalid_request"),
-        (Request::new(Method::Post, "/oauth2/token", ORIGIN).with_header("content-type", "application/x-www-form-urlencoded").with_body("grant_type=client_credentials&grant_type=client_credentials"), 400, "invalid_request"),
-        (Request::new(Method::Post, "/oauth2/token", ORIGIN).with_header("content-type", "application/x-www-form-urlencoded").with_body("scope=read"), 400, "invalid_request"),
-        (Request::new(Method::Post, "/oauth2/token", ORIGIN).with_header("content-type", "application/x-www-form-urlencoded").with_body("grant_type=password"), 400, "unsupported_grant_type"),
-        (Request::new(Method::Post, "/oauth2/token", ORIGIN).with_header("content-type", "application/json").with_body("[\"grant_type\"]"), 400, "invalid_request"),
-        (Request::new(Method::Post, "/oauth2/token", ORIGIN).with_header("content-type", "application/json").with_body("{\"grant_type\": 7}"), 400, "invalid_request"),
-        (Request::new(Method::Post, "/oauth2/token", ORIGIN).with_header("content-type", "application/json").with_body("{\"grant_type\": "), 400, "invalid_request"),
-        (Request::new(Method::Post, "/oauth2/token", ORIGIN).with_header("content-type", "application/x-www-form-urlencoded").with_header("authorization", "Basic %%%").with_body("grant_type=client_credentials"), 401, "invalid_client"),
-        (Request::new(Method::Post, "/oauth2/token", ORIGIN).with_header("content-type", "application/x-www-form-urlencoded").with_header("authorization", &format!("Basic {}", "A".repeat(100_000))).with_body("grant_type=client_credentials"), 401, "invalid_client"),
-        (Request::new(Method::Post, "/oauth2/token", ORIGIN).with_header("content-type", "application/x-www-form-urlencoded")
-            .with_header("authorization", &format!("Basic {}", STANDARD.encode(format!("{id}:{secret}"))))
-            .with_body(format!("grant_type=client_credentials&client_id={id}&client_secret={secret}")), 400, "invalid_request"),
+        (
+            Request::new(Method::Post, "/oauth2/token", ORIGIN)
+                .with_header("content-type", "text/plain")
+                .with_body("grant_type=client_credentials"),
+            400,
+            "invalid_request",
+        ),
+        (
+            Request::new(Method::Post, "/oauth2/token", ORIGIN).with_body("grant_type=client_credentials"),
+            400,
+            "invalid_request",
+        ),
+        (
+            Request::new(Method::Post, "/oauth2/token", ORIGIN)
+                .with_header("content-type", "application/x-www-form-urlencoded")
+                .with_body(vec![b'a'; 16 * 1024 + 1]),
+            413,
+            "invalid_request",
+        ),
+        (
+            Request::new(Method::Post, "/oauth2/token", ORIGIN)
+                .with_header("content-type", "application/x-www-form-urlencoded")
+                .with_body("grant_type=%zz"),
+            400,
+            "invalid_request",
+        ),
+        (
+            Request::new(Method::Post, "/oauth2/token", ORIGIN)
+                .with_header("content-type", "application/x-www-form-urlencoded")
+                .with_body(&b"grant_type=\xff\xfe"[..]),
+            400,
+            "invalid_request",
+        ),
+        (
+            Request::new(Method::Post, "/oauth2/token", ORIGIN)
+                .with_header("content-type", "application/x-www-form-urlencoded")
+                .with_body("grant_type=client_credentials&grant_type=client_credentials"),
+            400,
+            "invalid_request",
+        ),
+        (
+            Request::new(Method::Post, "/oauth2/token", ORIGIN)
+                .with_header("content-type", "application/x-www-form-urlencoded")
+                .with_body("scope=read"),
+            400,
+            "invalid_request",
+        ),
+        (
+            Request::new(Method::Post, "/oauth2/token", ORIGIN)
+                .with_header("content-type", "application/x-www-form-urlencoded")
+                .with_body("grant_type=password"),
+            400,
+            "unsupported_grant_type",
+        ),
+        (
+            Request::new(Method::Post, "/oauth2/token", ORIGIN)
+                .with_header("content-type", "application/json")
+                .with_body("[\"grant_type\"]"),
+            400,
+            "invalid_request",
+        ),
+        (
+            Request::new(Method::Post, "/oauth2/token", ORIGIN)
+                .with_header("content-type", "application/json")
+                .with_body("{\"grant_type\": 7}"),
+            400,
+            "invalid_request",
+        ),
+        (
+            Request::new(Method::Post, "/oauth2/token", ORIGIN)
+                .with_header("content-type", "application/json")
+                .with_body("{\"grant_type\": "),
+            400,
+            "invalid_request",
+        ),
+        (
+            Request::new(Method::Post, "/oauth2/token", ORIGIN)
+                .with_header("content-type", "application/x-www-form-urlencoded")
+                .with_header("authorization", "Basic %%%")
+                .with_body("grant_type=client_credentials"),
+            401,
+            "invalid_client",
+        ),
+        (
+            Request::new(Method::Post, "/oauth2/token", ORIGIN)
+                .with_header("content-type", "application/x-www-form-urlencoded")
+                .with_header("authorization", &format!("Basic {}", "A".repeat(100_000)))
+                .with_body("grant_type=client_credentials"),
+            401,
+            "invalid_client",
+        ),
+        (
+            Request::new(Method::Post, "/oauth2/token", ORIGIN)
+                .with_header("content-type", "application/x-www-form-urlencoded")
+                .with_header("authorization", &format!("Basic {}", STANDARD.encode(format!("{id}:{secret}"))))
+                .with_body(format!("grant_type=client_credentials&client_id={id}&client_secret={secret}")),
+            400,
+            "invalid_request",
+        ),
         (Request::new(Method::Get, "/oauth2/token", ORIGIN), 405, "invalid_request"),
     ];
     for (i, (req, status, error)) in cases.into_iter().enumerate() {
         let r = w.call(req);
-        assert_eq!((r.status, error_of(&r).as_str()), (status, error), "case {i}: {}", String::from_utf8_lossy(&r.body));
+        assert_eq!(
+            (r.status, error_of(&r).as_str()),
+            (status, error),
+            "case {i}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
         assert_eq!(r.header("cache-control"), Some("no-store"), "case {i}");
         assert!(r.body_json()["error_description"].is_string(), "case {i}");
     }
@@ -208,14 +307,18 @@ fn custom_claims_are_added_but_never_override() {
 
 #[test]
 fn discovery_issuer_matches_token_iss() {
-    for (vars, expected) in [(vec![], ORIGIN), (vec![("ISSUER", "https://id.example.com/")], "https://id.example.com/")] {
+    for (vars, expected) in [(vec![], ORIGIN), (vec![("ISSUER", "https://id.example.com/")], "https://id.example.com/")]
+    {
         let w = World::with(&vars, Some(A3));
         for path in ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"] {
             let d = w.call(Request::new(Method::Get, path, ORIGIN)).body_json();
             assert_eq!(d["issuer"], expected);
             assert_eq!(d["token_endpoint"], format!("{}/oauth2/token", expected.trim_end_matches('/')));
             assert_eq!(d["grant_types_supported"], json!(["client_credentials"]));
-            assert_eq!(d["token_endpoint_auth_methods_supported"], json!(["client_secret_basic", "client_secret_post"]));
+            assert_eq!(
+                d["token_endpoint_auth_methods_supported"],
+                json!(["client_secret_basic", "client_secret_post"])
+            );
             assert_eq!(d["response_types_supported"], json!([]));
         }
         let (id, secret) = w.simple_client();
@@ -242,7 +345,11 @@ fn jwks_is_public_cacheable_and_cors_open() {
 
 #[test]
 fn missing_or_broken_keys_are_server_errors_with_a_named_log_line() {
-    for (raw, problem) in [(None, "SIGNING_KEYS is not set"), (Some("{not json"), "not valid JSON"), (Some(r#"{"keys":[{"kty":"RSA"}]}"#), "kty")] {
+    for (raw, problem) in [
+        (None, "SIGNING_KEYS is not set"),
+        (Some("{not json"), "not valid JSON"),
+        (Some(r#"{"keys":[{"kty":"RSA"}]}"#), "kty"),
+    ] {
         let w = World::with(&[("KEY_MODE", "byok")], raw);
         let (id, secret) = w.simple_client(); // the admin API does not need keys
         let r = w.token_basic(&id, &secret, "grant_type=client_credentials");
@@ -322,7 +429,13 @@ fn admin_crud_and_validation() {
     let path = format!("/admin/clients/{id}");
 
     w.clock.advance(60);
-    let r = w.admin(Method::Patch, &path, Some(json!({"name": "billing-v2", "description": null, "grants": [{"audience": "urn:x", "scopes": ["a", "b"]}]})));
+    let r = w.admin(
+        Method::Patch,
+        &path,
+        Some(
+            json!({"name": "billing-v2", "description": null, "grants": [{"audience": "urn:x", "scopes": ["a", "b"]}]}),
+        ),
+    );
     assert_eq!(r.status, 200);
     let got = w.admin(Method::Get, &path, None).body_json();
     assert_eq!(got["name"], "billing-v2");
@@ -341,10 +454,34 @@ fn admin_crud_and_validation() {
         }
     };
     bad(Method::Post, "/admin/clients", json!({"name": "", "grants": []}), 400, "name");
-    bad(Method::Post, "/admin/clients", json!({"name": "x", "grants": [{"audience": "no-scheme", "scopes": []}]}), 400, "grants[0].audience");
-    bad(Method::Post, "/admin/clients", json!({"name": "x", "grants": [{"audience": "https://a", "scopes": ["a b"]}]}), 400, "grants[0].scopes[0]");
-    bad(Method::Post, "/admin/clients", json!({"name": "x", "grants": [{"audience": "https://a", "scopes": []}], "token_ttl": 30}), 400, "token_ttl");
-    bad(Method::Post, "/admin/clients", json!({"name": "x", "grants": [{"audience": "https://a", "scopes": []}], "extra": 1}), 400, "extra");
+    bad(
+        Method::Post,
+        "/admin/clients",
+        json!({"name": "x", "grants": [{"audience": "no-scheme", "scopes": []}]}),
+        400,
+        "grants[0].audience",
+    );
+    bad(
+        Method::Post,
+        "/admin/clients",
+        json!({"name": "x", "grants": [{"audience": "https://a", "scopes": ["a b"]}]}),
+        400,
+        "grants[0].scopes[0]",
+    );
+    bad(
+        Method::Post,
+        "/admin/clients",
+        json!({"name": "x", "grants": [{"audience": "https://a", "scopes": []}], "token_ttl": 30}),
+        400,
+        "token_ttl",
+    );
+    bad(
+        Method::Post,
+        "/admin/clients",
+        json!({"name": "x", "grants": [{"audience": "https://a", "scopes": []}], "extra": 1}),
+        400,
+        "extra",
+    );
     bad(Method::Patch, &path, json!({"status": "paused"}), 400, "status");
     bad(Method::Patch, &path, json!({"token_ttl": 86401}), 400, "token_ttl");
     bad(Method::Patch, "/admin/clients/m2m_00000000000000000000000000000000", json!({"name": "x"}), 404, "");

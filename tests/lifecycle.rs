@@ -133,7 +133,8 @@ fn resources_crud_and_validation() {
         let (status, b) = create_resource(&w, body);
         assert_eq!((status, b["field"].as_str()), (400, Some(field)));
     }
-    let r = w.admin(Method::Patch, &format!("/admin/resources/{id}"), Some(json!({"identifier": "https://other.test"})));
+    let r =
+        w.admin(Method::Patch, &format!("/admin/resources/{id}"), Some(json!({"identifier": "https://other.test"})));
     assert_eq!((r.status, r.body_json()["field"].as_str()), (400, Some("identifier")));
     let r = w.admin(Method::Patch, &format!("/admin/resources/{id}"), Some(json!({"name": "Billing API"})));
     assert_eq!(r.body_json()["name"], "Billing API");
@@ -158,7 +159,11 @@ fn registered_resources_constrain_grants() {
     let (status, body) = post(json!([{"audience": "https://billing.test", "scopes": ["invoices:read"]}]));
     assert_eq!(status, 201);
     let id = body["client_id"].as_str().unwrap();
-    let r = w.admin(Method::Patch, &format!("/admin/clients/{id}"), Some(json!({"grants": [{"audience": "https://elsewhere.test", "scopes": []}]})));
+    let r = w.admin(
+        Method::Patch,
+        &format!("/admin/clients/{id}"),
+        Some(json!({"grants": [{"audience": "https://elsewhere.test", "scopes": []}]})),
+    );
     assert_eq!((r.status, r.body_json()["field"].as_str()), (400, Some("grants[0].audience")));
 }
 
@@ -166,7 +171,8 @@ fn registered_resources_constrain_grants() {
 fn resources_in_use_cannot_be_deleted_or_lose_granted_scopes() {
     let w = World::new();
     let rid = billing(&w);
-    let (cid, _) = w.create(json!({"name": "c", "grants": [{"audience": "https://billing.test", "scopes": ["invoices:write"]}]}));
+    let (cid, _) =
+        w.create(json!({"name": "c", "grants": [{"audience": "https://billing.test", "scopes": ["invoices:write"]}]}));
     let r = w.admin(Method::Delete, &format!("/admin/resources/{rid}"), None);
     assert_eq!(r.status, 409);
     assert_eq!(r.body_json()["clients"], json!([cid]));
@@ -185,20 +191,30 @@ fn resources_in_use_cannot_be_deleted_or_lose_granted_scopes() {
 fn resource_ttl_caps_token_lifetime() {
     let w = World::new();
     billing(&w); // token_ttl 300
-    let (id, secret) = w.create(json!({"name": "c", "grants": [{"audience": "https://billing.test", "scopes": ["invoices:read"]}]}));
+    let (id, secret) =
+        w.create(json!({"name": "c", "grants": [{"audience": "https://billing.test", "scopes": ["invoices:read"]}]}));
     let body = w.token_basic(&id, &secret, "grant_type=client_credentials").body_json();
     assert_eq!(body["expires_in"], 300, "resource cap beats the 3600 default");
     assert_eq!(w.verify(body["access_token"].as_str().unwrap()).1["exp"], NOW + 300);
     w.admin(Method::Patch, &format!("/admin/clients/{id}"), Some(json!({"token_ttl": 120})));
-    assert_eq!(w.token_basic(&id, &secret, "grant_type=client_credentials").body_json()["expires_in"], 120, "shorter client ttl wins");
+    assert_eq!(
+        w.token_basic(&id, &secret, "grant_type=client_credentials").body_json()["expires_in"],
+        120,
+        "shorter client ttl wins"
+    );
 }
 
 #[test]
 fn discovery_lists_registered_scopes() {
     let w = World::new();
-    let doc = |w: &World| w.call(m2m_edge::http::Request::new(Method::Get, "/.well-known/oauth-authorization-server", ORIGIN)).body_json();
+    let doc = |w: &World| {
+        w.call(m2m_edge::http::Request::new(Method::Get, "/.well-known/oauth-authorization-server", ORIGIN)).body_json()
+    };
     assert!(doc(&w).get("scopes_supported").is_none());
     billing(&w);
-    create_resource(&w, json!({"identifier": "urn:reports", "name": "Reports", "scopes": [{"name": "reports:read"}, {"name": "invoices:read"}]}));
+    create_resource(
+        &w,
+        json!({"identifier": "urn:reports", "name": "Reports", "scopes": [{"name": "reports:read"}, {"name": "invoices:read"}]}),
+    );
     assert_eq!(doc(&w)["scopes_supported"], json!(["invoices:read", "invoices:write", "reports:read"]));
 }

@@ -24,7 +24,8 @@ fn token(w: &World, id: &str, secret: &str) -> String {
 }
 
 fn kid_of(token: &str) -> String {
-    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap()).unwrap();
+    let header: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap()).unwrap();
     header["kid"].as_str().unwrap().to_string()
 }
 

@@ -43,7 +43,11 @@ struct TokenResponse<'a> {
     scope: &'a str,
 }
 
-async fn issue<S: Store, G: Signer, C: KeyCrypto>(req: &Request, p: &Ports<'_, S, G, C>, issuer: &str) -> Result<Response, OAuthError> {
+async fn issue<S: Store, G: Signer, C: KeyCrypto>(
+    req: &Request,
+    p: &Ports<'_, S, G, C>,
+    issuer: &str,
+) -> Result<Response, OAuthError> {
     let body = match &req.body {
         Body::Bytes(b) => b,
         Body::TooLarge => return Err(OAuthError::invalid_request("the request body exceeds 16 KiB").with_status(413)),

@@ -30,7 +30,8 @@ pub async fn metadata<S: Store, G: Signer, C: KeyCrypto>(req: &Request, p: &Port
     // resources' scopes. Without storage the document is still served.
     match p.store.resources().await {
         Ok(resources) => {
-            let mut scopes: Vec<&str> = resources.iter().flat_map(|r| r.scopes.iter().map(|s| s.name.as_str())).collect();
+            let mut scopes: Vec<&str> =
+                resources.iter().flat_map(|r| r.scopes.iter().map(|s| s.name.as_str())).collect();
             scopes.sort_unstable();
             scopes.dedup();
             if !scopes.is_empty() {

@@ -59,7 +59,10 @@ fn as_object<'a>(body: &'a Value, allowed: &[&str]) -> Result<&'a Map<String, Va
         return Err(FieldError::new("body", "must be a JSON object"));
     };
     if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(FieldError::new(unknown.as_str(), format!("unknown field; expected one of: {}", allowed.join(", "))));
+        return Err(FieldError::new(
+            unknown.as_str(),
+            format!("unknown field; expected one of: {}", allowed.join(", ")),
+        ));
     }
     Ok(map)
 }
@@ -263,7 +266,10 @@ mod tests {
             "grants[0].scopes[0]"
         );
         assert_eq!(
-            field_of(with("grants", json!([{"audience": "https://a", "scopes": []}, {"audience": "https://a", "scopes": []}]))),
+            field_of(with(
+                "grants",
+                json!([{"audience": "https://a", "scopes": []}, {"audience": "https://a", "scopes": []}])
+            )),
             "grants[1].audience"
         );
         assert_eq!(field_of(with("grants", json!([{"audience": "https://a", "scopes": [], "x": 1}]))), "grants[0].x");

@@ -115,7 +115,9 @@ mod tests {
         let id = ClientId::generate(&CountingRandom::default()).unwrap();
         assert_eq!(id.as_str().len(), 36);
         assert_eq!(ClientId::parse(id.as_str()), Some(id));
-        for bad in ["", "m2m_", "m2m_XYZ", "abc_0123456789abcdef0123456789abcdef", "m2m_0123456789ABCDEF0123456789abcdef"] {
+        for bad in
+            ["", "m2m_", "m2m_XYZ", "abc_0123456789abcdef0123456789abcdef", "m2m_0123456789ABCDEF0123456789abcdef"]
+        {
             assert_eq!(ClientId::parse(bad), None, "{bad}");
         }
     }

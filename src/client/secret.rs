@@ -141,10 +141,7 @@ mod tests {
         assert!(!h.verify("m2msk_abd"));
         assert!(!h.verify(""));
         // SHA-256("abc"), FIPS 180-2 appendix B.1.
-        assert_eq!(
-            SecretHash::of("abc").to_hex(),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(SecretHash::of("abc").to_hex(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert_eq!(SecretHash::from_hex(&h.to_hex()), Some(h));
         assert_eq!(SecretHash::from_hex("zz"), None);
         assert_eq!(format!("{h:?}"), "SecretHash(..)");

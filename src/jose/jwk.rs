@@ -55,15 +55,24 @@ pub enum KeyError {
     NotJson,
     Empty,
     /// Key number `index` (from 0) is unusable, for `reason`.
-    BadKey { index: usize, reason: &'static str },
-    DuplicateKid { index: usize },
+    BadKey {
+        index: usize,
+        reason: &'static str,
+    },
+    DuplicateKid {
+        index: usize,
+    },
     /// The runtime refused the key (WebCrypto import, or p256 on the host).
-    Rejected { kid: String },
+    Rejected {
+        kid: String,
+    },
     /// Managed mode: KEY_ENCRYPTION_KEY missing or malformed.
     Kek(crate::keys::sealed::KekError),
     /// Managed mode: the stored key `kid` does not open with the configured
     /// KEY_ENCRYPTION_KEY (a different key, or a damaged record).
-    Unseal { kid: String },
+    Unseal {
+        kid: String,
+    },
     /// Managed mode: the key set could not be read or written.
     Storage(String),
     /// Managed mode: key generation or sealing failed.
@@ -197,7 +206,10 @@ mod tests {
     fn rfc7638_rsa_vector() {
         // RFC 7638 §3.1.
         let n = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
-        assert_eq!(thumbprint(&[("kty", "RSA"), ("n", n), ("e", "AQAB")]), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+        assert_eq!(
+            thumbprint(&[("kty", "RSA"), ("n", n), ("e", "AQAB")]),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
     }
 
     #[test]
@@ -215,7 +227,10 @@ mod tests {
         assert_eq!(set.current().kid, "k1");
         assert!(!set.jwks_json.contains(A3_D));
         let jwks: Value = serde_json::from_str(&set.jwks_json).unwrap();
-        assert_eq!(jwks["keys"][0], json!({"kty":"EC","crv":"P-256","x":A3_X,"y":A3_Y,"kid":"k1","use":"sig","alg":"ES256"}));
+        assert_eq!(
+            jwks["keys"][0],
+            json!({"kty":"EC","crv":"P-256","x":A3_X,"y":A3_Y,"kid":"k1","use":"sig","alg":"ES256"})
+        );
     }
 
     #[test]

@@ -123,7 +123,9 @@ mod tests {
 
     #[test]
     fn signer_output_verifies_and_is_raw_r_s() {
-        let set = jwk::parse(Some(&format!(r#"{{"kty":"EC","crv":"P-256","x":"{X}","y":"{Y}","d":"{D}","kid":"a3"}}"#))).unwrap();
+        let set =
+            jwk::parse(Some(&format!(r#"{{"kty":"EC","crv":"P-256","x":"{X}","y":"{Y}","d":"{D}","kid":"a3"}}"#)))
+                .unwrap();
         let signer = P256Signer::new(set.current()).unwrap();
         let token = pollster::block_on(signer.sign_jwt(br#"{"sub":"x"}"#)).unwrap();
         let (input, sig) = token.rsplit_once('.').unwrap();

@@ -45,7 +45,8 @@ impl<S: KeyStore, C: KeyCrypto> KeyEnv<'_, S, C> {
         for _ in 0..n {
             let m = self.crypto.generate().await.map_err(|e| KeyError::Crypto(e.to_string()))?;
             let kid = ec_thumbprint(&m.x, &m.y);
-            let sealed = self.crypto.seal(&kek, kid.as_bytes(), &m.d).await.map_err(|e| KeyError::Crypto(e.to_string()))?;
+            let sealed =
+                self.crypto.seal(&kek, kid.as_bytes(), &m.d).await.map_err(|e| KeyError::Crypto(e.to_string()))?;
             out.push(ManagedKey {
                 kid,
                 state: KeyState::Next,
@@ -133,13 +134,19 @@ impl Resolved {
 pub async fn resolve<S: KeyStore, C: KeyCrypto>(env: &KeyEnv<'_, S, C>) -> Resolved {
     match env.load().await {
         Ok(keys) => Resolved { jwks: Ok(jwks_json(&keys)), problem: None, keys },
-        Err(KeyError::Kek(e)) => Resolved { keys: Vec::new(), jwks: Ok(jwks_json(&[])), problem: Some(KeyError::Kek(e)) },
+        Err(KeyError::Kek(e)) => {
+            Resolved { keys: Vec::new(), jwks: Ok(jwks_json(&[])), problem: Some(KeyError::Kek(e)) }
+        }
         Err(e) => Resolved { keys: Vec::new(), jwks: Err(e.clone()), problem: Some(e) },
     }
 }
 
 /// The current key, unsealed, ready for a signer to import.
-pub async fn open_current<C: KeyCrypto>(keys: &[ManagedKey], crypto: &C, kek: Option<&str>) -> Result<SigningKey, KeyError> {
+pub async fn open_current<C: KeyCrypto>(
+    keys: &[ManagedKey],
+    crypto: &C,
+    kek: Option<&str>,
+) -> Result<SigningKey, KeyError> {
     let kek = Kek::parse(kek).map_err(KeyError::Kek)?;
     let current = keys.iter().find(|k| k.state == KeyState::Current).ok_or(KeyError::NoCurrent)?;
     let unseal = || KeyError::Unseal { kid: current.kid.clone() };

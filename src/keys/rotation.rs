@@ -142,7 +142,9 @@ pub fn rotate_now(keys: &[ManagedKey], now: i64, revoke_current: bool, fresh: Ve
     for key in keys {
         match key.state {
             KeyState::Current if revoke_current => {}
-            KeyState::Current => out.push(ManagedKey { state: KeyState::Retired, retired_at: Some(now), ..key.clone() }),
+            KeyState::Current => {
+                out.push(ManagedKey { state: KeyState::Retired, retired_at: Some(now), ..key.clone() })
+            }
             _ => out.push(key.clone()),
         }
     }

@@ -92,9 +92,14 @@ mod host {
                 // probability; retry the rare one that is not.
                 let d = random::<32>()?;
                 if let Ok(secret) = p256::SecretKey::from_slice(&d) {
-                    let point = p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&secret.public_key(), false);
+                    let point =
+                        p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&secret.public_key(), false);
                     let (Some(x), Some(y)) = (point.x(), point.y()) else { continue };
-                    return Ok(KeyMaterial { d: d.to_vec(), x: URL_SAFE_NO_PAD.encode(x), y: URL_SAFE_NO_PAD.encode(y) });
+                    return Ok(KeyMaterial {
+                        d: d.to_vec(),
+                        x: URL_SAFE_NO_PAD.encode(x),
+                        y: URL_SAFE_NO_PAD.encode(y),
+                    });
                 }
             }
         }

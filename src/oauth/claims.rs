@@ -8,8 +8,25 @@ use serde_json::{Map, Value};
 /// RFC 9068 §2.2.3, OIDC Core §2) whose forgery would change how a resource
 /// server reads the token.
 pub const RESERVED_CLAIMS: [&str; 19] = [
-    "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope", "auth_time", "acr", "amr",
-    "azp", "cnf", "act", "may_act", "nonce", "sid", "typ",
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "nbf",
+    "iat",
+    "jti",
+    "client_id",
+    "scope",
+    "auth_time",
+    "acr",
+    "amr",
+    "azp",
+    "cnf",
+    "act",
+    "may_act",
+    "nonce",
+    "sid",
+    "typ",
 ];
 
 /// Everything a token says. Borrowed, since it lives for one serialization.

@@ -71,11 +71,9 @@ pub fn extract(
             Ok(Credentials { method: AuthMethod::ClientSecretBasic, client_id, secret })
         }
         None => match (&params.client_id, &params.client_secret) {
-            (Some(id), Some(secret)) => Ok(Credentials {
-                method: AuthMethod::ClientSecretPost,
-                client_id: id.clone(),
-                secret: secret.clone(),
-            }),
+            (Some(id), Some(secret)) => {
+                Ok(Credentials { method: AuthMethod::ClientSecretPost, client_id: id.clone(), secret: secret.clone() })
+            }
             // No authentication at all, or half of it: this server has no
             // public clients (RFC 6749 §4.4: the client MUST authenticate).
             _ => Err(OAuthError::invalid_client()),

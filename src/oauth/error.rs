@@ -60,12 +60,7 @@ pub struct OAuthError {
 
 impl OAuthError {
     pub fn new(code: ErrorCode, description: impl Into<Cow<'static, str>>) -> OAuthError {
-        OAuthError {
-            code,
-            description: description.into(),
-            status: code.status(),
-            log: None,
-        }
+        OAuthError { code, description: description.into(), status: code.status(), log: None }
     }
 
     pub fn invalid_request(description: impl Into<Cow<'static, str>>) -> OAuthError {

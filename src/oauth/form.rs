@@ -91,12 +91,7 @@ mod tests {
         let pairs = parse_pairs(b"a=1&&b=&c&a=2").unwrap();
         assert_eq!(
             pairs,
-            vec![
-                ("a".into(), "1".into()),
-                ("b".into(), "".into()),
-                ("c".into(), "".into()),
-                ("a".into(), "2".into())
-            ]
+            vec![("a".into(), "1".into()), ("b".into(), "".into()), ("c".into(), "".into()), ("a".into(), "2".into())]
         );
     }
 

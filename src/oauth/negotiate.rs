@@ -26,9 +26,7 @@ pub fn negotiate(
         Some(target) => {
             // RFC 8707 §2: "the value of the resource parameter MUST be an
             // absolute URI ... MUST NOT include a fragment".
-            Audience::parse(target).map_err(|e| {
-                OAuthError::invalid_target(format!("the requested resource {e}"))
-            })?;
+            Audience::parse(target).map_err(|e| OAuthError::invalid_target(format!("the requested resource {e}")))?;
             grants.iter().find(|g| g.audience.as_str() == target).ok_or_else(|| {
                 OAuthError::invalid_target("the client is not granted access to the requested resource")
             })?
@@ -47,8 +45,8 @@ pub fn negotiate(
     let scopes = match scope {
         None => grant.scopes.clone(),
         Some(raw) => {
-            let asked = parse_request_scope(raw)
-                .map_err(|e| OAuthError::invalid_scope(format!("malformed scope: {e}")))?;
+            let asked =
+                parse_request_scope(raw).map_err(|e| OAuthError::invalid_scope(format!("malformed scope: {e}")))?;
             if asked.is_empty() {
                 grant.scopes.clone()
             } else {

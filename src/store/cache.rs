@@ -109,7 +109,13 @@ impl<S: ResourceStore> ResourceStore for CachedStore<'_, S> {
     /// case) the token endpoint then makes no resource read at all.
     async fn resource_by_identifier(&self, identifier: &str) -> Result<Option<ApiResource>, StoreError> {
         if self.enabled() {
-            let hit = self.cache.resources.borrow().get(identifier).filter(|(until, _)| self.now < *until).map(|(_, r)| r.clone());
+            let hit = self
+                .cache
+                .resources
+                .borrow()
+                .get(identifier)
+                .filter(|(until, _)| self.now < *until)
+                .map(|(_, r)| r.clone());
             if let Some(resource) = hit {
                 return Ok(resource);
             }
@@ -189,8 +195,16 @@ mod tests {
             assert_eq!(CachedStore::new(&inner, &cache, 5, 100).get(&id).await.unwrap().unwrap().name, "v1");
             // Another isolate changes the record directly in storage.
             inner.update(&record(ID, "v2")).await.unwrap();
-            assert_eq!(CachedStore::new(&inner, &cache, 5, 104).get(&id).await.unwrap().unwrap().name, "v1", "within the TTL");
-            assert_eq!(CachedStore::new(&inner, &cache, 5, 105).get(&id).await.unwrap().unwrap().name, "v2", "after it");
+            assert_eq!(
+                CachedStore::new(&inner, &cache, 5, 104).get(&id).await.unwrap().unwrap().name,
+                "v1",
+                "within the TTL"
+            );
+            assert_eq!(
+                CachedStore::new(&inner, &cache, 5, 105).get(&id).await.unwrap().unwrap().name,
+                "v2",
+                "after it"
+            );
         });
     }
 
@@ -220,7 +234,11 @@ mod tests {
             inner.create(&record(ID, "v1")).await.unwrap();
             assert!(CachedStore::new(&inner, &cache, 5, 101).get(&id).await.unwrap().is_some(), "no negative caching");
             inner.update(&record(ID, "v2")).await.unwrap();
-            assert_eq!(CachedStore::new(&inner, &cache, 0, 101).get(&id).await.unwrap().unwrap().name, "v2", "ttl 0: off");
+            assert_eq!(
+                CachedStore::new(&inner, &cache, 0, 101).get(&id).await.unwrap().unwrap().name,
+                "v2",
+                "ttl 0: off"
+            );
         });
     }
 }

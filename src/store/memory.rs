@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use super::row::{ClientRow, ResourceRow};
 use super::{ClientStore, KeyStore, Page, ResourceStore, StoreError, StoredKeys, MAX_RESOURCES};
-use crate::keys::ManagedKey;
 use crate::client::{ClientId, ClientRecord};
+use crate::keys::ManagedKey;
 use crate::resource::{ApiResource, ResourceId};
 
 /// Keeps rows, not records, so every read goes through the same checked
@@ -106,7 +106,8 @@ impl ResourceStore for MemoryStore {
     async fn create_resource(&self, resource: &ApiResource) -> Result<(), StoreError> {
         self.check()?;
         let mut all = self.resources.borrow_mut();
-        if all.contains_key(resource.id.as_str()) || all.values().any(|r| r.identifier == resource.identifier.as_str()) {
+        if all.contains_key(resource.id.as_str()) || all.values().any(|r| r.identifier == resource.identifier.as_str())
+        {
             return Err(StoreError::Conflict);
         }
         all.insert(resource.id.as_str().to_string(), ResourceRow::from_resource(resource));

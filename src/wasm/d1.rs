@@ -6,9 +6,9 @@ use wasm_bindgen::JsValue;
 use worker::D1Database;
 
 use crate::client::{ClientId, ClientRecord};
+use crate::keys::ManagedKey;
 use crate::resource::{ApiResource, ResourceId};
 use crate::store::row::{ClientRow, ResourceRow};
-use crate::keys::ManagedKey;
 use crate::store::{ClientStore, KeyStore, Page, ResourceStore, StoreError, StoredKeys, MAX_RESOURCES};
 
 pub struct D1Store {
@@ -142,7 +142,11 @@ impl D1Store {
         }
     }
 
-    async fn first<T: serde::de::DeserializeOwned>(&self, sql: &str, values: &[JsValue]) -> Result<Option<T>, StoreError> {
+    async fn first<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        values: &[JsValue],
+    ) -> Result<Option<T>, StoreError> {
         self.db.prepare(sql).bind(values).map_err(backend)?.first(None).await.map_err(backend)
     }
 

@@ -54,7 +54,8 @@ pub async fn for_request(config: &Config, signing_keys: Option<&str>, store: &An
 }
 
 async fn byok(raw: Option<&str>) -> RequestKeys {
-    let cached = BYOK.with(|b| b.borrow().as_ref().filter(|(seen, _)| Some(seen.as_str()) == raw).map(|(_, k)| k.clone()));
+    let cached =
+        BYOK.with(|b| b.borrow().as_ref().filter(|(seen, _)| Some(seen.as_str()) == raw).map(|(_, k)| k.clone()));
     if let Some(keys) = cached {
         return keys;
     }

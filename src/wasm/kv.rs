@@ -22,9 +22,9 @@ use std::collections::HashMap;
 use worker::kv::{KvError, KvStore};
 
 use crate::client::{ClientId, ClientRecord};
+use crate::keys::ManagedKey;
 use crate::resource::{ApiResource, ResourceId};
 use crate::store::row::{ClientRow, ResourceRow};
-use crate::keys::ManagedKey;
 use crate::store::{ClientStore, KeyStore, Page, ResourceStore, StoreError, StoredKeys, MAX_RESOURCES};
 
 const CLIENT_PREFIX: &str = "client:";
@@ -75,7 +75,12 @@ impl KvBackend {
     }
 
     /// One `list` page of key names under `prefix`, and the cursor after it.
-    async fn list_keys(&self, prefix: &str, cursor: Option<&str>, limit: usize) -> Result<(Vec<String>, Option<String>), StoreError> {
+    async fn list_keys(
+        &self,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<String>, Option<String>), StoreError> {
         let mut request = self.kv.list().prefix(prefix.to_string()).limit(limit as u64);
         if let Some(c) = cursor {
             request = request.cursor(c.to_string());
@@ -153,7 +158,8 @@ impl ResourceStore for KvBackend {
         let Some(id) = self.read(&format!("{IDENTIFIER_PREFIX}{identifier}")).await? else {
             return Ok(None);
         };
-        let id = ResourceId::parse(&id).ok_or_else(|| StoreError::Corrupt(format!("identifier index of {identifier}")))?;
+        let id =
+            ResourceId::parse(&id).ok_or_else(|| StoreError::Corrupt(format!("identifier index of {identifier}")))?;
         self.resource(&id).await
     }
 

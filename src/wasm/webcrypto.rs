@@ -36,7 +36,8 @@ impl WebCryptoSigner {
     pub async fn import(key: &SigningKey) -> Result<WebCryptoSigner, KeyError> {
         let rejected = |_| KeyError::Rejected { kid: key.kid.clone() };
         let crypto = Reflect::get(&js_sys::global(), &JsValue::from_str("crypto")).map_err(rejected)?;
-        let subtle: SubtleCrypto = Reflect::get(&crypto, &JsValue::from_str("subtle")).map_err(rejected)?.unchecked_into();
+        let subtle: SubtleCrypto =
+            Reflect::get(&crypto, &JsValue::from_str("subtle")).map_err(rejected)?.unchecked_into();
         let s = |v: &str| JsValue::from_str(v);
         let jwk = object(&[
             ("kty", &s("EC")),
@@ -49,9 +50,8 @@ impl WebCryptoSigner {
         let import_algorithm = object(&[("name", &s("ECDSA")), ("namedCurve", &s("P-256"))]).map_err(rejected)?;
         let usages = Array::of1(&s("sign"));
         // extractable = false: the key cannot be read back out of the isolate.
-        let promise = subtle
-            .import_key_with_object("jwk", &jwk, &import_algorithm, false, &usages)
-            .map_err(rejected)?;
+        let promise =
+            subtle.import_key_with_object("jwk", &jwk, &import_algorithm, false, &usages).map_err(rejected)?;
         let crypto_key: CryptoKey = JsFuture::from(promise).await.map_err(rejected)?.unchecked_into();
         let algorithm = object(&[("name", &s("ECDSA")), ("hash", &s("SHA-256"))]).map_err(rejected)?;
         Ok(WebCryptoSigner {
@@ -129,7 +129,9 @@ impl KeyCrypto for WebCryptoKeys {
             .generate_key_with_object(&algorithm, true, &Array::of1(&JsValue::from_str("sign")))
             .map_err(|_| js_failed("generateKey"))?;
         let pair = JsFuture::from(promise).await.map_err(|_| js_failed("generateKey"))?;
-        let private: CryptoKey = Reflect::get(&pair, &JsValue::from_str("privateKey")).map_err(|_| js_failed("privateKey"))?.unchecked_into();
+        let private: CryptoKey = Reflect::get(&pair, &JsValue::from_str("privateKey"))
+            .map_err(|_| js_failed("privateKey"))?
+            .unchecked_into();
         let jwk = JsFuture::from(subtle.export_key("jwk", &private).map_err(|_| js_failed("exportKey"))?)
             .await
             .map_err(|_| js_failed("exportKey"))?;

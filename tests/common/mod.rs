@@ -9,15 +9,15 @@ use jwt_compact::{AlgorithmExt, UntrustedToken};
 use std::cell::Cell;
 
 use m2m_edge::app::{self, Ports};
-use m2m_edge::config::KeyMode;
-use m2m_edge::keys::manager::{open_current, resolve, KeyEnv};
-use m2m_edge::keys::sealed::HostCrypto;
-use m2m_edge::ports::Clock;
 use m2m_edge::config::Config;
+use m2m_edge::config::KeyMode;
 use m2m_edge::http::{Method, Request, Response};
 use m2m_edge::jose::jwk;
 use m2m_edge::jose::signer::P256Signer;
 use m2m_edge::jose::KeyError;
+use m2m_edge::keys::manager::{open_current, resolve, KeyEnv};
+use m2m_edge::keys::sealed::HostCrypto;
+use m2m_edge::ports::Clock;
 use m2m_edge::ports::{FixedClock, MemoryLogger, OsRandom};
 use m2m_edge::store::memory::MemoryStore;
 use p256::ecdsa::VerifyingKey;
@@ -179,4 +179,3 @@ impl World {
 pub fn error_of(r: &Response) -> String {
     r.body_json()["error"].as_str().unwrap_or("<none>").to_string()
 }
-

@@ -23,12 +23,18 @@ fn rng_failed<E>(_: E) -> AdminError {
 }
 
 /// With API resources registered, grants may only name them and their scopes.
-async fn check_against_resources<S: Store, G: Signer, C: KeyCrypto>(grants: &[Grant], p: &Ports<'_, S, G, C>) -> Result<(), AdminError> {
+async fn check_against_resources<S: Store, G: Signer, C: KeyCrypto>(
+    grants: &[Grant],
+    p: &Ports<'_, S, G, C>,
+) -> Result<(), AdminError> {
     let resources = p.store.resources().await?;
     Ok(check_grants(grants, &resources)?)
 }
 
-pub(super) async fn create<S: Store, G: Signer, C: KeyCrypto>(req: &crate::http::Request, p: &Ports<'_, S, G, C>) -> AdminResult {
+pub(super) async fn create<S: Store, G: Signer, C: KeyCrypto>(
+    req: &crate::http::Request,
+    p: &Ports<'_, S, G, C>,
+) -> AdminResult {
     let input = parse_new(&json_body(req)?)?;
     check_against_resources(&input.grants, p).await?;
     let id = ClientId::generate(p.random).map_err(rng_failed)?;
@@ -54,11 +60,17 @@ pub(super) async fn create<S: Store, G: Signer, C: KeyCrypto>(req: &crate::http:
     Ok(ok(201, body).with_header("location", format!("/admin/clients/{}", record.id.as_str())))
 }
 
-async fn load<S: Store, G: Signer, C: KeyCrypto>(id: &ClientId, p: &Ports<'_, S, G, C>) -> Result<ClientRecord, AdminError> {
+async fn load<S: Store, G: Signer, C: KeyCrypto>(
+    id: &ClientId,
+    p: &Ports<'_, S, G, C>,
+) -> Result<ClientRecord, AdminError> {
     p.store.get(id).await?.ok_or(AdminError::NotFound("client"))
 }
 
-async fn save<S: Store, G: Signer, C: KeyCrypto>(mut record: ClientRecord, p: &Ports<'_, S, G, C>) -> Result<ClientRecord, AdminError> {
+async fn save<S: Store, G: Signer, C: KeyCrypto>(
+    mut record: ClientRecord,
+    p: &Ports<'_, S, G, C>,
+) -> Result<ClientRecord, AdminError> {
     record.updated_at = p.clock.now();
     if p.store.update(&record).await? {
         Ok(record)
@@ -71,10 +83,14 @@ pub(super) async fn get<S: Store, G: Signer, C: KeyCrypto>(id: &ClientId, p: &Po
     Ok(ok(200, load(id, p).await?.to_json()))
 }
 
-pub(super) async fn list<S: Store, G: Signer, C: KeyCrypto>(req: &crate::http::Request, p: &Ports<'_, S, G, C>) -> AdminResult {
+pub(super) async fn list<S: Store, G: Signer, C: KeyCrypto>(
+    req: &crate::http::Request,
+    p: &Ports<'_, S, G, C>,
+) -> AdminResult {
     let pairs = parse_pairs(req.query.as_deref().unwrap_or("").as_bytes())
         .map_err(|_| AdminError::invalid("query", "malformed query string"))?;
-    let param = |name: &str| pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty());
+    let param =
+        |name: &str| pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty());
     let limit = match param("limit") {
         None => DEFAULT_LIMIT,
         Some(v) => v
@@ -88,7 +104,11 @@ pub(super) async fn list<S: Store, G: Signer, C: KeyCrypto>(req: &crate::http::R
     Ok(ok(200, json!({"clients": clients, "next_cursor": page.next_cursor})))
 }
 
-pub(super) async fn update<S: Store, G: Signer, C: KeyCrypto>(req: &crate::http::Request, id: &ClientId, p: &Ports<'_, S, G, C>) -> AdminResult {
+pub(super) async fn update<S: Store, G: Signer, C: KeyCrypto>(
+    req: &crate::http::Request,
+    id: &ClientId,
+    p: &Ports<'_, S, G, C>,
+) -> AdminResult {
     let patch: ClientPatch = parse_patch(&json_body(req)?)?;
     if let Some(grants) = &patch.grants {
         check_against_resources(grants, p).await?;
@@ -125,7 +145,10 @@ pub(super) async fn delete<S: Store, G: Signer, C: KeyCrypto>(id: &ClientId, p: 
 
 /// Start a rotation: a new secret, returned once as `next_client_secret`;
 /// from now on the old and the new secret both authenticate.
-pub(super) async fn rotate_start<S: Store, G: Signer, C: KeyCrypto>(id: &ClientId, p: &Ports<'_, S, G, C>) -> AdminResult {
+pub(super) async fn rotate_start<S: Store, G: Signer, C: KeyCrypto>(
+    id: &ClientId,
+    p: &Ports<'_, S, G, C>,
+) -> AdminResult {
     let mut record = load(id, p).await?;
     if record.next_secret.is_some() {
         return Err(AdminError::conflict(
@@ -140,7 +163,11 @@ pub(super) async fn rotate_start<S: Store, G: Signer, C: KeyCrypto>(id: &ClientI
 }
 
 /// Complete (the new secret replaces the old) or cancel (the new one is dropped).
-pub(super) async fn rotate_finish<S: Store, G: Signer, C: KeyCrypto>(id: &ClientId, complete: bool, p: &Ports<'_, S, G, C>) -> AdminResult {
+pub(super) async fn rotate_finish<S: Store, G: Signer, C: KeyCrypto>(
+    id: &ClientId,
+    complete: bool,
+    p: &Ports<'_, S, G, C>,
+) -> AdminResult {
     let mut record = load(id, p).await?;
     let Some(next) = record.next_secret.take() else {
         return Err(AdminError::conflict("no secret rotation is pending for this client"));
@@ -164,9 +191,10 @@ pub(super) async fn using<S: Store, G: Signer, C: KeyCrypto>(
     loop {
         let page = p.store.list(cursor.as_deref(), MAX_LIMIT).await?;
         for client in &page.clients {
-            let uses = client.grants.iter().any(|g| {
-                g.audience == *audience && scopes.is_none_or(|ss| g.scopes.iter().any(|s| ss.contains(s)))
-            });
+            let uses = client
+                .grants
+                .iter()
+                .any(|g| g.audience == *audience && scopes.is_none_or(|ss| g.scopes.iter().any(|s| ss.contains(s))));
             if uses {
                 found.push(client.id.as_str().to_string());
             }

@@ -34,7 +34,10 @@ enum AdminError {
     Invalid(FieldError),
     /// 409: the request conflicts with current state; `clients` names the
     /// clients in the way, when that is the reason.
-    Conflict { message: String, clients: Vec<String> },
+    Conflict {
+        message: String,
+        clients: Vec<String>,
+    },
     /// Logged in full; the caller sees `server_error` only.
     Server(String),
 }
@@ -71,17 +74,18 @@ impl AdminError {
             AdminError::Unauthorized => {
                 (401, json!({"error": "unauthorized", "error_description": "missing or wrong admin API key"}))
             }
-            AdminError::NotFound(what) => (404, json!({"error": "not_found", "error_description": format!("no such {what}")})),
+            AdminError::NotFound(what) => {
+                (404, json!({"error": "not_found", "error_description": format!("no such {what}")}))
+            }
             AdminError::MethodNotAllowed(_) => {
                 (405, json!({"error": "method_not_allowed", "error_description": "method not allowed here"}))
             }
             AdminError::TooLarge => {
                 (413, json!({"error": "invalid_request", "error_description": "the request body exceeds 16 KiB"}))
             }
-            AdminError::UnsupportedMediaType => (
-                415,
-                json!({"error": "invalid_request", "error_description": "Content-Type must be application/json"}),
-            ),
+            AdminError::UnsupportedMediaType => {
+                (415, json!({"error": "invalid_request", "error_description": "Content-Type must be application/json"}))
+            }
             AdminError::Invalid(e) => (
                 400,
                 json!({"error": "invalid_request", "error_description": format!("{}: {}", e.field, e.message), "field": e.field}),
@@ -116,12 +120,8 @@ pub async fn handle<S: Store, G: Signer, C: KeyCrypto>(req: &Request, p: &Ports<
     match route(req, p).await {
         Ok(response) => {
             let changed = !matches!(req.method, Method::Get | Method::Head);
-            if changed && p.config.storage == StorageKind::Kv {
-                with_propagation_notice(response)
-            } else {
-                response
-            }
-            .with_header("cache-control", "no-store")
+            if changed && p.config.storage == StorageKind::Kv { with_propagation_notice(response) } else { response }
+                .with_header("cache-control", "no-store")
         }
         Err(error) => {
             if let AdminError::Server(detail) = &error {

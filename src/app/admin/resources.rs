@@ -45,7 +45,10 @@ pub(super) async fn create<S: Store, G: Signer, C: KeyCrypto>(req: &Request, p: 
     Ok(ok(201, resource.to_json()).with_header("location", format!("/admin/resources/{}", resource.id.as_str())))
 }
 
-async fn load<S: Store, G: Signer, C: KeyCrypto>(id: &ResourceId, p: &Ports<'_, S, G, C>) -> Result<ApiResource, AdminError> {
+async fn load<S: Store, G: Signer, C: KeyCrypto>(
+    id: &ResourceId,
+    p: &Ports<'_, S, G, C>,
+) -> Result<ApiResource, AdminError> {
     p.store.resource(id).await?.ok_or(AdminError::NotFound("resource"))
 }
 
@@ -53,7 +56,11 @@ pub(super) async fn get<S: Store, G: Signer, C: KeyCrypto>(id: &ResourceId, p: &
     Ok(ok(200, load(id, p).await?.to_json()))
 }
 
-pub(super) async fn update<S: Store, G: Signer, C: KeyCrypto>(req: &Request, id: &ResourceId, p: &Ports<'_, S, G, C>) -> AdminResult {
+pub(super) async fn update<S: Store, G: Signer, C: KeyCrypto>(
+    req: &Request,
+    id: &ResourceId,
+    p: &Ports<'_, S, G, C>,
+) -> AdminResult {
     let patch = parse_patch(&json_body(req)?)?;
     let mut resource = load(id, p).await?;
     if let Some(scopes) = patch.scopes {
