@@ -35,17 +35,23 @@ impl SigningKey {
     }
 }
 
-/// The parsed key set with its JWKS document rendered once.
+/// The parsed key set with its JWKS document rendered once. Only [`parse`]
+/// builds one, and it refuses an empty set: there is always a current key.
 pub struct KeySet {
-    pub keys: Vec<SigningKey>,
+    current: SigningKey,
+    others: Vec<SigningKey>,
     pub jwks_json: String,
 }
 
 impl KeySet {
-    /// The key that signs new tokens.
+    /// The key that signs new tokens (the first in the secret).
     pub fn current(&self) -> &SigningKey {
-        // `parse` refuses an empty set, so index 0 exists.
-        &self.keys[0]
+        &self.current
+    }
+
+    /// Every key, the current one first.
+    pub fn keys(&self) -> impl Iterator<Item = &SigningKey> {
+        std::iter::once(&self.current).chain(self.others.iter())
     }
 }
 
@@ -128,7 +134,9 @@ pub fn parse(raw: Option<&str>) -> Result<KeySet, KeyError> {
         keys.push(key);
     }
     let jwks_json = json!({"keys": keys.iter().map(SigningKey::public_jwk).collect::<Vec<_>>()}).to_string();
-    Ok(KeySet { keys, jwks_json })
+    let mut keys = keys.into_iter();
+    let current = keys.next().ok_or(KeyError::Empty)?;
+    Ok(KeySet { current, others: keys.collect(), jwks_json })
 }
 
 fn parse_key(index: usize, item: &Value) -> Result<SigningKey, KeyError> {
@@ -216,7 +224,7 @@ mod tests {
     fn parses_set_single_and_array() {
         for raw in [format!(r#"{{"keys":[{}]}}"#, a3("")), a3(""), format!("[{}]", a3(""))] {
             let set = parse(Some(&raw)).unwrap();
-            assert_eq!(set.keys.len(), 1);
+            assert_eq!(set.keys().count(), 1);
             assert_eq!(set.current().kid, ec_thumbprint(A3_X, A3_Y));
         }
     }

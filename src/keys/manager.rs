@@ -23,6 +23,13 @@ pub struct KeyEnv<'a, S: KeyStore, C: KeyCrypto> {
     pub now: i64,
 }
 
+impl<'a, S: KeyStore, C: KeyCrypto> KeyEnv<'a, S, C> {
+    /// The KEK and rotation policy from the configuration.
+    pub fn new(store: &'a S, crypto: &'a C, config: &'a crate::config::Config, now: i64) -> KeyEnv<'a, S, C> {
+        KeyEnv { store, crypto, kek: config.key_encryption_key.as_deref(), policy: config.key_policy, now }
+    }
+}
+
 /// How many times a compare-and-swap is retried against concurrent writers.
 const ATTEMPTS: usize = 3;
 

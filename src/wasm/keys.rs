@@ -83,7 +83,7 @@ async fn managed(config: &Config, store: &AnyStore, now: i64) -> RequestKeys {
             return keys;
         }
     }
-    let env = KeyEnv { store, crypto: &WebCryptoKeys, kek: kek.as_deref(), policy: config.key_policy, now };
+    let env = KeyEnv::new(store, &WebCryptoKeys, config, now);
     let resolved = resolve(&env).await;
     let signer = match resolved.problem {
         Some(e) => Err(e),

@@ -226,13 +226,7 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         return;
     }
     let store = store_for(&env, &config);
-    let keys = KeyEnv {
-        store: &store,
-        crypto: &WebCryptoKeys,
-        kek: config.key_encryption_key.as_deref(),
-        policy: config.key_policy,
-        now: JsClock.now(),
-    };
+    let keys = KeyEnv::new(&store, &WebCryptoKeys, &config, JsClock.now());
     match keys.scheduled().await {
         Ok((set, true)) => {
             keys::invalidate();

@@ -65,15 +65,14 @@ impl World {
         World::with(&vars, None)
     }
 
+    /// The managed-key ports as the glue builds them.
+    pub fn key_env(&self) -> KeyEnv<'_, MemoryStore, HostCrypto> {
+        KeyEnv::new(&self.store, &HostCrypto, &self.config, self.clock.now())
+    }
+
     /// What the Cron Trigger does: apply the managed-key policy now.
     pub fn run_cron(&self) -> bool {
-        let env = KeyEnv {
-            store: &self.store,
-            crypto: &HostCrypto,
-            kek: self.config.key_encryption_key.as_deref(),
-            policy: self.config.key_policy,
-            now: self.clock.now(),
-        };
+        let env = self.key_env();
         pollster::block_on(env.scheduled()).map(|(_, changed)| changed).unwrap_or_else(|e| panic!("cron: {e}"))
     }
 
@@ -88,14 +87,7 @@ impl World {
                     Err(e) => (Err(e.clone()), Err(e.clone())),
                 },
                 KeyMode::Managed => {
-                    let resolved = resolve(&KeyEnv {
-                        store: &self.store,
-                        crypto: &HostCrypto,
-                        kek: self.config.key_encryption_key.as_deref(),
-                        policy: self.config.key_policy,
-                        now: self.clock.now(),
-                    })
-                    .await;
+                    let resolved = resolve(&self.key_env()).await;
                     let kek = self.config.key_encryption_key.as_deref();
                     managed_signer = match resolved.problem {
                         Some(e) => Err(e),

@@ -15,13 +15,7 @@ use crate::keys::KeyState;
 use crate::store::Store;
 
 fn env<'a, S: Store, G: Signer, C: KeyCrypto>(p: &'a Ports<'a, S, G, C>) -> KeyEnv<'a, S, C> {
-    KeyEnv {
-        store: p.store,
-        crypto: p.crypto,
-        kek: p.config.key_encryption_key.as_deref(),
-        policy: p.config.key_policy,
-        now: p.clock.now(),
-    }
+    KeyEnv::new(p.store, p.crypto, p.config, p.clock.now())
 }
 
 fn key_failure(e: crate::jose::KeyError) -> AdminError {
