@@ -70,20 +70,21 @@ impl<S: KeyStore, C: KeyCrypto> KeyEnv<'_, S, C> {
 
     /// Load, change with `change(keys, fresh)` (given `need(keys)` fresh
     /// keys), and save if anything changed; retried when another writer won.
+    /// Returns the set it replaced and the set now stored.
     async fn update(
         &self,
         need: impl Fn(&[ManagedKey]) -> usize,
         change: impl Fn(&[ManagedKey], Vec<ManagedKey>) -> Vec<ManagedKey>,
-    ) -> Result<(Vec<ManagedKey>, bool), KeyError> {
+    ) -> Result<Updated, KeyError> {
         for _ in 0..ATTEMPTS {
             let stored = self.store.load_keys().await.map_err(storage)?;
             let fresh = self.fresh(need(&stored.keys)).await?;
             let next = change(&stored.keys, fresh);
             if next == stored.keys {
-                return Ok((next, false));
+                return Ok(Updated { before: stored.keys, after: next, changed: false });
             }
             if self.store.save_keys(stored.version, &next).await.map_err(storage)? {
-                return Ok((next, true));
+                return Ok(Updated { before: stored.keys, after: next, changed: true });
             }
         }
         Err(KeyError::Storage("the key set kept changing under concurrent writers".into()))
@@ -92,7 +93,7 @@ impl<S: KeyStore, C: KeyCrypto> KeyEnv<'_, S, C> {
     /// The key set; on the very first use, the first pair is created.
     pub async fn load(&self) -> Result<Vec<ManagedKey>, KeyError> {
         let stored = self.store.load_keys().await.map_err(storage)?;
-        if stored.keys.iter().any(|k| k.state == KeyState::Current) {
+        if rotation::current(&stored.keys).is_some() {
             return Ok(stored.keys);
         }
         self.scheduled().await.map(|(keys, _)| keys)
@@ -102,20 +103,32 @@ impl<S: KeyStore, C: KeyCrypto> KeyEnv<'_, S, C> {
     /// whether it changed.
     pub async fn scheduled(&self) -> Result<(Vec<ManagedKey>, bool), KeyError> {
         let (now, policy) = (self.now, self.policy);
-        self.update(
-            |keys| rotation::needed(keys, now, &policy),
-            |keys, fresh| rotation::rotate(keys, now, &policy, fresh),
-        )
-        .await
+        let updated = self
+            .update(
+                |keys| rotation::needed(keys, now, &policy),
+                |keys, fresh| rotation::rotate(keys, now, &policy, fresh),
+            )
+            .await?;
+        Ok((updated.after, updated.changed))
     }
 
-    /// `POST /admin/keys/rotate`.
-    pub async fn rotate_now(&self, revoke_current: bool) -> Result<Vec<ManagedKey>, KeyError> {
+    /// `POST /admin/keys/rotate`: the new set, and the kid that was current
+    /// before the rotation.
+    pub async fn rotate_now(&self, revoke_current: bool) -> Result<(Vec<ManagedKey>, Option<String>), KeyError> {
         let now = self.now;
-        let need = |keys: &[ManagedKey]| if keys.iter().any(|k| k.state == KeyState::Next) { 1 } else { 2 };
-        let (keys, _) = self.update(need, |keys, fresh| rotation::rotate_now(keys, now, revoke_current, fresh)).await?;
-        Ok(keys)
+        let updated = self
+            .update(rotation::needed_now, |keys, fresh| rotation::rotate_now(keys, now, revoke_current, fresh))
+            .await?;
+        let previous = rotation::current(&updated.before).map(|k| k.kid.clone());
+        Ok((updated.after, previous))
     }
+}
+
+/// The result of one compare-and-swap update of the key set.
+struct Updated {
+    before: Vec<ManagedKey>,
+    after: Vec<ManagedKey>,
+    changed: bool,
 }
 
 /// What a request in managed mode gets: the key set and its JWKS, or why
@@ -131,7 +144,7 @@ pub struct Resolved {
 
 impl Resolved {
     pub fn current_kid(&self) -> Option<&str> {
-        self.keys.iter().find(|k| k.state == KeyState::Current).map(|k| k.kid.as_str())
+        rotation::current(&self.keys).map(|k| k.kid.as_str())
     }
 }
 
@@ -155,7 +168,7 @@ pub async fn open_current<C: KeyCrypto>(
     kek: Option<&str>,
 ) -> Result<SigningKey, KeyError> {
     let kek = Kek::parse(kek).map_err(KeyError::Kek)?;
-    let current = keys.iter().find(|k| k.state == KeyState::Current).ok_or(KeyError::NoCurrent)?;
+    let current = rotation::current(keys).ok_or(KeyError::NoCurrent)?;
     let unseal = || KeyError::Unseal { kid: current.kid.clone() };
     let sealed = sealed::decode(&current.sealed_d).ok_or_else(unseal)?;
     let d = crypto.open(&kek, current.kid.as_bytes(), &sealed).await.map_err(|_| unseal())?;

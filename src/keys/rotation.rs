@@ -64,6 +64,11 @@ fn find(keys: &[ManagedKey], state: KeyState) -> Option<&ManagedKey> {
     keys.iter().find(|k| k.state == state)
 }
 
+/// The key that signs, if any.
+pub fn current(keys: &[ManagedKey]) -> Option<&ManagedKey> {
+    find(keys, KeyState::Current)
+}
+
 fn expired(key: &ManagedKey, now: i64, policy: &Policy) -> bool {
     key.state == KeyState::Retired && key.retired_at.is_some_and(|t| t + policy.retire_after <= now)
 }
@@ -131,6 +136,15 @@ pub fn rotate(keys: &[ManagedKey], now: i64, policy: &Policy, fresh: Vec<Managed
         }
     }
     order(out)
+}
+
+/// How many fresh keys [`rotate_now`] will need: one, two if there is no `next`.
+pub fn needed_now(keys: &[ManagedKey]) -> usize {
+    if find(keys, KeyState::Next).is_some() {
+        1
+    } else {
+        2
+    }
 }
 
 /// Emergency rotation (`POST /admin/keys/rotate`): `next` signs from now on

@@ -11,7 +11,6 @@ use crate::http::{Body, Request};
 use crate::jose::Signer;
 use crate::keys::manager::{key_json, KeyEnv};
 use crate::keys::sealed::KeyCrypto;
-use crate::keys::KeyState;
 use crate::store::Store;
 
 fn env<'a, S: Store, G: Signer, C: KeyCrypto>(p: &'a Ports<'a, S, G, C>) -> KeyEnv<'a, S, C> {
@@ -67,9 +66,7 @@ pub(super) async fn rotate<S: Store, G: Signer, C: KeyCrypto>(req: &Request, p: 
         ));
     }
     let revoke = revoke_requested(req)?;
-    let before = env(p).load().await.map_err(key_failure)?;
-    let old_current = before.iter().find(|k| k.state == KeyState::Current).map(|k| k.kid.clone());
-    let keys = env(p).rotate_now(revoke).await.map_err(key_failure)?;
+    let (keys, old_current) = env(p).rotate_now(revoke).await.map_err(key_failure)?;
     p.keys_changed.set(true);
     let policy = p.config.key_policy;
     let mut body = json!({"keys": keys.iter().map(|k| key_json(k, &policy)).collect::<Vec<_>>()});
