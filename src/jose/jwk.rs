@@ -31,15 +31,26 @@ impl SigningKey {
 
     /// The public JWK as published.
     pub fn public_jwk(&self) -> Value {
-        json!({"kty": "EC", "crv": "P-256", "x": self.x, "y": self.y, "kid": self.kid, "use": "sig", "alg": "ES256"})
+        public_jwk(&self.kid, &self.x, &self.y)
     }
+}
+
+/// A published EC P-256 signing key (RFC 7517 §4, RFC 7518 §6.2): public
+/// parts only, whichever key mode it comes from.
+pub fn public_jwk(kid: &str, x: &str, y: &str) -> Value {
+    json!({"kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": kid, "use": "sig", "alg": "ES256"})
+}
+
+/// A JWK Set document (RFC 7517 §5) of the given public keys.
+pub fn jwks_document(keys: impl Iterator<Item = Value>) -> String {
+    json!({ "keys": keys.collect::<Vec<_>>() }).to_string()
 }
 
 /// The parsed key set with its JWKS document rendered once. Only [`parse`]
 /// builds one, and it refuses an empty set: there is always a current key.
 pub struct KeySet {
     current: SigningKey,
-    others: Vec<SigningKey>,
+    /// Every key's public part; the others only ever matter here.
     pub jwks_json: String,
 }
 
@@ -47,11 +58,6 @@ impl KeySet {
     /// The key that signs new tokens (the first in the secret).
     pub fn current(&self) -> &SigningKey {
         &self.current
-    }
-
-    /// Every key, the current one first.
-    pub fn keys(&self) -> impl Iterator<Item = &SigningKey> {
-        std::iter::once(&self.current).chain(self.others.iter())
     }
 }
 
@@ -133,10 +139,9 @@ pub fn parse(raw: Option<&str>) -> Result<KeySet, KeyError> {
         }
         keys.push(key);
     }
-    let jwks_json = json!({"keys": keys.iter().map(SigningKey::public_jwk).collect::<Vec<_>>()}).to_string();
-    let mut keys = keys.into_iter();
-    let current = keys.next().ok_or(KeyError::Empty)?;
-    Ok(KeySet { current, others: keys.collect(), jwks_json })
+    let jwks_json = jwks_document(keys.iter().map(SigningKey::public_jwk));
+    let current = keys.into_iter().next().ok_or(KeyError::Empty)?;
+    Ok(KeySet { current, jwks_json })
 }
 
 fn parse_key(index: usize, item: &Value) -> Result<SigningKey, KeyError> {
@@ -224,7 +229,8 @@ mod tests {
     fn parses_set_single_and_array() {
         for raw in [format!(r#"{{"keys":[{}]}}"#, a3("")), a3(""), format!("[{}]", a3(""))] {
             let set = parse(Some(&raw)).unwrap();
-            assert_eq!(set.keys().count(), 1);
+            let jwks: Value = serde_json::from_str(&set.jwks_json).unwrap();
+            assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
             assert_eq!(set.current().kid, ec_thumbprint(A3_X, A3_Y));
         }
     }

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::rotation::{self, KeyState, ManagedKey, Policy};
 use super::sealed::{self, Kek, KeyCrypto};
-use crate::jose::jwk::{ec_thumbprint, KeyError, SigningKey};
+use crate::jose::jwk::{ec_thumbprint, jwks_document, public_jwk, KeyError, SigningKey};
 use crate::store::KeyStore;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -178,11 +178,7 @@ pub async fn open_current<C: KeyCrypto>(
 /// The JWKS document: every key in the set — `next`, `current` and
 /// `retired` — public parts only.
 pub fn jwks_json(keys: &[ManagedKey]) -> String {
-    let keys: Vec<_> = keys
-        .iter()
-        .map(|k| json!({"kty": "EC", "crv": "P-256", "x": k.x, "y": k.y, "kid": k.kid, "use": "sig", "alg": "ES256"}))
-        .collect();
-    json!({ "keys": keys }).to_string()
+    jwks_document(keys.iter().map(|k| public_jwk(&k.kid, &k.x, &k.y)))
 }
 
 /// The admin API's view of a key: never private material.
