@@ -110,10 +110,6 @@ async fn issue<S: Store, G: Signer, C: KeyCrypto>(
     Ok(Response::json(200, body).with_header("cache-control", "no-store").with_header("pragma", "no-cache"))
 }
 
-/// A hash no secret matches, compared when the client id is unknown so that
-/// an unknown id and a wrong secret cost the same work.
-const UNKNOWN_CLIENT_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-
 /// Check the presented secret against the client's secret and, during a
 /// rotation, its next one. Unknown client, wrong secret, inactive client:
 /// one `invalid_client`, same message, same work.
@@ -127,10 +123,8 @@ async fn authenticate<S: Store, G: Signer, C: KeyCrypto>(
     };
     let secret_ok = match &record {
         Some(r) => verify_any(&r.secret.hash, r.next_secret.as_ref().map(|n| &n.hash), &credentials.secret),
-        None => {
-            let dummy = SecretHash::from_hex(UNKNOWN_CLIENT_HASH).ok_or_else(|| OAuthError::server("dummy hash"))?;
-            verify_any(&dummy, Some(&dummy), &credentials.secret)
-        }
+        // Unknown id: compare anyway, so it costs the same as a wrong secret.
+        None => verify_any(&SecretHash::UNMATCHABLE, Some(&SecretHash::UNMATCHABLE), &credentials.secret),
     };
     match record {
         Some(r) if secret_ok && r.status == Status::Active => Ok(r),

@@ -54,10 +54,9 @@ pub struct StoredSecret {
 /// rotation is pending.
 pub fn verify_any(current: &SecretHash, next: Option<&SecretHash>, presented: &str) -> bool {
     let candidate = SecretHash::of(presented);
-    // An all-zero hash no secret has (finding a SHA-256 preimage of it is infeasible).
-    let none = SecretHash([0u8; 32]);
     let matches_current = current.0.ct_eq(&candidate.0);
-    let matches_next = next.unwrap_or(&none).0.ct_eq(&candidate.0) & subtle::Choice::from(u8::from(next.is_some()));
+    let matches_next =
+        next.unwrap_or(&SecretHash::UNMATCHABLE).0.ct_eq(&candidate.0) & subtle::Choice::from(u8::from(next.is_some()));
     bool::from(matches_current | matches_next)
 }
 
@@ -72,6 +71,11 @@ impl std::fmt::Debug for SecretHash {
 }
 
 impl SecretHash {
+    /// The all-zero hash: no secret has it (finding a SHA-256 preimage of it
+    /// is infeasible). Compared against when there is nothing real to compare,
+    /// so that the work done does not depend on what exists.
+    pub const UNMATCHABLE: SecretHash = SecretHash([0u8; 32]);
+
     pub fn of(secret: &str) -> SecretHash {
         SecretHash(Sha256::digest(secret.as_bytes()).into())
     }
