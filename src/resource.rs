@@ -5,9 +5,9 @@
 //! scopes.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
-use crate::client::input::{name, token_ttl, FieldError};
+use crate::client::input::{as_object, name, token_ttl, FieldError};
 use crate::client::Grant;
 use crate::ids;
 use crate::oauth::audience::Audience;
@@ -91,38 +91,30 @@ pub struct ResourcePatch {
     pub token_ttl: Option<Option<u32>>,
 }
 
-fn field(name: impl Into<String>, message: impl Into<String>) -> FieldError {
-    FieldError { field: name.into(), message: message.into() }
-}
-
-fn object<'a>(body: &'a Value, allowed: &[&str]) -> Result<&'a Map<String, Value>, FieldError> {
-    let map = body.as_object().ok_or_else(|| field("body", "must be a JSON object"))?;
-    if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
-        if unknown == "identifier" {
-            return Err(field("identifier", "cannot be changed: tokens and grants carry it; create a new resource"));
-        }
-        return Err(field(unknown.as_str(), format!("unknown field; expected one of: {}", allowed.join(", "))));
-    }
-    Ok(map)
-}
-
 pub fn parse_new(body: &Value) -> Result<NewResource, FieldError> {
-    let map = object(body, &["identifier", "name", "scopes", "token_ttl"])?;
+    let map = as_object(body, &["identifier", "name", "scopes", "token_ttl"])?;
     let identifier = map
         .get("identifier")
         .and_then(Value::as_str)
-        .ok_or_else(|| field("identifier", "is required and must be a string"))?;
-    let identifier = Audience::parse(identifier).map_err(|e| field("identifier", e.to_string()))?;
+        .ok_or_else(|| FieldError::new("identifier", "is required and must be a string"))?;
+    let identifier = Audience::parse(identifier).map_err(|e| FieldError::new("identifier", e.to_string()))?;
     Ok(NewResource {
         identifier,
-        name: name(map.get("name").ok_or_else(|| field("name", "is required"))?)?,
+        name: name(map.get("name").ok_or_else(|| FieldError::new("name", "is required"))?)?,
         scopes: scopes(map.get("scopes").unwrap_or(&Value::Array(Vec::new())))?,
         token_ttl: map.get("token_ttl").map(token_ttl).transpose()?.flatten(),
     })
 }
 
 pub fn parse_patch(body: &Value) -> Result<ResourcePatch, FieldError> {
-    let map = object(body, &["name", "scopes", "token_ttl"])?;
+    let map = as_object(body, &["name", "scopes", "token_ttl"]).map_err(|e| {
+        // Tokens and grants carry the identifier: say so rather than "unknown field".
+        if e.field == "identifier" {
+            FieldError::new("identifier", "cannot be changed: tokens and grants carry it; create a new resource")
+        } else {
+            e
+        }
+    })?;
     Ok(ResourcePatch {
         name: map.get("name").map(name).transpose()?,
         scopes: map.get("scopes").map(scopes).transpose()?,
@@ -131,26 +123,32 @@ pub fn parse_patch(body: &Value) -> Result<ResourcePatch, FieldError> {
 }
 
 fn scopes(v: &Value) -> Result<Vec<ScopeDef>, FieldError> {
-    let items = v.as_array().ok_or_else(|| field("scopes", "must be an array of {name, description}"))?;
+    let items = v.as_array().ok_or_else(|| FieldError::new("scopes", "must be an array of {name, description}"))?;
     if items.len() > 200 {
-        return Err(field("scopes", "must contain at most 200 scopes"));
+        return Err(FieldError::new("scopes", "must contain at most 200 scopes"));
     }
     let mut out: Vec<ScopeDef> = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let f = format!("scopes[{i}]");
-        let obj = item.as_object().ok_or_else(|| field(f.as_str(), "must be an object {name, description}"))?;
+        let obj =
+            item.as_object().ok_or_else(|| FieldError::new(f.as_str(), "must be an object {name, description}"))?;
         if let Some(unknown) = obj.keys().find(|k| *k != "name" && *k != "description") {
-            return Err(field(format!("{f}.{unknown}"), "unknown field; expected name, description"));
+            return Err(FieldError::new(format!("{f}.{unknown}"), "unknown field; expected name, description"));
         }
-        let raw = obj.get("name").and_then(Value::as_str).ok_or_else(|| field(format!("{f}.name"), "is required"))?;
-        let scope = Scope::parse(raw).map_err(|e| field(format!("{f}.name"), e.to_string()))?;
+        let raw = obj
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| FieldError::new(format!("{f}.name"), "is required"))?;
+        let scope = Scope::parse(raw).map_err(|e| FieldError::new(format!("{f}.name"), e.to_string()))?;
         if out.iter().any(|d| d.name == scope) {
-            return Err(field(format!("{f}.name"), format!("repeats scope `{raw}`")));
+            return Err(FieldError::new(format!("{f}.name"), format!("repeats scope `{raw}`")));
         }
         let description = match obj.get("description") {
             None | Some(Value::Null) => String::new(),
             Some(Value::String(s)) if s.chars().count() <= 500 => s.clone(),
-            Some(_) => return Err(field(format!("{f}.description"), "must be a string of at most 500 characters")),
+            Some(_) => {
+                return Err(FieldError::new(format!("{f}.description"), "must be a string of at most 500 characters"))
+            }
         };
         out.push(ScopeDef { name: scope, description });
     }
@@ -165,13 +163,13 @@ pub fn check_grants(grants: &[Grant], resources: &[ApiResource]) -> Result<(), F
     }
     for (i, grant) in grants.iter().enumerate() {
         let resource = resources.iter().find(|r| r.identifier == grant.audience).ok_or_else(|| {
-            field(
+            FieldError::new(
                 format!("grants[{i}].audience"),
                 format!("`{}` is not a registered API resource", grant.audience.as_str()),
             )
         })?;
         if let Some((j, scope)) = grant.scopes.iter().enumerate().find(|(_, s)| !resource.defines(s)) {
-            return Err(field(
+            return Err(FieldError::new(
                 format!("grants[{i}].scopes[{j}]"),
                 format!("`{}` is not a scope of API resource `{}`", scope.as_str(), resource.identifier.as_str()),
             ));

@@ -24,7 +24,7 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    fn new(field: impl Into<String>, message: impl Into<String>) -> FieldError {
+    pub(crate) fn new(field: impl Into<String>, message: impl Into<String>) -> FieldError {
         FieldError { field: field.into(), message: message.into() }
     }
 }
@@ -54,7 +54,8 @@ pub struct ClientPatch {
 const CREATE_FIELDS: [&str; 5] = ["name", "description", "grants", "custom_claims", "token_ttl"];
 const PATCH_FIELDS: [&str; 6] = ["name", "description", "grants", "custom_claims", "token_ttl", "status"];
 
-fn as_object<'a>(body: &'a Value, allowed: &[&str]) -> Result<&'a Map<String, Value>, FieldError> {
+/// The body as a JSON object whose keys are all in `allowed`.
+pub(crate) fn as_object<'a>(body: &'a Value, allowed: &[&str]) -> Result<&'a Map<String, Value>, FieldError> {
     let Value::Object(map) = body else {
         return Err(FieldError::new("body", "must be a JSON object"));
     };
