@@ -1,13 +1,12 @@
 //! `GET /.well-known/jwks.json` (RFC 7517 §5) and the RFC 8414 metadata.
 
 use super::Ports;
+use crate::config::JWKS_MAX_AGE;
 use crate::http::{Request, Response};
 use crate::jose::Signer;
 use crate::keys::sealed::KeyCrypto;
 use crate::oauth::{metadata, OAuthError};
 use crate::store::Store;
-
-use crate::config::JWKS_MAX_AGE;
 
 pub fn jwks<S: Store, G: Signer, C: KeyCrypto>(p: &Ports<'_, S, G, C>) -> Response {
     match p.jwks {

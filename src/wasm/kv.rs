@@ -59,6 +59,12 @@ impl KvBackend {
         self.kv.put(key, value).map_err(backend)?.execute().await.map_err(backend)
     }
 
+    /// Store `value` as JSON under `key`.
+    async fn write_json<T: serde::Serialize>(&self, key: &str, value: &T) -> Result<(), StoreError> {
+        let text = serde_json::to_string(value).map_err(|e| StoreError::Backend(format!("KV value of {key}: {e}")))?;
+        self.write(key, text).await
+    }
+
     /// Values of `keys`, in the same order; keys deleted since they were
     /// listed are skipped.
     async fn read_many(&self, keys: &[String]) -> Result<Vec<(String, String)>, StoreError> {
@@ -110,7 +116,7 @@ impl ClientStore for KvBackend {
         if self.read(&key).await?.is_some() {
             return Err(StoreError::Conflict);
         }
-        self.write(&key, serde_json::to_string(&ClientRow::from_record(client)).unwrap_or_default()).await
+        self.write_json(&key, &ClientRow::from_record(client)).await
     }
 
     async fn update(&self, client: &ClientRecord) -> Result<bool, StoreError> {
@@ -118,7 +124,7 @@ impl ClientStore for KvBackend {
         if self.read(&key).await?.is_none() {
             return Ok(false);
         }
-        self.write(&key, serde_json::to_string(&ClientRow::from_record(client)).unwrap_or_default()).await?;
+        self.write_json(&key, &ClientRow::from_record(client)).await?;
         Ok(true)
     }
 
@@ -180,7 +186,7 @@ impl ResourceStore for KvBackend {
         // The record first, then the index: a reader that finds the index
         // always finds the record.
         let key = format!("{RESOURCE_PREFIX}{}", resource.id.as_str());
-        self.write(&key, serde_json::to_string(&ResourceRow::from_resource(resource)).unwrap_or_default()).await?;
+        self.write_json(&key, &ResourceRow::from_resource(resource)).await?;
         self.write(&index, resource.id.as_str().to_string()).await
     }
 
@@ -189,7 +195,7 @@ impl ResourceStore for KvBackend {
         if self.read(&key).await?.is_none() {
             return Ok(false);
         }
-        self.write(&key, serde_json::to_string(&ResourceRow::from_resource(resource)).unwrap_or_default()).await?;
+        self.write_json(&key, &ResourceRow::from_resource(resource)).await?;
         Ok(true)
     }
 
@@ -228,8 +234,7 @@ impl KeyStore for KvBackend {
         if stored != expected {
             return Ok(false);
         }
-        let doc = KeySetDoc { version: expected + 1, keys: keys.to_vec() };
-        self.write(KEY_SET, serde_json::to_string(&doc).map_err(|e| StoreError::Backend(e.to_string()))?).await?;
+        self.write_json(KEY_SET, &KeySetDoc { version: expected + 1, keys: keys.to_vec() }).await?;
         Ok(true)
     }
 }

@@ -218,15 +218,16 @@ async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let log = ConsoleLog;
-    let config = match Config::from_lookup(|name| string_binding(&env, name)) {
+    let settings = settings(&env);
+    let config = match &settings.config {
         Ok(c) => c,
         Err(problem) => return log.error(&format!("scheduled: configuration: {problem}")),
     };
     if config.key_mode != KeyMode::Managed {
         return;
     }
-    let store = store_for(&env, &config);
-    let keys = KeyEnv::new(&store, &WebCryptoKeys, &config, JsClock.now());
+    let store = store_for(&env, config);
+    let keys = KeyEnv::new(&store, &WebCryptoKeys, config, JsClock.now());
     match keys.scheduled().await {
         Ok((set, true)) => {
             keys::invalidate();
