@@ -10,7 +10,13 @@ mod webcrypto;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use worker::{event, Context, Env, Headers, ScheduleContext, ScheduledEvent};
+use std::future::Future;
+use std::task::Poll;
+
+use js_sys::Uint8Array;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use worker::{event, Env, ScheduleContext, ScheduledEvent};
 
 use crate::app::{self, Ports};
 use crate::client::{ClientId, ClientRecord};
@@ -170,46 +176,107 @@ impl ResourceStore for AnyStore {
     }
 }
 
-#[event(fetch)]
-async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<worker::Response> {
+/// The fetch handler (worker-build's entry calls the export named `fetch`).
+///
+/// Written by hand instead of `#[event(fetch)]`: that macro starts every
+/// request as a spawned future, and each trip through the JS promise
+/// machinery (spawn, body read, signature) cost ~10 µs of CPU, as much as
+/// the rest of a JWKS request. Here a request without a body runs at once;
+/// a body is read by a JS `then` that calls straight back into Rust
+/// ([`BODY_READ`]); and the app's future is polled once before anything is
+/// spawned, so it only becomes a promise when it really waits (a storage
+/// read, a signature).
+#[wasm_bindgen(js_name = fetch)]
+pub fn fetch(req: web_sys::Request, env: Env, _ctx: JsValue) -> JsValue {
+    let method = Method::parse(&req.method());
+    let declared = header(&req, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
+    match (method, declared) {
+        (Method::Get | Method::Head, _) => serve(&req, env, Body::Bytes(Vec::new())),
+        (_, Some(n)) if n > MAX_BODY_BYTES as u64 => serve(&req, env, Body::TooLarge),
+        _ => BODY_READ.with(|next| glue::withBody(&req, &env, next)),
+    }
+}
+
+thread_local! {
+    /// The continuation after the body is read (`glue.js` `withBody`): built
+    /// once per isolate rather than once per request.
+    static BODY_READ: Closure<dyn FnMut(web_sys::Request, Env, JsValue) -> JsValue> =
+        Closure::new(|req: web_sys::Request, env: Env, bytes: JsValue| {
+            let body = match bytes.dyn_into::<Uint8Array>() {
+                Ok(bytes) if bytes.length() as usize > MAX_BODY_BYTES => Body::TooLarge,
+                Ok(bytes) => Body::Bytes(bytes.to_vec()),
+                // An unreadable body is the same as a malformed one: the
+                // parsers see nothing and answer with a 400.
+                Err(_) => Body::Bytes(Vec::new()),
+            };
+            serve(&req, env, body)
+        });
+}
+
+mod glue {
+    use super::*;
+
+    #[wasm_bindgen(module = "/src/wasm/glue.js")]
+    extern "C" {
+        #[wasm_bindgen(js_name = withBody)]
+        pub fn withBody(
+            req: &web_sys::Request,
+            env: &Env,
+            next: &Closure<dyn FnMut(web_sys::Request, Env, JsValue) -> JsValue>,
+        ) -> JsValue;
+
+        #[wasm_bindgen(catch)]
+        pub fn respond(status: u16, body: &[u8], headers: &str) -> Result<JsValue, JsValue>;
+    }
+}
+
+/// Run the app on one request: the reply itself when the app finishes
+/// without waiting on JS, otherwise a promise of it.
+fn serve(req: &web_sys::Request, env: Env, body: Body) -> JsValue {
+    let mut reply = Box::pin(handle(to_plain(req, body), env));
+    match reply.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
+        Poll::Ready(response) => to_js(response),
+        // A future that returned Pending registered the no-op waker; the
+        // executor polls it again with its own before anything can wake it
+        // (every wake-up comes from a later JS task).
+        Poll::Pending => wasm_bindgen_futures::future_to_promise(async move { Ok(to_js(reply.await)) }).into(),
+    }
+}
+
+async fn handle(plain: Option<Request>, env: Env) -> Response {
     let log = ConsoleLog;
-    let plain = to_plain(req).await;
     let settings = settings(&env);
-    let response = match plain {
-        None => app::server_error_response(),
-        Some(plain) => match &settings.config {
-            Err(problem) => {
-                log.error(&format!("configuration: {problem}"));
-                app::server_error_response()
-            }
-            Ok(config) => {
-                let store = store_for(&env, config);
-                let now = JsClock.now();
-                let keys = keys::for_request(config, settings.signing_keys.as_deref(), &store, now).await;
-                let random = RANDOM.with(Rc::clone);
-                let read_cache = READ_CACHE.with(Rc::clone);
-                let cached = CachedStore::new(&store, &read_cache, config.client_cache_ttl, now);
-                let keys_changed = Cell::new(false);
-                let ports = Ports {
-                    config,
-                    store: &cached,
-                    jwks: keys.jwks.as_deref(),
-                    signer: keys.signer.as_deref(),
-                    crypto: &WebCryptoKeys,
-                    clock: &JsClock,
-                    random: &*random,
-                    log: &log,
-                    keys_changed: &keys_changed,
-                };
-                let response = app::handle(&plain, &ports).await;
-                if keys_changed.get() {
-                    keys::invalidate();
-                }
-                response
-            }
-        },
+    let Some(plain) = plain else { return app::server_error_response() };
+    let config = match &settings.config {
+        Ok(config) => config,
+        Err(problem) => {
+            log.error(&format!("configuration: {problem}"));
+            return app::server_error_response();
+        }
     };
-    to_worker(response)
+    let store = store_for(&env, config);
+    let now = JsClock.now();
+    let keys = keys::for_request(config, settings.signing_keys.as_deref(), &store, now).await;
+    let random = RANDOM.with(Rc::clone);
+    let read_cache = READ_CACHE.with(Rc::clone);
+    let cached = CachedStore::new(&store, &read_cache, config.client_cache_ttl, now);
+    let keys_changed = Cell::new(false);
+    let ports = Ports {
+        config,
+        store: &cached,
+        jwks: keys.jwks.as_deref(),
+        signer: keys.signer.as_deref(),
+        crypto: &WebCryptoKeys,
+        clock: &JsClock,
+        random: &*random,
+        log: &log,
+        keys_changed: &keys_changed,
+    };
+    let response = app::handle(&plain, &ports).await;
+    if keys_changed.get() {
+        keys::invalidate();
+    }
+    response
 }
 
 /// The Cron Trigger (`[triggers] crons` in wrangler.toml): apply the
@@ -242,53 +309,50 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
 /// The request headers the app looks at (`http::Request::header` callers).
 const FORWARDED_HEADERS: [&str; 3] = ["authorization", "content-type", "content-length"];
 
-async fn to_plain(mut req: worker::Request) -> Option<Request> {
+fn header(req: &web_sys::Request, name: &str) -> Option<String> {
+    req.headers().get(name).ok().flatten()
+}
+
+fn to_plain(req: &web_sys::Request, body: Body) -> Option<Request> {
     // The runtime hands over an absolute, normalized URL
     // (`scheme://host[:port]/path?query`); slicing it is all that is needed
     // (parsing it again with the `url` crate cost CPU and 34 KB of wasm).
-    let url = req.inner().url();
+    let url = req.url();
     let after_scheme = url.find("://")? + 3;
     let path_start = url[after_scheme..].find('/').map_or(url.len(), |i| after_scheme + i);
     let origin = &url[..path_start];
     let rest = url[path_start..].split('#').next().unwrap_or("");
-    let method = Method::parse(req.method().as_ref());
-    let mut plain = Request::new(method, if rest.is_empty() { "/" } else { rest }, origin);
+    let mut plain = Request::new(Method::parse(&req.method()), if rest.is_empty() { "/" } else { rest }, origin);
     // Only the headers the app reads, fetched by name: iterating every
     // header through JS cost more per request than the rest of this
     // function. The Fetch API joins repeated headers with ", "; a Basic or
     // Bearer credential never contains a comma, so one marks a repeat.
     for name in FORWARDED_HEADERS {
-        if let Ok(Some(value)) = req.headers().get(name) {
+        if let Some(value) = header(req, name) {
             let repeats = if name == "authorization" { value.split(',').count() } else { 1 };
             for _ in 0..repeats {
                 plain.headers.push((name.to_string(), value.clone()));
             }
         }
     }
-    let declared = plain.header("content-length").and_then(|v| v.trim().parse::<u64>().ok());
-    plain.body = match (method, declared) {
-        (Method::Get | Method::Head, _) => Body::Bytes(Vec::new()),
-        (_, Some(n)) if n > MAX_BODY_BYTES as u64 => Body::TooLarge,
-        _ => match req.bytes().await {
-            Ok(bytes) if bytes.len() > MAX_BODY_BYTES => Body::TooLarge,
-            Ok(bytes) => Body::Bytes(bytes),
-            // An unreadable body is the same as a malformed one: the parsers
-            // see nothing and answer with a 400.
-            Err(_) => Body::Bytes(Vec::new()),
-        },
-    };
+    plain.body = body;
     Some(plain)
 }
 
-fn to_worker(response: Response) -> worker::Result<worker::Response> {
-    let headers = Headers::new();
+/// The JS `Response`, built in one call (`glue.js` `respond`).
+fn to_js(response: Response) -> JsValue {
+    let mut headers = String::new();
     for (name, value) in &response.headers {
-        headers.append(name, value)?;
+        // A newline would split the list; no header value may hold one anyway.
+        if !value.contains('\n') {
+            headers.push_str(name);
+            headers.push('\n');
+            headers.push_str(value);
+            headers.push('\n');
+        }
     }
-    let out = if response.body.is_empty() {
-        worker::Response::empty()?
-    } else {
-        worker::Response::from_bytes(response.body)?
-    };
-    Ok(out.with_status(response.status).with_headers(headers))
+    glue::respond(response.status, &response.body, &headers).unwrap_or_else(|_| {
+        let fallback = app::server_error_response();
+        glue::respond(fallback.status, &fallback.body, "content-type\napplication/json\n").unwrap_or(JsValue::UNDEFINED)
+    })
 }
