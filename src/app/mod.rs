@@ -49,7 +49,7 @@ pub async fn handle<S: Store, G: Signer, C: KeyCrypto>(req: &Request, ports: &Po
         _ => not_found(),
     };
     if req.method == Method::Head {
-        return Response { body: Vec::new(), ..response };
+        return Response { body: Vec::new(), signature: None, ..response };
     }
     response
 }

@@ -7,8 +7,8 @@ use serde::Serialize;
 use super::Ports;
 use crate::client::secret::verify_any;
 use crate::client::{ClientId, ClientRecord, SecretHash, Status};
-use crate::http::{Body, Request, Response};
-use crate::jose::Signer;
+use crate::http::{Body, Request, Response, SignatureSlot};
+use crate::jose::{jws, Signer};
 use crate::keys::sealed::KeyCrypto;
 use crate::oauth::claims::{AccessTokenClaims, CustomClaims};
 use crate::oauth::client_auth::{self, Credentials};
@@ -103,11 +103,31 @@ async fn issue<S: Store, G: Signer, C: KeyCrypto>(
         custom: CustomClaims(&client.custom_claims),
     };
     let payload = serde_json::to_vec(&claims).map_err(|e| OAuthError::server(format!("claims: {e}")))?;
-    let token = signer.sign_jwt(&payload).await.map_err(|e| OAuthError::server(e.to_string()))?;
+    let signing_input = jws::signing_input(signer.header_b64(), &payload);
+    token_response(&signing_input, ttl, &scope)
+}
 
-    let body = TokenResponse { access_token: &token, token_type: "Bearer", expires_in: ttl, scope: &scope };
+/// The RFC 6749 §5.1 body with the access token's signature left to the
+/// signing port ([`SignatureSlot`]). `access_token` is serialized first and
+/// its value (base64url and dots) needs no JSON escaping, so the signing
+/// input sits right after `{"access_token":"`; that is checked, not assumed.
+fn token_response(signing_input: &str, ttl: u32, scope: &str) -> Result<Response, OAuthError> {
+    const PREFIX: &[u8] = br#"{"access_token":""#;
+    let unsigned = format!("{signing_input}.");
+    let body = TokenResponse { access_token: &unsigned, token_type: "Bearer", expires_in: ttl, scope };
     let body = serde_json::to_vec(&body).map_err(|e| OAuthError::server(format!("response: {e}")))?;
-    Ok(Response::json(200, body).with_header("cache-control", "no-store").with_header("pragma", "no-cache"))
+    let input = PREFIX.len()..PREFIX.len() + signing_input.len();
+    let at = input.end + 1;
+    if !body.starts_with(PREFIX)
+        || body.get(input.clone()) != Some(signing_input.as_bytes())
+        || body.get(at) != Some(&b'"')
+    {
+        return Err(OAuthError::server("token response layout"));
+    }
+    let mut response =
+        Response::json(200, body).with_header("cache-control", "no-store").with_header("pragma", "no-cache");
+    response.signature = Some(SignatureSlot { input, at });
+    Ok(response)
 }
 
 /// Check the presented secret against the client's secret and, during a

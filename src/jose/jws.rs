@@ -26,14 +26,6 @@ pub fn signing_input(header_b64: &str, payload: &[u8]) -> String {
     out
 }
 
-/// Append the signature: for ES256 the 64-byte `R || S` (RFC 7518 §3.4),
-/// which is what WebCrypto returns, so no DER conversion is needed.
-pub fn compact(mut signing_input: String, signature: &[u8; 64]) -> String {
-    signing_input.push('.');
-    URL_SAFE_NO_PAD.encode_string(signature, &mut signing_input);
-    signing_input
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

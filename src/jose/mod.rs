@@ -6,4 +6,4 @@ pub mod jws;
 pub mod signer;
 
 pub use jwk::{KeyError, KeySet, SigningKey};
-pub use signer::{SignError, Signer};
+pub use signer::Signer;

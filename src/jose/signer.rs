@@ -1,38 +1,17 @@
-//! One signing abstraction with two implementations (DESIGN.md, "Signing at
-//! the physical limit"): WebCrypto in the Worker (`crate::wasm::webcrypto`),
-//! the p256 crate on the host ([`P256Signer`]).
+//! The token-signing key as the app sees it (DESIGN.md, "Signing at the
+//! physical limit"): its `kid` and JWS header. The app builds the whole
+//! token response but the signature, and leaves that to the port holding
+//! the key ([`crate::http::SignatureSlot`]): WebCrypto from `glue.js` in the
+//! Worker (`crate::wasm::webcrypto`), the p256 crate on the host
+//! ([`P256Signer`]).
 
-use std::fmt;
-
-use super::jws;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SignError(pub String);
-
-impl fmt::Display for SignError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "signing failed: {}", self.0)
-    }
-}
-
-/// Produces ES256 signatures with one private key.
-#[allow(async_fn_in_trait)] // single-threaded (wasm32): no Send bound wanted
+/// The key access tokens are signed with.
 pub trait Signer {
     /// The `kid` of the key this signer holds.
     fn kid(&self) -> &str;
 
     /// The base64url protected header for tokens from this key, rendered once.
     fn header_b64(&self) -> &str;
-
-    /// ECDSA P-256 / SHA-256 over `message`, as the 64-byte `R || S`.
-    async fn sign(&self, message: &[u8]) -> Result<[u8; 64], SignError>;
-
-    /// A compact JWS (header from [`Signer::header_b64`]) over `payload`.
-    async fn sign_jwt(&self, payload: &[u8]) -> Result<String, SignError> {
-        let input = jws::signing_input(self.header_b64(), payload);
-        let signature = self.sign(input.as_bytes()).await?;
-        Ok(jws::compact(input, &signature))
-    }
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -45,7 +24,8 @@ mod host {
     use p256::ecdsa::signature::Signer as _;
     use p256::ecdsa::{Signature, SigningKey as EcdsaKey};
 
-    use super::{SignError, Signer};
+    use super::Signer;
+    use crate::http::Response;
     use crate::jose::jwk::{KeyError, SigningKey};
     use crate::jose::jws;
 
@@ -71,6 +51,20 @@ mod host {
             }
             Ok(P256Signer { kid: key.kid.clone(), header_b64: jws::access_token_header(&key.kid), key: ecdsa })
         }
+
+        /// ECDSA P-256 / SHA-256 over `message`, as the 64-byte `R || S`.
+        pub fn sign(&self, message: &[u8]) -> [u8; 64] {
+            let signature: Signature = self.key.sign(message);
+            signature.to_bytes().into()
+        }
+
+        /// Fill the response's signature slot, if it has one.
+        pub fn sign_response(&self, response: Response) -> Response {
+            match response.signing_input().map(|input| self.sign(input)) {
+                Some(signature) => response.fill_signature(&signature),
+                None => response,
+            }
+        }
     }
 
     impl Signer for P256Signer {
@@ -80,11 +74,6 @@ mod host {
 
         fn header_b64(&self) -> &str {
             &self.header_b64
-        }
-
-        async fn sign(&self, message: &[u8]) -> Result<[u8; 64], SignError> {
-            let signature: Signature = self.key.sign(message);
-            Ok(signature.to_bytes().into())
         }
     }
 }
@@ -97,7 +86,8 @@ mod tests {
     use p256::ecdsa::{Signature, VerifyingKey};
 
     use super::*;
-    use crate::jose::jwk;
+    use crate::http::{Response, SignatureSlot};
+    use crate::jose::{jwk, jws};
 
     const X: &str = "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU";
     const Y: &str = "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0";
@@ -127,11 +117,30 @@ mod tests {
             jwk::parse(Some(&format!(r#"{{"kty":"EC","crv":"P-256","x":"{X}","y":"{Y}","d":"{D}","kid":"a3"}}"#)))
                 .unwrap();
         let signer = P256Signer::new(set.current()).unwrap();
-        let token = pollster::block_on(signer.sign_jwt(br#"{"sub":"x"}"#)).unwrap();
+        let input = jws::signing_input(signer.header_b64(), br#"{"sub":"x"}"#);
+        let sig = signer.sign(input.as_bytes());
+        assert!(verifying_key().verify(input.as_bytes(), &Signature::from_slice(&sig).unwrap()).is_ok());
+    }
+
+    #[test]
+    fn signature_fills_its_slot() {
+        let set =
+            jwk::parse(Some(&format!(r#"{{"kty":"EC","crv":"P-256","x":"{X}","y":"{Y}","d":"{D}","kid":"a3"}}"#)))
+                .unwrap();
+        let signer = P256Signer::new(set.current()).unwrap();
+        let mut unsigned = Response::json(200, r#"{"t":"abc.","n":1}"#);
+        unsigned.signature = Some(SignatureSlot { input: 6..9, at: 10 });
+        let signed = signer.sign_response(unsigned);
+        assert_eq!(signed.signature, None);
+        let token = signed.body_json()["t"].as_str().unwrap().to_string();
         let (input, sig) = token.rsplit_once('.').unwrap();
+        assert_eq!(input, "abc");
         let sig = URL_SAFE_NO_PAD.decode(sig).unwrap();
         assert_eq!(sig.len(), 64);
-        assert!(verifying_key().verify(input.as_bytes(), &Signature::from_slice(&sig).unwrap()).is_ok());
+        assert!(verifying_key().verify(b"abc", &Signature::from_slice(&sig).unwrap()).is_ok());
+        assert_eq!(signed.body_json()["n"], 1);
+        // Without a slot the response is untouched.
+        assert_eq!(signer.sign_response(Response::json(200, "{}")).body, b"{}");
     }
 
     #[test]

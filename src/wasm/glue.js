@@ -1,6 +1,7 @@
-// The few steps of a request that are cheaper in JS than across the
-// wasm boundary (src/wasm/mod.rs says why each exists; BENCHMARKS.md has the
-// figures). No protocol decisions here.
+// The few steps of a request that are cheaper in JS than across the wasm
+// boundary (src/wasm/mod.rs says why each exists; BENCHMARKS.md has the
+// figures). No protocol decisions here: Rust decides every byte of every
+// response except the signature WebCrypto makes.
 
 /**
  * Read the request body, then continue in Rust: `next(request, env, bytes)`,
@@ -16,14 +17,58 @@ export function withBody(request, env, next) {
 
 /**
  * One `Response` in one call: `body` is a view of wasm memory (copied here;
- * empty means no body), `headers` is "name\nvalue\nname\nvalue…" (header
- * values cannot hold a newline).
+ * empty means no body), `headers` is "name\nvalue\nname\nvalue\n…" (a header
+ * value cannot hold a newline).
  */
 export function respond(status, body, headers) {
+  return new Response(body.length === 0 ? null : body.slice(), { status, headers: headerPairs(headers) });
+}
+
+/**
+ * The token response: sign `body[inputStart..inputEnd]` (the JWS signing
+ * input) with ES256 and write the signature, base64url, at `at`
+ * (crate::http::SignatureSlot). WebCrypto's ECDSA result is already the
+ * 64-byte R || S that JWS wants (RFC 7518 §3.4). On a rejection, or a
+ * signature of any other length, `failed(reason)` (Rust) makes the answer.
+ */
+export function signThenRespond(subtle, algorithm, key, status, body, inputStart, inputEnd, at, headers, failed) {
+  const bytes = body.slice();
+  return subtle.sign(algorithm, key, bytes.subarray(inputStart, inputEnd)).then((buffer) => {
+    const signature = new Uint8Array(buffer);
+    if (signature.length !== 64) return failed(`unexpected signature length ${signature.length}`);
+    const out = new Uint8Array(bytes.length + SIGNATURE_CHARS);
+    out.set(bytes.subarray(0, at));
+    base64urlInto(signature, out, at);
+    out.set(bytes.subarray(at), at + SIGNATURE_CHARS);
+    return new Response(out, { status, headers: headerPairs(headers) });
+  }, failed);
+}
+
+function headerPairs(headers) {
+  const parts = headers.split("\n");
   const pairs = [];
-  if (headers.length > 0) {
-    const parts = headers.split("\n");
-    for (let i = 0; i + 1 < parts.length; i += 2) pairs.push([parts[i], parts[i + 1]]);
+  for (let i = 0; i + 1 < parts.length; i += 2) pairs.push([parts[i], parts[i + 1]]);
+  return pairs;
+}
+
+// 64 bytes in unpadded base64url (RFC 4648 §5): 21 groups of 3, then 1 byte.
+const SIGNATURE_CHARS = 86;
+const ALPHABET = new TextEncoder().encode("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
+
+function base64urlInto(bytes, out, at) {
+  let o = at;
+  let i = 0;
+  for (; i + 2 < bytes.length; i += 3) {
+    const n = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
+    out[o++] = ALPHABET[n >> 18];
+    out[o++] = ALPHABET[(n >> 12) & 63];
+    out[o++] = ALPHABET[(n >> 6) & 63];
+    out[o++] = ALPHABET[n & 63];
   }
-  return new Response(body.length === 0 ? null : body.slice(), { status, headers: pairs });
+  if (i < bytes.length) {
+    const n = (bytes[i] << 16) | ((i + 1 < bytes.length ? bytes[i + 1] : 0) << 8);
+    out[o++] = ALPHABET[n >> 18];
+    out[o++] = ALPHABET[(n >> 12) & 63];
+    if (i + 1 < bytes.length) out[o++] = ALPHABET[(n >> 6) & 63];
+  }
 }

@@ -30,7 +30,7 @@ use crate::store::cache::{CachedStore, IsolateCache};
 use crate::store::{ClientStore, KeyStore, Page, ResourceStore, StoreError, StoredKeys};
 use d1::D1Store;
 use kv::KvBackend;
-use webcrypto::WebCryptoKeys;
+use webcrypto::{WebCryptoKeys, WebCryptoSigner};
 
 struct JsClock;
 
@@ -235,23 +235,28 @@ mod glue {
 fn serve(req: &web_sys::Request, env: Env, body: Body) -> JsValue {
     let mut reply = Box::pin(handle(to_plain(req, body), env));
     match reply.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
-        Poll::Ready(response) => to_js(response),
+        Poll::Ready((response, signer)) => to_js(response, signer.as_deref()),
         // A future that returned Pending registered the no-op waker; the
         // executor polls it again with its own before anything can wake it
         // (every wake-up comes from a later JS task).
-        Poll::Pending => wasm_bindgen_futures::future_to_promise(async move { Ok(to_js(reply.await)) }).into(),
+        Poll::Pending => wasm_bindgen_futures::future_to_promise(async move {
+            let (response, signer) = reply.await;
+            Ok(to_js(response, signer.as_deref()))
+        })
+        .into(),
     }
 }
 
-async fn handle(plain: Option<Request>, env: Env) -> Response {
+/// The app's response, and the signer for its signature slot, if any.
+async fn handle(plain: Option<Request>, env: Env) -> (Response, Option<Rc<WebCryptoSigner>>) {
     let log = ConsoleLog;
     let settings = settings(&env);
-    let Some(plain) = plain else { return app::server_error_response() };
+    let Some(plain) = plain else { return (app::server_error_response(), None) };
     let config = match &settings.config {
         Ok(config) => config,
         Err(problem) => {
             log.error(&format!("configuration: {problem}"));
-            return app::server_error_response();
+            return (app::server_error_response(), None);
         }
     };
     let store = store_for(&env, config);
@@ -276,7 +281,7 @@ async fn handle(plain: Option<Request>, env: Env) -> Response {
     if keys_changed.get() {
         keys::invalidate();
     }
-    response
+    (response, keys.signer.ok())
 }
 
 /// The Cron Trigger (`[triggers] crons` in wrangler.toml): apply the
@@ -339,8 +344,9 @@ fn to_plain(req: &web_sys::Request, body: Body) -> Option<Request> {
     Some(plain)
 }
 
-/// The JS `Response`, built in one call (`glue.js` `respond`).
-fn to_js(response: Response) -> JsValue {
+/// The JS `Response`, built in one call (`glue.js`): `respond`, or
+/// `signThenRespond` when the body still lacks its signature.
+fn to_js(response: Response, signer: Option<&WebCryptoSigner>) -> JsValue {
     let mut headers = String::new();
     for (name, value) in &response.headers {
         // A newline would split the list; no header value may hold one anyway.
@@ -351,8 +357,29 @@ fn to_js(response: Response) -> JsValue {
             headers.push('\n');
         }
     }
-    glue::respond(response.status, &response.body, &headers).unwrap_or_else(|_| {
-        let fallback = app::server_error_response();
-        glue::respond(fallback.status, &fallback.body, "content-type\napplication/json\n").unwrap_or(JsValue::UNDEFINED)
-    })
+    match (&response.signature, signer) {
+        (None, _) => glue::respond(response.status, &response.body, &headers).unwrap_or_else(|_| fallback()),
+        (Some(slot), Some(signer)) => SIGN_FAILED
+            .with(|failed| signer.sign_then_respond(&response, slot, &headers, failed))
+            .unwrap_or_else(sign_failed),
+        // The app leaves a slot only when it has a signer; never a token unsigned.
+        (Some(_), None) => fallback(),
+    }
+}
+
+/// The `server_error` response, for when the intended one cannot be built.
+fn fallback() -> JsValue {
+    let error = app::server_error_response();
+    glue::respond(error.status, &error.body, "content-type\napplication/json\n").unwrap_or(JsValue::UNDEFINED)
+}
+
+thread_local! {
+    /// The answer when WebCrypto rejects a signature (`glue.js`).
+    static SIGN_FAILED: Closure<dyn FnMut(JsValue) -> JsValue> = Closure::new(sign_failed);
+}
+
+fn sign_failed(reason: JsValue) -> JsValue {
+    let reason = reason.as_string().or_else(|| reason.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())));
+    ConsoleLog.error(&format!("cannot sign tokens: {}", reason.as_deref().unwrap_or("WebCrypto sign rejected")));
+    fallback()
 }

@@ -1,18 +1,21 @@
 //! ES256 signing through WebCrypto (`crypto.subtle`, BoringSSL inside
 //! workerd): ~18 µs a signature against ~480 µs for p256 compiled to wasm
 //! (DESIGN.md). The private key is imported once per isolate as a
-//! non-extractable `CryptoKey`.
+//! non-extractable `CryptoKey`; `glue.js` signs with it while it builds the
+//! token response (`crate::http::SignatureSlot`).
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{CryptoKey, SubtleCrypto};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
+use crate::http::{Response, SignatureSlot};
 use crate::jose::jwk::{KeyError, SigningKey};
-use crate::jose::{jws, SignError, Signer};
+use crate::jose::{jws, Signer};
 use crate::keys::sealed::{CryptoError, Kek, KeyCrypto, KeyMaterial, IV_LEN};
 
 pub struct WebCryptoSigner {
@@ -72,19 +75,53 @@ impl Signer for WebCryptoSigner {
     fn header_b64(&self) -> &str {
         &self.header_b64
     }
+}
 
-    async fn sign(&self, message: &[u8]) -> Result<[u8; 64], SignError> {
-        let failed = |e: JsValue| SignError(e.as_string().unwrap_or_else(|| "WebCrypto sign rejected".into()));
-        let promise = self.subtle.sign_with_object_and_u8_array(&self.algorithm, &self.key, message).map_err(failed)?;
-        let buffer = JsFuture::from(promise).await.map_err(failed)?;
-        // WebCrypto ECDSA returns the IEEE P1363 form R || S: what JWS wants.
-        let bytes = Uint8Array::new(&buffer);
-        if bytes.length() != 64 {
-            return Err(SignError(format!("unexpected signature length {}", bytes.length())));
-        }
-        let mut out = [0u8; 64];
-        bytes.copy_to(&mut out);
-        Ok(out)
+impl WebCryptoSigner {
+    /// A promise of the `Response` once the slot is signed (`glue.js`
+    /// `signThenRespond`); `failed` answers instead if the promise rejects,
+    /// `Err` if WebCrypto throws at once.
+    pub fn sign_then_respond(
+        &self,
+        response: &Response,
+        slot: &SignatureSlot,
+        headers: &str,
+        failed: &Closure<dyn FnMut(JsValue) -> JsValue>,
+    ) -> Result<JsValue, JsValue> {
+        glue::signThenRespond(
+            &self.subtle,
+            &self.algorithm,
+            &self.key,
+            response.status,
+            &response.body,
+            slot.input.start as u32,
+            slot.input.end as u32,
+            slot.at as u32,
+            headers,
+            failed,
+        )
+    }
+}
+
+mod glue {
+    use super::*;
+
+    #[wasm_bindgen(module = "/src/wasm/glue.js")]
+    extern "C" {
+        #[allow(clippy::too_many_arguments)]
+        #[wasm_bindgen(catch, js_name = signThenRespond)]
+        pub fn signThenRespond(
+            subtle: &SubtleCrypto,
+            algorithm: &Object,
+            key: &CryptoKey,
+            status: u16,
+            body: &[u8],
+            input_start: u32,
+            input_end: u32,
+            at: u32,
+            headers: &str,
+            failed: &Closure<dyn FnMut(JsValue) -> JsValue>,
+        ) -> Result<JsValue, JsValue>;
     }
 }
 

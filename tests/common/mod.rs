@@ -108,7 +108,12 @@ impl World {
                 log: &self.log,
                 keys_changed: &changed,
             };
-            app::handle(&req, &ports).await
+            let response = app::handle(&req, &ports).await;
+            // The glue's part: sign into the slot the app left (glue.js in the Worker).
+            match signer {
+                Ok(signer) => signer.sign_response(response),
+                Err(_) => response,
+            }
         })
     }
 
