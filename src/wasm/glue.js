@@ -4,6 +4,22 @@
 // response except the signature WebCrypto makes.
 
 /**
+ * The request line and the named headers ("a\nb\n…") in one string:
+ * "METHOD\nURL\n" then, per name, "=value" if the header is present or ""
+ * if not, newline-separated. Neither a URL nor a header value can hold a
+ * newline.
+ */
+export function describe(request, names) {
+  const headers = request.headers;
+  let out = `${request.method}\n${request.url}`;
+  for (const name of names.split("\n")) {
+    const value = headers.get(name);
+    out += value === null ? "\n" : `\n=${value}`;
+  }
+  return out;
+}
+
+/**
  * Read the request body, then continue in Rust: `next(request, env, bytes)`,
  * with `bytes` undefined when the body could not be read. A long-lived Rust
  * callback, so no per-request closure is built on either side.

@@ -188,11 +188,14 @@ impl ResourceStore for AnyStore {
 /// read, a signature).
 #[wasm_bindgen(js_name = fetch)]
 pub fn fetch(req: web_sys::Request, env: Env, _ctx: JsValue) -> JsValue {
-    let method = Method::parse(&req.method());
-    let declared = header(&req, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
-    match (method, declared) {
-        (Method::Get | Method::Head, _) => serve(&req, env, Body::Bytes(Vec::new())),
-        (_, Some(n)) if n > MAX_BODY_BYTES as u64 => serve(&req, env, Body::TooLarge),
+    let Some(mut plain) = describe(&req) else { return fallback() };
+    let declared = plain.header("content-length").and_then(|v| v.trim().parse::<u64>().ok());
+    match (plain.method, declared) {
+        (Method::Get | Method::Head, _) => serve(plain, env),
+        (_, Some(n)) if n > MAX_BODY_BYTES as u64 => {
+            plain.body = Body::TooLarge;
+            serve(plain, env)
+        }
         _ => BODY_READ.with(|next| glue::withBody(&req, &env, next)),
     }
 }
@@ -202,14 +205,15 @@ thread_local! {
     /// once per isolate rather than once per request.
     static BODY_READ: Closure<dyn FnMut(web_sys::Request, Env, JsValue) -> JsValue> =
         Closure::new(|req: web_sys::Request, env: Env, bytes: JsValue| {
-            let body = match bytes.dyn_into::<Uint8Array>() {
+            let Some(mut plain) = describe(&req) else { return fallback() };
+            plain.body = match bytes.dyn_into::<Uint8Array>() {
                 Ok(bytes) if bytes.length() as usize > MAX_BODY_BYTES => Body::TooLarge,
                 Ok(bytes) => Body::Bytes(bytes.to_vec()),
                 // An unreadable body is the same as a malformed one: the
                 // parsers see nothing and answer with a 400.
                 Err(_) => Body::Bytes(Vec::new()),
             };
-            serve(&req, env, body)
+            serve(plain, env)
         });
 }
 
@@ -227,13 +231,15 @@ mod glue {
 
         #[wasm_bindgen(catch)]
         pub fn respond(status: u16, body: &[u8], headers: &str) -> Result<JsValue, JsValue>;
+
+        pub fn describe(req: &web_sys::Request, names: &str) -> String;
     }
 }
 
 /// Run the app on one request: the reply itself when the app finishes
 /// without waiting on JS, otherwise a promise of it.
-fn serve(req: &web_sys::Request, env: Env, body: Body) -> JsValue {
-    let mut reply = Box::pin(handle(to_plain(req, body), env));
+fn serve(plain: Request, env: Env) -> JsValue {
+    let mut reply = Box::pin(handle(plain, env));
     match reply.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
         Poll::Ready((response, signer)) => to_js(response, signer.as_deref()),
         // A future that returned Pending registered the no-op waker; the
@@ -248,10 +254,9 @@ fn serve(req: &web_sys::Request, env: Env, body: Body) -> JsValue {
 }
 
 /// The app's response, and the signer for its signature slot, if any.
-async fn handle(plain: Option<Request>, env: Env) -> (Response, Option<Rc<WebCryptoSigner>>) {
+async fn handle(plain: Request, env: Env) -> (Response, Option<Rc<WebCryptoSigner>>) {
     let log = ConsoleLog;
     let settings = settings(&env);
-    let Some(plain) = plain else { return (app::server_error_response(), None) };
     let config = match &settings.config {
         Ok(config) => config,
         Err(problem) => {
@@ -312,35 +317,34 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
 }
 
 /// The request headers the app looks at (`http::Request::header` callers).
-const FORWARDED_HEADERS: [&str; 3] = ["authorization", "content-type", "content-length"];
+const FORWARDED_HEADERS: &str = "authorization\ncontent-type\ncontent-length";
 
-fn header(req: &web_sys::Request, name: &str) -> Option<String> {
-    req.headers().get(name).ok().flatten()
-}
-
-fn to_plain(req: &web_sys::Request, body: Body) -> Option<Request> {
+/// The plain request, without its body: method, URL and the headers the
+/// app reads, fetched in one JS call (`glue.js` `describe`; one call per
+/// field cost a few µs a request).
+fn describe(req: &web_sys::Request) -> Option<Request> {
+    let text = glue::describe(req, FORWARDED_HEADERS);
+    let mut lines = text.split('\n');
+    let method = Method::parse(lines.next()?);
     // The runtime hands over an absolute, normalized URL
     // (`scheme://host[:port]/path?query`); slicing it is all that is needed
     // (parsing it again with the `url` crate cost CPU and 34 KB of wasm).
-    let url = req.url();
+    let url = lines.next()?;
     let after_scheme = url.find("://")? + 3;
     let path_start = url[after_scheme..].find('/').map_or(url.len(), |i| after_scheme + i);
     let origin = &url[..path_start];
     let rest = url[path_start..].split('#').next().unwrap_or("");
-    let mut plain = Request::new(Method::parse(&req.method()), if rest.is_empty() { "/" } else { rest }, origin);
-    // Only the headers the app reads, fetched by name: iterating every
-    // header through JS cost more per request than the rest of this
-    // function. The Fetch API joins repeated headers with ", "; a Basic or
-    // Bearer credential never contains a comma, so one marks a repeat.
-    for name in FORWARDED_HEADERS {
-        if let Some(value) = header(req, name) {
-            let repeats = if name == "authorization" { value.split(',').count() } else { 1 };
-            for _ in 0..repeats {
-                plain.headers.push((name.to_string(), value.clone()));
-            }
+    let mut plain = Request::new(method, if rest.is_empty() { "/" } else { rest }, origin);
+    for (name, line) in FORWARDED_HEADERS.split('\n').zip(lines) {
+        // "=value" for a header that is present (even if empty), "" for one that is not.
+        let Some(value) = line.strip_prefix('=') else { continue };
+        // The Fetch API joins repeated headers with ", "; a Basic or Bearer
+        // credential never contains a comma, so one marks a repeat.
+        let repeats = if name == "authorization" { value.split(',').count() } else { 1 };
+        for _ in 0..repeats {
+            plain.headers.push((name.to_string(), value.to_string()));
         }
     }
-    plain.body = body;
     Some(plain)
 }
 
