@@ -14,7 +14,9 @@ import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
+import { Miniflare } from "miniflare";
 import { clientFor, startWorker } from "../../tests/e2e/harness.mjs";
+import { script as floorScript } from "./floor.mjs";
 
 const root = new URL("../../", import.meta.url).pathname;
 const QUICK = process.env.QUICK === "1";
@@ -135,6 +137,25 @@ async function benchPeer() {
   }
 }
 
+/** The runtime's floor (floor.mjs): a plain JS worker doing only a token's runtime work. */
+async function benchFloor() {
+  const mf = new Miniflare({ modules: true, script: floorScript, compatibilityDate: "2026-04-20", unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] });
+  try {
+    await mf.ready;
+    const base = (await mf.unsafeGetDirectURL()).href.replace(/\/$/, "");
+    const token = { url: `${base}/token`, method: "POST", headers: tokenForm, body: "grant_type=client_credentials" };
+    const trivial = { url: `${base}/trivial` };
+    load({ ...token, connections: 8, seconds: 1 });
+    for (const [request, spec] of [["token", token], ["trivial GET", trivial]]) {
+      const r = point(workerdPids, { ...spec, connections: 8, seconds: SECONDS });
+      rows.push({ target: "JS floor (workerd)", storage: "-", keyMode: "-", request, connections: 8, ...r });
+      log(rows.at(-1));
+    }
+  } finally {
+    await mf.dispose();
+  }
+}
+
 /** Process start → first token answered; and first vs second token in a fresh isolate. */
 async function coldStart() {
   const persist = mkdtempSync(join(tmpdir(), "m2m-bench-"));
@@ -193,6 +214,7 @@ const machine = {
 
 console.error(`make bench${QUICK ? " (QUICK: 1 s per point)" : ""}: ${machine.nproc} cores, ${machine.cpu}`);
 for (const storage of ["d1", "kv"]) for (const keyMode of ["byok", "managed"]) await benchWorker(storage, keyMode);
+await benchFloor();
 await benchPeer();
 const cold = await coldStart();
 
@@ -207,6 +229,11 @@ for (const storage of ["d1", "kv"]) {
     );
   }
 }
+const floorToken = find("JS floor", "-", "-", "token", 8);
+const floorTrivial = find("JS floor", "-", "-", "trivial GET", 8);
+summary.push(
+  `- runtime floor (floor.mjs: a plain JS worker that only reads the body and makes one WebCrypto ES256 signature), 8 connections: ${f1(floorToken.rps)} tokens/s = ${f1((100 * floorToken.rps) / floorTrivial.rps)} % of its own trivial GET (${f1(floorTrivial.rps)}); CPU per token above the trivial GET ${f1(floorToken.cpuMsPer1k - floorTrivial.cpuMsPer1k)} µs`,
+);
 summary.push(`- wasm: ${wasm.length} bytes raw, ${gzipSync(wasm, { level: 9 }).length} bytes gzip (-9)`);
 summary.push(`- cold start (${cold.samples} runs, median): process start → first token answered ${f1(cold.startToToken)} ms; first token in a fresh isolate ${f2(cold.first)} ms, second ${f2(cold.second)} ms`);
 
@@ -221,6 +248,11 @@ that keeps real local D1/KV). node-oidc-provider keeps its client in
 memory; m2m-edge looks its client up in D1/KV, within \`CLIENT_CACHE_TTL\` (5 s) from
 the isolate cache. "server CPU" is utime + stime of the server processes
 (all workerd processes, or the peer's node process) per 1,000 requests.
+The "JS floor" rows are a plain JS worker (\`scripts/bench/floor.mjs\`) in the
+same workerd that does only what the runtime must do for a token: read the
+body and make one WebCrypto ES256 signature. Its token − trivial-GET gap is
+the least any worker can spend on a token here. Run-to-run noise on this
+machine is about ±10 µs of CPU per request.
 
 ${table()}
 
