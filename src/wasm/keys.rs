@@ -13,8 +13,9 @@ use crate::jose::{jwk, KeyError, Signer};
 use crate::keys::manager::{open_current, resolve, KeyEnv};
 
 /// How long an isolate trusts its copy of the managed key set before reading
-/// it again: bounds how late a rotation made elsewhere (another isolate, the
-/// cron) is noticed here. Changes made by this isolate drop the copy at once.
+/// it again: with the time that one read takes, bounds how late a rotation
+/// made elsewhere (another isolate, the cron) is noticed here. Changes made
+/// by this isolate drop the copy at once.
 const MANAGED_CACHE_MS: f64 = 10_000.0;
 
 pub struct RequestKeys {
@@ -30,8 +31,23 @@ impl Clone for RequestKeys {
 
 struct ManagedCache {
     loaded_ms: f64,
+    /// When a request of this isolate began re-reading the set; until it
+    /// is done (or [`REFRESH_GRACE_MS`] has passed, in case it never
+    /// finishes) the others keep using this copy.
+    refreshing_since: Option<f64>,
     kek: Option<String>,
     keys: RequestKeys,
+}
+
+/// How long a re-read of the key set may take before another request
+/// starts its own.
+const REFRESH_GRACE_MS: f64 = 5_000.0;
+
+/// What a managed-mode request does with the isolate's copy of the keys.
+enum Cached {
+    Use(RequestKeys),
+    /// Re-read the set; the signer may be reused if its key is still current.
+    Refresh(Option<Rc<WebCryptoSigner>>),
 }
 
 thread_local! {
@@ -75,37 +91,43 @@ async fn byok(raw: Option<&str>) -> RequestKeys {
 async fn managed(config: &Config, store: &AnyStore, now: i64) -> RequestKeys {
     let now_ms = js_sys::Date::now();
     let kek = config.key_encryption_key.clone();
-    let previous = MANAGED.with(|m| m.borrow_mut().take());
-    if let Some(cache) = &previous {
-        if now_ms - cache.loaded_ms < MANAGED_CACHE_MS && cache.kek == kek {
-            let keys = cache.keys.clone();
-            MANAGED.with(|m| *m.borrow_mut() = previous);
-            return keys;
+    // One request re-reads an expired copy; the requests that arrive
+    // meanwhile keep using it rather than each reading, unsealing and
+    // importing the same keys again.
+    let cached = MANAGED.with(|m| match m.borrow_mut().as_mut() {
+        Some(cache) if cache.kek == kek => {
+            let fresh = now_ms - cache.loaded_ms < MANAGED_CACHE_MS;
+            let being_refreshed = cache.refreshing_since.is_some_and(|t| now_ms - t < REFRESH_GRACE_MS);
+            if fresh || being_refreshed {
+                return Cached::Use(cache.keys.clone());
+            }
+            cache.refreshing_since = Some(now_ms);
+            Cached::Refresh(cache.keys.signer.as_ref().ok().cloned())
         }
-    }
+        _ => Cached::Refresh(None),
+    });
+    let previous_signer = match cached {
+        Cached::Use(keys) => return keys,
+        Cached::Refresh(signer) => signer,
+    };
     let env = KeyEnv::new(store, &WebCryptoKeys, config, now);
     let resolved = resolve(&env).await;
     let signer = match resolved.problem {
         Some(e) => Err(e),
-        None => {
-            // Keep the imported key while it is still the current one and the
-            // KEK is unchanged; otherwise unseal and import the new current key.
-            let reusable = previous
-                .as_ref()
-                .filter(|c| c.kek == kek)
-                .and_then(|c| c.keys.signer.as_ref().ok())
-                .filter(|s| Some(s.kid()) == resolved.current_kid())
-                .cloned();
-            match reusable {
-                Some(signer) => Ok(signer),
-                None => match open_current(&resolved.keys, &WebCryptoKeys, kek.as_deref()).await {
-                    Ok(key) => WebCryptoSigner::import(&key).await.map(Rc::new),
-                    Err(e) => Err(e),
-                },
-            }
-        }
+        // Keep the imported key while it is still the current one (the KEK
+        // is unchanged: a copy under another KEK is never reused);
+        // otherwise unseal and import the new current key.
+        None => match previous_signer.filter(|s| Some(s.kid()) == resolved.current_kid()) {
+            Some(signer) => Ok(signer),
+            None => match open_current(&resolved.keys, &WebCryptoKeys, kek.as_deref()).await {
+                Ok(key) => WebCryptoSigner::import(&key).await.map(Rc::new),
+                Err(e) => Err(e),
+            },
+        },
     };
     let keys = RequestKeys { jwks: resolved.jwks.map(|j| Rc::from(j.as_str())), signer };
-    MANAGED.with(|m| *m.borrow_mut() = Some(ManagedCache { loaded_ms: now_ms, kek, keys: keys.clone() }));
+    MANAGED.with(|m| {
+        *m.borrow_mut() = Some(ManagedCache { loaded_ms: now_ms, refreshing_since: None, kek, keys: keys.clone() })
+    });
     keys
 }
