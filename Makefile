@@ -9,9 +9,9 @@ export PATH := $(CARGO_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 export CLOUDFLARE_CF_FETCH_ENABLED := false
 
-SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock
+SOURCES := $(shell find src -name '*.rs' -o -name '*.js') Cargo.toml Cargo.lock
 
-.PHONY: dev test tools build test-host test-e2e test-smoke latency key-costs bench clean
+.PHONY: dev test tools build test-host test-glue test-e2e test-smoke latency key-costs bench clean
 
 ## Install what is missing: wasm32 target, worker-build, wasm-bindgen-cli, npm packages.
 tools:
@@ -41,10 +41,14 @@ dev: build .dev.vars
 	wrangler dev --ip 127.0.0.1 --port $(PORT)
 
 ## Every test ring: host unit/flow tests, e2e in workerd (Miniflare), wrangler dev smoke.
-test: build test-host test-e2e test-smoke
+test: build test-host test-glue test-e2e test-smoke
 
 test-host: tools
 	cargo test
+
+# The JS half of the Worker glue (src/wasm/glue.js), in Node.
+test-glue: tools
+	node --test tests/glue/
 
 # The same suite, same assertions, once per storage backend.
 test-e2e: build

@@ -7,7 +7,7 @@
 //
 // CPU is read from /proc/<pid>/stat (utime + stime) of the server processes —
 // every workerd process Miniflare started, or the peer's node process —
-// before and after each point, and reported per 1,000 requests, so the
+// before and after each slice, and reported per 1,000 requests, so the
 // worker's own cost per token reads as token CPU − JWKS CPU.
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
@@ -21,6 +21,7 @@ import { script as floorScript } from "./floor.mjs";
 const root = new URL("../../", import.meta.url).pathname;
 const QUICK = process.env.QUICK === "1";
 const SECONDS = QUICK ? 1 : 10;
+const SLICES = QUICK ? 1 : 5;
 const WARMUP = QUICK ? 1 : 10;
 const CONNECTIONS = [1, 8, 32];
 const oha = process.env.OHA ?? "oha";
@@ -77,13 +78,40 @@ function load({ url, connections, seconds, method = "GET", headers = {}, body })
   };
 }
 
-/** One point: load plus the server CPU it cost. */
-function point(pids, spec) {
+/** One slice: load plus the server CPU it cost. */
+function slice(pids, spec) {
   const before = cpuTicks(pids());
   const r = load(spec);
   const after = cpuTicks(pids());
   const cpuUs = r.requests ? (((after - before) / TICKS) * 1e6) / r.requests : NaN;
   return { ...r, cpuMsPer1k: cpuUs };
+}
+
+/**
+ * The requests of one server at one connection count, measured in SLICES
+ * slices taken in turn (token, trivial, token, trivial, …) and reported as
+ * the median slice: this machine's neighbours come and go, and a slow
+ * window then spoils one slice rather than a whole point or a comparison.
+ */
+function points(pids, specs, connections) {
+  const slices = new Map(specs.map(([name]) => [name, []]));
+  for (let i = 0; i < SLICES; i++) {
+    for (const [name, spec] of specs) slices.get(name).push(slice(pids, { ...spec, connections, seconds: SECONDS / SLICES }));
+  }
+  const median = (xs, f) => xs.map(f).sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  return specs.map(([name]) => {
+    const xs = slices.get(name);
+    return {
+      request: name,
+      connections,
+      requests: xs.reduce((n, x) => n + x.requests, 0),
+      rps: median(xs, (x) => x.rps),
+      p50: median(xs, (x) => x.p50),
+      p99: median(xs, (x) => x.p99),
+      errors: xs.reduce((n, x) => n + x.errors, 0),
+      cpuMsPer1k: median(xs, (x) => x.cpuMsPer1k),
+    };
+  });
 }
 
 // ------------------------------------------------------------ targets ----
@@ -101,9 +129,8 @@ async function benchWorker(storage, keyMode) {
     const jwks = { url: `${w.directBase}/.well-known/jwks.json` };
     load({ ...token, connections: 8, seconds: WARMUP > 2 ? 2 : 1 });
     for (const connections of CONNECTIONS) {
-      for (const [request, spec] of [["token", token], ["jwks", jwks]]) {
-        const r = point(workerdPids, { ...spec, connections, seconds: SECONDS });
-        rows.push({ target: "m2m-edge (workerd)", storage, keyMode, request, connections, ...r });
+      for (const r of points(workerdPids, [["token", token], ["jwks", jwks]], connections)) {
+        rows.push({ target: "m2m-edge (workerd)", storage, keyMode, ...r });
         log(rows.at(-1));
       }
     }
@@ -126,9 +153,8 @@ async function benchPeer() {
     const jwks = { url: `${base}/jwks` };
     load({ ...token, connections: 8, seconds: WARMUP }); // its first ~10 s run slow (TOOLCHAIN.md)
     for (const connections of CONNECTIONS) {
-      for (const [request, spec] of [["token", token], ["jwks", jwks]]) {
-        const r = point(() => [child.pid], { ...spec, connections, seconds: SECONDS });
-        rows.push({ target: "node-oidc-provider 9.13.3", storage: "memory", keyMode: "-", request, connections, ...r });
+      for (const r of points(() => [child.pid], [["token", token], ["jwks", jwks]], connections)) {
+        rows.push({ target: "node-oidc-provider 9.13.3", storage: "memory", keyMode: "-", ...r });
         log(rows.at(-1));
       }
     }
@@ -146,9 +172,8 @@ async function benchFloor() {
     const token = { url: `${base}/token`, method: "POST", headers: tokenForm, body: "grant_type=client_credentials" };
     const trivial = { url: `${base}/trivial` };
     load({ ...token, connections: 8, seconds: 1 });
-    for (const [request, spec] of [["token", token], ["trivial GET", trivial]]) {
-      const r = point(workerdPids, { ...spec, connections: 8, seconds: SECONDS });
-      rows.push({ target: "JS floor (workerd)", storage: "-", keyMode: "-", request, connections: 8, ...r });
+    for (const r of points(workerdPids, [["token", token], ["trivial GET", trivial]], 8)) {
+      rows.push({ target: "JS floor (workerd)", storage: "-", keyMode: "-", ...r });
       log(rows.at(-1));
     }
   } finally {
@@ -240,7 +265,9 @@ summary.push(`- cold start (${cold.samples} runs, median): process start → fir
 const doc = `# Benchmarks
 
 Measured by \`make bench\`${QUICK ? " (QUICK=1: 1 s per point — not representative)" : ""} on ${machine.date}: ${machine.nproc} cores, ${machine.cpu}.
-Loopback only; load generator oha 1.16 (raw latencies); ${SECONDS} s per point, one point after another.
+Loopback only; load generator oha 1.16 (raw latencies); ${SECONDS} s per point, taken as ${SLICES} slices of
+${SECONDS / SLICES} s that alternate between a server's token and trivial requests; each figure is the
+median slice. One server at a time.
 m2m-edge runs its release wasm in workerd started by Miniflare with a local
 D1 / KV, loaded through a direct socket into the worker (Miniflare's
 \`unsafeDirectSockets\`: no entry worker in front, the closest to bare workerd

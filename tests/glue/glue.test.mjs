@@ -1,0 +1,71 @@
+// src/wasm/glue.js on its own, in Node (its WebCrypto, Request and Response):
+// the parts of the Worker glue written in JS, including the signing failure
+// path that a healthy workerd never takes.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { describe as describeRequest, respond, signThenRespond, withBody } from "../../src/wasm/glue.js";
+
+const NAMES = "authorization\ncontent-type\ncontent-length";
+const ECDSA = { name: "ECDSA", hash: "SHA-256" };
+
+test("describe: method, URL, then =value per present header and nothing per absent one", () => {
+  // As workerd hands it over (Node's Request would drop content-length).
+  const present = {
+    method: "POST",
+    url: "https://as.example/oauth2/token?x=1",
+    headers: new Headers({ authorization: "Basic abc", "content-type": "", "content-length": "3" }),
+  };
+  assert.equal(describeRequest(present, NAMES), "POST\nhttps://as.example/oauth2/token?x=1\n=Basic abc\n=\n=3");
+  const bare = new Request("https://as.example/.well-known/jwks.json");
+  assert.equal(describeRequest(bare, NAMES), "GET\nhttps://as.example/.well-known/jwks.json\n\n\n");
+});
+
+test("withBody hands the bytes, or undefined when the body cannot be read, to the callback", async () => {
+  const seen = await withBody(new Request("https://as.example/", { method: "POST", body: "grant_type=x" }), "env", (req, env, bytes) => [env, new TextDecoder().decode(bytes)]);
+  assert.deepEqual(seen, ["env", "grant_type=x"]);
+  const used = new Request("https://as.example/", { method: "POST", body: "x" });
+  await used.text();
+  assert.equal(await withBody(used, null, (req, env, bytes) => bytes), undefined);
+});
+
+test("respond: status, headers in order, no body when empty", async () => {
+  const r = respond(401, new TextEncoder().encode('{"error":"invalid_client"}'), "content-type\napplication/json\nwww-authenticate\nBasic realm=\"x\"\n");
+  assert.equal(r.status, 401);
+  assert.equal(r.headers.get("www-authenticate"), 'Basic realm="x"');
+  assert.deepEqual(await r.json(), { error: "invalid_client" });
+  const empty = respond(204, new Uint8Array(0), "");
+  assert.equal(empty.status, 204);
+  assert.equal(empty.body, null);
+});
+
+test("signThenRespond writes a verifiable base64url ES256 signature into the slot", async () => {
+  const { privateKey, publicKey } = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"]);
+  const input = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0";
+  const text = `{"access_token":"${input}.","token_type":"Bearer"}`;
+  const body = new TextEncoder().encode(text);
+  const start = '{"access_token":"'.length;
+  const r = await signThenRespond(crypto.subtle, ECDSA, privateKey, 200, body, start, start + input.length, start + input.length + 1, "content-type\napplication/json\ncache-control\nno-store\n", () => assert.fail("not expected to fail"));
+  assert.equal(r.status, 200);
+  assert.equal(r.headers.get("cache-control"), "no-store");
+  const json = await r.json();
+  assert.equal(json.token_type, "Bearer");
+  const [header, payload, signature] = json.access_token.split(".");
+  assert.equal(`${header}.${payload}`, input);
+  assert.match(signature, /^[A-Za-z0-9_-]{86}$/);
+  const raw = Buffer.from(signature, "base64url");
+  assert.equal(raw.length, 64);
+  assert.ok(await crypto.subtle.verify(ECDSA, publicKey, raw, new TextEncoder().encode(input)));
+});
+
+test("signThenRespond answers with the failure callback when WebCrypto rejects", async () => {
+  const { publicKey } = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"]);
+  const body = new TextEncoder().encode('{"access_token":"a.b.","token_type":"Bearer"}');
+  let reason;
+  const r = await signThenRespond(crypto.subtle, ECDSA, publicKey, 200, body, 17, 20, 21, "content-type\napplication/json\n", (why) => {
+    reason = why;
+    return respond(500, new TextEncoder().encode('{"error":"server_error"}'), "content-type\napplication/json\n");
+  });
+  assert.ok(reason, "the callback saw why");
+  assert.equal(r.status, 500);
+  assert.deepEqual(await r.json(), { error: "server_error" });
+});
