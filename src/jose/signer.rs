@@ -111,12 +111,15 @@ mod tests {
         assert!(verifying_key().verify(input.as_bytes(), &sig).is_ok());
     }
 
+    /// A signer holding the RFC 7515 A.3 key.
+    fn rfc7515_signer() -> P256Signer {
+        let raw = format!(r#"{{"kty":"EC","crv":"P-256","x":"{X}","y":"{Y}","d":"{D}","kid":"a3"}}"#);
+        P256Signer::new(jwk::parse(Some(&raw)).unwrap().current()).unwrap()
+    }
+
     #[test]
     fn signer_output_verifies_and_is_raw_r_s() {
-        let set =
-            jwk::parse(Some(&format!(r#"{{"kty":"EC","crv":"P-256","x":"{X}","y":"{Y}","d":"{D}","kid":"a3"}}"#)))
-                .unwrap();
-        let signer = P256Signer::new(set.current()).unwrap();
+        let signer = rfc7515_signer();
         let input = jws::signing_input(signer.header_b64(), br#"{"sub":"x"}"#);
         let sig = signer.sign(input.as_bytes());
         assert!(verifying_key().verify(input.as_bytes(), &Signature::from_slice(&sig).unwrap()).is_ok());
@@ -124,10 +127,7 @@ mod tests {
 
     #[test]
     fn signature_fills_its_slot() {
-        let set =
-            jwk::parse(Some(&format!(r#"{{"kty":"EC","crv":"P-256","x":"{X}","y":"{Y}","d":"{D}","kid":"a3"}}"#)))
-                .unwrap();
-        let signer = P256Signer::new(set.current()).unwrap();
+        let signer = rfc7515_signer();
         let mut unsigned = Response::json(200, r#"{"t":"abc.","n":1}"#);
         unsigned.signature = Some(SignatureSlot { input: 6..9, at: 10 });
         let signed = signer.sign_response(unsigned);
