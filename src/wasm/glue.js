@@ -44,8 +44,9 @@ export function respond(status, body, headers) {
  * The token response: sign `body[inputStart..inputEnd]` (the JWS signing
  * input) with ES256 and write the signature, base64url, at `at`
  * (crate::http::SignatureSlot). WebCrypto's ECDSA result is already the
- * 64-byte R || S that JWS wants (RFC 7518 §3.4). On a rejection, or a
- * signature of any other length, `failed(reason)` (Rust) makes the answer.
+ * 64-byte R || S that JWS wants (RFC 7518 §3.4). On a rejection, a
+ * signature of any other length or a Response that cannot be built,
+ * `failed(reason)` (Rust) makes the answer.
  */
 export function signThenRespond(subtle, algorithm, key, status, body, inputStart, inputEnd, at, headers, failed) {
   const bytes = body.slice();
@@ -56,7 +57,11 @@ export function signThenRespond(subtle, algorithm, key, status, body, inputStart
     out.set(bytes.subarray(0, at));
     base64urlInto(signature, out, at);
     out.set(bytes.subarray(at), at + SIGNATURE_CHARS);
-    return new Response(out, { status, headers: headerPairs(headers) });
+    try {
+      return new Response(out, { status, headers: headerPairs(headers) });
+    } catch (error) {
+      return failed(error);
+    }
   }, failed);
 }
 
