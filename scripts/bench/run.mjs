@@ -88,30 +88,34 @@ function slice(pids, spec) {
 }
 
 /**
- * The requests of one server at one connection count, measured in SLICES
- * slices taken in turn (token, trivial, token, trivial, …) and reported as
- * the median slice: this machine's neighbours come and go, and a slow
- * window then spoils one slice rather than a whole point or a comparison.
+ * Every series (one server's token and trivial requests) at one connection
+ * count, in SLICES rounds: each round gives every request of every series
+ * one slice, in turn. Each figure is the median slice. This machine's
+ * neighbours come and go; taken this way a slow window spoils one slice of
+ * each rather than a whole point, and never one side of a comparison only.
  */
-function points(pids, specs, connections) {
-  const slices = new Map(specs.map(([name]) => [name, []]));
+function points(series, connections) {
+  const slices = series.map((s) => s.specs.map(() => []));
   for (let i = 0; i < SLICES; i++) {
-    for (const [name, spec] of specs) slices.get(name).push(slice(pids, { ...spec, connections, seconds: SECONDS / SLICES }));
+    series.forEach((s, si) =>
+      s.specs.forEach(([, spec], ri) => slices[si][ri].push(slice(s.pids, { ...spec, connections, seconds: SECONDS / SLICES }))),
+    );
   }
   const median = (xs, f) => xs.map(f).sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  return specs.map(([name]) => {
-    const xs = slices.get(name);
-    return {
-      request: name,
-      connections,
-      requests: xs.reduce((n, x) => n + x.requests, 0),
-      rps: median(xs, (x) => x.rps),
-      p50: median(xs, (x) => x.p50),
-      p99: median(xs, (x) => x.p99),
-      errors: xs.reduce((n, x) => n + x.errors, 0),
-      cpuMsPer1k: median(xs, (x) => x.cpuMsPer1k),
-    };
-  });
+  return series.map((s, si) =>
+    s.specs.map(([request], ri) => {
+      const xs = slices[si][ri];
+      return {
+        request,
+        connections,
+        rps: median(xs, (x) => x.rps),
+        p50: median(xs, (x) => x.p50),
+        p99: median(xs, (x) => x.p99),
+        errors: xs.reduce((n, x) => n + x.errors, 0),
+        cpuMsPer1k: median(xs, (x) => x.cpuMsPer1k),
+      };
+    }),
+  );
 }
 
 // ------------------------------------------------------------ targets ----
@@ -120,22 +124,36 @@ const rows = [];
 const basic = (id, secret) => `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}`;
 const tokenForm = { "content-type": "application/x-www-form-urlencoded" };
 
-async function benchWorker(storage, keyMode) {
-  const bindings = { STORAGE: storage, ...(keyMode === "managed" ? { SIGNING_KEYS: undefined } : {}) };
-  const w = await startWorker({ bindings, direct: true });
+/** m2m-edge on both backends in both key modes, all four running, measured side by side. */
+async function benchWorkers() {
+  const running = [];
+  const series = [];
   try {
-    const c = await clientFor(w).createClient();
-    const token = { url: `${w.directBase}/oauth2/token`, method: "POST", headers: { ...tokenForm, authorization: basic(c.client_id, c.client_secret) }, body: "grant_type=client_credentials" };
-    const jwks = { url: `${w.directBase}/.well-known/jwks.json` };
-    load({ ...token, connections: 8, seconds: WARMUP > 2 ? 2 : 1 });
-    for (const connections of CONNECTIONS) {
-      for (const r of points(workerdPids, [["token", token], ["jwks", jwks]], connections)) {
-        rows.push({ target: "m2m-edge (workerd)", storage, keyMode, ...r });
-        log(rows.at(-1));
+    for (const storage of ["d1", "kv"]) {
+      for (const keyMode of ["byok", "managed"]) {
+        const before = new Set(workerdPids());
+        const bindings = { STORAGE: storage, ...(keyMode === "managed" ? { SIGNING_KEYS: undefined } : {}) };
+        const w = await startWorker({ bindings, direct: true });
+        running.push(w);
+        const own = workerdPids().filter((pid) => !before.has(pid));
+        if (own.length === 0) throw new Error(`no workerd process found for ${storage}/${keyMode}`);
+        const c = await clientFor(w).createClient();
+        const token = { url: `${w.directBase}/oauth2/token`, method: "POST", headers: { ...tokenForm, authorization: basic(c.client_id, c.client_secret) }, body: "grant_type=client_credentials" };
+        const jwks = { url: `${w.directBase}/.well-known/jwks.json` };
+        series.push({ storage, keyMode, pids: () => own, specs: [["token", token], ["jwks", jwks]] });
+        load({ ...token, connections: 8, seconds: WARMUP > 2 ? 2 : 1 });
       }
     }
+    for (const connections of CONNECTIONS) {
+      points(series, connections).forEach((results, i) => {
+        for (const r of results) {
+          rows.push({ target: "m2m-edge (workerd)", storage: series[i].storage, keyMode: series[i].keyMode, ...r });
+          log(rows.at(-1));
+        }
+      });
+    }
   } finally {
-    await w.close();
+    for (const w of running) await w.close();
   }
 }
 
@@ -153,7 +171,7 @@ async function benchPeer() {
     const jwks = { url: `${base}/jwks` };
     load({ ...token, connections: 8, seconds: WARMUP }); // its first ~10 s run slow (TOOLCHAIN.md)
     for (const connections of CONNECTIONS) {
-      for (const r of points(() => [child.pid], [["token", token], ["jwks", jwks]], connections)) {
+      for (const r of points([{ pids: () => [child.pid], specs: [["token", token], ["jwks", jwks]] }], connections)[0]) {
         rows.push({ target: "node-oidc-provider 9.13.3", storage: "memory", keyMode: "-", ...r });
         log(rows.at(-1));
       }
@@ -172,7 +190,7 @@ async function benchFloor() {
     const token = { url: `${base}/token`, method: "POST", headers: tokenForm, body: "grant_type=client_credentials" };
     const trivial = { url: `${base}/trivial` };
     load({ ...token, connections: 8, seconds: 1 });
-    for (const r of points(workerdPids, [["token", token], ["trivial GET", trivial]], 8)) {
+    for (const r of points([{ pids: workerdPids, specs: [["token", token], ["trivial GET", trivial]] }], 8)[0]) {
       rows.push({ target: "JS floor (workerd)", storage: "-", keyMode: "-", ...r });
       log(rows.at(-1));
     }
@@ -238,7 +256,7 @@ const machine = {
 };
 
 console.error(`make bench${QUICK ? " (QUICK: 1 s per point)" : ""}: ${machine.nproc} cores, ${machine.cpu}`);
-for (const storage of ["d1", "kv"]) for (const keyMode of ["byok", "managed"]) await benchWorker(storage, keyMode);
+await benchWorkers();
 await benchFloor();
 await benchPeer();
 const cold = await coldStart();
@@ -266,8 +284,9 @@ const doc = `# Benchmarks
 
 Measured by \`make bench\`${QUICK ? " (QUICK=1: 1 s per point — not representative)" : ""} on ${machine.date}: ${machine.nproc} cores, ${machine.cpu}.
 Loopback only; load generator oha 1.16 (raw latencies); ${SECONDS} s per point, taken as ${SLICES} slices of
-${SECONDS / SLICES} s that alternate between a server's token and trivial requests; each figure is the
-median slice. One server at a time.
+${SECONDS / SLICES} s. The four m2m-edge configurations run side by side and take their slices in
+turn (token, JWKS, next configuration, …); the JS floor and the peer follow, alone. Each figure is
+the median slice.
 m2m-edge runs its release wasm in workerd started by Miniflare with a local
 D1 / KV, loaded through a direct socket into the worker (Miniflare's
 \`unsafeDirectSockets\`: no entry worker in front, the closest to bare workerd
