@@ -351,16 +351,7 @@ fn describe(req: &web_sys::Request) -> Option<Request> {
 /// The JS `Response`, built in one call (`glue.js`): `respond`, or
 /// `signThenRespond` when the body still lacks its signature.
 fn to_js(response: Response, signer: Option<&WebCryptoSigner>) -> JsValue {
-    let mut headers = String::new();
-    for (name, value) in &response.headers {
-        // A newline would split the list; no header value may hold one anyway.
-        if !value.contains('\n') {
-            headers.push_str(name);
-            headers.push('\n');
-            headers.push_str(value);
-            headers.push('\n');
-        }
-    }
+    let headers = header_lines(&response);
     match (&response.signature, signer) {
         (None, _) => glue::respond(response.status, &response.body, &headers).unwrap_or_else(|_| fallback()),
         (Some(slot), Some(signer)) => SIGN_FAILED
@@ -371,10 +362,25 @@ fn to_js(response: Response, signer: Option<&WebCryptoSigner>) -> JsValue {
     }
 }
 
+/// The headers as `glue.js` takes them: "name\nvalue\n" each.
+fn header_lines(response: &Response) -> String {
+    let mut lines = String::new();
+    for (name, value) in &response.headers {
+        // A newline would split the list; no header value may hold one anyway.
+        if !value.contains('\n') {
+            lines.push_str(name);
+            lines.push('\n');
+            lines.push_str(value);
+            lines.push('\n');
+        }
+    }
+    lines
+}
+
 /// The `server_error` response, for when the intended one cannot be built.
 fn fallback() -> JsValue {
     let error = app::server_error_response();
-    glue::respond(error.status, &error.body, "content-type\napplication/json\n").unwrap_or(JsValue::UNDEFINED)
+    glue::respond(error.status, &error.body, &header_lines(&error)).unwrap_or(JsValue::UNDEFINED)
 }
 
 thread_local! {
