@@ -56,7 +56,7 @@ describe(`token endpoint (${STORAGE})`, () => {
     const dir = mkdtempSync(join(tmpdir(), "m2m-"));
     const jwksFile = join(dir, "jwks.json");
     writeFileSync(jwksFile, await (await fetch(`${ctx.w.base}/.well-known/jwks.json`)).text());
-    const out = execFileSync("cargo", ["run", "-q", "--example", "verify_token", "--", jwksFile, r.json.access_token], { encoding: "utf8" });
+    const out = execFileSync("cargo", ["run", "-q", "-p", "m2m-edge-testkit", "--example", "verify_token", "--", jwksFile, r.json.access_token], { encoding: "utf8" });
     assert.equal(JSON.parse(out).client_id, c.client_id);
   });
 

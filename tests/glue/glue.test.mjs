@@ -1,9 +1,9 @@
-// src/wasm/glue.js on its own, in Node (its WebCrypto, Request and Response):
+// crates/worker/src/glue.js on its own, in Node (its WebCrypto, Request and Response):
 // the parts of the Worker glue written in JS, including the signing failure
 // path that a healthy workerd never takes.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { describe as describeRequest, respond, signThenRespond, withBody } from "../../src/wasm/glue.js";
+import { describe as describeRequest, respond, signThenRespond, withBody } from "../../crates/worker/src/glue.js";
 
 const NAMES = "authorization\ncontent-type\ncontent-length";
 const ECDSA = { name: "ECDSA", hash: "SHA-256" };

@@ -1,0 +1,206 @@
+//! `/admin/clients`: the client registry, and secret rotation (the model:
+//! Stytch's start / complete / cancel).
+
+use serde_json::{json, Value};
+
+use super::{json_body, ok, AdminError, AdminResult};
+use crate::app::{Ports, Runtime};
+use crate::client::input::{parse_new, parse_patch, ClientPatch};
+use crate::app::render::client_json;
+use crate::client::ClientStore;
+use crate::resource::ResourceStore;
+use crate::client::{ClientId, ClientRecord, ClientSecret, Status};
+use crate::grant::{Audience, Grant, Scope};
+use crate::oauth::form::parse_pairs;
+use crate::resource::check_grants;
+
+const DEFAULT_LIMIT: usize = 50;
+const MAX_LIMIT: usize = 200;
+
+fn rng_failed<E>(_: E) -> AdminError {
+    AdminError::Server("random source failed".into())
+}
+
+/// With API resources registered, grants may only name them and their scopes.
+async fn check_against_resources<R: Runtime>(
+    grants: &[Grant],
+    p: &Ports<'_, R>,
+) -> Result<(), AdminError> {
+    let resources = p.store.resources().await?;
+    Ok(check_grants(grants, &resources)?)
+}
+
+pub(super) async fn create<R: Runtime>(
+    req: &crate::http::Request,
+    p: &Ports<'_, R>,
+) -> AdminResult {
+    let input = parse_new(&json_body(req)?)?;
+    check_against_resources(&input.grants, p).await?;
+    let id = ClientId::generate(p.random).map_err(rng_failed)?;
+    let secret = ClientSecret::generate(p.random).map_err(rng_failed)?;
+    let now = p.clock.now();
+    let record = ClientRecord {
+        id,
+        name: input.name,
+        description: input.description,
+        grants: input.grants,
+        custom_claims: input.custom_claims,
+        token_ttl: input.token_ttl,
+        status: Status::Active,
+        secret: secret.stored(),
+        next_secret: None,
+        created_at: now,
+        updated_at: now,
+    };
+    p.store.create(&record).await?;
+    let mut body = client_json(&record);
+    // Shown this once; only the hash is kept.
+    body["client_secret"] = Value::String(secret.expose().to_string());
+    Ok(ok(201, body).with_header("location", format!("/admin/clients/{}", record.id.as_str())))
+}
+
+async fn load<R: Runtime>(
+    id: &ClientId,
+    p: &Ports<'_, R>,
+) -> Result<ClientRecord, AdminError> {
+    p.store.get(id).await?.ok_or(AdminError::NotFound("client"))
+}
+
+async fn save<R: Runtime>(
+    mut record: ClientRecord,
+    p: &Ports<'_, R>,
+) -> Result<ClientRecord, AdminError> {
+    record.updated_at = p.clock.now();
+    if p.store.update(&record).await? {
+        Ok(record)
+    } else {
+        Err(AdminError::NotFound("client"))
+    }
+}
+
+pub(super) async fn get<R: Runtime>(id: &ClientId, p: &Ports<'_, R>) -> AdminResult {
+    Ok(ok(200, client_json(&load(id, p).await?)))
+}
+
+pub(super) async fn list<R: Runtime>(
+    req: &crate::http::Request,
+    p: &Ports<'_, R>,
+) -> AdminResult {
+    let pairs = parse_pairs(req.query.as_deref().unwrap_or("").as_bytes())
+        .map_err(|_| AdminError::invalid("query", "malformed query string"))?;
+    let param =
+        |name: &str| pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty());
+    let limit = match param("limit") {
+        None => DEFAULT_LIMIT,
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| AdminError::invalid("limit", "must be an integer between 1 and 200"))?,
+    };
+    let page = p.store.list(param("cursor"), limit).await?;
+    let clients: Vec<Value> = page.clients.iter().map(client_json).collect();
+    Ok(ok(200, json!({"clients": clients, "next_cursor": page.next_cursor})))
+}
+
+pub(super) async fn update<R: Runtime>(
+    req: &crate::http::Request,
+    id: &ClientId,
+    p: &Ports<'_, R>,
+) -> AdminResult {
+    let patch: ClientPatch = parse_patch(&json_body(req)?)?;
+    if let Some(grants) = &patch.grants {
+        check_against_resources(grants, p).await?;
+    }
+    let mut record = load(id, p).await?;
+    if let Some(name) = patch.name {
+        record.name = name;
+    }
+    if let Some(description) = patch.description {
+        record.description = description;
+    }
+    if let Some(grants) = patch.grants {
+        record.grants = grants;
+    }
+    if let Some(claims) = patch.custom_claims {
+        record.custom_claims = claims;
+    }
+    if let Some(ttl) = patch.token_ttl {
+        record.token_ttl = ttl;
+    }
+    if let Some(status) = patch.status {
+        record.status = status;
+    }
+    Ok(ok(200, client_json(&save(record, p).await?)))
+}
+
+pub(super) async fn delete<R: Runtime>(id: &ClientId, p: &Ports<'_, R>) -> AdminResult {
+    if p.store.delete(id).await? {
+        Ok(crate::http::Response::empty(204))
+    } else {
+        Err(AdminError::NotFound("client"))
+    }
+}
+
+/// Start a rotation: a new secret, returned once as `next_client_secret`;
+/// from now on the old and the new secret both authenticate.
+pub(super) async fn rotate_start<R: Runtime>(
+    id: &ClientId,
+    p: &Ports<'_, R>,
+) -> AdminResult {
+    let mut record = load(id, p).await?;
+    if record.next_secret.is_some() {
+        return Err(AdminError::conflict(
+            "a secret rotation is already pending: complete or cancel it before starting another",
+        ));
+    }
+    let secret = ClientSecret::generate(p.random).map_err(rng_failed)?;
+    record.next_secret = Some(secret.stored());
+    let mut body = client_json(&save(record, p).await?);
+    body["next_client_secret"] = Value::String(secret.expose().to_string());
+    Ok(ok(200, body))
+}
+
+/// Complete (the new secret replaces the old) or cancel (the new one is dropped).
+pub(super) async fn rotate_finish<R: Runtime>(
+    id: &ClientId,
+    complete: bool,
+    p: &Ports<'_, R>,
+) -> AdminResult {
+    let mut record = load(id, p).await?;
+    let Some(next) = record.next_secret.take() else {
+        return Err(AdminError::conflict("no secret rotation is pending for this client"));
+    };
+    if complete {
+        record.secret = next;
+    }
+    Ok(ok(200, client_json(&save(record, p).await?)))
+}
+
+/// Ids of the clients whose grants name `audience` (and, when `scopes` is
+/// given, use one of those scopes). Pages through the whole registry: an
+/// admin-only path.
+pub(super) async fn using<R: Runtime>(
+    audience: &Audience,
+    scopes: Option<&[Scope]>,
+    p: &Ports<'_, R>,
+) -> Result<Vec<String>, AdminError> {
+    let mut found = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = p.store.list(cursor.as_deref(), MAX_LIMIT).await?;
+        for client in &page.clients {
+            let uses = client
+                .grants
+                .iter()
+                .any(|g| g.audience == *audience && scopes.is_none_or(|ss| g.scopes.iter().any(|s| ss.contains(s))));
+            if uses {
+                found.push(client.id.as_str().to_string());
+            }
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(found),
+        }
+    }
+}

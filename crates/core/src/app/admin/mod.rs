@@ -1,0 +1,221 @@
+//! The admin API: the client registry and API resources, JSON in and out,
+//! behind `Authorization: Bearer <ADMIN_API_KEY>`.
+
+mod clients;
+mod keys;
+mod resources;
+
+use serde_json::{json, Value};
+
+use super::{Effects, Ports, Runtime};
+use crate::client::{ClientId, SecretHash};
+use crate::config::StorageKind;
+use crate::http::{Body, Header, Method, Request, Response};
+use crate::ports::StoreError;
+use crate::resource::ResourceId;
+use crate::validate::FieldError;
+
+/// Said on every successful change when the backend is Workers KV: KV is
+/// eventually consistent, and other locations may serve the old value
+/// (cached reads) for up to about a minute.
+pub const KV_PROPAGATION: &str =
+    "Workers KV: this change can take up to 60 seconds to reach every location; until then other locations may still accept the old state";
+
+/// An admin API failure, each with its status and a JSON body.
+#[derive(Debug)]
+enum AdminError {
+    Unauthorized,
+    NotFound(&'static str),
+    MethodNotAllowed(&'static str),
+    TooLarge,
+    UnsupportedMediaType,
+    Invalid(FieldError),
+    /// 409: the request conflicts with current state; `clients` names the
+    /// clients in the way, when that is the reason.
+    Conflict {
+        message: String,
+        clients: Vec<String>,
+    },
+    /// Logged in full; the caller sees `server_error` only.
+    Server(String),
+}
+
+impl From<FieldError> for AdminError {
+    fn from(e: FieldError) -> AdminError {
+        AdminError::Invalid(e)
+    }
+}
+
+impl From<StoreError> for AdminError {
+    fn from(e: StoreError) -> AdminError {
+        match e {
+            StoreError::BadCursor => AdminError::invalid("cursor", "is not a cursor this API returned"),
+            other => AdminError::Server(other.to_string()),
+        }
+    }
+}
+
+impl AdminError {
+    fn invalid(field: &str, message: &str) -> AdminError {
+        AdminError::Invalid(FieldError::new(field, message))
+    }
+
+    fn conflict(message: impl Into<String>) -> AdminError {
+        AdminError::Conflict { message: message.into(), clients: Vec::new() }
+    }
+
+    fn to_response(&self) -> Response {
+        let (status, body) = match self {
+            AdminError::Unauthorized => {
+                (401, json!({"error": "unauthorized", "error_description": "missing or wrong admin API key"}))
+            }
+            AdminError::NotFound(what) => {
+                (404, json!({"error": "not_found", "error_description": format!("no such {what}")}))
+            }
+            AdminError::MethodNotAllowed(_) => {
+                (405, json!({"error": "method_not_allowed", "error_description": "method not allowed here"}))
+            }
+            AdminError::TooLarge => {
+                (413, json!({"error": "invalid_request", "error_description": "the request body exceeds 16 KiB"}))
+            }
+            AdminError::UnsupportedMediaType => {
+                (415, json!({"error": "invalid_request", "error_description": "Content-Type must be application/json"}))
+            }
+            AdminError::Invalid(e) => (
+                400,
+                json!({"error": "invalid_request", "error_description": format!("{}: {}", e.field, e.message), "field": e.field}),
+            ),
+            AdminError::Conflict { message, clients } => {
+                let mut body = json!({"error": "conflict", "error_description": message});
+                if !clients.is_empty() {
+                    body["clients"] = json!(clients);
+                }
+                (409, body)
+            }
+            AdminError::Server(_) => (
+                500,
+                json!({"error": "server_error", "error_description": "the server could not complete the request"}),
+            ),
+        };
+        let mut response = Response::json(status, body.to_string()).with_header("cache-control", "no-store");
+        match self {
+            AdminError::Unauthorized => {
+                response = response.with_header("www-authenticate", "Bearer realm=\"m2m-edge admin\"");
+            }
+            AdminError::MethodNotAllowed(allow) => response = response.with_header("allow", *allow),
+            _ => {}
+        }
+        response
+    }
+}
+
+type AdminResult = Result<Response, AdminError>;
+
+/// Authorize, route and answer one admin request.
+pub async fn handle<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> (Response, Effects) {
+    match route(req, p).await {
+        Ok((response, effects)) => {
+            let changed = !matches!(req.method, Method::Get | Method::Head);
+            let response =
+                if changed && p.config.storage == StorageKind::Kv { with_propagation_notice(response) } else { response };
+            (response.with_header("cache-control", "no-store"), effects)
+        }
+        Err(error) => {
+            if let AdminError::Server(detail) = &error {
+                p.log.error(&format!("admin API: {detail}"));
+            }
+            (error.to_response(), Effects::default())
+        }
+    }
+}
+
+/// KV's consistency cost, stated where it matters: on every change.
+fn with_propagation_notice(response: Response) -> Response {
+    let mut response = response.with_header("x-m2m-propagation", "up to 60 s (Workers KV)");
+    if let Ok(Value::Object(mut body)) = serde_json::from_slice::<Value>(&response.body) {
+        body.insert("propagation".into(), Value::String(KV_PROPAGATION.into()));
+        response.body = Value::Object(body).to_string().into_bytes();
+    }
+    response
+}
+
+async fn route<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> Result<(Response, Effects), AdminError> {
+    authorize(req, p)?;
+    // Rotation is the one admin change the isolate keeps a copy of.
+    if let (Method::Post, "/admin/keys/rotate") = (req.method, req.path.as_str()) {
+        let response = keys::rotate(req, p).await?;
+        return Ok((response, Effects { keys_changed: true }));
+    }
+    let response = route_plain(req, p).await?;
+    Ok((response, Effects::default()))
+}
+
+async fn route_plain<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> AdminResult {
+    let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
+    let client = |id: &str| ClientId::parse(id).ok_or(AdminError::NotFound("client"));
+    let resource = |id: &str| ResourceId::parse(id).ok_or(AdminError::NotFound("resource"));
+    match (req.method, segments.as_slice()) {
+        (Method::Get, ["admin", "clients"]) => clients::list(req, p).await,
+        (Method::Post, ["admin", "clients"]) => clients::create(req, p).await,
+        (_, ["admin", "clients"]) => Err(AdminError::MethodNotAllowed("GET, POST")),
+        (Method::Get, ["admin", "clients", id]) => clients::get(&client(id)?, p).await,
+        (Method::Patch, ["admin", "clients", id]) => clients::update(req, &client(id)?, p).await,
+        (Method::Delete, ["admin", "clients", id]) => clients::delete(&client(id)?, p).await,
+        (_, ["admin", "clients", _]) => Err(AdminError::MethodNotAllowed("GET, PATCH, DELETE")),
+        (Method::Post, ["admin", "clients", id, "secrets", "rotate"]) => clients::rotate_start(&client(id)?, p).await,
+        (Method::Post, ["admin", "clients", id, "secrets", "rotate", "complete"]) => {
+            clients::rotate_finish(&client(id)?, true, p).await
+        }
+        (Method::Post, ["admin", "clients", id, "secrets", "rotate", "cancel"]) => {
+            clients::rotate_finish(&client(id)?, false, p).await
+        }
+        (_, ["admin", "clients", _, "secrets", "rotate", ..]) => Err(AdminError::MethodNotAllowed("POST")),
+        (Method::Get, ["admin", "resources"]) => resources::list(p).await,
+        (Method::Post, ["admin", "resources"]) => resources::create(req, p).await,
+        (_, ["admin", "resources"]) => Err(AdminError::MethodNotAllowed("GET, POST")),
+        (Method::Get, ["admin", "resources", id]) => resources::get(&resource(id)?, p).await,
+        (Method::Patch, ["admin", "resources", id]) => resources::update(req, &resource(id)?, p).await,
+        (Method::Delete, ["admin", "resources", id]) => resources::delete(&resource(id)?, p).await,
+        (_, ["admin", "resources", _]) => Err(AdminError::MethodNotAllowed("GET, PATCH, DELETE")),
+        (Method::Get, ["admin", "keys"]) => keys::list(p).await,
+        (_, ["admin", "keys"]) => Err(AdminError::MethodNotAllowed("GET")),
+        (_, ["admin", "keys", "rotate"]) => Err(AdminError::MethodNotAllowed("POST")),
+        _ => Err(AdminError::NotFound("endpoint")),
+    }
+}
+
+/// Constant-time check of the bearer key (both sides hashed first, which
+/// also hides the key's length). The header is compared whole: a key may
+/// hold any visible character, commas included, and a repeated header
+/// (joined with ", " by the Fetch API) simply does not match.
+fn authorize<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> Result<(), AdminError> {
+    let Some(expected) = p.config.admin_api_key.as_deref() else {
+        return Err(AdminError::Server("ADMIN_API_KEY is not set; the admin API is disabled".into()));
+    };
+    let presented = req
+        .header(Header::Authorization)
+        .and_then(|h| h.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .ok_or(AdminError::Unauthorized)?;
+    if SecretHash::of(expected).verify(presented) {
+        Ok(())
+    } else {
+        Err(AdminError::Unauthorized)
+    }
+}
+
+fn json_body(req: &Request) -> Result<Value, AdminError> {
+    let bytes = match &req.body {
+        Body::TooLarge => return Err(AdminError::TooLarge),
+        Body::Bytes(b) => b,
+    };
+    if req.media_type().as_deref() != Some("application/json") {
+        return Err(AdminError::UnsupportedMediaType);
+    }
+    serde_json::from_slice(bytes).map_err(|_| AdminError::invalid("body", "is not valid JSON"))
+}
+
+fn ok(status: u16, body: Value) -> Response {
+    Response::json(status, body.to_string())
+}

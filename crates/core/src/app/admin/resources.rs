@@ -1,0 +1,112 @@
+//! `/admin/resources`: API resources (the model: Auth0's APIs, Authgear's
+//! API resources).
+
+use serde_json::{json, Value};
+
+use super::clients::using;
+use super::{json_body, ok, AdminError, AdminResult};
+use crate::app::{Ports, Runtime};
+use crate::http::{Request, Response};
+use crate::resource::{parse_new, parse_patch, removed_scopes, ApiResource, ResourceId, MAX_RESOURCES};
+use crate::app::render::resource_json;
+use crate::resource::ResourceStore;
+use crate::ports::StoreError;
+
+pub(super) async fn list<R: Runtime>(p: &Ports<'_, R>) -> AdminResult {
+    let all: Vec<Value> = p.store.resources().await?.iter().map(resource_json).collect();
+    Ok(ok(200, json!({"resources": all})))
+}
+
+pub(super) async fn create<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> AdminResult {
+    let input = parse_new(&json_body(req)?)?;
+    if p.store.resources().await?.len() >= MAX_RESOURCES {
+        return Err(AdminError::conflict(format!("at most {MAX_RESOURCES} API resources can be registered")));
+    }
+    let now = p.clock.now();
+    let resource = ApiResource {
+        id: ResourceId::generate(p.random).map_err(|_| AdminError::Server("random source failed".into()))?,
+        identifier: input.identifier,
+        name: input.name,
+        scopes: input.scopes,
+        token_ttl: input.token_ttl,
+        created_at: now,
+        updated_at: now,
+    };
+    match p.store.create_resource(&resource).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict) => {
+            return Err(AdminError::conflict(format!(
+                "an API resource with identifier `{}` already exists",
+                resource.identifier.as_str()
+            )))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(ok(201, resource_json(&resource)).with_header("location", format!("/admin/resources/{}", resource.id.as_str())))
+}
+
+async fn load<R: Runtime>(
+    id: &ResourceId,
+    p: &Ports<'_, R>,
+) -> Result<ApiResource, AdminError> {
+    p.store.resource(id).await?.ok_or(AdminError::NotFound("resource"))
+}
+
+pub(super) async fn get<R: Runtime>(id: &ResourceId, p: &Ports<'_, R>) -> AdminResult {
+    Ok(ok(200, resource_json(&load(id, p).await?)))
+}
+
+pub(super) async fn update<R: Runtime>(
+    req: &Request,
+    id: &ResourceId,
+    p: &Ports<'_, R>,
+) -> AdminResult {
+    let patch = parse_patch(&json_body(req)?)?;
+    let mut resource = load(id, p).await?;
+    if let Some(scopes) = patch.scopes {
+        // Dropping a scope that grants still use would leave those grants
+        // naming a scope the API no longer has.
+        let removed = removed_scopes(&resource, &scopes);
+        if !removed.is_empty() {
+            let clients = using(&resource.identifier, Some(&removed), p).await?;
+            if !clients.is_empty() {
+                let names: Vec<&str> = removed.iter().map(|s| s.as_str()).collect();
+                return Err(AdminError::Conflict {
+                    message: format!("scopes still granted to clients cannot be removed: {}", names.join(" ")),
+                    clients,
+                });
+            }
+        }
+        resource.scopes = scopes;
+    }
+    if let Some(name) = patch.name {
+        resource.name = name;
+    }
+    if let Some(ttl) = patch.token_ttl {
+        resource.token_ttl = ttl;
+    }
+    resource.updated_at = p.clock.now();
+    if !p.store.update_resource(&resource).await? {
+        return Err(AdminError::NotFound("resource"));
+    }
+    Ok(ok(200, resource_json(&resource)))
+}
+
+pub(super) async fn delete<R: Runtime>(id: &ResourceId, p: &Ports<'_, R>) -> AdminResult {
+    let resource = load(id, p).await?;
+    let clients = using(&resource.identifier, None, p).await?;
+    if !clients.is_empty() {
+        return Err(AdminError::Conflict {
+            message: format!(
+                "API resource `{}` is still granted to clients; remove it from their grants first",
+                resource.identifier.as_str()
+            ),
+            clients,
+        });
+    }
+    if p.store.delete_resource(&resource).await? {
+        Ok(Response::empty(204))
+    } else {
+        Err(AdminError::NotFound("resource"))
+    }
+}

@@ -1,0 +1,97 @@
+//! The app: one function of (request, ports) → (response, effects). No
+//! runtime types, so every flow runs in host tests with the in-memory store
+//! and a fixed clock, and the same code runs in workerd.
+
+mod admin;
+pub mod render;
+mod token;
+mod wellknown;
+
+use crate::config::Config;
+use crate::http::{Method, Request, Response};
+use crate::jose::IssuingKey;
+use crate::keys::sealed::KeyCrypto;
+use crate::keys::KeyError;
+use crate::oauth::metadata::{JWKS_PATH, TOKEN_PATH};
+use crate::oauth::OAuthError;
+use crate::ports::{Clock, Logger, Random};
+use crate::store::Store;
+
+/// The types a deployment plugs into the app: one parameter for the app's
+/// functions instead of one per port.
+pub trait Runtime {
+    /// Clients, resources and the managed key set.
+    type Store: Store;
+    /// The key tokens are issued under.
+    type Key: IssuingKey;
+    /// Key generation and AES-GCM, for managed-key admin operations.
+    type Crypto: KeyCrypto;
+}
+
+/// Everything a request may need from outside the core.
+pub struct Ports<'a, R: Runtime> {
+    /// Settings, read once per isolate.
+    pub config: &'a Config,
+    /// Storage.
+    pub store: &'a R::Store,
+    /// The JWKS document. A key problem fails only the requests that need
+    /// what is broken: with managed keys and a wrong KEY_ENCRYPTION_KEY the
+    /// JWKS still serves while signing fails.
+    pub jwks: Result<&'a str, &'a KeyError>,
+    /// The key new tokens are issued under.
+    pub signer: Result<&'a R::Key, &'a KeyError>,
+    /// Key generation and sealing.
+    pub crypto: &'a R::Crypto,
+    /// The wall clock.
+    pub clock: &'a dyn Clock,
+    /// Ids, secrets, `jti`s and sealing IVs.
+    pub random: &'a dyn Random,
+    /// Operator-facing log lines.
+    pub log: &'a dyn Logger,
+}
+
+/// What a request changed that the caller keeps outside the app.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Effects {
+    /// The managed key set changed: drop the isolate's copy of the keys.
+    pub keys_changed: bool,
+}
+
+/// The discovery documents' paths: RFC 8414 §3, and OpenID Connect
+/// Discovery 1.0 §4, where many client libraries look.
+pub const DISCOVERY_PATHS: [&str; 2] = ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"];
+
+/// Route one request and answer it.
+pub async fn handle<R: Runtime>(req: &Request, ports: &Ports<'_, R>) -> (Response, Effects) {
+    let (response, effects) = match (req.method, req.path.as_str()) {
+        (Method::Post, TOKEN_PATH) => (token::handle(req, ports).await, Effects::default()),
+        (_, TOKEN_PATH) => (method_not_allowed("POST"), Effects::default()),
+        (Method::Get | Method::Head, JWKS_PATH) => (wellknown::jwks(ports), Effects::default()),
+        (Method::Get | Method::Head, p) if DISCOVERY_PATHS.contains(&p) => {
+            (wellknown::metadata(req, ports).await, Effects::default())
+        }
+        (_, p) if p == JWKS_PATH || DISCOVERY_PATHS.contains(&p) => (method_not_allowed("GET, HEAD"), Effects::default()),
+        (_, p) if p == "/admin" || p.starts_with("/admin/") => admin::handle(req, ports).await,
+        _ => (not_found(), Effects::default()),
+    };
+    if req.method == Method::Head {
+        return (Response { body: Vec::new(), signature: None, ..response }, effects);
+    }
+    (response, effects)
+}
+
+/// For the glue when configuration itself is broken, or a response cannot
+/// be built: the detail is logged by the caller, the client sees only
+/// `server_error`.
+pub fn server_error_response() -> Response {
+    render::oauth_error(&OAuthError::server(String::new()), "m2m-edge")
+}
+
+fn method_not_allowed(allow: &'static str) -> Response {
+    render::oauth_error(&OAuthError::invalid_request("method not allowed on this endpoint").with_status(405), "m2m-edge")
+        .with_header("allow", allow)
+}
+
+fn not_found() -> Response {
+    Response::json(404, r#"{"error":"not_found","error_description":"no such endpoint"}"#)
+}

@@ -1,0 +1,154 @@
+//! `POST /oauth2/token`: the client-credentials grant, RFC 6749 §4.4.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::Serialize;
+
+use super::{render, Ports, Runtime};
+use crate::client::secret::verify_any;
+use crate::client::ClientStore;
+use crate::resource::ResourceStore;
+use crate::client::{ClientId, ClientRecord, SecretHash, Status};
+use crate::http::{Body, Header, Request, Response, SignatureSlot};
+use crate::jose::{jws, IssuingKey};
+use crate::oauth::claims::{AccessTokenClaims, CustomClaims};
+use crate::oauth::client_auth::{self, Credentials};
+use crate::oauth::negotiate::negotiate;
+use crate::oauth::params::TokenParams;
+use crate::grant::scope::join;
+use crate::oauth::{ErrorCode, OAuthError};
+
+/// The one grant this endpoint serves (RFC 6749 §4.4).
+pub const GRANT_TYPE: &str = "client_credentials";
+
+pub async fn handle<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> Response {
+    let issuer = p.config.issuer_for(&req.origin);
+    match issue(req, p, issuer).await {
+        Ok(response) => response,
+        Err(error) => {
+            if let Some(detail) = &error.log {
+                p.log.error(detail);
+            }
+            render::oauth_error(&error, issuer)
+        }
+    }
+}
+
+/// RFC 6749 §5.1.
+#[derive(Serialize)]
+struct TokenResponse<'a> {
+    access_token: &'a str,
+    token_type: &'static str,
+    expires_in: u32,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    scope: &'a str,
+}
+
+async fn issue<R: Runtime>(
+    req: &Request,
+    p: &Ports<'_, R>,
+    issuer: &str,
+) -> Result<Response, OAuthError> {
+    let body = match &req.body {
+        Body::Bytes(b) => b,
+        Body::TooLarge => return Err(OAuthError::invalid_request("the request body exceeds 16 KiB").with_status(413)),
+    };
+    // RFC 6749 §4.4.2: form-encoded; JSON with the same fields is accepted too.
+    let params = match req.media_type().as_deref() {
+        Some("application/x-www-form-urlencoded") => TokenParams::from_form(body)?,
+        Some("application/json") => TokenParams::from_json(body)?,
+        _ => {
+            return Err(OAuthError::invalid_request(
+                "Content-Type must be application/x-www-form-urlencoded (or application/json)",
+            ))
+        }
+    };
+    match params.grant_type.as_deref() {
+        None => return Err(OAuthError::invalid_request("missing grant_type")),
+        Some(GRANT_TYPE) => {}
+        Some(_) => {
+            return Err(OAuthError::new(
+                ErrorCode::UnsupportedGrantType,
+                "only the client_credentials grant is supported",
+            ))
+        }
+    }
+    let credentials = client_auth::extract(req.header(Header::Authorization), &params)?;
+    let client = authenticate(&credentials, p).await?;
+    let decision = negotiate(&client.grants, &params.resource, &params.audience, params.scope.as_deref())?;
+    let signer = p.signer.map_err(|e| OAuthError::server(format!("cannot sign tokens: {e}")))?;
+
+    // A registered API resource's token_ttl caps the lifetime: the shorter wins.
+    let resource = p
+        .store
+        .resource_by_identifier(decision.audience.as_str())
+        .await
+        .map_err(|e| OAuthError::server(e.to_string()))?;
+    let client_ttl = client.token_ttl.unwrap_or(p.config.default_token_ttl);
+    let ttl = resource.and_then(|r| r.token_ttl).map_or(client_ttl, |cap| cap.min(client_ttl));
+    let now = p.clock.now();
+    let mut jti_bytes = [0u8; 16]; // RFC 9068 §2.2 / RFC 7519 §4.1.7: unique; 128 random bits
+    p.random.fill(&mut jti_bytes).map_err(|_| OAuthError::server("random source failed"))?;
+    let jti = URL_SAFE_NO_PAD.encode(jti_bytes);
+    let scope = join(&decision.scopes);
+    let claims = AccessTokenClaims {
+        iss: issuer,
+        sub: client.id.as_str(),
+        aud: decision.audience.as_str(),
+        exp: now + i64::from(ttl),
+        iat: now,
+        nbf: now,
+        jti: &jti,
+        client_id: client.id.as_str(),
+        scope: (!scope.is_empty()).then_some(scope.as_str()),
+        custom: CustomClaims(&client.custom_claims),
+    };
+    let payload = serde_json::to_vec(&claims).map_err(|e| OAuthError::server(format!("claims: {e}")))?;
+    let signing_input = jws::signing_input(signer.header_b64(), &payload);
+    token_response(&signing_input, ttl, &scope)
+}
+
+/// The RFC 6749 §5.1 body with the access token's signature left to the
+/// signing port ([`SignatureSlot`]). `access_token` is serialized first and
+/// its value (base64url and dots) needs no JSON escaping, so the signing
+/// input sits right after `{"access_token":"`; that is checked, not assumed.
+fn token_response(signing_input: &str, ttl: u32, scope: &str) -> Result<Response, OAuthError> {
+    const PREFIX: &[u8] = br#"{"access_token":""#;
+    let unsigned = format!("{signing_input}.");
+    let body = TokenResponse { access_token: &unsigned, token_type: "Bearer", expires_in: ttl, scope };
+    let body = serde_json::to_vec(&body).map_err(|e| OAuthError::server(format!("response: {e}")))?;
+    let input = PREFIX.len()..PREFIX.len() + signing_input.len();
+    let at = input.end + 1;
+    if !body.starts_with(PREFIX)
+        || body.get(input.clone()) != Some(signing_input.as_bytes())
+        || body.get(at) != Some(&b'"')
+    {
+        return Err(OAuthError::server("token response layout"));
+    }
+    let mut response =
+        Response::json(200, body).with_header("cache-control", "no-store").with_header("pragma", "no-cache");
+    response.signature = Some(SignatureSlot { input, at });
+    Ok(response)
+}
+
+/// Check the presented secret against the client's secret and, during a
+/// rotation, its next one. Unknown client, wrong secret, inactive client:
+/// one `invalid_client`, same message, same work.
+async fn authenticate<R: Runtime>(
+    credentials: &Credentials,
+    p: &Ports<'_, R>,
+) -> Result<ClientRecord, OAuthError> {
+    let record = match ClientId::parse(&credentials.client_id) {
+        Some(id) => p.store.get(&id).await.map_err(|e| OAuthError::server(e.to_string()))?,
+        None => None,
+    };
+    let secret_ok = match &record {
+        Some(r) => verify_any(&r.secret.hash, r.next_secret.as_ref().map(|n| &n.hash), &credentials.secret),
+        // Unknown id: compare anyway, so it costs the same as a wrong secret.
+        None => verify_any(&SecretHash::UNMATCHABLE, Some(&SecretHash::UNMATCHABLE), &credentials.secret),
+    };
+    match record {
+        Some(r) if secret_ok && r.status == Status::Active => Ok(r),
+        _ => Err(OAuthError::invalid_client()),
+    }
+}

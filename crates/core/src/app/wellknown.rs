@@ -1,0 +1,43 @@
+//! `GET /.well-known/jwks.json` (RFC 7517 §5) and the RFC 8414 metadata.
+
+use super::{render, Ports, Runtime};
+use crate::config::JWKS_MAX_AGE;
+use crate::http::{Request, Response};
+use crate::oauth::{metadata, OAuthError};
+use crate::resource::ResourceStore;
+
+pub fn jwks<R: Runtime>(p: &Ports<'_, R>) -> Response {
+    match p.jwks {
+        Ok(jwks) => Response::json(200, jwks.as_bytes().to_vec())
+            .set_header("content-type", "application/jwk-set+json")
+            .with_header("cache-control", format!("public, max-age={JWKS_MAX_AGE}"))
+            .with_header("access-control-allow-origin", "*"),
+        Err(e) => {
+            let error = OAuthError::server(format!("JWKS unavailable: {e}"));
+            p.log.error(error.log.as_deref().unwrap_or_default());
+            render::oauth_error(&error, "m2m-edge")
+        }
+    }
+}
+
+pub async fn metadata<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> Response {
+    let issuer = p.config.issuer_for(&req.origin);
+    let mut document = metadata::document(issuer);
+    // RFC 8414 §2 `scopes_supported` (RECOMMENDED): the registered API
+    // resources' scopes. Without storage the document is still served.
+    match p.store.resources().await {
+        Ok(resources) => {
+            let mut scopes: Vec<&str> =
+                resources.iter().flat_map(|r| r.scopes.iter().map(|s| s.name.as_str())).collect();
+            scopes.sort_unstable();
+            scopes.dedup();
+            if !scopes.is_empty() {
+                document["scopes_supported"] = serde_json::json!(scopes);
+            }
+        }
+        Err(e) => p.log.error(&format!("discovery: scopes_supported left out: {e}")),
+    }
+    Response::json(200, document.to_string())
+        .with_header("cache-control", format!("public, max-age={JWKS_MAX_AGE}"))
+        .with_header("access-control-allow-origin", "*")
+}

@@ -1,0 +1,251 @@
+//! Validation of admin API bodies. Every rejection names the field, so an
+//! operator can fix the request without guessing.
+
+use serde_json::{Map, Value};
+
+use super::record::Status;
+use crate::grant::{Audience, Grant, Scope};
+use crate::oauth::claims::RESERVED_CLAIMS;
+use crate::validate::{as_object, name, token_ttl, FieldError};
+
+const MAX_DESCRIPTION_CHARS: usize = 2000;
+const MAX_GRANTS: usize = 50;
+const MAX_SCOPES_PER_GRANT: usize = 100;
+const MAX_CUSTOM_CLAIMS_BYTES: usize = 4096;
+
+/// `POST /admin/clients`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewClient {
+    pub name: String,
+    pub description: Option<String>,
+    pub grants: Vec<Grant>,
+    pub custom_claims: Map<String, Value>,
+    pub token_ttl: Option<u32>,
+}
+
+/// `PATCH /admin/clients/{id}`: `None` leaves a field alone; for the nullable
+/// fields `Some(None)` clears it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ClientPatch {
+    pub name: Option<String>,
+    pub description: Option<Option<String>>,
+    pub grants: Option<Vec<Grant>>,
+    pub custom_claims: Option<Map<String, Value>>,
+    pub token_ttl: Option<Option<u32>>,
+    pub status: Option<Status>,
+}
+
+const CREATE_FIELDS: [&str; 5] = ["name", "description", "grants", "custom_claims", "token_ttl"];
+const PATCH_FIELDS: [&str; 6] = ["name", "description", "grants", "custom_claims", "token_ttl", "status"];
+
+pub fn parse_new(body: &Value) -> Result<NewClient, FieldError> {
+    let map = as_object(body, &CREATE_FIELDS)?;
+    let name = match map.get("name") {
+        None | Some(Value::Null) => return Err(FieldError::new("name", "is required")),
+        Some(v) => name(v)?,
+    };
+    let grants = match map.get("grants") {
+        None | Some(Value::Null) => return Err(FieldError::new("grants", "is required")),
+        Some(v) => grants(v)?,
+    };
+    Ok(NewClient {
+        name,
+        description: map.get("description").map(description).transpose()?.flatten(),
+        grants,
+        custom_claims: map.get("custom_claims").map(custom_claims).transpose()?.unwrap_or_default(),
+        token_ttl: map.get("token_ttl").map(token_ttl).transpose()?.flatten(),
+    })
+}
+
+pub fn parse_patch(body: &Value) -> Result<ClientPatch, FieldError> {
+    let map = as_object(body, &PATCH_FIELDS)?;
+    let mut patch = ClientPatch::default();
+    if let Some(v) = map.get("name") {
+        patch.name = Some(name(v)?);
+    }
+    if let Some(v) = map.get("description") {
+        patch.description = Some(description(v)?);
+    }
+    if let Some(v) = map.get("grants") {
+        patch.grants = Some(grants(v)?);
+    }
+    if let Some(v) = map.get("custom_claims") {
+        patch.custom_claims = Some(custom_claims(v)?);
+    }
+    if let Some(v) = map.get("token_ttl") {
+        patch.token_ttl = Some(token_ttl(v)?);
+    }
+    if let Some(v) = map.get("status") {
+        let s = v.as_str().and_then(Status::parse);
+        patch.status = Some(s.ok_or_else(|| FieldError::new("status", "must be \"active\" or \"inactive\""))?);
+    }
+    Ok(patch)
+}
+
+fn description(v: &Value) -> Result<Option<String>, FieldError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) if s.chars().count() > MAX_DESCRIPTION_CHARS => {
+            Err(FieldError::new("description", "must be at most 2000 characters"))
+        }
+        Value::String(s) if s.is_empty() => Ok(None),
+        Value::String(s) => Ok(Some(s.clone())),
+        _ => Err(FieldError::new("description", "must be a string or null")),
+    }
+}
+
+fn grants(v: &Value) -> Result<Vec<Grant>, FieldError> {
+    let items = v.as_array().ok_or_else(|| FieldError::new("grants", "must be an array of {audience, scopes}"))?;
+    if items.is_empty() {
+        return Err(FieldError::new("grants", "must contain at least one grant"));
+    }
+    if items.len() > MAX_GRANTS {
+        return Err(FieldError::new("grants", "must contain at most 50 grants"));
+    }
+    let mut out: Vec<Grant> = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let field = format!("grants[{i}]");
+        let Value::Object(g) = item else {
+            return Err(FieldError::new(field, "must be an object {audience, scopes}"));
+        };
+        if let Some(unknown) = g.keys().find(|k| *k != "audience" && *k != "scopes") {
+            return Err(FieldError::new(format!("{field}.{unknown}"), "unknown field; expected audience, scopes"));
+        }
+        let aud_field = format!("{field}.audience");
+        let audience = g
+            .get("audience")
+            .and_then(Value::as_str)
+            .ok_or_else(|| FieldError::new(aud_field.as_str(), "is required and must be a string"))?;
+        let audience = Audience::parse(audience).map_err(|e| FieldError::new(aud_field.as_str(), e.to_string()))?;
+        if out.iter().any(|o| o.audience == audience) {
+            return Err(FieldError::new(aud_field, "names the same audience as an earlier grant"));
+        }
+        let scopes_field = format!("{field}.scopes");
+        let raw_scopes = g
+            .get("scopes")
+            .and_then(Value::as_array)
+            .ok_or_else(|| FieldError::new(scopes_field.as_str(), "is required and must be an array of strings"))?;
+        if raw_scopes.len() > MAX_SCOPES_PER_GRANT {
+            return Err(FieldError::new(scopes_field, "must contain at most 100 scopes"));
+        }
+        let mut scopes: Vec<Scope> = Vec::with_capacity(raw_scopes.len());
+        for (j, s) in raw_scopes.iter().enumerate() {
+            let f = format!("{scopes_field}[{j}]");
+            let s = s.as_str().ok_or_else(|| FieldError::new(f.as_str(), "must be a string"))?;
+            let scope = Scope::parse(s).map_err(|e| FieldError::new(f.as_str(), e.to_string()))?;
+            if scopes.contains(&scope) {
+                return Err(FieldError::new(f, format!("repeats scope `{s}`")));
+            }
+            scopes.push(scope);
+        }
+        out.push(Grant { audience, scopes });
+    }
+    Ok(out)
+}
+
+fn custom_claims(v: &Value) -> Result<Map<String, Value>, FieldError> {
+    let map = match v {
+        Value::Null => return Ok(Map::new()),
+        Value::Object(m) => m,
+        _ => return Err(FieldError::new("custom_claims", "must be a JSON object")),
+    };
+    if let Some(reserved) = map.keys().find(|k| RESERVED_CLAIMS.contains(&k.as_str())) {
+        return Err(FieldError::new(
+            format!("custom_claims.{reserved}"),
+            "is a registered claim the server sets itself and cannot be overridden",
+        ));
+    }
+    if map.keys().any(String::is_empty) {
+        return Err(FieldError::new("custom_claims", "claim names must not be empty"));
+    }
+    if v.to_string().len() > MAX_CUSTOM_CLAIMS_BYTES {
+        return Err(FieldError::new("custom_claims", "must serialize to at most 4096 bytes"));
+    }
+    Ok(map.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn good() -> Value {
+        json!({"name": "billing-sync", "grants": [{"audience": "https://api.example.com", "scopes": ["read", "write"]}]})
+    }
+
+    fn field_of(body: Value) -> String {
+        parse_new(&body).unwrap_err().field
+    }
+
+    #[test]
+    fn minimal_create() {
+        let c = parse_new(&good()).unwrap();
+        assert_eq!(c.name, "billing-sync");
+        assert_eq!(c.grants[0].scopes.len(), 2);
+        assert_eq!(c.token_ttl, None);
+        assert!(c.custom_claims.is_empty());
+    }
+
+    #[test]
+    fn every_bad_field_is_named() {
+        let with = |k: &str, v: Value| {
+            let mut b = good();
+            b[k] = v;
+            b
+        };
+        assert_eq!(field_of(json!([])), "body");
+        assert_eq!(field_of(with("name", json!("  "))), "name");
+        assert_eq!(field_of(with("name", json!(5))), "name");
+        assert_eq!(field_of(with("name", json!("a\u{7}b"))), "name");
+        assert_eq!(field_of(json!({"grants": good()["grants"]})), "name");
+        assert_eq!(field_of(json!({"name": "x"})), "grants");
+        assert_eq!(field_of(with("grants", json!([]))), "grants");
+        assert_eq!(field_of(with("grants", json!([{"audience": "api", "scopes": []}]))), "grants[0].audience");
+        assert_eq!(
+            field_of(with("grants", json!([{"audience": "https://a", "scopes": ["ok", "has space"]}]))),
+            "grants[0].scopes[1]"
+        );
+        assert_eq!(
+            field_of(with("grants", json!([{"audience": "https://a", "scopes": ["x\u{1}"]}]))),
+            "grants[0].scopes[0]"
+        );
+        assert_eq!(
+            field_of(with(
+                "grants",
+                json!([{"audience": "https://a", "scopes": []}, {"audience": "https://a", "scopes": []}])
+            )),
+            "grants[1].audience"
+        );
+        assert_eq!(field_of(with("grants", json!([{"audience": "https://a", "scopes": [], "x": 1}]))), "grants[0].x");
+        assert_eq!(field_of(with("token_ttl", json!(59))), "token_ttl");
+        assert_eq!(field_of(with("token_ttl", json!(86401))), "token_ttl");
+        assert_eq!(field_of(with("token_ttl", json!(600.5))), "token_ttl");
+        assert_eq!(field_of(with("token_ttl", json!("600"))), "token_ttl");
+        assert_eq!(field_of(with("custom_claims", json!({"sub": "x"}))), "custom_claims.sub");
+        assert_eq!(field_of(with("custom_claims", json!([1]))), "custom_claims");
+        assert_eq!(field_of(with("surprise", json!(1))), "surprise");
+        assert_eq!(field_of(with("status", json!("active"))), "status");
+    }
+
+    #[test]
+    fn ttl_bounds_are_inclusive() {
+        for ttl in [60, 86400] {
+            let mut b = good();
+            b["token_ttl"] = json!(ttl);
+            assert_eq!(parse_new(&b).unwrap().token_ttl, Some(ttl));
+        }
+    }
+
+    #[test]
+    fn patch_semantics() {
+        let p = parse_patch(&json!({"status": "inactive", "description": null, "token_ttl": null})).unwrap();
+        assert_eq!(p.status, Some(Status::Inactive));
+        assert_eq!(p.description, Some(None));
+        assert_eq!(p.token_ttl, Some(None));
+        assert_eq!(p.name, None);
+        assert_eq!(parse_patch(&json!({"status": "paused"})).unwrap_err().field, "status");
+        assert_eq!(parse_patch(&json!({"name": null})).unwrap_err().field, "name");
+        assert_eq!(parse_patch(&json!({"client_id": "x"})).unwrap_err().field, "client_id");
+        assert_eq!(parse_patch(&json!({})).unwrap(), ClientPatch::default());
+    }
+}

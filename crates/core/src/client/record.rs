@@ -1,0 +1,65 @@
+//! A registered client as stored.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::secret::StoredSecret;
+use crate::grant::Grant;
+
+crate::ids::prefixed_id!(
+    /// A client's id: `m2m_` + 32 lowercase hex digits (128 random bits).
+    ClientId,
+    "m2m_"
+);
+
+/// Whether a client may get tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Authenticates and gets tokens.
+    Active,
+    /// Refused at the token endpoint as an unknown client would be.
+    Inactive,
+}
+
+impl Status {
+    /// The value as sent and stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Inactive => "inactive",
+        }
+    }
+
+    /// `active` or `inactive`.
+    pub fn parse(s: &str) -> Option<Status> {
+        match s {
+            "active" => Some(Status::Active),
+            "inactive" => Some(Status::Inactive),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientRecord {
+    pub id: ClientId,
+    pub name: String,
+    pub description: Option<String>,
+    pub grants: Vec<Grant>,
+    /// Extra claims for every token of this client; never one of
+    /// [`crate::oauth::claims::RESERVED_CLAIMS`] (checked on input, and again
+    /// when a token is built).
+    pub custom_claims: Map<String, Value>,
+    /// Token lifetime in seconds; `None` means the server's `DEFAULT_TOKEN_TTL`.
+    pub token_ttl: Option<u32>,
+    pub status: Status,
+    /// The secret that authenticates this client.
+    pub secret: StoredSecret,
+    /// During a rotation, the new secret, which authenticates too until the
+    /// rotation is completed (it becomes `secret`) or cancelled (dropped).
+    pub next_secret: Option<StoredSecret>,
+    /// Unix seconds.
+    pub created_at: i64,
+    pub updated_at: i64,
+}

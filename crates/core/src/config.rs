@@ -1,0 +1,246 @@
+//! Configuration from the Worker's vars and secrets (README, "Configuration").
+
+use std::fmt;
+
+use crate::keys::manager::KeyEnv;
+use crate::keys::rotation::DAY;
+use crate::keys::sealed::KeyCrypto;
+use crate::keys::{KeyStore, Policy};
+use crate::ports::Random;
+use crate::validate::{MAX_TOKEN_TTL, MIN_TOKEN_TTL};
+
+/// A setting that is present but unusable. The message names the setting
+/// and what it must be; it never repeats the value (it may be a secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    /// `setting` is set to something it cannot be; `expected` says what it must be.
+    Invalid {
+        /// The var or secret's name.
+        setting: &'static str,
+        /// What it must be, for a person.
+        expected: String,
+    },
+}
+
+impl ConfigError {
+    fn invalid(setting: &'static str, expected: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid { setting, expected: expected.into() }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Invalid { setting, expected } => write!(f, "{setting} must be {expected}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// JWKS `Cache-Control: max-age`, in seconds: verifiers refetch at least this
+/// often, so a pre-published key reaches them within it.
+pub const JWKS_MAX_AGE: u32 = 300;
+
+pub const DEFAULT_TOKEN_TTL: u32 = 3600;
+pub const DEFAULT_CLIENT_CACHE_TTL: u32 = 5;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageKind {
+    /// Cloudflare D1 (SQLite): strongly consistent.
+    D1,
+    /// Workers KV: edge-cached, changes take up to ~60 s to propagate.
+    Kv,
+}
+
+/// Where signing keys come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyMode {
+    /// Bring your own: the `SIGNING_KEYS` secret.
+    Byok,
+    /// The worker generates, seals, stores and rotates its own keys.
+    Managed,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `ISSUER`; `None` means the request's origin.
+    pub issuer: Option<String>,
+    pub default_token_ttl: u32,
+    pub storage: StorageKind,
+    /// `ADMIN_API_KEY`; `None` disables the admin API.
+    pub admin_api_key: Option<String>,
+    /// `KEY_MODE`; defaults to managed when `SIGNING_KEYS` is not set.
+    pub key_mode: KeyMode,
+    /// `KEY_ENCRYPTION_KEY`, raw; parsed where used, so that a bad one fails
+    /// signing but not the JWKS.
+    pub key_encryption_key: Option<String>,
+    /// Managed-key rotation policy.
+    pub key_policy: Policy,
+    /// `CLIENT_CACHE_TTL`: seconds an isolate reuses a client record (and a
+    /// resource lookup) it has read; 0 turns the cache off.
+    pub client_cache_ttl: u32,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("issuer", &self.issuer)
+            .field("default_token_ttl", &self.default_token_ttl)
+            .field("storage", &self.storage)
+            .field("admin_api_key", &self.admin_api_key.as_ref().map(|_| ".."))
+            .field("key_mode", &self.key_mode)
+            .field("key_encryption_key", &self.key_encryption_key.as_ref().map(|_| ".."))
+            .field("key_policy", &self.key_policy)
+            .field("client_cache_ttl", &self.client_cache_ttl)
+            .finish()
+    }
+}
+
+impl Config {
+    /// Read and check every setting; the error names the setting at fault.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let nonempty = |name: &str| get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let issuer = match nonempty("ISSUER") {
+            None => None,
+            Some(i) => Some(check_issuer(&i)?),
+        };
+        let default_token_ttl = match nonempty("DEFAULT_TOKEN_TTL") {
+            None => DEFAULT_TOKEN_TTL,
+            Some(v) => v
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (MIN_TOKEN_TTL..=MAX_TOKEN_TTL).contains(n))
+                .ok_or_else(|| ConfigError::invalid("DEFAULT_TOKEN_TTL", "an integer between 60 and 86400"))?,
+        };
+        let storage = match nonempty("STORAGE").as_deref() {
+            None | Some("d1") => StorageKind::D1,
+            Some("kv") => StorageKind::Kv,
+            Some(_) => return Err(ConfigError::invalid("STORAGE", "\"d1\" or \"kv\"")),
+        };
+        let key_mode = match nonempty("KEY_MODE").as_deref() {
+            None if nonempty("SIGNING_KEYS").is_some() => KeyMode::Byok,
+            None => KeyMode::Managed,
+            Some("byok") => KeyMode::Byok,
+            Some("managed") => KeyMode::Managed,
+            Some(_) => return Err(ConfigError::invalid("KEY_MODE", "\"byok\" or \"managed\"")),
+        };
+        let seconds = |name: &'static str, default: i64, min: i64| -> Result<i64, ConfigError> {
+            match nonempty(name) {
+                None => Ok(default),
+                Some(v) => v
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| (min..=10 * 365 * DAY).contains(n))
+                    .ok_or_else(|| ConfigError::invalid(name, format!("a number of seconds between {min} and 10 years"))),
+            }
+        };
+        let defaults = Policy::default();
+        // The lead must outlast the JWKS max-age plus KV propagation, so that
+        // every verifier has a key before any token signed by it exists.
+        let min_lead = i64::from(JWKS_MAX_AGE) + 60;
+        let prepublish_lead = seconds("KEY_PREPUBLISH_LEAD", defaults.prepublish_lead, min_lead)?;
+        let rotation_interval = seconds("KEY_ROTATION_INTERVAL", defaults.rotation_interval, 3600)?;
+        let skew = seconds("KEY_CLOCK_SKEW", 300, 0)?;
+        let key_policy = Policy { rotation_interval, prepublish_lead, retire_after: i64::from(MAX_TOKEN_TTL) + skew };
+        let client_cache_ttl =
+            match nonempty("CLIENT_CACHE_TTL") {
+                None => DEFAULT_CLIENT_CACHE_TTL,
+                Some(v) => v.parse::<u32>().ok().filter(|n| *n <= 300).ok_or_else(|| {
+                    ConfigError::invalid("CLIENT_CACHE_TTL", "a number of seconds between 0 (off) and 300")
+                })?,
+            };
+        Ok(Config {
+            client_cache_ttl,
+            issuer,
+            default_token_ttl,
+            storage,
+            admin_api_key: nonempty("ADMIN_API_KEY"),
+            key_mode,
+            key_encryption_key: nonempty("KEY_ENCRYPTION_KEY"),
+            key_policy,
+        })
+    }
+
+    /// The managed-key operations over these ports, with this deployment's
+    /// KEK and rotation policy.
+    pub fn key_env<'a, S: KeyStore, C: KeyCrypto>(
+        &'a self,
+        store: &'a S,
+        crypto: &'a C,
+        random: &'a dyn Random,
+        now: i64,
+    ) -> KeyEnv<'a, S, C> {
+        KeyEnv { store, crypto, random, kek: self.key_encryption_key.as_deref(), policy: self.key_policy, now }
+    }
+
+    /// The issuer for a request that arrived at `origin`.
+    pub fn issuer_for<'a>(&'a self, origin: &'a str) -> &'a str {
+        self.issuer.as_deref().unwrap_or(origin)
+    }
+}
+
+/// RFC 8414 §2: "a URL that uses the "https" scheme and has no query or
+/// fragment components". Plain http is let through for local development.
+fn check_issuer(issuer: &str) -> Result<String, ConfigError> {
+    let rest = issuer
+        .strip_prefix("https://")
+        .or_else(|| issuer.strip_prefix("http://"))
+        .ok_or_else(|| ConfigError::invalid("ISSUER", "an https:// URL"))?;
+    if rest.is_empty() || rest.starts_with('/') || issuer.contains(['?', '#']) || issuer.contains(char::is_whitespace) {
+        return Err(ConfigError::invalid("ISSUER", "an https:// URL with a host and no query or fragment"));
+    }
+    Ok(issuer.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn defaults() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.issuer, None);
+        assert_eq!(c.default_token_ttl, 3600);
+        assert_eq!(c.storage, StorageKind::D1);
+        assert_eq!(c.issuer_for("http://127.0.0.1:8787"), "http://127.0.0.1:8787");
+    }
+
+    #[test]
+    fn errors_name_the_setting() {
+        assert!(cfg(&[("DEFAULT_TOKEN_TTL", "ten")]).unwrap_err().to_string().contains("DEFAULT_TOKEN_TTL"));
+        assert!(cfg(&[("DEFAULT_TOKEN_TTL", "30")]).unwrap_err().to_string().contains("DEFAULT_TOKEN_TTL"));
+        assert!(cfg(&[("STORAGE", "r2")]).unwrap_err().to_string().contains("STORAGE"));
+        for bad in ["auth.example.com", "https://", "https://x?y=1", "https://x#f", "ftp://x"] {
+            assert!(cfg(&[("ISSUER", bad)]).unwrap_err().to_string().contains("ISSUER"), "{bad}");
+        }
+        assert_eq!(
+            cfg(&[("ISSUER", "https://auth.example.com/")]).unwrap().issuer_for("x"),
+            "https://auth.example.com/"
+        );
+    }
+
+    #[test]
+    fn key_mode_and_policy() {
+        assert_eq!(cfg(&[]).unwrap().key_mode, KeyMode::Managed);
+        assert_eq!(cfg(&[("SIGNING_KEYS", "{}")]).unwrap().key_mode, KeyMode::Byok);
+        assert_eq!(cfg(&[("SIGNING_KEYS", "{}"), ("KEY_MODE", "managed")]).unwrap().key_mode, KeyMode::Managed);
+        assert!(cfg(&[("KEY_MODE", "hsm")]).unwrap_err().to_string().contains("KEY_MODE"));
+        let p = cfg(&[]).unwrap().key_policy;
+        assert_eq!((p.rotation_interval, p.prepublish_lead, p.retire_after), (30 * DAY, 2 * DAY, DAY + 300));
+        assert!(cfg(&[("KEY_PREPUBLISH_LEAD", "60")]).unwrap_err().to_string().contains("KEY_PREPUBLISH_LEAD"));
+        assert_eq!(cfg(&[("KEY_CLOCK_SKEW", "0")]).unwrap().key_policy.retire_after, DAY);
+    }
+
+    #[test]
+    fn debug_hides_admin_key() {
+        let c = cfg(&[("ADMIN_API_KEY", "topsecret"), ("KEY_ENCRYPTION_KEY", "kek-secret")]).unwrap();
+        assert!(!format!("{c:?}").contains("topsecret"));
+        assert!(!format!("{c:?}").contains("kek-secret"));
+    }
+}

@@ -1,0 +1,117 @@
+//! Token endpoint errors, RFC 6749 §5.2, plus `invalid_target` from RFC 8707 §2.
+//! How they are rendered (JSON body, headers) is the app's: `crate::app::render`.
+
+use std::borrow::Cow;
+
+/// The `error` codes this server returns, documented in the RFCs' own words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// "The request is missing a required parameter, includes an unsupported
+    /// parameter value (other than grant type), repeats a parameter, includes
+    /// multiple credentials, utilizes more than one mechanism for
+    /// authenticating the client, or is otherwise malformed."
+    InvalidRequest,
+    /// "Client authentication failed (e.g., unknown client, no client
+    /// authentication included, or unsupported authentication method)."
+    InvalidClient,
+    /// "The authorization grant type is not supported by the authorization server."
+    UnsupportedGrantType,
+    /// "The requested scope is invalid, unknown, malformed, or exceeds the
+    /// scope granted by the resource owner."
+    InvalidScope,
+    /// RFC 8707 §2: "The requested resource is invalid, missing, unknown, or malformed."
+    InvalidTarget,
+    /// A storage or key failure on our side; details go to the log only.
+    ServerError,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::InvalidClient => "invalid_client",
+            ErrorCode::UnsupportedGrantType => "unsupported_grant_type",
+            ErrorCode::InvalidScope => "invalid_scope",
+            ErrorCode::InvalidTarget => "invalid_target",
+            ErrorCode::ServerError => "server_error",
+        }
+    }
+
+    /// RFC 6749 §5.2: 400 unless stated otherwise; `invalid_client` is 401.
+    pub fn status(self) -> u16 {
+        match self {
+            ErrorCode::InvalidClient => 401,
+            ErrorCode::ServerError => 500,
+            _ => 400,
+        }
+    }
+}
+
+/// An error response in the making.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthError {
+    pub code: ErrorCode,
+    pub description: Cow<'static, str>,
+    pub status: u16,
+    /// Operator-facing detail for the log; never sent to the client.
+    pub log: Option<String>,
+}
+
+impl OAuthError {
+    pub fn new(code: ErrorCode, description: impl Into<Cow<'static, str>>) -> OAuthError {
+        OAuthError { code, description: description.into(), status: code.status(), log: None }
+    }
+
+    pub fn invalid_request(description: impl Into<Cow<'static, str>>) -> OAuthError {
+        OAuthError::new(ErrorCode::InvalidRequest, description)
+    }
+
+    /// The one client-authentication failure. The description is the same
+    /// whatever went wrong, so a caller cannot tell an unknown id from a
+    /// wrong secret or an inactive client.
+    pub fn invalid_client() -> OAuthError {
+        OAuthError::new(ErrorCode::InvalidClient, "client authentication failed")
+    }
+
+    pub fn invalid_scope(description: impl Into<Cow<'static, str>>) -> OAuthError {
+        OAuthError::new(ErrorCode::InvalidScope, description)
+    }
+
+    pub fn invalid_target(description: impl Into<Cow<'static, str>>) -> OAuthError {
+        OAuthError::new(ErrorCode::InvalidTarget, description)
+    }
+
+    /// A failure on our side: a generic message out, the detail to the log.
+    pub fn server(log: impl Into<String>) -> OAuthError {
+        OAuthError {
+            log: Some(log.into()),
+            ..OAuthError::new(ErrorCode::ServerError, "the server could not complete the request")
+        }
+    }
+
+    pub fn with_status(mut self, status: u16) -> OAuthError {
+        self.status = status;
+        self
+    }
+}
+
+impl std::fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.description)
+    }
+}
+
+impl std::error::Error for OAuthError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_follow_rfc6749() {
+        assert_eq!(ErrorCode::InvalidClient.status(), 401);
+        assert_eq!(ErrorCode::InvalidRequest.status(), 400);
+        assert_eq!(ErrorCode::InvalidTarget.status(), 400);
+        assert_eq!(ErrorCode::ServerError.status(), 500);
+    }
+}

@@ -1,0 +1,165 @@
+//! An isolate-level read cache in front of a store: client records by id and
+//! API resources by identifier, each for a short TTL (`CLIENT_CACHE_TTL`,
+//! default 5 s, 0 turns it off). It spares the token endpoint its storage
+//! reads for clients that ask repeatedly.
+//!
+//! The cost, documented in the README: a change made through *another*
+//! isolate (or directly in storage) is seen here up to the TTL late — a
+//! deactivation may lag that long per isolate. Writes through this isolate
+//! drop the affected entries at once. Unknown client ids are not cached, so
+//! a client created elsewhere works immediately.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use crate::client::{ClientId, ClientRecord, ClientStore, Page};
+use crate::keys::{KeyStore, ManagedKey, StoredKeys};
+use crate::ports::StoreError;
+use crate::resource::{ApiResource, ResourceId, ResourceStore};
+
+/// Entries kept before the cache starts over (bounds memory under a flood of ids).
+const MAX_ENTRIES: usize = 10_000;
+
+/// What one isolate remembers between requests. Times in Unix seconds.
+#[derive(Default)]
+pub struct IsolateCache {
+    clients: RefCell<HashMap<String, (i64, ClientRecord)>>,
+    resources: RefCell<HashMap<String, (i64, Option<ApiResource>)>>,
+}
+
+impl IsolateCache {
+    fn client(&self, id: &str, now: i64) -> Option<ClientRecord> {
+        self.clients.borrow().get(id).filter(|(until, _)| now < *until).map(|(_, c)| c.clone())
+    }
+
+    fn put_client(&self, record: &ClientRecord, until: i64) {
+        let mut clients = self.clients.borrow_mut();
+        if clients.len() >= MAX_ENTRIES {
+            clients.clear();
+        }
+        clients.insert(record.id.as_str().to_string(), (until, record.clone()));
+    }
+
+    fn forget_client(&self, id: &str) {
+        self.clients.borrow_mut().remove(id);
+    }
+
+    fn forget_resources(&self) {
+        self.resources.borrow_mut().clear();
+    }
+}
+
+/// A store that reads through an [`IsolateCache`] for one request.
+pub struct CachedStore<S> {
+    inner: S,
+    cache: Rc<IsolateCache>,
+    ttl: i64,
+    now: i64,
+}
+
+impl<S> CachedStore<S> {
+    /// `inner` read through `cache` for one request at `now` (Unix seconds);
+    /// a `ttl_seconds` of 0 turns the cache off.
+    pub fn new(inner: S, cache: Rc<IsolateCache>, ttl_seconds: u32, now: i64) -> CachedStore<S> {
+        CachedStore { inner, cache, ttl: i64::from(ttl_seconds), now }
+    }
+
+    fn enabled(&self) -> bool {
+        self.ttl > 0
+    }
+}
+
+impl<S: ClientStore> ClientStore for CachedStore<S> {
+    async fn get(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
+        if self.enabled() {
+            if let Some(hit) = self.cache.client(id.as_str(), self.now) {
+                return Ok(Some(hit));
+            }
+        }
+        let found = self.inner.get(id).await?;
+        if let (true, Some(record)) = (self.enabled(), &found) {
+            self.cache.put_client(record, self.now + self.ttl);
+        }
+        Ok(found)
+    }
+
+    async fn create(&self, client: &ClientRecord) -> Result<(), StoreError> {
+        self.inner.create(client).await
+    }
+
+    async fn update(&self, client: &ClientRecord) -> Result<bool, StoreError> {
+        self.cache.forget_client(client.id.as_str());
+        self.inner.update(client).await
+    }
+
+    async fn delete(&self, id: &ClientId) -> Result<bool, StoreError> {
+        self.cache.forget_client(id.as_str());
+        self.inner.delete(id).await
+    }
+
+    async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
+        self.inner.list(cursor, limit).await
+    }
+}
+
+impl<S: ResourceStore> ResourceStore for CachedStore<S> {
+    async fn resource(&self, id: &ResourceId) -> Result<Option<ApiResource>, StoreError> {
+        self.inner.resource(id).await
+    }
+
+    /// Cached including "none": with no resources registered (the common
+    /// case) the token endpoint then makes no resource read at all.
+    async fn resource_by_identifier(&self, identifier: &str) -> Result<Option<ApiResource>, StoreError> {
+        if self.enabled() {
+            let hit = self
+                .cache
+                .resources
+                .borrow()
+                .get(identifier)
+                .filter(|(until, _)| self.now < *until)
+                .map(|(_, r)| r.clone());
+            if let Some(resource) = hit {
+                return Ok(resource);
+            }
+        }
+        let found = self.inner.resource_by_identifier(identifier).await?;
+        if self.enabled() {
+            let mut resources = self.cache.resources.borrow_mut();
+            if resources.len() >= MAX_ENTRIES {
+                resources.clear();
+            }
+            resources.insert(identifier.to_string(), (self.now + self.ttl, found.clone()));
+        }
+        Ok(found)
+    }
+
+    async fn resources(&self) -> Result<Vec<ApiResource>, StoreError> {
+        self.inner.resources().await
+    }
+
+    async fn create_resource(&self, resource: &ApiResource) -> Result<(), StoreError> {
+        self.cache.forget_resources();
+        self.inner.create_resource(resource).await
+    }
+
+    async fn update_resource(&self, resource: &ApiResource) -> Result<bool, StoreError> {
+        self.cache.forget_resources();
+        self.inner.update_resource(resource).await
+    }
+
+    async fn delete_resource(&self, resource: &ApiResource) -> Result<bool, StoreError> {
+        self.cache.forget_resources();
+        self.inner.delete_resource(resource).await
+    }
+}
+
+impl<S: KeyStore> KeyStore for CachedStore<S> {
+    async fn load_keys(&self) -> Result<StoredKeys, StoreError> {
+        self.inner.load_keys().await
+    }
+
+    async fn save_keys(&self, expected: i64, keys: &[ManagedKey]) -> Result<bool, StoreError> {
+        self.inner.save_keys(expected, keys).await
+    }
+}

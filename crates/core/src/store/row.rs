@@ -1,0 +1,127 @@
+//! The flat, storage-shaped form of a client (one D1 row, or one KV value),
+//! and its checked conversion to and from [`ClientRecord`]. Grants and
+//! custom claims are JSON text; the secret is its SHA-256 in hex.
+
+use serde::{Deserialize, Serialize};
+
+use crate::client::{ClientId, ClientRecord, SecretHash, Status, StoredSecret};
+use crate::grant::Audience;
+use crate::ports::StoreError;
+use crate::resource::{ApiResource, ResourceId};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientRow {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub grants: String,
+    pub custom_claims: String,
+    pub token_ttl: Option<i64>,
+    pub status: String,
+    pub secret_hash: String,
+    /// Empty for rows written before rotation existed (migration 0002).
+    #[serde(default)]
+    pub secret_last_four: Option<String>,
+    #[serde(default)]
+    pub next_secret_hash: Option<String>,
+    #[serde(default)]
+    pub next_secret_last_four: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl ClientRow {
+    /// The row for `c`; an error only if its JSON columns cannot be
+    /// rendered (never silently an empty value).
+    pub fn from_record(c: &ClientRecord) -> Result<ClientRow, StoreError> {
+        Ok(ClientRow {
+            id: c.id.as_str().to_string(),
+            name: c.name.clone(),
+            description: c.description.clone(),
+            grants: to_json_text(&c.grants, "client grants")?,
+            custom_claims: serde_json::Value::Object(c.custom_claims.clone()).to_string(),
+            token_ttl: c.token_ttl.map(i64::from),
+            status: c.status.as_str().to_string(),
+            secret_hash: c.secret.hash.to_hex(),
+            secret_last_four: Some(c.secret.last_four.clone()),
+            next_secret_hash: c.next_secret.as_ref().map(|s| s.hash.to_hex()),
+            next_secret_last_four: c.next_secret.as_ref().map(|s| s.last_four.clone()),
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        })
+    }
+
+    /// The record, or [`StoreError::Corrupt`] naming the field that does not parse.
+    pub fn into_record(self) -> Result<ClientRecord, StoreError> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("client {}: {what}", self.id));
+        Ok(ClientRecord {
+            id: ClientId::parse(&self.id).ok_or_else(|| corrupt("id"))?,
+            grants: serde_json::from_str(&self.grants).map_err(|_| corrupt("grants"))?,
+            custom_claims: serde_json::from_str(&self.custom_claims).map_err(|_| corrupt("custom_claims"))?,
+            token_ttl: self.token_ttl.map(u32::try_from).transpose().map_err(|_| corrupt("token_ttl"))?,
+            status: Status::parse(&self.status).ok_or_else(|| corrupt("status"))?,
+            secret: StoredSecret {
+                hash: SecretHash::from_hex(&self.secret_hash).ok_or_else(|| corrupt("secret_hash"))?,
+                last_four: self.secret_last_four.clone().unwrap_or_default(),
+            },
+            next_secret: match &self.next_secret_hash {
+                None => None,
+                Some(h) => Some(StoredSecret {
+                    hash: SecretHash::from_hex(h).ok_or_else(|| corrupt("next_secret_hash"))?,
+                    last_four: self.next_secret_last_four.clone().unwrap_or_default(),
+                }),
+            },
+            name: self.name,
+            description: self.description,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+/// An API resource, flat: scopes are JSON text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceRow {
+    pub id: String,
+    pub identifier: String,
+    pub name: String,
+    pub scopes: String,
+    pub token_ttl: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl ResourceRow {
+    /// The row for `r`; an error only if its scopes cannot be rendered.
+    pub fn from_resource(r: &ApiResource) -> Result<ResourceRow, StoreError> {
+        Ok(ResourceRow {
+            id: r.id.as_str().to_string(),
+            identifier: r.identifier.as_str().to_string(),
+            name: r.name.clone(),
+            scopes: to_json_text(&r.scopes, "resource scopes")?,
+            token_ttl: r.token_ttl.map(i64::from),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+
+    /// The resource, or [`StoreError::Corrupt`] naming the field that does not parse.
+    pub fn into_resource(self) -> Result<ApiResource, StoreError> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("resource {}: {what}", self.id));
+        Ok(ApiResource {
+            id: ResourceId::parse(&self.id).ok_or_else(|| corrupt("id"))?,
+            identifier: Audience::parse(&self.identifier).map_err(|_| corrupt("identifier"))?,
+            scopes: serde_json::from_str(&self.scopes).map_err(|_| corrupt("scopes"))?,
+            token_ttl: self.token_ttl.map(u32::try_from).transpose().map_err(|_| corrupt("token_ttl"))?,
+            name: self.name,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+/// A JSON column's text. Serializing these types cannot fail today; if a
+/// future field made it fail, the write fails loudly instead of storing "[]".
+fn to_json_text<T: Serialize>(value: &T, what: &str) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Backend(format!("{what} not serializable: {e}")))
+}

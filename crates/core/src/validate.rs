@@ -1,0 +1,78 @@
+//! Checks shared by every admin input: the body's shape, display names and
+//! token lifetimes. Every rejection names the field by its JSON path, so an
+//! operator can fix the request without guessing.
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+/// Shortest token lifetime a client or resource may set, in seconds.
+pub const MIN_TOKEN_TTL: u32 = 60;
+/// Longest token lifetime, in seconds (one day).
+pub const MAX_TOKEN_TTL: u32 = 86_400;
+const MAX_NAME_CHARS: usize = 200;
+
+/// A rejected field and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// The JSON path of the field, e.g. `grants[0].scopes[1]`.
+    pub field: String,
+    /// What is wrong with it, for a person.
+    pub message: String,
+}
+
+impl FieldError {
+    /// `field` (a JSON path such as `grants[0].audience`) is wrong because of `message`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> FieldError {
+        FieldError { field: field.into(), message: message.into() }
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+impl std::error::Error for FieldError {}
+
+/// The body as a JSON object whose keys are all in `allowed`.
+pub fn as_object<'a>(body: &'a Value, allowed: &[&str]) -> Result<&'a Map<String, Value>, FieldError> {
+    let Value::Object(map) = body else {
+        return Err(FieldError::new("body", "must be a JSON object"));
+    };
+    if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(FieldError::new(
+            unknown.as_str(),
+            format!("unknown field; expected one of: {}", allowed.join(", ")),
+        ));
+    }
+    Ok(map)
+}
+
+/// A display name: trimmed, 1–200 characters, no control characters.
+pub fn name(v: &Value) -> Result<String, FieldError> {
+    let s = v.as_str().ok_or_else(|| FieldError::new("name", "must be a string"))?;
+    let s = s.trim();
+    if s.is_empty() {
+        return Err(FieldError::new("name", "must not be empty"));
+    }
+    if s.chars().count() > MAX_NAME_CHARS {
+        return Err(FieldError::new("name", "must be at most 200 characters"));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(FieldError::new("name", "must not contain control characters"));
+    }
+    Ok(s.to_string())
+}
+
+/// A token lifetime in seconds (60–86400), or null.
+pub fn token_ttl(v: &Value) -> Result<Option<u32>, FieldError> {
+    if v.is_null() {
+        return Ok(None);
+    }
+    match v.as_u64() {
+        Some(n) if (u64::from(MIN_TOKEN_TTL)..=u64::from(MAX_TOKEN_TTL)).contains(&n) => Ok(Some(n as u32)),
+        _ => Err(FieldError::new("token_ttl", "must be an integer number of seconds between 60 and 86400, or null")),
+    }
+}

@@ -1,0 +1,190 @@
+//! Host ring, paired with tests/e2e/admin_clients.test.mjs: the client
+//! registry through the admin API.
+
+use m2m_edge_core::client::SecretHash;
+use m2m_edge_core::config::{Config, StorageKind};
+use m2m_edge_core::http::Method;
+use m2m_edge_testkit::*;
+use serde_json::{json, Value};
+
+#[test]
+fn secrets_are_shown_once_stored_hashed_and_never_logged() {
+    let w = World::new();
+    let (id, secret) = w.simple_client();
+    assert!(secret.starts_with("m2msk_"));
+    let row = w.store.raw_row(&id).unwrap();
+    assert_eq!(row.secret_hash, SecretHash::of(&secret).to_hex());
+    assert!(!serde_json::to_string(&row).unwrap().contains(&secret));
+    let got = w.admin(Method::Get, &format!("/admin/clients/{id}"), None);
+    assert!(got.body_json().get("client_secret").is_none());
+    assert!(!String::from_utf8_lossy(&got.body).contains(&row.secret_hash));
+    // Failures of every kind, then: no log line holds a secret.
+    w.token_basic(&id, "m2msk_guess", "grant_type=client_credentials");
+    w.store.broken.set(true);
+    w.token_basic(&id, &secret, "grant_type=client_credentials");
+    assert!(w.log.lines().iter().all(|l| !l.contains(&secret) && !l.contains("m2msk_guess")));
+}
+
+#[test]
+fn admin_requires_the_key() {
+    let w = World::new();
+    for auth in [None, Some("Bearer wrong"), Some("Basic YTpi"), Some(&*format!("Bearer {ADMIN_KEY}x"))] {
+        let mut req = Req::new(Method::Get, "/admin/clients");
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        let r = w.call(req);
+        assert_eq!(r.status, 401, "{auth:?}");
+        assert_eq!(error_of(&r), "unauthorized");
+        assert!(r.header("www-authenticate").unwrap().starts_with("Bearer"));
+    }
+    // Unknown admin paths also answer 401 to a caller without the key.
+    assert_eq!(w.call(Req::new(Method::Get, "/admin/secret-things")).status, 401);
+    // No key configured: the admin API is off, and says so only in the log.
+    let off = World { config: Config { admin_api_key: None, ..World::new().config }, ..World::new() };
+    let r = off.admin(Method::Get, "/admin/clients", None);
+    assert_eq!(r.status, 500);
+    assert!(off.log.lines()[0].contains("ADMIN_API_KEY"));
+}
+
+#[test]
+fn admin_crud_and_validation() {
+    let w = World::new();
+    let r = w.admin(Method::Post, "/admin/clients", Some(json!({"name": "billing", "description": "nightly sync", "grants": [{"audience": "https://api.test", "scopes": ["read"]}], "token_ttl": 600})));
+    assert_eq!(r.status, 201);
+    let created = r.body_json();
+    let id = created["client_id"].as_str().unwrap().to_string();
+    assert_eq!(r.header("location"), Some(&*format!("/admin/clients/{id}")));
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    assert_eq!(created["status"], "active");
+    assert_eq!(created["created_at"], "2027-01-15T08:00:00Z");
+    let path = format!("/admin/clients/{id}");
+
+    w.clock.advance(60);
+    let r = w.admin(
+        Method::Patch,
+        &path,
+        Some(
+            json!({"name": "billing-v2", "description": null, "grants": [{"audience": "urn:x", "scopes": ["a", "b"]}]}),
+        ),
+    );
+    assert_eq!(r.status, 200);
+    let got = w.admin(Method::Get, &path, None).body_json();
+    assert_eq!(got["name"], "billing-v2");
+    assert_eq!(got["description"], Value::Null);
+    assert_eq!(got["token_ttl"], 600);
+    assert_eq!(got["grants"], json!([{"audience": "urn:x", "scopes": ["a", "b"]}]));
+    assert_eq!(got["created_at"], "2027-01-15T08:00:00Z");
+    assert_eq!(got["updated_at"], "2027-01-15T08:01:00Z");
+
+    let bad = |method, path: &str, body: Value, status: u16, field: &str| {
+        let r = w.admin(method, path, Some(body));
+        assert_eq!(r.status, status, "{}", String::from_utf8_lossy(&r.body));
+        if !field.is_empty() {
+            assert_eq!(r.body_json()["field"], field);
+            assert!(r.body_json()["error_description"].as_str().unwrap().starts_with(field));
+        }
+    };
+    bad(Method::Post, "/admin/clients", json!({"name": "", "grants": []}), 400, "name");
+    bad(
+        Method::Post,
+        "/admin/clients",
+        json!({"name": "x", "grants": [{"audience": "no-scheme", "scopes": []}]}),
+        400,
+        "grants[0].audience",
+    );
+    bad(
+        Method::Post,
+        "/admin/clients",
+        json!({"name": "x", "grants": [{"audience": "https://a", "scopes": ["a b"]}]}),
+        400,
+        "grants[0].scopes[0]",
+    );
+    bad(
+        Method::Post,
+        "/admin/clients",
+        json!({"name": "x", "grants": [{"audience": "https://a", "scopes": []}], "token_ttl": 30}),
+        400,
+        "token_ttl",
+    );
+    bad(
+        Method::Post,
+        "/admin/clients",
+        json!({"name": "x", "grants": [{"audience": "https://a", "scopes": []}], "extra": 1}),
+        400,
+        "extra",
+    );
+    bad(Method::Patch, &path, json!({"status": "paused"}), 400, "status");
+    bad(Method::Patch, &path, json!({"token_ttl": 86401}), 400, "token_ttl");
+    bad(Method::Patch, "/admin/clients/m2m_00000000000000000000000000000000", json!({"name": "x"}), 404, "");
+    assert_eq!(w.admin(Method::Get, "/admin/clients/m2m_00000000000000000000000000000000", None).status, 404);
+    assert_eq!(w.admin(Method::Get, "/admin/clients/not-an-id", None).status, 404);
+    assert_eq!(w.admin(Method::Put, &path, None).status, 405);
+
+    let raw = |ct: &str, body: &[u8]| {
+        w.call(
+            Req::new(Method::Post, "/admin/clients")
+                .header("authorization", &format!("Bearer {ADMIN_KEY}"))
+                .header("content-type", ct)
+                .body(body.to_vec()),
+        )
+    };
+    assert_eq!(raw("text/plain", b"{}").status, 415);
+    assert_eq!(raw("application/json", b"{nope").status, 400);
+    assert_eq!(raw("application/json", &vec![b' '; 20_000]).status, 413);
+
+    assert_eq!(w.admin(Method::Delete, &path, None).status, 204);
+    assert_eq!(w.admin(Method::Get, &path, None).status, 404);
+    assert_eq!(w.admin(Method::Delete, &path, None).status, 404);
+}
+
+#[test]
+fn admin_list_paginates_with_a_cursor() {
+    let w = World::new();
+    let mut ids: Vec<String> = (0..5).map(|_| w.simple_client().0).collect();
+    ids.sort();
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let q = match &cursor {
+            Some(c) => format!("/admin/clients?limit=2&cursor={c}"),
+            None => "/admin/clients?limit=2".into(),
+        };
+        let page = w.admin(Method::Get, &q, None).body_json();
+        pages += 1;
+        for c in page["clients"].as_array().unwrap() {
+            assert!(c.get("client_secret").is_none());
+            seen.push(c["client_id"].as_str().unwrap().to_string());
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, ids);
+    assert_eq!(w.admin(Method::Get, "/admin/clients?limit=0", None).body_json()["field"], "limit");
+    assert_eq!(w.admin(Method::Get, "/admin/clients?limit=201", None).body_json()["field"], "limit");
+    assert_eq!(w.admin(Method::Get, "/admin/clients?cursor=bogus", None).body_json()["field"], "cursor");
+    assert_eq!(w.admin(Method::Get, "/admin/clients", None).body_json()["clients"].as_array().unwrap().len(), 5);
+}
+
+#[test]
+fn kv_changes_carry_a_propagation_notice() {
+    let mut w = World::new();
+    w.config.storage = StorageKind::Kv;
+    let (id, _) = w.simple_client();
+    let r = w.admin(Method::Patch, &format!("/admin/clients/{id}"), Some(json!({"status": "inactive"})));
+    assert!(r.body_json()["propagation"].as_str().unwrap().contains("60 seconds"));
+    assert!(r.header("x-m2m-propagation").is_some());
+    let r = w.admin(Method::Post, &format!("/admin/clients/{id}/secrets/rotate"), None);
+    assert!(r.body_json()["propagation"].is_string());
+    // Reads say nothing; D1 says nothing.
+    assert!(w.admin(Method::Get, &format!("/admin/clients/{id}"), None).body_json().get("propagation").is_none());
+    let d1 = World::new();
+    let (id, _) = d1.simple_client();
+    let r = d1.admin(Method::Patch, &format!("/admin/clients/{id}"), Some(json!({"name": "n"})));
+    assert!(r.body_json().get("propagation").is_none());
+}
+

@@ -1,0 +1,195 @@
+//! Host crypto: what WebCrypto does in the Worker, done with RustCrypto.
+//! [`P256Signer`] signs access tokens (RFC 6979 deterministic ECDSA) and
+//! [`HostCrypto`] generates and seals managed keys (AES-256-GCM).
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use p256::ecdsa::signature::Signer as _;
+use p256::ecdsa::{Signature, SigningKey as EcdsaKey};
+
+use m2m_edge_core::http::Response;
+use m2m_edge_core::jose::{jws, IssuingKey, JwkError, SigningKey};
+use m2m_edge_core::keys::isolate::KeyImport;
+use m2m_edge_core::keys::sealed::{CryptoError, Kek, KeyCrypto, KeyMaterial, IV_LEN};
+use m2m_edge_core::keys::KeyError;
+
+/// An imported ES256 signing key on the host.
+pub struct P256Signer {
+    kid: String,
+    header_b64: String,
+    key: EcdsaKey,
+}
+
+impl P256Signer {
+    /// Import `key`, checking that its public coordinates belong to the
+    /// private scalar, as WebCrypto's import does in the Worker.
+    pub fn new(key: &SigningKey) -> Result<P256Signer, JwkError> {
+        let rejected = || JwkError::Rejected { kid: key.kid.clone() };
+        let d = URL_SAFE_NO_PAD.decode(key.private_d()).map_err(|_| rejected())?;
+        let ecdsa = EcdsaKey::from_slice(&d).map_err(|_| rejected())?;
+        let point = ecdsa.verifying_key().to_encoded_point(false);
+        let matches = point.x().map(|x| URL_SAFE_NO_PAD.encode(x)) == Some(key.x.clone())
+            && point.y().map(|y| URL_SAFE_NO_PAD.encode(y)) == Some(key.y.clone());
+        if !matches {
+            return Err(rejected());
+        }
+        Ok(P256Signer { kid: key.kid.clone(), header_b64: jws::access_token_header(&key.kid), key: ecdsa })
+    }
+
+    /// ECDSA P-256 / SHA-256 over `message`, as the 64-byte `R || S` JWS wants
+    /// (RFC 7518 §3.4).
+    pub fn sign(&self, message: &[u8]) -> [u8; 64] {
+        let signature: Signature = self.key.sign(message);
+        signature.to_bytes().into()
+    }
+
+    /// Fill the response's signature slot, if it has one: the host's half of
+    /// what `glue.js` does in the Worker.
+    pub fn sign_response(&self, response: Response) -> Response {
+        match response.signing_input().map(|input| self.sign(input)) {
+            Some(signature) => response.fill_signature(&signature),
+            None => response,
+        }
+    }
+}
+
+impl IssuingKey for P256Signer {
+    fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    fn header_b64(&self) -> &str {
+        &self.header_b64
+    }
+}
+
+/// Imports keys as [`P256Signer`]s, for [`m2m_edge_core::keys::isolate::IsolateKeys`].
+pub struct P256Import;
+
+impl KeyImport for P256Import {
+    type Key = P256Signer;
+
+    async fn import(&self, key: &SigningKey) -> Result<P256Signer, KeyError> {
+        P256Signer::new(key).map_err(KeyError::Jwk)
+    }
+}
+
+/// Key generation and AES-256-GCM on the host: p256 and aes-gcm, OS randomness.
+pub struct HostCrypto;
+
+fn cipher(kek: &Kek) -> Result<Aes256Gcm, CryptoError> {
+    Aes256Gcm::new_from_slice(&kek.0).map_err(|_| CryptoError("bad key length".into()))
+}
+
+impl KeyCrypto for HostCrypto {
+    async fn generate(&self) -> Result<KeyMaterial, CryptoError> {
+        loop {
+            // A random 256-bit value is a valid scalar but with negligible
+            // probability; retry the rare one that is not.
+            let mut d = [0u8; 32];
+            getrandom::getrandom(&mut d).map_err(|_| CryptoError("random source failed".into()))?;
+            if let Ok(secret) = p256::SecretKey::from_slice(&d) {
+                let point = p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&secret.public_key(), false);
+                let (Some(x), Some(y)) = (point.x(), point.y()) else { continue };
+                return Ok(KeyMaterial { d: d.to_vec(), x: URL_SAFE_NO_PAD.encode(x), y: URL_SAFE_NO_PAD.encode(y) });
+            }
+        }
+    }
+
+    async fn encrypt(
+        &self,
+        kek: &Kek,
+        iv: &[u8; IV_LEN],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        cipher(kek)?
+            .encrypt(&Nonce::from(*iv), Payload { msg: plaintext, aad })
+            .map_err(|_| CryptoError("AES-GCM seal failed".into()))
+    }
+
+    async fn decrypt(
+        &self,
+        kek: &Kek,
+        iv: &[u8; IV_LEN],
+        aad: &[u8],
+        ciphertext: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        cipher(kek)?
+            .decrypt(&Nonce::from(*iv), Payload { msg: ciphertext, aad })
+            .map_err(|_| CryptoError("AES-GCM open failed".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use p256::ecdsa::signature::Verifier;
+    use p256::ecdsa::{Signature, VerifyingKey};
+
+    use super::*;
+    use m2m_edge_core::http::SignatureSlot;
+    use m2m_edge_core::jose::jwk;
+
+    const X: &str = "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU";
+    const Y: &str = "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0";
+    const D: &str = "jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI";
+
+    fn verifying_key() -> VerifyingKey {
+        let mut sec1 = vec![4u8];
+        sec1.extend(URL_SAFE_NO_PAD.decode(X).unwrap());
+        sec1.extend(URL_SAFE_NO_PAD.decode(Y).unwrap());
+        VerifyingKey::from_sec1_bytes(&sec1).unwrap()
+    }
+
+    #[test]
+    fn rfc7515_a3_signature_verifies() {
+        // RFC 7515 A.3: the published JWS verifies with the published key.
+        let input = "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ";
+        let sig = URL_SAFE_NO_PAD
+            .decode("DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q")
+            .unwrap();
+        let sig = Signature::from_slice(&sig).unwrap();
+        assert!(verifying_key().verify(input.as_bytes(), &sig).is_ok());
+    }
+
+    /// A signer holding the RFC 7515 A.3 key.
+    fn rfc7515_signer() -> P256Signer {
+        let raw = format!(r#"{{"kty":"EC","crv":"P-256","x":"{X}","y":"{Y}","d":"{D}","kid":"a3"}}"#);
+        P256Signer::new(jwk::parse(Some(&raw)).unwrap().current()).unwrap()
+    }
+
+    #[test]
+    fn signer_output_verifies_and_is_raw_r_s() {
+        let signer = rfc7515_signer();
+        let input = jws::signing_input(signer.header_b64(), br#"{"sub":"x"}"#);
+        let sig = signer.sign(input.as_bytes());
+        assert!(verifying_key().verify(input.as_bytes(), &Signature::from_slice(&sig).unwrap()).is_ok());
+    }
+
+    #[test]
+    fn signature_fills_its_slot() {
+        let signer = rfc7515_signer();
+        let mut unsigned = Response::json(200, r#"{"t":"abc.","n":1}"#);
+        unsigned.signature = Some(SignatureSlot { input: 6..9, at: 10 });
+        let signed = signer.sign_response(unsigned);
+        assert_eq!(signed.signature, None);
+        let token = signed.body_json()["t"].as_str().unwrap().to_string();
+        let (input, sig) = token.rsplit_once('.').unwrap();
+        assert_eq!(input, "abc");
+        let sig = URL_SAFE_NO_PAD.decode(sig).unwrap();
+        assert_eq!(sig.len(), 64);
+        assert!(verifying_key().verify(b"abc", &Signature::from_slice(&sig).unwrap()).is_ok());
+        assert_eq!(signed.body_json()["n"], 1);
+        // Without a slot the response is untouched.
+        assert_eq!(signer.sign_response(Response::json(200, "{}")).body, b"{}");
+    }
+
+    #[test]
+    fn mismatched_public_key_is_rejected() {
+        let raw = format!(r#"{{"kty":"EC","crv":"P-256","x":"{Y}","y":"{X}","d":"{D}","kid":"bad"}}"#);
+        let set = jwk::parse(Some(&raw)).unwrap();
+        assert_eq!(P256Signer::new(set.current()).err(), Some(JwkError::Rejected { kid: "bad".into() }));
+    }
+}

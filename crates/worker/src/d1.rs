@@ -1,0 +1,248 @@
+//! The D1 adapter: tables `clients` and `resources` from `migrations/`,
+//! documented in docs/storage.md. Strongly consistent: a change is seen by
+//! the next request everywhere.
+
+use wasm_bindgen::JsValue;
+use worker::{D1Database, Env};
+
+use m2m_edge_core::client::{ClientId, ClientRecord, ClientStore, Page};
+use m2m_edge_core::keys::{KeyStore, ManagedKey, StoredKeys};
+use m2m_edge_core::ports::StoreError;
+use m2m_edge_core::resource::{ApiResource, ResourceId, ResourceStore, MAX_RESOURCES};
+use m2m_edge_core::store::row::{ClientRow, ResourceRow};
+
+use crate::binding::Binding;
+
+/// The store on D1, bound to `DB` on first use.
+pub struct D1Store {
+    db: Binding<D1Database>,
+}
+
+impl D1Store {
+    /// The `DB` binding of `env`, looked up when first needed.
+    pub fn new(env: Env) -> D1Store {
+        D1Store { db: Binding::new(env, "DB", |env, name| env.d1(name)) }
+    }
+}
+
+/// D1's own message (`no such table: clients: SQLITE_ERROR`) without the JS
+/// stack the `Debug` form carries. Bound values never appear in it.
+fn backend(e: worker::Error) -> StoreError {
+    match e {
+        worker::Error::D1(d1) => StoreError::Backend(format!("D1: {}", d1.cause())),
+        other => StoreError::Backend(format!("D1: {other}")),
+    }
+}
+
+fn text(s: &str) -> JsValue {
+    JsValue::from_str(s)
+}
+
+fn opt_text(s: Option<&str>) -> JsValue {
+    s.map_or(JsValue::NULL, JsValue::from_str)
+}
+
+fn int(n: i64) -> JsValue {
+    JsValue::from_f64(n as f64)
+}
+
+fn opt_int(n: Option<i64>) -> JsValue {
+    n.map_or(JsValue::NULL, int)
+}
+
+/// Bind values of a client row, in `CLIENT_COLUMNS` order (?1 … ?13).
+fn client_values(r: &ClientRow) -> [JsValue; 13] {
+    [
+        text(&r.id),
+        text(&r.name),
+        opt_text(r.description.as_deref()),
+        text(&r.grants),
+        text(&r.custom_claims),
+        opt_int(r.token_ttl),
+        text(&r.status),
+        text(&r.secret_hash),
+        opt_text(r.secret_last_four.as_deref()),
+        opt_text(r.next_secret_hash.as_deref()),
+        opt_text(r.next_secret_last_four.as_deref()),
+        int(r.created_at),
+        int(r.updated_at),
+    ]
+}
+
+/// Bind values of a resource row, in `RESOURCE_COLUMNS` order (?1 … ?7).
+fn resource_values(r: &ResourceRow) -> [JsValue; 7] {
+    [
+        text(&r.id),
+        text(&r.identifier),
+        text(&r.name),
+        text(&r.scopes),
+        opt_int(r.token_ttl),
+        int(r.created_at),
+        int(r.updated_at),
+    ]
+}
+
+macro_rules! client_columns {
+    () => {
+        "id, name, description, grants, custom_claims, token_ttl, status, secret_hash, secret_last_four, \
+         next_secret_hash, next_secret_last_four, created_at, updated_at"
+    };
+}
+macro_rules! resource_columns {
+    () => {
+        "id, identifier, name, scopes, token_ttl, created_at, updated_at"
+    };
+}
+
+const CLIENT_BY_ID: &str = concat!("SELECT ", client_columns!(), " FROM clients WHERE id = ?1");
+const CLIENT_PAGE: &str = concat!("SELECT ", client_columns!(), " FROM clients WHERE id > ?1 ORDER BY id LIMIT ?2");
+const CLIENT_INSERT: &str = concat!(
+    "INSERT INTO clients (",
+    client_columns!(),
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT DO NOTHING"
+);
+// created_at (?12) never changes; it sits in the WHERE clause so that every
+// bound value is used (D1 refuses a bind index the statement lacks).
+const CLIENT_UPDATE: &str = "UPDATE clients SET name = ?2, description = ?3, grants = ?4, custom_claims = ?5, \
+     token_ttl = ?6, status = ?7, secret_hash = ?8, secret_last_four = ?9, next_secret_hash = ?10, \
+     next_secret_last_four = ?11, updated_at = ?13 WHERE id = ?1 AND created_at = ?12";
+const CLIENT_DELETE: &str = "DELETE FROM clients WHERE id = ?1";
+
+const RESOURCE_BY_ID: &str = concat!("SELECT ", resource_columns!(), " FROM resources WHERE id = ?1");
+const RESOURCE_BY_IDENTIFIER: &str = concat!("SELECT ", resource_columns!(), " FROM resources WHERE identifier = ?1");
+const RESOURCE_ALL: &str = concat!("SELECT ", resource_columns!(), " FROM resources ORDER BY id LIMIT ?1");
+const RESOURCE_INSERT: &str =
+    concat!("INSERT INTO resources (", resource_columns!(), ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING");
+// The identifier (?2) never changes; it is matched rather than set.
+const RESOURCE_UPDATE: &str = "UPDATE resources SET name = ?3, scopes = ?4, token_ttl = ?5, updated_at = ?7 \
+     WHERE id = ?1 AND identifier = ?2 AND created_at = ?6";
+const RESOURCE_DELETE: &str = "DELETE FROM resources WHERE id = ?1";
+
+const KEYS_LOAD: &str = "SELECT version, keys FROM key_set WHERE id = 1";
+// Version 0 means "no row yet": the first writer inserts, later ones lose.
+const KEYS_INSERT: &str = "INSERT INTO key_set (id, version, keys, updated_at) \
+     VALUES (1, 1, ?1, CAST(strftime('%s', 'now') AS INTEGER)) ON CONFLICT (id) DO NOTHING";
+// Compare-and-swap: lands only if nobody wrote since `version` was read.
+const KEYS_UPDATE: &str = "UPDATE key_set SET keys = ?1, version = version + 1, \
+     updated_at = CAST(strftime('%s', 'now') AS INTEGER) WHERE id = 1 AND version = ?2";
+
+#[derive(serde::Deserialize)]
+struct KeySetRow {
+    version: i64,
+    keys: String,
+}
+
+impl D1Store {
+    async fn changes(&self, sql: &str, values: &[JsValue]) -> Result<usize, StoreError> {
+        let result = self.db.get()?.prepare(sql).bind(values).map_err(backend)?.run().await.map_err(backend)?;
+        Ok(result.meta().map_err(backend)?.and_then(|m| m.changes).unwrap_or(0))
+    }
+
+    /// An `INSERT … ON CONFLICT DO NOTHING`: no row written means a
+    /// uniqueness conflict (SQLite reports it as zero changes, no error
+    /// text to match).
+    async fn insert(&self, sql: &str, values: &[JsValue]) -> Result<(), StoreError> {
+        match self.changes(sql, values).await? {
+            0 => Err(StoreError::Conflict),
+            _ => Ok(()),
+        }
+    }
+
+    async fn first<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        values: &[JsValue],
+    ) -> Result<Option<T>, StoreError> {
+        self.db.get()?.prepare(sql).bind(values).map_err(backend)?.first(None).await.map_err(backend)
+    }
+
+    async fn all<T: serde::de::DeserializeOwned>(&self, sql: &str, values: &[JsValue]) -> Result<Vec<T>, StoreError> {
+        let statement = self.db.get()?.prepare(sql).bind(values).map_err(backend)?;
+        statement.all().await.map_err(backend)?.results().map_err(backend)
+    }
+}
+
+impl ClientStore for D1Store {
+    async fn get(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
+        let row: Option<ClientRow> = self.first(CLIENT_BY_ID, &[text(id.as_str())]).await?;
+        row.map(ClientRow::into_record).transpose()
+    }
+
+    async fn create(&self, client: &ClientRecord) -> Result<(), StoreError> {
+        self.insert(CLIENT_INSERT, &client_values(&ClientRow::from_record(client)?)).await
+    }
+
+    async fn update(&self, client: &ClientRecord) -> Result<bool, StoreError> {
+        Ok(self.changes(CLIENT_UPDATE, &client_values(&ClientRow::from_record(client)?)).await? > 0)
+    }
+
+    async fn delete(&self, id: &ClientId) -> Result<bool, StoreError> {
+        Ok(self.changes(CLIENT_DELETE, &[text(id.as_str())]).await? > 0)
+    }
+
+    /// Keyset pagination on the primary key; the cursor is the last id.
+    async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
+        let after = match cursor {
+            None => String::new(),
+            Some(c) => ClientId::parse(c).ok_or(StoreError::BadCursor)?.as_str().to_string(),
+        };
+        let rows: Vec<ClientRow> = self.all(CLIENT_PAGE, &[text(&after), int(limit as i64 + 1)]).await?;
+        let mut clients = rows.into_iter().map(ClientRow::into_record).collect::<Result<Vec<_>, _>>()?;
+        let more = clients.len() > limit;
+        clients.truncate(limit);
+        let next_cursor = if more { clients.last().map(|c| c.id.as_str().to_string()) } else { None };
+        Ok(Page { clients, next_cursor })
+    }
+}
+
+impl ResourceStore for D1Store {
+    async fn resource(&self, id: &ResourceId) -> Result<Option<ApiResource>, StoreError> {
+        let row: Option<ResourceRow> = self.first(RESOURCE_BY_ID, &[text(id.as_str())]).await?;
+        row.map(ResourceRow::into_resource).transpose()
+    }
+
+    async fn resource_by_identifier(&self, identifier: &str) -> Result<Option<ApiResource>, StoreError> {
+        let row: Option<ResourceRow> = self.first(RESOURCE_BY_IDENTIFIER, &[text(identifier)]).await?;
+        row.map(ResourceRow::into_resource).transpose()
+    }
+
+    async fn resources(&self) -> Result<Vec<ApiResource>, StoreError> {
+        let rows: Vec<ResourceRow> = self.all(RESOURCE_ALL, &[int(MAX_RESOURCES as i64)]).await?;
+        rows.into_iter().map(ResourceRow::into_resource).collect()
+    }
+
+    async fn create_resource(&self, resource: &ApiResource) -> Result<(), StoreError> {
+        self.insert(RESOURCE_INSERT, &resource_values(&ResourceRow::from_resource(resource)?)).await
+    }
+
+    async fn update_resource(&self, resource: &ApiResource) -> Result<bool, StoreError> {
+        Ok(self.changes(RESOURCE_UPDATE, &resource_values(&ResourceRow::from_resource(resource)?)).await? > 0)
+    }
+
+    async fn delete_resource(&self, resource: &ApiResource) -> Result<bool, StoreError> {
+        Ok(self.changes(RESOURCE_DELETE, &[text(resource.id.as_str())]).await? > 0)
+    }
+}
+
+impl KeyStore for D1Store {
+    async fn load_keys(&self) -> Result<StoredKeys, StoreError> {
+        let row: Option<KeySetRow> = self.first(KEYS_LOAD, &[]).await?;
+        match row {
+            None => Ok(StoredKeys::default()),
+            Some(r) => Ok(StoredKeys {
+                keys: serde_json::from_str(&r.keys).map_err(|e| StoreError::Corrupt(format!("key_set.keys: {e}")))?,
+                version: r.version,
+            }),
+        }
+    }
+
+    async fn save_keys(&self, expected: i64, keys: &[ManagedKey]) -> Result<bool, StoreError> {
+        let text = serde_json::to_string(keys).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let changed = if expected == 0 {
+            self.changes(KEYS_INSERT, &[text.into()]).await?
+        } else {
+            self.changes(KEYS_UPDATE, &[text.into(), int(expected)]).await?
+        };
+        Ok(changed == 1)
+    }
+}

@@ -1,0 +1,128 @@
+//! Every import from `glue.js`, with typed wrappers: the one place where
+//! Rust and the glue's JS meet (docs/architecture.md, "The glue contract").
+//! The JS half moves bytes and makes the signature; it never decides what
+//! a response says.
+
+use js_sys::Object;
+use wasm_bindgen::prelude::*;
+use web_sys::{CryptoKey, SubtleCrypto};
+use worker::Env;
+
+use m2m_edge_core::http::{Header, Method, Request, Response, SignatureSlot};
+
+#[wasm_bindgen(module = "/src/glue.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = describe)]
+    fn js_describe(req: &web_sys::Request, names: &str) -> String;
+
+    #[wasm_bindgen(js_name = withBody)]
+    fn js_with_body(req: &web_sys::Request, env: &Env, next: &BodyContinuation) -> JsValue;
+
+    #[wasm_bindgen(catch, js_name = respond)]
+    fn js_respond(status: u16, body: &[u8], headers: &str) -> Result<JsValue, JsValue>;
+
+    #[allow(clippy::too_many_arguments)]
+    #[wasm_bindgen(catch, js_name = signThenRespond)]
+    fn js_sign_then_respond(
+        subtle: &SubtleCrypto,
+        algorithm: &Object,
+        key: &CryptoKey,
+        status: u16,
+        body: &[u8],
+        input_start: u32,
+        input_end: u32,
+        at: u32,
+        headers: &str,
+        failed: &Closure<dyn FnMut(JsValue) -> JsValue>,
+    ) -> Result<JsValue, JsValue>;
+}
+
+/// The Rust side of `withBody`: `(request, env, bytes or undefined)`.
+pub type BodyContinuation = Closure<dyn FnMut(web_sys::Request, Env, JsValue) -> JsValue>;
+
+/// What the runtime handed over could not be described as a request.
+#[derive(Debug)]
+pub struct Undescribable(&'static str);
+
+impl std::fmt::Display for Undescribable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// The plain request, without its body: method, URL and the headers the
+/// app reads, in one JS call rather than six. Repeated headers arrive
+/// joined with ", " (Fetch's `Headers.get`), as [`Request::with_header`]
+/// joins them on the host.
+pub fn describe(req: &web_sys::Request) -> Result<Request, Undescribable> {
+    let text = js_describe(req, Header::NAMES);
+    let mut lines = text.split('\n');
+    let method = Method::parse(lines.next().ok_or(Undescribable("no method"))?);
+    let url = lines.next().ok_or(Undescribable("no URL"))?;
+    let mut plain = Request::for_url(method, url).ok_or(Undescribable("URL without a scheme"))?;
+    for (name, line) in Header::NAMES.split('\n').zip(lines) {
+        // "=value" for a header that is present (even if empty), "" for one that is not.
+        if let Some(value) = line.strip_prefix('=') {
+            plain = plain.with_header(name, value);
+        }
+    }
+    Ok(plain)
+}
+
+/// Read the body in JS, then continue in `next`.
+pub fn with_body(req: &web_sys::Request, env: &Env, next: &BodyContinuation) -> JsValue {
+    js_with_body(req, env, next)
+}
+
+/// The headers as `glue.js` takes them: "name\nvalue\n" each. A value
+/// holding a newline would split the list; none can (they come from the
+/// app's own constants and validated input), and one that did is dropped.
+fn header_lines(response: &Response) -> String {
+    let mut lines = String::new();
+    for (name, value) in &response.headers {
+        if !value.contains('\n') {
+            lines.push_str(name);
+            lines.push('\n');
+            lines.push_str(value);
+            lines.push('\n');
+        }
+    }
+    lines
+}
+
+/// The JS `Response`, built in one call; `Err` with the reason if JS threw.
+pub fn respond(response: &Response) -> Result<JsValue, JsValue> {
+    js_respond(response.status, &response.body, &header_lines(response))
+}
+
+/// What signing needs from the imported key.
+pub struct SigningParts<'a> {
+    /// `crypto.subtle`.
+    pub subtle: &'a SubtleCrypto,
+    /// `{name: "ECDSA", hash: "SHA-256"}`.
+    pub algorithm: &'a Object,
+    /// The non-extractable private key.
+    pub key: &'a CryptoKey,
+}
+
+/// A promise of the `Response` once `slot` is signed (`signThenRespond`);
+/// `failed` answers instead if WebCrypto rejects, `Err` if it throws at once.
+pub fn sign_then_respond(
+    key: SigningParts<'_>,
+    response: &Response,
+    slot: &SignatureSlot,
+    failed: &Closure<dyn FnMut(JsValue) -> JsValue>,
+) -> Result<JsValue, JsValue> {
+    js_sign_then_respond(
+        key.subtle,
+        key.algorithm,
+        key.key,
+        response.status,
+        &response.body,
+        slot.input.start as u32,
+        slot.input.end as u32,
+        slot.at as u32,
+        &header_lines(response),
+        failed,
+    )
+}

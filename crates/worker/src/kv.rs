@@ -1,0 +1,246 @@
+//! The Workers KV adapter. Keys (docs/storage.md):
+//!
+//! - `client:{client_id}` → a client row as JSON
+//! - `resource:{resource_id}` → an API resource row as JSON
+//! - `resource-by-identifier:{identifier}` → that resource's id (the token
+//!   endpoint finds a resource by audience with two reads, no list)
+//! - `signing-keys` → the managed key set `{"version": n, "keys": [...]}`
+//!
+//! The key set's compare-and-swap is a read then a write here: KV has no
+//! conditional write. Two cron runs racing in different locations can both
+//! pass the check; the last write wins. Both computed the same promotion
+//! from the same set (rotation is a pure function of set and time), so the
+//! set still has exactly one `current` key — the same one — and only the
+//! losing run's freshly made `next` key is lost, before it ever signed.
+//! KV is eventually consistent: a write is visible at once in the location
+//! that made it and within about 60 s elsewhere. KV has no transactions, so
+//! "create if absent" is a read then a write; ids are 128 random bits, so
+//! two writers never pick the same one.
+
+use std::collections::HashMap;
+
+use worker::kv::{KvError, KvStore as KvNamespace};
+use worker::Env;
+
+use m2m_edge_core::client::{ClientId, ClientRecord, ClientStore, Page};
+use m2m_edge_core::keys::{KeyStore, ManagedKey, StoredKeys};
+use m2m_edge_core::ports::StoreError;
+use m2m_edge_core::resource::{ApiResource, ResourceId, ResourceStore, MAX_RESOURCES};
+use m2m_edge_core::store::row::{ClientRow, ResourceRow};
+
+use crate::binding::Binding;
+
+const CLIENT_PREFIX: &str = "client:";
+const RESOURCE_PREFIX: &str = "resource:";
+const IDENTIFIER_PREFIX: &str = "resource-by-identifier:";
+const KEY_SET: &str = "signing-keys";
+/// KV's bulk read takes at most 100 keys.
+const BULK_MAX: usize = 100;
+
+/// The store on Workers KV, bound to `KV` on first use.
+pub struct KvStore {
+    kv: Binding<KvNamespace>,
+}
+
+fn backend(e: KvError) -> StoreError {
+    StoreError::Backend(format!("KV: {e}"))
+}
+
+fn decode<T: serde::de::DeserializeOwned>(key: &str, text: &str) -> Result<T, StoreError> {
+    // serde_json's message names the line, column and expected type, never the value.
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("KV value of {key}: {e}")))
+}
+
+impl KvStore {
+    /// The `KV` binding of `env`, looked up when first needed.
+    pub fn new(env: Env) -> KvStore {
+        KvStore { kv: Binding::new(env, "KV", |env, name| env.kv(name)) }
+    }
+
+    async fn read(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.kv.get()?.get(key).text().await.map_err(backend)
+    }
+
+    async fn write(&self, key: &str, value: String) -> Result<(), StoreError> {
+        self.kv.get()?.put(key, value).map_err(backend)?.execute().await.map_err(backend)
+    }
+
+    /// Store `value` as JSON under `key`.
+    async fn write_json<T: serde::Serialize>(&self, key: &str, value: &T) -> Result<(), StoreError> {
+        let text = serde_json::to_string(value).map_err(|e| StoreError::Backend(format!("KV value of {key}: {e}")))?;
+        self.write(key, text).await
+    }
+
+    /// Values of `keys`, in the same order; keys deleted since they were
+    /// listed are skipped.
+    async fn read_many(&self, keys: &[String]) -> Result<Vec<(String, String)>, StoreError> {
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(BULK_MAX) {
+            let mut values: HashMap<String, Option<String>> = self.kv.get()?.get_bulk(chunk).text().await.map_err(backend)?;
+            for key in chunk {
+                if let Some(Some(v)) = values.remove(key) {
+                    out.push((key.clone(), v));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// One `list` page of key names under `prefix`, and the cursor after it.
+    async fn list_keys(
+        &self,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<String>, Option<String>), StoreError> {
+        let mut request = self.kv.get()?.list().prefix(prefix.to_string()).limit(limit as u64);
+        if let Some(c) = cursor {
+            request = request.cursor(c.to_string());
+        }
+        let response = match request.execute().await {
+            Ok(r) => r,
+            // KV refuses a cursor it did not issue; anything else is the backend's.
+            Err(_) if cursor.is_some() => return Err(StoreError::BadCursor),
+            Err(e) => return Err(backend(e)),
+        };
+        let next = if response.list_complete { None } else { response.cursor.filter(|c| !c.is_empty()) };
+        Ok((response.keys.into_iter().map(|k| k.name).collect(), next))
+    }
+}
+
+impl ClientStore for KvStore {
+    async fn get(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
+        let key = format!("{CLIENT_PREFIX}{}", id.as_str());
+        match self.read(&key).await? {
+            Some(text) => Ok(Some(decode::<ClientRow>(&key, &text)?.into_record()?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn create(&self, client: &ClientRecord) -> Result<(), StoreError> {
+        let key = format!("{CLIENT_PREFIX}{}", client.id.as_str());
+        if self.read(&key).await?.is_some() {
+            return Err(StoreError::Conflict);
+        }
+        self.write_json(&key, &ClientRow::from_record(client)?).await
+    }
+
+    async fn update(&self, client: &ClientRecord) -> Result<bool, StoreError> {
+        let key = format!("{CLIENT_PREFIX}{}", client.id.as_str());
+        if self.read(&key).await?.is_none() {
+            return Ok(false);
+        }
+        self.write_json(&key, &ClientRow::from_record(client)?).await?;
+        Ok(true)
+    }
+
+    async fn delete(&self, id: &ClientId) -> Result<bool, StoreError> {
+        let key = format!("{CLIENT_PREFIX}{}", id.as_str());
+        if self.read(&key).await?.is_none() {
+            return Ok(false);
+        }
+        self.kv.get()?.delete(&key).await.map_err(backend)?;
+        Ok(true)
+    }
+
+    /// KV lists keys in byte order, so pages come in id order like D1's;
+    /// the cursor is KV's own.
+    async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
+        let (keys, next_cursor) = self.list_keys(CLIENT_PREFIX, cursor, limit).await?;
+        let clients = self
+            .read_many(&keys)
+            .await?
+            .into_iter()
+            .map(|(key, text)| decode::<ClientRow>(&key, &text)?.into_record())
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page { clients, next_cursor })
+    }
+}
+
+impl ResourceStore for KvStore {
+    async fn resource(&self, id: &ResourceId) -> Result<Option<ApiResource>, StoreError> {
+        let key = format!("{RESOURCE_PREFIX}{}", id.as_str());
+        match self.read(&key).await? {
+            Some(text) => Ok(Some(decode::<ResourceRow>(&key, &text)?.into_resource()?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn resource_by_identifier(&self, identifier: &str) -> Result<Option<ApiResource>, StoreError> {
+        let Some(id) = self.read(&format!("{IDENTIFIER_PREFIX}{identifier}")).await? else {
+            return Ok(None);
+        };
+        let id =
+            ResourceId::parse(&id).ok_or_else(|| StoreError::Corrupt(format!("identifier index of {identifier}")))?;
+        self.resource(&id).await
+    }
+
+    async fn resources(&self) -> Result<Vec<ApiResource>, StoreError> {
+        let (keys, _) = self.list_keys(RESOURCE_PREFIX, None, MAX_RESOURCES).await?;
+        self.read_many(&keys)
+            .await?
+            .into_iter()
+            .map(|(key, text)| decode::<ResourceRow>(&key, &text)?.into_resource())
+            .collect()
+    }
+
+    async fn create_resource(&self, resource: &ApiResource) -> Result<(), StoreError> {
+        let index = format!("{IDENTIFIER_PREFIX}{}", resource.identifier.as_str());
+        if self.read(&index).await?.is_some() {
+            return Err(StoreError::Conflict);
+        }
+        // The record first, then the index: a reader that finds the index
+        // always finds the record.
+        let key = format!("{RESOURCE_PREFIX}{}", resource.id.as_str());
+        self.write_json(&key, &ResourceRow::from_resource(resource)?).await?;
+        self.write(&index, resource.id.as_str().to_string()).await
+    }
+
+    async fn update_resource(&self, resource: &ApiResource) -> Result<bool, StoreError> {
+        let key = format!("{RESOURCE_PREFIX}{}", resource.id.as_str());
+        if self.read(&key).await?.is_none() {
+            return Ok(false);
+        }
+        self.write_json(&key, &ResourceRow::from_resource(resource)?).await?;
+        Ok(true)
+    }
+
+    async fn delete_resource(&self, resource: &ApiResource) -> Result<bool, StoreError> {
+        let key = format!("{RESOURCE_PREFIX}{}", resource.id.as_str());
+        if self.read(&key).await?.is_none() {
+            return Ok(false);
+        }
+        // The index first, so the token endpoint stops finding the resource
+        // before its record goes.
+        self.kv.get()?.delete(&format!("{IDENTIFIER_PREFIX}{}", resource.identifier.as_str())).await.map_err(backend)?;
+        self.kv.get()?.delete(&key).await.map_err(backend)?;
+        Ok(true)
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct KeySetDoc {
+    version: i64,
+    keys: Vec<ManagedKey>,
+}
+
+impl KeyStore for KvStore {
+    async fn load_keys(&self) -> Result<StoredKeys, StoreError> {
+        match self.read(KEY_SET).await? {
+            None => Ok(StoredKeys::default()),
+            Some(text) => {
+                let doc: KeySetDoc = decode(KEY_SET, &text)?;
+                Ok(StoredKeys { keys: doc.keys, version: doc.version })
+            }
+        }
+    }
+
+    async fn save_keys(&self, expected: i64, keys: &[ManagedKey]) -> Result<bool, StoreError> {
+        let stored = self.load_keys().await?.version;
+        if stored != expected {
+            return Ok(false);
+        }
+        self.write_json(KEY_SET, &KeySetDoc { version: expected + 1, keys: keys.to_vec() }).await?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,299 @@
+//! m2m-edge as a Cloudflare Worker (wasm32 only): the `fetch` and
+//! `scheduled` exports and the composition root that plugs the Worker's
+//! adapters — D1 or KV, WebCrypto, the JS clock and console — into
+//! `m2m-edge-core`'s app. Nothing here decides protocol behaviour: the glue
+//! moves bytes (docs/architecture.md, "The glue contract").
+//!
+//! On the host this crate is empty, so a host `cargo test --workspace`
+//! passes over it; `make build` builds it for wasm32 with worker-build.
+#![cfg(target_arch = "wasm32")]
+
+mod binding;
+mod d1;
+mod ffi;
+mod kv;
+mod webcrypto;
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::rc::Rc;
+use std::task::Poll;
+
+use js_sys::Uint8Array;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use worker::{event, Env, ScheduleContext, ScheduledEvent};
+
+use m2m_edge_core::app::{self, Ports, Runtime};
+use m2m_edge_core::config::{Config, ConfigError, KeyMode, StorageKind};
+use m2m_edge_core::http::{Body, Method, Request, Response, MAX_BODY_BYTES};
+use m2m_edge_core::keys::isolate::{IsolateKeys, RequestKeys};
+use m2m_edge_core::ports::{Clock, Logger, PooledRandom};
+use m2m_edge_core::store::cache::{CachedStore, IsolateCache};
+use m2m_edge_core::store::Store;
+
+use d1::D1Store;
+use kv::KvStore;
+use webcrypto::{WebCryptoImport, WebCryptoKeys, WebCryptoSigner};
+
+struct JsClock;
+
+impl Clock for JsClock {
+    fn now(&self) -> i64 {
+        (js_sys::Date::now() / 1000.0) as i64
+    }
+}
+
+/// Milliseconds, for the isolate key cache's intervals.
+fn now_ms() -> i64 {
+    js_sys::Date::now() as i64
+}
+
+struct ConsoleLog;
+
+impl Logger for ConsoleLog {
+    fn error(&self, message: &str) {
+        worker::console_error!("m2m-edge: {}", message);
+    }
+}
+
+/// The Worker's [`Runtime`] over the backend `S`.
+struct Worker<S>(PhantomData<S>);
+
+impl<S: Store> Runtime for Worker<S> {
+    type Store = CachedStore<S>;
+    type Key = WebCryptoSigner;
+    type Crypto = WebCryptoKeys;
+}
+
+thread_local! {
+    /// Client records and resource lookups this isolate has read recently
+    /// (`CLIENT_CACHE_TTL`).
+    static READ_CACHE: Rc<IsolateCache> = Rc::new(IsolateCache::default());
+    /// Configuration and the SIGNING_KEYS text, read from the bindings once
+    /// per isolate: vars and secrets are fixed for an isolate's lifetime (a
+    /// change deploys a new version, which starts new isolates), and reading
+    /// the dozen bindings on every request cost more than signing a token.
+    static SETTINGS: RefCell<Option<Rc<Settings>>> = const { RefCell::new(None) };
+    /// Random bytes for `jti`s, drawn from crypto.getRandomValues a block at a time.
+    static RANDOM: Rc<PooledRandom> = Rc::new(PooledRandom::default());
+    /// The signing keys and JWKS this isolate holds.
+    static KEYS: Rc<IsolateKeys<WebCryptoSigner>> = Rc::new(IsolateKeys::default());
+}
+
+struct Settings {
+    config: Result<Config, ConfigError>,
+    signing_keys: Option<String>,
+}
+
+fn settings(env: &Env) -> Rc<Settings> {
+    if let Some(s) = SETTINGS.with(|s| s.borrow().clone()) {
+        return s;
+    }
+    let fresh = Rc::new(Settings {
+        config: Config::from_lookup(|name| string_binding(env, name)),
+        signing_keys: string_binding(env, "SIGNING_KEYS"),
+    });
+    SETTINGS.with(|s| *s.borrow_mut() = Some(fresh.clone()));
+    fresh
+}
+
+fn string_binding(env: &Env, name: &str) -> Option<String> {
+    env.var(name).ok().map(|v| v.to_string())
+}
+
+/// The fetch handler (worker-build's entry calls the export named `fetch`).
+///
+/// Written by hand instead of `#[event(fetch)]`: that macro starts every
+/// request as a spawned future, and each trip through the JS promise
+/// machinery (spawn, body read, signature) costs CPU comparable to the rest
+/// of a JWKS request (docs/architecture.md, "Performance decisions"). Here
+/// a request without a body runs at once; a body is read by a JS `then`
+/// that calls straight back into Rust ([`BODY_READ`]); and the app's future
+/// is polled once before anything is spawned, so it only becomes a promise
+/// when it really waits (a storage read, a signature).
+#[wasm_bindgen(js_name = fetch)]
+pub fn fetch(req: web_sys::Request, env: Env, _ctx: JsValue) -> JsValue {
+    let mut plain = match ffi::describe(&req) {
+        Ok(plain) => plain,
+        Err(why) => return fallback(&format!("request not readable: {why}")),
+    };
+    match (plain.method, plain.declared_length()) {
+        (Method::Get | Method::Head, _) => serve(plain, env),
+        (_, Some(n)) if n > MAX_BODY_BYTES as u64 => {
+            plain.body = Body::TooLarge;
+            serve(plain, env)
+        }
+        _ => BODY_READ.with(|next| ffi::with_body(&req, &env, next)),
+    }
+}
+
+thread_local! {
+    /// The continuation after the body is read (`glue.js` `withBody`): built
+    /// once per isolate rather than once per request.
+    static BODY_READ: ffi::BodyContinuation = Closure::new(|req: web_sys::Request, env: Env, bytes: JsValue| {
+        let mut plain = match ffi::describe(&req) {
+            Ok(plain) => plain,
+            Err(why) => return fallback(&format!("request not readable: {why}")),
+        };
+        plain.body = match bytes.dyn_into::<Uint8Array>() {
+            Ok(bytes) if bytes.length() as usize > MAX_BODY_BYTES => Body::TooLarge,
+            Ok(bytes) => Body::Bytes(bytes.to_vec()),
+            // An unreadable body is the same as a malformed one: the
+            // parsers see nothing and answer with a 400.
+            Err(_) => Body::Bytes(Vec::new()),
+        };
+        serve(plain, env)
+    });
+}
+
+/// Run the app on one request: the reply itself when the app finishes
+/// without waiting on JS, otherwise a promise of it.
+fn serve(plain: Request, env: Env) -> JsValue {
+    let mut reply = Box::pin(handle(plain, env));
+    match reply.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
+        Poll::Ready((response, signer)) => to_js(response, signer.as_deref()),
+        // The spawned task polls again with a real waker. A promise that
+        // settled in between woke only the no-op waker, but a JS future keeps
+        // its outcome until polled, so that poll finds it.
+        Poll::Pending => wasm_bindgen_futures::future_to_promise(async move {
+            let (response, signer) = reply.await;
+            Ok(to_js(response, signer.as_deref()))
+        })
+        .into(),
+    }
+}
+
+/// The backend, chosen once per request from the configuration.
+async fn handle(plain: Request, env: Env) -> (Response, Option<Rc<WebCryptoSigner>>) {
+    let settings = settings(&env);
+    let config = match &settings.config {
+        Ok(config) => config,
+        Err(problem) => {
+            ConsoleLog.error(&format!("configuration: {problem}"));
+            return (app::server_error_response(), None);
+        }
+    };
+    match config.storage {
+        StorageKind::D1 => handle_with(plain, config, &settings, D1Store::new(env)).await,
+        StorageKind::Kv => handle_with(plain, config, &settings, KvStore::new(env)).await,
+    }
+}
+
+/// The app's response, and the key for its signature slot, if any.
+async fn handle_with<S: Store>(
+    plain: Request,
+    config: &Config,
+    settings: &Settings,
+    store: S,
+) -> (Response, Option<Rc<WebCryptoSigner>>) {
+    let now = JsClock.now();
+    let isolate_keys = KEYS.with(Rc::clone);
+    let keys = request_keys(&isolate_keys, config, settings, &store, now).await;
+    let random = RANDOM.with(Rc::clone);
+    let cached = CachedStore::new(store, READ_CACHE.with(Rc::clone), config.client_cache_ttl, now);
+    let ports: Ports<'_, Worker<S>> = Ports {
+        config,
+        store: &cached,
+        jwks: keys.jwks.as_deref().map_err(|e| e),
+        signer: keys.signer.as_deref().map_err(|e| e),
+        crypto: &WebCryptoKeys,
+        clock: &JsClock,
+        random: &*random,
+        log: &ConsoleLog,
+    };
+    let (response, effects) = app::handle(&plain, &ports).await;
+    if effects.keys_changed {
+        isolate_keys.invalidate();
+    }
+    (response, keys.signer.ok())
+}
+
+async fn request_keys<S: Store>(
+    isolate: &IsolateKeys<WebCryptoSigner>,
+    config: &Config,
+    settings: &Settings,
+    store: &S,
+    now: i64,
+) -> RequestKeys<WebCryptoSigner> {
+    match config.key_mode {
+        KeyMode::Byok => isolate.byok(settings.signing_keys.as_deref(), &WebCryptoImport).await,
+        KeyMode::Managed => {
+            let random = RANDOM.with(Rc::clone);
+            let env = config.key_env(store, &WebCryptoKeys, &*random, now);
+            isolate.managed(&env, &WebCryptoImport, now_ms()).await
+        }
+    }
+}
+
+/// The Cron Trigger (`[triggers] crons` in wrangler.toml): apply the
+/// managed-key rotation policy. Concurrent runs are safe: the key set is
+/// replaced by compare-and-swap (docs/storage.md).
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let settings = settings(&env);
+    let config = match &settings.config {
+        Ok(c) => c,
+        Err(problem) => return ConsoleLog.error(&format!("scheduled: configuration: {problem}")),
+    };
+    if config.key_mode != KeyMode::Managed {
+        return;
+    }
+    match config.storage {
+        StorageKind::D1 => rotate_keys(config, D1Store::new(env)).await,
+        StorageKind::Kv => rotate_keys(config, KvStore::new(env)).await,
+    }
+}
+
+async fn rotate_keys<S: Store>(config: &Config, store: S) {
+    let random = RANDOM.with(Rc::clone);
+    let keys = config.key_env(&store, &WebCryptoKeys, &*random, JsClock.now());
+    match keys.scheduled().await {
+        Ok((set, true)) => {
+            KEYS.with(|k| k.invalidate());
+            let states: Vec<String> = set.iter().map(|k| format!("{}={:?}", k.kid, k.state)).collect();
+            worker::console_log!("m2m-edge: signing keys rotated: {}", states.join(", "));
+        }
+        Ok((_, false)) => {}
+        Err(e) => ConsoleLog.error(&format!("scheduled key rotation: {e}")),
+    }
+}
+
+/// The JS `Response`, built in one call (`glue.js`): `respond`, or
+/// `signThenRespond` when the body still lacks its signature.
+fn to_js(response: Response, signer: Option<&WebCryptoSigner>) -> JsValue {
+    match (&response.signature, signer) {
+        (None, _) => ffi::respond(&response).unwrap_or_else(|e| fallback(&format!("Response not built: {}", reason(&e)))),
+        (Some(slot), Some(signer)) => {
+            SIGN_FAILED.with(|failed| signer.sign_then_respond(&response, slot, failed)).unwrap_or_else(sign_failed)
+        }
+        // The app leaves a slot only when it has a signer; never a token unsigned.
+        (Some(_), None) => fallback("a token without a signing key"),
+    }
+}
+
+/// The `server_error` response, for when the intended one cannot be
+/// built; `why` goes to the log.
+fn fallback(why: &str) -> JsValue {
+    ConsoleLog.error(why);
+    let error = app::server_error_response();
+    ffi::respond(&error).unwrap_or(JsValue::UNDEFINED)
+}
+
+thread_local! {
+    /// The answer when WebCrypto rejects a signature (`glue.js`).
+    static SIGN_FAILED: Closure<dyn FnMut(JsValue) -> JsValue> = Closure::new(sign_failed);
+}
+
+fn sign_failed(why: JsValue) -> JsValue {
+    fallback(&format!("cannot sign tokens: {}", reason(&why)))
+}
+
+/// A JS error's message, or what the value says of itself.
+fn reason(value: &JsValue) -> String {
+    value
+        .as_string()
+        .or_else(|| value.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())))
+        .unwrap_or_else(|| "no reason given".to_string())
+}

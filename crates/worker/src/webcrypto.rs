@@ -1,0 +1,197 @@
+//! WebCrypto (`crypto.subtle`, BoringSSL inside workerd): ES256 signing
+//! keys, key generation and AES-256-GCM for managed keys. WebCrypto signs
+//! more than an order of magnitude faster than p256 compiled to wasm
+//! (BENCHMARKS.md). The private key is imported once per isolate as a
+//! non-extractable `CryptoKey`; `glue.js` signs with it while it builds the
+//! token response (`m2m_edge_core::http::SignatureSlot`).
+
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{CryptoKey, SubtleCrypto};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
+use m2m_edge_core::http::{Response, SignatureSlot};
+use m2m_edge_core::jose::{jws, IssuingKey, JwkError, SigningKey};
+use m2m_edge_core::keys::isolate::KeyImport;
+use m2m_edge_core::keys::sealed::{CryptoError, Kek, KeyCrypto, KeyMaterial, IV_LEN};
+use m2m_edge_core::keys::KeyError;
+
+use crate::ffi::{self, SigningParts};
+
+/// An ES256 private key imported into WebCrypto.
+pub struct WebCryptoSigner {
+    kid: String,
+    header_b64: String,
+    subtle: SubtleCrypto,
+    key: CryptoKey,
+    /// `{name: "ECDSA", hash: "SHA-256"}`, built once.
+    algorithm: Object,
+}
+
+fn object(pairs: &[(&str, &JsValue)]) -> Result<Object, JsValue> {
+    let o = Object::new();
+    for (k, v) in pairs {
+        Reflect::set(&o, &JsValue::from_str(k), v)?;
+    }
+    Ok(o)
+}
+
+impl WebCryptoSigner {
+    /// Import `key` non-extractable, for signing only.
+    pub async fn import(key: &SigningKey) -> Result<WebCryptoSigner, KeyError> {
+        let rejected = |_| KeyError::Jwk(JwkError::Rejected { kid: key.kid.clone() });
+        let crypto = Reflect::get(&js_sys::global(), &JsValue::from_str("crypto")).map_err(rejected)?;
+        let subtle: SubtleCrypto =
+            Reflect::get(&crypto, &JsValue::from_str("subtle")).map_err(rejected)?.unchecked_into();
+        let s = |v: &str| JsValue::from_str(v);
+        let jwk = object(&[
+            ("kty", &s("EC")),
+            ("crv", &s("P-256")),
+            ("x", &s(&key.x)),
+            ("y", &s(&key.y)),
+            ("d", &s(key.private_d())),
+        ])
+        .map_err(rejected)?;
+        let import_algorithm = object(&[("name", &s("ECDSA")), ("namedCurve", &s("P-256"))]).map_err(rejected)?;
+        let usages = Array::of1(&s("sign"));
+        // extractable = false: the key cannot be read back out of the isolate.
+        let promise =
+            subtle.import_key_with_object("jwk", &jwk, &import_algorithm, false, &usages).map_err(rejected)?;
+        let crypto_key: CryptoKey = JsFuture::from(promise).await.map_err(rejected)?.unchecked_into();
+        let algorithm = object(&[("name", &s("ECDSA")), ("hash", &s("SHA-256"))]).map_err(rejected)?;
+        Ok(WebCryptoSigner {
+            kid: key.kid.clone(),
+            header_b64: jws::access_token_header(&key.kid),
+            subtle,
+            key: crypto_key,
+            algorithm,
+        })
+    }
+}
+
+impl IssuingKey for WebCryptoSigner {
+    fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    fn header_b64(&self) -> &str {
+        &self.header_b64
+    }
+}
+
+impl WebCryptoSigner {
+    /// A promise of the `Response` once the slot is signed (`glue.js`
+    /// `signThenRespond`); `failed` answers instead if the promise rejects,
+    /// `Err` if WebCrypto throws at once.
+    pub fn sign_then_respond(
+        &self,
+        response: &Response,
+        slot: &SignatureSlot,
+        failed: &Closure<dyn FnMut(JsValue) -> JsValue>,
+    ) -> Result<JsValue, JsValue> {
+        let parts = SigningParts { subtle: &self.subtle, algorithm: &self.algorithm, key: &self.key };
+        ffi::sign_then_respond(parts, response, slot, failed)
+    }
+}
+
+/// Imports keys into WebCrypto, for the isolate's key cache.
+pub struct WebCryptoImport;
+
+impl KeyImport for WebCryptoImport {
+    type Key = WebCryptoSigner;
+
+    async fn import(&self, key: &SigningKey) -> Result<WebCryptoSigner, KeyError> {
+        WebCryptoSigner::import(key).await
+    }
+}
+
+/// Key generation and AES-256-GCM sealing through WebCrypto, for managed keys.
+pub struct WebCryptoKeys;
+
+fn subtle() -> Result<SubtleCrypto, CryptoError> {
+    let crypto = Reflect::get(&js_sys::global(), &JsValue::from_str("crypto")).map_err(|_| js_failed("crypto"))?;
+    Ok(Reflect::get(&crypto, &JsValue::from_str("subtle")).map_err(|_| js_failed("crypto.subtle"))?.unchecked_into())
+}
+
+fn js_failed(what: &str) -> CryptoError {
+    CryptoError(format!("WebCrypto {what} failed"))
+}
+
+async fn aes_key(subtle: &SubtleCrypto, kek: &Kek, usage: &str) -> Result<CryptoKey, CryptoError> {
+    let raw = Uint8Array::from(&kek.0[..]);
+    let algorithm = object(&[("name", &JsValue::from_str("AES-GCM"))]).map_err(|_| js_failed("AES key"))?;
+    let promise = subtle
+        .import_key_with_object("raw", &raw, &algorithm, false, &Array::of1(&JsValue::from_str(usage)))
+        .map_err(|_| js_failed("AES import"))?;
+    Ok(JsFuture::from(promise).await.map_err(|_| js_failed("AES import"))?.unchecked_into())
+}
+
+fn gcm_params(iv: &[u8], aad: &[u8]) -> Result<Object, CryptoError> {
+    object(&[
+        ("name", &JsValue::from_str("AES-GCM")),
+        ("iv", &Uint8Array::from(iv).into()),
+        ("additionalData", &Uint8Array::from(aad).into()),
+    ])
+    .map_err(|_| js_failed("AES-GCM params"))
+}
+
+impl KeyCrypto for WebCryptoKeys {
+    async fn generate(&self) -> Result<KeyMaterial, CryptoError> {
+        let subtle = subtle()?;
+        let algorithm = object(&[("name", &JsValue::from_str("ECDSA")), ("namedCurve", &JsValue::from_str("P-256"))])
+            .map_err(|_| js_failed("generateKey params"))?;
+        // Extractable only so the scalar can be sealed for storage; the
+        // signing key used afterwards is re-imported non-extractable.
+        let promise = subtle
+            .generate_key_with_object(&algorithm, true, &Array::of1(&JsValue::from_str("sign")))
+            .map_err(|_| js_failed("generateKey"))?;
+        let pair = JsFuture::from(promise).await.map_err(|_| js_failed("generateKey"))?;
+        let private: CryptoKey = Reflect::get(&pair, &JsValue::from_str("privateKey"))
+            .map_err(|_| js_failed("privateKey"))?
+            .unchecked_into();
+        let jwk = JsFuture::from(subtle.export_key("jwk", &private).map_err(|_| js_failed("exportKey"))?)
+            .await
+            .map_err(|_| js_failed("exportKey"))?;
+        let field = |name: &str| Reflect::get(&jwk, &JsValue::from_str(name)).ok().and_then(|v| v.as_string());
+        let (Some(d), Some(x), Some(y)) = (field("d"), field("x"), field("y")) else {
+            return Err(js_failed("exported JWK"));
+        };
+        let d = URL_SAFE_NO_PAD.decode(d).map_err(|_| js_failed("exported d"))?;
+        Ok(KeyMaterial { d, x, y })
+    }
+
+    async fn encrypt(
+        &self,
+        kek: &Kek,
+        iv: &[u8; IV_LEN],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        let subtle = subtle()?;
+        let key = aes_key(&subtle, kek, "encrypt").await?;
+        let promise = subtle
+            .encrypt_with_object_and_u8_array(&gcm_params(iv, aad)?, &key, plaintext)
+            .map_err(|_| js_failed("encrypt"))?;
+        Ok(Uint8Array::new(&JsFuture::from(promise).await.map_err(|_| js_failed("encrypt"))?).to_vec())
+    }
+
+    async fn decrypt(
+        &self,
+        kek: &Kek,
+        iv: &[u8; IV_LEN],
+        aad: &[u8],
+        ciphertext: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        let subtle = subtle()?;
+        let key = aes_key(&subtle, kek, "decrypt").await?;
+        let promise = subtle
+            .decrypt_with_object_and_u8_array(&gcm_params(iv, aad)?, &key, ciphertext)
+            .map_err(|_| js_failed("decrypt"))?;
+        // A wrong key, AAD or damaged record rejects the promise.
+        Ok(Uint8Array::new(&JsFuture::from(promise).await.map_err(|_| js_failed("decrypt"))?).to_vec())
+    }
+}
