@@ -49,3 +49,23 @@ test("invalid DEFAULT_TOKEN_TTL is a server_error everywhere", async () => {
     await w.close();
   }
 });
+
+// The same header reaches the app in the Worker as in the host tests
+// (crates/core/tests/admin_clients.rs, admin_key_with_commas_and_spaces):
+// an ADMIN_API_KEY holding commas and spaces authenticates; two
+// Authorization headers (joined with ", " by the Fetch API) do not.
+test(`an ADMIN_API_KEY with commas and spaces works as it does on the host (${STORAGE})`, async () => {
+  const key = "k,ey with, commas and  spaces";
+  const w = await startWorker({ bindings: { STORAGE, ADMIN_API_KEY: key } });
+  try {
+    const ok = await fetch(`${w.base}/admin/clients`, { headers: { authorization: `Bearer ${key}` } });
+    assert.equal(ok.status, 200);
+    const headers = new Headers();
+    headers.append("authorization", `Bearer ${key}`);
+    headers.append("authorization", `Bearer ${key}`);
+    const repeated = await fetch(`${w.base}/admin/clients`, { headers });
+    assert.equal(repeated.status, 401);
+  } finally {
+    await w.close();
+  }
+});

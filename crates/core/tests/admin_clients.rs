@@ -188,3 +188,15 @@ fn kv_changes_carry_a_propagation_notice() {
     assert!(r.body_json().get("propagation").is_none());
 }
 
+
+/// Paired with the e2e test of the same key (tests/e2e/config.test.mjs):
+/// the header reaches the app whole, on the host as in the Worker.
+#[test]
+fn admin_key_with_commas_and_spaces() {
+    let key = "k,ey with, commas and  spaces";
+    let w = World::with(&[("ADMIN_API_KEY", key)], Some(A3));
+    assert_eq!(w.call(Req::get("/admin/clients").bearer(key)).status, 200);
+    // Two Authorization headers: joined with ", " as the Fetch API joins them.
+    let repeated = Req::get("/admin/clients").bearer(key).bearer(key);
+    assert_eq!(w.call(repeated).status, 401);
+}
