@@ -44,15 +44,15 @@ dev: build .dev.vars
 	wrangler dev --ip 127.0.0.1 --port $(PORT)
 
 ## Every test ring: host unit/flow tests, e2e in workerd (Miniflare), wrangler dev smoke.
-test: build test-host test-glue test-e2e test-smoke
+test: build lint test-host test-glue test-e2e test-smoke
 
 test-host: tools
 	cargo test --workspace
 
-## clippy on the host and for wasm32, warnings as errors (not part of `make test`).
+## clippy on the host and for wasm32, warnings as errors (part of `make test`).
 lint: tools
 	cargo clippy --workspace --all-targets -- -D warnings
-	cargo clippy --workspace --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy --workspace --all-targets --target wasm32-unknown-unknown -- -D warnings
 
 # The JS half of the Worker glue (crates/worker/src/glue.js), in Node.
 test-glue: tools

@@ -24,7 +24,13 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
-# worker-build must match the worker crate (TOOLCHAIN.md).
+# clippy, for `make lint` (part of `make test`).
+if ! cargo clippy --version > /dev/null 2>&1; then
+  echo "==> rustup component add clippy"
+  rustup component add clippy
+fi
+
+# worker-build must match the worker crate .
 if [ "$(worker-build --version 2>/dev/null || true)" != "$WORKER_VERSION" ]; then
   echo "==> cargo install worker-build $WORKER_VERSION (a few minutes, once)"
   cargo install worker-build --version "$WORKER_VERSION" --locked --force

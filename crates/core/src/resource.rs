@@ -182,27 +182,6 @@ pub trait ResourceStore {
     async fn delete_resource(&self, resource: &ApiResource) -> Result<bool, StoreError>;
 }
 
-/// A shared reference to a store is a store (the isolate cache wraps one).
-impl<T: ResourceStore> ResourceStore for &T {
-    async fn resource(&self, id: &ResourceId) -> Result<Option<ApiResource>, StoreError> {
-        (**self).resource(id).await
-    }
-    async fn resource_by_identifier(&self, identifier: &str) -> Result<Option<ApiResource>, StoreError> {
-        (**self).resource_by_identifier(identifier).await
-    }
-    async fn resources(&self) -> Result<Vec<ApiResource>, StoreError> {
-        (**self).resources().await
-    }
-    async fn create_resource(&self, resource: &ApiResource) -> Result<(), StoreError> {
-        (**self).create_resource(resource).await
-    }
-    async fn update_resource(&self, resource: &ApiResource) -> Result<bool, StoreError> {
-        (**self).update_resource(resource).await
-    }
-    async fn delete_resource(&self, resource: &ApiResource) -> Result<bool, StoreError> {
-        (**self).delete_resource(resource).await
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -20,7 +20,7 @@ fn secrets_are_shown_once_stored_hashed_and_never_logged() {
     assert!(!String::from_utf8_lossy(&got.body).contains(&row.secret_hash));
     // Failures of every kind, then: no log line holds a secret.
     w.token_basic(&id, "m2msk_guess", "grant_type=client_credentials");
-    w.store.broken.set(true);
+    w.store.set_broken(true);
     w.token_basic(&id, &secret, "grant_type=client_credentials");
     assert!(w.log.lines().iter().all(|l| !l.contains(&secret) && !l.contains("m2msk_guess")));
 }

@@ -30,16 +30,16 @@ fn hits_within_ttl_and_expires_after() {
         let cache = std::rc::Rc::new(IsolateCache::default());
         inner.create(&record(ID, "v1")).await.unwrap();
         let id = ClientId::parse(ID).unwrap();
-        assert_eq!(CachedStore::new(&inner, cache.clone(), 5, 100).get(&id).await.unwrap().unwrap().name, "v1");
+        assert_eq!(CachedStore::new(inner.clone(), cache.clone(), 5, 100).get(&id).await.unwrap().unwrap().name, "v1");
         // Another isolate changes the record directly in storage.
         inner.update(&record(ID, "v2")).await.unwrap();
         assert_eq!(
-            CachedStore::new(&inner, cache.clone(), 5, 104).get(&id).await.unwrap().unwrap().name,
+            CachedStore::new(inner.clone(), cache.clone(), 5, 104).get(&id).await.unwrap().unwrap().name,
             "v1",
             "within the TTL"
         );
         assert_eq!(
-            CachedStore::new(&inner, cache.clone(), 5, 105).get(&id).await.unwrap().unwrap().name,
+            CachedStore::new(inner.clone(), cache.clone(), 5, 105).get(&id).await.unwrap().unwrap().name,
             "v2",
             "after it"
         );
@@ -51,7 +51,7 @@ fn writes_through_the_cache_invalidate_at_once() {
     pollster::block_on(async {
         let inner = MemoryStore::default();
         let cache = std::rc::Rc::new(IsolateCache::default());
-        let store = CachedStore::new(&inner, cache.clone(), 5, 100);
+        let store = CachedStore::new(inner.clone(), cache.clone(), 5, 100);
         store.create(&record(ID, "v1")).await.unwrap();
         let id = ClientId::parse(ID).unwrap();
         store.get(&id).await.unwrap();
@@ -68,12 +68,12 @@ fn ttl_zero_is_off_and_unknown_ids_are_not_cached() {
         let inner = MemoryStore::default();
         let cache = std::rc::Rc::new(IsolateCache::default());
         let id = ClientId::parse(ID).unwrap();
-        assert!(CachedStore::new(&inner, cache.clone(), 5, 100).get(&id).await.unwrap().is_none());
+        assert!(CachedStore::new(inner.clone(), cache.clone(), 5, 100).get(&id).await.unwrap().is_none());
         inner.create(&record(ID, "v1")).await.unwrap();
-        assert!(CachedStore::new(&inner, cache.clone(), 5, 101).get(&id).await.unwrap().is_some(), "no negative caching");
+        assert!(CachedStore::new(inner.clone(), cache.clone(), 5, 101).get(&id).await.unwrap().is_some(), "no negative caching");
         inner.update(&record(ID, "v2")).await.unwrap();
         assert_eq!(
-            CachedStore::new(&inner, cache.clone(), 0, 101).get(&id).await.unwrap().unwrap().name,
+            CachedStore::new(inner.clone(), cache.clone(), 0, 101).get(&id).await.unwrap().unwrap().name,
             "v2",
             "ttl 0: off"
         );

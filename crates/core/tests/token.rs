@@ -362,7 +362,7 @@ fn missing_or_broken_keys_are_server_errors_with_a_named_log_line() {
 fn storage_failure_is_server_error_and_logged() {
     let w = World::new();
     let (id, secret) = w.simple_client();
-    w.store.broken.set(true);
+    w.store.set_broken(true);
     let r = w.token_basic(&id, &secret, "grant_type=client_credentials");
     assert_eq!((r.status, error_of(&r).as_str()), (500, "server_error"));
     assert!(!String::from_utf8_lossy(&r.body).contains("memory"));

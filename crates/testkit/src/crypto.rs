@@ -12,7 +12,7 @@ use p256::ecdsa::{Signature, SigningKey as EcdsaKey};
 use m2m_edge_core::http::Response;
 use m2m_edge_core::jose::{jws, IssuingKey, JwkError, SigningKey};
 use m2m_edge_core::keys::isolate::KeyImport;
-use m2m_edge_core::keys::sealed::{CryptoError, Kek, KeyCrypto, KeyMaterial, IV_LEN};
+use m2m_edge_core::keys::sealed::{CryptoError, Direction, Gcm, KeyCrypto, KeyMaterial};
 use m2m_edge_core::keys::KeyError;
 
 /// An imported ES256 signing key on the host.
@@ -79,10 +79,6 @@ impl KeyImport for P256Import {
 /// Key generation and AES-256-GCM on the host: p256 and aes-gcm, OS randomness.
 pub struct HostCrypto;
 
-fn cipher(kek: &Kek) -> Result<Aes256Gcm, CryptoError> {
-    Aes256Gcm::new_from_slice(&kek.0).map_err(|_| CryptoError("bad key length".into()))
-}
-
 impl KeyCrypto for HostCrypto {
     async fn generate(&self) -> Result<KeyMaterial, CryptoError> {
         loop {
@@ -98,28 +94,14 @@ impl KeyCrypto for HostCrypto {
         }
     }
 
-    async fn encrypt(
-        &self,
-        kek: &Kek,
-        iv: &[u8; IV_LEN],
-        aad: &[u8],
-        plaintext: &[u8],
-    ) -> Result<Vec<u8>, CryptoError> {
-        cipher(kek)?
-            .encrypt(&Nonce::from(*iv), Payload { msg: plaintext, aad })
-            .map_err(|_| CryptoError("AES-GCM seal failed".into()))
-    }
-
-    async fn decrypt(
-        &self,
-        kek: &Kek,
-        iv: &[u8; IV_LEN],
-        aad: &[u8],
-        ciphertext: &[u8],
-    ) -> Result<Vec<u8>, CryptoError> {
-        cipher(kek)?
-            .decrypt(&Nonce::from(*iv), Payload { msg: ciphertext, aad })
-            .map_err(|_| CryptoError("AES-GCM open failed".into()))
+    async fn aes_gcm(&self, direction: Direction, gcm: &Gcm<'_>, input: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let cipher = Aes256Gcm::new_from_slice(&gcm.kek.0).map_err(|_| CryptoError("bad key length".into()))?;
+        let (nonce, payload) = (Nonce::from(*gcm.iv), Payload { msg: input, aad: gcm.aad });
+        match direction {
+            Direction::Encrypt => cipher.encrypt(&nonce, payload),
+            Direction::Decrypt => cipher.decrypt(&nonce, payload),
+        }
+        .map_err(|_| CryptoError(format!("AES-GCM {direction:?} failed")))
     }
 }
 

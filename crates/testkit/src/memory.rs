@@ -3,6 +3,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use m2m_edge_core::client::{ClientId, ClientRecord, ClientStore, Page};
 use m2m_edge_core::keys::{KeyStore, ManagedKey, StoredKeys};
@@ -11,20 +12,29 @@ use m2m_edge_core::resource::{ApiResource, ResourceId, ResourceStore, MAX_RESOUR
 use m2m_edge_core::store::row::{ClientRow, ResourceRow};
 
 /// Keeps rows, not records, so every read goes through the same checked
-/// conversion the real backends use.
+/// conversion the real backends use. A clone is another handle on the same
+/// storage, as two isolates share one database.
+#[derive(Default, Clone)]
+pub struct MemoryStore(Rc<State>);
+
 #[derive(Default)]
-pub struct MemoryStore {
+struct State {
     rows: RefCell<BTreeMap<String, ClientRow>>,
     resources: RefCell<BTreeMap<String, ResourceRow>>,
     /// The key set as JSON text, as D1 and KV keep it.
     keys: RefCell<Option<(i64, String)>>,
     /// When set, every operation fails like an unreachable backend.
-    pub broken: Cell<bool>,
+    broken: Cell<bool>,
 }
 
 impl MemoryStore {
+    /// From now on every operation fails (or, with `false`, works again).
+    pub fn set_broken(&self, broken: bool) {
+        self.0.broken.set(broken);
+    }
+
     fn check(&self) -> Result<(), StoreError> {
-        if self.broken.get() {
+        if self.0.broken.get() {
             return Err(StoreError::Backend("memory store marked broken".into()));
         }
         Ok(())
@@ -32,19 +42,19 @@ impl MemoryStore {
 
     /// Direct row access for tests that need to see what is stored.
     pub fn raw_row(&self, id: &str) -> Option<ClientRow> {
-        self.rows.borrow().get(id).cloned()
+        self.0.rows.borrow().get(id).cloned()
     }
 }
 
 impl ClientStore for MemoryStore {
     async fn get(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
         self.check()?;
-        self.rows.borrow().get(id.as_str()).cloned().map(ClientRow::into_record).transpose()
+        self.0.rows.borrow().get(id.as_str()).cloned().map(ClientRow::into_record).transpose()
     }
 
     async fn create(&self, client: &ClientRecord) -> Result<(), StoreError> {
         self.check()?;
-        let mut rows = self.rows.borrow_mut();
+        let mut rows = self.0.rows.borrow_mut();
         if rows.contains_key(client.id.as_str()) {
             return Err(StoreError::Conflict);
         }
@@ -54,7 +64,7 @@ impl ClientStore for MemoryStore {
 
     async fn update(&self, client: &ClientRecord) -> Result<bool, StoreError> {
         self.check()?;
-        match self.rows.borrow_mut().get_mut(client.id.as_str()) {
+        match self.0.rows.borrow_mut().get_mut(client.id.as_str()) {
             Some(row) => {
                 *row = ClientRow::from_record(client)?;
                 Ok(true)
@@ -65,14 +75,14 @@ impl ClientStore for MemoryStore {
 
     async fn delete(&self, id: &ClientId) -> Result<bool, StoreError> {
         self.check()?;
-        Ok(self.rows.borrow_mut().remove(id.as_str()).is_some())
+        Ok(self.0.rows.borrow_mut().remove(id.as_str()).is_some())
     }
 
     /// Pages by id, like D1: the cursor is the last id returned.
     async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
         self.check()?;
         let after = cursor.map(|c| ClientId::parse(c).ok_or(StoreError::BadCursor)).transpose()?;
-        let rows = self.rows.borrow();
+        let rows = self.0.rows.borrow();
         let mut page: Vec<ClientRecord> = rows
             .iter()
             .filter(|(k, _)| after.as_ref().is_none_or(|a| k.as_str() > a.as_str()))
@@ -89,23 +99,23 @@ impl ClientStore for MemoryStore {
 impl ResourceStore for MemoryStore {
     async fn resource(&self, id: &ResourceId) -> Result<Option<ApiResource>, StoreError> {
         self.check()?;
-        self.resources.borrow().get(id.as_str()).cloned().map(ResourceRow::into_resource).transpose()
+        self.0.resources.borrow().get(id.as_str()).cloned().map(ResourceRow::into_resource).transpose()
     }
 
     async fn resource_by_identifier(&self, identifier: &str) -> Result<Option<ApiResource>, StoreError> {
         self.check()?;
-        let found = self.resources.borrow().values().find(|r| r.identifier == identifier).cloned();
+        let found = self.0.resources.borrow().values().find(|r| r.identifier == identifier).cloned();
         found.map(ResourceRow::into_resource).transpose()
     }
 
     async fn resources(&self) -> Result<Vec<ApiResource>, StoreError> {
         self.check()?;
-        self.resources.borrow().values().take(MAX_RESOURCES).cloned().map(ResourceRow::into_resource).collect()
+        self.0.resources.borrow().values().take(MAX_RESOURCES).cloned().map(ResourceRow::into_resource).collect()
     }
 
     async fn create_resource(&self, resource: &ApiResource) -> Result<(), StoreError> {
         self.check()?;
-        let mut all = self.resources.borrow_mut();
+        let mut all = self.0.resources.borrow_mut();
         if all.contains_key(resource.id.as_str()) || all.values().any(|r| r.identifier == resource.identifier.as_str())
         {
             return Err(StoreError::Conflict);
@@ -116,7 +126,7 @@ impl ResourceStore for MemoryStore {
 
     async fn update_resource(&self, resource: &ApiResource) -> Result<bool, StoreError> {
         self.check()?;
-        match self.resources.borrow_mut().get_mut(resource.id.as_str()) {
+        match self.0.resources.borrow_mut().get_mut(resource.id.as_str()) {
             Some(row) => {
                 *row = ResourceRow::from_resource(resource)?;
                 Ok(true)
@@ -127,14 +137,14 @@ impl ResourceStore for MemoryStore {
 
     async fn delete_resource(&self, resource: &ApiResource) -> Result<bool, StoreError> {
         self.check()?;
-        Ok(self.resources.borrow_mut().remove(resource.id.as_str()).is_some())
+        Ok(self.0.resources.borrow_mut().remove(resource.id.as_str()).is_some())
     }
 }
 
 impl KeyStore for MemoryStore {
     async fn load_keys(&self) -> Result<StoredKeys, StoreError> {
         self.check()?;
-        match &*self.keys.borrow() {
+        match &*self.0.keys.borrow() {
             None => Ok(StoredKeys::default()),
             Some((version, text)) => Ok(StoredKeys {
                 keys: serde_json::from_str(text).map_err(|_| StoreError::Corrupt("key set".into()))?,
@@ -145,7 +155,7 @@ impl KeyStore for MemoryStore {
 
     async fn save_keys(&self, expected: i64, keys: &[ManagedKey]) -> Result<bool, StoreError> {
         self.check()?;
-        let mut slot = self.keys.borrow_mut();
+        let mut slot = self.0.keys.borrow_mut();
         let stored = slot.as_ref().map_or(0, |(v, _)| *v);
         if stored != expected {
             return Ok(false);

@@ -127,8 +127,8 @@ impl World {
             let ports: Ports<'_, Host> = Ports {
                 config: &self.config,
                 store: &self.store,
-                jwks: keys.jwks.as_deref().map_err(|e| e),
-                signer: keys.signer.as_deref().map_err(|e| e),
+                jwks: keys.jwks.as_deref(),
+                signer: keys.signer.as_deref(),
                 crypto: &HostCrypto,
                 clock: &self.clock,
                 random: &OsRandom,

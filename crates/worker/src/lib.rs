@@ -196,8 +196,8 @@ async fn handle_with<S: Store>(
     let ports: Ports<'_, Worker<S>> = Ports {
         config,
         store: &cached,
-        jwks: keys.jwks.as_deref().map_err(|e| e),
-        signer: keys.signer.as_deref().map_err(|e| e),
+        jwks: keys.jwks.as_deref(),
+        signer: keys.signer.as_deref(),
         crypto: &WebCryptoKeys,
         clock: &JsClock,
         random: &*random,

@@ -17,7 +17,7 @@ use base64::Engine;
 use m2m_edge_core::http::{Response, SignatureSlot};
 use m2m_edge_core::jose::{jws, IssuingKey, JwkError, SigningKey};
 use m2m_edge_core::keys::isolate::KeyImport;
-use m2m_edge_core::keys::sealed::{CryptoError, Kek, KeyCrypto, KeyMaterial, IV_LEN};
+use m2m_edge_core::keys::sealed::{CryptoError, Direction, Gcm, Kek, KeyCrypto, KeyMaterial};
 use m2m_edge_core::keys::KeyError;
 
 use crate::ffi::{self, SigningParts};
@@ -164,34 +164,20 @@ impl KeyCrypto for WebCryptoKeys {
         Ok(KeyMaterial { d, x, y })
     }
 
-    async fn encrypt(
-        &self,
-        kek: &Kek,
-        iv: &[u8; IV_LEN],
-        aad: &[u8],
-        plaintext: &[u8],
-    ) -> Result<Vec<u8>, CryptoError> {
+    async fn aes_gcm(&self, direction: Direction, gcm: &Gcm<'_>, input: &[u8]) -> Result<Vec<u8>, CryptoError> {
         let subtle = subtle()?;
-        let key = aes_key(&subtle, kek, "encrypt").await?;
-        let promise = subtle
-            .encrypt_with_object_and_u8_array(&gcm_params(iv, aad)?, &key, plaintext)
-            .map_err(|_| js_failed("encrypt"))?;
-        Ok(Uint8Array::new(&JsFuture::from(promise).await.map_err(|_| js_failed("encrypt"))?).to_vec())
-    }
-
-    async fn decrypt(
-        &self,
-        kek: &Kek,
-        iv: &[u8; IV_LEN],
-        aad: &[u8],
-        ciphertext: &[u8],
-    ) -> Result<Vec<u8>, CryptoError> {
-        let subtle = subtle()?;
-        let key = aes_key(&subtle, kek, "decrypt").await?;
-        let promise = subtle
-            .decrypt_with_object_and_u8_array(&gcm_params(iv, aad)?, &key, ciphertext)
-            .map_err(|_| js_failed("decrypt"))?;
+        let (usage, what) = match direction {
+            Direction::Encrypt => ("encrypt", "AES-GCM encrypt"),
+            Direction::Decrypt => ("decrypt", "AES-GCM decrypt"),
+        };
+        let key = aes_key(&subtle, gcm.kek, usage).await?;
+        let params = gcm_params(gcm.iv, gcm.aad)?;
+        let promise = match direction {
+            Direction::Encrypt => subtle.encrypt_with_object_and_u8_array(&params, &key, input),
+            Direction::Decrypt => subtle.decrypt_with_object_and_u8_array(&params, &key, input),
+        }
+        .map_err(|_| js_failed(what))?;
         // A wrong key, AAD or damaged record rejects the promise.
-        Ok(Uint8Array::new(&JsFuture::from(promise).await.map_err(|_| js_failed("decrypt"))?).to_vec())
+        Ok(Uint8Array::new(&JsFuture::from(promise).await.map_err(|_| js_failed(what))?).to_vec())
     }
 }

@@ -39,21 +39,3 @@ pub trait ClientStore {
     async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError>;
 }
 
-/// A shared reference to a store is a store (the isolate cache wraps one).
-impl<T: ClientStore> ClientStore for &T {
-    async fn get(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
-        (**self).get(id).await
-    }
-    async fn create(&self, client: &ClientRecord) -> Result<(), StoreError> {
-        (**self).create(client).await
-    }
-    async fn update(&self, client: &ClientRecord) -> Result<bool, StoreError> {
-        (**self).update(client).await
-    }
-    async fn delete(&self, id: &ClientId) -> Result<bool, StoreError> {
-        (**self).delete(id).await
-    }
-    async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
-        (**self).list(cursor, limit).await
-    }
-}

@@ -116,12 +116,3 @@ pub trait KeyStore {
     async fn save_keys(&self, expected: i64, keys: &[ManagedKey]) -> Result<bool, StoreError>;
 }
 
-/// A shared reference to a store is a store (the isolate cache wraps one).
-impl<T: KeyStore> KeyStore for &T {
-    async fn load_keys(&self) -> Result<StoredKeys, StoreError> {
-        (**self).load_keys().await
-    }
-    async fn save_keys(&self, expected: i64, keys: &[ManagedKey]) -> Result<bool, StoreError> {
-        (**self).save_keys(expected, keys).await
-    }
-}

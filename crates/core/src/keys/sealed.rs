@@ -71,6 +71,26 @@ impl fmt::Display for CryptoError {
     }
 }
 
+/// The key, IV and associated data of one AES-256-GCM operation.
+pub struct Gcm<'a> {
+    /// The key-encryption key.
+    pub kek: &'a Kek,
+    /// A fresh IV per encryption.
+    pub iv: &'a [u8; IV_LEN],
+    /// Bound to the ciphertext: opening with other AAD fails.
+    pub aad: &'a [u8],
+}
+
+/// Which way [`KeyCrypto::aes_gcm`] goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Plaintext in; ciphertext followed by the 16-byte tag out.
+    Encrypt,
+    /// Ciphertext and tag in; plaintext out, or an error for a wrong key,
+    /// IV, AAD or damaged input.
+    Decrypt,
+}
+
 /// The crypto primitives managed keys need: WebCrypto in the Worker,
 /// RustCrypto on the host (`m2m-edge-testkit`). The stored framing (IV
 /// drawn through the [`Random`] port, IV ‖ ciphertext ‖ tag) is this
@@ -79,14 +99,9 @@ impl fmt::Display for CryptoError {
 pub trait KeyCrypto {
     /// A new EC P-256 key pair.
     async fn generate(&self) -> Result<KeyMaterial, CryptoError>;
-    /// AES-256-GCM encryption of `plaintext` under `kek` with `iv` and
-    /// `aad`: the ciphertext followed by the 16-byte tag.
-    async fn encrypt(&self, kek: &Kek, iv: &[u8; IV_LEN], aad: &[u8], plaintext: &[u8])
-        -> Result<Vec<u8>, CryptoError>;
-    /// The inverse of [`KeyCrypto::encrypt`]; an error for a wrong key, IV,
-    /// AAD or a damaged ciphertext.
-    async fn decrypt(&self, kek: &Kek, iv: &[u8; IV_LEN], aad: &[u8], ciphertext: &[u8])
-        -> Result<Vec<u8>, CryptoError>;
+
+    /// AES-256-GCM with `gcm`'s key, IV and AAD, in `direction`.
+    async fn aes_gcm(&self, direction: Direction, gcm: &Gcm<'_>, input: &[u8]) -> Result<Vec<u8>, CryptoError>;
 }
 
 /// Encrypt `plaintext` under `kek` with a fresh random IV, `aad` bound:
@@ -100,7 +115,7 @@ pub async fn seal<C: KeyCrypto>(
 ) -> Result<Vec<u8>, CryptoError> {
     let mut iv = [0u8; IV_LEN];
     random.fill(&mut iv).map_err(|e| CryptoError(format!("IV: {e}")))?;
-    let ciphertext = crypto.encrypt(kek, &iv, aad, plaintext).await?;
+    let ciphertext = crypto.aes_gcm(Direction::Encrypt, &Gcm { kek, iv: &iv, aad }, plaintext).await?;
     Ok([iv.as_slice(), &ciphertext].concat())
 }
 
@@ -111,7 +126,7 @@ pub async fn open<C: KeyCrypto>(crypto: &C, kek: &Kek, aad: &[u8], sealed: &[u8]
     }
     let (iv, ciphertext) = sealed.split_at(IV_LEN);
     let iv: &[u8; IV_LEN] = iv.try_into().map_err(|_| CryptoError("sealed key too short".into()))?;
-    crypto.decrypt(kek, iv, aad, ciphertext).await
+    crypto.aes_gcm(Direction::Decrypt, &Gcm { kek, iv, aad }, ciphertext).await
 }
 
 /// The stored text of sealed bytes (base64url).
