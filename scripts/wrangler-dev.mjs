@@ -47,7 +47,7 @@ export async function startWranglerDev({ storage = "d1", keyMode = "byok" } = {}
   child.stderr.on("data", (d) => (output += d));
   const stop = async () => {
     if (child.exitCode !== null) return;
-    // SIGTERM wrangler itself (TOOLCHAIN.md, trap 8): it stops workerd too.
+    // SIGTERM wrangler itself (docs/toolchain.md): it stops workerd too.
     const exited = new Promise((r) => child.once("exit", r));
     child.kill("SIGTERM");
     await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);

@@ -23,7 +23,7 @@ const provider = new Provider(`http://127.0.0.1:${port}`, {
     },
   ],
   jwks: { keys: [jwk] },
-  // With only an EC key, client validation needs this (TOOLCHAIN.md).
+  // With only an EC key, client validation needs this (docs/toolchain.md).
   clientDefaults: { id_token_signed_response_alg: "ES256" },
   scopes: ["read", "write"],
   features: {

@@ -169,7 +169,7 @@ async function benchPeer() {
     const base = `http://127.0.0.1:${port}`;
     const token = { url: `${base}/token`, method: "POST", headers: { ...tokenForm, authorization: basic("bench", secret) }, body: "grant_type=client_credentials" };
     const jwks = { url: `${base}/jwks` };
-    load({ ...token, connections: 8, seconds: WARMUP }); // its first ~10 s run slow (TOOLCHAIN.md)
+    load({ ...token, connections: 8, seconds: WARMUP }); // its first ~10 s run slow (docs/toolchain.md)
     for (const connections of CONNECTIONS) {
       for (const r of points([{ pids: () => [child.pid], specs: [["token", token], ["jwks", jwks]] }], connections)[0]) {
         rows.push({ target: "node-oidc-provider 9.13.3", storage: "memory", keyMode: "-", ...r });

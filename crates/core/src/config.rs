@@ -42,9 +42,12 @@ impl std::error::Error for ConfigError {}
 /// often, so a pre-published key reaches them within it.
 pub const JWKS_MAX_AGE: u32 = 300;
 
+/// `DEFAULT_TOKEN_TTL` when unset: one hour.
 pub const DEFAULT_TOKEN_TTL: u32 = 3600;
+/// `CLIENT_CACHE_TTL` when unset, in seconds.
 pub const DEFAULT_CLIENT_CACHE_TTL: u32 = 5;
 
+/// Where clients, resources and managed keys are kept (`STORAGE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StorageKind {
     /// Cloudflare D1 (SQLite): strongly consistent.
@@ -62,11 +65,14 @@ pub enum KeyMode {
     Managed,
 }
 
+/// Every setting, read and checked once per isolate.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Config {
     /// `ISSUER`; `None` means the request's origin.
     pub issuer: Option<String>,
+    /// `DEFAULT_TOKEN_TTL`: a token's lifetime unless the client or resource says less.
     pub default_token_ttl: u32,
+    /// `STORAGE`.
     pub storage: StorageKind,
     /// `ADMIN_API_KEY`; `None` disables the admin API.
     pub admin_api_key: Option<String>,

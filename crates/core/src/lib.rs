@@ -40,7 +40,7 @@
 //! assert_eq!(claims["scope"], "invoices:read");
 //! ```
 
-// DOCS-TODO #![warn(missing_docs)]
+#![warn(missing_docs)]
 
 pub mod app;
 pub mod client;

@@ -20,25 +20,35 @@ crate::ids::prefixed_id!(
 /// A scope an API resource defines, with what it allows, for people.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScopeDef {
+    /// The scope token.
     pub name: Scope,
+    /// What it allows, for people.
     #[serde(default)]
     pub description: String,
 }
 
+/// A registered API: the audience tokens are issued for and its scopes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiResource {
+    /// Its id.
     pub id: ResourceId,
+    /// The audience (`aud`) of tokens for it; never changes.
     pub identifier: Audience,
+    /// Its display name.
     pub name: String,
+    /// The scopes it defines.
     pub scopes: Vec<ScopeDef>,
     /// Caps the lifetime of tokens for this audience: the shorter of the
     /// client's lifetime and this one wins.
     pub token_ttl: Option<u32>,
+    /// When it was registered (Unix seconds).
     pub created_at: i64,
+    /// When it last changed (Unix seconds).
     pub updated_at: i64,
 }
 
 impl ApiResource {
+    /// Whether it defines `scope`.
     pub fn defines(&self, scope: &Scope) -> bool {
         self.scopes.iter().any(|s| &s.name == scope)
     }
@@ -48,9 +58,13 @@ impl ApiResource {
 /// `POST /admin/resources`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewResource {
+    /// The audience of tokens for it.
     pub identifier: Audience,
+    /// Its display name.
     pub name: String,
+    /// The scopes it defines.
     pub scopes: Vec<ScopeDef>,
+    /// Caps the lifetime of its tokens.
     pub token_ttl: Option<u32>,
 }
 
@@ -58,11 +72,15 @@ pub struct NewResource {
 /// grants carry it).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ResourcePatch {
+    /// A new display name.
     pub name: Option<String>,
+    /// New scopes, replacing the old ones.
     pub scopes: Option<Vec<ScopeDef>>,
+    /// A new cap, or `Some(None)` for none.
     pub token_ttl: Option<Option<u32>>,
 }
 
+/// The checked body of `POST /admin/resources`.
 pub fn parse_new(body: &Value) -> Result<NewResource, FieldError> {
     let map = as_object(body, &["identifier", "name", "scopes", "token_ttl"])?;
     let identifier = map
@@ -78,6 +96,7 @@ pub fn parse_new(body: &Value) -> Result<NewResource, FieldError> {
     })
 }
 
+/// The checked body of `PATCH /admin/resources/{id}`.
 pub fn parse_patch(body: &Value) -> Result<ResourcePatch, FieldError> {
     let map = as_object(body, &["name", "scopes", "token_ttl"]).map_err(|e| {
         // Tokens and grants carry the identifier: say so rather than "unknown field".

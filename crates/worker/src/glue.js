@@ -1,7 +1,7 @@
 // The few steps of a request that are cheaper in JS than across the wasm
-// boundary (src/wasm/mod.rs says why each exists; BENCHMARKS.md has the
-// figures). No protocol decisions here: Rust decides every byte of every
-// response except the signature WebCrypto makes.
+// boundary (docs/architecture.md, "The glue contract", says why each
+// exists; BENCHMARKS.md has the figures). No protocol decisions here: Rust
+// decides every byte of every response except the signature WebCrypto makes.
 
 /**
  * The request line and the named headers ("a\nb\n…") in one string:
@@ -43,7 +43,7 @@ export function respond(status, body, headers) {
 /**
  * The token response: sign `body[inputStart..inputEnd]` (the JWS signing
  * input) with ES256 and write the signature, base64url, at `at`
- * (crate::http::SignatureSlot). WebCrypto's ECDSA result is already the
+ * (m2m_edge_core::http::SignatureSlot). WebCrypto's ECDSA result is already the
  * 64-byte R || S that JWS wants (RFC 7518 §3.4). On a rejection, a
  * signature of any other length or a Response that cannot be built,
  * `failed(reason)` (Rust) makes the answer.

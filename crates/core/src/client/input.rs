@@ -16,10 +16,15 @@ const MAX_CUSTOM_CLAIMS_BYTES: usize = 4096;
 /// `POST /admin/clients`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewClient {
+    /// The display name, trimmed.
     pub name: String,
+    /// Free text for operators; empty means none.
     pub description: Option<String>,
+    /// The APIs and scopes the client may ask for.
     pub grants: Vec<Grant>,
+    /// Extra claims for every token (never a reserved one).
     pub custom_claims: Map<String, Value>,
+    /// Token lifetime in seconds; `None`: the server default.
     pub token_ttl: Option<u32>,
 }
 
@@ -27,17 +32,24 @@ pub struct NewClient {
 /// fields `Some(None)` clears it.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ClientPatch {
+    /// A new display name.
     pub name: Option<String>,
+    /// A new description, or `Some(None)` to clear it.
     pub description: Option<Option<String>>,
+    /// New grants, replacing the old ones.
     pub grants: Option<Vec<Grant>>,
+    /// New custom claims, replacing the old ones.
     pub custom_claims: Option<Map<String, Value>>,
+    /// A new lifetime, or `Some(None)` for the server default.
     pub token_ttl: Option<Option<u32>>,
+    /// Deactivate or reactivate.
     pub status: Option<Status>,
 }
 
 const CREATE_FIELDS: [&str; 5] = ["name", "description", "grants", "custom_claims", "token_ttl"];
 const PATCH_FIELDS: [&str; 6] = ["name", "description", "grants", "custom_claims", "token_ttl", "status"];
 
+/// The checked body of `POST /admin/clients`.
 pub fn parse_new(body: &Value) -> Result<NewClient, FieldError> {
     let map = as_object(body, &CREATE_FIELDS)?;
     let name = match map.get("name") {
@@ -57,6 +69,7 @@ pub fn parse_new(body: &Value) -> Result<NewClient, FieldError> {
     })
 }
 
+/// The checked body of `PATCH /admin/clients/{id}`.
 pub fn parse_patch(body: &Value) -> Result<ClientPatch, FieldError> {
     let map = as_object(body, &PATCH_FIELDS)?;
     let mut patch = ClientPatch::default();

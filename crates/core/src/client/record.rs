@@ -41,11 +41,16 @@ impl Status {
     }
 }
 
+/// A registered client as stored (secrets as hashes only).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClientRecord {
+    /// Its id.
     pub id: ClientId,
+    /// Its display name.
     pub name: String,
+    /// Free text for operators.
     pub description: Option<String>,
+    /// The APIs and scopes it may ask for.
     pub grants: Vec<Grant>,
     /// Extra claims for every token of this client; never one of
     /// [`crate::oauth::claims::RESERVED_CLAIMS`] (checked on input, and again
@@ -53,6 +58,7 @@ pub struct ClientRecord {
     pub custom_claims: Map<String, Value>,
     /// Token lifetime in seconds; `None` means the server's `DEFAULT_TOKEN_TTL`.
     pub token_ttl: Option<u32>,
+    /// Whether it may get tokens.
     pub status: Status,
     /// The secret that authenticates this client.
     pub secret: StoredSecret,
@@ -61,5 +67,6 @@ pub struct ClientRecord {
     pub next_secret: Option<StoredSecret>,
     /// Unix seconds.
     pub created_at: i64,
+    /// When it last changed (Unix seconds).
     pub updated_at: i64,
 }

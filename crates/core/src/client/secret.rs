@@ -18,16 +18,19 @@ pub const SECRET_PREFIX: &str = "m2msk_";
 pub struct ClientSecret(String);
 
 impl ClientSecret {
+    /// A fresh secret from 256 random bits.
     pub fn generate(random: &dyn Random) -> Result<ClientSecret, RandomError> {
         let mut bytes = [0u8; 32];
         random.fill(&mut bytes)?;
         Ok(ClientSecret(format!("{SECRET_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))))
     }
 
+    /// The secret itself, for the one response that shows it.
     pub fn expose(&self) -> &str {
         &self.0
     }
 
+    /// Its SHA-256, as stored.
     pub fn hash(&self) -> SecretHash {
         SecretHash::of(&self.0)
     }
@@ -44,7 +47,9 @@ impl ClientSecret {
 /// (never more: four base64url characters leave 232 of its 256 bits unknown).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredSecret {
+    /// The SHA-256 of the secret.
     pub hash: SecretHash,
+    /// The secret's last four characters.
     pub last_four: String,
 }
 
@@ -76,6 +81,7 @@ impl SecretHash {
     /// so that the work done does not depend on what exists.
     pub const UNMATCHABLE: SecretHash = SecretHash([0u8; 32]);
 
+    /// The SHA-256 of `secret`.
     pub fn of(secret: &str) -> SecretHash {
         SecretHash(Sha256::digest(secret.as_bytes()).into())
     }
@@ -87,10 +93,12 @@ impl SecretHash {
         bool::from(self.0.ct_eq(&candidate.0))
     }
 
+    /// Lower-case hex, as stored.
     pub fn to_hex(self) -> String {
         self.0.iter().map(|b| format!("{b:02x}")).collect()
     }
 
+    /// From stored hex; `None` unless 64 hex digits.
     pub fn from_hex(s: &str) -> Option<SecretHash> {
         if s.len() != 64 || !s.is_ascii() {
             return None;

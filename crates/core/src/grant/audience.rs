@@ -1,21 +1,27 @@
 //! Audiences: the resource servers a token is for. RFC 8707 §2: the
 //! `resource` value "MUST be an absolute URI, as specified by Section 4.3 of
-//! [RFC3986]" and "MUST NOT include a fragment component".
+//! RFC 3986" and "MUST NOT include a fragment component".
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// Longest audience accepted, in bytes.
 pub const MAX_AUDIENCE_LEN: usize = 512;
 
+/// An absolute URI naming an API: a token's `aud`. Valid by construction.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Audience(String);
 
+/// Why a string is not an audience.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AudienceError {
+    /// Not `scheme:rest` with printable ASCII.
     NotAbsoluteUri,
+    /// Has a `#fragment` (RFC 8707 §2 forbids one).
     HasFragment,
+    /// Longer than [`MAX_AUDIENCE_LEN`].
     TooLong,
 }
 
@@ -32,6 +38,7 @@ impl fmt::Display for AudienceError {
 }
 
 impl Audience {
+    /// Check `s` against RFC 8707 §2.
     pub fn parse(s: &str) -> Result<Audience, AudienceError> {
         if s.len() > MAX_AUDIENCE_LEN {
             return Err(AudienceError::TooLong);

@@ -13,9 +13,12 @@ pub const MAX_SCOPE_LEN: usize = 128;
 #[serde(try_from = "String", into = "String")]
 pub struct Scope(String);
 
+/// Why a string is not a scope token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScopeError {
+    /// The empty string.
     Empty,
+    /// Longer than [`MAX_SCOPE_LEN`].
     TooLong,
     /// Space, control character, `"` or `\`: outside the RFC 6749 §3.3 grammar.
     BadCharacter,
@@ -36,6 +39,7 @@ impl fmt::Display for ScopeError {
 }
 
 impl Scope {
+    /// Check `s` against RFC 6749 §3.3.
     pub fn parse(s: &str) -> Result<Scope, ScopeError> {
         if s.is_empty() {
             return Err(ScopeError::Empty);

@@ -11,9 +11,11 @@ use sha2::{Digest, Sha256};
 
 /// One private signing key. Not `Debug`: `d` must never be printed.
 pub struct SigningKey {
+    /// The key id published in the JWKS and sent in the token header.
     pub kid: String,
     /// base64url coordinates and private scalar, each 32 bytes once decoded.
     pub x: String,
+    /// See `x`.
     pub y: String,
     d: String,
 }

@@ -9,11 +9,15 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Where a managed key is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyState {
+    /// Published, not signing yet.
     Next,
+    /// Signing; one at a time.
     Current,
+    /// Published until every token it signed has expired.
     Retired,
 }
 
@@ -23,8 +27,11 @@ pub enum KeyState {
 pub struct ManagedKey {
     /// RFC 7638 thumbprint of the public key.
     pub kid: String,
+    /// Where it is in its life.
     pub state: KeyState,
+    /// The public point's coordinates, base64url.
     pub x: String,
+    /// See `x`.
     pub y: String,
     /// base64url(IV ‖ AES-256-GCM ciphertext ‖ tag) of `d`, kid as AAD.
     pub sealed_d: String,
@@ -38,7 +45,7 @@ pub struct ManagedKey {
     pub retired_at: Option<i64>,
 }
 
-/// Rotation policy, from vars (README, "Managed signing keys").
+/// Rotation policy, from vars (README, "Signing keys").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {
     /// How long a key signs before the next one takes over (default 30 days).
@@ -52,6 +59,7 @@ pub struct Policy {
     pub retire_after: i64,
 }
 
+/// Seconds in a day.
 pub const DAY: i64 = 86_400;
 
 impl Default for Policy {

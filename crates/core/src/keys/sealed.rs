@@ -19,6 +19,7 @@ pub const TAG_LEN: usize = 16;
 /// The key-encryption key. Not `Debug`.
 pub struct Kek(pub [u8; 32]);
 
+/// Why the KEY_ENCRYPTION_KEY secret is unusable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KekError {
     /// The secret is not set.

@@ -32,20 +32,28 @@ pub const RESERVED_CLAIMS: [&str; 19] = [
 /// Everything a token says. Borrowed, since it lives for one serialization.
 #[derive(Debug, serde::Serialize)]
 pub struct AccessTokenClaims<'a> {
+    /// The issuer.
     pub iss: &'a str,
     /// RFC 9068 §2.2: for a client-credentials token "the sub claim ... SHOULD
     /// correspond to" the client, so `sub` = `client_id`.
     pub sub: &'a str,
+    /// The one audience the token is for (RFC 8707).
     pub aud: &'a str,
+    /// Expiry, Unix seconds.
     pub exp: i64,
+    /// Issued at.
     pub iat: i64,
+    /// Not before: the same as `iat`.
     pub nbf: i64,
+    /// A unique id (128 random bits).
     pub jti: &'a str,
+    /// The client (RFC 9068 §2.2).
     pub client_id: &'a str,
     /// RFC 9068 §2.2.3: space-delimited, as in RFC 6749 §3.3. Omitted when
     /// the grant carries no scopes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<&'a str>,
+    /// The client's own claims, never replacing the ones above.
     #[serde(flatten)]
     pub custom: CustomClaims<'a>,
 }

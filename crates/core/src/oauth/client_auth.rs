@@ -18,17 +18,23 @@ const BASIC_B64: GeneralPurpose = GeneralPurpose::new(
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
+/// How a client authenticated, RFC 6749 §2.3.1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthMethod {
+    /// `Authorization: Basic`.
     ClientSecretBasic,
+    /// `client_id` and `client_secret` in the body.
     ClientSecretPost,
 }
 
 /// The id and secret a client presented. `Debug` redacts the secret, so it
 /// cannot reach a log line through a stray `{:?}`.
 pub struct Credentials {
+    /// Which method was used.
     pub method: AuthMethod,
+    /// The id as presented (not yet known to exist).
     pub client_id: String,
+    /// The secret as presented.
     pub secret: String,
 }
 

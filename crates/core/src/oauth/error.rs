@@ -26,6 +26,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// The `error` value.
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::InvalidRequest => "invalid_request",
@@ -50,18 +51,23 @@ impl ErrorCode {
 /// An error response in the making.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OAuthError {
+    /// The `error` value.
     pub code: ErrorCode,
+    /// The `error_description`: for the client, never internal detail.
     pub description: Cow<'static, str>,
+    /// The HTTP status.
     pub status: u16,
     /// Operator-facing detail for the log; never sent to the client.
     pub log: Option<String>,
 }
 
 impl OAuthError {
+    /// An error with its RFC status.
     pub fn new(code: ErrorCode, description: impl Into<Cow<'static, str>>) -> OAuthError {
         OAuthError { code, description: description.into(), status: code.status(), log: None }
     }
 
+    /// `invalid_request`, 400.
     pub fn invalid_request(description: impl Into<Cow<'static, str>>) -> OAuthError {
         OAuthError::new(ErrorCode::InvalidRequest, description)
     }
@@ -73,10 +79,12 @@ impl OAuthError {
         OAuthError::new(ErrorCode::InvalidClient, "client authentication failed")
     }
 
+    /// `invalid_scope`, 400.
     pub fn invalid_scope(description: impl Into<Cow<'static, str>>) -> OAuthError {
         OAuthError::new(ErrorCode::InvalidScope, description)
     }
 
+    /// `invalid_target`, 400 (RFC 8707).
     pub fn invalid_target(description: impl Into<Cow<'static, str>>) -> OAuthError {
         OAuthError::new(ErrorCode::InvalidTarget, description)
     }
@@ -89,6 +97,7 @@ impl OAuthError {
         }
     }
 
+    /// The same error with another status (405, 413).
     pub fn with_status(mut self, status: u16) -> OAuthError {
         self.status = status;
         self

@@ -3,6 +3,7 @@
 //! byte sequence that is not UTF-8 is an error instead of a replacement
 //! character, so that a secret is never compared in a mangled form.
 
+/// Why a form body could not be decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FormError {
     /// A `%` not followed by two hex digits.
@@ -12,6 +13,7 @@ pub enum FormError {
 }
 
 impl FormError {
+    /// For the `error_description`.
     pub fn describe(self) -> &'static str {
         match self {
             FormError::BadPercentEncoding => "malformed percent-encoding in the request body",

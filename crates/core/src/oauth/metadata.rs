@@ -3,7 +3,9 @@
 
 use serde_json::{json, Value};
 
+/// The token endpoint.
 pub const TOKEN_PATH: &str = "/oauth2/token";
+/// The JWKS (RFC 7517 §5).
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 
 /// The endpoint URL for `path` under `issuer` (an issuer may end in `/`).
@@ -11,6 +13,7 @@ pub fn endpoint(issuer: &str, path: &str) -> String {
     format!("{}{path}", issuer.trim_end_matches('/'))
 }
 
+/// The metadata document for `issuer`.
 pub fn document(issuer: &str) -> Value {
     json!({
         "issuer": issuer,

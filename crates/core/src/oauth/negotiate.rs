@@ -1,5 +1,5 @@
 //! Choosing the audience and scopes of a token from what the client holds
-//! and what it asked for (DESIGN.md, "Least privilege per API").
+//! and what it asked for: least privilege per API (docs/architecture.md).
 
 use super::OAuthError;
 use crate::grant::scope::parse_request_scope;
@@ -8,7 +8,9 @@ use crate::grant::{Audience, Grant, Scope};
 /// What the token will carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
+    /// The token's `aud`.
     pub audience: Audience,
+    /// The token's scopes: a subset of the grant's.
     pub scopes: Vec<Scope>,
 }
 

@@ -12,9 +12,13 @@ use super::OAuthError;
 /// request", so an empty value is `None` here.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TokenParams {
+    /// `grant_type`.
     pub grant_type: Option<String>,
+    /// `client_id` (`client_secret_post`, or beside Basic).
     pub client_id: Option<String>,
+    /// `client_secret` (`client_secret_post`).
     pub client_secret: Option<String>,
+    /// `scope`, space-delimited.
     pub scope: Option<String>,
     /// RFC 8707 §2 allows the `resource` parameter more than once; which
     /// values are acceptable is decided in negotiation, not here.

@@ -9,24 +9,37 @@ use crate::grant::Audience;
 use crate::ports::StoreError;
 use crate::resource::{ApiResource, ResourceId};
 
+/// A client as one D1 row or one KV value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClientRow {
+    /// `m2m_…`.
     pub id: String,
+    /// Display name.
     pub name: String,
+    /// Free text.
     pub description: Option<String>,
+    /// Grants as JSON text.
     pub grants: String,
+    /// Custom claims as JSON text.
     pub custom_claims: String,
+    /// Lifetime in seconds, or NULL.
     pub token_ttl: Option<i64>,
+    /// `active` or `inactive`.
     pub status: String,
+    /// SHA-256 of the secret, hex.
     pub secret_hash: String,
     /// Empty for rows written before rotation existed (migration 0002).
     #[serde(default)]
     pub secret_last_four: Option<String>,
+    /// SHA-256 of the next secret during a rotation.
     #[serde(default)]
     pub next_secret_hash: Option<String>,
+    /// Its last four characters.
     #[serde(default)]
     pub next_secret_last_four: Option<String>,
+    /// Unix seconds.
     pub created_at: i64,
+    /// Unix seconds.
     pub updated_at: i64,
 }
 
@@ -82,12 +95,19 @@ impl ClientRow {
 /// An API resource, flat: scopes are JSON text.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResourceRow {
+    /// `api_…`.
     pub id: String,
+    /// The audience.
     pub identifier: String,
+    /// Display name.
     pub name: String,
+    /// Scopes as JSON text.
     pub scopes: String,
+    /// Lifetime cap in seconds, or NULL.
     pub token_ttl: Option<i64>,
+    /// Unix seconds.
     pub created_at: i64,
+    /// Unix seconds.
     pub updated_at: i64,
 }
 

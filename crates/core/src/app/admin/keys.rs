@@ -61,7 +61,7 @@ pub(super) async fn list<R: Runtime>(p: &Ports<'_, R>) -> AdminResult {
 pub(super) async fn rotate<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> AdminResult {
     if p.config.key_mode == KeyMode::Byok {
         return Err(AdminError::conflict(
-            "signing keys come from the SIGNING_KEYS secret (KEY_MODE \"byok\"): publish a new key second, then move it first (README, \"Rotating signing keys\")",
+            "signing keys come from the SIGNING_KEYS secret (KEY_MODE \"byok\"): publish a new key second, then move it first (README, \"Signing keys\")",
         ));
     }
     let revoke = revoke_requested(req)?;
