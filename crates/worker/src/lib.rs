@@ -140,9 +140,12 @@ thread_local! {
         plain.body = match bytes.dyn_into::<Uint8Array>() {
             Ok(bytes) if bytes.length() as usize > MAX_BODY_BYTES => Body::TooLarge,
             Ok(bytes) => Body::Bytes(bytes.to_vec()),
-            // An unreadable body is the same as a malformed one: the
-            // parsers see nothing and answer with a 400.
-            Err(_) => Body::Bytes(Vec::new()),
+            // An unreadable body (the client went away mid-upload) is the
+            // same as a malformed one: the parsers see nothing and answer 400.
+            Err(_) => {
+                ConsoleLog.error("request body unreadable; answered as an empty body");
+                Body::Bytes(Vec::new())
+            }
         };
         serve(plain, env)
     });
