@@ -134,11 +134,9 @@ impl Config {
         let seconds = |name: &'static str, default: i64, min: i64| -> Result<i64, ConfigError> {
             match nonempty(name) {
                 None => Ok(default),
-                Some(v) => v
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|n| (min..=10 * 365 * DAY).contains(n))
-                    .ok_or_else(|| ConfigError::invalid(name, format!("a number of seconds between {min} and 10 years"))),
+                Some(v) => v.parse::<i64>().ok().filter(|n| (min..=10 * 365 * DAY).contains(n)).ok_or_else(|| {
+                    ConfigError::invalid(name, format!("a number of seconds between {min} and 10 years"))
+                }),
             }
         };
         let defaults = Policy::default();
@@ -149,13 +147,12 @@ impl Config {
         let rotation_interval = seconds("KEY_ROTATION_INTERVAL", defaults.rotation_interval, 3600)?;
         let skew = seconds("KEY_CLOCK_SKEW", 300, 0)?;
         let key_policy = Policy { rotation_interval, prepublish_lead, retire_after: i64::from(MAX_TOKEN_TTL) + skew };
-        let client_cache_ttl =
-            match nonempty("CLIENT_CACHE_TTL") {
-                None => DEFAULT_CLIENT_CACHE_TTL,
-                Some(v) => v.parse::<u32>().ok().filter(|n| *n <= 300).ok_or_else(|| {
-                    ConfigError::invalid("CLIENT_CACHE_TTL", "a number of seconds between 0 (off) and 300")
-                })?,
-            };
+        let client_cache_ttl = match nonempty("CLIENT_CACHE_TTL") {
+            None => DEFAULT_CLIENT_CACHE_TTL,
+            Some(v) => v.parse::<u32>().ok().filter(|n| *n <= 300).ok_or_else(|| {
+                ConfigError::invalid("CLIENT_CACHE_TTL", "a number of seconds between 0 (off) and 300")
+            })?,
+        };
         Ok(Config {
             client_cache_ttl,
             issuer,

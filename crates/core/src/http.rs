@@ -292,7 +292,12 @@ mod tests {
     fn urls_split_as_the_runtime_hands_them_over() {
         let cases = [
             ("https://a.test/oauth2/token", "https://a.test", "/oauth2/token", None),
-            ("http://127.0.0.1:8787/admin/clients?limit=2&cursor=x", "http://127.0.0.1:8787", "/admin/clients", Some("limit=2&cursor=x")),
+            (
+                "http://127.0.0.1:8787/admin/clients?limit=2&cursor=x",
+                "http://127.0.0.1:8787",
+                "/admin/clients",
+                Some("limit=2&cursor=x"),
+            ),
             ("https://a.test", "https://a.test", "/", None),
             ("https://a.test?x=1", "https://a.test", "/", Some("x=1")),
             ("https://a.test/p#frag", "https://a.test", "/p", None),

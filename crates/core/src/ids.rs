@@ -55,7 +55,6 @@ pub(crate) use prefixed_id;
 
 #[cfg(test)]
 mod tests {
-    
 
     prefixed_id!(
         /// An id for the tests.
@@ -68,7 +67,8 @@ mod tests {
         let id = TestId::generate(&crate::ports::CountingRandom::default()).unwrap();
         assert_eq!(id.as_str(), "tst_0102030405060708090a0b0c0d0e0f10");
         assert_eq!(TestId::parse(id.as_str()), Some(id));
-        for bad in ["", "tst_", "tst_XYZ", "abc_0123456789abcdef0123456789abcdef", "tst_0123456789ABCDEF0123456789abcdef"]
+        for bad in
+            ["", "tst_", "tst_XYZ", "abc_0123456789abcdef0123456789abcdef", "tst_0123456789ABCDEF0123456789abcdef"]
         {
             assert_eq!(TestId::parse(bad), None, "{bad}");
         }

@@ -52,7 +52,6 @@ impl ApiResource {
     pub fn defines(&self, scope: &Scope) -> bool {
         self.scopes.iter().any(|s| &s.name == scope)
     }
-
 }
 
 /// `POST /admin/resources`.
@@ -200,7 +199,6 @@ pub trait ResourceStore {
     /// Remove it; `false` if there was none.
     async fn delete_resource(&self, resource: &ApiResource) -> Result<bool, StoreError>;
 }
-
 
 #[cfg(test)]
 mod tests {

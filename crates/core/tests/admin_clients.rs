@@ -188,7 +188,6 @@ fn kv_changes_carry_a_propagation_notice() {
     assert!(r.body_json().get("propagation").is_none());
 }
 
-
 /// Paired with the e2e test of the same key (tests/e2e/config.test.mjs):
 /// the header reaches the app whole, on the host as in the Worker.
 #[test]

@@ -20,7 +20,6 @@ fn billing(w: &World) -> String {
     body["id"].as_str().unwrap().to_string()
 }
 
-
 #[test]
 fn resources_crud_and_validation() {
     let w = World::new();
@@ -116,9 +115,7 @@ fn resource_ttl_caps_token_lifetime() {
 #[test]
 fn discovery_lists_registered_scopes() {
     let w = World::new();
-    let doc = |w: &World| {
-        w.call(Req::new(Method::Get, "/.well-known/oauth-authorization-server")).body_json()
-    };
+    let doc = |w: &World| w.call(Req::new(Method::Get, "/.well-known/oauth-authorization-server")).body_json();
     assert!(doc(&w).get("scopes_supported").is_none());
     billing(&w);
     create_resource(

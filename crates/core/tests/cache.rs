@@ -70,7 +70,10 @@ fn ttl_zero_is_off_and_unknown_ids_are_not_cached() {
         let id = ClientId::parse(ID).unwrap();
         assert!(CachedStore::new(inner.clone(), cache.clone(), 5, 100).get(&id).await.unwrap().is_none());
         inner.create(&record(ID, "v1")).await.unwrap();
-        assert!(CachedStore::new(inner.clone(), cache.clone(), 5, 101).get(&id).await.unwrap().is_some(), "no negative caching");
+        assert!(
+            CachedStore::new(inner.clone(), cache.clone(), 5, 101).get(&id).await.unwrap().is_some(),
+            "no negative caching"
+        );
         inner.update(&record(ID, "v2")).await.unwrap();
         assert_eq!(
             CachedStore::new(inner.clone(), cache.clone(), 0, 101).get(&id).await.unwrap().unwrap().name,

@@ -54,9 +54,7 @@ fn post_auth_and_json_body() {
     let r = w.call(
         Req::token()
             .header("content-type", "application/json; charset=utf-8")
-            .body(
-                json!({"grant_type": "client_credentials", "client_id": id, "client_secret": secret}).to_string(),
-            ),
+            .body(json!({"grant_type": "client_credentials", "client_id": id, "client_secret": secret}).to_string()),
     );
     assert_eq!(r.status, 200);
     let token = r.body_json()["access_token"].as_str().unwrap().to_string();
@@ -142,35 +140,23 @@ fn malformed_requests_get_rfc_errors() {
     let (id, secret) = w.simple_client();
     let cases: Vec<(Request, u16, &str)> = vec![
         (
-            Req::token()
-                .header("content-type", "text/plain")
-                .body("grant_type=client_credentials"),
+            Req::token().header("content-type", "text/plain").body("grant_type=client_credentials"),
             400,
             "invalid_request",
         ),
+        (Req::token().body("grant_type=client_credentials"), 400, "invalid_request"),
         (
-            Req::token().body("grant_type=client_credentials"),
-            400,
-            "invalid_request",
-        ),
-        (
-            Req::token()
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(vec![b'a'; 16 * 1024 + 1]),
+            Req::token().header("content-type", "application/x-www-form-urlencoded").body(vec![b'a'; 16 * 1024 + 1]),
             413,
             "invalid_request",
         ),
         (
-            Req::token()
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body("grant_type=%zz"),
+            Req::token().header("content-type", "application/x-www-form-urlencoded").body("grant_type=%zz"),
             400,
             "invalid_request",
         ),
         (
-            Req::token()
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(&b"grant_type=\xff\xfe"[..]),
+            Req::token().header("content-type", "application/x-www-form-urlencoded").body(&b"grant_type=\xff\xfe"[..]),
             400,
             "invalid_request",
         ),
@@ -182,40 +168,18 @@ fn malformed_requests_get_rfc_errors() {
             "invalid_request",
         ),
         (
-            Req::token()
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body("scope=read"),
+            Req::token().header("content-type", "application/x-www-form-urlencoded").body("scope=read"),
             400,
             "invalid_request",
         ),
         (
-            Req::token()
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body("grant_type=password"),
+            Req::token().header("content-type", "application/x-www-form-urlencoded").body("grant_type=password"),
             400,
             "unsupported_grant_type",
         ),
-        (
-            Req::token()
-                .header("content-type", "application/json")
-                .body("[\"grant_type\"]"),
-            400,
-            "invalid_request",
-        ),
-        (
-            Req::token()
-                .header("content-type", "application/json")
-                .body("{\"grant_type\": 7}"),
-            400,
-            "invalid_request",
-        ),
-        (
-            Req::token()
-                .header("content-type", "application/json")
-                .body("{\"grant_type\": "),
-            400,
-            "invalid_request",
-        ),
+        (Req::token().header("content-type", "application/json").body("[\"grant_type\"]"), 400, "invalid_request"),
+        (Req::token().header("content-type", "application/json").body("{\"grant_type\": 7}"), 400, "invalid_request"),
+        (Req::token().header("content-type", "application/json").body("{\"grant_type\": "), 400, "invalid_request"),
         (
             Req::token()
                 .header("content-type", "application/x-www-form-urlencoded")

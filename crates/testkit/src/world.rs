@@ -9,12 +9,14 @@ use jwt_compact::alg::Es256;
 use jwt_compact::{AlgorithmExt, UntrustedToken};
 use p256::ecdsa::VerifyingKey;
 use serde_json::{json, Value};
+use std::rc::Rc;
 
 use m2m_edge_core::app::{self, Ports, Runtime};
 use m2m_edge_core::config::{Config, KeyMode};
 use m2m_edge_core::http::{Method, Request, Response};
 use m2m_edge_core::keys::isolate::{IsolateKeys, RequestKeys};
 use m2m_edge_core::ports::{Clock, OsRandom};
+use m2m_edge_core::store::cache::{CachedStore, IsolateCache};
 
 use crate::crypto::{HostCrypto, P256Import, P256Signer};
 use crate::doubles::{FixedClock, MemoryLogger};
@@ -29,11 +31,12 @@ pub const NOW: i64 = 1_800_000_000;
 /// RFC 7515 Appendix A.3's ES256 key as a `SIGNING_KEYS` secret.
 pub const A3: &str = r#"{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}]}"#;
 
-/// The host's [`Runtime`]: memory store, p256 keys, RustCrypto sealing.
+/// The host's [`Runtime`]: memory store behind the isolate cache, p256
+/// keys, RustCrypto sealing.
 pub struct Host;
 
 impl Runtime for Host {
-    type Store = MemoryStore;
+    type Store = CachedStore<MemoryStore>;
     type Key = P256Signer;
     type Crypto = HostCrypto;
 }
@@ -52,6 +55,8 @@ pub struct World {
     pub log: MemoryLogger,
     /// The isolate's keys, kept between requests as in the Worker.
     pub keys: IsolateKeys<P256Signer>,
+    /// The isolate's read cache (`CLIENT_CACHE_TTL`), in front of `store` as in the Worker.
+    pub cache: Rc<IsolateCache>,
 }
 
 impl Default for World {
@@ -82,6 +87,21 @@ impl World {
             clock: FixedClock::at(NOW),
             log: MemoryLogger::default(),
             keys: IsolateKeys::default(),
+            cache: Rc::default(),
+        }
+    }
+
+    /// Another isolate of the same deployment: same settings, same storage
+    /// and clock time, its own caches.
+    pub fn another_isolate(&self) -> World {
+        World {
+            config: self.config.clone(),
+            signing_keys: self.signing_keys.clone(),
+            store: self.store.clone(),
+            clock: FixedClock::at(self.clock.now()),
+            log: MemoryLogger::default(),
+            keys: IsolateKeys::default(),
+            cache: Rc::default(),
         }
     }
 
@@ -98,9 +118,8 @@ impl World {
     /// as in the Worker, drop this isolate's copy when the set changed.
     pub fn run_cron(&self) -> bool {
         let env = self.config.key_env(&self.store, &HostCrypto, &OsRandom, self.clock.now());
-        let changed = pollster::block_on(env.scheduled())
-            .map(|(_, changed)| changed)
-            .unwrap_or_else(|e| panic!("cron: {e}"));
+        let changed =
+            pollster::block_on(env.scheduled()).map(|(_, changed)| changed).unwrap_or_else(|e| panic!("cron: {e}"));
         if changed {
             self.keys.invalidate();
         }
@@ -124,9 +143,15 @@ impl World {
         let req = req.into();
         pollster::block_on(async {
             let keys = self.request_keys().await;
+            let store = CachedStore::new(
+                self.store.clone(),
+                self.cache.clone(),
+                self.config.client_cache_ttl,
+                self.clock.now(),
+            );
             let ports: Ports<'_, Host> = Ports {
                 config: &self.config,
-                store: &self.store,
+                store: &store,
                 jwks: keys.jwks.as_deref(),
                 signer: keys.signer.as_deref(),
                 crypto: &HostCrypto,

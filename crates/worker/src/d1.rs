@@ -111,8 +111,11 @@ const CLIENT_DELETE: &str = "DELETE FROM clients WHERE id = ?1";
 const RESOURCE_BY_ID: &str = concat!("SELECT ", resource_columns!(), " FROM resources WHERE id = ?1");
 const RESOURCE_BY_IDENTIFIER: &str = concat!("SELECT ", resource_columns!(), " FROM resources WHERE identifier = ?1");
 const RESOURCE_ALL: &str = concat!("SELECT ", resource_columns!(), " FROM resources ORDER BY id LIMIT ?1");
-const RESOURCE_INSERT: &str =
-    concat!("INSERT INTO resources (", resource_columns!(), ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING");
+const RESOURCE_INSERT: &str = concat!(
+    "INSERT INTO resources (",
+    resource_columns!(),
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING"
+);
 // The identifier (?2) never changes; it is matched rather than set.
 const RESOURCE_UPDATE: &str = "UPDATE resources SET name = ?3, scopes = ?4, token_ttl = ?5, updated_at = ?7 \
      WHERE id = ?1 AND identifier = ?2 AND created_at = ?6";

@@ -76,7 +76,8 @@ impl KvStore {
     async fn read_many(&self, keys: &[String]) -> Result<Vec<(String, String)>, StoreError> {
         let mut out = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(BULK_MAX) {
-            let mut values: HashMap<String, Option<String>> = self.kv.get()?.get_bulk(chunk).text().await.map_err(backend)?;
+            let mut values: HashMap<String, Option<String>> =
+                self.kv.get()?.get_bulk(chunk).text().await.map_err(backend)?;
             for key in chunk {
                 if let Some(Some(v)) = values.remove(key) {
                     out.push((key.clone(), v));
@@ -212,7 +213,11 @@ impl ResourceStore for KvStore {
         }
         // The index first, so the token endpoint stops finding the resource
         // before its record goes.
-        self.kv.get()?.delete(&format!("{IDENTIFIER_PREFIX}{}", resource.identifier.as_str())).await.map_err(backend)?;
+        self.kv
+            .get()?
+            .delete(&format!("{IDENTIFIER_PREFIX}{}", resource.identifier.as_str()))
+            .await
+            .map_err(backend)?;
         self.kv.get()?.delete(&key).await.map_err(backend)?;
         Ok(true)
     }

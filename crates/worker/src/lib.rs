@@ -267,7 +267,9 @@ async fn rotate_keys<S: Store>(config: &Config, store: S) {
 /// `signThenRespond` when the body still lacks its signature.
 fn to_js(response: Response, signer: Option<&WebCryptoSigner>) -> JsValue {
     match (&response.signature, signer) {
-        (None, _) => ffi::respond(&response).unwrap_or_else(|e| fallback(&format!("Response not built: {}", reason(&e)))),
+        (None, _) => {
+            ffi::respond(&response).unwrap_or_else(|e| fallback(&format!("Response not built: {}", reason(&e))))
+        }
         (Some(slot), Some(signer)) => {
             SIGN_FAILED.with(|failed| signer.sign_then_respond(&response, slot, failed)).unwrap_or_else(sign_failed)
         }

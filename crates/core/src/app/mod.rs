@@ -70,7 +70,9 @@ pub async fn handle<R: Runtime>(req: &Request, ports: &Ports<'_, R>) -> (Respons
         (Method::Get | Method::Head, p) if DISCOVERY_PATHS.contains(&p) => {
             (wellknown::metadata(req, ports).await, Effects::default())
         }
-        (_, p) if p == JWKS_PATH || DISCOVERY_PATHS.contains(&p) => (method_not_allowed("GET, HEAD"), Effects::default()),
+        (_, p) if p == JWKS_PATH || DISCOVERY_PATHS.contains(&p) => {
+            (method_not_allowed("GET, HEAD"), Effects::default())
+        }
         (_, p) if p == "/admin" || p.starts_with("/admin/") => admin::handle(req, ports).await,
         _ => (not_found(), Effects::default()),
     };
@@ -88,8 +90,11 @@ pub fn server_error_response() -> Response {
 }
 
 fn method_not_allowed(allow: &'static str) -> Response {
-    render::oauth_error(&OAuthError::invalid_request("method not allowed on this endpoint").with_status(405), "m2m-edge")
-        .with_header("allow", allow)
+    render::oauth_error(
+        &OAuthError::invalid_request("method not allowed on this endpoint").with_status(405),
+        "m2m-edge",
+    )
+    .with_header("allow", allow)
 }
 
 fn not_found() -> Response {

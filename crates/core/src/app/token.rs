@@ -7,16 +7,16 @@ use serde::Serialize;
 use super::{render, Ports, Runtime};
 use crate::client::secret::verify_any;
 use crate::client::ClientStore;
-use crate::resource::ResourceStore;
 use crate::client::{ClientId, ClientRecord, SecretHash, Status};
+use crate::grant::scope::join;
 use crate::http::{Body, Header, Request, Response, SignatureSlot};
 use crate::jose::{jws, IssuingKey};
 use crate::oauth::claims::{AccessTokenClaims, CustomClaims};
 use crate::oauth::client_auth::{self, Credentials};
 use crate::oauth::negotiate::negotiate;
 use crate::oauth::params::TokenParams;
-use crate::grant::scope::join;
 use crate::oauth::{ErrorCode, OAuthError};
+use crate::resource::ResourceStore;
 
 /// The one grant this endpoint serves (RFC 6749 §4.4).
 pub const GRANT_TYPE: &str = "client_credentials";
@@ -44,11 +44,7 @@ struct TokenResponse<'a> {
     scope: &'a str,
 }
 
-async fn issue<R: Runtime>(
-    req: &Request,
-    p: &Ports<'_, R>,
-    issuer: &str,
-) -> Result<Response, OAuthError> {
+async fn issue<R: Runtime>(req: &Request, p: &Ports<'_, R>, issuer: &str) -> Result<Response, OAuthError> {
     let body = match &req.body {
         Body::Bytes(b) => b,
         Body::TooLarge => return Err(OAuthError::invalid_request("the request body exceeds 16 KiB").with_status(413)),
@@ -134,10 +130,7 @@ fn token_response(signing_input: &str, ttl: u32, scope: &str) -> Result<Response
 /// Check the presented secret against the client's secret and, during a
 /// rotation, its next one. Unknown client, wrong secret, inactive client:
 /// one `invalid_client`, same message, same work.
-async fn authenticate<R: Runtime>(
-    credentials: &Credentials,
-    p: &Ports<'_, R>,
-) -> Result<ClientRecord, OAuthError> {
+async fn authenticate<R: Runtime>(credentials: &Credentials, p: &Ports<'_, R>) -> Result<ClientRecord, OAuthError> {
     let record = match ClientId::parse(&credentials.client_id) {
         Some(id) => p.store.get(&id).await.map_err(|e| OAuthError::server(e.to_string()))?,
         None => None,

@@ -38,4 +38,3 @@ pub trait ClientStore {
     /// Up to `limit` clients in id order, starting after `cursor`.
     async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError>;
 }
-

@@ -99,8 +99,12 @@ impl fmt::Display for JwkError {
             JwkError::NotJson => f.write_str("SIGNING_KEYS is not valid JSON (expected a JWK set {\"keys\": [...]})"),
             JwkError::Empty => f.write_str("SIGNING_KEYS contains no keys"),
             JwkError::BadKey { index, reason } => write!(f, "SIGNING_KEYS key #{index}: {reason}"),
-            JwkError::DuplicateKid { index } => write!(f, "SIGNING_KEYS key #{index}: its kid repeats an earlier key's"),
-            JwkError::Rejected { kid } => write!(f, "signing key {kid}: the private key was refused as an EC P-256 key"),
+            JwkError::DuplicateKid { index } => {
+                write!(f, "SIGNING_KEYS key #{index}: its kid repeats an earlier key's")
+            }
+            JwkError::Rejected { kid } => {
+                write!(f, "signing key {kid}: the private key was refused as an EC P-256 key")
+            }
         }
     }
 }

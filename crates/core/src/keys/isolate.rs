@@ -209,7 +209,9 @@ mod tests {
         let keys = seeded(0);
         let t = MANAGED_CACHE_MS;
         match keys.decide(Some("kek"), t) {
-            Decision::Refresh(Some(previous)) => assert_eq!(previous.kid(), "k1", "the imported key is offered for reuse"),
+            Decision::Refresh(Some(previous)) => {
+                assert_eq!(previous.kid(), "k1", "the imported key is offered for reuse")
+            }
             other => panic!("first after expiry must refresh: {other:?}"),
         }
         for later in [t, t + 1, t + REFRESH_GRACE_MS - 1] {

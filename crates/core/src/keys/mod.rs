@@ -115,4 +115,3 @@ pub trait KeyStore {
     /// what keeps two cron runs from producing two `current` keys.
     async fn save_keys(&self, expected: i64, keys: &[ManagedKey]) -> Result<bool, StoreError>;
 }
-

@@ -4,15 +4,15 @@
 use serde_json::{json, Value};
 
 use super::{json_body, ok, AdminError, AdminResult};
+use crate::app::render::client_json;
 use crate::app::{Ports, Runtime};
 use crate::client::input::{parse_new, parse_patch, ClientPatch};
-use crate::app::render::client_json;
 use crate::client::ClientStore;
-use crate::resource::ResourceStore;
 use crate::client::{ClientId, ClientRecord, ClientSecret, Status};
 use crate::grant::{Audience, Grant, Scope};
 use crate::oauth::form::parse_pairs;
 use crate::resource::check_grants;
+use crate::resource::ResourceStore;
 
 const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 200;
@@ -22,18 +22,12 @@ fn rng_failed<E>(_: E) -> AdminError {
 }
 
 /// With API resources registered, grants may only name them and their scopes.
-async fn check_against_resources<R: Runtime>(
-    grants: &[Grant],
-    p: &Ports<'_, R>,
-) -> Result<(), AdminError> {
+async fn check_against_resources<R: Runtime>(grants: &[Grant], p: &Ports<'_, R>) -> Result<(), AdminError> {
     let resources = p.store.resources().await?;
     Ok(check_grants(grants, &resources)?)
 }
 
-pub(super) async fn create<R: Runtime>(
-    req: &crate::http::Request,
-    p: &Ports<'_, R>,
-) -> AdminResult {
+pub(super) async fn create<R: Runtime>(req: &crate::http::Request, p: &Ports<'_, R>) -> AdminResult {
     let input = parse_new(&json_body(req)?)?;
     check_against_resources(&input.grants, p).await?;
     let id = ClientId::generate(p.random).map_err(rng_failed)?;
@@ -59,17 +53,11 @@ pub(super) async fn create<R: Runtime>(
     Ok(ok(201, body).with_header("location", format!("/admin/clients/{}", record.id.as_str())))
 }
 
-async fn load<R: Runtime>(
-    id: &ClientId,
-    p: &Ports<'_, R>,
-) -> Result<ClientRecord, AdminError> {
+async fn load<R: Runtime>(id: &ClientId, p: &Ports<'_, R>) -> Result<ClientRecord, AdminError> {
     p.store.get(id).await?.ok_or(AdminError::NotFound("client"))
 }
 
-async fn save<R: Runtime>(
-    mut record: ClientRecord,
-    p: &Ports<'_, R>,
-) -> Result<ClientRecord, AdminError> {
+async fn save<R: Runtime>(mut record: ClientRecord, p: &Ports<'_, R>) -> Result<ClientRecord, AdminError> {
     record.updated_at = p.clock.now();
     if p.store.update(&record).await? {
         Ok(record)
@@ -82,10 +70,7 @@ pub(super) async fn get<R: Runtime>(id: &ClientId, p: &Ports<'_, R>) -> AdminRes
     Ok(ok(200, client_json(&load(id, p).await?)))
 }
 
-pub(super) async fn list<R: Runtime>(
-    req: &crate::http::Request,
-    p: &Ports<'_, R>,
-) -> AdminResult {
+pub(super) async fn list<R: Runtime>(req: &crate::http::Request, p: &Ports<'_, R>) -> AdminResult {
     let pairs = parse_pairs(req.query.as_deref().unwrap_or("").as_bytes())
         .map_err(|_| AdminError::invalid("query", "malformed query string"))?;
     let param =
@@ -103,11 +88,7 @@ pub(super) async fn list<R: Runtime>(
     Ok(ok(200, json!({"clients": clients, "next_cursor": page.next_cursor})))
 }
 
-pub(super) async fn update<R: Runtime>(
-    req: &crate::http::Request,
-    id: &ClientId,
-    p: &Ports<'_, R>,
-) -> AdminResult {
+pub(super) async fn update<R: Runtime>(req: &crate::http::Request, id: &ClientId, p: &Ports<'_, R>) -> AdminResult {
     let patch: ClientPatch = parse_patch(&json_body(req)?)?;
     if let Some(grants) = &patch.grants {
         check_against_resources(grants, p).await?;
@@ -144,10 +125,7 @@ pub(super) async fn delete<R: Runtime>(id: &ClientId, p: &Ports<'_, R>) -> Admin
 
 /// Start a rotation: a new secret, returned once as `next_client_secret`;
 /// from now on the old and the new secret both authenticate.
-pub(super) async fn rotate_start<R: Runtime>(
-    id: &ClientId,
-    p: &Ports<'_, R>,
-) -> AdminResult {
+pub(super) async fn rotate_start<R: Runtime>(id: &ClientId, p: &Ports<'_, R>) -> AdminResult {
     let mut record = load(id, p).await?;
     if record.next_secret.is_some() {
         return Err(AdminError::conflict(
@@ -162,11 +140,7 @@ pub(super) async fn rotate_start<R: Runtime>(
 }
 
 /// Complete (the new secret replaces the old) or cancel (the new one is dropped).
-pub(super) async fn rotate_finish<R: Runtime>(
-    id: &ClientId,
-    complete: bool,
-    p: &Ports<'_, R>,
-) -> AdminResult {
+pub(super) async fn rotate_finish<R: Runtime>(id: &ClientId, complete: bool, p: &Ports<'_, R>) -> AdminResult {
     let mut record = load(id, p).await?;
     let Some(next) = record.next_secret.take() else {
         return Err(AdminError::conflict("no secret rotation is pending for this client"));

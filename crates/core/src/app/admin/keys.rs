@@ -5,10 +5,10 @@
 use serde_json::{json, Value};
 
 use super::{ok, AdminError, AdminResult};
+use crate::app::render::key_json;
 use crate::app::{Ports, Runtime};
 use crate::config::KeyMode;
 use crate::http::{Body, Request};
-use crate::app::render::key_json;
 use crate::keys::manager::KeyEnv;
 use crate::keys::KeyError;
 

@@ -116,8 +116,11 @@ pub async fn handle<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> (Response, E
     match route(req, p).await {
         Ok((response, effects)) => {
             let changed = !matches!(req.method, Method::Get | Method::Head);
-            let response =
-                if changed && p.config.storage == StorageKind::Kv { with_propagation_notice(response) } else { response };
+            let response = if changed && p.config.storage == StorageKind::Kv {
+                with_propagation_notice(response)
+            } else {
+                response
+            };
             (response.with_header("cache-control", "no-store"), effects)
         }
         Err(error) => {

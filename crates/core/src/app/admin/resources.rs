@@ -5,12 +5,12 @@ use serde_json::{json, Value};
 
 use super::clients::using;
 use super::{json_body, ok, AdminError, AdminResult};
+use crate::app::render::resource_json;
 use crate::app::{Ports, Runtime};
 use crate::http::{Request, Response};
-use crate::resource::{parse_new, parse_patch, removed_scopes, ApiResource, ResourceId, MAX_RESOURCES};
-use crate::app::render::resource_json;
-use crate::resource::ResourceStore;
 use crate::ports::StoreError;
+use crate::resource::ResourceStore;
+use crate::resource::{parse_new, parse_patch, removed_scopes, ApiResource, ResourceId, MAX_RESOURCES};
 
 pub(super) async fn list<R: Runtime>(p: &Ports<'_, R>) -> AdminResult {
     let all: Vec<Value> = p.store.resources().await?.iter().map(resource_json).collect();
@@ -45,10 +45,7 @@ pub(super) async fn create<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> Admin
     Ok(ok(201, resource_json(&resource)).with_header("location", format!("/admin/resources/{}", resource.id.as_str())))
 }
 
-async fn load<R: Runtime>(
-    id: &ResourceId,
-    p: &Ports<'_, R>,
-) -> Result<ApiResource, AdminError> {
+async fn load<R: Runtime>(id: &ResourceId, p: &Ports<'_, R>) -> Result<ApiResource, AdminError> {
     p.store.resource(id).await?.ok_or(AdminError::NotFound("resource"))
 }
 
@@ -56,11 +53,7 @@ pub(super) async fn get<R: Runtime>(id: &ResourceId, p: &Ports<'_, R>) -> AdminR
     Ok(ok(200, resource_json(&load(id, p).await?)))
 }
 
-pub(super) async fn update<R: Runtime>(
-    req: &Request,
-    id: &ResourceId,
-    p: &Ports<'_, R>,
-) -> AdminResult {
+pub(super) async fn update<R: Runtime>(req: &Request, id: &ResourceId, p: &Ports<'_, R>) -> AdminResult {
     let patch = parse_patch(&json_body(req)?)?;
     let mut resource = load(id, p).await?;
     if let Some(scopes) = patch.scopes {
