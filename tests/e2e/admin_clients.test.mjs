@@ -88,4 +88,62 @@ describe(`admin API (${STORAGE})`, () => {
     assert.equal(new Set(seen).size, seen.length, "no duplicates across pages");
     assert.equal((await ctx.api.admin("GET", "/admin/clients?limit=500")).json.field, "limit");
   });
+
+  // Another isolate deactivates the client by writing storage directly;
+  // this isolate has the active record in its read cache. Its later edit
+  // of the description must not reactivate the client
+  // (crates/core/tests/admin_clients.rs has the same race on the host).
+  test("an edit never undoes a deactivation made elsewhere", async () => {
+    const c = await ctx.api.createClient();
+    const basic = [c.client_id, c.client_secret];
+    assert.equal((await ctx.api.token({ basic, form: "grant_type=client_credentials" })).status, 200, "cached as active");
+    if (STORAGE === "d1") {
+      const db = await ctx.w.mf.getD1Database("DB");
+      await db.prepare("UPDATE clients SET status = 'inactive', version = version + 1 WHERE id = ?").bind(c.client_id).run();
+    } else {
+      const kv = await ctx.w.mf.getKVNamespace("KV");
+      const row = JSON.parse(await kv.get(`client:${c.client_id}`));
+      await kv.put(`client:${c.client_id}`, JSON.stringify({ ...row, status: "inactive", version: (row.version ?? 1) + 1 }));
+    }
+    const edited = await ctx.api.admin("PATCH", `/admin/clients/${c.client_id}`, { description: "nightly" });
+    assert.equal(edited.status, 200);
+    assert.equal(edited.json.status, "inactive");
+    assert.equal(edited.json.description, "nightly");
+    assert.equal((await ctx.api.admin("GET", `/admin/clients/${c.client_id}`)).json.status, "inactive");
+  });
+
+  test("ETag and If-Match: a change based on an old version is refused with 412", async () => {
+    const c = await ctx.api.createClient();
+    const path = `/admin/clients/${c.client_id}`;
+    const read = await ctx.api.admin("GET", path);
+    const etag = read.headers.get("etag");
+    assert.match(etag, /^"\d+"$/);
+    const ifMatch = (tag, method, body) =>
+      fetch(`${ctx.w.base}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${ctx.w.secrets.ADMIN_API_KEY}`, "if-match": tag, ...(body ? { "content-type": "application/json" } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+    const first = await ifMatch(etag, "PATCH", { name: "first" });
+    assert.equal(first.status, 200);
+    assert.notEqual(first.headers.get("etag"), etag);
+    const second = await ifMatch(etag, "PATCH", { name: "second" });
+    assert.equal(second.status, 412);
+    assert.equal((await second.json()).error, "precondition_failed");
+    assert.equal((await ctx.api.admin("GET", path)).json.name, "first");
+    assert.equal((await ifMatch(etag, "DELETE")).status, 412);
+    assert.equal((await ifMatch(first.headers.get("etag"), "DELETE")).status, 204);
+  });
+
+  test("concurrent edits of one client all land or answer 409, none is lost silently", async () => {
+    const c = await ctx.api.createClient({ custom_claims: {} });
+    const path = `/admin/clients/${c.client_id}`;
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => ctx.api.admin("PATCH", path, { description: `edit ${i}` })),
+    );
+    for (const r of results) assert.ok([200, 409].includes(r.status), `status ${r.status}`);
+    const final = (await ctx.api.admin("GET", path)).json;
+    const landed = results.filter((r) => r.status === 200).map((r) => r.json.description);
+    assert.ok(landed.includes(final.description), "the stored description is one that was answered 200");
+  });
 });

@@ -62,15 +62,17 @@ pub enum Header {
     ContentType,
     /// The declared body size, so an oversized body is refused unread.
     ContentLength,
+    /// The version an admin change expects (RFC 9110 §13.1.1).
+    IfMatch,
 }
 
 impl Header {
     /// Every header the app reads, in a fixed order.
-    pub const ALL: [Header; 3] = [Header::Authorization, Header::ContentType, Header::ContentLength];
+    pub const ALL: [Header; 4] = [Header::Authorization, Header::ContentType, Header::ContentLength, Header::IfMatch];
 
     /// The names of [`Header::ALL`], newline-separated: how the Worker's
     /// glue asks the runtime for them in one call.
-    pub const NAMES: &'static str = "authorization\ncontent-type\ncontent-length";
+    pub const NAMES: &'static str = "authorization\ncontent-type\ncontent-length\nif-match";
 
     /// The lower-case field name.
     pub const fn name(self) -> &'static str {
@@ -78,6 +80,7 @@ impl Header {
             Header::Authorization => "authorization",
             Header::ContentType => "content-type",
             Header::ContentLength => "content-length",
+            Header::IfMatch => "if-match",
         }
     }
 
@@ -127,7 +130,7 @@ pub struct Request {
     /// Raw query string without the leading `?`, if any.
     pub query: Option<String>,
     /// The values of the headers in [`Header::ALL`], by position.
-    headers: [Option<String>; 3],
+    headers: [Option<String>; 4],
     /// The body, or the fact that it was too large to read.
     pub body: Body,
     /// `scheme://host[:port]` of the request URL; the issuer when `ISSUER` is unset.

@@ -136,3 +136,15 @@ impl fmt::Display for StoreError {
 }
 
 impl std::error::Error for StoreError {}
+
+/// What a conditional write (compare-and-swap on a record's version) found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Write {
+    /// Written: the stored version was the expected one, and is now one more.
+    Done,
+    /// There is no such record.
+    Missing,
+    /// Another writer changed the record since it was read: nothing written.
+    Stale,
+}

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::grant::{Audience, Grant, Scope};
-use crate::ports::StoreError;
+use crate::ports::{StoreError, Write};
 use crate::validate::{as_object, name, token_ttl, FieldError};
 
 crate::ids::prefixed_id!(
@@ -45,6 +45,8 @@ pub struct ApiResource {
     pub created_at: i64,
     /// When it last changed (Unix seconds).
     pub updated_at: i64,
+    /// Write count, for compare-and-swap: see [`crate::client::ClientRecord::version`].
+    pub version: i64,
 }
 
 impl ApiResource {
@@ -193,11 +195,12 @@ pub trait ResourceStore {
     /// [`StoreError::Conflict`] if the id or the identifier is taken.
     async fn create_resource(&self, resource: &ApiResource) -> Result<(), StoreError>;
 
-    /// Replace (the identifier never changes); `false` if there is none.
-    async fn update_resource(&self, resource: &ApiResource) -> Result<bool, StoreError>;
+    /// Replace it (the identifier never changes) if the stored version is
+    /// still `resource.version`, storing `resource.version + 1`.
+    async fn update_resource(&self, resource: &ApiResource) -> Result<Write, StoreError>;
 
-    /// Remove it; `false` if there was none.
-    async fn delete_resource(&self, resource: &ApiResource) -> Result<bool, StoreError>;
+    /// Remove it if the stored version is still `resource.version`.
+    async fn delete_resource(&self, resource: &ApiResource) -> Result<Write, StoreError>;
 }
 
 #[cfg(test)]
@@ -217,6 +220,7 @@ mod tests {
             token_ttl: None,
             created_at: 0,
             updated_at: 0,
+            version: 1,
         }
     }
 

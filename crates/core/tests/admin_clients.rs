@@ -199,3 +199,80 @@ fn admin_key_with_commas_and_spaces() {
     let repeated = Req::get("/admin/clients").bearer(key).bearer(key);
     assert_eq!(w.call(repeated).status, 401);
 }
+
+/// Lost update between isolates: isolate A deactivates a client while
+/// isolate B holds the active record in its read cache; B's later edit of
+/// the description must not bring the client back.
+#[test]
+fn an_edit_in_another_isolate_never_undoes_a_deactivation() {
+    let b = World::new();
+    let (id, secret) = b.simple_client();
+    assert_eq!(b.token_basic(&id, &secret, "grant_type=client_credentials").status, 200, "B caches the record");
+    let a = b.another_isolate();
+    let path = format!("/admin/clients/{id}");
+    assert_eq!(a.admin(Method::Patch, &path, Some(json!({"status": "inactive"}))).status, 200);
+    let edited = b.admin(Method::Patch, &path, Some(json!({"description": "nightly"})));
+    assert_eq!(edited.status, 200, "{}", String::from_utf8_lossy(&edited.body));
+    assert_eq!(edited.body_json()["status"], "inactive");
+    assert_eq!(edited.body_json()["description"], "nightly");
+    let stored = a.admin(Method::Get, &path, None).body_json();
+    assert_eq!(stored["status"], "inactive");
+    assert_eq!(a.token_basic(&id, &secret, "grant_type=client_credentials").status, 401);
+}
+
+/// The same race for a secret rotation: B must not bring back a secret that
+/// A's completed rotation retired.
+#[test]
+fn an_edit_in_another_isolate_never_restores_a_retired_secret() {
+    let b = World::new();
+    let (id, old_secret) = b.simple_client();
+    assert_eq!(b.token_basic(&id, &old_secret, "grant_type=client_credentials").status, 200);
+    let a = b.another_isolate();
+    let rotate = format!("/admin/clients/{id}/secrets/rotate");
+    let new_secret =
+        a.admin(Method::Post, &rotate, None).body_json()["next_client_secret"].as_str().unwrap().to_string();
+    assert_eq!(a.admin(Method::Post, &format!("{rotate}/complete"), None).status, 200);
+    assert_eq!(b.admin(Method::Patch, &format!("/admin/clients/{id}"), Some(json!({"name": "renamed"}))).status, 200);
+    assert_eq!(
+        a.token_basic(&id, &old_secret, "grant_type=client_credentials").status,
+        401,
+        "the old secret stays retired"
+    );
+    assert_eq!(a.token_basic(&id, &new_secret, "grant_type=client_credentials").status, 200);
+}
+
+/// Optimistic concurrency for callers (RFC 9110 §13.1.1), as Keycloak-class
+/// admin APIs offer it: every read carries the version as a strong `ETag`;
+/// a change sent with `If-Match` lands only on that version.
+#[test]
+fn etag_and_if_match_guard_every_change() {
+    let w = World::new();
+    let (id, _) = w.simple_client();
+    let path = format!("/admin/clients/{id}");
+    let with_if_match =
+        |method: Method, path: &str, tag: &str| Req::new(method, path).bearer(ADMIN_KEY).header("if-match", tag);
+    let v1 = w.admin(Method::Get, &path, None).header("etag").unwrap().to_string();
+    assert_eq!(v1, "\"1\"");
+
+    let renamed = w.call(with_if_match(Method::Patch, &path, &v1).json(&json!({"name": "a"})));
+    assert_eq!(renamed.status, 200);
+    let v2 = renamed.header("etag").unwrap().to_string();
+    assert_eq!(v2, "\"2\"");
+
+    // The version the caller saw is gone: 412, and nothing changes.
+    let stale = w.call(with_if_match(Method::Patch, &path, &v1).json(&json!({"name": "b"})));
+    assert_eq!(stale.status, 412);
+    assert_eq!(error_of(&stale), "precondition_failed");
+    assert_eq!(w.admin(Method::Get, &path, None).body_json()["name"], "a");
+    let rotate = format!("{path}/secrets/rotate");
+    assert_eq!(w.call(with_if_match(Method::Post, &rotate, &v1).build()).status, 412);
+    assert_eq!(w.call(with_if_match(Method::Delete, &path, &v1).build()).status, 412);
+    // A weak tag never matches (strong comparison); a list matches any of its tags.
+    assert_eq!(w.call(with_if_match(Method::Delete, &path, "W/\"2\"").build()).status, 412);
+    let listed = w.call(with_if_match(Method::Post, &rotate, &format!("\"7\", {v2}")).build());
+    assert_eq!(listed.status, 200);
+    assert_eq!(listed.header("etag"), Some("\"3\""));
+    // "*" matches whatever version exists.
+    assert_eq!(w.call(with_if_match(Method::Delete, &path, "*").build()).status, 204);
+    assert_eq!(w.admin(Method::Get, &path, None).status, 404);
+}

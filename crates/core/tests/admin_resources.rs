@@ -124,3 +124,22 @@ fn discovery_lists_registered_scopes() {
     );
     assert_eq!(doc(&w)["scopes_supported"], json!(["invoices:read", "invoices:write", "reports:read"]));
 }
+
+/// Resources carry the same ETag / If-Match contract as clients.
+#[test]
+fn resource_changes_honour_if_match() {
+    let w = World::new();
+    let (status, created) = create_resource(&w, json!({"identifier": "https://billing.test", "name": "Billing"}));
+    assert_eq!(status, 201);
+    let path = format!("/admin/resources/{}", created["id"].as_str().unwrap());
+    assert_eq!(w.admin(Method::Get, &path, None).header("etag"), Some("\"1\""));
+    let patch = |tag: &str, name: &str| {
+        w.call(Req::new(Method::Patch, &path).bearer(ADMIN_KEY).header("if-match", tag).json(&json!({"name": name})))
+    };
+    assert_eq!(patch("\"1\"", "Billing v2").status, 200);
+    assert_eq!(patch("\"1\"", "lost").status, 412);
+    assert_eq!(w.admin(Method::Get, &path, None).body_json()["name"], "Billing v2");
+    let delete = |tag: &str| w.call(Req::new(Method::Delete, &path).bearer(ADMIN_KEY).header("if-match", tag).build());
+    assert_eq!(delete("\"1\"").status, 412);
+    assert_eq!(delete("\"2\"").status, 204);
+}

@@ -258,6 +258,7 @@ fn custom_claims_are_added_but_never_override() {
         next_secret: None,
         created_at: NOW,
         updated_at: NOW,
+        version: 1,
     }))
     .unwrap();
     let r = w.token_basic(forged_id.as_str(), "m2msk_forged", "grant_type=client_credentials").body_json();

@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use m2m_edge_core::client::{ClientId, ClientRecord, ClientStore, Page};
 use m2m_edge_core::keys::{KeyStore, ManagedKey, StoredKeys};
-use m2m_edge_core::ports::StoreError;
+use m2m_edge_core::ports::{StoreError, Write};
 use m2m_edge_core::resource::{ApiResource, ResourceId, ResourceStore, MAX_RESOURCES};
 use m2m_edge_core::store::row::{ClientRow, ResourceRow};
 
@@ -62,20 +62,28 @@ impl ClientStore for MemoryStore {
         Ok(())
     }
 
-    async fn update(&self, client: &ClientRecord) -> Result<bool, StoreError> {
+    async fn update(&self, client: &ClientRecord) -> Result<Write, StoreError> {
         self.check()?;
-        match self.0.rows.borrow_mut().get_mut(client.id.as_str()) {
-            Some(row) => {
-                *row = ClientRow::from_record(client)?;
-                Ok(true)
-            }
-            None => Ok(false),
+        let mut rows = self.0.rows.borrow_mut();
+        let Some(row) = rows.get_mut(client.id.as_str()) else { return Ok(Write::Missing) };
+        if row.version != client.version {
+            return Ok(Write::Stale);
         }
+        *row = ClientRow { version: client.version + 1, ..ClientRow::from_record(client)? };
+        Ok(Write::Done)
     }
 
-    async fn delete(&self, id: &ClientId) -> Result<bool, StoreError> {
+    async fn delete(&self, id: &ClientId, expected: Option<i64>) -> Result<Write, StoreError> {
         self.check()?;
-        Ok(self.0.rows.borrow_mut().remove(id.as_str()).is_some())
+        let mut rows = self.0.rows.borrow_mut();
+        match rows.get(id.as_str()) {
+            None => Ok(Write::Missing),
+            Some(row) if expected.is_some_and(|v| v != row.version) => Ok(Write::Stale),
+            Some(_) => {
+                rows.remove(id.as_str());
+                Ok(Write::Done)
+            }
+        }
     }
 
     /// Pages by id, like D1: the cursor is the last id returned.
@@ -124,20 +132,28 @@ impl ResourceStore for MemoryStore {
         Ok(())
     }
 
-    async fn update_resource(&self, resource: &ApiResource) -> Result<bool, StoreError> {
+    async fn update_resource(&self, resource: &ApiResource) -> Result<Write, StoreError> {
         self.check()?;
-        match self.0.resources.borrow_mut().get_mut(resource.id.as_str()) {
-            Some(row) => {
-                *row = ResourceRow::from_resource(resource)?;
-                Ok(true)
-            }
-            None => Ok(false),
+        let mut all = self.0.resources.borrow_mut();
+        let Some(row) = all.get_mut(resource.id.as_str()) else { return Ok(Write::Missing) };
+        if row.version != resource.version {
+            return Ok(Write::Stale);
         }
+        *row = ResourceRow { version: resource.version + 1, ..ResourceRow::from_resource(resource)? };
+        Ok(Write::Done)
     }
 
-    async fn delete_resource(&self, resource: &ApiResource) -> Result<bool, StoreError> {
+    async fn delete_resource(&self, resource: &ApiResource) -> Result<Write, StoreError> {
         self.check()?;
-        Ok(self.0.resources.borrow_mut().remove(resource.id.as_str()).is_some())
+        let mut all = self.0.resources.borrow_mut();
+        match all.get(resource.id.as_str()) {
+            None => Ok(Write::Missing),
+            Some(row) if row.version != resource.version => Ok(Write::Stale),
+            Some(_) => {
+                all.remove(resource.id.as_str());
+                Ok(Write::Done)
+            }
+        }
     }
 }
 

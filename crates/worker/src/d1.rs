@@ -7,7 +7,7 @@ use worker::{D1Database, Env};
 
 use m2m_edge_core::client::{ClientId, ClientRecord, ClientStore, Page};
 use m2m_edge_core::keys::{KeyStore, ManagedKey, StoredKeys};
-use m2m_edge_core::ports::StoreError;
+use m2m_edge_core::ports::{StoreError, Write};
 use m2m_edge_core::resource::{ApiResource, ResourceId, ResourceStore, MAX_RESOURCES};
 use m2m_edge_core::store::row::{ClientRow, ResourceRow};
 
@@ -50,8 +50,8 @@ fn opt_int(n: Option<i64>) -> JsValue {
     n.map_or(JsValue::NULL, int)
 }
 
-/// Bind values of a client row, in `CLIENT_COLUMNS` order (?1 … ?13).
-fn client_values(r: &ClientRow) -> [JsValue; 13] {
+/// Bind values of a client row, in `client_columns!` order (?1 … ?14).
+fn client_values(r: &ClientRow) -> [JsValue; 14] {
     [
         text(&r.id),
         text(&r.name),
@@ -66,11 +66,12 @@ fn client_values(r: &ClientRow) -> [JsValue; 13] {
         opt_text(r.next_secret_last_four.as_deref()),
         int(r.created_at),
         int(r.updated_at),
+        int(r.version),
     ]
 }
 
-/// Bind values of a resource row, in `RESOURCE_COLUMNS` order (?1 … ?7).
-fn resource_values(r: &ResourceRow) -> [JsValue; 7] {
+/// Bind values of a resource row, in `resource_columns!` order (?1 … ?8).
+fn resource_values(r: &ResourceRow) -> [JsValue; 8] {
     [
         text(&r.id),
         text(&r.identifier),
@@ -79,18 +80,19 @@ fn resource_values(r: &ResourceRow) -> [JsValue; 7] {
         opt_int(r.token_ttl),
         int(r.created_at),
         int(r.updated_at),
+        int(r.version),
     ]
 }
 
 macro_rules! client_columns {
     () => {
         "id, name, description, grants, custom_claims, token_ttl, status, secret_hash, secret_last_four, \
-         next_secret_hash, next_secret_last_four, created_at, updated_at"
+         next_secret_hash, next_secret_last_four, created_at, updated_at, version"
     };
 }
 macro_rules! resource_columns {
     () => {
-        "id, identifier, name, scopes, token_ttl, created_at, updated_at"
+        "id, identifier, name, scopes, token_ttl, created_at, updated_at, version"
     };
 }
 
@@ -99,14 +101,19 @@ const CLIENT_PAGE: &str = concat!("SELECT ", client_columns!(), " FROM clients W
 const CLIENT_INSERT: &str = concat!(
     "INSERT INTO clients (",
     client_columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT DO NOTHING"
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) ON CONFLICT DO NOTHING"
 );
-// created_at (?12) never changes; it sits in the WHERE clause so that every
-// bound value is used (D1 refuses a bind index the statement lacks).
+// Compare-and-swap: lands only if the stored version is still the one the
+// record was read at (?14). created_at (?12) never changes; it sits in the
+// WHERE clause so that every bound value is used (D1 refuses a bind index
+// the statement lacks).
 const CLIENT_UPDATE: &str = "UPDATE clients SET name = ?2, description = ?3, grants = ?4, custom_claims = ?5, \
      token_ttl = ?6, status = ?7, secret_hash = ?8, secret_last_four = ?9, next_secret_hash = ?10, \
-     next_secret_last_four = ?11, updated_at = ?13 WHERE id = ?1 AND created_at = ?12";
-const CLIENT_DELETE: &str = "DELETE FROM clients WHERE id = ?1";
+     next_secret_last_four = ?11, updated_at = ?13, version = version + 1 \
+     WHERE id = ?1 AND created_at = ?12 AND version = ?14";
+// ?2 NULL: unconditional; otherwise only at that version.
+const CLIENT_DELETE: &str = "DELETE FROM clients WHERE id = ?1 AND (?2 IS NULL OR version = ?2)";
+const CLIENT_VERSION: &str = "SELECT version FROM clients WHERE id = ?1";
 
 const RESOURCE_BY_ID: &str = concat!("SELECT ", resource_columns!(), " FROM resources WHERE id = ?1");
 const RESOURCE_BY_IDENTIFIER: &str = concat!("SELECT ", resource_columns!(), " FROM resources WHERE identifier = ?1");
@@ -114,12 +121,14 @@ const RESOURCE_ALL: &str = concat!("SELECT ", resource_columns!(), " FROM resour
 const RESOURCE_INSERT: &str = concat!(
     "INSERT INTO resources (",
     resource_columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING"
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING"
 );
-// The identifier (?2) never changes; it is matched rather than set.
-const RESOURCE_UPDATE: &str = "UPDATE resources SET name = ?3, scopes = ?4, token_ttl = ?5, updated_at = ?7 \
-     WHERE id = ?1 AND identifier = ?2 AND created_at = ?6";
-const RESOURCE_DELETE: &str = "DELETE FROM resources WHERE id = ?1";
+// Compare-and-swap on the version (?8). The identifier (?2) never changes;
+// it is matched rather than set.
+const RESOURCE_UPDATE: &str = "UPDATE resources SET name = ?3, scopes = ?4, token_ttl = ?5, updated_at = ?7, \
+     version = version + 1 WHERE id = ?1 AND identifier = ?2 AND created_at = ?6 AND version = ?8";
+const RESOURCE_DELETE: &str = "DELETE FROM resources WHERE id = ?1 AND version = ?2";
+const RESOURCE_VERSION: &str = "SELECT version FROM resources WHERE id = ?1";
 
 const KEYS_LOAD: &str = "SELECT version, keys FROM key_set WHERE id = 1";
 // Version 0 means "no row yet": the first writer inserts, later ones lose.
@@ -128,6 +137,12 @@ const KEYS_INSERT: &str = "INSERT INTO key_set (id, version, keys, updated_at) \
 // Compare-and-swap: lands only if nobody wrote since `version` was read.
 const KEYS_UPDATE: &str = "UPDATE key_set SET keys = ?1, version = version + 1, \
      updated_at = CAST(strftime('%s', 'now') AS INTEGER) WHERE id = 1 AND version = ?2";
+
+#[derive(serde::Deserialize)]
+struct VersionRow {
+    #[allow(dead_code)] // read only to tell a stale write from a missing row
+    version: i64,
+}
 
 #[derive(serde::Deserialize)]
 struct KeySetRow {
@@ -149,6 +164,17 @@ impl D1Store {
             0 => Err(StoreError::Conflict),
             _ => Ok(()),
         }
+    }
+
+    /// A conditional write's outcome: a row changed, or else whether the
+    /// record is gone or was changed by someone else (one more read, on
+    /// this path only).
+    async fn outcome(&self, changed: usize, version_sql: &str, id: &str) -> Result<Write, StoreError> {
+        if changed > 0 {
+            return Ok(Write::Done);
+        }
+        let row: Option<VersionRow> = self.first(version_sql, &[text(id)]).await?;
+        Ok(if row.is_some() { Write::Stale } else { Write::Missing })
     }
 
     async fn first<T: serde::de::DeserializeOwned>(
@@ -175,12 +201,14 @@ impl ClientStore for D1Store {
         self.insert(CLIENT_INSERT, &client_values(&ClientRow::from_record(client)?)).await
     }
 
-    async fn update(&self, client: &ClientRecord) -> Result<bool, StoreError> {
-        Ok(self.changes(CLIENT_UPDATE, &client_values(&ClientRow::from_record(client)?)).await? > 0)
+    async fn update(&self, client: &ClientRecord) -> Result<Write, StoreError> {
+        let changed = self.changes(CLIENT_UPDATE, &client_values(&ClientRow::from_record(client)?)).await?;
+        self.outcome(changed, CLIENT_VERSION, client.id.as_str()).await
     }
 
-    async fn delete(&self, id: &ClientId) -> Result<bool, StoreError> {
-        Ok(self.changes(CLIENT_DELETE, &[text(id.as_str())]).await? > 0)
+    async fn delete(&self, id: &ClientId, expected: Option<i64>) -> Result<Write, StoreError> {
+        let changed = self.changes(CLIENT_DELETE, &[text(id.as_str()), opt_int(expected)]).await?;
+        self.outcome(changed, CLIENT_VERSION, id.as_str()).await
     }
 
     /// Keyset pagination on the primary key; the cursor is the last id.
@@ -218,12 +246,15 @@ impl ResourceStore for D1Store {
         self.insert(RESOURCE_INSERT, &resource_values(&ResourceRow::from_resource(resource)?)).await
     }
 
-    async fn update_resource(&self, resource: &ApiResource) -> Result<bool, StoreError> {
-        Ok(self.changes(RESOURCE_UPDATE, &resource_values(&ResourceRow::from_resource(resource)?)).await? > 0)
+    async fn update_resource(&self, resource: &ApiResource) -> Result<Write, StoreError> {
+        let changed = self.changes(RESOURCE_UPDATE, &resource_values(&ResourceRow::from_resource(resource)?)).await?;
+        self.outcome(changed, RESOURCE_VERSION, resource.id.as_str()).await
     }
 
-    async fn delete_resource(&self, resource: &ApiResource) -> Result<bool, StoreError> {
-        Ok(self.changes(RESOURCE_DELETE, &[text(resource.id.as_str())]).await? > 0)
+    async fn delete_resource(&self, resource: &ApiResource) -> Result<Write, StoreError> {
+        let values = [text(resource.id.as_str()), int(resource.version)];
+        let changed = self.changes(RESOURCE_DELETE, &values).await?;
+        self.outcome(changed, RESOURCE_VERSION, resource.id.as_str()).await
     }
 }
 

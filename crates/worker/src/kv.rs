@@ -24,7 +24,7 @@ use worker::Env;
 
 use m2m_edge_core::client::{ClientId, ClientRecord, ClientStore, Page};
 use m2m_edge_core::keys::{KeyStore, ManagedKey, StoredKeys};
-use m2m_edge_core::ports::StoreError;
+use m2m_edge_core::ports::{StoreError, Write};
 use m2m_edge_core::resource::{ApiResource, ResourceId, ResourceStore, MAX_RESOURCES};
 use m2m_edge_core::store::row::{ClientRow, ResourceRow};
 
@@ -87,6 +87,24 @@ impl KvStore {
         Ok(out)
     }
 
+    /// The check half of a conditional write: `Done` when the record exists
+    /// and (if `expected` is given) is at that version. KV has no
+    /// conditional write, so the write that follows can still race a write
+    /// made in the same instant elsewhere (docs/storage.md).
+    async fn check_version(&self, key: &str, expected: Option<i64>) -> Result<Write, StoreError> {
+        #[derive(serde::Deserialize)]
+        struct Versioned {
+            #[serde(default = "first_version")]
+            version: i64,
+        }
+        fn first_version() -> i64 {
+            1
+        }
+        let Some(text) = self.read(key).await? else { return Ok(Write::Missing) };
+        let stored = decode::<Versioned>(key, &text)?.version;
+        Ok(if expected.is_some_and(|v| v != stored) { Write::Stale } else { Write::Done })
+    }
+
     /// One `list` page of key names under `prefix`, and the cursor after it.
     async fn list_keys(
         &self,
@@ -126,22 +144,25 @@ impl ClientStore for KvStore {
         self.write_json(&key, &ClientRow::from_record(client)?).await
     }
 
-    async fn update(&self, client: &ClientRecord) -> Result<bool, StoreError> {
+    async fn update(&self, client: &ClientRecord) -> Result<Write, StoreError> {
         let key = format!("{CLIENT_PREFIX}{}", client.id.as_str());
-        if self.read(&key).await?.is_none() {
-            return Ok(false);
+        match self.check_version(&key, Some(client.version)).await? {
+            Write::Done => {}
+            other => return Ok(other),
         }
-        self.write_json(&key, &ClientRow::from_record(client)?).await?;
-        Ok(true)
+        let row = ClientRow { version: client.version + 1, ..ClientRow::from_record(client)? };
+        self.write_json(&key, &row).await?;
+        Ok(Write::Done)
     }
 
-    async fn delete(&self, id: &ClientId) -> Result<bool, StoreError> {
+    async fn delete(&self, id: &ClientId, expected: Option<i64>) -> Result<Write, StoreError> {
         let key = format!("{CLIENT_PREFIX}{}", id.as_str());
-        if self.read(&key).await?.is_none() {
-            return Ok(false);
+        match self.check_version(&key, expected).await? {
+            Write::Done => {}
+            other => return Ok(other),
         }
         self.kv.get()?.delete(&key).await.map_err(backend)?;
-        Ok(true)
+        Ok(Write::Done)
     }
 
     /// KV lists keys in byte order, so pages come in id order like D1's;
@@ -197,19 +218,22 @@ impl ResourceStore for KvStore {
         self.write(&index, resource.id.as_str().to_string()).await
     }
 
-    async fn update_resource(&self, resource: &ApiResource) -> Result<bool, StoreError> {
+    async fn update_resource(&self, resource: &ApiResource) -> Result<Write, StoreError> {
         let key = format!("{RESOURCE_PREFIX}{}", resource.id.as_str());
-        if self.read(&key).await?.is_none() {
-            return Ok(false);
+        match self.check_version(&key, Some(resource.version)).await? {
+            Write::Done => {}
+            other => return Ok(other),
         }
-        self.write_json(&key, &ResourceRow::from_resource(resource)?).await?;
-        Ok(true)
+        let row = ResourceRow { version: resource.version + 1, ..ResourceRow::from_resource(resource)? };
+        self.write_json(&key, &row).await?;
+        Ok(Write::Done)
     }
 
-    async fn delete_resource(&self, resource: &ApiResource) -> Result<bool, StoreError> {
+    async fn delete_resource(&self, resource: &ApiResource) -> Result<Write, StoreError> {
         let key = format!("{RESOURCE_PREFIX}{}", resource.id.as_str());
-        if self.read(&key).await?.is_none() {
-            return Ok(false);
+        match self.check_version(&key, Some(resource.version)).await? {
+            Write::Done => {}
+            other => return Ok(other),
         }
         // The index first, so the token endpoint stops finding the resource
         // before its record goes.
@@ -219,7 +243,7 @@ impl ResourceStore for KvStore {
             .await
             .map_err(backend)?;
         self.kv.get()?.delete(&key).await.map_err(backend)?;
-        Ok(true)
+        Ok(Write::Done)
     }
 }
 

@@ -8,7 +8,7 @@ pub mod secret;
 pub use record::{ClientId, ClientRecord, Status};
 pub use secret::{ClientSecret, SecretHash, StoredSecret};
 
-use crate::ports::StoreError;
+use crate::ports::{StoreError, Write};
 
 /// One page of a client listing. The cursor is the backend's own and
 /// opaque to callers: D1 pages by primary key, KV by its list cursor.
@@ -29,11 +29,18 @@ pub trait ClientStore {
     /// Insert a new client; [`StoreError::Conflict`] if the id exists.
     async fn create(&self, client: &ClientRecord) -> Result<(), StoreError>;
 
-    /// Replace an existing client; `false` if there is none with that id.
-    async fn update(&self, client: &ClientRecord) -> Result<bool, StoreError>;
+    /// The client as storage has it now, past any cache: what a
+    /// read-modify-write starts from.
+    async fn get_fresh(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
+        self.get(id).await
+    }
 
-    /// `false` if there was none with that id.
-    async fn delete(&self, id: &ClientId) -> Result<bool, StoreError>;
+    /// Replace the client if the stored version is still `client.version`,
+    /// storing `client.version + 1`.
+    async fn update(&self, client: &ClientRecord) -> Result<Write, StoreError>;
+
+    /// Remove the client; with `expected`, only if that is its stored version.
+    async fn delete(&self, id: &ClientId, expected: Option<i64>) -> Result<Write, StoreError>;
 
     /// Up to `limit` clients in id order, starting after `cursor`.
     async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError>;

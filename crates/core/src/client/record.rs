@@ -69,4 +69,8 @@ pub struct ClientRecord {
     pub created_at: i64,
     /// When it last changed (Unix seconds).
     pub updated_at: i64,
+    /// How many times it was written: 1 when created, one more on every
+    /// update. A write lands only if the stored version is still the one
+    /// it read (compare-and-swap), so no edit can undo another it never saw.
+    pub version: i64,
 }

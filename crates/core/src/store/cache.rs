@@ -6,16 +6,20 @@
 //! The cost, documented in the README: a change made through *another*
 //! isolate (or directly in storage) is seen here up to the TTL late — a
 //! deactivation may lag that long per isolate. Writes through this isolate
-//! drop the affected entries at once. Unknown client ids are not cached, so
+//! drop the affected entries at once, and a read that was in flight during
+//! such a write never puts its (older) answer back: every write moves the
+//! cache's generation on, and a read caches only if the generation is the
+//! one it started under. Read-modify-writes (the admin API) read past the
+//! cache ([`ClientStore::get_fresh`]). Unknown client ids are not cached, so
 //! a client created elsewhere works immediately.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::client::{ClientId, ClientRecord, ClientStore, Page};
 use crate::keys::{KeyStore, ManagedKey, StoredKeys};
-use crate::ports::StoreError;
+use crate::ports::{StoreError, Write};
 use crate::resource::{ApiResource, ResourceId, ResourceStore};
 
 /// Entries kept before the cache starts over (bounds memory under a flood of ids).
@@ -26,9 +30,18 @@ const MAX_ENTRIES: usize = 10_000;
 pub struct IsolateCache {
     clients: RefCell<HashMap<String, (i64, ClientRecord)>>,
     resources: RefCell<HashMap<String, (i64, Option<ApiResource>)>>,
+    /// Moved on by every write through this isolate, before and after it.
+    generation: Cell<u64>,
 }
 
 impl IsolateCache {
+    /// Drop what a write may change, and make reads already in flight
+    /// leave the cache alone (called before and after the write).
+    fn written(&self, forget: impl Fn(&IsolateCache)) {
+        forget(self);
+        self.generation.set(self.generation.get().wrapping_add(1));
+    }
+
     fn client(&self, id: &str, now: i64) -> Option<ClientRecord> {
         self.clients.borrow().get(id).filter(|(until, _)| now < *until).map(|(_, c)| c.clone())
     }
@@ -77,25 +90,36 @@ impl<S: ClientStore> ClientStore for CachedStore<S> {
                 return Ok(Some(hit));
             }
         }
+        let started = self.cache.generation.get();
         let found = self.inner.get(id).await?;
-        if let (true, Some(record)) = (self.enabled(), &found) {
+        if let (true, Some(record)) = (self.enabled() && self.cache.generation.get() == started, &found) {
             self.cache.put_client(record, self.now + self.ttl);
         }
         Ok(found)
+    }
+
+    async fn get_fresh(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
+        self.inner.get_fresh(id).await
     }
 
     async fn create(&self, client: &ClientRecord) -> Result<(), StoreError> {
         self.inner.create(client).await
     }
 
-    async fn update(&self, client: &ClientRecord) -> Result<bool, StoreError> {
-        self.cache.forget_client(client.id.as_str());
-        self.inner.update(client).await
+    async fn update(&self, client: &ClientRecord) -> Result<Write, StoreError> {
+        let forget = |c: &IsolateCache| c.forget_client(client.id.as_str());
+        self.cache.written(forget);
+        let written = self.inner.update(client).await;
+        self.cache.written(forget);
+        written
     }
 
-    async fn delete(&self, id: &ClientId) -> Result<bool, StoreError> {
-        self.cache.forget_client(id.as_str());
-        self.inner.delete(id).await
+    async fn delete(&self, id: &ClientId, expected: Option<i64>) -> Result<Write, StoreError> {
+        let forget = |c: &IsolateCache| c.forget_client(id.as_str());
+        self.cache.written(forget);
+        let written = self.inner.delete(id, expected).await;
+        self.cache.written(forget);
+        written
     }
 
     async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
@@ -123,8 +147,9 @@ impl<S: ResourceStore> ResourceStore for CachedStore<S> {
                 return Ok(resource);
             }
         }
+        let started = self.cache.generation.get();
         let found = self.inner.resource_by_identifier(identifier).await?;
-        if self.enabled() {
+        if self.enabled() && self.cache.generation.get() == started {
             let mut resources = self.cache.resources.borrow_mut();
             if resources.len() >= MAX_ENTRIES {
                 resources.clear();
@@ -139,18 +164,24 @@ impl<S: ResourceStore> ResourceStore for CachedStore<S> {
     }
 
     async fn create_resource(&self, resource: &ApiResource) -> Result<(), StoreError> {
-        self.cache.forget_resources();
-        self.inner.create_resource(resource).await
+        self.cache.written(IsolateCache::forget_resources);
+        let written = self.inner.create_resource(resource).await;
+        self.cache.written(IsolateCache::forget_resources);
+        written
     }
 
-    async fn update_resource(&self, resource: &ApiResource) -> Result<bool, StoreError> {
-        self.cache.forget_resources();
-        self.inner.update_resource(resource).await
+    async fn update_resource(&self, resource: &ApiResource) -> Result<Write, StoreError> {
+        self.cache.written(IsolateCache::forget_resources);
+        let written = self.inner.update_resource(resource).await;
+        self.cache.written(IsolateCache::forget_resources);
+        written
     }
 
-    async fn delete_resource(&self, resource: &ApiResource) -> Result<bool, StoreError> {
-        self.cache.forget_resources();
-        self.inner.delete_resource(resource).await
+    async fn delete_resource(&self, resource: &ApiResource) -> Result<Write, StoreError> {
+        self.cache.written(IsolateCache::forget_resources);
+        let written = self.inner.delete_resource(resource).await;
+        self.cache.written(IsolateCache::forget_resources);
+        written
     }
 }
 

@@ -41,6 +41,10 @@ pub struct ClientRow {
     pub created_at: i64,
     /// Unix seconds.
     pub updated_at: i64,
+    /// Write count (compare-and-swap); values written before versions
+    /// existed read as 1.
+    #[serde(default = "first_version")]
+    pub version: i64,
 }
 
 impl ClientRow {
@@ -61,6 +65,7 @@ impl ClientRow {
             next_secret_last_four: c.next_secret.as_ref().map(|s| s.last_four.clone()),
             created_at: c.created_at,
             updated_at: c.updated_at,
+            version: c.version,
         })
     }
 
@@ -88,6 +93,7 @@ impl ClientRow {
             description: self.description,
             created_at: self.created_at,
             updated_at: self.updated_at,
+            version: self.version,
         })
     }
 }
@@ -109,6 +115,10 @@ pub struct ResourceRow {
     pub created_at: i64,
     /// Unix seconds.
     pub updated_at: i64,
+    /// Write count (compare-and-swap); values written before versions
+    /// existed read as 1.
+    #[serde(default = "first_version")]
+    pub version: i64,
 }
 
 impl ResourceRow {
@@ -122,6 +132,7 @@ impl ResourceRow {
             token_ttl: r.token_ttl.map(i64::from),
             created_at: r.created_at,
             updated_at: r.updated_at,
+            version: r.version,
         })
     }
 
@@ -136,6 +147,7 @@ impl ResourceRow {
             name: self.name,
             created_at: self.created_at,
             updated_at: self.updated_at,
+            version: self.version,
         })
     }
 }
@@ -144,4 +156,8 @@ impl ResourceRow {
 /// future field made it fail, the write fails loudly instead of storing "[]".
 fn to_json_text<T: Serialize>(value: &T, what: &str) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Backend(format!("{what} not serializable: {e}")))
+}
+
+fn first_version() -> i64 {
+    1
 }

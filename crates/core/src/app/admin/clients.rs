@@ -3,14 +3,16 @@
 
 use serde_json::{json, Value};
 
-use super::{json_body, ok, AdminError, AdminResult};
+use super::{check_precondition, etag, if_match, json_body, ok, AdminError, AdminResult};
 use crate::app::render::client_json;
 use crate::app::{Ports, Runtime};
 use crate::client::input::{parse_new, parse_patch, ClientPatch};
 use crate::client::ClientStore;
 use crate::client::{ClientId, ClientRecord, ClientSecret, Status};
 use crate::grant::{Audience, Grant, Scope};
+use crate::http::{Request, Response};
 use crate::oauth::form::parse_pairs;
+use crate::ports::Write;
 use crate::resource::check_grants;
 use crate::resource::ResourceStore;
 
@@ -27,7 +29,7 @@ async fn check_against_resources<R: Runtime>(grants: &[Grant], p: &Ports<'_, R>)
     Ok(check_grants(grants, &resources)?)
 }
 
-pub(super) async fn create<R: Runtime>(req: &crate::http::Request, p: &Ports<'_, R>) -> AdminResult {
+pub(super) async fn create<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> AdminResult {
     let input = parse_new(&json_body(req)?)?;
     check_against_resources(&input.grants, p).await?;
     let id = ClientId::generate(p.random).map_err(rng_failed)?;
@@ -45,32 +47,62 @@ pub(super) async fn create<R: Runtime>(req: &crate::http::Request, p: &Ports<'_,
         next_secret: None,
         created_at: now,
         updated_at: now,
+        version: 1,
     };
     p.store.create(&record).await?;
-    let mut body = client_json(&record);
-    // Shown this once; only the hash is kept.
-    body["client_secret"] = Value::String(secret.expose().to_string());
-    Ok(ok(201, body).with_header("location", format!("/admin/clients/{}", record.id.as_str())))
+    // The secret is shown this once; only its hash is kept.
+    Ok(client_response(201, &record, Some(("client_secret", secret.expose())))
+        .with_header("location", format!("/admin/clients/{}", record.id.as_str())))
 }
 
 async fn load<R: Runtime>(id: &ClientId, p: &Ports<'_, R>) -> Result<ClientRecord, AdminError> {
-    p.store.get(id).await?.ok_or(AdminError::NotFound("client"))
+    p.store.get_fresh(id).await?.ok_or(AdminError::NotFound("client"))
 }
 
-async fn save<R: Runtime>(mut record: ClientRecord, p: &Ports<'_, R>) -> Result<ClientRecord, AdminError> {
-    record.updated_at = p.clock.now();
-    if p.store.update(&record).await? {
-        Ok(record)
-    } else {
-        Err(AdminError::NotFound("client"))
+/// Read the client from storage (never the cache), check `If-Match`, apply
+/// `change` and write it back only if nobody wrote in between
+/// (compare-and-swap on its version). A lost race is retried once on fresh
+/// data, then answered `409`: the edit never overwrites a change it did not
+/// see. `change` may refuse (its error is the answer) or return something
+/// for the response.
+async fn modify<R: Runtime, T>(
+    req: &Request,
+    id: &ClientId,
+    p: &Ports<'_, R>,
+    mut change: impl FnMut(&mut ClientRecord) -> Result<T, AdminError>,
+) -> Result<(ClientRecord, T), AdminError> {
+    let expected = if_match(req);
+    for _ in 0..2 {
+        let mut record = load(id, p).await?;
+        check_precondition(expected.as_ref(), record.version)?;
+        let out = change(&mut record)?;
+        record.updated_at = p.clock.now();
+        match p.store.update(&record).await? {
+            Write::Done => {
+                record.version += 1;
+                return Ok((record, out));
+            }
+            Write::Missing => return Err(AdminError::NotFound("client")),
+            Write::Stale => continue,
+        }
     }
+    Err(AdminError::conflict("the client kept changing while this request applied; read it again and retry"))
+}
+
+/// A client as JSON, with its version as the `ETag`.
+fn client_response(status: u16, record: &ClientRecord, extra: Option<(&str, &str)>) -> Response {
+    let mut body = client_json(record);
+    if let Some((name, value)) = extra {
+        body[name] = Value::String(value.to_string());
+    }
+    ok(status, body).with_header("etag", etag(record.version))
 }
 
 pub(super) async fn get<R: Runtime>(id: &ClientId, p: &Ports<'_, R>) -> AdminResult {
-    Ok(ok(200, client_json(&load(id, p).await?)))
+    Ok(client_response(200, &load(id, p).await?, None))
 }
 
-pub(super) async fn list<R: Runtime>(req: &crate::http::Request, p: &Ports<'_, R>) -> AdminResult {
+pub(super) async fn list<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> AdminResult {
     let pairs = parse_pairs(req.query.as_deref().unwrap_or("").as_bytes())
         .map_err(|_| AdminError::invalid("query", "malformed query string"))?;
     let param =
@@ -88,67 +120,90 @@ pub(super) async fn list<R: Runtime>(req: &crate::http::Request, p: &Ports<'_, R
     Ok(ok(200, json!({"clients": clients, "next_cursor": page.next_cursor})))
 }
 
-pub(super) async fn update<R: Runtime>(req: &crate::http::Request, id: &ClientId, p: &Ports<'_, R>) -> AdminResult {
+pub(super) async fn update<R: Runtime>(req: &Request, id: &ClientId, p: &Ports<'_, R>) -> AdminResult {
     let patch: ClientPatch = parse_patch(&json_body(req)?)?;
     if let Some(grants) = &patch.grants {
         check_against_resources(grants, p).await?;
     }
-    let mut record = load(id, p).await?;
-    if let Some(name) = patch.name {
-        record.name = name;
-    }
-    if let Some(description) = patch.description {
-        record.description = description;
-    }
-    if let Some(grants) = patch.grants {
-        record.grants = grants;
-    }
-    if let Some(claims) = patch.custom_claims {
-        record.custom_claims = claims;
-    }
-    if let Some(ttl) = patch.token_ttl {
-        record.token_ttl = ttl;
-    }
-    if let Some(status) = patch.status {
-        record.status = status;
-    }
-    Ok(ok(200, client_json(&save(record, p).await?)))
+    let (record, ()) = modify(req, id, p, |record| {
+        let patch = patch.clone();
+        if let Some(name) = patch.name {
+            record.name = name;
+        }
+        if let Some(description) = patch.description {
+            record.description = description;
+        }
+        if let Some(grants) = patch.grants {
+            record.grants = grants;
+        }
+        if let Some(claims) = patch.custom_claims {
+            record.custom_claims = claims;
+        }
+        if let Some(ttl) = patch.token_ttl {
+            record.token_ttl = ttl;
+        }
+        if let Some(status) = patch.status {
+            record.status = status;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(client_response(200, &record, None))
 }
 
-pub(super) async fn delete<R: Runtime>(id: &ClientId, p: &Ports<'_, R>) -> AdminResult {
-    if p.store.delete(id).await? {
-        Ok(crate::http::Response::empty(204))
-    } else {
-        Err(AdminError::NotFound("client"))
+pub(super) async fn delete<R: Runtime>(req: &Request, id: &ClientId, p: &Ports<'_, R>) -> AdminResult {
+    let expected = if_match(req);
+    // With If-Match, the delete is conditional on the version the caller saw.
+    let version = match &expected {
+        None => None,
+        Some(condition) => {
+            let record = load(id, p).await?;
+            check_precondition(Some(condition), record.version)?;
+            Some(record.version)
+        }
+    };
+    match p.store.delete(id, version).await? {
+        Write::Done => Ok(Response::empty(204)),
+        Write::Missing => Err(AdminError::NotFound("client")),
+        Write::Stale => Err(AdminError::PreconditionFailed),
     }
 }
 
 /// Start a rotation: a new secret, returned once as `next_client_secret`;
 /// from now on the old and the new secret both authenticate.
-pub(super) async fn rotate_start<R: Runtime>(id: &ClientId, p: &Ports<'_, R>) -> AdminResult {
-    let mut record = load(id, p).await?;
-    if record.next_secret.is_some() {
-        return Err(AdminError::conflict(
-            "a secret rotation is already pending: complete or cancel it before starting another",
-        ));
-    }
-    let secret = ClientSecret::generate(p.random).map_err(rng_failed)?;
-    record.next_secret = Some(secret.stored());
-    let mut body = client_json(&save(record, p).await?);
-    body["next_client_secret"] = Value::String(secret.expose().to_string());
-    Ok(ok(200, body))
+pub(super) async fn rotate_start<R: Runtime>(req: &Request, id: &ClientId, p: &Ports<'_, R>) -> AdminResult {
+    let (record, secret) = modify(req, id, p, |record| {
+        if record.next_secret.is_some() {
+            return Err(AdminError::conflict(
+                "a secret rotation is already pending: complete or cancel it before starting another",
+            ));
+        }
+        let secret = ClientSecret::generate(p.random).map_err(rng_failed)?;
+        record.next_secret = Some(secret.stored());
+        Ok(secret)
+    })
+    .await?;
+    Ok(client_response(200, &record, Some(("next_client_secret", secret.expose()))))
 }
 
 /// Complete (the new secret replaces the old) or cancel (the new one is dropped).
-pub(super) async fn rotate_finish<R: Runtime>(id: &ClientId, complete: bool, p: &Ports<'_, R>) -> AdminResult {
-    let mut record = load(id, p).await?;
-    let Some(next) = record.next_secret.take() else {
-        return Err(AdminError::conflict("no secret rotation is pending for this client"));
-    };
-    if complete {
-        record.secret = next;
-    }
-    Ok(ok(200, client_json(&save(record, p).await?)))
+pub(super) async fn rotate_finish<R: Runtime>(
+    req: &Request,
+    id: &ClientId,
+    complete: bool,
+    p: &Ports<'_, R>,
+) -> AdminResult {
+    let (record, ()) = modify(req, id, p, |record| {
+        let Some(next) = record.next_secret.take() else {
+            return Err(AdminError::conflict("no secret rotation is pending for this client"));
+        };
+        if complete {
+            record.secret = next;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(client_response(200, &record, None))
 }
 
 /// Ids of the clients whose grants name `audience` (and, when `scopes` is

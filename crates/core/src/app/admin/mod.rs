@@ -36,6 +36,8 @@ enum AdminError {
         message: String,
         clients: Vec<String>,
     },
+    /// 412: `If-Match` names a version that is no longer the stored one.
+    PreconditionFailed,
     /// Logged in full; the caller sees `server_error` only.
     Server(String),
 }
@@ -92,6 +94,10 @@ impl AdminError {
                 }
                 (409, body)
             }
+            AdminError::PreconditionFailed => (
+                412,
+                json!({"error": "precondition_failed", "error_description": "If-Match does not match the current version (ETag); read it again"}),
+            ),
             AdminError::Server(_) => (
                 500,
                 json!({"error": "server_error", "error_description": "the server could not complete the request"}),
@@ -163,14 +169,16 @@ async fn route_plain<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> AdminResult
         (_, ["admin", "clients"]) => Err(AdminError::MethodNotAllowed("GET, POST")),
         (Method::Get, ["admin", "clients", id]) => clients::get(&client(id)?, p).await,
         (Method::Patch, ["admin", "clients", id]) => clients::update(req, &client(id)?, p).await,
-        (Method::Delete, ["admin", "clients", id]) => clients::delete(&client(id)?, p).await,
+        (Method::Delete, ["admin", "clients", id]) => clients::delete(req, &client(id)?, p).await,
         (_, ["admin", "clients", _]) => Err(AdminError::MethodNotAllowed("GET, PATCH, DELETE")),
-        (Method::Post, ["admin", "clients", id, "secrets", "rotate"]) => clients::rotate_start(&client(id)?, p).await,
+        (Method::Post, ["admin", "clients", id, "secrets", "rotate"]) => {
+            clients::rotate_start(req, &client(id)?, p).await
+        }
         (Method::Post, ["admin", "clients", id, "secrets", "rotate", "complete"]) => {
-            clients::rotate_finish(&client(id)?, true, p).await
+            clients::rotate_finish(req, &client(id)?, true, p).await
         }
         (Method::Post, ["admin", "clients", id, "secrets", "rotate", "cancel"]) => {
-            clients::rotate_finish(&client(id)?, false, p).await
+            clients::rotate_finish(req, &client(id)?, false, p).await
         }
         (_, ["admin", "clients", _, "secrets", "rotate", ..]) => Err(AdminError::MethodNotAllowed("POST")),
         (Method::Get, ["admin", "resources"]) => resources::list(p).await,
@@ -178,7 +186,7 @@ async fn route_plain<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> AdminResult
         (_, ["admin", "resources"]) => Err(AdminError::MethodNotAllowed("GET, POST")),
         (Method::Get, ["admin", "resources", id]) => resources::get(&resource(id)?, p).await,
         (Method::Patch, ["admin", "resources", id]) => resources::update(req, &resource(id)?, p).await,
-        (Method::Delete, ["admin", "resources", id]) => resources::delete(&resource(id)?, p).await,
+        (Method::Delete, ["admin", "resources", id]) => resources::delete(req, &resource(id)?, p).await,
         (_, ["admin", "resources", _]) => Err(AdminError::MethodNotAllowed("GET, PATCH, DELETE")),
         (Method::Get, ["admin", "keys"]) => keys::list(p).await,
         (_, ["admin", "keys"]) => Err(AdminError::MethodNotAllowed("GET")),
@@ -221,4 +229,43 @@ fn json_body(req: &Request) -> Result<Value, AdminError> {
 
 fn ok(status: u16, body: Value) -> Response {
     Response::json(status, body.to_string())
+}
+
+/// A record's version as an entity tag (RFC 9110 §8.8.3): strong, since
+/// one version always renders the same representation.
+fn etag(version: i64) -> String {
+    format!("\"{version}\"")
+}
+
+/// What `If-Match` (RFC 9110 §13.1.1) asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum IfMatch {
+    /// `*`: any current version.
+    Any,
+    /// One of these versions; tags that are weak or not ours match none.
+    Versions(Vec<i64>),
+}
+
+/// The request's `If-Match`, if it sent one.
+fn if_match(req: &Request) -> Option<IfMatch> {
+    let value = req.header(Header::IfMatch)?;
+    if value.trim() == "*" {
+        return Some(IfMatch::Any);
+    }
+    // If-Match uses the strong comparison (RFC 9110 §13.1.1): a weak tag
+    // (W/"…") never matches, so it is simply not collected.
+    let versions = value
+        .split(',')
+        .filter_map(|tag| tag.trim().strip_prefix('"')?.strip_suffix('"')?.parse::<i64>().ok())
+        .collect();
+    Some(IfMatch::Versions(versions))
+}
+
+/// `412` unless the stored `version` satisfies the request's `If-Match`.
+fn check_precondition(condition: Option<&IfMatch>, version: i64) -> Result<(), AdminError> {
+    match condition {
+        None | Some(IfMatch::Any) => Ok(()),
+        Some(IfMatch::Versions(versions)) if versions.contains(&version) => Ok(()),
+        Some(IfMatch::Versions(_)) => Err(AdminError::PreconditionFailed),
+    }
 }

@@ -4,11 +4,11 @@
 use serde_json::{json, Value};
 
 use super::clients::using;
-use super::{json_body, ok, AdminError, AdminResult};
+use super::{check_precondition, etag, if_match, json_body, ok, AdminError, AdminResult};
 use crate::app::render::resource_json;
 use crate::app::{Ports, Runtime};
 use crate::http::{Request, Response};
-use crate::ports::StoreError;
+use crate::ports::{StoreError, Write};
 use crate::resource::ResourceStore;
 use crate::resource::{parse_new, parse_patch, removed_scopes, ApiResource, ResourceId, MAX_RESOURCES};
 
@@ -31,6 +31,7 @@ pub(super) async fn create<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> Admin
         token_ttl: input.token_ttl,
         created_at: now,
         updated_at: now,
+        version: 1,
     };
     match p.store.create_resource(&resource).await {
         Ok(()) => {}
@@ -42,51 +43,70 @@ pub(super) async fn create<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> Admin
         }
         Err(e) => return Err(e.into()),
     }
-    Ok(ok(201, resource_json(&resource)).with_header("location", format!("/admin/resources/{}", resource.id.as_str())))
+    Ok(resource_response(201, &resource).with_header("location", format!("/admin/resources/{}", resource.id.as_str())))
 }
 
 async fn load<R: Runtime>(id: &ResourceId, p: &Ports<'_, R>) -> Result<ApiResource, AdminError> {
     p.store.resource(id).await?.ok_or(AdminError::NotFound("resource"))
 }
 
-pub(super) async fn get<R: Runtime>(id: &ResourceId, p: &Ports<'_, R>) -> AdminResult {
-    Ok(ok(200, resource_json(&load(id, p).await?)))
+/// An API resource as JSON, with its version as the `ETag`.
+fn resource_response(status: u16, resource: &ApiResource) -> Response {
+    ok(status, resource_json(resource)).with_header("etag", etag(resource.version))
 }
 
+pub(super) async fn get<R: Runtime>(id: &ResourceId, p: &Ports<'_, R>) -> AdminResult {
+    Ok(resource_response(200, &load(id, p).await?))
+}
+
+/// Read, check `If-Match`, apply the patch and write back only if nobody
+/// wrote in between (compare-and-swap on the version); a lost race is
+/// retried once on fresh data, then answered `409`.
 pub(super) async fn update<R: Runtime>(req: &Request, id: &ResourceId, p: &Ports<'_, R>) -> AdminResult {
     let patch = parse_patch(&json_body(req)?)?;
-    let mut resource = load(id, p).await?;
-    if let Some(scopes) = patch.scopes {
-        // Dropping a scope that grants still use would leave those grants
-        // naming a scope the API no longer has.
-        let removed = removed_scopes(&resource, &scopes);
-        if !removed.is_empty() {
-            let clients = using(&resource.identifier, Some(&removed), p).await?;
-            if !clients.is_empty() {
-                let names: Vec<&str> = removed.iter().map(|s| s.as_str()).collect();
-                return Err(AdminError::Conflict {
-                    message: format!("scopes still granted to clients cannot be removed: {}", names.join(" ")),
-                    clients,
-                });
+    let expected = if_match(req);
+    for _ in 0..2 {
+        let mut resource = load(id, p).await?;
+        check_precondition(expected.as_ref(), resource.version)?;
+        if let Some(scopes) = &patch.scopes {
+            // Dropping a scope that grants still use would leave those grants
+            // naming a scope the API no longer has.
+            let removed = removed_scopes(&resource, scopes);
+            if !removed.is_empty() {
+                let clients = using(&resource.identifier, Some(&removed), p).await?;
+                if !clients.is_empty() {
+                    let names: Vec<&str> = removed.iter().map(|s| s.as_str()).collect();
+                    return Err(AdminError::Conflict {
+                        message: format!("scopes still granted to clients cannot be removed: {}", names.join(" ")),
+                        clients,
+                    });
+                }
             }
+            resource.scopes = scopes.clone();
         }
-        resource.scopes = scopes;
+        if let Some(name) = &patch.name {
+            resource.name = name.clone();
+        }
+        if let Some(ttl) = patch.token_ttl {
+            resource.token_ttl = ttl;
+        }
+        resource.updated_at = p.clock.now();
+        match p.store.update_resource(&resource).await? {
+            Write::Done => {
+                resource.version += 1;
+                return Ok(resource_response(200, &resource));
+            }
+            Write::Missing => return Err(AdminError::NotFound("resource")),
+            Write::Stale => continue,
+        }
     }
-    if let Some(name) = patch.name {
-        resource.name = name;
-    }
-    if let Some(ttl) = patch.token_ttl {
-        resource.token_ttl = ttl;
-    }
-    resource.updated_at = p.clock.now();
-    if !p.store.update_resource(&resource).await? {
-        return Err(AdminError::NotFound("resource"));
-    }
-    Ok(ok(200, resource_json(&resource)))
+    Err(AdminError::conflict("the API resource kept changing while this request applied; read it again and retry"))
 }
 
-pub(super) async fn delete<R: Runtime>(id: &ResourceId, p: &Ports<'_, R>) -> AdminResult {
+pub(super) async fn delete<R: Runtime>(req: &Request, id: &ResourceId, p: &Ports<'_, R>) -> AdminResult {
+    let expected = if_match(req);
     let resource = load(id, p).await?;
+    check_precondition(expected.as_ref(), resource.version)?;
     let clients = using(&resource.identifier, None, p).await?;
     if !clients.is_empty() {
         return Err(AdminError::Conflict {
@@ -97,9 +117,12 @@ pub(super) async fn delete<R: Runtime>(id: &ResourceId, p: &Ports<'_, R>) -> Adm
             clients,
         });
     }
-    if p.store.delete_resource(&resource).await? {
-        Ok(Response::empty(204))
-    } else {
-        Err(AdminError::NotFound("resource"))
+    match p.store.delete_resource(&resource).await? {
+        Write::Done => Ok(Response::empty(204)),
+        Write::Missing => Err(AdminError::NotFound("resource")),
+        Write::Stale if expected.is_some() => Err(AdminError::PreconditionFailed),
+        Write::Stale => {
+            Err(AdminError::conflict("the API resource changed while this request applied; read it again and retry"))
+        }
     }
 }
