@@ -44,28 +44,50 @@ impl Random for OsRandom {
     }
 }
 
-/// The platform CSPRNG read in 1 KiB blocks: one `crypto.getRandomValues`
-/// call per 64 sixteen-byte `jti`s instead of one per token. Every byte is
-/// handed out once and the pool never leaves its isolate.
-#[derive(Default)]
-pub struct PooledRandom {
-    pool: RefCell<(Vec<u8>, usize)>,
+/// A CSPRNG read in 1 KiB blocks: one `crypto.getRandomValues` call per 64
+/// sixteen-byte `jti`s instead of one per token. Every byte is handed out
+/// once, the pool never leaves its isolate, and a block is used only once
+/// the source has filled all of it: a failing source fails the draw, it
+/// never hands out bytes it did not fill.
+pub struct PooledRandom<S: Random = OsRandom> {
+    source: S,
+    pool: RefCell<Pool>,
+}
+
+struct Pool {
+    bytes: Vec<u8>,
+    /// Bytes of `bytes` already handed out; `bytes.len()` when it is spent.
+    used: usize,
 }
 
 const POOL_BYTES: usize = 1024;
 
-impl Random for PooledRandom {
+impl Default for PooledRandom<OsRandom> {
+    fn default() -> Self {
+        PooledRandom::new(OsRandom)
+    }
+}
+
+impl<S: Random> PooledRandom<S> {
+    /// A pool over `source`, empty until the first draw.
+    pub fn new(source: S) -> PooledRandom<S> {
+        PooledRandom { source, pool: RefCell::new(Pool { bytes: Vec::new(), used: 0 }) }
+    }
+}
+
+impl<S: Random> Random for PooledRandom<S> {
     fn fill(&self, buf: &mut [u8]) -> Result<(), RandomError> {
         if buf.len() > POOL_BYTES / 4 {
-            return OsRandom.fill(buf);
+            return self.source.fill(buf);
         }
         let mut pool = self.pool.borrow_mut();
-        let (bytes, used) = &mut *pool;
-        if bytes.len() < POOL_BYTES || *used + buf.len() > POOL_BYTES {
-            bytes.resize(POOL_BYTES, 0);
-            OsRandom.fill(bytes)?;
-            *used = 0;
+        if pool.used + buf.len() > pool.bytes.len() {
+            // A fresh block, kept only once the source has filled it whole.
+            let mut fresh = vec![0u8; POOL_BYTES];
+            self.source.fill(&mut fresh)?;
+            *pool = Pool { bytes: fresh, used: 0 };
         }
+        let Pool { bytes, used } = &mut *pool;
         buf.copy_from_slice(&bytes[*used..*used + buf.len()]);
         // Wipe what was handed out, so no byte is ever served twice.
         bytes[*used..*used + buf.len()].fill(0);
@@ -94,6 +116,37 @@ impl Random for CountingRandom {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A source that fails until told otherwise, then counts 1, 2, 3, …
+    struct Flaky {
+        failing: std::cell::Cell<bool>,
+        counting: CountingRandom,
+    }
+
+    impl Random for Flaky {
+        fn fill(&self, buf: &mut [u8]) -> Result<(), RandomError> {
+            if self.failing.get() {
+                // A source may have written part of the buffer before failing.
+                let half = buf.len() / 2;
+                buf[..half].fill(0);
+                return Err(RandomError);
+            }
+            self.counting.fill(buf)
+        }
+    }
+
+    #[test]
+    fn a_failing_source_fails_the_draw_and_never_hands_out_unfilled_bytes() {
+        let r = PooledRandom::new(Flaky { failing: std::cell::Cell::new(true), counting: CountingRandom::default() });
+        for _ in 0..3 {
+            let mut b = [0xAAu8; 16];
+            assert_eq!(r.fill(&mut b), Err(RandomError), "a draw from a failing source fails");
+        }
+        r.source.failing.set(false);
+        let mut b = [0u8; 16];
+        r.fill(&mut b).unwrap();
+        assert_eq!(b, core::array::from_fn(|i| (i + 1) as u8), "the first bytes of the first filled block");
+    }
 
     #[test]
     fn pooled_random_never_repeats_and_refills() {

@@ -276,3 +276,17 @@ fn etag_and_if_match_guard_every_change() {
     assert_eq!(w.call(with_if_match(Method::Delete, &path, "*").build()).status, 204);
     assert_eq!(w.admin(Method::Get, &path, None).status, 404);
 }
+
+/// Claims with a meaning to resource servers that this server does not
+/// issue cannot be set as custom claims: RFC 9396 `authorization_details`,
+/// `token_type`, and the RFC 9068 §2.2.3.1 authorization attributes.
+#[test]
+fn authorization_claims_are_reserved() {
+    let w = World::new();
+    for claim in ["authorization_details", "token_type", "roles", "groups", "entitlements"] {
+        let body = json!({"name": "c", "grants": [{"audience": "https://api.test", "scopes": []}], "custom_claims": {claim: ["admin"]}});
+        let r = w.admin(Method::Post, "/admin/clients", Some(body));
+        assert_eq!(r.status, 400, "{claim}");
+        assert_eq!(r.body_json()["field"], format!("custom_claims.{claim}"));
+    }
+}

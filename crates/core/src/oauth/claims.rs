@@ -3,11 +3,14 @@
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
-/// Claims the server sets itself. A client's `custom_claims` may not use
-/// them: the RFC 9068 §2.2 set, plus registered claims (RFC 7519 §4.1,
+/// Claims the server sets itself, or that resource servers read as
+/// authorization this server never grants. A client's `custom_claims` may
+/// not use them: the RFC 9068 §2.2 set; registered claims (RFC 7519 §4.1,
 /// RFC 9068 §2.2.3, OIDC Core §2) whose forgery would change how a resource
-/// server reads the token.
-pub const RESERVED_CLAIMS: [&str; 19] = [
+/// server reads the token; RFC 9396's `authorization_details`; the RFC 9068
+/// §2.2.3.1 authorization attributes (`roles`, `groups`, `entitlements`);
+/// and `token_type`, which some verifiers read to tell token kinds apart.
+pub const RESERVED_CLAIMS: [&str; 24] = [
     "iss",
     "sub",
     "aud",
@@ -27,6 +30,11 @@ pub const RESERVED_CLAIMS: [&str; 19] = [
     "nonce",
     "sid",
     "typ",
+    "token_type",
+    "authorization_details",
+    "roles",
+    "groups",
+    "entitlements",
 ];
 
 /// Everything a token says. Borrowed, since it lives for one serialization.
