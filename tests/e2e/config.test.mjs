@@ -55,7 +55,7 @@ test("invalid DEFAULT_TOKEN_TTL is a server_error everywhere", async () => {
 // an ADMIN_API_KEY holding commas and spaces authenticates; two
 // Authorization headers (joined with ", " by the Fetch API) do not.
 test(`an ADMIN_API_KEY with commas and spaces works as it does on the host (${STORAGE})`, async () => {
-  const key = "k,ey with, commas and  spaces";
+  const key = "k,ey with, commas and  spaces, long enough";
   const w = await startWorker({ bindings: { STORAGE, ADMIN_API_KEY: key } });
   try {
     const ok = await fetch(`${w.base}/admin/clients`, { headers: { authorization: `Bearer ${key}` } });

@@ -56,6 +56,32 @@ pub enum StorageKind {
     Kv,
 }
 
+/// Shortest `ADMIN_API_KEY` the admin API runs with: a key that anyone
+/// can reach must not be guessable (`make dev` generates 50 characters).
+pub const MIN_ADMIN_KEY_CHARS: usize = 32;
+
+/// The `ADMIN_API_KEY` secret. Not `Debug` with its value: see [`Config`]'s.
+#[derive(Clone, PartialEq, Eq)]
+pub enum AdminKey {
+    /// Not set: the admin API is off.
+    Unset,
+    /// Set, but shorter than [`MIN_ADMIN_KEY_CHARS`]: the admin API is off
+    /// until a longer one is set.
+    TooShort,
+    /// The key callers must present.
+    Set(String),
+}
+
+impl std::fmt::Debug for AdminKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AdminKey::Unset => "Unset",
+            AdminKey::TooShort => "TooShort",
+            AdminKey::Set(_) => "Set(..)",
+        })
+    }
+}
+
 /// Where signing keys come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyMode {
@@ -74,8 +100,8 @@ pub struct Config {
     pub default_token_ttl: u32,
     /// `STORAGE`.
     pub storage: StorageKind,
-    /// `ADMIN_API_KEY`; `None` disables the admin API.
-    pub admin_api_key: Option<String>,
+    /// `ADMIN_API_KEY`.
+    pub admin_api_key: AdminKey,
     /// `KEY_MODE`; defaults to managed when `SIGNING_KEYS` is not set.
     pub key_mode: KeyMode,
     /// `KEY_ENCRYPTION_KEY`, raw; parsed where used, so that a bad one fails
@@ -94,7 +120,7 @@ impl std::fmt::Debug for Config {
             .field("issuer", &self.issuer)
             .field("default_token_ttl", &self.default_token_ttl)
             .field("storage", &self.storage)
-            .field("admin_api_key", &self.admin_api_key.as_ref().map(|_| ".."))
+            .field("admin_api_key", &self.admin_api_key)
             .field("key_mode", &self.key_mode)
             .field("key_encryption_key", &self.key_encryption_key.as_ref().map(|_| ".."))
             .field("key_policy", &self.key_policy)
@@ -158,7 +184,11 @@ impl Config {
             issuer,
             default_token_ttl,
             storage,
-            admin_api_key: nonempty("ADMIN_API_KEY"),
+            admin_api_key: match nonempty("ADMIN_API_KEY") {
+                None => AdminKey::Unset,
+                Some(key) if key.chars().count() < MIN_ADMIN_KEY_CHARS => AdminKey::TooShort,
+                Some(key) => AdminKey::Set(key),
+            },
             key_mode,
             key_encryption_key: nonempty("KEY_ENCRYPTION_KEY"),
             key_policy,
@@ -242,7 +272,9 @@ mod tests {
 
     #[test]
     fn debug_hides_admin_key() {
-        let c = cfg(&[("ADMIN_API_KEY", "topsecret"), ("KEY_ENCRYPTION_KEY", "kek-secret")]).unwrap();
+        let c =
+            cfg(&[("ADMIN_API_KEY", "topsecret-topsecret-topsecret-topsecret"), ("KEY_ENCRYPTION_KEY", "kek-secret")])
+                .unwrap();
         assert!(!format!("{c:?}").contains("topsecret"));
         assert!(!format!("{c:?}").contains("kek-secret"));
     }

@@ -2,7 +2,7 @@
 //! registry through the admin API.
 
 use m2m_edge_core::client::SecretHash;
-use m2m_edge_core::config::{Config, StorageKind};
+use m2m_edge_core::config::{AdminKey, Config, StorageKind};
 use m2m_edge_core::http::Method;
 use m2m_edge_testkit::*;
 use serde_json::{json, Value};
@@ -41,7 +41,7 @@ fn admin_requires_the_key() {
     // Unknown admin paths also answer 401 to a caller without the key.
     assert_eq!(w.call(Req::new(Method::Get, "/admin/secret-things")).status, 401);
     // No key configured: the admin API is off, and says so only in the log.
-    let off = World { config: Config { admin_api_key: None, ..World::new().config }, ..World::new() };
+    let off = World { config: Config { admin_api_key: AdminKey::Unset, ..World::new().config }, ..World::new() };
     let r = off.admin(Method::Get, "/admin/clients", None);
     assert_eq!(r.status, 500);
     assert!(off.log.lines()[0].contains("ADMIN_API_KEY"));
@@ -192,7 +192,7 @@ fn kv_changes_carry_a_propagation_notice() {
 /// the header reaches the app whole, on the host as in the Worker.
 #[test]
 fn admin_key_with_commas_and_spaces() {
-    let key = "k,ey with, commas and  spaces";
+    let key = "k,ey with, commas and  spaces, long enough";
     let w = World::with(&[("ADMIN_API_KEY", key)], Some(A3));
     assert_eq!(w.call(Req::get("/admin/clients").bearer(key)).status, 200);
     // Two Authorization headers: joined with ", " as the Fetch API joins them.
@@ -289,4 +289,21 @@ fn authorization_claims_are_reserved() {
         assert_eq!(r.status, 400, "{claim}");
         assert_eq!(r.body_json()["field"], format!("custom_claims.{claim}"));
     }
+}
+
+/// A short admin key is guessable: the admin API refuses to run on one and
+/// says why in the log (the token endpoint is unaffected).
+#[test]
+fn a_short_admin_key_keeps_the_admin_api_off() {
+    let short = "only-31-characters-long-key-xyz";
+    assert_eq!(short.len(), 31);
+    let w = World::with(&[("ADMIN_API_KEY", short)], Some(A3));
+    let r = w.call(Req::get("/admin/clients").bearer(short));
+    assert_eq!(r.status, 500);
+    assert_eq!(error_of(&r), "server_error");
+    assert!(w.log.lines().iter().any(|l| l.contains("ADMIN_API_KEY") && l.contains("32")), "{:?}", w.log.lines());
+    assert!(w.log.lines().iter().all(|l| !l.contains(short)), "the key itself is never logged");
+    // Exactly 32 is enough.
+    let ok = World::with(&[("ADMIN_API_KEY", &format!("{short}z"))], Some(A3));
+    assert_eq!(ok.call(Req::get("/admin/clients").bearer(&format!("{short}z"))).status, 200);
 }

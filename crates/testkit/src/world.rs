@@ -25,7 +25,7 @@ use crate::memory::MemoryStore;
 /// The origin host-test requests arrive at (the issuer when `ISSUER` is unset).
 pub const ORIGIN: &str = "https://auth.test";
 /// The admin API key a [`World`] is configured with.
-pub const ADMIN_KEY: &str = "admin-key-for-tests";
+pub const ADMIN_KEY: &str = "admin-key-for-tests-0123456789abcdef";
 /// Where a [`World`]'s clock starts.
 pub const NOW: i64 = 1_800_000_000;
 /// RFC 7515 Appendix A.3's ES256 key as a `SIGNING_KEYS` secret.

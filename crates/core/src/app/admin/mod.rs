@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::{Effects, Ports, Runtime};
 use crate::client::{ClientId, SecretHash};
-use crate::config::StorageKind;
+use crate::config::{AdminKey, StorageKind, MIN_ADMIN_KEY_CHARS};
 use crate::http::{Body, Header, Method, Request, Response};
 use crate::ports::StoreError;
 use crate::resource::ResourceId;
@@ -200,8 +200,14 @@ async fn route_plain<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> AdminResult
 /// hold any visible character, commas included, and a repeated header
 /// (joined with ", " by the Fetch API) simply does not match.
 fn authorize<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> Result<(), AdminError> {
-    let Some(expected) = p.config.admin_api_key.as_deref() else {
-        return Err(AdminError::Server("ADMIN_API_KEY is not set; the admin API is disabled".into()));
+    let expected = match &p.config.admin_api_key {
+        AdminKey::Set(key) => key,
+        AdminKey::Unset => return Err(AdminError::Server("ADMIN_API_KEY is not set; the admin API is disabled".into())),
+        AdminKey::TooShort => {
+            return Err(AdminError::Server(format!(
+                "ADMIN_API_KEY is shorter than {MIN_ADMIN_KEY_CHARS} characters; the admin API is disabled until a longer one is set"
+            )))
+        }
     };
     let presented = req
         .header(Header::Authorization)
