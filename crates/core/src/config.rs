@@ -207,19 +207,64 @@ impl Config {
         KeyEnv { store, crypto, random, kek: self.key_encryption_key.as_deref(), policy: self.key_policy, now }
     }
 
-    /// The issuer for a request that arrived at `origin`.
-    pub fn issuer_for<'a>(&'a self, origin: &'a str) -> &'a str {
-        self.issuer.as_deref().unwrap_or(origin)
+    /// The issuer for a request that arrived at `origin`: `ISSUER`, or,
+    /// without it, the origin itself on loopback only. Anywhere else the
+    /// issuer would follow the `Host` header — two issuers for one
+    /// deployment, and discovery documents a shared cache could mix up — so
+    /// the answer is an error that tells the operator to set `ISSUER`.
+    pub fn issuer_for<'a>(&'a self, origin: &'a str) -> Result<&'a str, IssuerUnset> {
+        match &self.issuer {
+            Some(issuer) => Ok(issuer),
+            None if is_loopback(origin) => Ok(origin),
+            None => Err(IssuerUnset),
+        }
     }
 }
 
+/// `ISSUER` is not set and the request did not come over loopback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IssuerUnset;
+
+impl fmt::Display for IssuerUnset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "ISSUER is not set and this request did not come over loopback: set ISSUER (wrangler.toml [vars]) to the https:// URL clients use",
+        )
+    }
+}
+
+impl std::error::Error for IssuerUnset {}
+
+/// Whether `origin` (`scheme://host[:port]`) names this machine: `localhost`,
+/// `127.0.0.0/8` or `[::1]` (RFC 6761 §6.3, RFC 1122 §3.2.1.3, RFC 4291 §2.5.3).
+pub fn is_loopback(origin: &str) -> bool {
+    let Some((_, authority)) = origin.split_once("://") else { return false };
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => return v6.split(']').next() == Some("::1"),
+        None => authority.rsplit_once(':').map_or(authority, |(host, port)| {
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                host
+            } else {
+                authority
+            }
+        }),
+    };
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    let octets: Vec<&str> = host.split('.').collect();
+    octets.len() == 4 && octets[0] == "127" && octets.iter().all(|o| o.parse::<u8>().is_ok())
+}
+
 /// RFC 8414 §2: "a URL that uses the "https" scheme and has no query or
-/// fragment components". Plain http is let through for local development.
+/// fragment components". Plain http only for a loopback issuer (local
+/// development, `make dev`).
 fn check_issuer(issuer: &str) -> Result<String, ConfigError> {
-    let rest = issuer
-        .strip_prefix("https://")
-        .or_else(|| issuer.strip_prefix("http://"))
-        .ok_or_else(|| ConfigError::invalid("ISSUER", "an https:// URL"))?;
+    let rest = match (issuer.strip_prefix("https://"), issuer.strip_prefix("http://")) {
+        (Some(rest), _) => rest,
+        (None, Some(rest)) if is_loopback(&format!("http://{}", rest.split('/').next().unwrap_or(""))) => rest,
+        _ => return Err(ConfigError::invalid("ISSUER", "an https:// URL (http:// only for a loopback address)")),
+    };
     if rest.is_empty() || rest.starts_with('/') || issuer.contains(['?', '#']) || issuer.contains(char::is_whitespace) {
         return Err(ConfigError::invalid("ISSUER", "an https:// URL with a host and no query or fragment"));
     }
@@ -241,7 +286,8 @@ mod tests {
         assert_eq!(c.issuer, None);
         assert_eq!(c.default_token_ttl, 3600);
         assert_eq!(c.storage, StorageKind::D1);
-        assert_eq!(c.issuer_for("http://127.0.0.1:8787"), "http://127.0.0.1:8787");
+        assert_eq!(c.issuer_for("http://127.0.0.1:8787"), Ok("http://127.0.0.1:8787"));
+        assert_eq!(c.issuer_for("https://auth.example.com"), Err(IssuerUnset));
     }
 
     #[test]
@@ -249,13 +295,29 @@ mod tests {
         assert!(cfg(&[("DEFAULT_TOKEN_TTL", "ten")]).unwrap_err().to_string().contains("DEFAULT_TOKEN_TTL"));
         assert!(cfg(&[("DEFAULT_TOKEN_TTL", "30")]).unwrap_err().to_string().contains("DEFAULT_TOKEN_TTL"));
         assert!(cfg(&[("STORAGE", "r2")]).unwrap_err().to_string().contains("STORAGE"));
-        for bad in ["auth.example.com", "https://", "https://x?y=1", "https://x#f", "ftp://x"] {
+        for bad in
+            ["auth.example.com", "https://", "https://x?y=1", "https://x#f", "ftp://x", "http://auth.example.com"]
+        {
             assert!(cfg(&[("ISSUER", bad)]).unwrap_err().to_string().contains("ISSUER"), "{bad}");
         }
         assert_eq!(
             cfg(&[("ISSUER", "https://auth.example.com/")]).unwrap().issuer_for("x"),
-            "https://auth.example.com/"
+            Ok("https://auth.example.com/")
         );
+    }
+
+    #[test]
+    fn plain_http_issuer_only_on_loopback() {
+        for ok in ["http://127.0.0.1:8787", "http://localhost:8787/", "http://[::1]:8787", "https://auth.example.com"] {
+            assert!(cfg(&[("ISSUER", ok)]).is_ok(), "{ok}");
+        }
+        for loopback in ["http://127.0.0.1", "https://localhost:1", "http://[::1]", "http://127.255.0.1:9"] {
+            assert!(is_loopback(loopback), "{loopback}");
+        }
+        for not in ["http://127.0.0.1.evil.test", "http://localhost.evil.test", "http://128.0.0.1", "http://[::2]", "x"]
+        {
+            assert!(!is_loopback(not), "{not}");
+        }
     }
 
     #[test]

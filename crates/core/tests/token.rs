@@ -344,3 +344,28 @@ fn unknown_paths_are_json_404() {
     assert_eq!(r.status, 404);
     assert_eq!(error_of(&r), "not_found");
 }
+
+/// Without `ISSUER`, the issuer would follow the `Host` header: a
+/// deployment reachable under two names would issue tokens under two
+/// issuers, and a cache that ignores `Host` could be handed another
+/// issuer's discovery document. The request origin stands in only on
+/// loopback (local development).
+#[test]
+fn without_issuer_only_loopback_serves() {
+    let w = World::with(&[("ISSUER", "")], Some(A3));
+    let (id, secret) = w.simple_client();
+    let token = w.call(Req::token().basic(&id, &secret).form("grant_type=client_credentials"));
+    assert_eq!(token.status, 500);
+    assert_eq!(error_of(&token), "server_error");
+    assert!(w.log.lines().iter().any(|l| l.contains("set ISSUER")), "{:?}", w.log.lines());
+    assert_eq!(w.call(Req::get("/.well-known/openid-configuration")).status, 500);
+    for origin in ["http://127.0.0.1:8787", "http://localhost:8787", "http://[::1]:8787", "http://127.8.9.10"] {
+        let local = w.call(Req::token().at(origin).basic(&id, &secret).form("grant_type=client_credentials"));
+        assert_eq!(local.status, 200, "{origin}");
+        let (_, claims) = w.verify(local.body_json()["access_token"].as_str().unwrap());
+        assert_eq!(claims["iss"], origin);
+    }
+    for spoofed in ["http://127.0.0.1.evil.test", "http://localhost.evil.test", "https://evil.test"] {
+        assert_eq!(w.call(Req::get("/.well-known/openid-configuration").at(spoofed)).status, 500, "{spoofed}");
+    }
+}

@@ -71,9 +71,11 @@ impl World {
         World::with(&[], Some(A3))
     }
 
-    /// These vars and secrets (later ones win), plus `ADMIN_API_KEY`.
+    /// These vars and secrets (later ones win), plus `ADMIN_API_KEY` and
+    /// `ISSUER` = [`ORIGIN`] unless `vars` set them (`("ISSUER", "")` unsets it).
     pub fn with(vars: &[(&str, &str)], signing_keys: Option<&str>) -> World {
-        let mut all: Vec<(String, String)> = vec![("ADMIN_API_KEY".into(), ADMIN_KEY.into())];
+        let mut all: Vec<(String, String)> =
+            vec![("ADMIN_API_KEY".into(), ADMIN_KEY.into()), ("ISSUER".into(), ORIGIN.into())];
         if let Some(keys) = signing_keys {
             all.push(("SIGNING_KEYS".into(), keys.into()));
         }
@@ -255,6 +257,12 @@ impl Req {
     /// `POST /oauth2/token`.
     pub fn token() -> Req {
         Req::post("/oauth2/token")
+    }
+
+    /// The request arrives at `origin` (`scheme://host[:port]`) instead of [`ORIGIN`].
+    pub fn at(mut self, origin: &str) -> Req {
+        self.0.origin = origin.to_string();
+        self
     }
 
     /// Any header.

@@ -89,6 +89,13 @@ pub fn server_error_response() -> Response {
     render::oauth_error(&OAuthError::server(String::new()), "m2m-edge")
 }
 
+/// `server_error` for a deployment without `ISSUER` reached by name; the
+/// log says what to set.
+fn issuer_unset<R: Runtime>(unset: crate::config::IssuerUnset, p: &Ports<'_, R>) -> Response {
+    p.log.error(&unset.to_string());
+    server_error_response()
+}
+
 fn method_not_allowed(allow: &'static str) -> Response {
     render::oauth_error(
         &OAuthError::invalid_request("method not allowed on this endpoint").with_status(405),

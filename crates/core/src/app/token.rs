@@ -21,8 +21,12 @@ use crate::resource::ResourceStore;
 /// The one grant this endpoint serves (RFC 6749 §4.4).
 pub const GRANT_TYPE: &str = "client_credentials";
 
+/// Answer one token request.
 pub async fn handle<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> Response {
-    let issuer = p.config.issuer_for(&req.origin);
+    let issuer = match p.config.issuer_for(&req.origin) {
+        Ok(issuer) => issuer,
+        Err(unset) => return super::issuer_unset(unset, p),
+    };
     match issue(req, p, issuer).await {
         Ok(response) => response,
         Err(error) => {

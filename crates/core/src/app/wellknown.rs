@@ -21,7 +21,10 @@ pub fn jwks<R: Runtime>(p: &Ports<'_, R>) -> Response {
 }
 
 pub async fn metadata<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> Response {
-    let issuer = p.config.issuer_for(&req.origin);
+    let issuer = match p.config.issuer_for(&req.origin) {
+        Ok(issuer) => issuer,
+        Err(unset) => return super::issuer_unset(unset, p),
+    };
     let mut document = metadata::document(issuer);
     // RFC 8414 §2 `scopes_supported` (RECOMMENDED): the registered API
     // resources' scopes. Without storage the document is still served.
