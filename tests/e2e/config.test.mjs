@@ -1,7 +1,7 @@
 // Ring 2: broken configuration fails with server_error, never a panic.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { clientFor, startWorker } from "./harness.mjs";
+import { clientFor, postChunked, startWorker, workerdMemory } from "./harness.mjs";
 
 const STORAGE = process.env.M2M_STORAGE ?? "d1";
 
@@ -65,6 +65,42 @@ test(`an ADMIN_API_KEY with commas and spaces works as it does on the host (${ST
     headers.append("authorization", `Bearer ${key}`);
     const repeated = await fetch(`${w.base}/admin/clients`, { headers });
     assert.equal(repeated.status, 401);
+  } finally {
+    await w.close();
+  }
+});
+
+// A chunked body carries no Content-Length to refuse it by; it is read at
+// most 16 KiB + 1 bytes far and then abandoned, on the token endpoint and
+// the admin API alike, so no client can make the isolate buffer it all.
+test(`a chunked multi-megabyte body is refused with 413 and not buffered (${STORAGE})`, async () => {
+  const w = await startWorker({ bindings: { STORAGE } });
+  try {
+    const api = clientFor(w);
+    await api.createClient(); // warm: the isolate and its storage are up
+    const endpoints = [
+      ["/oauth2/token", { "content-type": "application/x-www-form-urlencoded" }],
+      ["/admin/clients", { "content-type": "application/json", authorization: `Bearer ${w.secrets.ADMIN_API_KEY}` }],
+    ];
+    // A client that waits between chunks reads the answer: 413, after far
+    // less than the 1 MB it meant to send.
+    for (const [path, headers] of endpoints) {
+      const r = await postChunked(`${w.base}${path}`, headers, 1024 * 1024, { pauseMs: 200 });
+      assert.equal(r.status, 413, `${path}: ${JSON.stringify(r)}`);
+      assert.equal(r.json.error, "invalid_request");
+      assert.ok(r.sent < 1024 * 1024, `${path}: answered after ${r.sent} bytes`);
+    }
+    // A client that blasts 64 MB gets the 413 or, once the body is
+    // abandoned, a closed connection; either way the worker's memory stays
+    // flat (reading the body whole raised workerd's peak by ~260 MB).
+    const before = workerdMemory();
+    for (const [path, headers] of endpoints) {
+      const r = await postChunked(`${w.base}${path}`, headers, 64 * 1024 * 1024);
+      assert.ok(r.reset || r.status === 413, `${path}: ${JSON.stringify(r)}`);
+    }
+    const grewMb = (workerdMemory().peak - before.peak) / 1024;
+    assert.ok(grewMb < 24, `workerd's peak resident memory grew by ${grewMb.toFixed(1)} MB`);
+    assert.equal((await api.admin("GET", "/admin/clients")).status, 200, "and it still serves");
   } finally {
     await w.close();
   }

@@ -2,6 +2,7 @@
 // Miniflare, with a real local D1 that has the migrations applied.
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { request } from "node:http";
 import { after, before } from "node:test";
 import { Miniflare } from "miniflare";
 import { freshSecrets } from "../../scripts/dev-vars.mjs";
@@ -112,4 +113,71 @@ export function useWorker(options = {}) {
   });
   after(() => ctx.w?.close());
   return ctx;
+}
+
+/** Resident memory (kB) of every workerd process this test process started: now, and the peak so far. */
+export function workerdMemory() {
+  const stat = (pid) => {
+    try {
+      const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+      return { comm: text.slice(text.indexOf("(") + 1, text.lastIndexOf(")")), ppid: Number(text.slice(text.lastIndexOf(")") + 2).split(" ")[1]) };
+    } catch {
+      return null;
+    }
+  };
+  const all = readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number);
+  const parent = new Map(all.map((p) => [p, stat(p)]).filter(([, s]) => s));
+  const ours = (pid) => {
+    for (let p = pid, hops = 0; p > 1 && hops < 10; hops++) {
+      if (p === process.pid) return true;
+      p = parent.get(p)?.ppid ?? 0;
+    }
+    return false;
+  };
+  let rss = 0;
+  let peak = 0;
+  for (const [pid, s] of parent) {
+    if (s.comm !== "workerd" || !ours(pid)) continue;
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    rss += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    peak += Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  }
+  return { rss, peak };
+}
+
+/**
+ * POST `bytes` bytes to `url` chunked (no Content-Length), 64 KiB at a
+ * time, stopping as soon as the server answers (a server may answer before
+ * it has read the body, RFC 9112 §9.6). With `pauseMs`, waits that long
+ * after each chunk, as a slow client would. Resolves to
+ * `{ status, json, sent }`, or `{ reset: true, sent }` when the server
+ * closed the connection under a write (RFC 9110 §15.5.14 lets a 413 close it).
+ */
+export function postChunked(url, headers, bytes, { pauseMs = 0 } = {}) {
+  const chunk = Buffer.alloc(64 * 1024, 0x61);
+  return new Promise((resolve) => {
+    let sent = 0;
+    let answered = false;
+    const req = request(url, { method: "POST", headers }, (res) => {
+      answered = true;
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (d) => (text += d));
+      res.on("end", () => {
+        req.destroy();
+        resolve({ status: res.statusCode, json: text ? JSON.parse(text) : null, sent });
+      });
+    });
+    req.on("error", () => answered || resolve({ reset: true, sent }));
+    const pump = () => {
+      if (answered) return;
+      if (sent >= bytes) return req.end();
+      sent += chunk.length;
+      const flushed = req.write(chunk);
+      if (pauseMs > 0) setTimeout(pump, pauseMs);
+      else if (flushed) setImmediate(pump);
+      else req.once("drain", pump);
+    };
+    pump();
+  });
 }

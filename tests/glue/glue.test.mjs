@@ -3,7 +3,7 @@
 // path that a healthy workerd never takes.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { describe as describeRequest, respond, signThenRespond, withBody } from "../../crates/worker/src/glue.js";
+import { describe as describeRequest, respond, signThenRespond, withBody, withBoundedBody } from "../../crates/worker/src/glue.js";
 
 const NAMES = "authorization\ncontent-type\ncontent-length";
 const ECDSA = { name: "ECDSA", hash: "SHA-256" };
@@ -18,6 +18,31 @@ test("describe: method, URL, then =value per present header and nothing per abse
   assert.equal(describeRequest(present, NAMES), "POST\nhttps://as.example/oauth2/token?x=1\n=Basic abc\n=\n=3");
   const bare = new Request("https://as.example/.well-known/jwks.json");
   assert.equal(describeRequest(bare, NAMES), "GET\nhttps://as.example/.well-known/jwks.json\n\n\n");
+});
+
+test("withBoundedBody reads a body of unknown length up to the limit, and stops reading past it", async () => {
+  const streamed = (chunks, pulled) =>
+    new Request("https://as.example/", {
+      method: "POST",
+      duplex: "half",
+      body: new ReadableStream({
+        pull(controller) {
+          pulled.count++;
+          const next = chunks.shift();
+          if (next === undefined) controller.close();
+          else controller.enqueue(new TextEncoder().encode(next));
+        },
+      }),
+    });
+  const small = { count: 0 };
+  const bytes = await withBoundedBody(streamed(["grant_", "type=x"], small), null, (req, env, b) => b, 16);
+  assert.equal(new TextDecoder().decode(bytes), "grant_type=x");
+  const big = { count: 0 };
+  const chunks = Array.from({ length: 1000 }, () => "0123456789");
+  assert.equal(await withBoundedBody(streamed(chunks, big), null, (req, env, b) => b, 16), false);
+  assert.ok(big.count < 10, `stopped after ${big.count} chunks of 1000`);
+  const empty = await withBoundedBody(new Request("https://as.example/", { method: "POST" }), null, (req, env, b) => b, 16);
+  assert.equal(empty.length, 0);
 });
 
 test("withBody hands the bytes, or undefined when the body cannot be read, to the callback", async () => {

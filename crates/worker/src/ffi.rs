@@ -18,6 +18,9 @@ extern "C" {
     #[wasm_bindgen(js_name = withBody)]
     fn js_with_body(req: &web_sys::Request, env: &Env, next: &BodyContinuation) -> JsValue;
 
+    #[wasm_bindgen(js_name = withBoundedBody)]
+    fn js_with_bounded_body(req: &web_sys::Request, env: &Env, next: &BodyContinuation, limit: u32) -> JsValue;
+
     #[wasm_bindgen(catch, js_name = respond)]
     fn js_respond(status: u16, body: &[u8], headers: &str) -> Result<JsValue, JsValue>;
 
@@ -69,9 +72,17 @@ pub fn describe(req: &web_sys::Request) -> Result<Request, Undescribable> {
     Ok(plain)
 }
 
-/// Read the body in JS, then continue in `next`.
-pub fn with_body(req: &web_sys::Request, env: &Env, next: &BodyContinuation) -> JsValue {
-    js_with_body(req, env, next)
+/// Read the body in JS, then continue in `next`. With a declared length
+/// (already checked against the limit) the runtime delivers at most that
+/// many bytes and the body is read in one call; without one (chunked),
+/// it is read piece by piece and abandoned past `limit` bytes, and `next`
+/// gets `false` instead of the bytes.
+pub fn with_body(req: &web_sys::Request, env: &Env, declared: bool, limit: usize, next: &BodyContinuation) -> JsValue {
+    if declared {
+        js_with_body(req, env, next)
+    } else {
+        js_with_bounded_body(req, env, next, limit as u32)
+    }
 }
 
 /// The headers as `glue.js` takes them: "name\nvalue\n" each. A value

@@ -22,13 +22,51 @@ export function describe(request, names) {
 /**
  * Read the request body, then continue in Rust: `next(request, env, bytes)`,
  * with `bytes` undefined when the body could not be read. A long-lived Rust
- * callback, so no per-request closure is built on either side.
+ * callback, so no per-request closure is built on either side. Only for a
+ * body whose Content-Length Rust has checked: the runtime delivers no more
+ * than that many bytes.
  */
 export function withBody(request, env, next) {
   return request.arrayBuffer().then(
     (buffer) => next(request, env, new Uint8Array(buffer)),
     () => next(request, env, undefined),
   );
+}
+
+/**
+ * The same for a body of unknown length (chunked): read at most `limit`
+ * bytes, then stop and cancel the stream, so a client cannot make the
+ * isolate buffer more than that. `bytes` is `false` when the body is
+ * longer than `limit`.
+ */
+export function withBoundedBody(request, env, next, limit) {
+  if (request.body === null) return next(request, env, new Uint8Array(0));
+  return readAtMost(request.body.getReader(), limit).then(
+    (bytes) => next(request, env, bytes),
+    () => next(request, env, undefined),
+  );
+}
+
+async function readAtMost(reader, limit) {
+  const chunks = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      reader.cancel().catch(() => {});
+      return false;
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return out;
 }
 
 /**

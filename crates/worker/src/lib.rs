@@ -125,7 +125,7 @@ pub fn fetch(req: web_sys::Request, env: Env, _ctx: JsValue) -> JsValue {
             plain.body = Body::TooLarge;
             serve(plain, env)
         }
-        _ => BODY_READ.with(|next| ffi::with_body(&req, &env, next)),
+        (_, declared) => BODY_READ.with(|next| ffi::with_body(&req, &env, declared.is_some(), MAX_BODY_BYTES, next)),
     }
 }
 
@@ -139,6 +139,8 @@ thread_local! {
         };
         plain.body = match bytes.dyn_into::<Uint8Array>() {
             Ok(bytes) if bytes.length() as usize > MAX_BODY_BYTES => Body::TooLarge,
+            // A chunked body abandoned past the limit.
+            Err(flag) if flag.as_bool() == Some(false) => Body::TooLarge,
             Ok(bytes) => Body::Bytes(bytes.to_vec()),
             // An unreadable body (the client went away mid-upload) is the
             // same as a malformed one: the parsers see nothing and answer 400.
