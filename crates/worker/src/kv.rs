@@ -2,8 +2,12 @@
 //!
 //! - `client:{client_id}` → a client row as JSON
 //! - `resource:{resource_id}` → an API resource row as JSON
-//! - `resource-by-identifier:{identifier}` → that resource's id (the token
-//!   endpoint finds a resource by audience with two reads, no list)
+//! - `resource-by-audience:{digest}` → that resource's id, `digest` being
+//!   base64url(SHA-256(identifier)): the token endpoint finds a resource by
+//!   audience with two reads, no list, and a fixed-length key keeps every
+//!   accepted identifier (up to 512 characters) inside KV's 512-byte key
+//!   limit. `resource-by-identifier:{identifier}`, written by earlier
+//!   versions, is still read when the new key is absent.
 //! - `signing-keys` → the managed key set `{"version": n, "keys": [...]}`
 //!
 //! The key set's compare-and-swap is a read then a write here: KV has no
@@ -20,6 +24,9 @@
 use std::collections::HashMap;
 
 use worker::kv::{KvError, KvStore as KvNamespace};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use sha2::{Digest, Sha256};
 use worker::Env;
 
 use m2m_edge_core::client::{ClientId, ClientRecord, ClientStore, Page};
@@ -32,7 +39,11 @@ use crate::binding::Binding;
 
 const CLIENT_PREFIX: &str = "client:";
 const RESOURCE_PREFIX: &str = "resource:";
-const IDENTIFIER_PREFIX: &str = "resource-by-identifier:";
+const AUDIENCE_PREFIX: &str = "resource-by-audience:";
+/// The index key of earlier versions, read as a fallback and deleted with the resource.
+const LEGACY_IDENTIFIER_PREFIX: &str = "resource-by-identifier:";
+/// KV refuses keys longer than this many bytes.
+const MAX_KEY_BYTES: usize = 512;
 const KEY_SET: &str = "signing-keys";
 /// KV's bulk read takes at most 100 keys.
 const BULK_MAX: usize = 100;
@@ -127,6 +138,17 @@ impl KvStore {
     }
 }
 
+/// The index key for an audience: fixed length whatever the identifier.
+fn audience_key(identifier: &str) -> String {
+    format!("{AUDIENCE_PREFIX}{}", URL_SAFE_NO_PAD.encode(Sha256::digest(identifier.as_bytes())))
+}
+
+/// The index key earlier versions wrote, when it fits KV's key limit.
+fn legacy_key(identifier: &str) -> Option<String> {
+    let key = format!("{LEGACY_IDENTIFIER_PREFIX}{identifier}");
+    (key.len() <= MAX_KEY_BYTES).then_some(key)
+}
+
 impl ClientStore for KvStore {
     async fn get(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
         let key = format!("{CLIENT_PREFIX}{}", id.as_str());
@@ -189,8 +211,15 @@ impl ResourceStore for KvStore {
     }
 
     async fn resource_by_identifier(&self, identifier: &str) -> Result<Option<ApiResource>, StoreError> {
-        let Some(id) = self.read(&format!("{IDENTIFIER_PREFIX}{identifier}")).await? else {
-            return Ok(None);
+        let id = match self.read(&audience_key(identifier)).await? {
+            Some(id) => id,
+            None => match legacy_key(identifier) {
+                Some(legacy) => match self.read(&legacy).await? {
+                    Some(id) => id,
+                    None => return Ok(None),
+                },
+                None => return Ok(None),
+            },
         };
         let id =
             ResourceId::parse(&id).ok_or_else(|| StoreError::Corrupt(format!("identifier index of {identifier}")))?;
@@ -207,8 +236,8 @@ impl ResourceStore for KvStore {
     }
 
     async fn create_resource(&self, resource: &ApiResource) -> Result<(), StoreError> {
-        let index = format!("{IDENTIFIER_PREFIX}{}", resource.identifier.as_str());
-        if self.read(&index).await?.is_some() {
+        let index = audience_key(resource.identifier.as_str());
+        if self.resource_by_identifier(resource.identifier.as_str()).await?.is_some() {
             return Err(StoreError::Conflict);
         }
         // The record first, then the index: a reader that finds the index
@@ -237,11 +266,11 @@ impl ResourceStore for KvStore {
         }
         // The index first, so the token endpoint stops finding the resource
         // before its record goes.
-        self.kv
-            .get()?
-            .delete(&format!("{IDENTIFIER_PREFIX}{}", resource.identifier.as_str()))
-            .await
-            .map_err(backend)?;
+        let kv = self.kv.get()?;
+        kv.delete(&audience_key(resource.identifier.as_str())).await.map_err(backend)?;
+        if let Some(legacy) = legacy_key(resource.identifier.as_str()) {
+            kv.delete(&legacy).await.map_err(backend)?;
+        }
         self.kv.get()?.delete(&key).await.map_err(backend)?;
         Ok(Write::Done)
     }
