@@ -6,6 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use m2m_edge_core::http::Method;
 use m2m_edge_core::keys::manager::{jwks_json, open_current, KeyEnv};
+use m2m_edge_core::keys::rotation::MAX_RETIRED;
 use m2m_edge_core::keys::sealed::{self, Kek, KekError, KeyCrypto, IV_LEN};
 use m2m_edge_core::keys::{KeyError, KeyState, KeyStore, Policy};
 use m2m_edge_core::ports::OsRandom;
@@ -219,4 +220,43 @@ fn kek_parsing() {
     assert_eq!(Kek::parse(None).err(), Some(KekError::Missing));
     assert_eq!(Kek::parse(Some("short")).err(), Some(KekError::Malformed));
     assert!(Kek::parse(Some(&URL_SAFE_NO_PAD.encode([1u8; 32]))).is_ok());
+}
+
+/// Each rotation keeps the old key published until its tokens expire; the
+/// published set is capped so that rotating in a loop cannot grow the JWKS
+/// without bound. At the cap a plain rotation is refused (409, saying when
+/// the oldest retired key leaves); a revoking one, which adds no key, is not.
+#[test]
+fn rotations_stop_at_the_published_key_cap() {
+    let w = World::managed(Some(&kek()));
+    w.simple_client();
+    for i in 0..MAX_RETIRED {
+        assert_eq!(w.admin(Method::Post, "/admin/keys/rotate", None).status, 200, "rotation {i}");
+    }
+    assert_eq!(jwks_kids(&w).len(), MAX_RETIRED + 2, "next, current and the retired ones");
+    let refused = w.admin(Method::Post, "/admin/keys/rotate", None);
+    assert_eq!(refused.status, 409);
+    assert!(
+        refused.body_json()["error_description"].as_str().unwrap().contains("retired"),
+        "{:?}",
+        refused.body_json()
+    );
+    assert_eq!(jwks_kids(&w).len(), MAX_RETIRED + 2);
+    let revoking = w.admin(Method::Post, "/admin/keys/rotate", Some(json!({"revoke_current": true})));
+    assert_eq!(revoking.status, 200);
+    assert_eq!(jwks_kids(&w).len(), MAX_RETIRED + 2);
+    // Once the oldest retired key has expired, rotating works again.
+    w.clock.advance(Policy::default().retire_after + 1);
+    assert_eq!(w.admin(Method::Post, "/admin/keys/rotate", None).status, 200);
+}
+
+/// Rotations racing in several isolates: the losers answer 409, never 500.
+#[test]
+fn a_rotation_that_keeps_losing_the_race_is_a_conflict() {
+    let w = World::managed(Some(&kek()));
+    w.simple_client(); // the first pair exists
+    w.store.lose_key_saves(100);
+    let r = w.admin(Method::Post, "/admin/keys/rotate", None);
+    assert_eq!(r.status, 409, "{:?}", r.body_json());
+    assert_eq!(r.body_json()["error"], "conflict");
 }

@@ -25,12 +25,21 @@ struct State {
     keys: RefCell<Option<(i64, String)>>,
     /// When set, every operation fails like an unreachable backend.
     broken: Cell<bool>,
+    /// How many key-set saves still lose their compare-and-swap, as if
+    /// another writer always got there first.
+    lost_key_saves: Cell<u32>,
 }
 
 impl MemoryStore {
     /// From now on every operation fails (or, with `false`, works again).
     pub fn set_broken(&self, broken: bool) {
         self.0.broken.set(broken);
+    }
+
+    /// The next `n` key-set saves lose their compare-and-swap (a writer in
+    /// another isolate always wins).
+    pub fn lose_key_saves(&self, n: u32) {
+        self.0.lost_key_saves.set(n);
     }
 
     fn check(&self) -> Result<(), StoreError> {
@@ -174,6 +183,10 @@ impl KeyStore for MemoryStore {
         let mut slot = self.0.keys.borrow_mut();
         let stored = slot.as_ref().map_or(0, |(v, _)| *v);
         if stored != expected {
+            return Ok(false);
+        }
+        if self.0.lost_key_saves.get() > 0 {
+            self.0.lost_key_saves.set(self.0.lost_key_saves.get() - 1);
             return Ok(false);
         }
         let text = serde_json::to_string(keys).map_err(|e| StoreError::Backend(e.to_string()))?;

@@ -23,10 +23,10 @@
 
 use std::collections::HashMap;
 
-use worker::kv::{KvError, KvStore as KvNamespace};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
+use worker::kv::{KvError, KvStore as KvNamespace};
 use worker::Env;
 
 use m2m_edge_core::client::{ClientId, ClientRecord, ClientStore, Page};

@@ -68,12 +68,12 @@ impl<S: KeyStore, C: KeyCrypto> KeyEnv<'_, S, C> {
     async fn update(
         &self,
         need: impl Fn(&[ManagedKey]) -> usize,
-        change: impl Fn(&[ManagedKey], Vec<ManagedKey>) -> Vec<ManagedKey>,
+        change: impl Fn(&[ManagedKey], Vec<ManagedKey>) -> Result<Vec<ManagedKey>, KeyError>,
     ) -> Result<Updated, KeyError> {
         for _ in 0..ATTEMPTS {
             let stored = self.store.load_keys().await?;
             let fresh = self.fresh(need(&stored.keys)).await?;
-            let next = change(&stored.keys, fresh);
+            let next = change(&stored.keys, fresh)?;
             if next == stored.keys {
                 return Ok(Updated { before: stored.keys, after: next, changed: false });
             }
@@ -100,18 +100,25 @@ impl<S: KeyStore, C: KeyCrypto> KeyEnv<'_, S, C> {
         let updated = self
             .update(
                 |keys| rotation::needed(keys, now, &policy),
-                |keys, fresh| rotation::rotate(keys, now, &policy, fresh),
+                |keys, fresh| Ok(rotation::rotate(keys, now, &policy, fresh)),
             )
             .await?;
         Ok((updated.after, updated.changed))
     }
 
     /// `POST /admin/keys/rotate`: the new set, and the kid that was current
-    /// before the rotation.
+    /// before the rotation. A rotation that would retire one key too many
+    /// ([`rotation::MAX_RETIRED`]) is refused with [`KeyError::AtCap`]; a
+    /// revoking one drops the current key instead and is always allowed.
     pub async fn rotate_now(&self, revoke_current: bool) -> Result<(Vec<ManagedKey>, Option<String>), KeyError> {
-        let now = self.now;
+        let (now, policy) = (self.now, self.policy);
         let updated = self
-            .update(rotation::needed_now, |keys, fresh| rotation::rotate_now(keys, now, revoke_current, fresh))
+            .update(rotation::needed_now, |keys, fresh| {
+                if let (false, Some(until)) = (revoke_current, rotation::retired_cap_reached(keys, now, &policy)) {
+                    return Err(KeyError::AtCap { until });
+                }
+                Ok(rotation::rotate_now(keys, now, revoke_current, fresh))
+            })
             .await?;
         let previous = rotation::current(&updated.before).map(|k| k.kid.clone());
         Ok((updated.after, previous))

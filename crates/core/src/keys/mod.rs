@@ -45,6 +45,12 @@ pub enum KeyError {
     Crypto(CryptoError),
     /// Managed: the stored set has no current key.
     NoCurrent,
+    /// Managed: as many retired keys are published as allowed; the oldest
+    /// leaves at `until` (Unix seconds).
+    AtCap {
+        /// When rotating works again.
+        until: i64,
+    },
 }
 
 impl fmt::Display for KeyError {
@@ -60,6 +66,12 @@ impl fmt::Display for KeyError {
             KeyError::Contended => f.write_str("managed key set: it kept changing under concurrent writers"),
             KeyError::Crypto(e) => write!(f, "managed keys: {e}"),
             KeyError::NoCurrent => f.write_str("managed key set has no current key"),
+            KeyError::AtCap { until } => write!(
+                f,
+                "{} retired keys are still published (each until every token it signed has expired); the oldest leaves at {}: rotate then, or revoke the current key instead",
+                rotation::MAX_RETIRED,
+                crate::time::rfc3339(*until)
+            ),
         }
     }
 }
@@ -71,7 +83,7 @@ impl std::error::Error for KeyError {
             KeyError::Kek(e) => Some(e),
             KeyError::Storage(e) => Some(e),
             KeyError::Crypto(e) => Some(e),
-            KeyError::Unseal { .. } | KeyError::Contended | KeyError::NoCurrent => None,
+            KeyError::Unseal { .. } | KeyError::Contended | KeyError::NoCurrent | KeyError::AtCap { .. } => None,
         }
     }
 }

@@ -146,6 +146,28 @@ pub fn rotate(keys: &[ManagedKey], now: i64, policy: &Policy, fresh: Vec<Managed
     order(out)
 }
 
+/// Most retired keys published at once: with `next` and `current`, the
+/// JWKS holds at most `MAX_RETIRED + 2` keys. A retired key stays published
+/// until every token it signed has expired (`Policy::retire_after`), so
+/// rotating in a loop would otherwise grow the JWKS without bound.
+pub const MAX_RETIRED: usize = 3;
+
+/// When a rotation that retires the current key would pass [`MAX_RETIRED`],
+/// the time (Unix seconds) the oldest retired key leaves the set: rotating
+/// works again then. `None` when there is room.
+pub fn retired_cap_reached(keys: &[ManagedKey], now: i64, policy: &Policy) -> Option<i64> {
+    let mut leaving: Vec<i64> = keys
+        .iter()
+        .filter(|k| k.state == KeyState::Retired && !expired(k, now, policy))
+        .map(|k| k.retired_at.unwrap_or(now).saturating_add(policy.retire_after))
+        .collect();
+    if leaving.len() < MAX_RETIRED {
+        return None;
+    }
+    leaving.sort_unstable();
+    leaving.first().copied()
+}
+
 /// How many fresh keys [`rotate_now`] will need: one, two if there is no `next`.
 pub fn needed_now(keys: &[ManagedKey]) -> usize {
     if find(keys, KeyState::Next).is_some() {

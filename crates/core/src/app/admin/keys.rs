@@ -17,7 +17,14 @@ fn env<'a, R: Runtime>(p: &'a Ports<'a, R>) -> KeyEnv<'a, R::Store, R::Crypto> {
 }
 
 fn key_failure(e: KeyError) -> AdminError {
-    AdminError::Server(format!("signing keys: {e}"))
+    match e {
+        // What the caller can act on is said; the rest is ours to log.
+        KeyError::AtCap { .. } => AdminError::conflict(e.to_string()),
+        KeyError::Contended => AdminError::conflict(
+            "another rotation changed the key set at the same time; read GET /admin/keys and retry",
+        ),
+        other => AdminError::Server(format!("signing keys: {other}")),
+    }
 }
 
 pub(super) async fn list<R: Runtime>(p: &Ports<'_, R>) -> AdminResult {
