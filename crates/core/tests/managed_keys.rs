@@ -5,6 +5,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use m2m_edge_core::http::Method;
+use m2m_edge_core::keys::isolate::STALE_IF_ERROR_MS;
 use m2m_edge_core::keys::manager::{jwks_json, open_current, KeyEnv};
 use m2m_edge_core::keys::rotation::MAX_RETIRED;
 use m2m_edge_core::keys::sealed::{self, Kek, KekError, KeyCrypto, IV_LEN};
@@ -259,4 +260,28 @@ fn a_rotation_that_keeps_losing_the_race_is_a_conflict() {
     let r = w.admin(Method::Post, "/admin/keys/rotate", None);
     assert_eq!(r.status, 409, "{:?}", r.body_json());
     assert_eq!(r.body_json()["error"], "conflict");
+}
+
+/// A storage blip while an isolate re-reads the key set must not turn into
+/// seconds of 500s: the last good keys keep serving (stale-if-error, for a
+/// bounded time, logged) and the read is retried soon.
+#[test]
+fn a_storage_blip_keeps_the_last_good_keys() {
+    let w = World::managed(Some(&kek()));
+    let (id, secret) = w.simple_client();
+    let kids = jwks_kids(&w);
+    w.token_basic(&id, &secret, "grant_type=client_credentials"); // the client is in the read cache
+    w.store.set_broken(true);
+    w.clock.advance(11); // the key copy (10 s) is due for a re-read, which fails
+    let jwks = w.call(Req::get("/.well-known/jwks.json"));
+    assert_eq!(jwks.status, 200, "the last good JWKS is served");
+    assert_eq!(jwks_kids(&w), kids);
+    assert!(w.log.lines().iter().any(|l| l.contains("last good")), "{:?}", w.log.lines());
+    // Past the bound, the failure shows.
+    w.clock.advance(STALE_IF_ERROR_MS / 1000);
+    assert_eq!(w.call(Req::get("/.well-known/jwks.json")).status, 500);
+    // And once storage answers again, so do the keys.
+    w.store.set_broken(false);
+    w.clock.advance(2);
+    assert_eq!(jwks_kids(&w), kids);
 }

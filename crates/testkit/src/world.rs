@@ -134,7 +134,7 @@ impl World {
             KeyMode::Byok => self.keys.byok(self.signing_keys.as_deref(), &P256Import).await,
             KeyMode::Managed => {
                 let env = self.config.key_env(&self.store, &HostCrypto, &OsRandom, self.clock.now());
-                self.keys.managed(&env, &P256Import, self.clock.now() * 1000).await
+                self.keys.managed(&env, &P256Import, self.clock.now() * 1000, &self.log).await
             }
         }
     }

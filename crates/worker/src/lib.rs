@@ -227,7 +227,7 @@ async fn request_keys<S: Store>(
         KeyMode::Managed => {
             let random = RANDOM.with(Rc::clone);
             let env = config.key_env(store, &WebCryptoKeys, &*random, now);
-            isolate.managed(&env, &WebCryptoImport, now_ms()).await
+            isolate.managed(&env, &WebCryptoImport, now_ms(), &ConsoleLog).await
         }
     }
 }

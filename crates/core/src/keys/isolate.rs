@@ -16,6 +16,7 @@ use super::manager::{open_current, resolve, KeyEnv};
 use super::sealed::KeyCrypto;
 use super::{KeyError, KeyStore};
 use crate::jose::{jwk, IssuingKey, SigningKey};
+use crate::ports::Logger;
 
 /// How long an isolate trusts its copy of the managed key set before reading
 /// it again: with the time that one read takes, bounds how late a rotation
@@ -26,6 +27,15 @@ pub const MANAGED_CACHE_MS: i64 = 10_000;
 /// How long one request's re-read of the key set may take before another
 /// request starts its own (in case the first never finishes).
 pub const REFRESH_GRACE_MS: i64 = 5_000;
+
+/// How long after its last successful read the isolate keeps serving its
+/// copy of the managed keys while re-reads fail (stale-if-error). Far
+/// shorter than a retired key stays published, so a copy this old still
+/// signs with a key every verifier knows.
+pub const STALE_IF_ERROR_MS: i64 = 300_000;
+
+/// After a failed re-read, how soon the next one is tried.
+pub const RETRY_AFTER_ERROR_MS: i64 = 1_000;
 
 /// How this runtime turns a private key into a key tokens can be issued
 /// under: WebCrypto's `importKey` in the Worker, p256 on the host.
@@ -70,8 +80,18 @@ struct ManagedCopy<K> {
 pub enum Decision<K> {
     /// Use the copy as it is.
     Use(RequestKeys<K>),
-    /// Re-read the set; the imported key may be reused if it is still current.
-    Refresh(Option<Rc<K>>),
+    /// Re-read the set; the copy, if any, may stand in (its imported key
+    /// reused while still current, the whole copy if the read fails).
+    Refresh(Option<Previous<K>>),
+}
+
+/// The copy a re-read starts from.
+#[derive(Debug)]
+pub struct Previous<K> {
+    /// What the copy holds.
+    pub keys: RequestKeys<K>,
+    /// When it was last read successfully.
+    pub loaded_ms: i64,
 }
 
 impl<K> std::fmt::Debug for RequestKeys<K> {
@@ -130,7 +150,7 @@ impl<K: IssuingKey> IsolateKeys<K> {
                     return Decision::Use(copy.keys.clone());
                 }
                 copy.refreshing_since = Some(now_ms);
-                Decision::Refresh(copy.keys.signer.as_ref().ok().cloned())
+                Decision::Refresh(Some(Previous { keys: copy.keys.clone(), loaded_ms: copy.loaded_ms }))
             }
             _ => Decision::Refresh(None),
         }
@@ -138,8 +158,17 @@ impl<K: IssuingKey> IsolateKeys<K> {
 
     /// Managed keys: the isolate's copy, or the set read (on first use,
     /// created), its current key unsealed and imported — unless the
-    /// imported key is still the current one.
-    pub async fn managed<I, S, C>(&self, env: &KeyEnv<'_, S, C>, import: &I, now_ms: i64) -> RequestKeys<K>
+    /// imported key is still the current one. When the read fails for a
+    /// reason that passes (storage, a lost race), a good copy keeps serving
+    /// for up to [`STALE_IF_ERROR_MS`] after it was read, and the read is
+    /// retried after [`RETRY_AFTER_ERROR_MS`]; `log` says so.
+    pub async fn managed<I, S, C>(
+        &self,
+        env: &KeyEnv<'_, S, C>,
+        import: &I,
+        now_ms: i64,
+        log: &dyn Logger,
+    ) -> RequestKeys<K>
     where
         I: KeyImport<Key = K>,
         S: KeyStore,
@@ -150,9 +179,26 @@ impl<K: IssuingKey> IsolateKeys<K> {
             Decision::Refresh(previous) => previous,
         };
         let resolved = resolve(env).await;
+        if let (Some(problem @ (KeyError::Storage(_) | KeyError::Contended)), Some(last)) =
+            (&resolved.problem, &previous)
+        {
+            let good = last.keys.jwks.is_ok() && last.keys.signer.is_ok();
+            if good && now_ms - last.loaded_ms < STALE_IF_ERROR_MS {
+                log.error(&format!(
+                    "{problem}; serving the last good signing keys, read {} s ago, and retrying in {} s",
+                    (now_ms - last.loaded_ms) / 1000,
+                    RETRY_AFTER_ERROR_MS / 1000
+                ));
+                if let Some(copy) = self.managed.borrow_mut().as_mut() {
+                    copy.refreshing_since = Some(now_ms - REFRESH_GRACE_MS + RETRY_AFTER_ERROR_MS);
+                }
+                return last.keys.clone();
+            }
+        }
+        let previous_signer = previous.and_then(|p| p.keys.signer.ok());
         let signer = match resolved.problem {
             Some(e) => Err(e),
-            None => match previous.filter(|s| Some(s.kid()) == resolved.current_kid()) {
+            None => match previous_signer.filter(|s| Some(s.kid()) == resolved.current_kid()) {
                 Some(signer) => Ok(signer),
                 None => match open_current(&resolved.keys, env.crypto, env.kek).await {
                     Ok(key) => import.import(&key).await.map(Rc::new),
@@ -161,8 +207,11 @@ impl<K: IssuingKey> IsolateKeys<K> {
             },
         };
         let keys = RequestKeys { jwks: resolved.jwks.map(|j| Rc::from(j.as_str())), signer };
+        // A copy that holds an error is read again soon, not after the full interval.
+        let good = keys.jwks.is_ok() && keys.signer.is_ok();
+        let loaded_ms = if good { now_ms } else { now_ms - MANAGED_CACHE_MS + RETRY_AFTER_ERROR_MS };
         *self.managed.borrow_mut() = Some(ManagedCopy {
-            loaded_ms: now_ms,
+            loaded_ms,
             refreshing_since: None,
             kek: env.kek.map(str::to_string),
             keys: keys.clone(),
@@ -210,7 +259,7 @@ mod tests {
         let t = MANAGED_CACHE_MS;
         match keys.decide(Some("kek"), t) {
             Decision::Refresh(Some(previous)) => {
-                assert_eq!(previous.kid(), "k1", "the imported key is offered for reuse")
+                assert_eq!(previous.keys.signer.unwrap().kid(), "k1", "the imported key is offered for reuse")
             }
             other => panic!("first after expiry must refresh: {other:?}"),
         }
