@@ -192,6 +192,12 @@ pub trait ResourceStore {
     /// Every resource, in id order (at most [`MAX_RESOURCES`]).
     async fn resources(&self) -> Result<Vec<ApiResource>, StoreError>;
 
+    /// Every resource as storage has it now, past any cache: what admin
+    /// checks against.
+    async fn resources_fresh(&self) -> Result<Vec<ApiResource>, StoreError> {
+        self.resources().await
+    }
+
     /// [`StoreError::Conflict`] if the id or the identifier is taken.
     async fn create_resource(&self, resource: &ApiResource) -> Result<(), StoreError>;
 

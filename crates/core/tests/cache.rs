@@ -2,9 +2,11 @@
 //! in front of a store.
 
 use m2m_edge_core::client::{ClientId, ClientRecord, ClientStore, SecretHash, Status, StoredSecret};
+use m2m_edge_core::http::Method;
 use m2m_edge_core::ports::{StoreError, Write};
 use m2m_edge_core::store::cache::{CachedStore, IsolateCache};
-use m2m_edge_testkit::MemoryStore;
+use m2m_edge_testkit::{MemoryStore, Req, World};
+use serde_json::json;
 
 fn record(id: &str, name: &str) -> ClientRecord {
     ClientRecord {
@@ -65,7 +67,7 @@ fn writes_through_the_cache_invalidate_at_once() {
 }
 
 #[test]
-fn ttl_zero_is_off_and_unknown_ids_are_not_cached() {
+fn ttl_zero_is_off_and_unknown_ids_are_remembered_for_the_ttl() {
     pollster::block_on(async {
         let inner = MemoryStore::default();
         let cache = std::rc::Rc::new(IsolateCache::default());
@@ -73,8 +75,12 @@ fn ttl_zero_is_off_and_unknown_ids_are_not_cached() {
         assert!(CachedStore::new(inner.clone(), cache.clone(), 5, 100).get(&id).await.unwrap().is_none());
         inner.create(&record(ID, "v1")).await.unwrap();
         assert!(
-            CachedStore::new(inner.clone(), cache.clone(), 5, 101).get(&id).await.unwrap().is_some(),
-            "no negative caching"
+            CachedStore::new(inner.clone(), cache.clone(), 5, 101).get(&id).await.unwrap().is_none(),
+            "remembered as unknown"
+        );
+        assert!(
+            CachedStore::new(inner.clone(), cache.clone(), 5, 105).get(&id).await.unwrap().is_some(),
+            "for the TTL only"
         );
         assert_eq!(inner.update(&record(ID, "v2")).await.unwrap(), Write::Done);
         assert_eq!(
@@ -159,4 +165,58 @@ fn a_read_in_flight_during_a_write_does_not_cache_what_it_read() {
     // 4. …but the next request of this isolate sees the deactivation.
     let next = pollster::block_on(writer.get(&id)).unwrap().unwrap();
     assert_eq!(next.status, Status::Inactive, "the in-flight read put the old record back");
+}
+
+/// A client that keeps presenting an id nobody registered costs one
+/// storage read per TTL per isolate, not one per request; a create through
+/// the same isolate is seen at once.
+#[test]
+fn unknown_ids_are_remembered_briefly() {
+    let w = World::new();
+    let unknown = "m2m_00000000000000000000000000000000";
+    let before = w.store.operations();
+    for _ in 0..5 {
+        assert_eq!(w.token_basic(unknown, "m2msk_x", "grant_type=client_credentials").status, 401);
+    }
+    assert_eq!(w.store.operations() - before, 1, "one read for five requests");
+    // Created through this isolate: known at once.
+    let (id, secret) = w.simple_client();
+    assert_eq!(w.token_basic(&id, &secret, "grant_type=client_credentials").status, 200);
+}
+
+/// The lag the negative cache costs, bounded by the TTL: a client written
+/// to storage by another isolate right after this one looked its id up.
+#[test]
+fn a_client_created_elsewhere_is_seen_within_the_ttl() {
+    let here = World::new();
+    let secret = m2m_edge_core::client::ClientSecret::generate(&m2m_edge_core::ports::OsRandom).unwrap();
+    let mut elsewhere = record(ID, "elsewhere");
+    elsewhere.grants = vec![serde_json::from_value(json!({"audience": "https://api.test", "scopes": []})).unwrap()];
+    elsewhere.secret = secret.stored();
+    let ask = || here.token_basic(ID, secret.expose(), "grant_type=client_credentials").status;
+    assert_eq!(ask(), 401, "not there yet");
+    pollster::block_on(here.store.create(&elsewhere)).unwrap();
+    assert_eq!(ask(), 401, "within the TTL this isolate still remembers the id as unknown");
+    here.clock.advance(i64::from(here.config.client_cache_ttl));
+    assert_eq!(ask(), 200, "after it, the client works");
+}
+
+/// Discovery reads the resource list once per TTL per isolate; a change
+/// through the isolate shows at once.
+#[test]
+fn discovery_is_served_from_the_isolate_cache() {
+    let w = World::new();
+    let before = w.store.operations();
+    for _ in 0..5 {
+        assert_eq!(w.call(Req::get("/.well-known/oauth-authorization-server")).status, 200);
+    }
+    assert_eq!(w.store.operations() - before, 1, "one resource listing for five requests");
+    let r = w.admin(
+        Method::Post,
+        "/admin/resources",
+        Some(json!({"identifier": "https://api.test", "name": "API", "scopes": [{"name": "read"}]})),
+    );
+    assert_eq!(r.status, 201);
+    let d = w.call(Req::get("/.well-known/oauth-authorization-server")).body_json();
+    assert_eq!(d["scopes_supported"], json!(["read"]));
 }

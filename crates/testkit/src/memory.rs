@@ -28,6 +28,8 @@ struct State {
     /// How many key-set saves still lose their compare-and-swap, as if
     /// another writer always got there first.
     lost_key_saves: Cell<u32>,
+    /// Every operation so far, for tests that count storage round trips.
+    operations: Cell<u64>,
 }
 
 impl MemoryStore {
@@ -42,7 +44,13 @@ impl MemoryStore {
         self.0.lost_key_saves.set(n);
     }
 
+    /// How many operations this storage has served (or refused) so far.
+    pub fn operations(&self) -> u64 {
+        self.0.operations.get()
+    }
+
     fn check(&self) -> Result<(), StoreError> {
+        self.0.operations.set(self.0.operations.get() + 1);
         if self.0.broken.get() {
             return Err(StoreError::Backend("memory store marked broken".into()));
         }

@@ -10,8 +10,14 @@
 //! such a write never puts its (older) answer back: every write moves the
 //! cache's generation on, and a read caches only if the generation is the
 //! one it started under. Read-modify-writes (the admin API) read past the
-//! cache ([`ClientStore::get_fresh`]). Unknown client ids are not cached, so
-//! a client created elsewhere works immediately.
+//! cache ([`ClientStore::get_fresh`], [`ResourceStore::resources_fresh`]).
+//!
+//! Unknown client ids are remembered for the same TTL, so a caller that
+//! keeps presenting an id nobody registered costs one storage read per TTL
+//! per isolate; the cost is that a client created through *another*
+//! isolate may be refused here for up to the TTL after this isolate last
+//! looked its id up (one created through this isolate works at once). The
+//! whole resource list (discovery's `scopes_supported`) is kept the same way.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -29,7 +35,11 @@ const MAX_ENTRIES: usize = 10_000;
 #[derive(Default)]
 pub struct IsolateCache {
     clients: RefCell<HashMap<String, (i64, ClientRecord)>>,
+    /// Ids looked up and not found, until when.
+    unknown: RefCell<HashMap<String, i64>>,
     resources: RefCell<HashMap<String, (i64, Option<ApiResource>)>>,
+    /// Every resource, until when.
+    all_resources: RefCell<Option<(i64, Vec<ApiResource>)>>,
     /// Moved on by every write through this isolate, before and after it.
     generation: Cell<u64>,
 }
@@ -54,12 +64,26 @@ impl IsolateCache {
         clients.insert(record.id.as_str().to_string(), (until, record.clone()));
     }
 
+    fn is_unknown(&self, id: &str, now: i64) -> bool {
+        self.unknown.borrow().get(id).is_some_and(|until| now < *until)
+    }
+
+    fn put_unknown(&self, id: &str, until: i64) {
+        let mut unknown = self.unknown.borrow_mut();
+        if unknown.len() >= MAX_ENTRIES {
+            unknown.clear();
+        }
+        unknown.insert(id.to_string(), until);
+    }
+
     fn forget_client(&self, id: &str) {
         self.clients.borrow_mut().remove(id);
+        self.unknown.borrow_mut().remove(id);
     }
 
     fn forget_resources(&self) {
         self.resources.borrow_mut().clear();
+        *self.all_resources.borrow_mut() = None;
     }
 }
 
@@ -89,11 +113,17 @@ impl<S: ClientStore> ClientStore for CachedStore<S> {
             if let Some(hit) = self.cache.client(id.as_str(), self.now) {
                 return Ok(Some(hit));
             }
+            if self.cache.is_unknown(id.as_str(), self.now) {
+                return Ok(None);
+            }
         }
         let started = self.cache.generation.get();
         let found = self.inner.get(id).await?;
-        if let (true, Some(record)) = (self.enabled() && self.cache.generation.get() == started, &found) {
-            self.cache.put_client(record, self.now + self.ttl);
+        if self.enabled() && self.cache.generation.get() == started {
+            match &found {
+                Some(record) => self.cache.put_client(record, self.now + self.ttl),
+                None => self.cache.put_unknown(id.as_str(), self.now + self.ttl),
+            }
         }
         Ok(found)
     }
@@ -103,7 +133,11 @@ impl<S: ClientStore> ClientStore for CachedStore<S> {
     }
 
     async fn create(&self, client: &ClientRecord) -> Result<(), StoreError> {
-        self.inner.create(client).await
+        let forget = |c: &IsolateCache| c.forget_client(client.id.as_str());
+        self.cache.written(forget);
+        let created = self.inner.create(client).await;
+        self.cache.written(forget);
+        created
     }
 
     async fn update(&self, client: &ClientRecord) -> Result<Write, StoreError> {
@@ -160,7 +194,28 @@ impl<S: ResourceStore> ResourceStore for CachedStore<S> {
     }
 
     async fn resources(&self) -> Result<Vec<ApiResource>, StoreError> {
-        self.inner.resources().await
+        if self.enabled() {
+            let hit = self
+                .cache
+                .all_resources
+                .borrow()
+                .as_ref()
+                .filter(|(until, _)| self.now < *until)
+                .map(|(_, r)| r.clone());
+            if let Some(resources) = hit {
+                return Ok(resources);
+            }
+        }
+        let started = self.cache.generation.get();
+        let found = self.inner.resources().await?;
+        if self.enabled() && self.cache.generation.get() == started {
+            *self.cache.all_resources.borrow_mut() = Some((self.now + self.ttl, found.clone()));
+        }
+        Ok(found)
+    }
+
+    async fn resources_fresh(&self) -> Result<Vec<ApiResource>, StoreError> {
+        self.inner.resources_fresh().await
     }
 
     async fn create_resource(&self, resource: &ApiResource) -> Result<(), StoreError> {

@@ -25,7 +25,7 @@ fn rng_failed<E>(_: E) -> AdminError {
 
 /// With API resources registered, grants may only name them and their scopes.
 async fn check_against_resources<R: Runtime>(grants: &[Grant], p: &Ports<'_, R>) -> Result<(), AdminError> {
-    let resources = p.store.resources().await?;
+    let resources = p.store.resources_fresh().await?;
     Ok(check_grants(grants, &resources)?)
 }
 

@@ -13,13 +13,13 @@ use crate::resource::ResourceStore;
 use crate::resource::{parse_new, parse_patch, removed_scopes, ApiResource, ResourceId, MAX_RESOURCES};
 
 pub(super) async fn list<R: Runtime>(p: &Ports<'_, R>) -> AdminResult {
-    let all: Vec<Value> = p.store.resources().await?.iter().map(resource_json).collect();
+    let all: Vec<Value> = p.store.resources_fresh().await?.iter().map(resource_json).collect();
     Ok(ok(200, json!({"resources": all})))
 }
 
 pub(super) async fn create<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> AdminResult {
     let input = parse_new(&json_body(req)?)?;
-    if p.store.resources().await?.len() >= MAX_RESOURCES {
+    if p.store.resources_fresh().await?.len() >= MAX_RESOURCES {
         return Err(AdminError::conflict(format!("at most {MAX_RESOURCES} API resources can be registered")));
     }
     let now = p.clock.now();
