@@ -11,7 +11,7 @@ export CLOUDFLARE_CF_FETCH_ENABLED := false
 
 SOURCES := $(shell find crates -name '*.rs' -o -name '*.js' -o -name Cargo.toml) Cargo.toml Cargo.lock
 
-.PHONY: dev test tools build test-host test-glue test-e2e test-smoke lint latency key-costs bench clean
+.PHONY: dev test tools build test-host test-glue test-e2e test-smoke lint fuzz latency key-costs bench clean
 
 ## Install what is missing: wasm32 target, worker-build, wasm-bindgen-cli, npm packages.
 tools:
@@ -65,6 +65,17 @@ test-e2e: build
 
 test-smoke: build
 	node --test tests/smoke/
+
+## Coverage-guided fuzzing (cargo-fuzz, libFuzzer, nightly; not part of `make test`):
+## every target for FUZZ_SECONDS (default 60); findings land in fuzz/artifacts/.
+FUZZ_SECONDS ?= 60
+fuzz: tools
+	@command -v cargo-fuzz > /dev/null || { echo "==> cargo install cargo-fuzz (a few minutes, once)"; cargo install cargo-fuzz --locked; }
+	@set -o pipefail; for target in form admin_json request; do \
+	  echo "==> fuzz $$target for $(FUZZ_SECONDS) s"; \
+	  (cd fuzz && cargo +nightly fuzz run $$target -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1) 2>&1 \
+	    | grep -E "^(Done|stat::number_of_executed_units|==[0-9]+== ERROR|SUMMARY)" || exit 1; \
+	done
 
 ## Benchmark (not a test): token endpoint vs node-oidc-provider and the worker's
 ## JWKS ceiling, writes BENCHMARKS.md. `make bench QUICK=1`: a second per point.
