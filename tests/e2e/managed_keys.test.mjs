@@ -103,3 +103,23 @@ test(`managed keys: the first token request creates the first pair (${STORAGE})`
     await w.close();
   }
 });
+
+// Eight rotations at once: each answers 200 or 409 (lost the race, or the
+// published-key cap), never 500, and the set keeps exactly one current key
+// and no more published keys than the cap allows (crates/core/src/keys/rotation.rs).
+test(`managed keys: concurrent rotations answer 200 or 409 and keep one current key (${STORAGE})`, async () => {
+  const w = await startWorker({ bindings: { STORAGE, SIGNING_KEYS: undefined, KEY_ENCRYPTION_KEY: kek } });
+  try {
+    const api = clientFor(w);
+    assert.equal((await api.admin("GET", "/admin/keys")).status, 200, "the first pair exists");
+    const results = await Promise.all(Array.from({ length: 8 }, () => api.admin("POST", "/admin/keys/rotate")));
+    const statuses = results.map((r) => r.status);
+    assert.ok(statuses.every((s) => s === 200 || s === 409), `statuses: ${statuses}`);
+    assert.ok(statuses.includes(200), `statuses: ${statuses}`);
+    const keys = (await api.admin("GET", "/admin/keys")).json.keys;
+    assert.equal(keys.filter((k) => k.state === "current").length, 1, JSON.stringify(keys));
+    assert.ok((await jwks(w)).keys.length <= 5, "next + current + at most 3 retired");
+  } finally {
+    await w.close();
+  }
+});
