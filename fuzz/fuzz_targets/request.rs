@@ -8,26 +8,19 @@ use libfuzzer_sys::fuzz_target;
 use m2m_edge_core::http::Method;
 use m2m_edge_testkit::{Req, World, ADMIN_KEY};
 
-const ROUTES: [(Method, &str); 12] = [
-    (Method::Post, "/oauth2/token"),
-    (Method::Get, "/oauth2/token"),
-    (Method::Get, "/.well-known/jwks.json"),
-    (Method::Get, "/.well-known/openid-configuration"),
-    (Method::Post, "/admin/clients"),
-    (Method::Get, "/admin/clients?limit=3&cursor=m2m_0"),
-    (Method::Patch, "/admin/clients/{id}"),
-    (Method::Delete, "/admin/clients/{id}"),
-    (Method::Post, "/admin/clients/{id}/secrets/rotate"),
-    (Method::Post, "/admin/resources"),
-    (Method::Patch, "/admin/resources/api_00000000000000000000000000000000"),
-    (Method::Post, "/admin/keys/rotate"),
-];
+/// "METHOD path", `{id}` standing for the one registered client.
+const ROUTES: &str = "POST /oauth2/token\nGET /oauth2/token\nGET /.well-known/jwks.json\n\
+    GET /.well-known/openid-configuration\nPOST /admin/clients\nGET /admin/clients?limit=3&cursor=m2m_0\n\
+    PATCH /admin/clients/{id}\nDELETE /admin/clients/{id}\nPOST /admin/clients/{id}/secrets/rotate\n\
+    POST /admin/resources\nPATCH /admin/resources/api_00000000000000000000000000000000\nPOST /admin/keys/rotate";
 
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, rest)) = data.split_first() else { return };
     let w = World::new();
     let (id, _) = w.simple_client();
-    let (method, path) = ROUTES[usize::from(pick) % ROUTES.len()];
+    let routes: Vec<(&str, &str)> = ROUTES.lines().filter_map(|l| l.trim().split_once(' ')).collect();
+    let (method, path) = routes[usize::from(pick) % routes.len()];
+    let method = Method::parse(method);
     let mut parts = rest.splitn(4, |b| *b == 0xFF);
     let text = |p: Option<&[u8]>| p.map(|b| String::from_utf8_lossy(b).into_owned());
     let authorization = text(parts.next()).map(|a| if a == "admin" { format!("Bearer {ADMIN_KEY}") } else { a });

@@ -15,7 +15,7 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { Miniflare } from "miniflare";
-import { clientFor, startWorker } from "../../tests/e2e/harness.mjs";
+import { clientFor, startWorker, workerdPids } from "../../tests/e2e/harness.mjs";
 import { script as floorScript } from "./floor.mjs";
 
 const root = new URL("../../", import.meta.url).pathname;
@@ -38,20 +38,6 @@ function statOf(pid) {
   } catch {
     return null;
   }
-}
-
-/** PIDs of every workerd process descended from this node process. */
-function workerdPids() {
-  const all = readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number);
-  const parent = new Map(all.map((p) => [p, statOf(p)]).filter(([, s]) => s));
-  const descends = (pid) => {
-    for (let p = pid, hops = 0; p > 1 && hops < 10; hops++) {
-      if (p === process.pid) return true;
-      p = parent.get(p)?.ppid ?? 0;
-    }
-    return false;
-  };
-  return [...parent].filter(([pid, s]) => s.comm === "workerd" && descends(pid)).map(([pid]) => pid);
 }
 
 const cpuTicks = (pids) => pids.reduce((sum, pid) => sum + (statOf(pid)?.ticks ?? 0), 0);

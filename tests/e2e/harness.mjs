@@ -115,8 +115,8 @@ export function useWorker(options = {}) {
   return ctx;
 }
 
-/** Resident memory (kB) of every workerd process this test process started: now, and the peak so far. */
-export function workerdMemory() {
+/** PIDs of every workerd process descended from this node process (tests and `make bench`). */
+export function workerdPids() {
   const stat = (pid) => {
     try {
       const text = readFileSync(`/proc/${pid}/stat`, "utf8");
@@ -134,10 +134,14 @@ export function workerdMemory() {
     }
     return false;
   };
+  return [...parent].filter(([pid, s]) => s.comm === "workerd" && ours(pid)).map(([pid]) => pid);
+}
+
+/** Resident memory (kB) of every workerd process this test process started: now, and the peak so far. */
+export function workerdMemory() {
   let rss = 0;
   let peak = 0;
-  for (const [pid, s] of parent) {
-    if (s.comm !== "workerd" || !ours(pid)) continue;
+  for (const pid of workerdPids()) {
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
     rss += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
     peak += Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);

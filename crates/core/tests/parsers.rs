@@ -30,6 +30,21 @@ fn form_encode(s: &str) -> String {
     out
 }
 
+/// Field names the admin parsers know, and some they must refuse.
+const FIELDS: &[&str] = &[
+    "name",
+    "grants",
+    "audience",
+    "scopes",
+    "status",
+    "token_ttl",
+    "custom_claims",
+    "description",
+    "identifier",
+    "sub",
+    "roles",
+];
+
 /// Any JSON value, a few levels deep.
 fn json_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
@@ -38,40 +53,13 @@ fn json_value() -> impl Strategy<Value = Value> {
         any::<i64>().prop_map(Value::from),
         any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
         ".{0,40}".prop_map(Value::String),
-        prop_oneof![
-            "name",
-            "grants",
-            "audience",
-            "scopes",
-            "status",
-            "token_ttl",
-            "custom_claims",
-            "description",
-            "identifier"
-        ]
-        .prop_map(|s| Value::String(s.to_string())),
+        prop::sample::select(FIELDS).prop_map(|s| Value::String(s.to_string())),
     ];
     leaf.prop_recursive(4, 64, 8, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
             prop::collection::vec(
-                (
-                    prop_oneof![
-                        "name",
-                        "grants",
-                        "audience",
-                        "scopes",
-                        "status",
-                        "token_ttl",
-                        "custom_claims",
-                        "description",
-                        "identifier",
-                        "sub",
-                        "roles",
-                        ".{0,8}"
-                    ],
-                    inner
-                ),
+                (prop_oneof![prop::sample::select(FIELDS).prop_map(str::to_string), ".{0,8}"], inner),
                 0..6
             )
             .prop_map(|pairs| Value::Object(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())),

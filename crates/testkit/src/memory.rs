@@ -81,26 +81,13 @@ impl ClientStore for MemoryStore {
 
     async fn update(&self, client: &ClientRecord) -> Result<Write, StoreError> {
         self.check()?;
-        let mut rows = self.0.rows.borrow_mut();
-        let Some(row) = rows.get_mut(client.id.as_str()) else { return Ok(Write::Missing) };
-        if row.version != client.version {
-            return Ok(Write::Stale);
-        }
-        *row = ClientRow { version: client.version + 1, ..ClientRow::from_record(client)? };
-        Ok(Write::Done)
+        let row = ClientRow { version: client.version + 1, ..ClientRow::from_record(client)? };
+        Ok(replace(&mut self.0.rows.borrow_mut(), client.id.as_str(), client.version, row, |r| r.version))
     }
 
     async fn delete(&self, id: &ClientId, expected: Option<i64>) -> Result<Write, StoreError> {
         self.check()?;
-        let mut rows = self.0.rows.borrow_mut();
-        match rows.get(id.as_str()) {
-            None => Ok(Write::Missing),
-            Some(row) if expected.is_some_and(|v| v != row.version) => Ok(Write::Stale),
-            Some(_) => {
-                rows.remove(id.as_str());
-                Ok(Write::Done)
-            }
-        }
+        Ok(remove(&mut self.0.rows.borrow_mut(), id.as_str(), expected, |r| r.version))
     }
 
     /// Pages by id, like D1: the cursor is the last id returned.
@@ -151,26 +138,13 @@ impl ResourceStore for MemoryStore {
 
     async fn update_resource(&self, resource: &ApiResource) -> Result<Write, StoreError> {
         self.check()?;
-        let mut all = self.0.resources.borrow_mut();
-        let Some(row) = all.get_mut(resource.id.as_str()) else { return Ok(Write::Missing) };
-        if row.version != resource.version {
-            return Ok(Write::Stale);
-        }
-        *row = ResourceRow { version: resource.version + 1, ..ResourceRow::from_resource(resource)? };
-        Ok(Write::Done)
+        let row = ResourceRow { version: resource.version + 1, ..ResourceRow::from_resource(resource)? };
+        Ok(replace(&mut self.0.resources.borrow_mut(), resource.id.as_str(), resource.version, row, |r| r.version))
     }
 
     async fn delete_resource(&self, resource: &ApiResource) -> Result<Write, StoreError> {
         self.check()?;
-        let mut all = self.0.resources.borrow_mut();
-        match all.get(resource.id.as_str()) {
-            None => Ok(Write::Missing),
-            Some(row) if row.version != resource.version => Ok(Write::Stale),
-            Some(_) => {
-                all.remove(resource.id.as_str());
-                Ok(Write::Done)
-            }
-        }
+        Ok(remove(&mut self.0.resources.borrow_mut(), resource.id.as_str(), Some(resource.version), |r| r.version))
     }
 }
 
@@ -200,5 +174,29 @@ impl KeyStore for MemoryStore {
         let text = serde_json::to_string(keys).map_err(|e| StoreError::Backend(e.to_string()))?;
         *slot = Some((expected + 1, text));
         Ok(true)
+    }
+}
+
+/// Compare-and-swap: put `row` at `key` if the stored row is at `expected`.
+fn replace<R>(table: &mut BTreeMap<String, R>, key: &str, expected: i64, row: R, version: fn(&R) -> i64) -> Write {
+    match table.get_mut(key) {
+        None => Write::Missing,
+        Some(stored) if version(stored) != expected => Write::Stale,
+        Some(stored) => {
+            *stored = row;
+            Write::Done
+        }
+    }
+}
+
+/// Remove `key`; with `expected`, only if the stored row is at that version.
+fn remove<R>(table: &mut BTreeMap<String, R>, key: &str, expected: Option<i64>, version: fn(&R) -> i64) -> Write {
+    match table.get(key) {
+        None => Write::Missing,
+        Some(stored) if expected.is_some_and(|v| v != version(stored)) => Write::Stale,
+        Some(_) => {
+            table.remove(key);
+            Write::Done
+        }
     }
 }
