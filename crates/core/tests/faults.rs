@@ -3,6 +3,8 @@
 //! admin decision is lost, nothing answers a 5xx but the documented
 //! `server_error`, and a deactivated client never gets a token again.
 
+#![cfg(not(target_arch = "wasm32"))]
+
 use m2m_edge_core::http::Method;
 use m2m_edge_testkit::{error_of, World};
 use proptest::prelude::*;

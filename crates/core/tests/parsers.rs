@@ -5,6 +5,8 @@
 //! input round-trips. `make fuzz` runs the same targets coverage-guided
 //! for longer (fuzz/).
 
+#![cfg(not(target_arch = "wasm32"))]
+
 use m2m_edge_core::client::input::{parse_new, parse_patch};
 use m2m_edge_core::client::ClientId;
 use m2m_edge_core::grant::{Audience, Scope};
