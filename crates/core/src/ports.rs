@@ -96,6 +96,45 @@ impl<S: Random> Random for PooledRandom<S> {
     }
 }
 
+/// A storage failure. The text goes to the log, never to a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    /// The backend is missing, unreachable or refused the operation.
+    Backend(String),
+    /// A stored record could not be read back (hand-edited, or a bug): it
+    /// names the record and the field, never a stored value.
+    Corrupt(String),
+    /// The id (or, for resources, the identifier) is taken.
+    Conflict,
+    /// A list cursor this backend did not issue.
+    BadCursor,
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Backend(m) => write!(f, "storage backend error: {m}"),
+            StoreError::Corrupt(m) => write!(f, "stored record unreadable: {m}"),
+            StoreError::Conflict => f.write_str("record already exists"),
+            StoreError::BadCursor => f.write_str("invalid list cursor"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// What a conditional write (compare-and-swap on a record's version) found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Write {
+    /// Written: the stored version was the expected one, and is now one more.
+    Done,
+    /// There is no such record.
+    Missing,
+    /// Another writer changed the record since it was read: nothing written.
+    Stale,
+}
+
 /// Distinct, predictable "random" bytes (1, 2, 3, …) for unit tests; the
 /// same double for integration tests is in `m2m-edge-testkit`.
 #[cfg(test)]
@@ -161,43 +200,4 @@ mod tests {
         r.fill(&mut big).unwrap();
         assert!(big.iter().any(|b| *b != 0));
     }
-}
-
-/// A storage failure. The text goes to the log, never to a client.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreError {
-    /// The backend is missing, unreachable or refused the operation.
-    Backend(String),
-    /// A stored record could not be read back (hand-edited, or a bug): it
-    /// names the record and the field, never a stored value.
-    Corrupt(String),
-    /// The id (or, for resources, the identifier) is taken.
-    Conflict,
-    /// A list cursor this backend did not issue.
-    BadCursor,
-}
-
-impl fmt::Display for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StoreError::Backend(m) => write!(f, "storage backend error: {m}"),
-            StoreError::Corrupt(m) => write!(f, "stored record unreadable: {m}"),
-            StoreError::Conflict => f.write_str("record already exists"),
-            StoreError::BadCursor => f.write_str("invalid list cursor"),
-        }
-    }
-}
-
-impl std::error::Error for StoreError {}
-
-/// What a conditional write (compare-and-swap on a record's version) found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[must_use]
-pub enum Write {
-    /// Written: the stored version was the expected one, and is now one more.
-    Done,
-    /// There is no such record.
-    Missing,
-    /// Another writer changed the record since it was read: nothing written.
-    Stale,
 }
