@@ -22,6 +22,14 @@ impl FormError {
     }
 }
 
+impl std::fmt::Display for FormError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.describe())
+    }
+}
+
+impl std::error::Error for FormError {}
+
 /// Decode one name or value: `+` is a space, `%XX` a byte.
 pub fn decode_component(raw: &[u8]) -> Result<String, FormError> {
     let mut out = Vec::with_capacity(raw.len());
