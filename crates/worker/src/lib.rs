@@ -8,6 +8,7 @@
 //! passes over it; `make build` builds it for wasm32 with worker-build.
 #![cfg(target_arch = "wasm32")]
 
+mod backend;
 mod binding;
 mod d1;
 mod ffi;
@@ -16,7 +17,6 @@ mod webcrypto;
 
 use std::cell::RefCell;
 use std::future::Future;
-use std::marker::PhantomData;
 use std::rc::Rc;
 use std::task::Poll;
 
@@ -31,8 +31,8 @@ use m2m_edge_core::http::{Body, Method, Request, Response, MAX_BODY_BYTES};
 use m2m_edge_core::keys::isolate::{IsolateKeys, RequestKeys};
 use m2m_edge_core::ports::{Clock, Logger, PooledRandom};
 use m2m_edge_core::store::cache::{CachedStore, IsolateCache};
-use m2m_edge_core::store::Store;
 
+use backend::Backend;
 use d1::D1Store;
 use kv::KvStore;
 use webcrypto::{WebCryptoImport, WebCryptoKeys, WebCryptoSigner};
@@ -58,11 +58,11 @@ impl Logger for ConsoleLog {
     }
 }
 
-/// The Worker's [`Runtime`] over the backend `S`.
-struct Worker<S>(PhantomData<S>);
+/// The Worker's [`Runtime`].
+struct Worker;
 
-impl<S: Store> Runtime for Worker<S> {
-    type Store = CachedStore<S>;
+impl Runtime for Worker {
+    type Store = CachedStore<Backend>;
     type Key = WebCryptoSigner;
     type Crypto = WebCryptoKeys;
 }
@@ -181,24 +181,24 @@ async fn handle(plain: Request, env: Env) -> (Response, Option<Rc<WebCryptoSigne
         }
     };
     match config.storage {
-        StorageKind::D1 => handle_with(plain, config, &settings, D1Store::new(env)).await,
-        StorageKind::Kv => handle_with(plain, config, &settings, KvStore::new(env)).await,
+        StorageKind::D1 => handle_with(plain, config, &settings, Backend::D1(D1Store::new(env))).await,
+        StorageKind::Kv => handle_with(plain, config, &settings, Backend::Kv(KvStore::new(env))).await,
     }
 }
 
 /// The app's response, and the key for its signature slot, if any.
-async fn handle_with<S: Store>(
+async fn handle_with(
     plain: Request,
     config: &Config,
     settings: &Settings,
-    store: S,
+    store: Backend,
 ) -> (Response, Option<Rc<WebCryptoSigner>>) {
     let now = JsClock.now();
     let isolate_keys = KEYS.with(Rc::clone);
     let keys = request_keys(&isolate_keys, config, settings, &store, now).await;
     let random = RANDOM.with(Rc::clone);
     let cached = CachedStore::new(store, READ_CACHE.with(Rc::clone), config.client_cache_ttl, now);
-    let ports: Ports<'_, Worker<S>> = Ports {
+    let ports: Ports<'_, Worker> = Ports {
         config,
         store: &cached,
         jwks: keys.jwks.as_deref(),
@@ -215,11 +215,11 @@ async fn handle_with<S: Store>(
     (response, keys.signer.ok())
 }
 
-async fn request_keys<S: Store>(
+async fn request_keys(
     isolate: &IsolateKeys<WebCryptoSigner>,
     config: &Config,
     settings: &Settings,
-    store: &S,
+    store: &Backend,
     now: i64,
 ) -> RequestKeys<WebCryptoSigner> {
     match config.key_mode {
@@ -246,12 +246,12 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         return;
     }
     match config.storage {
-        StorageKind::D1 => rotate_keys(config, D1Store::new(env)).await,
-        StorageKind::Kv => rotate_keys(config, KvStore::new(env)).await,
+        StorageKind::D1 => rotate_keys(config, Backend::D1(D1Store::new(env))).await,
+        StorageKind::Kv => rotate_keys(config, Backend::Kv(KvStore::new(env))).await,
     }
 }
 
-async fn rotate_keys<S: Store>(config: &Config, store: S) {
+async fn rotate_keys(config: &Config, store: Backend) {
     let random = RANDOM.with(Rc::clone);
     let keys = config.key_env(&store, &WebCryptoKeys, &*random, JsClock.now());
     match keys.scheduled().await {

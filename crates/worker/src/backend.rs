@@ -1,0 +1,110 @@
+//! The configured storage backend, chosen once per request from `STORAGE`.
+//!
+//! An enum rather than a type parameter: the app is then compiled once, not
+//! once per backend. Compiling it per backend was measured at +58 KB of
+//! gzipped wasm and a slower first request in a fresh isolate
+//! (docs/architecture.md, "Performance decisions"); a `match` per storage
+//! call costs nothing measurable next to the call itself.
+
+use m2m_edge_core::client::{ClientId, ClientRecord, ClientStore, Page};
+use m2m_edge_core::keys::{KeyStore, ManagedKey, StoredKeys};
+use m2m_edge_core::ports::{StoreError, Write};
+use m2m_edge_core::resource::{ApiResource, ResourceId, ResourceStore};
+
+use crate::d1::D1Store;
+use crate::kv::KvStore;
+
+/// D1 or Workers KV.
+pub enum Backend {
+    /// `STORAGE = "d1"`.
+    D1(D1Store),
+    /// `STORAGE = "kv"`.
+    Kv(KvStore),
+}
+
+impl ClientStore for Backend {
+    async fn get(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
+        match self {
+            Backend::D1(s) => s.get(id).await,
+            Backend::Kv(s) => s.get(id).await,
+        }
+    }
+    async fn create(&self, client: &ClientRecord) -> Result<(), StoreError> {
+        match self {
+            Backend::D1(s) => s.create(client).await,
+            Backend::Kv(s) => s.create(client).await,
+        }
+    }
+    async fn update(&self, client: &ClientRecord) -> Result<Write, StoreError> {
+        match self {
+            Backend::D1(s) => s.update(client).await,
+            Backend::Kv(s) => s.update(client).await,
+        }
+    }
+    async fn delete(&self, id: &ClientId, expected: Option<i64>) -> Result<Write, StoreError> {
+        match self {
+            Backend::D1(s) => s.delete(id, expected).await,
+            Backend::Kv(s) => s.delete(id, expected).await,
+        }
+    }
+    async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
+        match self {
+            Backend::D1(s) => s.list(cursor, limit).await,
+            Backend::Kv(s) => s.list(cursor, limit).await,
+        }
+    }
+}
+
+impl ResourceStore for Backend {
+    async fn resource(&self, id: &ResourceId) -> Result<Option<ApiResource>, StoreError> {
+        match self {
+            Backend::D1(s) => s.resource(id).await,
+            Backend::Kv(s) => s.resource(id).await,
+        }
+    }
+    async fn resource_by_identifier(&self, identifier: &str) -> Result<Option<ApiResource>, StoreError> {
+        match self {
+            Backend::D1(s) => s.resource_by_identifier(identifier).await,
+            Backend::Kv(s) => s.resource_by_identifier(identifier).await,
+        }
+    }
+    async fn resources(&self) -> Result<Vec<ApiResource>, StoreError> {
+        match self {
+            Backend::D1(s) => s.resources().await,
+            Backend::Kv(s) => s.resources().await,
+        }
+    }
+    async fn create_resource(&self, resource: &ApiResource) -> Result<(), StoreError> {
+        match self {
+            Backend::D1(s) => s.create_resource(resource).await,
+            Backend::Kv(s) => s.create_resource(resource).await,
+        }
+    }
+    async fn update_resource(&self, resource: &ApiResource) -> Result<Write, StoreError> {
+        match self {
+            Backend::D1(s) => s.update_resource(resource).await,
+            Backend::Kv(s) => s.update_resource(resource).await,
+        }
+    }
+    async fn delete_resource(&self, resource: &ApiResource) -> Result<Write, StoreError> {
+        match self {
+            Backend::D1(s) => s.delete_resource(resource).await,
+            Backend::Kv(s) => s.delete_resource(resource).await,
+        }
+    }
+}
+
+impl KeyStore for Backend {
+    async fn load_keys(&self) -> Result<StoredKeys, StoreError> {
+        match self {
+            Backend::D1(s) => s.load_keys().await,
+            Backend::Kv(s) => s.load_keys().await,
+        }
+    }
+    async fn save_keys(&self, expected: i64, keys: &[ManagedKey]) -> Result<bool, StoreError> {
+        match self {
+            Backend::D1(s) => s.save_keys(expected, keys).await,
+            Backend::Kv(s) => s.save_keys(expected, keys).await,
+        }
+    }
+}
