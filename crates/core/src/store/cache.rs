@@ -21,6 +21,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::future::Future;
 use std::rc::Rc;
 
 use crate::client::{ClientId, ClientRecord, ClientStore, Page};
@@ -44,24 +45,23 @@ pub struct IsolateCache {
     generation: Cell<u64>,
 }
 
-impl IsolateCache {
-    /// Drop what a write may change, and make reads already in flight
-    /// leave the cache alone (called before and after the write).
-    fn written(&self, forget: impl Fn(&IsolateCache)) {
-        forget(self);
-        self.generation.set(self.generation.get().wrapping_add(1));
+/// Insert into one of the cache's maps, starting the map over when it is
+/// full (bounds memory under a flood of distinct keys).
+fn bounded_insert<V>(map: &RefCell<HashMap<String, V>>, key: &str, value: V) {
+    let mut map = map.borrow_mut();
+    if map.len() >= MAX_ENTRIES {
+        map.clear();
     }
+    map.insert(key.to_string(), value);
+}
 
+impl IsolateCache {
     fn client(&self, id: &str, now: i64) -> Option<ClientRecord> {
         self.clients.borrow().get(id).filter(|(until, _)| now < *until).map(|(_, c)| c.clone())
     }
 
     fn put_client(&self, record: &ClientRecord, until: i64) {
-        let mut clients = self.clients.borrow_mut();
-        if clients.len() >= MAX_ENTRIES {
-            clients.clear();
-        }
-        clients.insert(record.id.as_str().to_string(), (until, record.clone()));
+        bounded_insert(&self.clients, record.id.as_str(), (until, record.clone()));
     }
 
     fn is_unknown(&self, id: &str, now: i64) -> bool {
@@ -69,11 +69,7 @@ impl IsolateCache {
     }
 
     fn put_unknown(&self, id: &str, until: i64) {
-        let mut unknown = self.unknown.borrow_mut();
-        if unknown.len() >= MAX_ENTRIES {
-            unknown.clear();
-        }
-        unknown.insert(id.to_string(), until);
+        bounded_insert(&self.unknown, id, until);
     }
 
     fn forget_client(&self, id: &str) {
@@ -105,6 +101,34 @@ impl<S> CachedStore<S> {
     fn enabled(&self) -> bool {
         self.ttl > 0
     }
+
+    /// Read past the cache, then let `keep` store the answer, unless this
+    /// isolate wrote in the meantime (the answer may predate that write).
+    async fn read_through<T>(
+        &self,
+        read: impl Future<Output = Result<T, StoreError>>,
+        keep: impl FnOnce(&T),
+    ) -> Result<T, StoreError> {
+        let started = self.cache.generation.get();
+        let found = read.await?;
+        if self.enabled() && self.cache.generation.get() == started {
+            keep(&found);
+        }
+        Ok(found)
+    }
+
+    /// A write: `forget` drops what it may change, before and after it, and
+    /// each time the generation moves on, so reads in flight keep nothing.
+    async fn write_through<T>(&self, forget: impl Fn(&IsolateCache), write: impl Future<Output = T>) -> T {
+        let written = |cache: &IsolateCache| {
+            forget(cache);
+            cache.generation.set(cache.generation.get().wrapping_add(1));
+        };
+        written(&self.cache);
+        let out = write.await;
+        written(&self.cache);
+        out
+    }
 }
 
 impl<S: ClientStore> ClientStore for CachedStore<S> {
@@ -117,15 +141,12 @@ impl<S: ClientStore> ClientStore for CachedStore<S> {
                 return Ok(None);
             }
         }
-        let started = self.cache.generation.get();
-        let found = self.inner.get(id).await?;
-        if self.enabled() && self.cache.generation.get() == started {
-            match &found {
-                Some(record) => self.cache.put_client(record, self.now + self.ttl),
-                None => self.cache.put_unknown(id.as_str(), self.now + self.ttl),
-            }
-        }
-        Ok(found)
+        let until = self.now + self.ttl;
+        self.read_through(self.inner.get(id), |found| match found {
+            Some(record) => self.cache.put_client(record, until),
+            None => self.cache.put_unknown(id.as_str(), until),
+        })
+        .await
     }
 
     async fn get_fresh(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
@@ -133,27 +154,15 @@ impl<S: ClientStore> ClientStore for CachedStore<S> {
     }
 
     async fn create(&self, client: &ClientRecord) -> Result<(), StoreError> {
-        let forget = |c: &IsolateCache| c.forget_client(client.id.as_str());
-        self.cache.written(forget);
-        let created = self.inner.create(client).await;
-        self.cache.written(forget);
-        created
+        self.write_through(|c| c.forget_client(client.id.as_str()), self.inner.create(client)).await
     }
 
     async fn update(&self, client: &ClientRecord) -> Result<Write, StoreError> {
-        let forget = |c: &IsolateCache| c.forget_client(client.id.as_str());
-        self.cache.written(forget);
-        let written = self.inner.update(client).await;
-        self.cache.written(forget);
-        written
+        self.write_through(|c| c.forget_client(client.id.as_str()), self.inner.update(client)).await
     }
 
     async fn delete(&self, id: &ClientId, expected: Option<i64>) -> Result<Write, StoreError> {
-        let forget = |c: &IsolateCache| c.forget_client(id.as_str());
-        self.cache.written(forget);
-        let written = self.inner.delete(id, expected).await;
-        self.cache.written(forget);
-        written
+        self.write_through(|c| c.forget_client(id.as_str()), self.inner.delete(id, expected)).await
     }
 
     async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
@@ -181,16 +190,11 @@ impl<S: ResourceStore> ResourceStore for CachedStore<S> {
                 return Ok(resource);
             }
         }
-        let started = self.cache.generation.get();
-        let found = self.inner.resource_by_identifier(identifier).await?;
-        if self.enabled() && self.cache.generation.get() == started {
-            let mut resources = self.cache.resources.borrow_mut();
-            if resources.len() >= MAX_ENTRIES {
-                resources.clear();
-            }
-            resources.insert(identifier.to_string(), (self.now + self.ttl, found.clone()));
-        }
-        Ok(found)
+        let until = self.now + self.ttl;
+        self.read_through(self.inner.resource_by_identifier(identifier), |found| {
+            bounded_insert(&self.cache.resources, identifier, (until, found.clone()))
+        })
+        .await
     }
 
     async fn resources(&self) -> Result<Vec<ApiResource>, StoreError> {
@@ -206,12 +210,11 @@ impl<S: ResourceStore> ResourceStore for CachedStore<S> {
                 return Ok(resources);
             }
         }
-        let started = self.cache.generation.get();
-        let found = self.inner.resources().await?;
-        if self.enabled() && self.cache.generation.get() == started {
-            *self.cache.all_resources.borrow_mut() = Some((self.now + self.ttl, found.clone()));
-        }
-        Ok(found)
+        let until = self.now + self.ttl;
+        self.read_through(self.inner.resources(), |found| {
+            *self.cache.all_resources.borrow_mut() = Some((until, found.clone()))
+        })
+        .await
     }
 
     async fn resources_fresh(&self) -> Result<Vec<ApiResource>, StoreError> {
@@ -219,24 +222,15 @@ impl<S: ResourceStore> ResourceStore for CachedStore<S> {
     }
 
     async fn create_resource(&self, resource: &ApiResource) -> Result<(), StoreError> {
-        self.cache.written(IsolateCache::forget_resources);
-        let written = self.inner.create_resource(resource).await;
-        self.cache.written(IsolateCache::forget_resources);
-        written
+        self.write_through(IsolateCache::forget_resources, self.inner.create_resource(resource)).await
     }
 
     async fn update_resource(&self, resource: &ApiResource) -> Result<Write, StoreError> {
-        self.cache.written(IsolateCache::forget_resources);
-        let written = self.inner.update_resource(resource).await;
-        self.cache.written(IsolateCache::forget_resources);
-        written
+        self.write_through(IsolateCache::forget_resources, self.inner.update_resource(resource)).await
     }
 
     async fn delete_resource(&self, resource: &ApiResource) -> Result<Write, StoreError> {
-        self.cache.written(IsolateCache::forget_resources);
-        let written = self.inner.delete_resource(resource).await;
-        self.cache.written(IsolateCache::forget_resources);
-        written
+        self.write_through(IsolateCache::forget_resources, self.inner.delete_resource(resource)).await
     }
 }
 
