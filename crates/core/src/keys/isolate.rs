@@ -59,6 +59,13 @@ pub struct RequestKeys<K> {
     pub signer: Result<Rc<K>, KeyError>,
 }
 
+impl<K> RequestKeys<K> {
+    /// Both the JWKS and the signer are there.
+    fn is_good(&self) -> bool {
+        self.jwks.is_ok() && self.signer.is_ok()
+    }
+}
+
 impl<K> Clone for RequestKeys<K> {
     fn clone(&self) -> RequestKeys<K> {
         RequestKeys { jwks: self.jwks.clone(), signer: self.signer.clone() }
@@ -66,9 +73,12 @@ impl<K> Clone for RequestKeys<K> {
 }
 
 struct ManagedCopy<K> {
+    /// When the set was read.
     loaded_ms: i64,
-    /// When a request of this isolate began re-reading the set.
-    refreshing_since: Option<i64>,
+    /// From when a request re-reads the set: the copy's interval after a
+    /// good read, sooner after a failed one, and pushed back by the grace
+    /// while one request is re-reading, so the others keep the copy.
+    next_read_ms: i64,
     /// The KEY_ENCRYPTION_KEY the copy was opened with: a copy made under
     /// another KEK is never reused.
     kek: Option<String>,
@@ -144,12 +154,10 @@ impl<K: IssuingKey> IsolateKeys<K> {
     pub fn decide(&self, kek: Option<&str>, now_ms: i64) -> Decision<K> {
         match self.managed.borrow_mut().as_mut() {
             Some(copy) if copy.kek.as_deref() == kek => {
-                let fresh = now_ms - copy.loaded_ms < MANAGED_CACHE_MS;
-                let being_refreshed = copy.refreshing_since.is_some_and(|t| now_ms - t < REFRESH_GRACE_MS);
-                if fresh || being_refreshed {
+                if now_ms < copy.next_read_ms {
                     return Decision::Use(copy.keys.clone());
                 }
-                copy.refreshing_since = Some(now_ms);
+                copy.next_read_ms = now_ms + REFRESH_GRACE_MS;
                 Decision::Refresh(Some(Previous { keys: copy.keys.clone(), loaded_ms: copy.loaded_ms }))
             }
             _ => Decision::Refresh(None),
@@ -182,15 +190,14 @@ impl<K: IssuingKey> IsolateKeys<K> {
         if let (Some(problem @ (KeyError::Storage(_) | KeyError::Contended)), Some(last)) =
             (&resolved.problem, &previous)
         {
-            let good = last.keys.jwks.is_ok() && last.keys.signer.is_ok();
-            if good && now_ms - last.loaded_ms < STALE_IF_ERROR_MS {
+            if last.keys.is_good() && now_ms - last.loaded_ms < STALE_IF_ERROR_MS {
                 log.error(&format!(
                     "{problem}; serving the last good signing keys, read {} s ago, and retrying in {} s",
                     (now_ms - last.loaded_ms) / 1000,
                     RETRY_AFTER_ERROR_MS / 1000
                 ));
                 if let Some(copy) = self.managed.borrow_mut().as_mut() {
-                    copy.refreshing_since = Some(now_ms - REFRESH_GRACE_MS + RETRY_AFTER_ERROR_MS);
+                    copy.next_read_ms = now_ms + RETRY_AFTER_ERROR_MS;
                 }
                 return last.keys.clone();
             }
@@ -208,11 +215,10 @@ impl<K: IssuingKey> IsolateKeys<K> {
         };
         let keys = RequestKeys { jwks: resolved.jwks.map(|j| Rc::from(j.as_str())), signer };
         // A copy that holds an error is read again soon, not after the full interval.
-        let good = keys.jwks.is_ok() && keys.signer.is_ok();
-        let loaded_ms = if good { now_ms } else { now_ms - MANAGED_CACHE_MS + RETRY_AFTER_ERROR_MS };
+        let interval = if keys.is_good() { MANAGED_CACHE_MS } else { RETRY_AFTER_ERROR_MS };
         *self.managed.borrow_mut() = Some(ManagedCopy {
-            loaded_ms,
-            refreshing_since: None,
+            loaded_ms: now_ms,
+            next_read_ms: now_ms + interval,
             kek: env.kek.map(str::to_string),
             keys: keys.clone(),
         });
@@ -240,7 +246,7 @@ mod tests {
         let keys = IsolateKeys::default();
         *keys.managed.borrow_mut() = Some(ManagedCopy {
             loaded_ms: at_ms,
-            refreshing_since: None,
+            next_read_ms: at_ms + MANAGED_CACHE_MS,
             kek: Some("kek".into()),
             keys: RequestKeys { jwks: Ok(Rc::from("{}")), signer: Ok(Rc::new(Named("k1"))) },
         });
