@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::{check_precondition, etag, if_match, json_body, ok, AdminError, AdminResult};
+use super::{check_precondition, edit, etag, if_match, json_body, ok, AdminError, AdminResult};
 use crate::app::render::client_json;
 use crate::app::{Ports, Runtime};
 use crate::client::input::{parse_new, parse_patch, ClientPatch};
@@ -59,34 +59,16 @@ async fn load<R: Runtime>(id: &ClientId, p: &Ports<'_, R>) -> Result<ClientRecor
     p.store.get_fresh(id).await?.ok_or(AdminError::NotFound("client"))
 }
 
-/// Read the client from storage (never the cache), check `If-Match`, apply
-/// `change` and write it back only if nobody wrote in between
-/// (compare-and-swap on its version). A lost race is retried once on fresh
-/// data, then answered `409`: the edit never overwrites a change it did not
-/// see. `change` may refuse (its error is the answer) or return something
-/// for the response.
+/// Edit the client under compare-and-swap ([`edit`]).
 async fn modify<R: Runtime, T>(
     req: &Request,
     id: &ClientId,
     p: &Ports<'_, R>,
     mut change: impl FnMut(&mut ClientRecord) -> Result<T, AdminError>,
 ) -> Result<(ClientRecord, T), AdminError> {
-    let expected = if_match(req);
-    for _ in 0..2 {
-        let mut record = load(id, p).await?;
-        check_precondition(expected.as_ref(), record.version)?;
-        let out = change(&mut record)?;
-        record.updated_at = p.clock.now();
-        match p.store.update(&record).await? {
-            Write::Done => {
-                record.version += 1;
-                return Ok((record, out));
-            }
-            Write::Missing => return Err(AdminError::NotFound("client")),
-            Write::Stale => continue,
-        }
-    }
-    Err(AdminError::conflict("the client kept changing while this request applied; read it again and retry"))
+    let read = async || load(id, p).await;
+    let save = async |record: &ClientRecord| p.store.update(record).await;
+    edit(req, p.clock.now(), read, async |record: &mut ClientRecord| change(record), save).await
 }
 
 /// A client as JSON, with its version as the `ETag`.

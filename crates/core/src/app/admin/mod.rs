@@ -8,11 +8,11 @@ mod resources;
 use serde_json::{json, Value};
 
 use super::{Effects, Ports, Runtime};
-use crate::client::{ClientId, SecretHash};
+use crate::client::{ClientId, ClientRecord, SecretHash};
 use crate::config::{AdminKey, StorageKind, MIN_ADMIN_KEY_CHARS};
 use crate::http::{Body, Header, Method, Request, Response};
-use crate::ports::StoreError;
-use crate::resource::ResourceId;
+use crate::ports::{StoreError, Write};
+use crate::resource::{ApiResource, ResourceId};
 use crate::validate::FieldError;
 
 /// Said on every successful change when the backend is Workers KV: KV is
@@ -274,4 +274,78 @@ fn check_precondition(condition: Option<&IfMatch>, version: i64) -> Result<(), A
         Some(IfMatch::Versions(versions)) if versions.contains(&version) => Ok(()),
         Some(IfMatch::Versions(_)) => Err(AdminError::PreconditionFailed),
     }
+}
+
+/// A record the admin API edits under compare-and-swap on its version.
+trait Versioned {
+    /// `404`'s noun.
+    const NOUN: &'static str;
+    /// `409`'s description when the record kept changing.
+    const KEPT_CHANGING: &'static str;
+    /// The write count the record was read at.
+    fn version(&self) -> i64;
+    /// After a write landed: the stored version is one more.
+    fn written(&mut self);
+    /// Stamp the change's time.
+    fn touch(&mut self, now: i64);
+}
+
+impl Versioned for ClientRecord {
+    const NOUN: &'static str = "client";
+    const KEPT_CHANGING: &'static str = "the client kept changing while this request applied; read it again and retry";
+    fn version(&self) -> i64 {
+        self.version
+    }
+    fn written(&mut self) {
+        self.version += 1;
+    }
+    fn touch(&mut self, now: i64) {
+        self.updated_at = now;
+    }
+}
+
+impl Versioned for ApiResource {
+    const NOUN: &'static str = "resource";
+    const KEPT_CHANGING: &'static str =
+        "the API resource kept changing while this request applied; read it again and retry";
+    fn version(&self) -> i64 {
+        self.version
+    }
+    fn written(&mut self) {
+        self.version += 1;
+    }
+    fn touch(&mut self, now: i64) {
+        self.updated_at = now;
+    }
+}
+
+/// Every admin edit: read the record from storage (never a cache), check
+/// `If-Match`, apply `change` and write it back only if nobody wrote in
+/// between (compare-and-swap on its version). A lost race is retried once
+/// on fresh data, then answered `409`: an edit never overwrites a change it
+/// did not see. `change` may refuse (its error is the answer) or return
+/// something for the response.
+async fn edit<T: Versioned, O>(
+    req: &Request,
+    now: i64,
+    load: impl AsyncFn() -> Result<T, AdminError>,
+    mut change: impl AsyncFnMut(&mut T) -> Result<O, AdminError>,
+    save: impl AsyncFn(&T) -> Result<Write, StoreError>,
+) -> Result<(T, O), AdminError> {
+    let expected = if_match(req);
+    for _ in 0..2 {
+        let mut record = load().await?;
+        check_precondition(expected.as_ref(), record.version())?;
+        let out = change(&mut record).await?;
+        record.touch(now);
+        match save(&record).await? {
+            Write::Done => {
+                record.written();
+                return Ok((record, out));
+            }
+            Write::Missing => return Err(AdminError::NotFound(T::NOUN)),
+            Write::Stale => continue,
+        }
+    }
+    Err(AdminError::conflict(T::KEPT_CHANGING))
 }

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::clients::using;
-use super::{check_precondition, etag, if_match, json_body, ok, AdminError, AdminResult};
+use super::{check_precondition, edit, etag, if_match, json_body, ok, AdminError, AdminResult};
 use crate::app::render::resource_json;
 use crate::app::{Ports, Runtime};
 use crate::http::{Request, Response};
@@ -59,19 +59,14 @@ pub(super) async fn get<R: Runtime>(id: &ResourceId, p: &Ports<'_, R>) -> AdminR
     Ok(resource_response(200, &load(id, p).await?))
 }
 
-/// Read, check `If-Match`, apply the patch and write back only if nobody
-/// wrote in between (compare-and-swap on the version); a lost race is
-/// retried once on fresh data, then answered `409`.
+/// Apply the patch under compare-and-swap ([`edit`]).
 pub(super) async fn update<R: Runtime>(req: &Request, id: &ResourceId, p: &Ports<'_, R>) -> AdminResult {
     let patch = parse_patch(&json_body(req)?)?;
-    let expected = if_match(req);
-    for _ in 0..2 {
-        let mut resource = load(id, p).await?;
-        check_precondition(expected.as_ref(), resource.version)?;
+    let change = async |resource: &mut ApiResource| -> Result<(), AdminError> {
         if let Some(scopes) = &patch.scopes {
             // Dropping a scope that grants still use would leave those grants
             // naming a scope the API no longer has.
-            let removed = removed_scopes(&resource, scopes);
+            let removed = removed_scopes(resource, scopes);
             if !removed.is_empty() {
                 let clients = using(&resource.identifier, Some(&removed), p).await?;
                 if !clients.is_empty() {
@@ -90,17 +85,12 @@ pub(super) async fn update<R: Runtime>(req: &Request, id: &ResourceId, p: &Ports
         if let Some(ttl) = patch.token_ttl {
             resource.token_ttl = ttl;
         }
-        resource.updated_at = p.clock.now();
-        match p.store.update_resource(&resource).await? {
-            Write::Done => {
-                resource.version += 1;
-                return Ok(resource_response(200, &resource));
-            }
-            Write::Missing => return Err(AdminError::NotFound("resource")),
-            Write::Stale => continue,
-        }
-    }
-    Err(AdminError::conflict("the API resource kept changing while this request applied; read it again and retry"))
+        Ok(())
+    };
+    let read = async || load(id, p).await;
+    let save = async |resource: &ApiResource| p.store.update_resource(resource).await;
+    let (resource, ()) = edit(req, p.clock.now(), read, change, save).await?;
+    Ok(resource_response(200, &resource))
 }
 
 pub(super) async fn delete<R: Runtime>(req: &Request, id: &ResourceId, p: &Ports<'_, R>) -> AdminResult {
