@@ -2,11 +2,13 @@
 
 use std::fmt;
 
+use crate::jose::IssuingKey;
+use crate::keys::isolate::{IsolateKeys, KeyImport, RequestKeys};
 use crate::keys::manager::KeyEnv;
 use crate::keys::rotation::DAY;
 use crate::keys::sealed::KeyCrypto;
 use crate::keys::{KeyStore, Policy};
-use crate::ports::Random;
+use crate::ports::{Logger, Random};
 use crate::validate::{MAX_TOKEN_TTL, MIN_TOKEN_TTL};
 
 /// A setting that is present but unusable. The message names the setting
@@ -205,6 +207,31 @@ impl Config {
         now: i64,
     ) -> KeyEnv<'a, S, C> {
         KeyEnv { store, crypto, random, kek: self.key_encryption_key.as_deref(), policy: self.key_policy, now }
+    }
+
+    /// The keys one request uses, in this deployment's key mode, from the
+    /// isolate's copy: bring-your-own from the `SIGNING_KEYS` text, managed
+    /// from the key set `env` reaches. The Worker and the host tests both
+    /// resolve keys here.
+    pub async fn request_keys<K, I, S, C>(
+        &self,
+        isolate: &IsolateKeys<K>,
+        signing_keys: Option<&str>,
+        env: &KeyEnv<'_, S, C>,
+        import: &I,
+        now_ms: i64,
+        log: &dyn Logger,
+    ) -> RequestKeys<K>
+    where
+        K: IssuingKey,
+        I: KeyImport<Key = K>,
+        S: KeyStore,
+        C: KeyCrypto,
+    {
+        match self.key_mode {
+            KeyMode::Byok => isolate.byok(signing_keys, import).await,
+            KeyMode::Managed => isolate.managed(env, import, now_ms, log).await,
+        }
     }
 
     /// The issuer for a request that arrived at `origin`: `ISSUER`, or,

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use std::rc::Rc;
 
 use m2m_edge_core::app::{self, Ports, Runtime};
-use m2m_edge_core::config::{Config, KeyMode};
+use m2m_edge_core::config::Config;
 use m2m_edge_core::http::{Method, Request, Response};
 use m2m_edge_core::keys::isolate::{IsolateKeys, RequestKeys};
 use m2m_edge_core::ports::{Clock, OsRandom};
@@ -130,13 +130,9 @@ impl World {
 
     /// The keys a request gets, by the same code the Worker runs.
     async fn request_keys(&self) -> RequestKeys<P256Signer> {
-        match self.config.key_mode {
-            KeyMode::Byok => self.keys.byok(self.signing_keys.as_deref(), &P256Import).await,
-            KeyMode::Managed => {
-                let env = self.config.key_env(&self.store, &HostCrypto, &OsRandom, self.clock.now());
-                self.keys.managed(&env, &P256Import, self.clock.now() * 1000, &self.log).await
-            }
-        }
+        let env = self.config.key_env(&self.store, &HostCrypto, &OsRandom, self.clock.now());
+        let signing_keys = self.signing_keys.as_deref();
+        self.config.request_keys(&self.keys, signing_keys, &env, &P256Import, self.clock.now() * 1000, &self.log).await
     }
 
     /// One request, served as the Worker serves it: keys from the isolate

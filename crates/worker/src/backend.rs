@@ -11,6 +11,9 @@ use m2m_edge_core::keys::{KeyStore, ManagedKey, StoredKeys};
 use m2m_edge_core::ports::{StoreError, Write};
 use m2m_edge_core::resource::{ApiResource, ResourceId, ResourceStore};
 
+use m2m_edge_core::config::StorageKind;
+use worker::Env;
+
 use crate::d1::D1Store;
 use crate::kv::KvStore;
 
@@ -20,6 +23,16 @@ pub enum Backend {
     D1(D1Store),
     /// `STORAGE = "kv"`.
     Kv(KvStore),
+}
+
+impl Backend {
+    /// The backend `STORAGE` names, over the bindings of `env`.
+    pub fn new(storage: StorageKind, env: Env) -> Backend {
+        match storage {
+            StorageKind::D1 => Backend::D1(D1Store::new(env)),
+            StorageKind::Kv => Backend::Kv(KvStore::new(env)),
+        }
+    }
 }
 
 impl ClientStore for Backend {

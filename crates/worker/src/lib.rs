@@ -26,15 +26,13 @@ use wasm_bindgen::JsCast;
 use worker::{event, Env, ScheduleContext, ScheduledEvent};
 
 use m2m_edge_core::app::{self, Ports, Runtime};
-use m2m_edge_core::config::{Config, ConfigError, KeyMode, StorageKind};
+use m2m_edge_core::config::{Config, ConfigError, KeyMode};
 use m2m_edge_core::http::{Body, Method, Request, Response, MAX_BODY_BYTES};
-use m2m_edge_core::keys::isolate::{IsolateKeys, RequestKeys};
+use m2m_edge_core::keys::isolate::IsolateKeys;
 use m2m_edge_core::ports::{Clock, Logger, PooledRandom};
 use m2m_edge_core::store::cache::{CachedStore, IsolateCache};
 
 use backend::Backend;
-use d1::D1Store;
-use kv::KvStore;
 use webcrypto::{WebCryptoImport, WebCryptoKeys, WebCryptoSigner};
 
 struct JsClock;
@@ -170,7 +168,7 @@ fn serve(plain: Request, env: Env) -> JsValue {
     }
 }
 
-/// The backend, chosen once per request from the configuration.
+/// The app's response, and the key for its signature slot, if any.
 async fn handle(plain: Request, env: Env) -> (Response, Option<Rc<WebCryptoSigner>>) {
     let settings = settings(&env);
     let config = match &settings.config {
@@ -180,23 +178,14 @@ async fn handle(plain: Request, env: Env) -> (Response, Option<Rc<WebCryptoSigne
             return (app::server_error_response(), None);
         }
     };
-    match config.storage {
-        StorageKind::D1 => handle_with(plain, config, &settings, Backend::D1(D1Store::new(env))).await,
-        StorageKind::Kv => handle_with(plain, config, &settings, Backend::Kv(KvStore::new(env))).await,
-    }
-}
-
-/// The app's response, and the key for its signature slot, if any.
-async fn handle_with(
-    plain: Request,
-    config: &Config,
-    settings: &Settings,
-    store: Backend,
-) -> (Response, Option<Rc<WebCryptoSigner>>) {
+    let store = Backend::new(config.storage, env);
     let now = JsClock.now();
     let isolate_keys = KEYS.with(Rc::clone);
-    let keys = request_keys(&isolate_keys, config, settings, &store, now).await;
     let random = RANDOM.with(Rc::clone);
+    let key_env = config.key_env(&store, &WebCryptoKeys, &*random, now);
+    let signing_keys = settings.signing_keys.as_deref();
+    let keys =
+        config.request_keys(&isolate_keys, signing_keys, &key_env, &WebCryptoImport, now_ms(), &ConsoleLog).await;
     let cached = CachedStore::new(store, READ_CACHE.with(Rc::clone), config.client_cache_ttl, now);
     let ports: Ports<'_, Worker> = Ports {
         config,
@@ -215,23 +204,6 @@ async fn handle_with(
     (response, keys.signer.ok())
 }
 
-async fn request_keys(
-    isolate: &IsolateKeys<WebCryptoSigner>,
-    config: &Config,
-    settings: &Settings,
-    store: &Backend,
-    now: i64,
-) -> RequestKeys<WebCryptoSigner> {
-    match config.key_mode {
-        KeyMode::Byok => isolate.byok(settings.signing_keys.as_deref(), &WebCryptoImport).await,
-        KeyMode::Managed => {
-            let random = RANDOM.with(Rc::clone);
-            let env = config.key_env(store, &WebCryptoKeys, &*random, now);
-            isolate.managed(&env, &WebCryptoImport, now_ms(), &ConsoleLog).await
-        }
-    }
-}
-
 /// The Cron Trigger (`[triggers] crons` in wrangler.toml): apply the
 /// managed-key rotation policy. Concurrent runs are safe: the key set is
 /// replaced by compare-and-swap (docs/storage.md).
@@ -245,13 +217,7 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     if config.key_mode != KeyMode::Managed {
         return;
     }
-    match config.storage {
-        StorageKind::D1 => rotate_keys(config, Backend::D1(D1Store::new(env))).await,
-        StorageKind::Kv => rotate_keys(config, Backend::Kv(KvStore::new(env))).await,
-    }
-}
-
-async fn rotate_keys(config: &Config, store: Backend) {
+    let store = Backend::new(config.storage, env);
     let random = RANDOM.with(Rc::clone);
     let keys = config.key_env(&store, &WebCryptoKeys, &*random, JsClock.now());
     match keys.scheduled().await {
