@@ -116,6 +116,14 @@ impl KvStore {
         Ok(if expected.is_some_and(|v| v != stored) { Write::Stale } else { Write::Done })
     }
 
+    /// Write `row` under `key` if the stored record is at version `expected`.
+    async fn replace_json<T: serde::Serialize>(&self, key: &str, expected: i64, row: &T) -> Result<Write, StoreError> {
+        match self.check_version(key, Some(expected)).await? {
+            Write::Done => self.write_json(key, row).await.map(|()| Write::Done),
+            other => Ok(other),
+        }
+    }
+
     /// One `list` page of key names under `prefix`, and the cursor after it.
     async fn list_keys(
         &self,
@@ -168,13 +176,8 @@ impl ClientStore for KvStore {
 
     async fn update(&self, client: &ClientRecord) -> Result<Write, StoreError> {
         let key = format!("{CLIENT_PREFIX}{}", client.id.as_str());
-        match self.check_version(&key, Some(client.version)).await? {
-            Write::Done => {}
-            other => return Ok(other),
-        }
         let row = ClientRow { version: client.version + 1, ..ClientRow::from_record(client)? };
-        self.write_json(&key, &row).await?;
-        Ok(Write::Done)
+        self.replace_json(&key, client.version, &row).await
     }
 
     async fn delete(&self, id: &ClientId, expected: Option<i64>) -> Result<Write, StoreError> {
@@ -249,13 +252,8 @@ impl ResourceStore for KvStore {
 
     async fn update_resource(&self, resource: &ApiResource) -> Result<Write, StoreError> {
         let key = format!("{RESOURCE_PREFIX}{}", resource.id.as_str());
-        match self.check_version(&key, Some(resource.version)).await? {
-            Write::Done => {}
-            other => return Ok(other),
-        }
         let row = ResourceRow { version: resource.version + 1, ..ResourceRow::from_resource(resource)? };
-        self.write_json(&key, &row).await?;
-        Ok(Write::Done)
+        self.replace_json(&key, resource.version, &row).await
     }
 
     async fn delete_resource(&self, resource: &ApiResource) -> Result<Write, StoreError> {
@@ -271,7 +269,7 @@ impl ResourceStore for KvStore {
         if let Some(legacy) = legacy_key(resource.identifier.as_str()) {
             kv.delete(&legacy).await.map_err(backend)?;
         }
-        self.kv.get()?.delete(&key).await.map_err(backend)?;
+        kv.delete(&key).await.map_err(backend)?;
         Ok(Write::Done)
     }
 }
