@@ -27,10 +27,27 @@ export function migrationStatements() {
 }
 
 /**
- * A running worker. `bindings` override or add vars/secrets; a binding set to
- * `undefined` is left out entirely.
+ * The `[[ratelimits]]` blocks of wrangler.toml as Miniflare takes them:
+ * the limits the tests run with are the ones that ship.
  */
-export async function startWorker({ bindings = {}, migrate = true, kv = true, persist, direct = false } = {}) {
+export function shippedRateLimits() {
+  const text = readFileSync(join(root, "wrangler.toml"), "utf8");
+  const limits = {};
+  for (const block of text.split("[[ratelimits]]").slice(1)) {
+    const name = /^name\s*=\s*"([^"]+)"/m.exec(block)?.[1];
+    const simple = /^simple\s*=\s*\{\s*limit\s*=\s*(\d+)\s*,\s*period\s*=\s*(\d+)\s*\}/m.exec(block);
+    if (!name || !simple) throw new Error(`wrangler.toml: a [[ratelimits]] block the harness cannot read: ${block}`);
+    limits[name] = { simple: { limit: Number(simple[1]), period: Number(simple[2]) } };
+  }
+  return limits;
+}
+
+/**
+ * A running worker. `bindings` override or add vars/secrets; a binding set to
+ * `undefined` is left out entirely. `ratelimits` replaces wrangler.toml's
+ * rate limits (Miniflare's shape: `{NAME: {simple: {limit, period}}}`).
+ */
+export async function startWorker({ bindings = {}, migrate = true, kv = true, persist, direct = false, ratelimits = shippedRateLimits() } = {}) {
   const secrets = freshSecrets();
   const all = { STORAGE: "d1", DEFAULT_TOKEN_TTL: "3600", ...secrets, ...bindings };
   for (const [k, v] of Object.entries(all)) if (v === undefined) delete all[k];
@@ -41,6 +58,7 @@ export async function startWorker({ bindings = {}, migrate = true, kv = true, pe
     compatibilityDate: "2026-04-20",
     d1Databases: ["DB"],
     kvNamespaces: kv ? ["KV"] : [],
+    ratelimits,
     ...(persist ? { d1Persist: persist, kvPersist: persist } : {}),
     // For measurements: a socket straight into the worker, without
     // Miniflare's entry worker in front (closest to bare workerd).

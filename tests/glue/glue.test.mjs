@@ -3,7 +3,7 @@
 // path that a healthy workerd never takes.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { describe as describeRequest, respond, signThenRespond, withBody, withBoundedBody } from "../../crates/worker/src/glue.js";
+import { describe as describeRequest, rateLimit, respond, signThenRespond, withBody, withBoundedBody } from "../../crates/worker/src/glue.js";
 
 const NAMES = "authorization\ncontent-type\ncontent-length";
 const ECDSA = { name: "ECDSA", hash: "SHA-256" };
@@ -93,4 +93,15 @@ test("signThenRespond answers with the failure callback when WebCrypto rejects",
   assert.ok(reason, "the callback saw why");
   assert.equal(r.status, 500);
   assert.deepEqual(await r.json(), { error: "server_error" });
+});
+
+test("rateLimit asks the binding with {key} and resolves to its success flag; a failing binding rejects", async () => {
+  const asked = [];
+  const binding = (outcome) => ({ limit: async (options) => (asked.push(options), outcome) });
+  assert.equal(await rateLimit(binding({ success: true }), "203.0.113.1"), true);
+  assert.equal(await rateLimit(binding({ success: false }), "203.0.113.1"), false);
+  // Anything but an explicit success is not within the limit.
+  assert.equal(await rateLimit(binding({}), "k"), false);
+  assert.deepEqual(asked, [{ key: "203.0.113.1" }, { key: "203.0.113.1" }, { key: "k" }]);
+  await assert.rejects(rateLimit({ limit: async () => { throw new Error("down"); } }, "k"));
 });

@@ -1,11 +1,14 @@
 // Ring 3: `wrangler dev` started the way a user starts it (its [build] step
 // runs `make build`), local D1 migrated with `wrangler d1 migrations apply`,
 // one client created and one token fetched and verified with jose — on D1
-// with bring-your-own keys, and on KV with managed keys.
+// with bring-your-own keys, and on KV with managed keys — and the
+// `[[ratelimits]]` of wrangler.toml running: a flood of wrong secrets is
+// refused with 429.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import { createClient, startWranglerDev } from "../../scripts/wrangler-dev.mjs";
+import { shippedRateLimits } from "../e2e/harness.mjs";
 
 for (const [storage, keyMode] of [["d1", "byok"], ["kv", "managed"]]) {
   test(`wrangler dev (${storage}, ${keyMode} keys): create a client, fetch a token, verify it with jose`, async () => {
@@ -32,6 +35,20 @@ for (const [storage, keyMode] of [["d1", "byok"], ["kv", "managed"]]) {
       });
       assert.equal(payload.client_id, c.client_id);
       assert.equal(payload.scope, "read");
+
+      const wrong = () =>
+        fetch(`${dev.base}/oauth2/token`, {
+          method: "POST",
+          headers: {
+            authorization: `Basic ${Buffer.from(`${c.client_id}:wrong`).toString("base64")}`,
+            "content-type": "application/x-www-form-urlencoded",
+          },
+          body: "grant_type=client_credentials",
+        });
+      const { limit } = shippedRateLimits().AUTH_FAILURE_RATE_LIMIT.simple;
+      const statuses = [];
+      for (let i = 0; i <= limit; i++) statuses.push((await wrong()).status);
+      assert.deepEqual(statuses, [...Array(limit).fill(401), 429], dev.output());
     } finally {
       await dev.stop();
     }

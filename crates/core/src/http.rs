@@ -64,15 +64,19 @@ pub enum Header {
     ContentLength,
     /// The version an admin change expects (RFC 9110 §13.1.1).
     IfMatch,
+    /// The client's address as Cloudflare's edge saw it; the key of the
+    /// per-address rate limits (set by the edge, replaced if a client sends it).
+    CfConnectingIp,
 }
 
 impl Header {
     /// Every header the app reads, in a fixed order.
-    pub const ALL: [Header; 4] = [Header::Authorization, Header::ContentType, Header::ContentLength, Header::IfMatch];
+    pub const ALL: [Header; 5] =
+        [Header::Authorization, Header::ContentType, Header::ContentLength, Header::IfMatch, Header::CfConnectingIp];
 
     /// The names of [`Header::ALL`], newline-separated: how the Worker's
     /// glue asks the runtime for them in one call.
-    pub const NAMES: &'static str = "authorization\ncontent-type\ncontent-length\nif-match";
+    pub const NAMES: &'static str = "authorization\ncontent-type\ncontent-length\nif-match\ncf-connecting-ip";
 
     /// The lower-case field name.
     pub const fn name(self) -> &'static str {
@@ -81,6 +85,7 @@ impl Header {
             Header::ContentType => "content-type",
             Header::ContentLength => "content-length",
             Header::IfMatch => "if-match",
+            Header::CfConnectingIp => "cf-connecting-ip",
         }
     }
 
@@ -130,7 +135,7 @@ pub struct Request {
     /// Raw query string without the leading `?`, if any.
     pub query: Option<String>,
     /// The values of the headers in [`Header::ALL`], by position.
-    headers: [Option<String>; 4],
+    headers: [Option<String>; Header::ALL.len()],
     /// The body, or the fact that it was too large to read.
     pub body: Body,
     /// `scheme://host[:port]` of the request URL; the issuer when `ISSUER` is unset.

@@ -16,6 +16,7 @@
 //! - [`keys`] — key rotation policy, sealing, the managed key set, the
 //!   per-isolate key cache.
 //! - [`store`] — the whole store, its rows and the isolate read cache.
+//! - [`limits`] — rate limits per source address and failed authentications per client.
 //! - [`config`] — settings from vars and secrets.
 //! - [`app`] — routing and handlers: (request, ports) → (response, effects).
 //!
@@ -50,6 +51,7 @@ pub mod http;
 pub mod ids;
 pub mod jose;
 pub mod keys;
+pub mod limits;
 pub mod oauth;
 pub mod ports;
 pub mod resource;

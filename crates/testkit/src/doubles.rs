@@ -1,7 +1,11 @@
-//! Clock, logger and random source that say what the test tells them.
+//! Clock, logger, random source and rate limiter that say what the test
+//! tells them.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
 
+use m2m_edge_core::limits::{Limit, LimiterError, RateLimiter, Verdict};
 use m2m_edge_core::ports::{Clock, Logger, Random, RandomError};
 
 /// A clock that says what it is told.
@@ -53,5 +57,60 @@ impl Random for CountingRandom {
             *b = self.0.get();
         }
         Ok(())
+    }
+}
+
+/// A rate limiter that counts in memory, as one location's Rate Limiting
+/// binding does. Clones share the counts (isolates of one location share
+/// the binding). Limits not set with [`MemoryLimiter::limit`] are not
+/// configured; [`MemoryLimiter::next_window`] starts a new window.
+#[derive(Clone, Default)]
+pub struct MemoryLimiter(Rc<LimiterState>);
+
+#[derive(Default)]
+struct LimiterState {
+    limits: RefCell<HashMap<Limit, u32>>,
+    counts: RefCell<HashMap<(Limit, String), u32>>,
+    broken: Cell<bool>,
+}
+
+impl MemoryLimiter {
+    /// Allow `max` events per key and window under `limit`.
+    pub fn limit(&self, limit: Limit, max: u32) {
+        self.0.limits.borrow_mut().insert(limit, max);
+    }
+
+    /// Forget every count: the next window.
+    pub fn next_window(&self) {
+        self.0.counts.borrow_mut().clear();
+    }
+
+    /// Make every call fail (`true`) or work again.
+    pub fn set_broken(&self, broken: bool) {
+        self.0.broken.set(broken);
+    }
+
+    /// Events counted so far under `limit` for `key`.
+    pub fn count(&self, limit: Limit, key: &str) -> u32 {
+        self.0.counts.borrow().get(&(limit, key.to_string())).copied().unwrap_or(0)
+    }
+}
+
+impl RateLimiter for MemoryLimiter {
+    async fn hit(&self, limit: Limit, key: &str) -> Result<Verdict, LimiterError> {
+        if self.0.broken.get() {
+            return Err(LimiterError("the limiter is down (test)".into()));
+        }
+        let Some(&max) = self.0.limits.borrow().get(&limit) else {
+            return Ok(Verdict::Within);
+        };
+        // As the binding does: an event over the limit is not counted.
+        let mut counts = self.0.counts.borrow_mut();
+        let count = counts.entry((limit, key.to_string())).or_default();
+        if *count >= max {
+            return Ok(Verdict::Exceeded);
+        }
+        *count += 1;
+        Ok(Verdict::Within)
     }
 }

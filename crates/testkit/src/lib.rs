@@ -34,6 +34,6 @@ mod memory;
 mod world;
 
 pub use crypto::{HostCrypto, P256Import, P256Signer};
-pub use doubles::{CountingRandom, FixedClock, MemoryLogger};
+pub use doubles::{CountingRandom, FixedClock, MemoryLimiter, MemoryLogger};
 pub use memory::MemoryStore;
 pub use world::{error_of, Host, Req, World, A3, ADMIN_KEY, NOW, ORIGIN};

@@ -15,11 +15,12 @@ use m2m_edge_core::app::{self, Ports, Runtime};
 use m2m_edge_core::config::Config;
 use m2m_edge_core::http::{Method, Request, Response};
 use m2m_edge_core::keys::isolate::{IsolateKeys, RequestKeys};
+use m2m_edge_core::limits::{Limits, Lockouts};
 use m2m_edge_core::ports::{Clock, OsRandom};
 use m2m_edge_core::store::cache::{CachedStore, IsolateCache};
 
 use crate::crypto::{HostCrypto, P256Import, P256Signer};
-use crate::doubles::{FixedClock, MemoryLogger};
+use crate::doubles::{FixedClock, MemoryLimiter, MemoryLogger};
 use crate::memory::MemoryStore;
 
 /// The origin host-test requests arrive at (the issuer when `ISSUER` is unset).
@@ -39,6 +40,7 @@ impl Runtime for Host {
     type Store = CachedStore<MemoryStore>;
     type Key = P256Signer;
     type Crypto = HostCrypto;
+    type Limiter = MemoryLimiter;
 }
 
 /// One deployment and one isolate of it, on the host.
@@ -57,6 +59,11 @@ pub struct World {
     pub keys: IsolateKeys<P256Signer>,
     /// The isolate's read cache (`CLIENT_CACHE_TTL`), in front of `store` as in the Worker.
     pub cache: Rc<IsolateCache>,
+    /// The rate limiter, shared by every isolate of the deployment; no
+    /// limits until a test sets them.
+    pub limiter: MemoryLimiter,
+    /// The isolate's client lockouts.
+    pub lockouts: Lockouts,
 }
 
 impl Default for World {
@@ -90,6 +97,8 @@ impl World {
             log: MemoryLogger::default(),
             keys: IsolateKeys::default(),
             cache: Rc::default(),
+            limiter: MemoryLimiter::default(),
+            lockouts: Lockouts::default(),
         }
     }
 
@@ -104,6 +113,8 @@ impl World {
             log: MemoryLogger::default(),
             keys: IsolateKeys::default(),
             cache: Rc::default(),
+            limiter: self.limiter.clone(),
+            lockouts: Lockouts::default(),
         }
     }
 
@@ -156,6 +167,7 @@ impl World {
                 clock: &self.clock,
                 random: &OsRandom,
                 log: &self.log,
+                limits: Limits { limiter: &self.limiter, lockouts: &self.lockouts },
             };
             let (response, effects) = app::handle(&req, &ports).await;
             if effects.keys_changed {

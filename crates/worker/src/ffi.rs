@@ -21,6 +21,9 @@ extern "C" {
     #[wasm_bindgen(js_name = withBoundedBody)]
     fn js_with_bounded_body(req: &web_sys::Request, env: &Env, next: &BodyContinuation, limit: u32) -> JsValue;
 
+    #[wasm_bindgen(catch, js_name = rateLimit)]
+    fn js_rate_limit(limiter: &JsValue, key: &str) -> Result<js_sys::Promise, JsValue>;
+
     #[wasm_bindgen(catch, js_name = respond)]
     fn js_respond(status: u16, body: &[u8], headers: &str) -> Result<JsValue, JsValue>;
 
@@ -83,6 +86,12 @@ pub fn with_body(req: &web_sys::Request, env: &Env, declared: bool, limit: usize
     } else {
         js_with_bounded_body(req, env, next, limit as u32)
     }
+}
+
+/// A promise of whether one more event for `key` is within `limiter`'s
+/// limit (a Rate Limiting binding's `limit({key})`, its `success`).
+pub fn rate_limit(limiter: &JsValue, key: &str) -> Result<js_sys::Promise, JsValue> {
+    js_rate_limit(limiter, key)
 }
 
 /// The headers as `glue.js` takes them: "name\nvalue\n" each. A value

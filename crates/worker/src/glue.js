@@ -70,6 +70,14 @@ async function readAtMost(reader, limit) {
 }
 
 /**
+ * One more event for `key` on a Rate Limiting binding: a promise of `true`
+ * when it is within the limit, `false` when over it.
+ */
+export function rateLimit(limiter, key) {
+  return limiter.limit({ key }).then((outcome) => outcome.success === true);
+}
+
+/**
  * One `Response` in one call: `body` is a view of wasm memory (copied here;
  * empty means no body), `headers` is "name\nvalue\nname\nvalue\n…" (a header
  * value cannot hold a newline).

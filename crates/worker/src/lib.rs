@@ -13,6 +13,7 @@ mod binding;
 mod d1;
 mod ffi;
 mod kv;
+mod limiter;
 mod webcrypto;
 
 use std::cell::RefCell;
@@ -29,10 +30,12 @@ use m2m_edge_core::app::{self, Ports, Runtime};
 use m2m_edge_core::config::{Config, ConfigError, KeyMode};
 use m2m_edge_core::http::{Body, Method, Request, Response, MAX_BODY_BYTES};
 use m2m_edge_core::keys::isolate::IsolateKeys;
+use m2m_edge_core::limits::{Limits, Lockouts};
 use m2m_edge_core::ports::{Clock, Logger, PooledRandom};
 use m2m_edge_core::store::cache::{CachedStore, IsolateCache};
 
 use backend::Backend;
+use limiter::BindingLimiter;
 use webcrypto::{WebCryptoImport, WebCryptoKeys, WebCryptoSigner};
 
 struct JsClock;
@@ -63,6 +66,7 @@ impl Runtime for Worker {
     type Store = CachedStore<Backend>;
     type Key = WebCryptoSigner;
     type Crypto = WebCryptoKeys;
+    type Limiter = BindingLimiter;
 }
 
 thread_local! {
@@ -78,6 +82,8 @@ thread_local! {
     static RANDOM: Rc<PooledRandom> = Rc::new(PooledRandom::default());
     /// The signing keys and JWKS this isolate holds.
     static KEYS: Rc<IsolateKeys<WebCryptoSigner>> = Rc::new(IsolateKeys::default());
+    /// Client ids this isolate has seen go over the failure limit.
+    static LOCKOUTS: Rc<Lockouts> = Rc::new(Lockouts::default());
 }
 
 struct Settings {
@@ -178,6 +184,8 @@ async fn handle(plain: Request, env: Env) -> (Response, Option<Rc<WebCryptoSigne
             return (app::server_error_response(), None);
         }
     };
+    let limiter = BindingLimiter::new(env.clone());
+    let lockouts = LOCKOUTS.with(Rc::clone);
     let store = Backend::new(config.storage, env);
     let now = JsClock.now();
     let isolate_keys = KEYS.with(Rc::clone);
@@ -196,6 +204,7 @@ async fn handle(plain: Request, env: Env) -> (Response, Option<Rc<WebCryptoSigne
         clock: &JsClock,
         random: &*random,
         log: &ConsoleLog,
+        limits: Limits { limiter: &limiter, lockouts: &lockouts },
     };
     let (response, effects) = app::handle(&plain, &ports).await;
     if effects.keys_changed {

@@ -12,6 +12,7 @@ use crate::http::{Method, Request, Response};
 use crate::jose::IssuingKey;
 use crate::keys::sealed::KeyCrypto;
 use crate::keys::KeyError;
+use crate::limits::{Limits, RateLimiter};
 use crate::oauth::metadata::{JWKS_PATH, TOKEN_PATH};
 use crate::oauth::OAuthError;
 use crate::ports::{Clock, Logger, Random};
@@ -26,6 +27,8 @@ pub trait Runtime {
     type Key: IssuingKey;
     /// Key generation and AES-GCM, for managed-key admin operations.
     type Crypto: KeyCrypto;
+    /// The rate limits' counter.
+    type Limiter: RateLimiter;
 }
 
 /// Everything a request may need from outside the core.
@@ -48,6 +51,8 @@ pub struct Ports<'a, R: Runtime> {
     pub random: &'a dyn Random,
     /// Operator-facing log lines.
     pub log: &'a dyn Logger,
+    /// Rate limits, and this isolate's client lockouts.
+    pub limits: Limits<'a, R::Limiter>,
 }
 
 /// What a request changed that the caller keeps outside the app.

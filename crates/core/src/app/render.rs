@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use crate::client::ClientRecord;
 use crate::http::Response;
 use crate::keys::{ManagedKey, Policy};
+use crate::limits::RETRY_AFTER_SECS;
 use crate::oauth::OAuthError;
 use crate::resource::ApiResource;
 use crate::time::rfc3339;
@@ -24,6 +25,9 @@ pub fn oauth_error(error: &OAuthError, realm: &str) -> Response {
     // RFC 6749 §5.2 requires the challenge when the Authorization header
     // was used; RFC 9110 §15.5.2 requires one on every 401. Basic is the
     // scheme this endpoint accepts in that header.
+    if error.status == 429 {
+        response = response.with_header("retry-after", RETRY_AFTER_SECS.to_string());
+    }
     if error.status == 401 {
         response = response.with_header(
             "www-authenticate",

@@ -11,6 +11,7 @@ use crate::client::{ClientId, ClientRecord, SecretHash, Status};
 use crate::grant::scope::join;
 use crate::http::{Body, Header, Request, Response, SignatureSlot};
 use crate::jose::{jws, IssuingKey};
+use crate::limits::Limit;
 use crate::oauth::claims::{AccessTokenClaims, CustomClaims};
 use crate::oauth::client_auth::{self, Credentials};
 use crate::oauth::negotiate::negotiate;
@@ -27,6 +28,10 @@ pub async fn handle<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> Response {
         Ok(issuer) => issuer,
         Err(unset) => return super::issuer_unset(unset, p),
     };
+    let address = req.header(Header::CfConnectingIp);
+    if p.limits.request(Limit::TokenByAddress, address, p.log).await.is_err() {
+        return render::oauth_error(&OAuthError::too_many_requests(), issuer);
+    }
     match issue(req, p, issuer).await {
         Ok(response) => response,
         Err(error) => {
@@ -74,7 +79,7 @@ async fn issue<R: Runtime>(req: &Request, p: &Ports<'_, R>, issuer: &str) -> Res
         }
     }
     let credentials = client_auth::extract(req.header(Header::Authorization), &params)?;
-    let client = authenticate(&credentials, p).await?;
+    let client = authenticate(&credentials, req.header(Header::CfConnectingIp), p).await?;
     let decision = negotiate(&client.grants, &params.resource, &params.audience, params.scope.as_deref())?;
     let signer = p.signer.map_err(|e| OAuthError::server(format!("cannot sign tokens: {e}")))?;
 
@@ -133,10 +138,21 @@ fn token_response(signing_input: &str, ttl: u32, scope: &str) -> Result<Response
 
 /// Check the presented secret against the client's secret and, during a
 /// rotation, its next one. Unknown client, wrong secret, inactive client:
-/// one `invalid_client`, same message, same work.
-async fn authenticate<R: Runtime>(credentials: &Credentials, p: &Ports<'_, R>) -> Result<ClientRecord, OAuthError> {
-    let record = match ClientId::parse(&credentials.client_id) {
-        Some(id) => p.store.get(&id).await.map_err(|e| OAuthError::server(e.to_string()))?,
+/// one `invalid_client`, same message, same work. Each failure counts
+/// against the failure limit of the client id and `address`; a pair over
+/// it is refused before the record is read or any secret compared.
+async fn authenticate<R: Runtime>(
+    credentials: &Credentials,
+    address: Option<&str>,
+    p: &Ports<'_, R>,
+) -> Result<ClientRecord, OAuthError> {
+    let id = ClientId::parse(&credentials.client_id);
+    let now = p.clock.now();
+    if id.as_ref().is_some_and(|id| p.limits.locked(id.as_str(), address, now)) {
+        return Err(OAuthError::too_many_requests());
+    }
+    let record = match &id {
+        Some(id) => p.store.get(id).await.map_err(|e| OAuthError::server(e.to_string()))?,
         None => None,
     };
     let secret_ok = match &record {
@@ -146,6 +162,14 @@ async fn authenticate<R: Runtime>(credentials: &Credentials, p: &Ports<'_, R>) -
     };
     match record {
         Some(r) if secret_ok && r.status == Status::Active => Ok(r),
-        _ => Err(OAuthError::invalid_client()),
+        _ => match id {
+            // Only well-formed ids are counted: anything else is refused
+            // without a read, and counting it would let junk ids crowd out
+            // the lockouts of real ones.
+            Some(id) if p.limits.failed(id.as_str(), address, now, p.log).await.is_err() => {
+                Err(OAuthError::too_many_requests())
+            }
+            _ => Err(OAuthError::invalid_client()),
+        },
     }
 }

@@ -23,6 +23,10 @@ pub enum ErrorCode {
     InvalidTarget,
     /// A storage or key failure on our side; details go to the log only.
     ServerError,
+    /// Not an RFC 6749 code (§5.2 has none for this): the caller went over a
+    /// rate limit. 429 (RFC 6585 §4) with `Retry-After`; the name is the
+    /// one Auth0 uses for the same answer.
+    TooManyRequests,
 }
 
 impl ErrorCode {
@@ -35,6 +39,7 @@ impl ErrorCode {
             ErrorCode::InvalidScope => "invalid_scope",
             ErrorCode::InvalidTarget => "invalid_target",
             ErrorCode::ServerError => "server_error",
+            ErrorCode::TooManyRequests => "too_many_requests",
         }
     }
 
@@ -43,6 +48,7 @@ impl ErrorCode {
         match self {
             ErrorCode::InvalidClient => 401,
             ErrorCode::ServerError => 500,
+            ErrorCode::TooManyRequests => 429,
             _ => 400,
         }
     }
@@ -95,6 +101,11 @@ impl OAuthError {
             log: Some(log.into()),
             ..OAuthError::new(ErrorCode::ServerError, "the server could not complete the request")
         }
+    }
+
+    /// `too_many_requests`, 429: a rate limit was exceeded.
+    pub fn too_many_requests() -> OAuthError {
+        OAuthError::new(ErrorCode::TooManyRequests, "too many requests; retry after the time in Retry-After")
     }
 
     /// The same error with another status (405, 413).
