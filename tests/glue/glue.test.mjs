@@ -105,3 +105,19 @@ test("rateLimit asks the binding with {key} and resolves to its success flag; a 
   assert.deepEqual(asked, [{ key: "203.0.113.1" }, { key: "203.0.113.1" }, { key: "k" }]);
   await assert.rejects(rateLimit({ limit: async () => { throw new Error("down"); } }, "k"));
 });
+
+test("withBody and withBoundedBody count on the limiter while they read, and hand its outcome over", async () => {
+  const post = () => new Request("https://as.example/", { method: "POST", body: "grant_type=x" });
+  const asked = [];
+  const limiter = (outcome) => ({ limit: async (o) => (asked.push(o.key), outcome()) });
+  const seen = (req, env, bytes, within) => [new TextDecoder().decode(bytes), within];
+  assert.deepEqual(await withBody(post(), null, seen, limiter(() => ({ success: true })), "203.0.113.1"), ["grant_type=x", true]);
+  assert.deepEqual(await withBody(post(), null, seen, limiter(() => ({ success: false })), "k"), ["grant_type=x", false]);
+  // A failing binding: null, and the body is still read.
+  assert.deepEqual(await withBoundedBody(post(), null, seen, 16, limiter(() => { throw new Error("down"); }), "k"), ["grant_type=x", null]);
+  assert.deepEqual(asked, ["203.0.113.1", "k", "k"]);
+  // No limiter: undefined, nothing asked.
+  assert.deepEqual(await withBody(post(), null, seen, undefined, ""), ["grant_type=x", undefined]);
+  assert.deepEqual(await withBoundedBody(post(), null, seen, 16, undefined, ""), ["grant_type=x", undefined]);
+  assert.equal(asked.length, 3);
+});

@@ -129,14 +129,9 @@ pub struct Limits<'a, L: RateLimiter> {
 pub struct TooManyRequests;
 
 impl<L: RateLimiter> Limits<'_, L> {
-    /// Count one request from `address` under `limit`. No address (a
-    /// request that did not come through Cloudflare's edge, such as local
-    /// development) is not counted.
-    pub async fn request(&self, limit: Limit, address: Option<&str>, log: &dyn Logger) -> Result<(), TooManyRequests> {
-        match address {
-            Some(address) if !address.is_empty() => self.count(limit, address, log).await,
-            _ => Ok(()),
-        }
+    /// Count one request from `address` under `limit`.
+    pub async fn request(&self, limit: Limit, address: &str, log: &dyn Logger) -> Result<(), TooManyRequests> {
+        self.count(limit, address, log).await
     }
 
     /// Whether `client_id`, from `address`, is locked out after too many

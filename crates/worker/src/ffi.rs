@@ -16,10 +16,23 @@ extern "C" {
     fn js_describe(req: &web_sys::Request, names: &str) -> String;
 
     #[wasm_bindgen(js_name = withBody)]
-    fn js_with_body(req: &web_sys::Request, env: &Env, next: &BodyContinuation) -> JsValue;
+    fn js_with_body(
+        req: &web_sys::Request,
+        env: &Env,
+        next: &BodyContinuation,
+        limiter: &JsValue,
+        key: &str,
+    ) -> JsValue;
 
     #[wasm_bindgen(js_name = withBoundedBody)]
-    fn js_with_bounded_body(req: &web_sys::Request, env: &Env, next: &BodyContinuation, limit: u32) -> JsValue;
+    fn js_with_bounded_body(
+        req: &web_sys::Request,
+        env: &Env,
+        next: &BodyContinuation,
+        limit: u32,
+        limiter: &JsValue,
+        key: &str,
+    ) -> JsValue;
 
     #[wasm_bindgen(catch, js_name = rateLimit)]
     fn js_rate_limit(limiter: &JsValue, key: &str) -> Result<js_sys::Promise, JsValue>;
@@ -43,8 +56,9 @@ extern "C" {
     ) -> Result<JsValue, JsValue>;
 }
 
-/// The Rust side of `withBody`: `(request, env, bytes or undefined)`.
-pub type BodyContinuation = Closure<dyn FnMut(web_sys::Request, Env, JsValue) -> JsValue>;
+/// The Rust side of `withBody`: `(request, env, bytes or undefined, the
+/// rate limiter's outcome: true, false, null if it failed, undefined if not asked)`.
+pub type BodyContinuation = Closure<dyn FnMut(web_sys::Request, Env, JsValue, JsValue) -> JsValue>;
 
 /// What the runtime handed over could not be described as a request.
 #[derive(Debug)]
@@ -79,12 +93,23 @@ pub fn describe(req: &web_sys::Request) -> Result<Request, Undescribable> {
 /// (already checked against the limit) the runtime delivers at most that
 /// many bytes and the body is read in one call; without one (chunked),
 /// it is read piece by piece and abandoned past `limit` bytes, and `next`
-/// gets `false` instead of the bytes.
-pub fn with_body(req: &web_sys::Request, env: &Env, declared: bool, limit: usize, next: &BodyContinuation) -> JsValue {
+/// gets `false` instead of the bytes. With `count` (a Rate Limiting
+/// binding and a key), one event is counted meanwhile and `next` gets the
+/// outcome.
+pub fn with_body(
+    req: &web_sys::Request,
+    env: &Env,
+    declared: bool,
+    limit: usize,
+    count: Option<(&JsValue, &str)>,
+    next: &BodyContinuation,
+) -> JsValue {
+    let undefined = JsValue::UNDEFINED;
+    let (limiter, key) = count.unwrap_or((&undefined, ""));
     if declared {
-        js_with_body(req, env, next)
+        js_with_body(req, env, next, limiter, key)
     } else {
-        js_with_bounded_body(req, env, next, limit as u32)
+        js_with_bounded_body(req, env, next, limit as u32, limiter, key)
     }
 }
 

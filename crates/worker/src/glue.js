@@ -20,17 +20,30 @@ export function describe(request, names) {
 }
 
 /**
- * Read the request body, then continue in Rust: `next(request, env, bytes)`,
- * with `bytes` undefined when the body could not be read. A long-lived Rust
- * callback, so no per-request closure is built on either side. Only for a
- * body whose Content-Length Rust has checked: the runtime delivers no more
- * than that many bytes.
+ * Read the request body, then continue in Rust: `next(request, env, bytes,
+ * within)`, with `bytes` undefined when the body could not be read. A
+ * long-lived Rust callback, so no per-request closure is built on either
+ * side. Only for a body whose Content-Length Rust has checked: the runtime
+ * delivers no more than that many bytes.
+ *
+ * With a Rate Limiting binding `limiter`, one event for `key` is counted
+ * while the body is read, and `within` is its outcome: `true`, `false`
+ * (over the limit), or `null` if the binding failed; `undefined` without
+ * a limiter. Asked here, the count costs no extra trip through Rust's
+ * async machinery on the token path (Rust decides what it means).
  */
-export function withBody(request, env, next) {
-  return request.arrayBuffer().then(
-    (buffer) => next(request, env, new Uint8Array(buffer)),
-    () => next(request, env, undefined),
+export function withBody(request, env, next, limiter, key) {
+  if (limiter === undefined) {
+    return request.arrayBuffer().then(
+      (buffer) => next(request, env, new Uint8Array(buffer), undefined),
+      () => next(request, env, undefined, undefined),
+    );
+  }
+  const bytes = request.arrayBuffer().then(
+    (buffer) => new Uint8Array(buffer),
+    () => undefined,
   );
+  return continueWith(request, env, next, bytes, limiter, key);
 }
 
 /**
@@ -39,12 +52,24 @@ export function withBody(request, env, next) {
  * isolate buffer more than that. `bytes` is `false` when the body is
  * longer than `limit`.
  */
-export function withBoundedBody(request, env, next, limit) {
-  if (request.body === null) return next(request, env, new Uint8Array(0));
-  return readAtMost(request.body.getReader(), limit).then(
-    (bytes) => next(request, env, bytes),
-    () => next(request, env, undefined),
+export function withBoundedBody(request, env, next, limit, limiter, key) {
+  const bytes =
+    request.body === null
+      ? Promise.resolve(new Uint8Array(0))
+      : readAtMost(request.body.getReader(), limit).then(
+          (read) => read,
+          () => undefined,
+        );
+  return continueWith(request, env, next, bytes, limiter, key);
+}
+
+function continueWith(request, env, next, bytes, limiter, key) {
+  if (limiter === undefined) return bytes.then((read) => next(request, env, read, undefined));
+  const within = rateLimit(limiter, key).then(
+    (ok) => ok,
+    () => null,
   );
+  return Promise.all([bytes, within]).then(([read, ok]) => next(request, env, read, ok));
 }
 
 async function readAtMost(reader, limit) {

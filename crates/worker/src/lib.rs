@@ -35,7 +35,7 @@ use m2m_edge_core::ports::{Clock, Logger, PooledRandom};
 use m2m_edge_core::store::cache::{CachedStore, IsolateCache};
 
 use backend::Backend;
-use limiter::BindingLimiter;
+use limiter::{Answered, BindingLimiter};
 use webcrypto::{WebCryptoImport, WebCryptoKeys, WebCryptoSigner};
 
 struct JsClock;
@@ -129,14 +129,20 @@ pub fn fetch(req: web_sys::Request, env: Env, _ctx: JsValue) -> JsValue {
             plain.body = Body::TooLarge;
             serve(plain, env)
         }
-        (_, declared) => BODY_READ.with(|next| ffi::with_body(&req, &env, declared.is_some(), MAX_BODY_BYTES, next)),
+        (_, declared) => {
+            // The per-address count, made while the body is read.
+            let count = app::address_limit(&plain)
+                .and_then(|(limit, key)| limiter::binding(&env, limit).map(|binding| (binding, key)));
+            let count = count.as_ref().map(|(binding, key)| (binding, *key));
+            BODY_READ.with(|next| ffi::with_body(&req, &env, declared.is_some(), MAX_BODY_BYTES, count, next))
+        }
     }
 }
 
 thread_local! {
     /// The continuation after the body is read (`glue.js` `withBody`): built
     /// once per isolate rather than once per request.
-    static BODY_READ: ffi::BodyContinuation = Closure::new(|req: web_sys::Request, env: Env, bytes: JsValue| {
+    static BODY_READ: ffi::BodyContinuation = Closure::new(|req: web_sys::Request, env: Env, bytes: JsValue, within: JsValue| {
         let mut plain = match ffi::describe(&req) {
             Ok(plain) => plain,
             Err(why) => return fallback(&format!("request not readable: {why}")),
@@ -153,14 +159,20 @@ thread_local! {
                 Body::Bytes(Vec::new())
             }
         };
-        serve(plain, env)
+        let answered = app::address_limit(&plain).and_then(|(limit, key)| Answered::from_js(limit, key, &within));
+        serve_counted(plain, env, answered)
     });
 }
 
 /// Run the app on one request: the reply itself when the app finishes
 /// without waiting on JS, otherwise a promise of it.
 fn serve(plain: Request, env: Env) -> JsValue {
-    let mut reply = Box::pin(handle(plain, env));
+    serve_counted(plain, env, None)
+}
+
+/// [`serve`], with a rate-limit count the glue already made.
+fn serve_counted(plain: Request, env: Env, answered: Option<Answered>) -> JsValue {
+    let mut reply = Box::pin(handle(plain, env, answered));
     match reply.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
         Poll::Ready((response, signer)) => to_js(response, signer.as_deref()),
         // The spawned task polls again with a real waker. A promise that
@@ -175,7 +187,7 @@ fn serve(plain: Request, env: Env) -> JsValue {
 }
 
 /// The app's response, and the key for its signature slot, if any.
-async fn handle(plain: Request, env: Env) -> (Response, Option<Rc<WebCryptoSigner>>) {
+async fn handle(plain: Request, env: Env, answered: Option<Answered>) -> (Response, Option<Rc<WebCryptoSigner>>) {
     let settings = settings(&env);
     let config = match &settings.config {
         Ok(config) => config,
@@ -184,7 +196,7 @@ async fn handle(plain: Request, env: Env) -> (Response, Option<Rc<WebCryptoSigne
             return (app::server_error_response(), None);
         }
     };
-    let limiter = BindingLimiter::new(env.clone());
+    let limiter = BindingLimiter::new(env.clone(), answered);
     let lockouts = LOCKOUTS.with(Rc::clone);
     let store = Backend::new(config.storage, env);
     let now = JsClock.now();

@@ -3,10 +3,10 @@
 //! counted, under which key, what a limited caller gets — is the core's
 //! (`m2m_edge_core::limits`); this only asks the binding.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 use js_sys::Reflect;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use worker::Env;
 
@@ -16,15 +16,43 @@ use crate::ffi;
 use crate::ConsoleLog;
 use m2m_edge_core::ports::Logger;
 
-/// The bindings of one request's `env`.
+/// The bindings of one request's `env`, and the outcome of a count the
+/// glue already made while it read the body.
 pub struct BindingLimiter {
     env: Env,
+    answered: RefCell<Option<Answered>>,
+}
+
+/// One count made ahead of the app (`glue.js` `withBody`).
+pub struct Answered {
+    limit: Limit,
+    key: String,
+    outcome: Result<Verdict, LimiterError>,
+}
+
+impl Answered {
+    /// What the glue handed back for `limit` and `key`: `true`, `false`,
+    /// `null` (the binding failed); `None` if it asked nothing (`undefined`).
+    pub fn from_js(limit: Limit, key: &str, within: &JsValue) -> Option<Answered> {
+        let outcome = match within.as_bool() {
+            Some(true) => Ok(Verdict::Within),
+            Some(false) => Ok(Verdict::Exceeded),
+            None if within.is_undefined() => return None,
+            None => Err(LimiterError("the binding failed".into())),
+        };
+        Some(Answered { limit, key: key.to_string(), outcome })
+    }
+}
+
+/// The Rate Limiting binding for `limit`, if `env` has one.
+pub fn binding(env: &Env, limit: Limit) -> Option<JsValue> {
+    Reflect::get(env.as_ref(), &JsValue::from_str(limit.binding())).ok().filter(|b| !b.is_undefined())
 }
 
 impl BindingLimiter {
-    /// The limiter over `env`'s bindings.
-    pub fn new(env: Env) -> BindingLimiter {
-        BindingLimiter { env }
+    /// The limiter over `env`'s bindings, with the count already made, if any.
+    pub fn new(env: Env, answered: Option<Answered>) -> BindingLimiter {
+        BindingLimiter { env, answered: RefCell::new(answered) }
     }
 }
 
@@ -46,15 +74,18 @@ fn report_unconfigured(limit: Limit) {
 
 impl RateLimiter for BindingLimiter {
     async fn hit(&self, limit: Limit, key: &str) -> Result<Verdict, LimiterError> {
-        let binding = Reflect::get(self.env.as_ref(), &JsValue::from_str(limit.binding()))
-            .map_err(|_| LimiterError("binding not readable".into()))?;
-        if binding.is_undefined() {
+        // The count made while the body was read stands for this one event.
+        let ahead = self.answered.borrow_mut().take_if(|a| a.limit == limit && a.key == key);
+        if let Some(answered) = ahead {
+            return answered.outcome;
+        }
+        let Some(binding) = binding(&self.env, limit) else {
             report_unconfigured(limit);
             return Ok(Verdict::Within);
-        }
+        };
         let promise = ffi::rate_limit(&binding, key).map_err(|_| LimiterError("the binding threw".into()))?;
         let within = JsFuture::from(promise).await.map_err(|_| LimiterError("the binding failed".into()))?;
-        match within.dyn_ref::<js_sys::Boolean>().map(|b| b.value_of()) {
+        match within.as_bool() {
             Some(true) => Ok(Verdict::Within),
             Some(false) => Ok(Verdict::Exceeded),
             None => Err(LimiterError("the binding answered something other than an outcome".into())),

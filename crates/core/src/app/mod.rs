@@ -8,11 +8,11 @@ mod token;
 mod wellknown;
 
 use crate::config::Config;
-use crate::http::{Method, Request, Response};
+use crate::http::{Header, Method, Request, Response};
 use crate::jose::IssuingKey;
 use crate::keys::sealed::KeyCrypto;
 use crate::keys::KeyError;
-use crate::limits::{Limits, RateLimiter};
+use crate::limits::{Limit, Limits, RateLimiter};
 use crate::oauth::metadata::{JWKS_PATH, TOKEN_PATH};
 use crate::oauth::OAuthError;
 use crate::ports::{Clock, Logger, Random};
@@ -66,8 +66,31 @@ pub struct Effects {
 /// Discovery 1.0 §4, where many client libraries look.
 pub const DISCOVERY_PATHS: [&str; 2] = ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"];
 
+/// The per-address limit `req` counts against, and its key (the source
+/// address): every request to the token endpoint and to the admin API — the
+/// admin API's counted before its key is checked, so the limit also bounds
+/// guessing the key. A Worker may ask the limiter while it reads the body;
+/// [`handle`] then takes that answer (README, "Rate limits").
+pub fn address_limit(req: &Request) -> Option<(Limit, &str)> {
+    let address = req.header(Header::CfConnectingIp).filter(|a| !a.is_empty())?;
+    match req.path.as_str() {
+        TOKEN_PATH => Some((Limit::TokenByAddress, address)),
+        p if is_admin(p) => Some((Limit::AdminByAddress, address)),
+        _ => None,
+    }
+}
+
+fn is_admin(path: &str) -> bool {
+    path == "/admin" || path.starts_with("/admin/")
+}
+
 /// Route one request and answer it.
 pub async fn handle<R: Runtime>(req: &Request, ports: &Ports<'_, R>) -> (Response, Effects) {
+    if let Some((limit, address)) = address_limit(req) {
+        if ports.limits.request(limit, address, ports.log).await.is_err() {
+            return (render::oauth_error(&OAuthError::too_many_requests(), ""), Effects::default());
+        }
+    }
     let (response, effects) = match (req.method, req.path.as_str()) {
         (Method::Post, TOKEN_PATH) => (token::handle(req, ports).await, Effects::default()),
         (_, TOKEN_PATH) => (method_not_allowed("POST"), Effects::default()),
@@ -78,7 +101,7 @@ pub async fn handle<R: Runtime>(req: &Request, ports: &Ports<'_, R>) -> (Respons
         (_, p) if p == JWKS_PATH || DISCOVERY_PATHS.contains(&p) => {
             (method_not_allowed("GET, HEAD"), Effects::default())
         }
-        (_, p) if p == "/admin" || p.starts_with("/admin/") => admin::handle(req, ports).await,
+        (_, p) if is_admin(p) => admin::handle(req, ports).await,
         _ => (not_found(), Effects::default()),
     };
     if req.method == Method::Head {

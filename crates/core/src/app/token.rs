@@ -11,7 +11,6 @@ use crate::client::{ClientId, ClientRecord, SecretHash, Status};
 use crate::grant::scope::join;
 use crate::http::{Body, Header, Request, Response, SignatureSlot};
 use crate::jose::{jws, IssuingKey};
-use crate::limits::Limit;
 use crate::oauth::claims::{AccessTokenClaims, CustomClaims};
 use crate::oauth::client_auth::{self, Credentials};
 use crate::oauth::negotiate::negotiate;
@@ -28,10 +27,6 @@ pub async fn handle<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> Response {
         Ok(issuer) => issuer,
         Err(unset) => return super::issuer_unset(unset, p),
     };
-    let address = req.header(Header::CfConnectingIp);
-    if p.limits.request(Limit::TokenByAddress, address, p.log).await.is_err() {
-        return render::oauth_error(&OAuthError::too_many_requests(), issuer);
-    }
     match issue(req, p, issuer).await {
         Ok(response) => response,
         Err(error) => {

@@ -11,7 +11,6 @@ use super::{Effects, Ports, Runtime};
 use crate::client::{ClientId, ClientRecord, SecretHash};
 use crate::config::{AdminKey, StorageKind, MIN_ADMIN_KEY_CHARS};
 use crate::http::{Body, Header, Method, Request, Response};
-use crate::limits::{Limit, RETRY_AFTER_SECS};
 use crate::ports::{StoreError, Write};
 use crate::resource::{ApiResource, ResourceId};
 use crate::validate::FieldError;
@@ -39,8 +38,6 @@ enum AdminError {
     },
     /// 412: `If-Match` names a version that is no longer the stored one.
     PreconditionFailed,
-    /// 429: over the per-address limit.
-    TooManyRequests,
     /// Logged in full; the caller sees `server_error` only.
     Server(String),
 }
@@ -101,10 +98,6 @@ impl AdminError {
                 412,
                 json!({"error": "precondition_failed", "error_description": "If-Match does not match the current version (ETag); read it again"}),
             ),
-            AdminError::TooManyRequests => (
-                429,
-                json!({"error": "too_many_requests", "error_description": "too many requests; retry after the time in Retry-After"}),
-            ),
             AdminError::Server(_) => (
                 500,
                 json!({"error": "server_error", "error_description": "the server could not complete the request"}),
@@ -116,9 +109,6 @@ impl AdminError {
                 response = response.with_header("www-authenticate", "Bearer realm=\"m2m-edge admin\"");
             }
             AdminError::MethodNotAllowed(allow) => response = response.with_header("allow", *allow),
-            AdminError::TooManyRequests => {
-                response = response.with_header("retry-after", RETRY_AFTER_SECS.to_string());
-            }
             _ => {}
         }
         response
@@ -159,9 +149,6 @@ fn with_propagation_notice(response: Response) -> Response {
 }
 
 async fn route<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> Result<(Response, Effects), AdminError> {
-    // Counted before the key is checked: the limit also bounds guessing it.
-    let address = req.header(Header::CfConnectingIp);
-    p.limits.request(Limit::AdminByAddress, address, p.log).await.map_err(|_| AdminError::TooManyRequests)?;
     authorize(req, p)?;
     // Rotation is the one admin change the isolate keeps a copy of.
     if let (Method::Post, "/admin/keys/rotate") = (req.method, req.path.as_str()) {
