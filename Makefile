@@ -51,8 +51,8 @@ test-host: tools
 
 ## clippy on the host and for wasm32, warnings as errors (part of `make test`).
 lint: tools
-	cargo clippy --workspace --all-targets -- -D warnings
-	cargo clippy --workspace --all-targets --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy --workspace --all-targets --all-features -- -D warnings
+	cargo clippy --workspace --all-targets --all-features --target wasm32-unknown-unknown -- -D warnings
 
 # The JS half of the Worker glue (crates/worker/src/glue.js), in Node.
 test-glue: tools

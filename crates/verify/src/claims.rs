@@ -1,0 +1,171 @@
+//! The claims of a verified token: RFC 9068 §4's checks, and the typed result.
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::Rejection;
+
+/// What a request needs of a token beyond its validity.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Requirements {
+    /// Every one must be in the token's `scope` (Stytch's `required_scopes`).
+    pub required_scopes: Vec<String>,
+    /// Refuse a token whose `iat` is older than this many seconds (Stytch's
+    /// `max_token_age`), whatever its `exp`.
+    pub max_token_age: Option<u64>,
+}
+
+impl Requirements {
+    /// No scope, no age limit: any valid token.
+    pub fn none() -> Requirements {
+        Requirements::default()
+    }
+
+    /// These scopes, all of them.
+    pub fn scopes<I, S>(scopes: I) -> Requirements
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Requirements { required_scopes: scopes.into_iter().map(Into::into).collect(), max_token_age: None }
+    }
+
+    /// The same, refusing tokens issued more than `seconds` ago.
+    pub fn max_token_age(mut self, seconds: u64) -> Requirements {
+        self.max_token_age = Some(seconds);
+        self
+    }
+}
+
+/// A token whose signature and claims passed every check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifiedToken {
+    /// `client_id` (RFC 9068 §2.2): the client the token was issued to.
+    pub client_id: String,
+    /// `sub`: for m2m-edge's client-credentials tokens, the client id again.
+    pub subject: String,
+    /// `aud`, as a list (a single string becomes a list of one).
+    pub audience: Vec<String>,
+    /// `scope`, split on spaces; empty without one.
+    pub scopes: Vec<String>,
+    /// `iat`, Unix seconds.
+    pub issued_at: i64,
+    /// `exp`, Unix seconds.
+    pub expires_at: i64,
+    /// `jti`: unique per token.
+    pub jti: String,
+    /// Every other claim (custom claims, `project_id`, …), for
+    /// [`VerifiedToken::claim`] and [`VerifiedToken::custom`].
+    pub claims: Map<String, Value>,
+}
+
+impl VerifiedToken {
+    /// Whether `scope` was granted.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+
+    /// One custom claim, typed: `None` if absent, `Some(Err)` if of another shape.
+    pub fn claim<T: DeserializeOwned>(&self, name: &str) -> Option<Result<T, serde_json::Error>> {
+        self.claims.get(name).map(|v| T::deserialize(v))
+    }
+
+    /// All custom claims as one typed value (a struct with `#[derive(Deserialize)]`).
+    pub fn custom<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        T::deserialize(Value::Object(self.claims.clone()))
+    }
+}
+
+/// What the claims are checked against.
+pub struct Expected<'a> {
+    /// `iss`, exactly.
+    pub issuer: &'a str,
+    /// `aud` must hold one of these.
+    pub audiences: &'a [String],
+    /// Seconds of clock difference tolerated.
+    pub leeway: i64,
+    /// Unix seconds.
+    pub now: i64,
+}
+
+/// Check the payload's claims (RFC 9068 §4, RFC 7519 §4.1) and the
+/// request's requirements; the scope comes last, so a 403 means
+/// everything else was right.
+pub fn check(
+    mut claims: Map<String, Value>,
+    expected: &Expected<'_>,
+    required: &Requirements,
+) -> Result<VerifiedToken, Rejection> {
+    if claims.get("iss").and_then(Value::as_str) != Some(expected.issuer) {
+        return Err(Rejection::Issuer);
+    }
+    let audience = match claims.get("aud") {
+        Some(Value::String(a)) => vec![a.clone()],
+        Some(Value::Array(list)) => list
+            .iter()
+            .map(|a| a.as_str().map(str::to_string))
+            .collect::<Option<Vec<_>>>()
+            .ok_or(Rejection::Audience)?,
+        _ => return Err(Rejection::Audience),
+    };
+    if !audience.iter().any(|a| expected.audiences.contains(a)) {
+        return Err(Rejection::Audience);
+    }
+    let exp = seconds(&claims, "exp")?.ok_or(Rejection::Claim("exp"))?;
+    if expected.now >= exp.saturating_add(expected.leeway) {
+        return Err(Rejection::Expired);
+    }
+    if let Some(nbf) = seconds(&claims, "nbf")? {
+        if nbf > expected.now.saturating_add(expected.leeway) {
+            return Err(Rejection::NotYetValid);
+        }
+    }
+    let iat = seconds(&claims, "iat")?.ok_or(Rejection::Claim("iat"))?;
+    if iat > expected.now.saturating_add(expected.leeway) {
+        return Err(Rejection::NotYetValid);
+    }
+    if let Some(max_age) = required.max_token_age {
+        let max_age = i64::try_from(max_age).unwrap_or(i64::MAX);
+        if expected.now.saturating_sub(iat) > max_age.saturating_add(expected.leeway) {
+            return Err(Rejection::TooOld);
+        }
+    }
+    let client_id = string(&claims, "client_id")?;
+    let subject = string(&claims, "sub")?;
+    let jti = string(&claims, "jti")?;
+    let scopes: Vec<String> = match claims.get("scope") {
+        None => Vec::new(),
+        Some(Value::String(s)) => s.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+        Some(_) => return Err(Rejection::Claim("scope")),
+    };
+    let missing: Vec<&str> =
+        required.required_scopes.iter().filter(|r| !scopes.contains(r)).map(String::as_str).collect();
+    if !missing.is_empty() {
+        return Err(Rejection::InsufficientScope { required: required.required_scopes.join(" ") });
+    }
+    for registered in ["iss", "aud", "exp", "nbf", "iat", "client_id", "sub", "jti", "scope"] {
+        claims.remove(registered);
+    }
+    Ok(VerifiedToken { client_id, subject, audience, scopes, issued_at: iat, expires_at: exp, jti, claims })
+}
+
+/// A NumericDate (RFC 7519 §2): an integer or a non-integer number of
+/// seconds (the fraction dropped); `None` if absent.
+fn seconds(claims: &Map<String, Value>, name: &'static str) -> Result<Option<i64>, Rejection> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.is_finite() && f.abs() < 1e15).map(|f| f.floor() as i64))
+            .map(Some)
+            .ok_or(Rejection::Claim(name)),
+        Some(_) => Err(Rejection::Claim(name)),
+    }
+}
+
+fn string(claims: &Map<String, Value>, name: &'static str) -> Result<String, Rejection> {
+    match claims.get(name) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        _ => Err(Rejection::Claim(name)),
+    }
+}

@@ -1,0 +1,151 @@
+//! Why a token was refused, and the RFC 6750 §3 answer for it.
+
+use std::fmt;
+
+/// A refused request. Each variant names the check that failed — never
+/// key material, never the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    /// No bearer token: no `Authorization` header, another scheme, or an
+    /// empty token. RFC 6750 §3.1: answered without an error code.
+    Missing,
+    /// The `Authorization` header is not `Bearer <token>` with a token in
+    /// the RFC 6750 §2.1 syntax.
+    MalformedRequest,
+    /// Longer than [`MAX_TOKEN_BYTES`](crate::MAX_TOKEN_BYTES).
+    TooLarge,
+    /// Not a compact JWS of three canonical base64url parts holding JSON
+    /// objects without repeated member names; names what was wrong.
+    Malformed(&'static str),
+    /// `alg` is not `ES256` (RFC 8725 §3.1: the algorithm is fixed, never
+    /// taken from the token).
+    Algorithm,
+    /// `typ` is not `at+jwt` (RFC 9068 §4, RFC 8725 §3.11: an ID token or
+    /// another JWT is not an access token).
+    Type,
+    /// `crit` lists extensions this verifier does not implement (RFC 7515 §4.1.11).
+    Critical,
+    /// No `kid`, or a `kid` the issuer's JWKS does not hold.
+    UnknownKey,
+    /// The signature does not verify (or is not a 64-byte `r || s` with
+    /// both in `[1, n-1]`).
+    Signature,
+    /// `iss` is not exactly the configured issuer.
+    Issuer,
+    /// `aud` holds none of the configured audiences.
+    Audience,
+    /// `exp` has passed (beyond the leeway).
+    Expired,
+    /// `nbf` or `iat` is in the future (beyond the leeway).
+    NotYetValid,
+    /// `iat` is older than the required maximum token age.
+    TooOld,
+    /// A claim RFC 9068 §2.2 requires is missing or of the wrong type.
+    Claim(&'static str),
+    /// Valid, but without every required scope (RFC 6750 §3.1 `insufficient_scope`).
+    InsufficientScope {
+        /// The scopes the request needs, space-separated, for the challenge.
+        required: String,
+    },
+    /// The issuer's keys could not be fetched and no recent copy is held.
+    KeysUnavailable,
+}
+
+impl Rejection {
+    /// The RFC 6750 §3.1 `error` code, if the answer carries one.
+    pub fn error_code(&self) -> Option<&'static str> {
+        match self {
+            Rejection::Missing => None,
+            Rejection::MalformedRequest => Some("invalid_request"),
+            Rejection::InsufficientScope { .. } => Some("insufficient_scope"),
+            // Not the caller's fault: no code of RFC 6750 fits; 503 says so.
+            Rejection::KeysUnavailable => None,
+            _ => Some("invalid_token"),
+        }
+    }
+
+    /// The HTTP status (RFC 6750 §3.1; 503 when the keys are unavailable).
+    pub fn status(&self) -> u16 {
+        match self {
+            Rejection::MalformedRequest => 400,
+            Rejection::InsufficientScope { .. } => 403,
+            Rejection::KeysUnavailable => 503,
+            _ => 401,
+        }
+    }
+
+    /// The `WWW-Authenticate` value (RFC 6750 §3): `Bearer realm="…"`, and
+    /// `error`, `error_description` and `scope` where they apply.
+    pub fn www_authenticate(&self, realm: &str) -> String {
+        let mut value = format!("Bearer realm=\"{}\"", quoted(realm));
+        if let Some(code) = self.error_code() {
+            value.push_str(&format!(", error=\"{code}\", error_description=\"{}\"", quoted(&self.to_string())));
+        }
+        if let Rejection::InsufficientScope { required } = self {
+            value.push_str(&format!(", scope=\"{}\"", quoted(required)));
+        }
+        value
+    }
+
+    /// The whole answer: status, headers and an RFC 6750-style JSON body.
+    pub fn to_response(&self, realm: &str) -> ErrorResponse {
+        let body = match self.error_code() {
+            Some(code) => serde_json::json!({"error": code, "error_description": self.to_string()}),
+            None if *self == Rejection::KeysUnavailable => {
+                serde_json::json!({"error": "temporarily_unavailable", "error_description": self.to_string()})
+            }
+            None => serde_json::json!({"error": "unauthorized", "error_description": self.to_string()}),
+        };
+        let mut headers = vec![("content-type", "application/json".to_string()), ("cache-control", "no-store".into())];
+        if *self == Rejection::KeysUnavailable {
+            headers.push(("retry-after", "30".into()));
+        } else {
+            headers.push(("www-authenticate", self.www_authenticate(realm)));
+        }
+        ErrorResponse { status: self.status(), headers, body: body.to_string() }
+    }
+}
+
+/// A refusal as HTTP: hand it to whatever framework serves the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorResponse {
+    /// 400, 401, 403 or 503.
+    pub status: u16,
+    /// Lower-case names: `content-type`, `cache-control`, and
+    /// `www-authenticate` (or `retry-after` for 503).
+    pub headers: Vec<(&'static str, String)>,
+    /// `{"error": …, "error_description": …}`.
+    pub body: String,
+}
+
+/// A quoted-string's content (RFC 9110 §5.6.4), with `"` and `\` left out
+/// rather than escaped: some clients do not unescape.
+fn quoted(s: &str) -> String {
+    s.chars().filter(|c| *c != '"' && *c != '\\' && !c.is_control()).collect()
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rejection::Missing => f.write_str("no bearer token"),
+            Rejection::MalformedRequest => f.write_str("the Authorization header is not `Bearer <token>`"),
+            Rejection::TooLarge => f.write_str("the token is too large"),
+            Rejection::Malformed(what) => write!(f, "malformed token: {what}"),
+            Rejection::Algorithm => f.write_str("alg must be ES256"),
+            Rejection::Type => f.write_str("typ must be at+jwt"),
+            Rejection::Critical => f.write_str("unsupported crit extension"),
+            Rejection::UnknownKey => f.write_str("kid names no key of the issuer"),
+            Rejection::Signature => f.write_str("bad signature"),
+            Rejection::Issuer => f.write_str("wrong issuer"),
+            Rejection::Audience => f.write_str("wrong audience"),
+            Rejection::Expired => f.write_str("the token has expired"),
+            Rejection::NotYetValid => f.write_str("the token is not valid yet"),
+            Rejection::TooOld => f.write_str("the token was issued too long ago"),
+            Rejection::Claim(name) => write!(f, "claim `{name}` missing or invalid"),
+            Rejection::InsufficientScope { required } => write!(f, "requires scope: {required}"),
+            Rejection::KeysUnavailable => f.write_str("the issuer's keys are unavailable"),
+        }
+    }
+}
+
+impl std::error::Error for Rejection {}

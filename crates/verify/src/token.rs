@@ -1,0 +1,178 @@
+//! Taking a compact JWS apart (RFC 7515 §7.1), strictly: nothing is
+//! trusted until the signature verifies, and nothing ambiguous is parsed.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::Rejection;
+
+/// The longest token accepted, in bytes: far above any token m2m-edge
+/// issues, and small enough that parsing an attacker's input is cheap.
+pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+/// The bearer token of an `Authorization` header value (`Bearer <token>`,
+/// the scheme in any case, RFC 9110 §11.1), or of a bare token.
+pub fn bearer(value: &str) -> Result<&str, Rejection> {
+    let value = value.trim();
+    let token = match value.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim_start(),
+        Some(_) => return Err(Rejection::Missing),
+        None if value.eq_ignore_ascii_case("bearer") || value.is_empty() => return Err(Rejection::Missing),
+        // A bare token (no scheme); another scheme's credentials have a space.
+        None => value,
+    };
+    if token.is_empty() {
+        return Err(Rejection::Missing);
+    }
+    // RFC 6750 §2.1 b64token: ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/", then "=".
+    let body = token.trim_end_matches('=');
+    if !body.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')) {
+        return Err(Rejection::MalformedRequest);
+    }
+    Ok(token)
+}
+
+/// A compact JWS taken apart, its signature not yet checked.
+#[derive(Debug)]
+pub struct Unverified<'a> {
+    /// The key id the header names.
+    pub kid: String,
+    /// `header.payload`, the bytes the signature covers.
+    pub signing_input: &'a [u8],
+    /// The payload bytes.
+    pub payload: Vec<u8>,
+    /// `r || s`, 32 bytes each (RFC 7518 §3.4).
+    pub signature: [u8; 64],
+}
+
+/// The JOSE header members this verifier reads. Others (`jwk`, `jku`,
+/// `x5u`, `x5c`, …) are ignored: keys come only from the issuer's JWKS
+/// (RFC 8725 §3.10).
+#[derive(Deserialize)]
+struct Header {
+    alg: Option<Value>,
+    typ: Option<Value>,
+    kid: Option<Value>,
+    crit: Option<Value>,
+}
+
+/// Take `token` apart and check its header: `alg` ES256, `typ` at+jwt, no
+/// `crit`, a `kid`, a 64-byte signature.
+pub fn parse(token: &str) -> Result<Unverified<'_>, Rejection> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(Rejection::TooLarge);
+    }
+    let mut parts = token.split('.');
+    let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(Rejection::Malformed("not three dot-separated parts"));
+    };
+    let header: Header = serde_json::from_value(Value::Object(object(&decode(header_b64, "header")?, "header")?))
+        .map_err(|_| Rejection::Malformed("header"))?;
+    // RFC 7515 §4.1.1: case-sensitive. Only ES256 (RFC 8725 §3.1).
+    if header.alg != Some(Value::String("ES256".into())) {
+        return Err(Rejection::Algorithm);
+    }
+    if !header.typ.as_ref().and_then(Value::as_str).is_some_and(is_access_token_type) {
+        return Err(Rejection::Type);
+    }
+    match &header.crit {
+        None => {}
+        Some(Value::Array(names)) if names.is_empty() => {}
+        Some(_) => return Err(Rejection::Critical),
+    }
+    let kid = match header.kid {
+        Some(Value::String(kid)) if !kid.is_empty() => kid,
+        _ => return Err(Rejection::UnknownKey),
+    };
+    let signature: [u8; 64] = decode(signature_b64, "signature")?.try_into().map_err(|_| Rejection::Signature)?;
+    let payload = decode(payload_b64, "payload")?;
+    let signing_input = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
+    Ok(Unverified { kid, signing_input, payload, signature })
+}
+
+/// RFC 9068 §4: `at+jwt`, or `application/at+jwt` (RFC 7515 §4.1.9 lets
+/// the `application/` prefix be left out); media types are case-insensitive.
+fn is_access_token_type(typ: &str) -> bool {
+    let typ = typ.to_ascii_lowercase();
+    typ == "at+jwt" || typ == "application/at+jwt"
+}
+
+/// Canonical, unpadded base64url (RFC 7515 §2): padding and non-zero
+/// trailing bits are refused, so one token has one spelling.
+fn decode(part: &str, what: &'static str) -> Result<Vec<u8>, Rejection> {
+    URL_SAFE_NO_PAD.decode(part).map_err(|_| Rejection::Malformed(what))
+}
+
+/// A JSON object whose member names are all distinct (RFC 7515 §4, RFC
+/// 7519 §4: a repeated name must be refused, or two parties may read two
+/// different tokens).
+pub fn object(bytes: &[u8], what: &'static str) -> Result<Map<String, Value>, Rejection> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let map = de.deserialize_map(Strict).map_err(|_| Rejection::Malformed(what))?;
+    de.end().map_err(|_| Rejection::Malformed(what))?;
+    Ok(map)
+}
+
+/// Deserializes a JSON object, refusing repeated member names at the top
+/// level (nested values are taken as they are: no claim this verifier
+/// reads is nested).
+struct Strict;
+
+impl<'de> Visitor<'de> for Strict {
+    type Value = Map<String, Value>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+        let mut map = Map::new();
+        while let Some(name) = access.next_key::<String>()? {
+            let value: Value = access.next_value()?;
+            if map.insert(name, value).is_some() {
+                return Err(de::Error::custom("repeated member name"));
+            }
+        }
+        Ok(map)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_takes_the_token_of_the_header_or_a_bare_one() {
+        assert_eq!(bearer("Bearer abc.def.ghi"), Ok("abc.def.ghi"));
+        assert_eq!(bearer("bearer  abc"), Ok("abc"));
+        assert_eq!(bearer("abc.def.ghi"), Ok("abc.def.ghi"));
+        for missing in ["", "   ", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz"] {
+            assert_eq!(bearer(missing), Err(Rejection::Missing), "{missing:?}");
+        }
+        assert_eq!(bearer("Bearer a b"), Err(Rejection::MalformedRequest));
+        assert_eq!(bearer("Bearer a\"b"), Err(Rejection::MalformedRequest));
+    }
+
+    #[test]
+    fn repeated_member_names_are_refused() {
+        assert!(object(br#"{"a":1,"b":2}"#, "x").is_ok());
+        assert_eq!(object(br#"{"a":1,"a":2}"#, "x"), Err(Rejection::Malformed("x")));
+        assert_eq!(object(br#"[1]"#, "x"), Err(Rejection::Malformed("x")));
+        assert_eq!(object(br#"{"a":1} x"#, "x"), Err(Rejection::Malformed("x")));
+    }
+
+    #[test]
+    fn access_token_types() {
+        for ok in ["at+jwt", "AT+JWT", "application/at+jwt", "Application/AT+JWT"] {
+            assert!(is_access_token_type(ok), "{ok}");
+        }
+        for bad in ["JWT", "jwt", "at+jwt ", "application/jwt", ""] {
+            assert!(!is_access_token_type(bad), "{bad}");
+        }
+    }
+}

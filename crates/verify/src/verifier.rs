@@ -1,0 +1,226 @@
+//! The verifier: one per API (per isolate, per process), holding the
+//! issuer's keys between requests.
+
+use std::sync::Mutex;
+
+use serde_json::Value;
+
+use crate::cache::{Decision, KeyCache};
+use crate::claims::{self, Expected, Requirements, VerifiedToken};
+use crate::crypto::{self, Key};
+use crate::fetch::{max_age, Fetcher};
+use crate::{jwks, token, Rejection};
+
+/// Default clock leeway, seconds.
+pub const DEFAULT_LEEWAY_SECS: u64 = 30;
+/// The most leeway [`Verifier::leeway`] accepts, seconds.
+pub const MAX_LEEWAY_SECS: u64 = 300;
+
+/// Verifies access tokens of one issuer for one API. Keep one for the
+/// lifetime of the process (or Worker isolate): it holds the issuer's keys.
+pub struct Verifier<F: Fetcher> {
+    issuer: String,
+    /// Configured, or found by discovery on first use.
+    jwks_uri: Mutex<Option<String>>,
+    audiences: Vec<String>,
+    leeway: i64,
+    fetcher: F,
+    cache: Mutex<KeyCache<Key>>,
+    /// Held while fetching: concurrent misses wait for one fetch and use it.
+    refresh: futures_util::lock::Mutex<()>,
+    clock: fn() -> i64,
+}
+
+/// Unix seconds from the system clock (`Date.now()` on wasm32).
+pub fn system_clock() -> i64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        (js_sys::Date::now() / 1000.0) as i64
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+    }
+}
+
+impl<F: Fetcher> Verifier<F> {
+    /// For tokens of `issuer`; its `jwks_uri` is found by discovery (RFC
+    /// 8414 §3) on first use, and the document's `issuer` must match.
+    pub fn new(issuer: impl Into<String>, fetcher: F) -> Verifier<F> {
+        Verifier {
+            issuer: issuer.into(),
+            jwks_uri: Mutex::new(None),
+            audiences: Vec::new(),
+            leeway: DEFAULT_LEEWAY_SECS as i64,
+            fetcher,
+            cache: Mutex::new(KeyCache::default()),
+            refresh: futures_util::lock::Mutex::new(()),
+            clock: system_clock,
+        }
+    }
+
+    /// For tokens of `issuer`, with keys from `jwks_uri` (no discovery).
+    pub fn with_jwks_uri(issuer: impl Into<String>, jwks_uri: impl Into<String>, fetcher: F) -> Verifier<F> {
+        let verifier = Verifier::new(issuer, fetcher);
+        *lock(&verifier.jwks_uri) = Some(jwks_uri.into());
+        verifier
+    }
+
+    /// Accept tokens for `audience` (this API's resource identifier). At
+    /// least one is needed: without, every token is refused.
+    pub fn audience(mut self, audience: impl Into<String>) -> Verifier<F> {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// Tolerate this much clock difference in `exp`, `nbf` and `iat`
+    /// (default 30 s; capped at 300 s).
+    pub fn leeway(mut self, seconds: u64) -> Verifier<F> {
+        self.leeway = seconds.min(MAX_LEEWAY_SECS) as i64;
+        self
+    }
+
+    /// Read the time from `clock` (Unix seconds) instead of the system: for tests.
+    pub fn clock(mut self, clock: fn() -> i64) -> Verifier<F> {
+        self.clock = clock;
+        self
+    }
+
+    /// The issuer this verifier accepts.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// Verify the token of an `Authorization` header value (`Bearer …`) or
+    /// a bare token, and check `required` of it.
+    pub async fn verify(&self, authorization: &str, required: &Requirements) -> Result<VerifiedToken, Rejection> {
+        let unverified = token::parse(token::bearer(authorization)?)?;
+        if !crypto::in_range(&unverified.signature) {
+            return Err(Rejection::Signature);
+        }
+        let key = self.key(&unverified.kid).await?;
+        if !crypto::verify(&key, unverified.signing_input, &unverified.signature).await {
+            return Err(Rejection::Signature);
+        }
+        let claims = token::object(&unverified.payload, "payload")?;
+        let expected =
+            Expected { issuer: &self.issuer, audiences: &self.audiences, leeway: self.leeway, now: (self.clock)() };
+        claims::check(claims, &expected, required)
+    }
+
+    /// The key for `kid`, fetching the set when the cache policy says so.
+    async fn key(&self, kid: &str) -> Result<Key, Rejection> {
+        // Decide, fetch at most once, decide again: a fetch always leaves a
+        // decision other than Refetch for the same moment.
+        for _ in 0..3 {
+            let (decision, attempts) = {
+                let cache = lock(&self.cache);
+                (cache.decide(kid, (self.clock)()), cache.attempts)
+            };
+            match decision {
+                Decision::Use(key) => return Ok(key),
+                Decision::Unknown => return Err(Rejection::UnknownKey),
+                Decision::Unavailable => return Err(Rejection::KeysUnavailable),
+                Decision::Refetch => {
+                    let _fetching = self.refresh.lock().await;
+                    // Someone else fetched while this one waited: use theirs.
+                    if lock(&self.cache).attempts == attempts {
+                        self.refetch().await;
+                    }
+                }
+            }
+        }
+        Err(Rejection::KeysUnavailable)
+    }
+
+    async fn refetch(&self) {
+        let outcome = self.fetch_keys().await;
+        let now = (self.clock)();
+        let mut cache = lock(&self.cache);
+        match outcome {
+            Some((keys, max_age)) => cache.fetched(keys, max_age, now),
+            None => cache.failed(now),
+        }
+    }
+
+    /// The issuer's keys, each imported (or reused if already imported), and
+    /// the set's `max-age`; `None` if they cannot be had.
+    async fn fetch_keys(&self) -> Option<(Vec<(jwks::PublicKey, Key)>, Option<u64>)> {
+        let known = lock(&self.jwks_uri).clone();
+        let uri = match known {
+            Some(uri) => uri,
+            None => {
+                let uri = self.discover().await?;
+                *lock(&self.jwks_uri) = Some(uri.clone());
+                uri
+            }
+        };
+        let fetched = self.fetcher.get(&uri).await.ok().filter(|f| f.status == 200)?;
+        let published = jwks::parse(&fetched.body).ok()?;
+        let mut keys = Vec::with_capacity(published.len());
+        for public in published {
+            let held = lock(&self.cache).imported(&public);
+            let key = match held {
+                Some(key) => key,
+                None => match crypto::import(&public).await {
+                    Some(key) => key,
+                    None => continue,
+                },
+            };
+            keys.push((public, key));
+        }
+        Some((keys, fetched.cache_control.as_deref().and_then(max_age)))
+    }
+
+    /// `jwks_uri` from the issuer's metadata (RFC 8414 §3; OpenID Connect
+    /// Discovery's location as a fallback), whose `issuer` must be ours (§3.3).
+    async fn discover(&self) -> Option<String> {
+        for suffix in ["oauth-authorization-server", "openid-configuration"] {
+            let Ok(fetched) = self.fetcher.get(&metadata_url(&self.issuer, suffix)).await else { continue };
+            if fetched.status != 200 {
+                continue;
+            }
+            let metadata: Value = serde_json::from_slice(&fetched.body).ok()?;
+            if metadata.get("issuer").and_then(Value::as_str) != Some(self.issuer.as_str()) {
+                return None;
+            }
+            return metadata.get("jwks_uri").and_then(Value::as_str).map(str::to_string);
+        }
+        None
+    }
+}
+
+/// RFC 8414 §3.1: the well-known suffix goes between the host and the
+/// issuer's path (`https://as/.well-known/x/tenant` for `https://as/tenant`).
+fn metadata_url(issuer: &str, suffix: &str) -> String {
+    let issuer = issuer.trim_end_matches('/');
+    let after_scheme = issuer.find("://").map_or(0, |i| i + 3);
+    let (origin, path) = match issuer[after_scheme..].find('/') {
+        Some(i) => issuer.split_at(after_scheme + i),
+        None => (issuer, ""),
+    };
+    format!("{origin}/.well-known/{suffix}{path}")
+}
+
+/// The value behind a std mutex, even if a panic poisoned it (the cache is
+/// valid between any two statements).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::metadata_url;
+
+    #[test]
+    fn metadata_location_follows_rfc8414() {
+        assert_eq!(
+            metadata_url("https://as.example", "oauth-authorization-server"),
+            "https://as.example/.well-known/oauth-authorization-server"
+        );
+        assert_eq!(
+            metadata_url("https://as.example/tenant", "openid-configuration"),
+            "https://as.example/.well-known/openid-configuration/tenant"
+        );
+    }
+}
