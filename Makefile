@@ -9,7 +9,7 @@ export PATH := $(CARGO_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 export CLOUDFLARE_CF_FETCH_ENABLED := false
 
-SOURCES := $(shell find crates -name '*.rs' -o -name '*.js' -o -name Cargo.toml) Cargo.toml Cargo.lock
+SOURCES := $(shell find crates examples -path '*/build' -prune -o \( -name '*.rs' -o -name '*.js' -o -name Cargo.toml \) -print) Cargo.toml Cargo.lock
 
 .PHONY: dev test tools build test-host test-glue test-e2e test-smoke lint fuzz latency key-costs bench clean
 
@@ -17,8 +17,9 @@ SOURCES := $(shell find crates -name '*.rs' -o -name '*.js' -o -name Cargo.toml)
 tools:
 	@scripts/ensure-tools.sh
 
-## Release build of the worker into build/ (incremental).
-build: tools build/index.js
+## Release build of the worker into build/, and of the example edge API
+## into examples/edge-api/build/ (incremental).
+build: tools build/index.js examples/edge-api/build/index.js
 
 # worker-build would download wasm-bindgen, wasm-opt and esbuild; point it
 # at the local copies instead. It builds crates/worker into build/ here.
@@ -31,6 +32,14 @@ build/index.js: $(SOURCES)
 	ESBUILD_BIN=$(CURDIR)/node_modules/.bin/esbuild \
 	worker-build --release --out-dir $(CURDIR)/build crates/worker
 	wasm-opt build/index_bg.wasm --strip-debug --strip-producers -o build/index_bg.wasm
+	@touch $@
+
+examples/edge-api/build/index.js: $(SOURCES)
+	WASM_BINDGEN_BIN=$(CARGO_BIN)/wasm-bindgen \
+	WASM_OPT_BIN=$(CURDIR)/node_modules/.bin/wasm-opt \
+	ESBUILD_BIN=$(CURDIR)/node_modules/.bin/esbuild \
+	worker-build --release --out-dir $(CURDIR)/examples/edge-api/build examples/edge-api
+	wasm-opt examples/edge-api/build/index_bg.wasm --strip-debug --strip-producers -o examples/edge-api/build/index_bg.wasm
 	@touch $@
 
 .dev.vars:
@@ -92,4 +101,4 @@ key-costs: build
 	node scripts/key-costs.mjs 7
 
 clean:
-	rm -rf build target .wrangler
+	rm -rf build examples/edge-api/build target .wrangler

@@ -42,40 +42,95 @@ export function shippedRateLimits() {
   return limits;
 }
 
+const WASM_MODULES = [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }];
+const COMPATIBILITY_DATE = "2026-04-20";
+const DIRECT = [{ host: "127.0.0.1", port: 0 }];
+
+/** The token service's vars and secrets: fresh secrets, `bindings` on top (`undefined` removes one). */
+function serviceBindings(bindings) {
+  const all = { STORAGE: "d1", DEFAULT_TOKEN_TTL: "3600", ...freshSecrets(), ...bindings };
+  for (const [k, v] of Object.entries(all)) if (v === undefined) delete all[k];
+  return all;
+}
+
+/** Miniflare's options for the token service built into build/. */
+function serviceOptions({ bindings, kv, ratelimits, direct }) {
+  return {
+    modules: true,
+    scriptPath: join(root, "build/index.js"),
+    modulesRules: WASM_MODULES,
+    compatibilityDate: COMPATIBILITY_DATE,
+    d1Databases: ["DB"],
+    kvNamespaces: kv ? ["KV"] : [],
+    ratelimits,
+    // For measurements: a socket straight into the worker, without
+    // Miniflare's entry worker in front (closest to bare workerd).
+    ...(direct ? { unsafeDirectSockets: DIRECT } : {}),
+    bindings,
+  };
+}
+
+async function migrated(mf, migrate) {
+  if (migrate) {
+    const db = await mf.getD1Database("DB");
+    await db.batch(migrationStatements().map((s) => db.prepare(s)));
+  }
+}
+
 /**
  * A running worker. `bindings` override or add vars/secrets; a binding set to
  * `undefined` is left out entirely. `ratelimits` replaces wrangler.toml's
  * rate limits (Miniflare's shape: `{NAME: {simple: {limit, period}}}`).
  */
 export async function startWorker({ bindings = {}, migrate = true, kv = true, persist, direct = false, ratelimits = shippedRateLimits() } = {}) {
-  const secrets = freshSecrets();
-  const all = { STORAGE: "d1", DEFAULT_TOKEN_TTL: "3600", ...secrets, ...bindings };
-  for (const [k, v] of Object.entries(all)) if (v === undefined) delete all[k];
+  const all = serviceBindings(bindings);
   const mf = new Miniflare({
-    modules: true,
-    scriptPath: join(root, "build/index.js"),
-    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
-    compatibilityDate: "2026-04-20",
-    d1Databases: ["DB"],
-    kvNamespaces: kv ? ["KV"] : [],
-    ratelimits,
+    ...serviceOptions({ bindings: all, kv, ratelimits, direct }),
     ...(persist ? { d1Persist: persist, kvPersist: persist } : {}),
-    // For measurements: a socket straight into the worker, without
-    // Miniflare's entry worker in front (closest to bare workerd).
-    ...(direct ? { unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] } : {}),
-    bindings: all,
     inspectorPort: 0,
     // Lets tests fire the Cron Trigger: GET /cdn-cgi/handler/scheduled.
     unsafeTriggerHandlers: true,
   });
   const url = await mf.ready;
-  if (migrate) {
-    const db = await mf.getD1Database("DB");
-    await db.batch(migrationStatements().map((s) => db.prepare(s)));
-  }
+  await migrated(mf, migrate);
   const base = url.href.replace(/\/$/, "");
   const directBase = direct ? (await mf.unsafeGetDirectURL()).href.replace(/\/$/, "") : undefined;
   return { mf, base, directBase, secrets: all, close: () => mf.dispose() };
+}
+
+/** Where the example edge API expects its tokens from, and for. */
+export const EDGE_ISSUER = "https://auth.m2m.test";
+export const EDGE_AUDIENCE = "https://orders.example.com";
+
+/**
+ * The token service and the example edge API (examples/edge-api) in one
+ * workerd, the API getting keys over the `AUTH` service binding. `edges`
+ * names the API workers to run: each is its own isolate with its own key
+ * cache. Returns what `startWorker` does, plus `edge[name]`: the base URL of
+ * each API worker.
+ */
+export async function startWithEdgeApi({ bindings = {}, edges = ["edge-api"], ratelimits = shippedRateLimits(), direct = false } = {}) {
+  const all = serviceBindings({ ISSUER: EDGE_ISSUER, ...bindings });
+  const edgeWorker = (name) => ({
+    name,
+    modules: true,
+    scriptPath: join(root, "examples/edge-api/build/index.js"),
+    modulesRules: WASM_MODULES,
+    compatibilityDate: COMPATIBILITY_DATE,
+    bindings: { ISSUER: EDGE_ISSUER, AUDIENCE: EDGE_AUDIENCE },
+    serviceBindings: { AUTH: "auth" },
+    unsafeDirectSockets: DIRECT,
+  });
+  const mf = new Miniflare({
+    inspectorPort: 0,
+    workers: [{ name: "auth", ...serviceOptions({ bindings: all, kv: true, ratelimits, direct }) }, ...edges.map(edgeWorker)],
+  });
+  const url = await mf.ready;
+  await migrated(mf, true);
+  const edge = {};
+  for (const name of edges) edge[name] = (await mf.unsafeGetDirectURL(name)).href.replace(/\/$/, "");
+  const directBase = direct ? (await mf.unsafeGetDirectURL("auth")).href.replace(/\/$/, "") : undefined;
+  return { mf, base: url.href.replace(/\/$/, ""), directBase, edge, secrets: all, close: () => mf.dispose() };
 }
 
 /** Small HTTP helpers bound to one worker. */

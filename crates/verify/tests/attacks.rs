@@ -2,6 +2,7 @@
 //! own test, with the check it fails. Native signature back end (p256); the
 //! same tokens are sent to the WebCrypto back end in workerd by
 //! tests/e2e/edge_api.test.mjs.
+#![cfg(not(target_arch = "wasm32"))] // the native back end; the WebCrypto one is exercised in workerd
 
 mod common;
 
