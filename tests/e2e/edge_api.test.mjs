@@ -38,7 +38,7 @@ describe(`edge API with m2m-edge-verify (${STORAGE})`, () => {
   let key; // the token service's signing key (bring-your-own mode), to forge precisely
   let kid;
   before(async () => {
-    w = await startWithEdgeApi({ bindings: { STORAGE }, edges: ["edge-api", "edge-api-fresh"] });
+    w = await startWithEdgeApi({ bindings: { STORAGE }, edges: ["edge-api", "edge-api-burst"] });
     api = clientFor(w);
     const jwk = JSON.parse(w.secrets.SIGNING_KEYS).keys[0];
     key = createPrivateKey({ key: jwk, format: "jwk" });
@@ -73,6 +73,15 @@ describe(`edge API with m2m-edge-verify (${STORAGE})`, () => {
     assert.equal(write.json.client_id, c.client_id);
     // A forged token built like the real one passes too: the forging is exact.
     assert.equal((await orders(edge(), `Bearer ${forge(goodHeader(), goodClaims())}`)).status, 200);
+  });
+
+  test("a burst of first requests in a cold isolate: every one answered, none left waiting on another's key fetch", async () => {
+    const c = await api.createClient(grant(["orders:read"]));
+    const token = await tokenFor(api, c);
+    const statuses = await Promise.all(
+      Array.from({ length: 24 }, () => orders(w.edge["edge-api-burst"], `Bearer ${token}`).then((r) => r.status)),
+    );
+    assert.deepEqual(statuses, Array(24).fill(200));
   });
 
   test("the wrong scope: 403 insufficient_scope with the scope in the challenge", async () => {

@@ -38,6 +38,9 @@ pub struct KeyCache<K> {
     /// Fetch attempts so far: a caller that waited for another's fetch
     /// sees it changed and decides again instead of fetching twice.
     pub attempts: u64,
+    /// Fetches started and not finished (by callers that do not wait for
+    /// each other: `Verifier::share_fetches`).
+    pub in_flight: u32,
 }
 
 impl<K> Default for KeyCache<K> {
@@ -50,6 +53,7 @@ impl<K> Default for KeyCache<K> {
             last_attempt: None,
             last_failed: false,
             attempts: 0,
+            in_flight: 0,
         }
     }
 }
@@ -92,6 +96,21 @@ impl<K: Clone> KeyCache<K> {
             Some(key) => Decision::Use(key),
             None => Decision::Unknown,
         }
+    }
+
+    /// For a caller that will not wait on another's fetch and was told to
+    /// [`Decision::Refetch`]: `None` if no fetch is in flight (fetch), else
+    /// what the held set offers meanwhile — the key if it is held and not
+    /// past the stale bound ([`Decision::Use`]), or [`Decision::Unknown`] if
+    /// a set is held without it; `None` again if nothing usable is held.
+    pub fn while_fetching(&self, kid: &str, now: i64) -> Option<Decision<K>> {
+        if self.in_flight == 0 || !self.loaded || now >= self.stale_until {
+            return None;
+        }
+        Some(match self.keys.iter().find(|(k, _)| k.kid == kid) {
+            Some((_, key)) => Decision::Use(key.clone()),
+            None => Decision::Unknown,
+        })
     }
 
     /// The imported key already held for `public`, if its point is the same.
@@ -163,6 +182,17 @@ mod tests {
         for t in UNKNOWN_KID_REFETCH_SECS..2 * UNKNOWN_KID_REFETCH_SECS {
             assert_eq!(cache.decide("forged", t), Decision::Unknown);
         }
+    }
+
+    #[test]
+    fn while_another_fetches_the_held_set_serves_within_the_stale_bound() {
+        let mut cache = cache_with(&["a"], Some(60), 0);
+        assert_eq!(cache.while_fetching("a", 61), None, "nothing in flight: fetch");
+        cache.in_flight = 1;
+        assert_eq!(cache.while_fetching("a", 61), Some(Decision::Use(7)));
+        assert_eq!(cache.while_fetching("b", 61), Some(Decision::Unknown));
+        assert_eq!(cache.while_fetching("a", 60 + STALE_IF_ERROR_SECS), None, "too stale: fetch too");
+        assert_eq!(KeyCache::<u8> { in_flight: 1, ..KeyCache::default() }.while_fetching("a", 0), None);
     }
 
     #[test]

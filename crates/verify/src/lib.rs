@@ -31,7 +31,9 @@
 //! binding to the token service). They are held per [`Verifier`] under the
 //! rules of the [`cache`] module: the JWKS `max-age` (60 s – 1 h), at most
 //! one refetch per 30 s for an unknown `kid`, the last good set for up to
-//! an hour while refetches fail, one fetch for concurrent misses.
+//! an hour while refetches fail; natively, concurrent misses share one
+//! fetch, and in a Worker no request waits on another's fetch (workerd
+//! cancels such a request as hung: [`Verifier::share_fetches`]).
 //!
 //! # Example
 //!

@@ -28,6 +28,7 @@ pub struct Verifier<F: Fetcher> {
     cache: Mutex<KeyCache<Key>>,
     /// Held while fetching: concurrent misses wait for one fetch and use it.
     refresh: futures_util::lock::Mutex<()>,
+    share_fetches: bool,
     clock: fn() -> i64,
 }
 
@@ -55,6 +56,7 @@ impl<F: Fetcher> Verifier<F> {
             fetcher,
             cache: Mutex::new(KeyCache::default()),
             refresh: futures_util::lock::Mutex::new(()),
+            share_fetches: !cfg!(target_arch = "wasm32"),
             clock: system_clock,
         }
     }
@@ -77,6 +79,20 @@ impl<F: Fetcher> Verifier<F> {
     /// (default 30 s; capped at 300 s).
     pub fn leeway(mut self, seconds: u64) -> Verifier<F> {
         self.leeway = seconds.min(MAX_LEEWAY_SECS) as i64;
+        self
+    }
+
+    /// Whether a request that needs the keys while another request fetches
+    /// them waits for that fetch (`true`, the default natively: concurrent
+    /// misses share one fetch) or does not wait (`false`, the default on
+    /// wasm32): workerd cancels a request that waits on another request's
+    /// I/O as hung, so in a Worker a request never waits for another's
+    /// fetch. It uses the set already held if that has the key (fresh or
+    /// within the stale bound) and fetches on its own only when it has
+    /// nothing to go on; an unknown `kid` while a fetch is in flight is
+    /// refused, as it would be within the refetch interval.
+    pub fn share_fetches(mut self, share: bool) -> Verifier<F> {
+        self.share_fetches = share;
         self
     }
 
@@ -121,11 +137,22 @@ impl<F: Fetcher> Verifier<F> {
                 Decision::Use(key) => return Ok(key),
                 Decision::Unknown => return Err(Rejection::UnknownKey),
                 Decision::Unavailable => return Err(Rejection::KeysUnavailable),
-                Decision::Refetch => {
+                Decision::Refetch if self.share_fetches => {
                     let _fetching = self.refresh.lock().await;
                     // Someone else fetched while this one waited: use theirs.
                     if lock(&self.cache).attempts == attempts {
                         self.refetch().await;
+                    }
+                }
+                Decision::Refetch => {
+                    let decision = lock(&self.cache).while_fetching(kid, (self.clock)());
+                    match decision {
+                        Some(Decision::Use(key)) => return Ok(key),
+                        Some(_) => return Err(Rejection::UnknownKey),
+                        None => {
+                            let _flight = InFlight::start(&self.cache);
+                            self.refetch().await;
+                        }
                     }
                 }
             }
@@ -187,6 +214,24 @@ impl<F: Fetcher> Verifier<F> {
             return metadata.get("jwks_uri").and_then(Value::as_str).map(str::to_string);
         }
         None
+    }
+}
+
+/// Marks a fetch in flight for as long as it lives, even if the request
+/// that started it is dropped midway.
+struct InFlight<'a, K>(&'a Mutex<KeyCache<K>>);
+
+impl<'a, K> InFlight<'a, K> {
+    fn start(cache: &'a Mutex<KeyCache<K>>) -> InFlight<'a, K> {
+        lock(cache).in_flight += 1;
+        InFlight(cache)
+    }
+}
+
+impl<K> Drop for InFlight<'_, K> {
+    fn drop(&mut self) {
+        let mut cache = lock(self.0);
+        cache.in_flight = cache.in_flight.saturating_sub(1);
     }
 }
 

@@ -220,3 +220,24 @@ fn verification_is_send_for_multithreaded_servers() {
     let future = verifier.verify("Bearer x", &none);
     assert_send(&future);
 }
+
+#[test]
+fn without_shared_fetches_no_request_waits_for_another_and_refreshes_serve_the_held_set() {
+    // As in a Worker: workerd cancels a request that waits on another's I/O.
+    let key = Key::new("k1", 7);
+    let issuer = Issuer::publishing(&[&key]);
+    issuer.state().yielding.store(true, std::sync::atomic::Ordering::SeqCst);
+    let verifier = issuer.verifier().share_fetches(false);
+    set_time(NOW);
+    let none = Requirements::none();
+    let tokens: Vec<String> = (0..4).map(|i| key.token(json!({"jti": format!("j{i}")}))).collect();
+    // Cold: nothing held, so each concurrent miss fetches for itself.
+    let cold = block(futures_util::future::join_all(tokens.iter().map(|t| verifier.verify(t, &none))));
+    assert!(cold.iter().all(Result::is_ok));
+    assert_eq!(issuer.fetches(), 4);
+    // Expired: the first refreshes; the others use the held set meanwhile.
+    set_time(NOW + 300);
+    let warm = block(futures_util::future::join_all(tokens.iter().map(|t| verifier.verify(t, &none))));
+    assert!(warm.iter().all(Result::is_ok));
+    assert_eq!(issuer.fetches(), 5);
+}
