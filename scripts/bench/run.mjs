@@ -15,7 +15,8 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { Miniflare } from "miniflare";
-import { clientFor, startWorker, workerdPids } from "../../tests/e2e/harness.mjs";
+import { build as esbuild } from "esbuild";
+import { EDGE_AUDIENCE, EDGE_ISSUER, clientFor, startWithEdgeApi, startWorker, workerdPids } from "../../tests/e2e/harness.mjs";
 import { script as floorScript } from "./floor.mjs";
 
 const root = new URL("../../", import.meta.url).pathname;
@@ -190,6 +191,66 @@ async function benchFloor() {
   }
 }
 
+/**
+ * Verifying a token at the edge: the example edge API (Rust,
+ * m2m-edge-verify, WebCrypto) beside the same API as a JS worker with jose
+ * (jose-api.mjs) and the runtime's floor (verify-floor.mjs: one WebCrypto
+ * verification, nothing else), all in the workerd of the token service, keys
+ * over the service binding and warm. Each worker's `/health` is its trivial
+ * route.
+ */
+async function benchVerifiers() {
+  const jose = await esbuild({ entryPoints: [join(root, "scripts/bench/jose-api.mjs")], bundle: true, format: "esm", write: false, conditions: ["worker", "browser"] });
+  const js = (name, script) => ({
+    name,
+    modules: true,
+    script,
+    compatibilityDate: "2026-04-20",
+    bindings: { ISSUER: EDGE_ISSUER, AUDIENCE: EDGE_AUDIENCE },
+    serviceBindings: { AUTH: "auth" },
+    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+  });
+  const before = new Set(workerdPids());
+  const w = await startWithEdgeApi({
+    extraWorkers: [js("jose-api", jose.outputFiles[0].text), js("verify-floor", readFileSync(join(root, "scripts/bench/verify-floor.mjs"), "utf8"))],
+  });
+  try {
+    const own = workerdPids().filter((pid) => !before.has(pid));
+    const api = clientFor(w);
+    const c = await api.createClient({ grants: [{ audience: EDGE_AUDIENCE, scopes: ["orders:read"] }] });
+    const token = (await api.token({ basic: [c.client_id, c.client_secret], form: "grant_type=client_credentials" })).json.access_token;
+    const series = [
+      ["edge API, Rust (m2m-edge-verify)", "edge-api"],
+      ["edge API, JS (jose 6)", "jose-api"],
+      ["JS verify floor (workerd)", "verify-floor"],
+    ].map(([target, name]) => ({
+      target,
+      pids: () => own,
+      specs: [
+        ["verify", { url: `${w.edge[name]}/orders`, headers: { authorization: `Bearer ${token}` } }],
+        ["trivial GET", { url: `${w.edge[name]}/health` }],
+      ],
+    }));
+    for (const s of series) load({ ...s.specs[0][1], connections: 8, seconds: 1 });
+    points(series, 8).forEach((results, i) => {
+      for (const r of results) {
+        rows.push({ target: series[i].target, storage: "-", keyMode: "-", ...r });
+        log(rows.at(-1));
+      }
+    });
+  } finally {
+    await w.close();
+  }
+}
+
+/** The native verifier's verifications/s on one core (crates/verify/benches/native.rs). */
+function benchNativeVerifier() {
+  const out = execFileSync("cargo", ["bench", "-q", "-p", "m2m-edge-verify", "--bench", "native"], { cwd: root, encoding: "utf8" });
+  const line = out.split("\n").find((l) => l.startsWith("native verifications/s"));
+  console.error(`  ${line}`);
+  return line;
+}
+
 /** Process start → first token answered; and first vs second token in a fresh isolate. */
 async function coldStart() {
   const persist = mkdtempSync(join(tmpdir(), "m2m-bench-"));
@@ -249,6 +310,8 @@ const machine = {
 console.error(`make bench${QUICK ? " (QUICK: 1 s per point)" : ""}: ${machine.nproc} cores, ${machine.cpu}`);
 await benchWorkers();
 await benchFloor();
+await benchVerifiers();
+const native = benchNativeVerifier();
 await benchPeer();
 const cold = await coldStart();
 
@@ -268,6 +331,16 @@ const floorTrivial = find("JS floor", "-", "-", "trivial GET", 8);
 summary.push(
   `- runtime floor (floor.mjs: a plain JS worker that only reads the body and makes one WebCrypto ES256 signature), 8 connections: ${f1(floorToken.rps)} tokens/s = ${f1((100 * floorToken.rps) / floorTrivial.rps)} % of its own trivial GET (${f1(floorTrivial.rps)}); CPU per token above the trivial GET ${f1(floorToken.cpuMsPer1k - floorTrivial.cpuMsPer1k)} µs`,
 );
+const rust = find("edge API, Rust", "-", "-", "verify", 8);
+const rustTrivial = find("edge API, Rust", "-", "-", "trivial GET", 8);
+const jose = find("edge API, JS", "-", "-", "verify", 8);
+const joseTrivial = find("edge API, JS", "-", "-", "trivial GET", 8);
+const vfloor = find("JS verify floor", "-", "-", "verify", 8);
+const vfloorTrivial = find("JS verify floor", "-", "-", "trivial GET", 8);
+summary.push(
+  `- verifying at the edge, 8 connections: the Rust edge API ${f1(rust.rps)} verifications/s = ${f2(rust.rps / jose.rps)}× the jose worker (${f1(jose.rps)}); CPU per verification above each API's own trivial route: Rust ${f1(rust.cpuMsPer1k - rustTrivial.cpuMsPer1k)} µs, jose ${f1(jose.cpuMsPer1k - joseTrivial.cpuMsPer1k)} µs, and the floor — one WebCrypto ES256 verification alone — ${f1(vfloor.cpuMsPer1k - vfloorTrivial.cpuMsPer1k)} µs`,
+);
+summary.push(`- ${native} — p256 compiled natively, release profile, whole \`verify\` with a warm key cache`);
 summary.push(`- wasm: ${wasm.length} bytes raw, ${gzipSync(wasm, { level: 9 }).length} bytes gzip (-9)`);
 summary.push(`- cold start (${cold.samples} runs, median): process start → first token answered ${f1(cold.startToToken)} ms; first token in a fresh isolate ${f2(cold.first)} ms, second ${f2(cold.second)} ms`);
 
@@ -288,8 +361,13 @@ the isolate cache. "server CPU" is utime + stime of the server processes
 The "JS floor" rows are a plain JS worker (\`scripts/bench/floor.mjs\`) in the
 same workerd that does only what the runtime must do for a token: read the
 body and make one WebCrypto ES256 signature. Its token − trivial-GET gap is
-the least any worker can spend on a token here. Run-to-run noise on this
-machine is about ±10 µs of CPU per request.
+the least any worker can spend on a token here. The "edge API" rows verify
+one token per request at 8 connections: the example edge API
+(\`examples/edge-api\`, Rust, m2m-edge-verify with WebCrypto) and the same
+API as a JS worker with jose (\`scripts/bench/jose-api.mjs\`), keys warm in
+both; the "JS verify floor" (\`scripts/bench/verify-floor.mjs\`) makes only
+the one WebCrypto verification. Run-to-run noise on this machine is about
+±10 µs of CPU per request.
 
 ${table()}
 

@@ -106,10 +106,11 @@ export const EDGE_AUDIENCE = "https://orders.example.com";
  * The token service and the example edge API (examples/edge-api) in one
  * workerd, the API getting keys over the `AUTH` service binding. `edges`
  * names the API workers to run: each is its own isolate with its own key
- * cache. Returns what `startWorker` does, plus `edge[name]`: the base URL of
- * each API worker.
+ * cache. `extraWorkers` (Miniflare worker options) join them, reachable in
+ * `edge` when they have a direct socket. Returns what `startWorker` does,
+ * plus `edge[name]`: the base URL of each API worker.
  */
-export async function startWithEdgeApi({ bindings = {}, edges = ["edge-api"], ratelimits = shippedRateLimits(), direct = false } = {}) {
+export async function startWithEdgeApi({ bindings = {}, edges = ["edge-api"], ratelimits = shippedRateLimits(), direct = false, extraWorkers = [] } = {}) {
   const all = serviceBindings({ ISSUER: EDGE_ISSUER, ...bindings });
   const edgeWorker = (name) => ({
     name,
@@ -123,12 +124,12 @@ export async function startWithEdgeApi({ bindings = {}, edges = ["edge-api"], ra
   });
   const mf = new Miniflare({
     inspectorPort: 0,
-    workers: [{ name: "auth", ...serviceOptions({ bindings: all, kv: true, ratelimits, direct }) }, ...edges.map(edgeWorker)],
+    workers: [{ name: "auth", ...serviceOptions({ bindings: all, kv: true, ratelimits, direct }) }, ...edges.map(edgeWorker), ...extraWorkers],
   });
   const url = await mf.ready;
   await migrated(mf, true);
   const edge = {};
-  for (const name of edges) edge[name] = (await mf.unsafeGetDirectURL(name)).href.replace(/\/$/, "");
+  for (const name of [...edges, ...extraWorkers.filter((x) => x.unsafeDirectSockets).map((x) => x.name)]) edge[name] = (await mf.unsafeGetDirectURL(name)).href.replace(/\/$/, "");
   const directBase = direct ? (await mf.unsafeGetDirectURL("auth")).href.replace(/\/$/, "") : undefined;
   return { mf, base: url.href.replace(/\/$/, ""), directBase, edge, secrets: all, close: () => mf.dispose() };
 }

@@ -46,7 +46,7 @@ mod native {
 
 #[cfg(target_arch = "wasm32")]
 mod webcrypto {
-    use js_sys::{Array, Object, Reflect, Uint8Array};
+    use js_sys::{Array, Object, Reflect};
     use wasm_bindgen::{JsCast, JsValue};
     use wasm_bindgen_futures::JsFuture;
     use web_sys::{CryptoKey, SubtleCrypto};
@@ -87,16 +87,13 @@ mod webcrypto {
     }
 
     /// Whether `signature` is `key`'s over `input`: WebCrypto takes the raw
-    /// `r || s` form JWS uses (RFC 7518 §3.4).
+    /// `r || s` form JWS uses (RFC 7518 §3.4). Both are passed as views of
+    /// wasm memory, which `verify` copies before it returns (WebCrypto,
+    /// "get a copy of the bytes held by" each argument).
     pub async fn verify(key: &Key, input: &[u8], signature: &[u8; 64]) -> bool {
-        let signature = Uint8Array::from(&signature[..]);
-        let data = Uint8Array::from(input);
-        let Ok(promise) = key.subtle.verify_with_object_and_buffer_source_and_buffer_source(
-            &key.algorithm,
-            &key.key,
-            &signature,
-            &data,
-        ) else {
+        let Ok(promise) =
+            key.subtle.verify_with_object_and_u8_array_and_u8_array(&key.algorithm, &key.key, signature, input)
+        else {
             return false;
         };
         JsFuture::from(promise).await.ok().and_then(|v| v.as_bool()) == Some(true)
