@@ -22,10 +22,38 @@ pub fn is_valid(prefix: &str, s: &str) -> bool {
         .is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
 }
 
+/// The longest id a caller may choose.
+pub const MAX_CHOSEN_CHARS: usize = 64;
+/// The shortest id a caller may choose.
+pub const MIN_CHOSEN_CHARS: usize = 3;
+
+/// Whether `s` is an id a caller may choose (the Hydra-like flow): 3 to 64
+/// characters of `A-Z a-z 0-9 . _ -`, starting with a letter or digit. The
+/// set is safe in a URL path, a KV key and a log line without escaping.
+pub fn is_valid_chosen(s: &str) -> bool {
+    (MIN_CHOSEN_CHARS..=MAX_CHOSEN_CHARS).contains(&s.len())
+        && s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
 /// A prefixed id type that is valid by construction, so a malformed id
-/// never reaches storage: `generate`, `parse`, `as_str`.
+/// never reaches storage: `generate`, `parse`, `as_str`. With `chosen`, an
+/// id a caller chose ([`is_valid_chosen`]) parses too.
 macro_rules! prefixed_id {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal, chosen) => {
+        $crate::ids::prefixed_id!($(#[$doc])* $name, $prefix, |s| $crate::ids::is_valid($prefix, s) || $crate::ids::is_valid_chosen(s));
+
+        impl $name {
+            /// A caller's choice of id, if it follows [`crate::ids::is_valid_chosen`].
+            pub fn chosen(s: &str) -> Option<$name> {
+                $crate::ids::is_valid_chosen(s).then(|| $name(s.to_string()))
+            }
+        }
+    };
     ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $crate::ids::prefixed_id!($(#[$doc])* $name, $prefix, |s| $crate::ids::is_valid($prefix, s));
+    };
+    ($(#[$doc:meta])* $name:ident, $prefix:literal, $valid:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub struct $name(String);
@@ -39,9 +67,11 @@ macro_rules! prefixed_id {
                 $crate::ids::generate(Self::PREFIX, random).map($name)
             }
 
-            /// `None` unless `s` is the prefix and 32 lowercase hex digits.
+            /// `None` unless `s` is the prefix and 32 lowercase hex digits
+            /// (or, for a type that takes chosen ids, a valid chosen id).
             pub fn parse(s: &str) -> Option<$name> {
-                $crate::ids::is_valid(Self::PREFIX, s).then(|| $name(s.to_string()))
+                let valid: fn(&str) -> bool = $valid;
+                valid(s).then(|| $name(s.to_string()))
             }
 
             /// The id as sent and stored.
@@ -72,5 +102,30 @@ mod tests {
         {
             assert_eq!(TestId::parse(bad), None, "{bad}");
         }
+    }
+
+    prefixed_id!(
+        /// Generated or chosen.
+        ChosenId,
+        "cho_",
+        chosen
+    );
+
+    #[test]
+    fn chosen_ids() {
+        for ok in ["ci-pipeline", "abc", "team.payments_2", "A1", "cho_0123456789abcdef0123456789abcdef"] {
+            if ok.len() >= 3 {
+                assert!(ChosenId::parse(ok).is_some(), "{ok}");
+            }
+        }
+        for bad in ["", "ab", "-abc", ".abc", "a b c", "a/b/c", "ab%20", "é-abc", &"a".repeat(65)] {
+            assert_eq!(ChosenId::parse(bad), None, "{bad}");
+            assert_eq!(ChosenId::chosen(bad), None, "{bad}");
+        }
+        assert!(ChosenId::parse(&"a".repeat(64)).is_some());
+        let generated = ChosenId::generate(&crate::ports::CountingRandom::default()).unwrap();
+        assert!(generated.as_str().starts_with(ChosenId::PREFIX));
+        assert_eq!(ChosenId::parse(generated.as_str()), Some(generated));
+        assert!(TestId::parse("ci-pipeline").is_none(), "only types declared `chosen` take chosen ids");
     }
 }

@@ -12,7 +12,7 @@
 //! - [`jose`] — JWK sets, compact JWS, the issuing key.
 //! - [`oauth`] — the token protocol: parameters, client authentication,
 //!   negotiation, claims, errors, metadata.
-//! - [`client`], [`resource`] — the registry model and its storage ports.
+//! - [`project`], [`client`], [`resource`] — the registry model and its storage ports.
 //! - [`keys`] — key rotation policy, sealing, the managed key set, the
 //!   per-isolate key cache.
 //! - [`store`] — the whole store, its rows and the isolate read cache.
@@ -54,6 +54,7 @@ pub mod keys;
 pub mod limits;
 pub mod oauth;
 pub mod ports;
+pub mod project;
 pub mod resource;
 pub mod store;
 pub mod time;

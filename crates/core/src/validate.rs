@@ -66,6 +66,23 @@ pub fn name(v: &Value) -> Result<String, FieldError> {
     Ok(s.to_string())
 }
 
+/// The longest description, in characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 2000;
+
+/// Free text for operators: a string of at most 2000 characters, or null;
+/// empty means none.
+pub fn description(v: &Value) -> Result<Option<String>, FieldError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) if s.chars().count() > MAX_DESCRIPTION_CHARS => {
+            Err(FieldError::new("description", "must be at most 2000 characters"))
+        }
+        Value::String(s) if s.is_empty() => Ok(None),
+        Value::String(s) => Ok(Some(s.clone())),
+        _ => Err(FieldError::new("description", "must be a string or null")),
+    }
+}
+
 /// A token lifetime in seconds (60–86400), or null.
 pub fn token_ttl(v: &Value) -> Result<Option<u32>, FieldError> {
     if v.is_null() {

@@ -11,6 +11,7 @@ use serde_json::json;
 fn record(id: &str, name: &str) -> ClientRecord {
     ClientRecord {
         id: ClientId::parse(id).unwrap(),
+        project_id: None,
         name: name.into(),
         description: None,
         grants: Vec::new(),
@@ -127,8 +128,13 @@ impl ClientStore for SlowReads {
     async fn delete(&self, id: &ClientId, expected: Option<i64>) -> Result<Write, StoreError> {
         self.inner.delete(id, expected).await
     }
-    async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<m2m_edge_core::client::Page, StoreError> {
-        self.inner.list(cursor, limit).await
+    async fn list(
+        &self,
+        filter: &m2m_edge_core::client::ClientFilter,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<m2m_edge_core::client::Page, StoreError> {
+        self.inner.list(filter, cursor, limit).await
     }
 }
 

@@ -248,6 +248,7 @@ fn custom_claims_are_added_but_never_override() {
     custom.insert("aud".into(), json!("https://evil"));
     pollster::block_on(w.store.create(&ClientRecord {
         id: forged_id.clone(),
+        project_id: None,
         name: "forged".into(),
         description: None,
         grants: vec![serde_json::from_value(json!({"audience": "https://api.test", "scopes": ["read"]})).unwrap()],

@@ -5,9 +5,10 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use m2m_edge_core::client::{ClientId, ClientRecord, ClientStore, Page};
+use m2m_edge_core::client::{ClientFilter, ClientId, ClientRecord, ClientStore, Page};
 use m2m_edge_core::keys::{KeyStore, ManagedKey, StoredKeys};
 use m2m_edge_core::ports::{StoreError, Write};
+use m2m_edge_core::project::{Project, ProjectId, ProjectPage, ProjectStore};
 use m2m_edge_core::resource::{ApiResource, ResourceId, ResourceStore, MAX_RESOURCES};
 use m2m_edge_core::store::row::{ClientRow, ResourceRow};
 
@@ -21,6 +22,7 @@ pub struct MemoryStore(Rc<State>);
 struct State {
     rows: RefCell<BTreeMap<String, ClientRow>>,
     resources: RefCell<BTreeMap<String, ResourceRow>>,
+    projects: RefCell<BTreeMap<String, Project>>,
     /// The key set as JSON text, as D1 and KV keep it.
     keys: RefCell<Option<(i64, String)>>,
     /// When set, every operation fails like an unreachable backend.
@@ -91,16 +93,16 @@ impl ClientStore for MemoryStore {
     }
 
     /// Pages by id, like D1: the cursor is the last id returned.
-    async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
+    async fn list(&self, filter: &ClientFilter, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
         self.check()?;
         let after = cursor.map(|c| ClientId::parse(c).ok_or(StoreError::BadCursor)).transpose()?;
         let rows = self.0.rows.borrow();
-        let mut page: Vec<ClientRecord> = rows
+        let records: Vec<ClientRecord> = rows
             .iter()
             .filter(|(k, _)| after.as_ref().is_none_or(|a| k.as_str() > a.as_str()))
-            .take(limit + 1)
             .map(|(_, r)| r.clone().into_record())
             .collect::<Result<_, _>>()?;
+        let mut page: Vec<ClientRecord> = records.into_iter().filter(|c| filter.matches(c)).take(limit + 1).collect();
         let more = page.len() > limit;
         page.truncate(limit);
         let next_cursor = if more { page.last().map(|c| c.id.as_str().to_string()) } else { None };
@@ -145,6 +147,55 @@ impl ResourceStore for MemoryStore {
     async fn delete_resource(&self, resource: &ApiResource) -> Result<Write, StoreError> {
         self.check()?;
         Ok(remove(&mut self.0.resources.borrow_mut(), resource.id.as_str(), Some(resource.version), |r| r.version))
+    }
+}
+
+/// Like D1 (a foreign key from clients): a project that clients still
+/// belong to is not deleted.
+impl ProjectStore for MemoryStore {
+    async fn project(&self, id: &ProjectId) -> Result<Option<Project>, StoreError> {
+        self.check()?;
+        Ok(self.0.projects.borrow().get(id.as_str()).cloned())
+    }
+
+    async fn create_project(&self, project: &Project) -> Result<(), StoreError> {
+        self.check()?;
+        let mut projects = self.0.projects.borrow_mut();
+        if projects.contains_key(&project.id) {
+            return Err(StoreError::Conflict);
+        }
+        projects.insert(project.id.clone(), project.clone());
+        Ok(())
+    }
+
+    async fn update_project(&self, project: &Project) -> Result<Write, StoreError> {
+        self.check()?;
+        let row = Project { version: project.version + 1, ..project.clone() };
+        Ok(replace(&mut self.0.projects.borrow_mut(), &project.id, project.version, row, |p| p.version))
+    }
+
+    async fn delete_project(&self, id: &ProjectId, expected: Option<i64>) -> Result<Write, StoreError> {
+        self.check()?;
+        if self.0.rows.borrow().values().any(|r| r.project_id.as_deref() == Some(id.as_str())) {
+            return Err(StoreError::Conflict);
+        }
+        Ok(remove(&mut self.0.projects.borrow_mut(), id.as_str(), expected, |p| p.version))
+    }
+
+    async fn projects(&self, cursor: Option<&str>, limit: usize) -> Result<ProjectPage, StoreError> {
+        self.check()?;
+        let after = cursor.map(|c| ProjectId::parse(c).ok_or(StoreError::BadCursor)).transpose()?;
+        let projects = self.0.projects.borrow();
+        let mut page: Vec<Project> = projects
+            .values()
+            .filter(|p| after.as_ref().is_none_or(|a| p.id.as_str() > a.as_str()))
+            .take(limit + 1)
+            .cloned()
+            .collect();
+        let more = page.len() > limit;
+        page.truncate(limit);
+        let next_cursor = if more { page.last().map(|p| p.id.clone()) } else { None };
+        Ok(ProjectPage { projects: page, next_cursor })
     }
 }
 

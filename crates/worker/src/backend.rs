@@ -6,9 +6,10 @@
 //! (docs/architecture.md, "Performance decisions"); a `match` per storage
 //! call costs nothing measurable next to the call itself.
 
-use m2m_edge_core::client::{ClientId, ClientRecord, ClientStore, Page};
+use m2m_edge_core::client::{ClientFilter, ClientId, ClientRecord, ClientStore, Page};
 use m2m_edge_core::keys::{KeyStore, ManagedKey, StoredKeys};
 use m2m_edge_core::ports::{StoreError, Write};
+use m2m_edge_core::project::{Project, ProjectId, ProjectPage, ProjectStore};
 use m2m_edge_core::resource::{ApiResource, ResourceId, ResourceStore};
 
 use m2m_edge_core::config::StorageKind;
@@ -16,6 +17,16 @@ use worker::Env;
 
 use crate::d1::D1Store;
 use crate::kv::KvStore;
+
+/// The same call on whichever backend this is.
+macro_rules! on_backend {
+    ($self:ident, $s:ident => $call:expr) => {
+        match $self {
+            Backend::D1($s) => $call,
+            Backend::Kv($s) => $call,
+        }
+    };
+}
 
 /// D1 or Workers KV.
 pub enum Backend {
@@ -37,87 +48,66 @@ impl Backend {
 
 impl ClientStore for Backend {
     async fn get(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
-        match self {
-            Backend::D1(s) => s.get(id).await,
-            Backend::Kv(s) => s.get(id).await,
-        }
+        on_backend!(self, s => s.get(id).await)
     }
     async fn create(&self, client: &ClientRecord) -> Result<(), StoreError> {
-        match self {
-            Backend::D1(s) => s.create(client).await,
-            Backend::Kv(s) => s.create(client).await,
-        }
+        on_backend!(self, s => s.create(client).await)
     }
     async fn update(&self, client: &ClientRecord) -> Result<Write, StoreError> {
-        match self {
-            Backend::D1(s) => s.update(client).await,
-            Backend::Kv(s) => s.update(client).await,
-        }
+        on_backend!(self, s => s.update(client).await)
     }
     async fn delete(&self, id: &ClientId, expected: Option<i64>) -> Result<Write, StoreError> {
-        match self {
-            Backend::D1(s) => s.delete(id, expected).await,
-            Backend::Kv(s) => s.delete(id, expected).await,
-        }
+        on_backend!(self, s => s.delete(id, expected).await)
     }
-    async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
-        match self {
-            Backend::D1(s) => s.list(cursor, limit).await,
-            Backend::Kv(s) => s.list(cursor, limit).await,
-        }
+    async fn list(&self, filter: &ClientFilter, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
+        on_backend!(self, s => s.list(filter, cursor, limit).await)
+    }
+}
+
+impl ProjectStore for Backend {
+    async fn project(&self, id: &ProjectId) -> Result<Option<Project>, StoreError> {
+        on_backend!(self, s => s.project(id).await)
+    }
+    async fn create_project(&self, project: &Project) -> Result<(), StoreError> {
+        on_backend!(self, s => s.create_project(project).await)
+    }
+    async fn update_project(&self, project: &Project) -> Result<Write, StoreError> {
+        on_backend!(self, s => s.update_project(project).await)
+    }
+    async fn delete_project(&self, id: &ProjectId, expected: Option<i64>) -> Result<Write, StoreError> {
+        on_backend!(self, s => s.delete_project(id, expected).await)
+    }
+    async fn projects(&self, cursor: Option<&str>, limit: usize) -> Result<ProjectPage, StoreError> {
+        on_backend!(self, s => s.projects(cursor, limit).await)
     }
 }
 
 impl ResourceStore for Backend {
     async fn resource(&self, id: &ResourceId) -> Result<Option<ApiResource>, StoreError> {
-        match self {
-            Backend::D1(s) => s.resource(id).await,
-            Backend::Kv(s) => s.resource(id).await,
-        }
+        on_backend!(self, s => s.resource(id).await)
     }
     async fn resource_by_identifier(&self, identifier: &str) -> Result<Option<ApiResource>, StoreError> {
-        match self {
-            Backend::D1(s) => s.resource_by_identifier(identifier).await,
-            Backend::Kv(s) => s.resource_by_identifier(identifier).await,
-        }
+        on_backend!(self, s => s.resource_by_identifier(identifier).await)
     }
     async fn resources(&self) -> Result<Vec<ApiResource>, StoreError> {
-        match self {
-            Backend::D1(s) => s.resources().await,
-            Backend::Kv(s) => s.resources().await,
-        }
+        on_backend!(self, s => s.resources().await)
     }
     async fn create_resource(&self, resource: &ApiResource) -> Result<(), StoreError> {
-        match self {
-            Backend::D1(s) => s.create_resource(resource).await,
-            Backend::Kv(s) => s.create_resource(resource).await,
-        }
+        on_backend!(self, s => s.create_resource(resource).await)
     }
     async fn update_resource(&self, resource: &ApiResource) -> Result<Write, StoreError> {
-        match self {
-            Backend::D1(s) => s.update_resource(resource).await,
-            Backend::Kv(s) => s.update_resource(resource).await,
-        }
+        on_backend!(self, s => s.update_resource(resource).await)
     }
     async fn delete_resource(&self, resource: &ApiResource) -> Result<Write, StoreError> {
-        match self {
-            Backend::D1(s) => s.delete_resource(resource).await,
-            Backend::Kv(s) => s.delete_resource(resource).await,
-        }
+        on_backend!(self, s => s.delete_resource(resource).await)
     }
 }
 
 impl KeyStore for Backend {
     async fn load_keys(&self) -> Result<StoredKeys, StoreError> {
-        match self {
-            Backend::D1(s) => s.load_keys().await,
-            Backend::Kv(s) => s.load_keys().await,
-        }
+        on_backend!(self, s => s.load_keys().await)
     }
     async fn save_keys(&self, expected: i64, keys: &[ManagedKey]) -> Result<bool, StoreError> {
-        match self {
-            Backend::D1(s) => s.save_keys(expected, keys).await,
-            Backend::Kv(s) => s.save_keys(expected, keys).await,
-        }
+        on_backend!(self, s => s.save_keys(expected, keys).await)
     }
 }

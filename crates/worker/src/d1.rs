@@ -1,13 +1,14 @@
-//! The D1 adapter: tables `clients` and `resources` from `migrations/`,
+//! The D1 adapter: tables `clients`, `projects` and `resources` from `migrations/`,
 //! documented in docs/storage.md. Strongly consistent: a change is seen by
 //! the next request everywhere.
 
 use wasm_bindgen::JsValue;
 use worker::{D1Database, Env};
 
-use m2m_edge_core::client::{ClientId, ClientRecord, ClientStore, Page};
+use m2m_edge_core::client::{ClientFilter, ClientId, ClientRecord, ClientStore, Page};
 use m2m_edge_core::keys::{KeyStore, ManagedKey, StoredKeys};
 use m2m_edge_core::ports::{StoreError, Write};
+use m2m_edge_core::project::{Project, ProjectId, ProjectPage, ProjectStore};
 use m2m_edge_core::resource::{ApiResource, ResourceId, ResourceStore, MAX_RESOURCES};
 use m2m_edge_core::store::row::{ClientRow, ResourceRow};
 
@@ -29,6 +30,9 @@ impl D1Store {
 /// stack the `Debug` form carries. Bound values never appear in it.
 fn backend(e: worker::Error) -> StoreError {
     match e {
+        // A client joining a project deleted meanwhile, or a project deleted
+        // while a client joins it: the same answer as any other conflict.
+        worker::Error::D1(d1) if d1.cause().contains("FOREIGN KEY constraint failed") => StoreError::Conflict,
         worker::Error::D1(d1) => StoreError::Backend(format!("D1: {}", d1.cause())),
         other => StoreError::Backend(format!("D1: {other}")),
     }
@@ -50,8 +54,8 @@ fn opt_int(n: Option<i64>) -> JsValue {
     n.map_or(JsValue::NULL, int)
 }
 
-/// Bind values of a client row, in `client_columns!` order (?1 … ?14).
-fn client_values(r: &ClientRow) -> [JsValue; 14] {
+/// Bind values of a client row, in `client_columns!` order (?1 … ?15).
+fn client_values(r: &ClientRow) -> [JsValue; 15] {
     [
         text(&r.id),
         text(&r.name),
@@ -67,6 +71,19 @@ fn client_values(r: &ClientRow) -> [JsValue; 14] {
         int(r.created_at),
         int(r.updated_at),
         int(r.version),
+        opt_text(r.project_id.as_deref()),
+    ]
+}
+
+/// Bind values of a project, in `project_columns!` order (?1 … ?6).
+fn project_values(p: &Project) -> [JsValue; 6] {
+    [
+        text(&p.id),
+        text(&p.name),
+        opt_text(p.description.as_deref()),
+        int(p.created_at),
+        int(p.updated_at),
+        int(p.version),
     ]
 }
 
@@ -87,7 +104,12 @@ fn resource_values(r: &ResourceRow) -> [JsValue; 8] {
 macro_rules! client_columns {
     () => {
         "id, name, description, grants, custom_claims, token_ttl, status, secret_hash, secret_last_four, \
-         next_secret_hash, next_secret_last_four, created_at, updated_at, version"
+         next_secret_hash, next_secret_last_four, created_at, updated_at, version, project_id"
+    };
+}
+macro_rules! project_columns {
+    () => {
+        "id, name, description, created_at, updated_at, version"
     };
 }
 macro_rules! resource_columns {
@@ -97,23 +119,39 @@ macro_rules! resource_columns {
 }
 
 const CLIENT_BY_ID: &str = concat!("SELECT ", client_columns!(), " FROM clients WHERE id = ?1");
-const CLIENT_PAGE: &str = concat!("SELECT ", client_columns!(), " FROM clients WHERE id > ?1 ORDER BY id LIMIT ?2");
+// Filters ?3 project, ?4 status, ?5 name prefix: each NULL when not asked.
+// The project filter walks the clients_by_project index.
+const CLIENT_PAGE: &str = concat!(
+    "SELECT ",
+    client_columns!(),
+    " FROM clients WHERE id > ?1 AND (?3 IS NULL OR project_id = ?3) AND (?4 IS NULL OR status = ?4) \
+     AND (?5 IS NULL OR substr(name, 1, length(?5)) = ?5) ORDER BY id LIMIT ?2"
+);
 const CLIENT_INSERT: &str = concat!(
     "INSERT INTO clients (",
     client_columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) ON CONFLICT DO NOTHING"
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) ON CONFLICT DO NOTHING"
 );
 // Compare-and-swap: lands only if the stored version is still the one the
-// record was read at (?14). created_at (?12) never changes; it sits in the
-// WHERE clause so that every bound value is used (D1 refuses a bind index
-// the statement lacks).
+// record was read at (?14). created_at (?12) and project_id (?15) never
+// change; they sit in the WHERE clause so that every bound value is used
+// (D1 refuses a bind index the statement lacks).
 const CLIENT_UPDATE: &str = "UPDATE clients SET name = ?2, description = ?3, grants = ?4, custom_claims = ?5, \
      token_ttl = ?6, status = ?7, secret_hash = ?8, secret_last_four = ?9, next_secret_hash = ?10, \
      next_secret_last_four = ?11, updated_at = ?13, version = version + 1 \
-     WHERE id = ?1 AND created_at = ?12 AND version = ?14";
+     WHERE id = ?1 AND created_at = ?12 AND version = ?14 AND project_id IS ?15";
 // ?2 NULL: unconditional; otherwise only at that version.
 const CLIENT_DELETE: &str = "DELETE FROM clients WHERE id = ?1 AND (?2 IS NULL OR version = ?2)";
 const CLIENT_VERSION: &str = "SELECT version FROM clients WHERE id = ?1";
+
+const PROJECT_BY_ID: &str = concat!("SELECT ", project_columns!(), " FROM projects WHERE id = ?1");
+const PROJECT_PAGE: &str = concat!("SELECT ", project_columns!(), " FROM projects WHERE id > ?1 ORDER BY id LIMIT ?2");
+const PROJECT_INSERT: &str =
+    concat!("INSERT INTO projects (", project_columns!(), ") VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING");
+const PROJECT_UPDATE: &str = "UPDATE projects SET name = ?2, description = ?3, updated_at = ?5, \
+     version = version + 1 WHERE id = ?1 AND created_at = ?4 AND version = ?6";
+const PROJECT_DELETE: &str = "DELETE FROM projects WHERE id = ?1 AND (?2 IS NULL OR version = ?2)";
+const PROJECT_VERSION: &str = "SELECT version FROM projects WHERE id = ?1";
 
 const RESOURCE_BY_ID: &str = concat!("SELECT ", resource_columns!(), " FROM resources WHERE id = ?1");
 const RESOURCE_BY_IDENTIFIER: &str = concat!("SELECT ", resource_columns!(), " FROM resources WHERE identifier = ?1");
@@ -212,17 +250,57 @@ impl ClientStore for D1Store {
     }
 
     /// Keyset pagination on the primary key; the cursor is the last id.
-    async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
+    async fn list(&self, filter: &ClientFilter, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
         let after = match cursor {
             None => String::new(),
             Some(c) => ClientId::parse(c).ok_or(StoreError::BadCursor)?.as_str().to_string(),
         };
-        let rows: Vec<ClientRow> = self.all(CLIENT_PAGE, &[text(&after), int(limit as i64 + 1)]).await?;
+        let values = [
+            text(&after),
+            int(limit as i64 + 1),
+            opt_text(filter.project_id.as_ref().map(|p| p.as_str())),
+            opt_text(filter.status.map(|s| s.as_str())),
+            opt_text(filter.name_prefix.as_deref()),
+        ];
+        let rows: Vec<ClientRow> = self.all(CLIENT_PAGE, &values).await?;
         let mut clients = rows.into_iter().map(ClientRow::into_record).collect::<Result<Vec<_>, _>>()?;
         let more = clients.len() > limit;
         clients.truncate(limit);
         let next_cursor = if more { clients.last().map(|c| c.id.as_str().to_string()) } else { None };
         Ok(Page { clients, next_cursor })
+    }
+}
+
+impl ProjectStore for D1Store {
+    async fn project(&self, id: &ProjectId) -> Result<Option<Project>, StoreError> {
+        self.first(PROJECT_BY_ID, &[text(id.as_str())]).await
+    }
+
+    async fn create_project(&self, project: &Project) -> Result<(), StoreError> {
+        self.insert(PROJECT_INSERT, &project_values(project)).await
+    }
+
+    async fn update_project(&self, project: &Project) -> Result<Write, StoreError> {
+        let changed = self.changes(PROJECT_UPDATE, &project_values(project)).await?;
+        self.outcome(changed, PROJECT_VERSION, &project.id).await
+    }
+
+    /// The foreign key from `clients` refuses while clients belong to it.
+    async fn delete_project(&self, id: &ProjectId, expected: Option<i64>) -> Result<Write, StoreError> {
+        let changed = self.changes(PROJECT_DELETE, &[text(id.as_str()), opt_int(expected)]).await?;
+        self.outcome(changed, PROJECT_VERSION, id.as_str()).await
+    }
+
+    async fn projects(&self, cursor: Option<&str>, limit: usize) -> Result<ProjectPage, StoreError> {
+        let after = match cursor {
+            None => String::new(),
+            Some(c) => ProjectId::parse(c).ok_or(StoreError::BadCursor)?.as_str().to_string(),
+        };
+        let mut projects: Vec<Project> = self.all(PROJECT_PAGE, &[text(&after), int(limit as i64 + 1)]).await?;
+        let more = projects.len() > limit;
+        projects.truncate(limit);
+        let next_cursor = if more { projects.last().map(|p| p.id.clone()) } else { None };
+        Ok(ProjectPage { projects, next_cursor })
     }
 }
 

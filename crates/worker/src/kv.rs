@@ -1,6 +1,7 @@
 //! The Workers KV adapter. Keys (docs/storage.md):
 //!
 //! - `client:{client_id}` → a client row as JSON
+//! - `project:{project_id}` → a project as JSON
 //! - `resource:{resource_id}` → an API resource row as JSON
 //! - `resource-by-audience:{digest}` → that resource's id, `digest` being
 //!   base64url(SHA-256(identifier)): the token endpoint finds a resource by
@@ -29,15 +30,17 @@ use sha2::{Digest, Sha256};
 use worker::kv::{KvError, KvStore as KvNamespace};
 use worker::Env;
 
-use m2m_edge_core::client::{ClientId, ClientRecord, ClientStore, Page};
+use m2m_edge_core::client::{ClientFilter, ClientId, ClientRecord, ClientStore, Page};
 use m2m_edge_core::keys::{KeyStore, ManagedKey, StoredKeys};
 use m2m_edge_core::ports::{StoreError, Write};
+use m2m_edge_core::project::{Project, ProjectId, ProjectPage, ProjectStore};
 use m2m_edge_core::resource::{ApiResource, ResourceId, ResourceStore, MAX_RESOURCES};
 use m2m_edge_core::store::row::{ClientRow, ResourceRow};
 
 use crate::binding::Binding;
 
 const CLIENT_PREFIX: &str = "client:";
+const PROJECT_PREFIX: &str = "project:";
 const RESOURCE_PREFIX: &str = "resource:";
 const AUDIENCE_PREFIX: &str = "resource-by-audience:";
 /// The index key of earlier versions, read as a fallback and deleted with the resource.
@@ -191,16 +194,64 @@ impl ClientStore for KvStore {
     }
 
     /// KV lists keys in byte order, so pages come in id order like D1's;
-    /// the cursor is KV's own.
-    async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
+    /// the cursor is KV's own. KV cannot filter: a filtered listing reads
+    /// the page's `limit` clients and returns those that pass, so a page may
+    /// be short, or empty with a next cursor (docs/storage.md).
+    async fn list(&self, filter: &ClientFilter, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
         let (keys, next_cursor) = self.list_keys(CLIENT_PREFIX, cursor, limit).await?;
         let clients = self
             .read_many(&keys)
             .await?
             .into_iter()
             .map(|(key, text)| decode::<ClientRow>(&key, &text)?.into_record())
+            .filter(|record| record.as_ref().map_or(true, |c| filter.matches(c)))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Page { clients, next_cursor })
+    }
+}
+
+/// KV has no foreign key: deleting a project that clients still belong to
+/// is refused by the admin API's own check, which a client created in the
+/// same instant elsewhere can race (docs/storage.md).
+impl ProjectStore for KvStore {
+    async fn project(&self, id: &ProjectId) -> Result<Option<Project>, StoreError> {
+        let key = format!("{PROJECT_PREFIX}{}", id.as_str());
+        self.read(&key).await?.map(|text| decode::<Project>(&key, &text)).transpose()
+    }
+
+    async fn create_project(&self, project: &Project) -> Result<(), StoreError> {
+        let key = format!("{PROJECT_PREFIX}{}", project.id);
+        if self.read(&key).await?.is_some() {
+            return Err(StoreError::Conflict);
+        }
+        self.write_json(&key, project).await
+    }
+
+    async fn update_project(&self, project: &Project) -> Result<Write, StoreError> {
+        let key = format!("{PROJECT_PREFIX}{}", project.id);
+        let row = Project { version: project.version + 1, ..project.clone() };
+        self.replace_json(&key, project.version, &row).await
+    }
+
+    async fn delete_project(&self, id: &ProjectId, expected: Option<i64>) -> Result<Write, StoreError> {
+        let key = format!("{PROJECT_PREFIX}{}", id.as_str());
+        match self.check_version(&key, expected).await? {
+            Write::Done => {}
+            other => return Ok(other),
+        }
+        self.kv.get()?.delete(&key).await.map_err(backend)?;
+        Ok(Write::Done)
+    }
+
+    async fn projects(&self, cursor: Option<&str>, limit: usize) -> Result<ProjectPage, StoreError> {
+        let (keys, next_cursor) = self.list_keys(PROJECT_PREFIX, cursor, limit).await?;
+        let projects = self
+            .read_many(&keys)
+            .await?
+            .into_iter()
+            .map(|(key, text)| decode::<Project>(&key, &text))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ProjectPage { projects, next_cursor })
     }
 }
 

@@ -10,6 +10,7 @@ use crate::http::Response;
 use crate::keys::{ManagedKey, Policy};
 use crate::limits::RETRY_AFTER_SECS;
 use crate::oauth::OAuthError;
+use crate::project::Project;
 use crate::resource::ApiResource;
 use crate::time::rfc3339;
 
@@ -44,6 +45,7 @@ pub fn client_json(client: &ClientRecord) -> Value {
         "next_client_secret_last_four": client.next_secret.as_ref().map(|s| s.last_four.as_str()),
         "secret_rotation_pending": client.next_secret.is_some(),
         "client_id": client.id.as_str(),
+        "project_id": client.project_id.as_ref().map(|p| p.as_str()),
         "name": client.name,
         "description": client.description,
         "grants": client.grants,
@@ -52,6 +54,17 @@ pub fn client_json(client: &ClientRecord) -> Value {
         "status": client.status.as_str(),
         "created_at": rfc3339(client.created_at),
         "updated_at": rfc3339(client.updated_at),
+    })
+}
+
+/// The admin API's view of a project.
+pub fn project_json(project: &Project) -> Value {
+    json!({
+        "id": project.id,
+        "name": project.name,
+        "description": project.description,
+        "created_at": rfc3339(project.created_at),
+        "updated_at": rfc3339(project.updated_at),
     })
 }
 

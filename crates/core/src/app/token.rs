@@ -101,6 +101,7 @@ async fn issue<R: Runtime>(req: &Request, p: &Ports<'_, R>, issuer: &str) -> Res
         jti: &jti,
         client_id: client.id.as_str(),
         scope: (!scope.is_empty()).then_some(scope.as_str()),
+        project_id: client.project_id.as_ref().map(|p| p.as_str()),
         custom: CustomClaims(&client.custom_claims),
     };
     let payload = serde_json::to_vec(&claims).map_err(|e| OAuthError::server(format!("claims: {e}")))?;

@@ -3,12 +3,12 @@
 
 use serde_json::{Map, Value};
 
-use super::record::Status;
+use super::record::{ClientId, Status};
 use crate::grant::{Audience, Grant, Scope};
 use crate::oauth::claims::RESERVED_CLAIMS;
-use crate::validate::{as_object, name, token_ttl, FieldError};
+use crate::project::ProjectId;
+use crate::validate::{as_object, description, name, token_ttl, FieldError};
 
-const MAX_DESCRIPTION_CHARS: usize = 2000;
 const MAX_GRANTS: usize = 50;
 const MAX_SCOPES_PER_GRANT: usize = 100;
 const MAX_CUSTOM_CLAIMS_BYTES: usize = 4096;
@@ -16,6 +16,10 @@ const MAX_CUSTOM_CLAIMS_BYTES: usize = 4096;
 /// `POST /admin/clients`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewClient {
+    /// The id the caller chose (the Hydra-like flow); generated when absent.
+    pub id: Option<ClientId>,
+    /// The project the client belongs to, for good.
+    pub project_id: Option<ProjectId>,
     /// The display name, trimmed.
     pub name: String,
     /// Free text for operators; empty means none.
@@ -46,8 +50,12 @@ pub struct ClientPatch {
     pub status: Option<Status>,
 }
 
-const CREATE_FIELDS: [&str; 5] = ["name", "description", "grants", "custom_claims", "token_ttl"];
-const PATCH_FIELDS: [&str; 6] = ["name", "description", "grants", "custom_claims", "token_ttl", "status"];
+const CREATE_FIELDS: [&str; 7] =
+    ["client_id", "project_id", "name", "description", "grants", "custom_claims", "token_ttl"];
+/// `client_id` and `project_id` are named so that an attempt to change
+/// them gets its own answer rather than "unknown field".
+const PATCH_FIELDS: [&str; 8] =
+    ["name", "description", "grants", "custom_claims", "token_ttl", "status", "client_id", "project_id"];
 
 /// The checked body of `POST /admin/clients`.
 pub fn parse_new(body: &Value) -> Result<NewClient, FieldError> {
@@ -60,7 +68,26 @@ pub fn parse_new(body: &Value) -> Result<NewClient, FieldError> {
         None | Some(Value::Null) => return Err(FieldError::new("grants", "is required")),
         Some(v) => grants(v)?,
     };
+    let id = match map.get("client_id") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(v.as_str().and_then(ClientId::chosen).ok_or_else(|| {
+            FieldError::new(
+                "client_id",
+                "must be 3 to 64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit",
+            )
+        })?),
+    };
+    let project_id = match map.get("project_id") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            v.as_str()
+                .and_then(ProjectId::parse)
+                .ok_or_else(|| FieldError::new("project_id", "is not a project id"))?,
+        ),
+    };
     Ok(NewClient {
+        id,
+        project_id,
         name,
         description: map.get("description").map(description).transpose()?.flatten(),
         grants,
@@ -72,6 +99,11 @@ pub fn parse_new(body: &Value) -> Result<NewClient, FieldError> {
 /// The checked body of `PATCH /admin/clients/{id}`.
 pub fn parse_patch(body: &Value) -> Result<ClientPatch, FieldError> {
     let map = as_object(body, &PATCH_FIELDS)?;
+    for fixed in ["client_id", "project_id"] {
+        if map.contains_key(fixed) {
+            return Err(FieldError::new(fixed, "cannot change: a client keeps the id and project it was created with"));
+        }
+    }
     let mut patch = ClientPatch::default();
     if let Some(v) = map.get("name") {
         patch.name = Some(name(v)?);
@@ -93,18 +125,6 @@ pub fn parse_patch(body: &Value) -> Result<ClientPatch, FieldError> {
         patch.status = Some(s.ok_or_else(|| FieldError::new("status", "must be \"active\" or \"inactive\""))?);
     }
     Ok(patch)
-}
-
-fn description(v: &Value) -> Result<Option<String>, FieldError> {
-    match v {
-        Value::Null => Ok(None),
-        Value::String(s) if s.chars().count() > MAX_DESCRIPTION_CHARS => {
-            Err(FieldError::new("description", "must be at most 2000 characters"))
-        }
-        Value::String(s) if s.is_empty() => Ok(None),
-        Value::String(s) => Ok(Some(s.clone())),
-        _ => Err(FieldError::new("description", "must be a string or null")),
-    }
 }
 
 fn grants(v: &Value) -> Result<Vec<Grant>, FieldError> {

@@ -20,6 +20,27 @@ pub struct Page {
     pub next_cursor: Option<String>,
 }
 
+/// Which clients a listing returns (Stytch's search): every condition
+/// given must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientFilter {
+    /// Only clients of this project.
+    pub project_id: Option<crate::project::ProjectId>,
+    /// Only clients with this status.
+    pub status: Option<Status>,
+    /// Only clients whose name starts with this (case-sensitive).
+    pub name_prefix: Option<String>,
+}
+
+impl ClientFilter {
+    /// Whether `client` passes.
+    pub fn matches(&self, client: &ClientRecord) -> bool {
+        self.project_id.as_ref().is_none_or(|p| client.project_id.as_ref() == Some(p))
+            && self.status.is_none_or(|s| client.status == s)
+            && self.name_prefix.as_deref().is_none_or(|n| client.name.starts_with(n))
+    }
+}
+
 /// Where clients are kept (D1, KV, or memory in tests).
 #[allow(async_fn_in_trait)] // single-threaded (wasm32): no Send bound wanted
 pub trait ClientStore {
@@ -42,6 +63,8 @@ pub trait ClientStore {
     /// Remove the client; with `expected`, only if that is its stored version.
     async fn delete(&self, id: &ClientId, expected: Option<i64>) -> Result<Write, StoreError>;
 
-    /// Up to `limit` clients in id order, starting after `cursor`.
-    async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError>;
+    /// Clients passing `filter` in id order, starting after `cursor`: up to
+    /// `limit` of them. A page may hold fewer (even none) and still have a
+    /// next cursor where the backend filters as it scans (KV).
+    async fn list(&self, filter: &ClientFilter, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError>;
 }

@@ -5,11 +5,14 @@ use serde_json::{Map, Value};
 
 use super::secret::StoredSecret;
 use crate::grant::Grant;
+use crate::project::ProjectId;
 
 crate::ids::prefixed_id!(
-    /// A client's id: `m2m_` + 32 lowercase hex digits (128 random bits).
+    /// A client's id: `m2m_` + 32 lowercase hex digits (128 random bits),
+    /// or one the creator chose ([`crate::ids::is_valid_chosen`]).
     ClientId,
-    "m2m_"
+    "m2m_",
+    chosen
 );
 
 /// Whether a client may get tokens.
@@ -46,6 +49,9 @@ impl Status {
 pub struct ClientRecord {
     /// Its id.
     pub id: ClientId,
+    /// The project it belongs to, for good: its tokens carry it as
+    /// `project_id`.
+    pub project_id: Option<ProjectId>,
     /// Its display name.
     pub name: String,
     /// Free text for operators.

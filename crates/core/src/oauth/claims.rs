@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 /// server reads the token; RFC 9396's `authorization_details`; the RFC 9068
 /// §2.2.3.1 authorization attributes (`roles`, `groups`, `entitlements`);
 /// and `token_type`, which some verifiers read to tell token kinds apart.
-pub const RESERVED_CLAIMS: [&str; 24] = [
+pub const RESERVED_CLAIMS: [&str; 25] = [
     "iss",
     "sub",
     "aud",
@@ -20,6 +20,7 @@ pub const RESERVED_CLAIMS: [&str; 24] = [
     "jti",
     "client_id",
     "scope",
+    "project_id",
     "auth_time",
     "acr",
     "amr",
@@ -61,6 +62,10 @@ pub struct AccessTokenClaims<'a> {
     /// the grant carries no scopes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<&'a str>,
+    /// The project (tenant) of the client, when it has one: an API tells
+    /// which tenant is calling from this, and no custom claim can replace it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<&'a str>,
     /// The client's own claims, never replacing the ones above.
     #[serde(flatten)]
     pub custom: CustomClaims<'a>,
@@ -92,6 +97,7 @@ mod tests {
         let mut custom = Map::new();
         custom.insert("sub".into(), json!("attacker"));
         custom.insert("tenant".into(), json!("acme"));
+        custom.insert("project_id".into(), json!("someone-elses"));
         let claims = AccessTokenClaims {
             iss: "https://issuer",
             sub: "m2m_1",
@@ -102,10 +108,12 @@ mod tests {
             jti: "j",
             client_id: "m2m_1",
             scope: None,
+            project_id: Some("payments"),
             custom: CustomClaims(&custom),
         };
         let v: Value = serde_json::to_value(&claims).unwrap();
         assert_eq!(v["sub"], "m2m_1");
+        assert_eq!(v["project_id"], "payments");
         assert_eq!(v["tenant"], "acme");
         assert!(v.get("scope").is_none());
         let text = serde_json::to_string(&claims).unwrap();

@@ -24,9 +24,10 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::rc::Rc;
 
-use crate::client::{ClientId, ClientRecord, ClientStore, Page};
+use crate::client::{ClientFilter, ClientId, ClientRecord, ClientStore, Page};
 use crate::keys::{KeyStore, ManagedKey, StoredKeys};
 use crate::ports::{StoreError, Write};
+use crate::project::{Project, ProjectId, ProjectPage, ProjectStore};
 use crate::resource::{ApiResource, ResourceId, ResourceStore};
 
 /// Entries kept before the cache starts over (bounds memory under a flood of ids).
@@ -165,8 +166,27 @@ impl<S: ClientStore> ClientStore for CachedStore<S> {
         self.write_through(|c| c.forget_client(id.as_str()), self.inner.delete(id, expected)).await
     }
 
-    async fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
-        self.inner.list(cursor, limit).await
+    async fn list(&self, filter: &ClientFilter, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
+        self.inner.list(filter, cursor, limit).await
+    }
+}
+
+/// Projects are read on admin paths only: never cached.
+impl<S: ProjectStore> ProjectStore for CachedStore<S> {
+    async fn project(&self, id: &ProjectId) -> Result<Option<Project>, StoreError> {
+        self.inner.project(id).await
+    }
+    async fn create_project(&self, project: &Project) -> Result<(), StoreError> {
+        self.inner.create_project(project).await
+    }
+    async fn update_project(&self, project: &Project) -> Result<Write, StoreError> {
+        self.inner.update_project(project).await
+    }
+    async fn delete_project(&self, id: &ProjectId, expected: Option<i64>) -> Result<Write, StoreError> {
+        self.inner.delete_project(id, expected).await
+    }
+    async fn projects(&self, cursor: Option<&str>, limit: usize) -> Result<ProjectPage, StoreError> {
+        self.inner.projects(cursor, limit).await
     }
 }
 

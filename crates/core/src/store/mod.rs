@@ -1,6 +1,6 @@
 //! Storage as the app sees it: one [`Store`] that keeps clients, API
 //! resources and the managed key set (each port lives next to its model:
-//! [`ClientStore`], [`ResourceStore`], [`KeyStore`]); the storage-shaped
+//! [`ClientStore`], [`ResourceStore`], [`KeyStore`], [`ProjectStore`]); the storage-shaped
 //! rows both backends write ([`row`]); and the per-isolate read cache in
 //! front of them ([`cache`]). Backends: D1 and KV in `m2m-edge-worker`,
 //! memory in `m2m-edge-testkit`; one contract, one test suite run against
@@ -11,9 +11,10 @@ pub mod row;
 
 use crate::client::ClientStore;
 use crate::keys::KeyStore;
+use crate::project::ProjectStore;
 use crate::resource::ResourceStore;
 
 /// Everything the app needs from storage.
-pub trait Store: ClientStore + ResourceStore + KeyStore {}
+pub trait Store: ClientStore + ResourceStore + KeyStore + ProjectStore {}
 
-impl<T: ClientStore + ResourceStore + KeyStore> Store for T {}
+impl<T: ClientStore + ResourceStore + KeyStore + ProjectStore> Store for T {}

@@ -7,13 +7,17 @@ use serde::{Deserialize, Serialize};
 use crate::client::{ClientId, ClientRecord, SecretHash, Status, StoredSecret};
 use crate::grant::Audience;
 use crate::ports::StoreError;
+use crate::project::ProjectId;
 use crate::resource::{ApiResource, ResourceId};
 
 /// A client as one D1 row or one KV value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClientRow {
-    /// `m2m_…`.
+    /// `m2m_…` or a chosen id.
     pub id: String,
+    /// The project, if any (absent in rows written before projects existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
     /// Display name.
     pub name: String,
     /// Free text.
@@ -53,6 +57,7 @@ impl ClientRow {
     pub fn from_record(c: &ClientRecord) -> Result<ClientRow, StoreError> {
         Ok(ClientRow {
             id: c.id.as_str().to_string(),
+            project_id: c.project_id.as_ref().map(|p| p.as_str().to_string()),
             name: c.name.clone(),
             description: c.description.clone(),
             grants: to_json_text(&c.grants, "client grants")?,
@@ -74,6 +79,12 @@ impl ClientRow {
         let corrupt = |what: &str| StoreError::Corrupt(format!("client {}: {what}", self.id));
         Ok(ClientRecord {
             id: ClientId::parse(&self.id).ok_or_else(|| corrupt("id"))?,
+            project_id: self
+                .project_id
+                .as_deref()
+                .map(ProjectId::parse)
+                .map(|p| p.ok_or_else(|| corrupt("project_id")))
+                .transpose()?,
             grants: serde_json::from_str(&self.grants).map_err(|_| corrupt("grants"))?,
             custom_claims: serde_json::from_str(&self.custom_claims).map_err(|_| corrupt("custom_claims"))?,
             token_ttl: self.token_ttl.map(u32::try_from).transpose().map_err(|_| corrupt("token_ttl"))?,

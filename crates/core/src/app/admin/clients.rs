@@ -3,20 +3,25 @@
 
 use serde_json::{json, Value};
 
-use super::{check_precondition, edit, etag, if_match, json_body, ok, AdminError, AdminResult};
+use super::{
+    check_precondition, edit, etag, if_match, json_body, list_limit, ok, query_pairs, query_param, AdminError,
+    AdminResult,
+};
 use crate::app::render::client_json;
 use crate::app::{Ports, Runtime};
 use crate::client::input::{parse_new, parse_patch, ClientPatch};
 use crate::client::ClientStore;
-use crate::client::{ClientId, ClientRecord, ClientSecret, Status};
+use crate::client::{ClientFilter, ClientId, ClientRecord, ClientSecret, Status};
 use crate::grant::{Audience, Grant, Scope};
 use crate::http::{Request, Response};
-use crate::oauth::form::parse_pairs;
+use crate::oauth::metadata::TOKEN_PATH;
+use crate::ports::StoreError;
 use crate::ports::Write;
+use crate::project::{ProjectId, ProjectStore};
 use crate::resource::check_grants;
 use crate::resource::ResourceStore;
 
-const DEFAULT_LIMIT: usize = 50;
+/// The page size when the whole registry is walked.
 const MAX_LIMIT: usize = 200;
 
 fn rng_failed<E>(_: E) -> AdminError {
@@ -32,11 +37,20 @@ async fn check_against_resources<R: Runtime>(grants: &[Grant], p: &Ports<'_, R>)
 pub(super) async fn create<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> AdminResult {
     let input = parse_new(&json_body(req)?)?;
     check_against_resources(&input.grants, p).await?;
-    let id = ClientId::generate(p.random).map_err(rng_failed)?;
+    if let Some(project) = &input.project_id {
+        if p.store.project(project).await?.is_none() {
+            return Err(AdminError::invalid("project_id", "no such project"));
+        }
+    }
+    let id = match input.id {
+        Some(chosen) => chosen,
+        None => ClientId::generate(p.random).map_err(rng_failed)?,
+    };
     let secret = ClientSecret::generate(p.random).map_err(rng_failed)?;
     let now = p.clock.now();
     let record = ClientRecord {
         id,
+        project_id: input.project_id,
         name: input.name,
         description: input.description,
         grants: input.grants,
@@ -49,9 +63,21 @@ pub(super) async fn create<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> Admin
         updated_at: now,
         version: 1,
     };
-    p.store.create(&record).await?;
-    // The secret is shown this once; only its hash is kept.
-    Ok(client_response(201, &record, Some(("client_secret", secret.expose())))
+    p.store.create(&record).await.map_err(|e| match e {
+        StoreError::Conflict => AdminError::conflict(format!("client_id {} is taken", record.id.as_str())),
+        other => other.into(),
+    })?;
+    // The secret is shown this once; only its hash is kept. With the
+    // issuer and token endpoint, the body is a complete credentials
+    // document a tool can save as it is.
+    let mut body = client_json(&record);
+    body["client_secret"] = Value::String(secret.expose().to_string());
+    if let Ok(issuer) = p.config.issuer_for(&req.origin) {
+        body["issuer"] = Value::String(issuer.to_string());
+        body["token_endpoint"] = Value::String(format!("{issuer}{TOKEN_PATH}"));
+    }
+    Ok(ok(201, body)
+        .with_header("etag", etag(record.version))
         .with_header("location", format!("/admin/clients/{}", record.id.as_str())))
 }
 
@@ -85,19 +111,19 @@ pub(super) async fn get<R: Runtime>(id: &ClientId, p: &Ports<'_, R>) -> AdminRes
 }
 
 pub(super) async fn list<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> AdminResult {
-    let pairs = parse_pairs(req.query.as_deref().unwrap_or("").as_bytes())
-        .map_err(|_| AdminError::invalid("query", "malformed query string"))?;
-    let param =
-        |name: &str| pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty());
-    let limit = match param("limit") {
-        None => DEFAULT_LIMIT,
-        Some(v) => v
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| AdminError::invalid("limit", "must be an integer between 1 and 200"))?,
+    let (limit, cursor) = list_limit(req)?;
+    let pairs = query_pairs(req)?;
+    let param = |name: &str| query_param(&pairs, name);
+    let filter = ClientFilter {
+        project_id: param("project_id")
+            .map(|v| ProjectId::parse(v).ok_or_else(|| AdminError::invalid("project_id", "is not a project id")))
+            .transpose()?,
+        status: param("status")
+            .map(|v| Status::parse(v).ok_or_else(|| AdminError::invalid("status", "must be active or inactive")))
+            .transpose()?,
+        name_prefix: param("name_prefix").map(str::to_string),
     };
-    let page = p.store.list(param("cursor"), limit).await?;
+    let page = p.store.list(&filter, cursor.as_deref(), limit).await?;
     let clients: Vec<Value> = page.clients.iter().map(client_json).collect();
     Ok(ok(200, json!({"clients": clients, "next_cursor": page.next_cursor})))
 }
@@ -199,7 +225,7 @@ pub(super) async fn using<R: Runtime>(
     let mut found = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let page = p.store.list(cursor.as_deref(), MAX_LIMIT).await?;
+        let page = p.store.list(&ClientFilter::default(), cursor.as_deref(), MAX_LIMIT).await?;
         for client in &page.clients {
             let uses = client
                 .grants

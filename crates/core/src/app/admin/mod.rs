@@ -3,6 +3,7 @@
 
 mod clients;
 mod keys;
+mod projects;
 mod resources;
 
 use serde_json::{json, Value};
@@ -11,7 +12,9 @@ use super::{Effects, Ports, Runtime};
 use crate::client::{ClientId, ClientRecord, SecretHash};
 use crate::config::{AdminKey, StorageKind, MIN_ADMIN_KEY_CHARS};
 use crate::http::{Body, Header, Method, Request, Response};
+use crate::oauth::form::parse_pairs;
 use crate::ports::{StoreError, Write};
+use crate::project::{Project, ProjectId};
 use crate::resource::{ApiResource, ResourceId};
 use crate::validate::FieldError;
 
@@ -163,7 +166,15 @@ async fn route_plain<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> AdminResult
     let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
     let client = |id: &str| ClientId::parse(id).ok_or(AdminError::NotFound("client"));
     let resource = |id: &str| ResourceId::parse(id).ok_or(AdminError::NotFound("resource"));
+    let project = |id: &str| ProjectId::parse(id).ok_or(AdminError::NotFound("project"));
     match (req.method, segments.as_slice()) {
+        (Method::Get, ["admin", "projects"]) => projects::list(req, p).await,
+        (Method::Post, ["admin", "projects"]) => projects::create(req, p).await,
+        (_, ["admin", "projects"]) => Err(AdminError::MethodNotAllowed("GET, POST")),
+        (Method::Get, ["admin", "projects", id]) => projects::get(&project(id)?, p).await,
+        (Method::Patch, ["admin", "projects", id]) => projects::update(req, &project(id)?, p).await,
+        (Method::Delete, ["admin", "projects", id]) => projects::delete(req, &project(id)?, p).await,
+        (_, ["admin", "projects", _]) => Err(AdminError::MethodNotAllowed("GET, PATCH, DELETE")),
         (Method::Get, ["admin", "clients"]) => clients::list(req, p).await,
         (Method::Post, ["admin", "clients"]) => clients::create(req, p).await,
         (_, ["admin", "clients"]) => Err(AdminError::MethodNotAllowed("GET, POST")),
@@ -233,6 +244,35 @@ fn json_body(req: &Request) -> Result<Value, AdminError> {
     serde_json::from_slice(bytes).map_err(|_| AdminError::invalid("body", "is not valid JSON"))
 }
 
+/// The default and largest page of a listing.
+const DEFAULT_LIMIT: usize = 50;
+const MAX_LIMIT: usize = 200;
+
+/// The query of a listing, as name → value (the last one wins).
+fn query_pairs(req: &Request) -> Result<Vec<(String, String)>, AdminError> {
+    parse_pairs(req.query.as_deref().unwrap_or("").as_bytes())
+        .map_err(|_| AdminError::invalid("query", "malformed query string"))
+}
+
+/// One query parameter of `pairs`, if given and not empty.
+fn query_param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+}
+
+/// A listing's `limit` (1–200, default 50) and `cursor`.
+fn list_limit(req: &Request) -> Result<(usize, Option<String>), AdminError> {
+    let pairs = query_pairs(req)?;
+    let limit = match query_param(&pairs, "limit") {
+        None => DEFAULT_LIMIT,
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| AdminError::invalid("limit", "must be an integer between 1 and 200"))?,
+    };
+    Ok((limit, query_param(&pairs, "cursor").map(str::to_string)))
+}
+
 fn ok(status: u16, body: Value) -> Response {
     Response::json(status, body.to_string())
 }
@@ -293,6 +333,20 @@ trait Versioned {
 impl Versioned for ClientRecord {
     const NOUN: &'static str = "client";
     const KEPT_CHANGING: &'static str = "the client kept changing while this request applied; read it again and retry";
+    fn version(&self) -> i64 {
+        self.version
+    }
+    fn written(&mut self) {
+        self.version += 1;
+    }
+    fn touch(&mut self, now: i64) {
+        self.updated_at = now;
+    }
+}
+
+impl Versioned for Project {
+    const NOUN: &'static str = "project";
+    const KEPT_CHANGING: &'static str = "the project kept changing while this request applied; read it again and retry";
     fn version(&self) -> i64 {
         self.version
     }
