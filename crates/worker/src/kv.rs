@@ -127,6 +127,17 @@ impl KvStore {
         }
     }
 
+    /// Delete `key` if the record exists (at version `expected`, if given):
+    /// a check then a delete, with [`KvStore::check_version`]'s race.
+    async fn delete_checked(&self, key: &str, expected: Option<i64>) -> Result<Write, StoreError> {
+        match self.check_version(key, expected).await? {
+            Write::Done => {}
+            other => return Ok(other),
+        }
+        self.kv.get()?.delete(key).await.map_err(backend)?;
+        Ok(Write::Done)
+    }
+
     /// One `list` page of key names under `prefix`, and the cursor after it.
     async fn list_keys(
         &self,
@@ -184,13 +195,7 @@ impl ClientStore for KvStore {
     }
 
     async fn delete(&self, id: &ClientId, expected: Option<i64>) -> Result<Write, StoreError> {
-        let key = format!("{CLIENT_PREFIX}{}", id.as_str());
-        match self.check_version(&key, expected).await? {
-            Write::Done => {}
-            other => return Ok(other),
-        }
-        self.kv.get()?.delete(&key).await.map_err(backend)?;
-        Ok(Write::Done)
+        self.delete_checked(&format!("{CLIENT_PREFIX}{}", id.as_str()), expected).await
     }
 
     /// KV lists keys in byte order, so pages come in id order like D1's;
@@ -234,13 +239,7 @@ impl ProjectStore for KvStore {
     }
 
     async fn delete_project(&self, id: &ProjectId, expected: Option<i64>) -> Result<Write, StoreError> {
-        let key = format!("{PROJECT_PREFIX}{}", id.as_str());
-        match self.check_version(&key, expected).await? {
-            Write::Done => {}
-            other => return Ok(other),
-        }
-        self.kv.get()?.delete(&key).await.map_err(backend)?;
-        Ok(Write::Done)
+        self.delete_checked(&format!("{PROJECT_PREFIX}{}", id.as_str()), expected).await
     }
 
     async fn projects(&self, cursor: Option<&str>, limit: usize) -> Result<ProjectPage, StoreError> {

@@ -330,48 +330,29 @@ trait Versioned {
     fn touch(&mut self, now: i64);
 }
 
-impl Versioned for ClientRecord {
-    const NOUN: &'static str = "client";
-    const KEPT_CHANGING: &'static str = "the client kept changing while this request applied; read it again and retry";
-    fn version(&self) -> i64 {
-        self.version
-    }
-    fn written(&mut self) {
-        self.version += 1;
-    }
-    fn touch(&mut self, now: i64) {
-        self.updated_at = now;
-    }
+/// [`Versioned`] for a record with `version` and `updated_at` fields.
+macro_rules! versioned {
+    ($record:ty, $noun:literal) => {
+        impl Versioned for $record {
+            const NOUN: &'static str = $noun;
+            const KEPT_CHANGING: &'static str =
+                concat!("the ", $noun, " kept changing while this request applied; read it again and retry");
+            fn version(&self) -> i64 {
+                self.version
+            }
+            fn written(&mut self) {
+                self.version += 1;
+            }
+            fn touch(&mut self, now: i64) {
+                self.updated_at = now;
+            }
+        }
+    };
 }
 
-impl Versioned for Project {
-    const NOUN: &'static str = "project";
-    const KEPT_CHANGING: &'static str = "the project kept changing while this request applied; read it again and retry";
-    fn version(&self) -> i64 {
-        self.version
-    }
-    fn written(&mut self) {
-        self.version += 1;
-    }
-    fn touch(&mut self, now: i64) {
-        self.updated_at = now;
-    }
-}
-
-impl Versioned for ApiResource {
-    const NOUN: &'static str = "resource";
-    const KEPT_CHANGING: &'static str =
-        "the API resource kept changing while this request applied; read it again and retry";
-    fn version(&self) -> i64 {
-        self.version
-    }
-    fn written(&mut self) {
-        self.version += 1;
-    }
-    fn touch(&mut self, now: i64) {
-        self.updated_at = now;
-    }
-}
+versioned!(ClientRecord, "client");
+versioned!(Project, "project");
+versioned!(ApiResource, "resource");
 
 /// Every admin edit: read the record from storage (never a cache), check
 /// `If-Match`, apply `change` and write it back only if nobody wrote in
