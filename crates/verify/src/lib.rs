@@ -1,4 +1,4 @@
-//! Verify the access tokens of an [m2m-edge] authorization server — or of
+//! Verify the access tokens of an m2m-edge authorization server — or of
 //! any issuer of RFC 9068 JWT access tokens signed with ES256 — in the API
 //! that receives them: in a Cloudflare Worker (wasm32, signatures checked by
 //! WebCrypto) or in a native service (signatures checked by the `p256`
@@ -67,8 +67,6 @@
 //! }
 //! # });
 //! ```
-//!
-//! [m2m-edge]: https://github.com/m2m-edge/m2m-edge
 
 #![warn(missing_docs)]
 
