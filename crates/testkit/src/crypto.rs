@@ -103,6 +103,13 @@ impl KeyCrypto for HostCrypto {
         }
         .map_err(|_| CryptoError(format!("AES-GCM {direction:?} failed")))
     }
+
+    async fn verify_es256(&self, key: &m2m_edge_verify::jwks::PublicKey, input: &[u8], signature: &[u8; 64]) -> bool {
+        use p256::ecdsa::signature::Verifier as _;
+        let point = p256::EncodedPoint::from_affine_coordinates(&key.x.into(), &key.y.into(), false);
+        let Ok(key) = p256::ecdsa::VerifyingKey::from_encoded_point(&point) else { return false };
+        p256::ecdsa::Signature::from_slice(signature).is_ok_and(|s| key.verify(input, &s).is_ok())
+    }
 }
 
 #[cfg(test)]

@@ -49,6 +49,9 @@ pub enum Rejection {
     },
     /// The issuer's keys could not be fetched and no recent copy is held.
     KeysUnavailable,
+    /// Valid, but withdrawn by the issuer since it was issued (its client
+    /// was deactivated or deleted): for servers that check their own tokens.
+    Revoked,
 }
 
 impl Rejection {
@@ -144,6 +147,7 @@ impl fmt::Display for Rejection {
             Rejection::Claim(name) => write!(f, "claim `{name}` missing or invalid"),
             Rejection::InsufficientScope { required } => write!(f, "requires scope: {required}"),
             Rejection::KeysUnavailable => f.write_str("the issuer's keys are unavailable"),
+            Rejection::Revoked => f.write_str("the token has been revoked"),
         }
     }
 }

@@ -25,6 +25,10 @@
 //! `invalid_token`, 403 `insufficient_scope` with `scope=`, 400
 //! `invalid_request`, with `WWW-Authenticate: Bearer …`).
 //!
+//! Without the default feature `verifier`, the crate is only the pure
+//! checks ([`token`], [`claims`], [`jwks`], [`in_range`]): what a server
+//! that holds its own keys needs (m2m-edge's admin API uses them).
+//!
 //! The issuer's keys are fetched through a [`Fetcher`] — implement it for
 //! your HTTP client, or use `ReqwestFetcher` (feature `reqwest`) or
 //! `WorkerFetcher` (feature `worker`: the Workers `fetch`, or a service
@@ -71,12 +75,15 @@
 #![warn(missing_docs)]
 
 pub mod cache;
-mod claims;
+pub mod claims;
+#[cfg(feature = "verifier")]
 mod crypto;
 mod error;
 mod fetch;
-mod jwks;
-mod token;
+pub mod jwks;
+mod scalar;
+pub mod token;
+#[cfg(feature = "verifier")]
 mod verifier;
 
 pub use claims::{Requirements, VerifiedToken};
@@ -86,5 +93,7 @@ pub use fetch::ReqwestFetcher;
 #[cfg(all(feature = "worker", target_arch = "wasm32"))]
 pub use fetch::WorkerFetcher;
 pub use fetch::{max_age, FetchError, Fetched, Fetcher};
+pub use scalar::in_range;
 pub use token::MAX_TOKEN_BYTES;
+#[cfg(feature = "verifier")]
 pub use verifier::{system_clock, Verifier, DEFAULT_LEEWAY_SECS, MAX_LEEWAY_SECS};

@@ -111,7 +111,7 @@ impl<F: Fetcher> Verifier<F> {
     /// a bare token, and check `required` of it.
     pub async fn verify(&self, authorization: &str, required: &Requirements) -> Result<VerifiedToken, Rejection> {
         let unverified = token::parse(token::bearer(authorization)?)?;
-        if !crypto::in_range(&unverified.signature) {
+        if !crate::in_range(&unverified.signature) {
             return Err(Rejection::Signature);
         }
         let key = self.key(&unverified.kid).await?;

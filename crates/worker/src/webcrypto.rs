@@ -19,6 +19,7 @@ use m2m_edge_core::jose::{jws, IssuingKey, JwkError, SigningKey};
 use m2m_edge_core::keys::isolate::KeyImport;
 use m2m_edge_core::keys::sealed::{CryptoError, Direction, Gcm, Kek, KeyCrypto, KeyMaterial};
 use m2m_edge_core::keys::KeyError;
+use m2m_edge_verify::jwks::PublicKey;
 
 use crate::ffi::{self, SigningParts};
 
@@ -179,5 +180,23 @@ impl KeyCrypto for WebCryptoKeys {
         .map_err(|_| js_failed(what))?;
         // A wrong key, AAD or damaged record rejects the promise.
         Ok(Uint8Array::new(&JsFuture::from(promise).await.map_err(|_| js_failed(what))?).to_vec())
+    }
+
+    /// Imports the public key on each call: the admin API is not a hot path.
+    async fn verify_es256(&self, key: &PublicKey, input: &[u8], signature: &[u8; 64]) -> bool {
+        let verified = async {
+            let subtle = subtle().ok()?;
+            let s = |v: &str| JsValue::from_str(v);
+            let (x, y) = (URL_SAFE_NO_PAD.encode(key.x), URL_SAFE_NO_PAD.encode(key.y));
+            let jwk = object(&[("kty", &s("EC")), ("crv", &s("P-256")), ("x", &s(&x)), ("y", &s(&y))]).ok()?;
+            let import = object(&[("name", &s("ECDSA")), ("namedCurve", &s("P-256"))]).ok()?;
+            let promise = subtle.import_key_with_object("jwk", &jwk, &import, false, &Array::of1(&s("verify"))).ok()?;
+            let public: CryptoKey = JsFuture::from(promise).await.ok()?.unchecked_into();
+            let algorithm = object(&[("name", &s("ECDSA")), ("hash", &s("SHA-256"))]).ok()?;
+            let promise =
+                subtle.verify_with_object_and_u8_array_and_u8_array(&algorithm, &public, signature, input).ok()?;
+            JsFuture::from(promise).await.ok()?.as_bool()
+        };
+        verified.await == Some(true)
     }
 }

@@ -92,8 +92,8 @@ pub enum Direction {
     Decrypt,
 }
 
-/// The crypto primitives managed keys need: WebCrypto in the Worker,
-/// RustCrypto on the host (`m2m-edge-testkit`). The stored framing (IV
+/// The crypto primitives managed keys and admin tokens need: WebCrypto in
+/// the Worker, RustCrypto on the host (`m2m-edge-testkit`). The stored framing (IV
 /// drawn through the [`Random`] port, IV ‖ ciphertext ‖ tag) is this
 /// module's alone: [`seal`] and [`open`].
 #[allow(async_fn_in_trait)]
@@ -103,6 +103,11 @@ pub trait KeyCrypto {
 
     /// AES-256-GCM with `gcm`'s key, IV and AAD, in `direction`.
     async fn aes_gcm(&self, direction: Direction, gcm: &Gcm<'_>, input: &[u8]) -> Result<Vec<u8>, CryptoError>;
+
+    /// Whether `signature` (raw `r || s`, already range-checked) is
+    /// `key`'s ES256 signature of `input`: how the admin API checks the
+    /// access tokens this deployment issued.
+    async fn verify_es256(&self, key: &m2m_edge_verify::jwks::PublicKey, input: &[u8], signature: &[u8; 64]) -> bool;
 }
 
 /// Encrypt `plaintext` under `kek` with a fresh random IV, `aad` bound:

@@ -8,6 +8,16 @@ pub const TOKEN_PATH: &str = "/oauth2/token";
 /// The JWKS (RFC 7517 §5).
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 
+/// Where the admin API lives; also the path of its audience.
+pub const ADMIN_PATH: &str = "/admin";
+
+/// The audience of access tokens for this deployment's own admin API
+/// (`<issuer>/admin`): a client granted it, with admin scopes, administers
+/// the deployment with its tokens.
+pub fn admin_audience(issuer: &str) -> String {
+    endpoint(issuer, ADMIN_PATH)
+}
+
 /// The endpoint URL for `path` under `issuer` (an issuer may end in `/`).
 pub fn endpoint(issuer: &str, path: &str) -> String {
     format!("{}{path}", issuer.trim_end_matches('/'))
@@ -30,6 +40,9 @@ pub fn document(issuer: &str) -> Value {
         // RFC 8707: the `resource` parameter selects the audience.
         "resource_indicators_supported": true,
         "subject_types_supported": ["public"],
+        // Not an RFC 8414 name (§2 allows more): the audience an admin
+        // client's tokens must carry for the admin API.
+        "admin_audience": admin_audience(issuer),
     })
 }
 

@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 
+use super::caller::{AdminScope, Caller};
 use super::{
     check_precondition, edit, etag, if_match, json_body, list_limit, ok, query_pairs, query_param, AdminError,
     AdminResult,
@@ -14,12 +15,13 @@ use crate::client::ClientStore;
 use crate::client::{ClientFilter, ClientId, ClientRecord, ClientSecret, Status};
 use crate::grant::{Audience, Grant, Scope};
 use crate::http::{Request, Response};
-use crate::oauth::metadata::TOKEN_PATH;
+use crate::oauth::metadata::{admin_audience, endpoint, TOKEN_PATH};
 use crate::ports::StoreError;
 use crate::ports::Write;
 use crate::project::{ProjectId, ProjectStore};
 use crate::resource::check_grants;
 use crate::resource::ResourceStore;
+use crate::validate::FieldError;
 
 /// The page size when the whole registry is walked.
 const MAX_LIMIT: usize = 200;
@@ -28,15 +30,51 @@ fn rng_failed<E>(_: E) -> AdminError {
     AdminError::Server("random source failed".into())
 }
 
-/// With API resources registered, grants may only name them and their scopes.
-async fn check_against_resources<R: Runtime>(grants: &[Grant], p: &Ports<'_, R>) -> Result<(), AdminError> {
+/// With API resources registered, grants may only name them and their
+/// scopes. A grant of the deployment's own admin audience (`<issuer>/admin`)
+/// may only hold admin scopes, and only those `caller` may hand out: an
+/// admin client never grants more than it holds, nor `projects:*`.
+async fn check_grants_of<R: Runtime>(
+    req: &Request,
+    caller: &Caller,
+    grants: &[Grant],
+    p: &Ports<'_, R>,
+) -> Result<(), AdminError> {
+    let admin = p.config.issuer_for(&req.origin).ok().map(admin_audience);
+    let (own, rest): (Vec<&Grant>, Vec<&Grant>) =
+        grants.iter().partition(|g| admin.as_deref() == Some(g.audience.as_str()));
+    for grant in own {
+        for scope in &grant.scopes {
+            let Some(scope) = AdminScope::parse(scope.as_str()) else {
+                return Err(AdminError::Invalid(FieldError::new(
+                    "grants",
+                    format!("`{}` is not an admin scope; the admin audience takes only those", scope.as_str()),
+                )));
+            };
+            if !caller.may_grant(scope) {
+                return Err(AdminError::Forbidden(
+                    "an admin client grants only admin scopes it holds itself, and never projects:*",
+                ));
+            }
+        }
+    }
+    let rest: Vec<Grant> = rest.into_iter().cloned().collect();
     let resources = p.store.resources_fresh().await?;
-    Ok(check_grants(grants, &resources)?)
+    Ok(check_grants(&rest, &resources)?)
 }
 
-pub(super) async fn create<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> AdminResult {
-    let input = parse_new(&json_body(req)?)?;
-    check_against_resources(&input.grants, p).await?;
+pub(super) async fn create<R: Runtime>(req: &Request, caller: &Caller, p: &Ports<'_, R>) -> AdminResult {
+    let mut input = parse_new(&json_body(req)?)?;
+    // A project's admin creates clients in its project (the default for it)
+    // and nowhere else.
+    if let Some(own) = caller.project() {
+        match &input.project_id {
+            None => input.project_id = Some(own.clone()),
+            Some(asked) if asked == own => {}
+            Some(_) => return Err(AdminError::Forbidden("a project's admin creates clients only in its own project")),
+        }
+    }
+    check_grants_of(req, caller, &input.grants, p).await?;
     if let Some(project) = &input.project_id {
         if p.store.project(project).await?.is_none() {
             return Err(AdminError::invalid("project_id", "no such project"));
@@ -74,25 +112,28 @@ pub(super) async fn create<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> Admin
     body["client_secret"] = Value::String(secret.expose().to_string());
     if let Ok(issuer) = p.config.issuer_for(&req.origin) {
         body["issuer"] = Value::String(issuer.to_string());
-        body["token_endpoint"] = Value::String(format!("{issuer}{TOKEN_PATH}"));
+        body["token_endpoint"] = Value::String(endpoint(issuer, TOKEN_PATH));
     }
     Ok(ok(201, body)
         .with_header("etag", etag(record.version))
         .with_header("location", format!("/admin/clients/{}", record.id.as_str())))
 }
 
-async fn load<R: Runtime>(id: &ClientId, p: &Ports<'_, R>) -> Result<ClientRecord, AdminError> {
-    p.store.get_fresh(id).await?.ok_or(AdminError::NotFound("client"))
+/// The client, if `caller` may see it: another project's client is as
+/// absent as one that does not exist.
+async fn load<R: Runtime>(id: &ClientId, caller: &Caller, p: &Ports<'_, R>) -> Result<ClientRecord, AdminError> {
+    p.store.get_fresh(id).await?.filter(|c| caller.sees(c.project_id.as_ref())).ok_or(AdminError::NotFound("client"))
 }
 
 /// Edit the client under compare-and-swap ([`edit`]).
 async fn modify<R: Runtime, T>(
     req: &Request,
     id: &ClientId,
+    caller: &Caller,
     p: &Ports<'_, R>,
     mut change: impl FnMut(&mut ClientRecord) -> Result<T, AdminError>,
 ) -> Result<(ClientRecord, T), AdminError> {
-    let read = async || load(id, p).await;
+    let read = async || load(id, caller, p).await;
     let save = async |record: &ClientRecord| p.store.update(record).await;
     edit(req, p.clock.now(), read, async |record: &mut ClientRecord| change(record), save).await
 }
@@ -106,11 +147,11 @@ fn client_response(status: u16, record: &ClientRecord, extra: Option<(&str, &str
     ok(status, body).with_header("etag", etag(record.version))
 }
 
-pub(super) async fn get<R: Runtime>(id: &ClientId, p: &Ports<'_, R>) -> AdminResult {
-    Ok(client_response(200, &load(id, p).await?, None))
+pub(super) async fn get<R: Runtime>(id: &ClientId, caller: &Caller, p: &Ports<'_, R>) -> AdminResult {
+    Ok(client_response(200, &load(id, caller, p).await?, None))
 }
 
-pub(super) async fn list<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> AdminResult {
+pub(super) async fn list<R: Runtime>(req: &Request, caller: &Caller, p: &Ports<'_, R>) -> AdminResult {
     let (limit, cursor) = list_limit(req)?;
     let pairs = query_pairs(req)?;
     let param = |name: &str| query_param(&pairs, name);
@@ -123,17 +164,26 @@ pub(super) async fn list<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> AdminRe
             .transpose()?,
         name_prefix: param("name_prefix").map(str::to_string),
     };
+    // A project's admin lists its project's clients; asking for another
+    // project finds nothing.
+    let filter = match (caller.project(), &filter.project_id) {
+        (Some(own), Some(asked)) if asked != own => {
+            return Ok(ok(200, json!({"clients": [], "next_cursor": null})));
+        }
+        (Some(own), _) => ClientFilter { project_id: Some(own.clone()), ..filter },
+        (None, _) => filter,
+    };
     let page = p.store.list(&filter, cursor.as_deref(), limit).await?;
     let clients: Vec<Value> = page.clients.iter().map(client_json).collect();
     Ok(ok(200, json!({"clients": clients, "next_cursor": page.next_cursor})))
 }
 
-pub(super) async fn update<R: Runtime>(req: &Request, id: &ClientId, p: &Ports<'_, R>) -> AdminResult {
+pub(super) async fn update<R: Runtime>(req: &Request, id: &ClientId, caller: &Caller, p: &Ports<'_, R>) -> AdminResult {
     let patch: ClientPatch = parse_patch(&json_body(req)?)?;
     if let Some(grants) = &patch.grants {
-        check_against_resources(grants, p).await?;
+        check_grants_of(req, caller, grants, p).await?;
     }
-    let (record, ()) = modify(req, id, p, |record| {
+    let (record, ()) = modify(req, id, caller, p, |record| {
         let patch = patch.clone();
         if let Some(name) = patch.name {
             record.name = name;
@@ -159,14 +209,16 @@ pub(super) async fn update<R: Runtime>(req: &Request, id: &ClientId, p: &Ports<'
     Ok(client_response(200, &record, None))
 }
 
-pub(super) async fn delete<R: Runtime>(req: &Request, id: &ClientId, p: &Ports<'_, R>) -> AdminResult {
+pub(super) async fn delete<R: Runtime>(req: &Request, id: &ClientId, caller: &Caller, p: &Ports<'_, R>) -> AdminResult {
     let expected = if_match(req);
-    // With If-Match, the delete is conditional on the version the caller saw.
-    let version = match &expected {
-        None => None,
-        Some(condition) => {
-            let record = load(id, p).await?;
-            check_precondition(Some(condition), record.version)?;
+    // With If-Match, the delete is conditional on the version the caller
+    // saw; a project's admin deletes only what it can see, at the version
+    // it saw it.
+    let version = match (&expected, caller.project()) {
+        (None, None) => None,
+        (condition, _) => {
+            let record = load(id, caller, p).await?;
+            check_precondition(condition.as_ref(), record.version)?;
             Some(record.version)
         }
     };
@@ -179,8 +231,13 @@ pub(super) async fn delete<R: Runtime>(req: &Request, id: &ClientId, p: &Ports<'
 
 /// Start a rotation: a new secret, returned once as `next_client_secret`;
 /// from now on the old and the new secret both authenticate.
-pub(super) async fn rotate_start<R: Runtime>(req: &Request, id: &ClientId, p: &Ports<'_, R>) -> AdminResult {
-    let (record, secret) = modify(req, id, p, |record| {
+pub(super) async fn rotate_start<R: Runtime>(
+    req: &Request,
+    id: &ClientId,
+    caller: &Caller,
+    p: &Ports<'_, R>,
+) -> AdminResult {
+    let (record, secret) = modify(req, id, caller, p, |record| {
         if record.next_secret.is_some() {
             return Err(AdminError::conflict(
                 "a secret rotation is already pending: complete or cancel it before starting another",
@@ -199,9 +256,10 @@ pub(super) async fn rotate_finish<R: Runtime>(
     req: &Request,
     id: &ClientId,
     complete: bool,
+    caller: &Caller,
     p: &Ports<'_, R>,
 ) -> AdminResult {
-    let (record, ()) = modify(req, id, p, |record| {
+    let (record, ()) = modify(req, id, caller, p, |record| {
         let Some(next) = record.next_secret.take() else {
             return Err(AdminError::conflict("no secret rotation is pending for this client"));
         };

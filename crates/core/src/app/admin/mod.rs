@@ -1,6 +1,7 @@
 //! The admin API: the client registry and API resources, JSON in and out,
 //! behind `Authorization: Bearer <ADMIN_API_KEY>`.
 
+mod caller;
 mod clients;
 mod keys;
 mod projects;
@@ -9,20 +10,24 @@ mod resources;
 use serde_json::{json, Value};
 
 use super::{Effects, Ports, Runtime};
-use crate::client::{ClientId, ClientRecord, SecretHash};
-use crate::config::{AdminKey, StorageKind, MIN_ADMIN_KEY_CHARS};
+use crate::client::{ClientId, ClientRecord};
+use crate::config::StorageKind;
 use crate::http::{Body, Header, Method, Request, Response};
 use crate::oauth::form::parse_pairs;
 use crate::ports::{StoreError, Write};
 use crate::project::{Project, ProjectId};
 use crate::resource::{ApiResource, ResourceId};
 use crate::validate::FieldError;
+use caller::Caller;
 
 /// Said on every successful change when the backend is Workers KV: KV is
 /// eventually consistent, and other locations may serve the old value
 /// (cached reads) for up to about a minute.
 pub const KV_PROPAGATION: &str =
     "Workers KV: this change can take up to 60 seconds to reach every location; until then other locations may still accept the old state";
+
+/// The realm of the admin API's challenges.
+const ADMIN_REALM: &str = "m2m-edge admin";
 
 /// An admin API failure, each with its status and a JSON body.
 #[derive(Debug)]
@@ -41,6 +46,12 @@ enum AdminError {
     },
     /// 412: `If-Match` names a version that is no longer the stored one.
     PreconditionFailed,
+    /// An admin token refused (RFC 6750 §3.1: 401 `invalid_token`, 403
+    /// `insufficient_scope`, 400 `invalid_request`).
+    Token(m2m_edge_verify::Rejection),
+    /// 403: authenticated, but this caller may not do this (a project's
+    /// admin outside its project, or handing out more than it holds).
+    Forbidden(&'static str),
     /// Logged in full; the caller sees `server_error` only.
     Server(String),
 }
@@ -101,6 +112,11 @@ impl AdminError {
                 412,
                 json!({"error": "precondition_failed", "error_description": "If-Match does not match the current version (ETag); read it again"}),
             ),
+            AdminError::Token(rejection) => (
+                rejection.status(),
+                json!({"error": rejection.error_code().unwrap_or("unauthorized"), "error_description": rejection.to_string()}),
+            ),
+            AdminError::Forbidden(why) => (403, json!({"error": "forbidden", "error_description": why})),
             AdminError::Server(_) => (
                 500,
                 json!({"error": "server_error", "error_description": "the server could not complete the request"}),
@@ -109,9 +125,12 @@ impl AdminError {
         let mut response = Response::json(status, body.to_string()).with_header("cache-control", "no-store");
         match self {
             AdminError::Unauthorized => {
-                response = response.with_header("www-authenticate", "Bearer realm=\"m2m-edge admin\"");
+                response = response.with_header("www-authenticate", format!("Bearer realm=\"{ADMIN_REALM}\""));
             }
             AdminError::MethodNotAllowed(allow) => response = response.with_header("allow", *allow),
+            AdminError::Token(rejection) => {
+                response = response.with_header("www-authenticate", rejection.www_authenticate(ADMIN_REALM));
+            }
             _ => {}
         }
         response
@@ -152,44 +171,44 @@ fn with_propagation_notice(response: Response) -> Response {
 }
 
 async fn route<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> Result<(Response, Effects), AdminError> {
-    authorize(req, p)?;
+    let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
+    let caller = caller::authorize(req, caller::required_scope(req.method, &segments), p).await?;
     // Rotation is the one admin change the isolate keeps a copy of.
     if let (Method::Post, "/admin/keys/rotate") = (req.method, req.path.as_str()) {
         let response = keys::rotate(req, p).await?;
         return Ok((response, Effects { keys_changed: true }));
     }
-    let response = route_plain(req, p).await?;
+    let response = route_plain(req, &segments, &caller, p).await?;
     Ok((response, Effects::default()))
 }
 
-async fn route_plain<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> AdminResult {
-    let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
+async fn route_plain<R: Runtime>(req: &Request, segments: &[&str], caller: &Caller, p: &Ports<'_, R>) -> AdminResult {
     let client = |id: &str| ClientId::parse(id).ok_or(AdminError::NotFound("client"));
     let resource = |id: &str| ResourceId::parse(id).ok_or(AdminError::NotFound("resource"));
     let project = |id: &str| ProjectId::parse(id).ok_or(AdminError::NotFound("project"));
-    match (req.method, segments.as_slice()) {
-        (Method::Get, ["admin", "projects"]) => projects::list(req, p).await,
+    match (req.method, segments) {
+        (Method::Get, ["admin", "projects"]) => projects::list(req, caller, p).await,
         (Method::Post, ["admin", "projects"]) => projects::create(req, p).await,
         (_, ["admin", "projects"]) => Err(AdminError::MethodNotAllowed("GET, POST")),
-        (Method::Get, ["admin", "projects", id]) => projects::get(&project(id)?, p).await,
+        (Method::Get, ["admin", "projects", id]) => projects::get(&project(id)?, caller, p).await,
         (Method::Patch, ["admin", "projects", id]) => projects::update(req, &project(id)?, p).await,
         (Method::Delete, ["admin", "projects", id]) => projects::delete(req, &project(id)?, p).await,
         (_, ["admin", "projects", _]) => Err(AdminError::MethodNotAllowed("GET, PATCH, DELETE")),
-        (Method::Get, ["admin", "clients"]) => clients::list(req, p).await,
-        (Method::Post, ["admin", "clients"]) => clients::create(req, p).await,
+        (Method::Get, ["admin", "clients"]) => clients::list(req, caller, p).await,
+        (Method::Post, ["admin", "clients"]) => clients::create(req, caller, p).await,
         (_, ["admin", "clients"]) => Err(AdminError::MethodNotAllowed("GET, POST")),
-        (Method::Get, ["admin", "clients", id]) => clients::get(&client(id)?, p).await,
-        (Method::Patch, ["admin", "clients", id]) => clients::update(req, &client(id)?, p).await,
-        (Method::Delete, ["admin", "clients", id]) => clients::delete(req, &client(id)?, p).await,
+        (Method::Get, ["admin", "clients", id]) => clients::get(&client(id)?, caller, p).await,
+        (Method::Patch, ["admin", "clients", id]) => clients::update(req, &client(id)?, caller, p).await,
+        (Method::Delete, ["admin", "clients", id]) => clients::delete(req, &client(id)?, caller, p).await,
         (_, ["admin", "clients", _]) => Err(AdminError::MethodNotAllowed("GET, PATCH, DELETE")),
         (Method::Post, ["admin", "clients", id, "secrets", "rotate"]) => {
-            clients::rotate_start(req, &client(id)?, p).await
+            clients::rotate_start(req, &client(id)?, caller, p).await
         }
         (Method::Post, ["admin", "clients", id, "secrets", "rotate", "complete"]) => {
-            clients::rotate_finish(req, &client(id)?, true, p).await
+            clients::rotate_finish(req, &client(id)?, true, caller, p).await
         }
         (Method::Post, ["admin", "clients", id, "secrets", "rotate", "cancel"]) => {
-            clients::rotate_finish(req, &client(id)?, false, p).await
+            clients::rotate_finish(req, &client(id)?, false, caller, p).await
         }
         (_, ["admin", "clients", _, "secrets", "rotate", ..]) => Err(AdminError::MethodNotAllowed("POST")),
         (Method::Get, ["admin", "resources"]) => resources::list(p).await,
@@ -203,33 +222,6 @@ async fn route_plain<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> AdminResult
         (_, ["admin", "keys"]) => Err(AdminError::MethodNotAllowed("GET")),
         (_, ["admin", "keys", "rotate"]) => Err(AdminError::MethodNotAllowed("POST")),
         _ => Err(AdminError::NotFound("endpoint")),
-    }
-}
-
-/// Constant-time check of the bearer key (both sides hashed first, which
-/// also hides the key's length). The header is compared whole: a key may
-/// hold any visible character, commas included, and a repeated header
-/// (joined with ", " by the Fetch API) simply does not match.
-fn authorize<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> Result<(), AdminError> {
-    let expected = match &p.config.admin_api_key {
-        AdminKey::Set(key) => key,
-        AdminKey::Unset => return Err(AdminError::Server("ADMIN_API_KEY is not set; the admin API is disabled".into())),
-        AdminKey::TooShort => {
-            return Err(AdminError::Server(format!(
-                "ADMIN_API_KEY is shorter than {MIN_ADMIN_KEY_CHARS} characters; the admin API is disabled until a longer one is set"
-            )))
-        }
-    };
-    let presented = req
-        .header(Header::Authorization)
-        .and_then(|h| h.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-        .ok_or(AdminError::Unauthorized)?;
-    if SecretHash::of(expected).verify(presented) {
-        Ok(())
-    } else {
-        Err(AdminError::Unauthorized)
     }
 }
 

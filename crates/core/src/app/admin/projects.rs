@@ -5,6 +5,7 @@
 
 use serde_json::{json, Value};
 
+use super::caller::Caller;
 use super::{check_precondition, edit, etag, if_match, json_body, list_limit, ok, AdminError, AdminResult};
 use crate::app::render::project_json;
 use crate::app::{Ports, Runtime};
@@ -16,8 +17,13 @@ use crate::project::{parse_new, parse_patch, Project, ProjectId, ProjectStore};
 /// How many of a project's clients a refused delete names.
 const CLIENTS_NAMED: usize = 100;
 
-pub(super) async fn list<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> AdminResult {
+pub(super) async fn list<R: Runtime>(req: &Request, caller: &Caller, p: &Ports<'_, R>) -> AdminResult {
     let (limit, cursor) = list_limit(req)?;
+    // A project's admin sees its own project only.
+    if let Some(own) = caller.project() {
+        let projects: Vec<Value> = p.store.project(own).await?.iter().map(project_json).collect();
+        return Ok(ok(200, json!({"projects": projects, "next_cursor": null})));
+    }
     let page = p.store.projects(cursor.as_deref(), limit).await?;
     let projects: Vec<Value> = page.projects.iter().map(project_json).collect();
     Ok(ok(200, json!({"projects": projects, "next_cursor": page.next_cursor})))
@@ -54,7 +60,10 @@ fn project_response(status: u16, project: &Project) -> Response {
     ok(status, project_json(project)).with_header("etag", etag(project.version))
 }
 
-pub(super) async fn get<R: Runtime>(id: &ProjectId, p: &Ports<'_, R>) -> AdminResult {
+pub(super) async fn get<R: Runtime>(id: &ProjectId, caller: &Caller, p: &Ports<'_, R>) -> AdminResult {
+    if !caller.sees(Some(id)) {
+        return Err(AdminError::NotFound("project"));
+    }
     Ok(project_response(200, &load(id, p).await?))
 }
 

@@ -1,0 +1,260 @@
+//! Who is calling the admin API, and what that caller may do: the root
+//! `ADMIN_API_KEY`, or an access token this deployment issued to an admin
+//! client (Workflo's Client_Admin policy). A token is checked by the
+//! verifier's own rules (`m2m_edge_verify`), against the deployment's
+//! current keys, with `aud` = `<issuer>/admin`, and its client is read
+//! again from storage on every request: deactivating or deleting an admin
+//! client stops its tokens at once (on D1; within KV's propagation on KV).
+
+use m2m_edge_verify::claims::{check, Expected};
+use m2m_edge_verify::{in_range, jwks, token, Rejection, Requirements};
+
+use super::AdminError;
+use crate::app::{Ports, Runtime};
+use crate::client::{ClientId, ClientStore, SecretHash, Status};
+use crate::config::{AdminKey, MIN_ADMIN_KEY_CHARS};
+use crate::http::{Header, Method, Request};
+use crate::keys::sealed::KeyCrypto;
+use crate::oauth::metadata::admin_audience;
+use crate::project::ProjectId;
+
+/// Clock difference tolerated in admin tokens' times, seconds (the
+/// verifier's default).
+const LEEWAY_SECS: i64 = 30;
+
+/// The admin API's scopes: a fixed set, each route needing one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminScope {
+    /// Read projects.
+    ProjectsRead,
+    /// Create, change, delete projects.
+    ProjectsWrite,
+    /// Read clients.
+    ClientsRead,
+    /// Create, change, delete clients.
+    ClientsWrite,
+    /// Start, complete, cancel secret rotations.
+    ClientsRotate,
+    /// Read API resources.
+    ResourcesRead,
+    /// Create, change, delete API resources.
+    ResourcesWrite,
+    /// Read the signing keys' metadata.
+    KeysRead,
+    /// Rotate signing keys.
+    KeysWrite,
+    /// Read the audit trail.
+    AuditRead,
+}
+
+impl AdminScope {
+    /// Every admin scope.
+    pub const ALL: [AdminScope; 10] = [
+        AdminScope::ProjectsRead,
+        AdminScope::ProjectsWrite,
+        AdminScope::ClientsRead,
+        AdminScope::ClientsWrite,
+        AdminScope::ClientsRotate,
+        AdminScope::ResourcesRead,
+        AdminScope::ResourcesWrite,
+        AdminScope::KeysRead,
+        AdminScope::KeysWrite,
+        AdminScope::AuditRead,
+    ];
+
+    /// The scope as granted and carried in tokens.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AdminScope::ProjectsRead => "projects:read",
+            AdminScope::ProjectsWrite => "projects:write",
+            AdminScope::ClientsRead => "clients:read",
+            AdminScope::ClientsWrite => "clients:write",
+            AdminScope::ClientsRotate => "clients:rotate",
+            AdminScope::ResourcesRead => "resources:read",
+            AdminScope::ResourcesWrite => "resources:write",
+            AdminScope::KeysRead => "keys:read",
+            AdminScope::KeysWrite => "keys:write",
+            AdminScope::AuditRead => "audit:read",
+        }
+    }
+
+    /// The scope named `s`, if it is an admin scope.
+    pub fn parse(s: &str) -> Option<AdminScope> {
+        AdminScope::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
+    /// Scopes over deployment-wide things (projects themselves, API
+    /// resources, keys): never for a project's admin.
+    pub fn deployment_wide(self) -> bool {
+        matches!(
+            self,
+            AdminScope::ProjectsWrite | AdminScope::ResourcesWrite | AdminScope::KeysRead | AdminScope::KeysWrite
+        )
+    }
+
+    /// `projects:*`: never handed out by an admin client.
+    pub fn over_projects(self) -> bool {
+        matches!(self, AdminScope::ProjectsRead | AdminScope::ProjectsWrite)
+    }
+}
+
+/// The scope a route needs; `None` for a path that is no route (it answers
+/// 404 after authentication).
+pub fn required_scope(method: Method, segments: &[&str]) -> Option<AdminScope> {
+    let read = matches!(method, Method::Get | Method::Head);
+    Some(match segments {
+        ["admin", "projects", ..] if read => AdminScope::ProjectsRead,
+        ["admin", "projects", ..] => AdminScope::ProjectsWrite,
+        ["admin", "clients", _, "secrets", "rotate", ..] => AdminScope::ClientsRotate,
+        ["admin", "clients", ..] if read => AdminScope::ClientsRead,
+        ["admin", "clients", ..] => AdminScope::ClientsWrite,
+        ["admin", "resources", ..] if read => AdminScope::ResourcesRead,
+        ["admin", "resources", ..] => AdminScope::ResourcesWrite,
+        ["admin", "keys", ..] if read => AdminScope::KeysRead,
+        ["admin", "keys", ..] => AdminScope::KeysWrite,
+        ["admin", "audit", ..] => AdminScope::AuditRead,
+        _ => return None,
+    })
+}
+
+/// An authenticated admin caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// The `ADMIN_API_KEY`: everything.
+    Root,
+    /// An admin client's token.
+    Client {
+        /// The admin client.
+        id: ClientId,
+        /// Its project: it sees and changes only that project.
+        project: Option<ProjectId>,
+        /// The admin scopes its token carries.
+        scopes: Vec<AdminScope>,
+    },
+}
+
+impl Caller {
+    /// The project this caller is confined to, if any.
+    pub fn project(&self) -> Option<&ProjectId> {
+        match self {
+            Caller::Root => None,
+            Caller::Client { project, .. } => project.as_ref(),
+        }
+    }
+
+    /// Whether the caller may see a record of `project`.
+    pub fn sees(&self, project: Option<&ProjectId>) -> bool {
+        self.project().is_none_or(|own| project == Some(own))
+    }
+
+    /// Whether the caller may hand `scope` out to a client it creates or
+    /// changes: root any; an admin client only scopes it holds itself, and
+    /// never `projects:*`.
+    pub fn may_grant(&self, scope: AdminScope) -> bool {
+        match self {
+            Caller::Root => true,
+            Caller::Client { scopes, .. } => scopes.contains(&scope) && !scope.over_projects(),
+        }
+    }
+}
+
+/// Authenticate the request and check that it may use a route needing
+/// `needed`: the root key, or an admin token (RFC 6750 answers for a bad
+/// one). A project's admin is refused deployment-wide scopes outright.
+pub async fn authorize<R: Runtime>(
+    req: &Request,
+    needed: Option<AdminScope>,
+    p: &Ports<'_, R>,
+) -> Result<Caller, AdminError> {
+    let root = match &p.config.admin_api_key {
+        AdminKey::Set(key) => key,
+        AdminKey::Unset => return Err(AdminError::Server("ADMIN_API_KEY is not set; the admin API is disabled".into())),
+        AdminKey::TooShort => {
+            return Err(AdminError::Server(format!(
+                "ADMIN_API_KEY is shorter than {MIN_ADMIN_KEY_CHARS} characters; the admin API is disabled until a longer one is set"
+            )))
+        }
+    };
+    let presented = req
+        .header(Header::Authorization)
+        .and_then(|h| h.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .ok_or(AdminError::Unauthorized)?;
+    // Constant-time, both sides hashed first (which also hides the key's
+    // length). The header is compared whole: a key may hold any visible
+    // character, commas included.
+    if SecretHash::of(root).verify(presented) {
+        return Ok(Caller::Root);
+    }
+    // Not the key: an access token, if it has a JWT's shape.
+    if presented.matches('.').count() != 2 {
+        return Err(AdminError::Unauthorized);
+    }
+    let caller = admin_token(presented, req, needed, p).await?;
+    if caller.project().is_some() && needed.is_some_and(AdminScope::deployment_wide) {
+        return Err(AdminError::Forbidden("a project's admin cannot change deployment-wide settings"));
+    }
+    Ok(caller)
+}
+
+/// The caller an admin token names, after every check.
+async fn admin_token<R: Runtime>(
+    presented: &str,
+    req: &Request,
+    needed: Option<AdminScope>,
+    p: &Ports<'_, R>,
+) -> Result<Caller, AdminError> {
+    let issuer = p.config.issuer_for(&req.origin).map_err(|unset| AdminError::Server(unset.to_string()))?;
+    let unverified = token::parse(presented).map_err(AdminError::Token)?;
+    if !in_range(&unverified.signature) {
+        return Err(AdminError::Token(Rejection::Signature));
+    }
+    let set = p.jwks.map_err(|e| AdminError::Server(format!("admin token: keys unavailable: {e}")))?;
+    let keys =
+        jwks::parse(set.as_bytes()).map_err(|_| AdminError::Server("admin token: the JWKS does not parse".into()))?;
+    let key = keys.iter().find(|k| k.kid == unverified.kid).ok_or(AdminError::Token(Rejection::UnknownKey))?;
+    if !p.crypto.verify_es256(key, unverified.signing_input, &unverified.signature).await {
+        return Err(AdminError::Token(Rejection::Signature));
+    }
+    let claims = token::object(&unverified.payload, "payload").map_err(AdminError::Token)?;
+    let audiences = [admin_audience(issuer)];
+    let expected = Expected { issuer, audiences: &audiences, leeway: LEEWAY_SECS, now: p.clock.now() };
+    let required = Requirements::scopes(needed.map(AdminScope::as_str));
+    let verified = check(claims, &expected, &required).map_err(AdminError::Token)?;
+    // Read again, past every cache: a deactivated or deleted admin client's
+    // tokens stop now, not when they expire.
+    let id = ClientId::parse(&verified.client_id).ok_or(AdminError::Token(Rejection::Claim("client_id")))?;
+    let client = p.store.get_fresh(&id).await?;
+    let Some(client) = client.filter(|c| c.status == Status::Active) else {
+        return Err(AdminError::Token(Rejection::Revoked));
+    };
+    let scopes = verified.scopes.iter().filter_map(|s| AdminScope::parse(s)).collect();
+    Ok(Caller::Client { id: client.id, project: client.project_id, scopes })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_needs_one_scope() {
+        let scope = |method, path: &str| {
+            let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+            required_scope(method, &segments).map(AdminScope::as_str)
+        };
+        assert_eq!(scope(Method::Get, "/admin/clients"), Some("clients:read"));
+        assert_eq!(scope(Method::Post, "/admin/clients"), Some("clients:write"));
+        assert_eq!(scope(Method::Delete, "/admin/clients/x"), Some("clients:write"));
+        assert_eq!(scope(Method::Post, "/admin/clients/x/secrets/rotate/complete"), Some("clients:rotate"));
+        assert_eq!(scope(Method::Get, "/admin/projects/x"), Some("projects:read"));
+        assert_eq!(scope(Method::Patch, "/admin/projects/x"), Some("projects:write"));
+        assert_eq!(scope(Method::Post, "/admin/resources"), Some("resources:write"));
+        assert_eq!(scope(Method::Post, "/admin/keys/rotate"), Some("keys:write"));
+        assert_eq!(scope(Method::Get, "/admin/audit"), Some("audit:read"));
+        assert_eq!(scope(Method::Get, "/admin/elsewhere"), None);
+        for s in AdminScope::ALL {
+            assert_eq!(AdminScope::parse(s.as_str()), Some(s));
+        }
+    }
+}
