@@ -93,6 +93,9 @@ pub enum KeyMode {
     Managed,
 }
 
+/// `AUDIT_RETENTION_DAYS` when unset.
+pub const DEFAULT_AUDIT_RETENTION_DAYS: u32 = 90;
+
 /// Every setting, read and checked once per isolate.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Config {
@@ -114,6 +117,8 @@ pub struct Config {
     /// `CLIENT_CACHE_TTL`: seconds an isolate reuses a client record (and a
     /// resource lookup) it has read; 0 turns the cache off.
     pub client_cache_ttl: u32,
+    /// `AUDIT_RETENTION_DAYS`: how long audit events are kept.
+    pub audit_retention_days: u32,
 }
 
 impl std::fmt::Debug for Config {
@@ -127,6 +132,7 @@ impl std::fmt::Debug for Config {
             .field("key_encryption_key", &self.key_encryption_key.as_ref().map(|_| ".."))
             .field("key_policy", &self.key_policy)
             .field("client_cache_ttl", &self.client_cache_ttl)
+            .field("audit_retention_days", &self.audit_retention_days)
             .finish()
     }
 }
@@ -181,8 +187,16 @@ impl Config {
                 ConfigError::invalid("CLIENT_CACHE_TTL", "a number of seconds between 0 (off) and 300")
             })?,
         };
+        let audit_retention_days =
+            match nonempty("AUDIT_RETENTION_DAYS") {
+                None => DEFAULT_AUDIT_RETENTION_DAYS,
+                Some(v) => v.parse::<u32>().ok().filter(|n| (1..=3650).contains(n)).ok_or_else(|| {
+                    ConfigError::invalid("AUDIT_RETENTION_DAYS", "a number of days between 1 and 3650")
+                })?,
+            };
         Ok(Config {
             client_cache_ttl,
+            audit_retention_days,
             issuer,
             default_token_ttl,
             storage,
@@ -195,6 +209,11 @@ impl Config {
             key_encryption_key: nonempty("KEY_ENCRYPTION_KEY"),
             key_policy,
         })
+    }
+
+    /// Seconds an audit event is kept.
+    pub fn audit_retention_secs(&self) -> i64 {
+        i64::from(self.audit_retention_days) * DAY
     }
 
     /// The managed-key operations over these ports, with this deployment's

@@ -15,6 +15,7 @@
 //! - [`project`], [`client`], [`resource`] — the registry model and its storage ports.
 //! - [`keys`] — key rotation policy, sealing, the managed key set, the
 //!   per-isolate key cache.
+//! - [`audit`] — the audit trail's events and its storage port.
 //! - [`store`] — the whole store, its rows and the isolate read cache.
 //! - [`limits`] — rate limits per source address and failed authentications per client.
 //! - [`config`] — settings from vars and secrets.
@@ -44,6 +45,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod audit;
 pub mod client;
 pub mod config;
 pub mod grant;

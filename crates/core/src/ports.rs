@@ -9,6 +9,12 @@ use std::fmt;
 pub trait Clock {
     /// Unix seconds.
     fn now(&self) -> i64;
+
+    /// Unix milliseconds, where the platform has them (ordering audit
+    /// events within a second); by default the second's start.
+    fn now_ms(&self) -> i64 {
+        self.now() * 1000
+    }
 }
 
 /// The platform's random source failed; nothing was drawn.

@@ -5,6 +5,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+use m2m_edge_core::audit::{AuditEvent, AuditFilter, AuditPage, AuditStore, AuthFailures};
 use m2m_edge_core::client::{ClientFilter, ClientId, ClientRecord, ClientStore, Page};
 use m2m_edge_core::keys::{KeyStore, ManagedKey, StoredKeys};
 use m2m_edge_core::ports::{StoreError, Write};
@@ -23,6 +24,8 @@ struct State {
     rows: RefCell<BTreeMap<String, ClientRow>>,
     resources: RefCell<BTreeMap<String, ResourceRow>>,
     projects: RefCell<BTreeMap<String, Project>>,
+    audit: RefCell<BTreeMap<String, AuditEvent>>,
+    auth_failures: RefCell<BTreeMap<i64, u64>>,
     /// The key set as JSON text, as D1 and KV keep it.
     keys: RefCell<Option<(i64, String)>>,
     /// When set, every operation fails like an unreachable backend.
@@ -147,6 +150,59 @@ impl ResourceStore for MemoryStore {
     async fn delete_resource(&self, resource: &ApiResource) -> Result<Write, StoreError> {
         self.check()?;
         Ok(remove(&mut self.0.resources.borrow_mut(), resource.id.as_str(), Some(resource.version), |r| r.version))
+    }
+}
+
+/// Like D1: ordered by id, pruned by time.
+impl AuditStore for MemoryStore {
+    async fn append(&self, event: &AuditEvent, _expires_at: i64) -> Result<(), StoreError> {
+        self.check()?;
+        self.0.audit.borrow_mut().insert(event.id.clone(), event.clone());
+        Ok(())
+    }
+
+    async fn events(&self, filter: &AuditFilter, cursor: Option<&str>, limit: usize) -> Result<AuditPage, StoreError> {
+        self.check()?;
+        if cursor.is_some_and(|c| !AuditEvent::is_id(c)) {
+            return Err(StoreError::BadCursor);
+        }
+        let audit = self.0.audit.borrow();
+        let mut events: Vec<AuditEvent> = audit
+            .values()
+            .filter(|e| cursor.is_none_or(|c| e.id.as_str() > c) && filter.matches(e))
+            .take(limit + 1)
+            .cloned()
+            .collect();
+        let more = events.len() > limit;
+        events.truncate(limit);
+        let next_cursor = if more { events.last().map(|e| e.id.clone()) } else { None };
+        Ok(AuditPage { events, next_cursor })
+    }
+
+    async fn prune(&self, events_before: i64, counts_before: i64) -> Result<u64, StoreError> {
+        self.check()?;
+        let mut audit = self.0.audit.borrow_mut();
+        let was = audit.len();
+        audit.retain(|_, e| e.at >= events_before);
+        self.0.auth_failures.borrow_mut().retain(|minute, _| minute * 60 >= counts_before);
+        Ok((was - audit.len()) as u64)
+    }
+
+    async fn count_auth_failure(&self, minute: i64, _expires_at: i64) -> Result<(), StoreError> {
+        self.check()?;
+        *self.0.auth_failures.borrow_mut().entry(minute).or_default() += 1;
+        Ok(())
+    }
+
+    async fn auth_failures(&self, since_minute: i64) -> Result<Vec<AuthFailures>, StoreError> {
+        self.check()?;
+        Ok(self
+            .0
+            .auth_failures
+            .borrow()
+            .range(since_minute..)
+            .map(|(&minute, &count)| AuthFailures { minute, count })
+            .collect())
     }
 }
 

@@ -127,9 +127,17 @@ impl World {
         World::with(&vars, None)
     }
 
-    /// What the Cron Trigger does: apply the managed-key policy now; and,
-    /// as in the Worker, drop this isolate's copy when the set changed.
+    /// What the Cron Trigger does: prune the audit trail, apply the
+    /// managed-key policy now and, as in the Worker, drop this isolate's
+    /// copy when the set changed. Whether the key set changed.
     pub fn run_cron(&self) -> bool {
+        let now = self.clock.now();
+        let retention = self.config.audit_retention_secs();
+        pollster::block_on(m2m_edge_core::audit::prune_expired(&self.store, retention, now))
+            .unwrap_or_else(|e| panic!("cron: audit: {e}"));
+        if self.config.key_mode != m2m_edge_core::config::KeyMode::Managed {
+            return false;
+        }
         let env = self.config.key_env(&self.store, &HostCrypto, &OsRandom, self.clock.now());
         let changed =
             pollster::block_on(env.scheduled()).map(|(_, changed)| changed).unwrap_or_else(|e| panic!("cron: {e}"));

@@ -6,6 +6,7 @@
 //! (docs/architecture.md, "Performance decisions"); a `match` per storage
 //! call costs nothing measurable next to the call itself.
 
+use m2m_edge_core::audit::{AuditEvent, AuditFilter, AuditPage, AuditStore, AuthFailures};
 use m2m_edge_core::client::{ClientFilter, ClientId, ClientRecord, ClientStore, Page};
 use m2m_edge_core::keys::{KeyStore, ManagedKey, StoredKeys};
 use m2m_edge_core::ports::{StoreError, Write};
@@ -61,6 +62,24 @@ impl ClientStore for Backend {
     }
     async fn list(&self, filter: &ClientFilter, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
         on_backend!(self, s => s.list(filter, cursor, limit).await)
+    }
+}
+
+impl AuditStore for Backend {
+    async fn append(&self, event: &AuditEvent, expires_at: i64) -> Result<(), StoreError> {
+        on_backend!(self, s => s.append(event, expires_at).await)
+    }
+    async fn events(&self, filter: &AuditFilter, cursor: Option<&str>, limit: usize) -> Result<AuditPage, StoreError> {
+        on_backend!(self, s => s.events(filter, cursor, limit).await)
+    }
+    async fn prune(&self, events_before: i64, counts_before: i64) -> Result<u64, StoreError> {
+        on_backend!(self, s => s.prune(events_before, counts_before).await)
+    }
+    async fn count_auth_failure(&self, minute: i64, expires_at: i64) -> Result<(), StoreError> {
+        on_backend!(self, s => s.count_auth_failure(minute, expires_at).await)
+    }
+    async fn auth_failures(&self, since_minute: i64) -> Result<Vec<AuthFailures>, StoreError> {
+        on_backend!(self, s => s.auth_failures(since_minute).await)
     }
 }
 

@@ -5,6 +5,7 @@
 use wasm_bindgen::JsValue;
 use worker::{D1Database, Env};
 
+use m2m_edge_core::audit::{AuditEvent, AuditFilter, AuditPage, AuditStore, AuthFailures};
 use m2m_edge_core::client::{ClientFilter, ClientId, ClientRecord, ClientStore, Page};
 use m2m_edge_core::keys::{KeyStore, ManagedKey, StoredKeys};
 use m2m_edge_core::ports::{StoreError, Write};
@@ -153,6 +154,19 @@ const PROJECT_UPDATE: &str = "UPDATE projects SET name = ?2, description = ?3, u
 const PROJECT_DELETE: &str = "DELETE FROM projects WHERE id = ?1 AND (?2 IS NULL OR version = ?2)";
 const PROJECT_VERSION: &str = "SELECT version FROM projects WHERE id = ?1";
 
+const AUDIT_INSERT: &str = "INSERT INTO audit_events (id, at, actor, project_id, action, target, changed_fields) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+// ?3 project, ?4 since: NULL when not asked. The project filter walks audit_by_project.
+const AUDIT_PAGE: &str = "SELECT id, at, actor, project_id, action, target, changed_fields FROM audit_events \
+     WHERE id > ?1 AND (?3 IS NULL OR project_id = ?3) AND (?4 IS NULL OR at >= ?4) ORDER BY id LIMIT ?2";
+const AUDIT_PRUNE: &str = "DELETE FROM audit_events WHERE at < ?1";
+const FAILURES_PRUNE: &str = "DELETE FROM audit_auth_failures WHERE minute < ?1";
+const FAILURE_COUNT: &str = "INSERT INTO audit_auth_failures (minute, count) VALUES (?1, 1) \
+     ON CONFLICT (minute) DO UPDATE SET count = count + 1";
+// A week of minutes at most (AUTH_FAILURE_RETENTION_SECS).
+const FAILURES_SINCE: &str =
+    "SELECT minute, count FROM audit_auth_failures WHERE minute >= ?1 ORDER BY minute LIMIT 10080";
+
 const RESOURCE_BY_ID: &str = concat!("SELECT ", resource_columns!(), " FROM resources WHERE id = ?1");
 const RESOURCE_BY_IDENTIFIER: &str = concat!("SELECT ", resource_columns!(), " FROM resources WHERE identifier = ?1");
 const RESOURCE_ALL: &str = concat!("SELECT ", resource_columns!(), " FROM resources ORDER BY id LIMIT ?1");
@@ -268,6 +282,84 @@ impl ClientStore for D1Store {
         clients.truncate(limit);
         let next_cursor = if more { clients.last().map(|c| c.id.as_str().to_string()) } else { None };
         Ok(Page { clients, next_cursor })
+    }
+}
+
+/// An audit event as a row: `changed_fields` as JSON text.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct AuditRow {
+    id: String,
+    at: i64,
+    actor: String,
+    project_id: Option<String>,
+    action: String,
+    target: String,
+    changed_fields: String,
+}
+
+impl AuditStore for D1Store {
+    /// Kept until the Cron Trigger prunes it (`expires_at` is KV's).
+    async fn append(&self, e: &AuditEvent, _expires_at: i64) -> Result<(), StoreError> {
+        let fields = serde_json::to_string(&e.changed_fields).map_err(|err| StoreError::Backend(err.to_string()))?;
+        let values = [
+            text(&e.id),
+            int(e.at),
+            text(&e.actor),
+            opt_text(e.project_id.as_deref()),
+            text(&e.action),
+            text(&e.target),
+            text(&fields),
+        ];
+        self.changes(AUDIT_INSERT, &values).await.map(|_| ())
+    }
+
+    async fn events(&self, filter: &AuditFilter, cursor: Option<&str>, limit: usize) -> Result<AuditPage, StoreError> {
+        let after = match cursor {
+            None => String::new(),
+            Some(c) if AuditEvent::is_id(c) => c.to_string(),
+            Some(_) => return Err(StoreError::BadCursor),
+        };
+        let values = [
+            text(&after),
+            int(limit as i64 + 1),
+            opt_text(filter.project_id.as_ref().map(|p| p.as_str())),
+            opt_int(filter.since),
+        ];
+        let rows: Vec<AuditRow> = self.all(AUDIT_PAGE, &values).await?;
+        let mut events = rows
+            .into_iter()
+            .map(|r| {
+                let changed_fields = serde_json::from_str(&r.changed_fields)
+                    .map_err(|_| StoreError::Corrupt(format!("audit event {}: changed_fields", r.id)))?;
+                Ok(AuditEvent {
+                    id: r.id,
+                    at: r.at,
+                    actor: r.actor,
+                    project_id: r.project_id,
+                    action: r.action,
+                    target: r.target,
+                    changed_fields,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let more = events.len() > limit;
+        events.truncate(limit);
+        let next_cursor = if more { events.last().map(|e| e.id.clone()) } else { None };
+        Ok(AuditPage { events, next_cursor })
+    }
+
+    async fn prune(&self, events_before: i64, counts_before: i64) -> Result<u64, StoreError> {
+        let gone = self.changes(AUDIT_PRUNE, &[int(events_before)]).await?;
+        self.changes(FAILURES_PRUNE, &[int(counts_before.div_euclid(60))]).await?;
+        Ok(gone as u64)
+    }
+
+    async fn count_auth_failure(&self, minute: i64, _expires_at: i64) -> Result<(), StoreError> {
+        self.changes(FAILURE_COUNT, &[int(minute)]).await.map(|_| ())
+    }
+
+    async fn auth_failures(&self, since_minute: i64) -> Result<Vec<AuthFailures>, StoreError> {
+        self.all(FAILURES_SINCE, &[int(since_minute)]).await
     }
 }
 

@@ -2,6 +2,8 @@
 //!
 //! - `client:{client_id}` → a client row as JSON
 //! - `project:{project_id}` → a project as JSON
+//! - `audit:{event_id}` → an audit event as JSON, expiring after `AUDIT_RETENTION_DAYS`
+//! - `audit-auth-failures:{minute}` → failed admin authentications that minute, expiring
 //! - `resource:{resource_id}` → an API resource row as JSON
 //! - `resource-by-audience:{digest}` → that resource's id, `digest` being
 //!   base64url(SHA-256(identifier)): the token endpoint finds a resource by
@@ -30,6 +32,7 @@ use sha2::{Digest, Sha256};
 use worker::kv::{KvError, KvStore as KvNamespace};
 use worker::Env;
 
+use m2m_edge_core::audit::{AuditEvent, AuditFilter, AuditPage, AuditStore, AuthFailures};
 use m2m_edge_core::client::{ClientFilter, ClientId, ClientRecord, ClientStore, Page};
 use m2m_edge_core::keys::{KeyStore, ManagedKey, StoredKeys};
 use m2m_edge_core::ports::{StoreError, Write};
@@ -41,6 +44,8 @@ use crate::binding::Binding;
 
 const CLIENT_PREFIX: &str = "client:";
 const PROJECT_PREFIX: &str = "project:";
+const AUDIT_PREFIX: &str = "audit:";
+const FAILURES_PREFIX: &str = "audit-auth-failures:";
 const RESOURCE_PREFIX: &str = "resource:";
 const AUDIENCE_PREFIX: &str = "resource-by-audience:";
 /// The index key of earlier versions, read as a fallback and deleted with the resource.
@@ -77,6 +82,13 @@ impl KvStore {
 
     async fn write(&self, key: &str, value: String) -> Result<(), StoreError> {
         self.kv.get()?.put(key, value).map_err(backend)?.execute().await.map_err(backend)
+    }
+
+    /// Store `value` under `key` until `expires_at` (Unix seconds; KV
+    /// deletes it then).
+    async fn write_expiring(&self, key: &str, value: String, expires_at: i64) -> Result<(), StoreError> {
+        let put = self.kv.get()?.put(key, value).map_err(backend)?;
+        put.expiration(expires_at.max(0) as u64).execute().await.map_err(backend)
     }
 
     /// Store `value` as JSON under `key`.
@@ -213,6 +225,69 @@ impl ClientStore for KvStore {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Page { clients, next_cursor })
     }
+}
+
+/// Events and minute counts carry a KV expiration (KV deletes them
+/// itself, so `prune` has nothing to do); counting is a read then a write,
+/// so failures counted at the same instant in one minute can undercount.
+impl AuditStore for KvStore {
+    async fn append(&self, event: &AuditEvent, expires_at: i64) -> Result<(), StoreError> {
+        let key = format!("{AUDIT_PREFIX}{}", event.id);
+        let text = serde_json::to_string(event).map_err(|e| StoreError::Backend(format!("KV value of {key}: {e}")))?;
+        self.write_expiring(&key, text, expires_at).await
+    }
+
+    /// KV lists keys in byte order, so events come oldest first; a filter
+    /// is applied as the page is read (pages may be short).
+    async fn events(&self, filter: &AuditFilter, cursor: Option<&str>, limit: usize) -> Result<AuditPage, StoreError> {
+        let (keys, next_cursor) = self.list_keys(AUDIT_PREFIX, cursor, limit).await?;
+        let events = self
+            .read_many(&keys)
+            .await?
+            .into_iter()
+            .map(|(key, text)| decode::<AuditEvent>(&key, &text))
+            .filter(|event| event.as_ref().map_or(true, |e| filter.matches(e)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(AuditPage { events, next_cursor })
+    }
+
+    async fn prune(&self, _events_before: i64, _counts_before: i64) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+
+    async fn count_auth_failure(&self, minute: i64, expires_at: i64) -> Result<(), StoreError> {
+        let key = format!("{FAILURES_PREFIX}{minute:012}");
+        let count: u64 = match self.read(&key).await? {
+            Some(text) => decode(&key, &text)?,
+            None => 0,
+        };
+        self.write_expiring(&key, (count + 1).to_string(), expires_at).await
+    }
+
+    async fn auth_failures(&self, since_minute: i64) -> Result<Vec<AuthFailures>, StoreError> {
+        let mut keys = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let (page, next) = self.list_keys(FAILURES_PREFIX, cursor.as_deref(), 1000).await?;
+            keys.extend(page.into_iter().filter(|k| minute_of(k).is_some_and(|m| m >= since_minute)));
+            match next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        self.read_many(&keys)
+            .await?
+            .into_iter()
+            .map(|(key, text)| {
+                Ok(AuthFailures { minute: minute_of(&key).unwrap_or_default(), count: decode(&key, &text)? })
+            })
+            .collect()
+    }
+}
+
+/// The minute of an `audit-auth-failures:` key.
+fn minute_of(key: &str) -> Option<i64> {
+    key.strip_prefix(FAILURES_PREFIX)?.parse().ok()
 }
 
 /// KV has no foreign key: deleting a project that clients still belong to

@@ -44,6 +44,10 @@ impl Clock for JsClock {
     fn now(&self) -> i64 {
         (js_sys::Date::now() / 1000.0) as i64
     }
+
+    fn now_ms(&self) -> i64 {
+        js_sys::Date::now() as i64
+    }
 }
 
 /// Milliseconds, for the isolate key cache's intervals.
@@ -225,9 +229,10 @@ async fn handle(plain: Request, env: Env, answered: Option<Answered>) -> (Respon
     (response, keys.signer.ok())
 }
 
-/// The Cron Trigger (`[triggers] crons` in wrangler.toml): apply the
-/// managed-key rotation policy. Concurrent runs are safe: the key set is
-/// replaced by compare-and-swap (docs/storage.md).
+/// The Cron Trigger (`[triggers] crons` in wrangler.toml): prune the audit
+/// trail past `AUDIT_RETENTION_DAYS`, and apply the managed-key rotation
+/// policy. Concurrent runs are safe: pruning is idempotent and the key set
+/// is replaced by compare-and-swap (docs/storage.md).
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let settings = settings(&env);
@@ -235,12 +240,16 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         Ok(c) => c,
         Err(problem) => return ConsoleLog.error(&format!("scheduled: configuration: {problem}")),
     };
+    let store = Backend::new(config.storage, env);
+    let now = JsClock.now();
+    if let Err(e) = m2m_edge_core::audit::prune_expired(&store, config.audit_retention_secs(), now).await {
+        ConsoleLog.error(&format!("scheduled audit pruning: {e}"));
+    }
     if config.key_mode != KeyMode::Managed {
         return;
     }
-    let store = Backend::new(config.storage, env);
     let random = RANDOM.with(Rc::clone);
-    let keys = config.key_env(&store, &WebCryptoKeys, &*random, JsClock.now());
+    let keys = config.key_env(&store, &WebCryptoKeys, &*random, now);
     match keys.scheduled().await {
         Ok((set, true)) => {
             KEYS.with(|k| k.invalidate());

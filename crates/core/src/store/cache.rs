@@ -24,6 +24,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::rc::Rc;
 
+use crate::audit::{AuditEvent, AuditFilter, AuditPage, AuditStore, AuthFailures};
 use crate::client::{ClientFilter, ClientId, ClientRecord, ClientStore, Page};
 use crate::keys::{KeyStore, ManagedKey, StoredKeys};
 use crate::ports::{StoreError, Write};
@@ -168,6 +169,25 @@ impl<S: ClientStore> ClientStore for CachedStore<S> {
 
     async fn list(&self, filter: &ClientFilter, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
         self.inner.list(filter, cursor, limit).await
+    }
+}
+
+/// The audit trail is read and written on admin paths only: never cached.
+impl<S: AuditStore> AuditStore for CachedStore<S> {
+    async fn append(&self, event: &AuditEvent, expires_at: i64) -> Result<(), StoreError> {
+        self.inner.append(event, expires_at).await
+    }
+    async fn events(&self, filter: &AuditFilter, cursor: Option<&str>, limit: usize) -> Result<AuditPage, StoreError> {
+        self.inner.events(filter, cursor, limit).await
+    }
+    async fn prune(&self, events_before: i64, counts_before: i64) -> Result<u64, StoreError> {
+        self.inner.prune(events_before, counts_before).await
+    }
+    async fn count_auth_failure(&self, minute: i64, expires_at: i64) -> Result<(), StoreError> {
+        self.inner.count_auth_failure(minute, expires_at).await
+    }
+    async fn auth_failures(&self, since_minute: i64) -> Result<Vec<AuthFailures>, StoreError> {
+        self.inner.auth_failures(since_minute).await
     }
 }
 

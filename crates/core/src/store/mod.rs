@@ -9,12 +9,13 @@
 pub mod cache;
 pub mod row;
 
+use crate::audit::AuditStore;
 use crate::client::ClientStore;
 use crate::keys::KeyStore;
 use crate::project::ProjectStore;
 use crate::resource::ResourceStore;
 
 /// Everything the app needs from storage.
-pub trait Store: ClientStore + ResourceStore + KeyStore + ProjectStore {}
+pub trait Store: ClientStore + ResourceStore + KeyStore + ProjectStore + AuditStore {}
 
-impl<T: ClientStore + ResourceStore + KeyStore + ProjectStore> Store for T {}
+impl<T: ClientStore + ResourceStore + KeyStore + ProjectStore + AuditStore> Store for T {}

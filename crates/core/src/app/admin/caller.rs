@@ -147,6 +147,14 @@ impl Caller {
         self.project().is_none_or(|own| project == Some(own))
     }
 
+    /// `actor` of the audit trail: `root` or the admin client's id.
+    pub fn actor(&self) -> &str {
+        match self {
+            Caller::Root => "root",
+            Caller::Client { id, .. } => id.as_str(),
+        }
+    }
+
     /// Whether the caller may hand `scope` out to a client it creates or
     /// changes: root any; an admin client only scopes it holds itself, and
     /// never `projects:*`.

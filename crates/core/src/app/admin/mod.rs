@@ -1,6 +1,7 @@
 //! The admin API: the client registry and API resources, JSON in and out,
 //! behind `Authorization: Bearer <ADMIN_API_KEY>`.
 
+mod audit;
 mod caller;
 mod clients;
 mod keys;
@@ -10,7 +11,7 @@ mod resources;
 use serde_json::{json, Value};
 
 use super::{Effects, Ports, Runtime};
-use crate::client::{ClientId, ClientRecord};
+use crate::client::{ClientId, ClientRecord, ClientStore};
 use crate::config::StorageKind;
 use crate::http::{Body, Header, Method, Request, Response};
 use crate::oauth::form::parse_pairs;
@@ -172,14 +173,34 @@ fn with_propagation_notice(response: Response) -> Response {
 
 async fn route<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> Result<(Response, Effects), AdminError> {
     let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
-    let caller = caller::authorize(req, caller::required_scope(req.method, &segments), p).await?;
+    let caller = match caller::authorize(req, caller::required_scope(req.method, &segments), p).await {
+        Ok(caller) => caller,
+        Err(refused) => {
+            // Failed authentications are counted per minute, not stored one by one.
+            if matches!(&refused, AdminError::Unauthorized)
+                || matches!(&refused, AdminError::Token(r) if r.status() == 401)
+            {
+                audit::failed_authentication(p).await;
+            }
+            return Err(refused);
+        }
+    };
+    // The project of a client about to be deleted, for its audit event.
+    let client_project = match (req.method, segments.as_slice()) {
+        (Method::Delete, ["admin", "clients", id]) => match ClientId::parse(id) {
+            Some(id) => p.store.get_fresh(&id).await?.and_then(|c| c.project_id).map(|p| p.as_str().to_string()),
+            None => None,
+        },
+        _ => None,
+    };
     // Rotation is the one admin change the isolate keeps a copy of.
-    if let (Method::Post, "/admin/keys/rotate") = (req.method, req.path.as_str()) {
-        let response = keys::rotate(req, p).await?;
-        return Ok((response, Effects { keys_changed: true }));
-    }
-    let response = route_plain(req, &segments, &caller, p).await?;
-    Ok((response, Effects::default()))
+    let (response, effects) = if let (Method::Post, "/admin/keys/rotate") = (req.method, req.path.as_str()) {
+        (keys::rotate(req, p).await?, Effects { keys_changed: true })
+    } else {
+        (route_plain(req, &segments, &caller, p).await?, Effects::default())
+    };
+    audit::record(req, &segments, &caller, &response, client_project, p).await;
+    Ok((response, effects))
 }
 
 async fn route_plain<R: Runtime>(req: &Request, segments: &[&str], caller: &Caller, p: &Ports<'_, R>) -> AdminResult {
@@ -218,6 +239,9 @@ async fn route_plain<R: Runtime>(req: &Request, segments: &[&str], caller: &Call
         (Method::Patch, ["admin", "resources", id]) => resources::update(req, &resource(id)?, p).await,
         (Method::Delete, ["admin", "resources", id]) => resources::delete(req, &resource(id)?, p).await,
         (_, ["admin", "resources", _]) => Err(AdminError::MethodNotAllowed("GET, PATCH, DELETE")),
+        (Method::Get, ["admin", "audit"]) => audit::list(req, caller, p).await,
+        (Method::Get, ["admin", "audit", "auth-failures"]) => audit::auth_failures(req, caller, p).await,
+        (_, ["admin", "audit", ..]) => Err(AdminError::MethodNotAllowed("GET")),
         (Method::Get, ["admin", "keys"]) => keys::list(p).await,
         (_, ["admin", "keys"]) => Err(AdminError::MethodNotAllowed("GET")),
         (_, ["admin", "keys", "rotate"]) => Err(AdminError::MethodNotAllowed("POST")),
