@@ -69,6 +69,14 @@ describe(`admin by the deployment's own tokens (${STORAGE})`, () => {
     assert.equal(garbage.status, 401);
     assert.match(garbage.challenge, /error="invalid_token"/);
 
+    // The audit trail names the admin client as the actor of each change.
+    const trail = await ctx.api.admin("GET", `/admin/audit?project_id=${p}`);
+    const mine = trail.json.events.filter((e) => e.actor === admin.json.client_id);
+    assert.deepEqual(
+      mine.map((e) => [e.action, e.target]),
+      [["client.create", made.json.client_id], ["client.rotation.start", made.json.client_id]],
+    );
+
     // Deactivated: its tokens stop at once (the admin path reads the client
     // from storage, not the isolate cache).
     assert.equal((await ctx.api.admin("PATCH", `/admin/clients/${admin.json.client_id}`, { status: "inactive" })).status, 200);
