@@ -1,5 +1,7 @@
-//! The admin API: the client registry and API resources, JSON in and out,
-//! behind `Authorization: Bearer <ADMIN_API_KEY>`.
+//! The admin API: projects, the client registry, API resources, keys and
+//! the audit trail, JSON in and out, behind `Authorization: Bearer` with
+//! the root `ADMIN_API_KEY` or an admin token of this deployment
+//! ([`caller`]).
 
 mod audit;
 mod caller;
