@@ -129,11 +129,6 @@ pub struct Limits<'a, L: RateLimiter> {
 pub struct TooManyRequests;
 
 impl<L: RateLimiter> Limits<'_, L> {
-    /// Count one request from `address` under `limit`.
-    pub async fn request(&self, limit: Limit, address: &str, log: &dyn Logger) -> Result<(), TooManyRequests> {
-        self.count(limit, address, log).await
-    }
-
     /// Whether `client_id`, from `address`, is locked out after too many
     /// failures.
     pub fn locked(&self, client_id: &str, address: Option<&str>, now: i64) -> bool {
@@ -157,7 +152,9 @@ impl<L: RateLimiter> Limits<'_, L> {
         outcome
     }
 
-    async fn count(&self, limit: Limit, key: &str, log: &dyn Logger) -> Result<(), TooManyRequests> {
+    /// Count one event for `key` under `limit` (for the per-address limits,
+    /// the key is the source address).
+    pub async fn count(&self, limit: Limit, key: &str, log: &dyn Logger) -> Result<(), TooManyRequests> {
         match self.limiter.hit(limit, key).await {
             Ok(Verdict::Within) => Ok(()),
             Ok(Verdict::Exceeded) => Err(TooManyRequests),

@@ -11,6 +11,7 @@ use m2m_edge_core::keys::{KeyStore, ManagedKey, StoredKeys};
 use m2m_edge_core::ports::{StoreError, Write};
 use m2m_edge_core::project::{Project, ProjectId, ProjectPage, ProjectStore};
 use m2m_edge_core::resource::{ApiResource, ResourceId, ResourceStore, MAX_RESOURCES};
+use m2m_edge_core::store::page_by_id;
 use m2m_edge_core::store::row::{ClientRow, ResourceRow};
 
 /// Keeps rows, not records, so every read goes through the same checked
@@ -105,11 +106,9 @@ impl ClientStore for MemoryStore {
             .filter(|(k, _)| after.as_ref().is_none_or(|a| k.as_str() > a.as_str()))
             .map(|(_, r)| r.clone().into_record())
             .collect::<Result<_, _>>()?;
-        let mut page: Vec<ClientRecord> = records.into_iter().filter(|c| filter.matches(c)).take(limit + 1).collect();
-        let more = page.len() > limit;
-        page.truncate(limit);
-        let next_cursor = if more { page.last().map(|c| c.id.as_str().to_string()) } else { None };
-        Ok(Page { clients: page, next_cursor })
+        let page: Vec<ClientRecord> = records.into_iter().filter(|c| filter.matches(c)).take(limit + 1).collect();
+        let (clients, next_cursor) = page_by_id(page, limit, |c| c.id.as_str());
+        Ok(Page { clients, next_cursor })
     }
 }
 
@@ -167,15 +166,13 @@ impl AuditStore for MemoryStore {
             return Err(StoreError::BadCursor);
         }
         let audit = self.0.audit.borrow();
-        let mut events: Vec<AuditEvent> = audit
+        let events: Vec<AuditEvent> = audit
             .values()
             .filter(|e| cursor.is_none_or(|c| e.id.as_str() > c) && filter.matches(e))
             .take(limit + 1)
             .cloned()
             .collect();
-        let more = events.len() > limit;
-        events.truncate(limit);
-        let next_cursor = if more { events.last().map(|e| e.id.clone()) } else { None };
+        let (events, next_cursor) = page_by_id(events, limit, |e| &e.id);
         Ok(AuditPage { events, next_cursor })
     }
 
@@ -242,16 +239,14 @@ impl ProjectStore for MemoryStore {
         self.check()?;
         let after = cursor.map(|c| ProjectId::parse(c).ok_or(StoreError::BadCursor)).transpose()?;
         let projects = self.0.projects.borrow();
-        let mut page: Vec<Project> = projects
+        let page: Vec<Project> = projects
             .values()
             .filter(|p| after.as_ref().is_none_or(|a| p.id.as_str() > a.as_str()))
             .take(limit + 1)
             .cloned()
             .collect();
-        let more = page.len() > limit;
-        page.truncate(limit);
-        let next_cursor = if more { page.last().map(|p| p.id.clone()) } else { None };
-        Ok(ProjectPage { projects: page, next_cursor })
+        let (projects, next_cursor) = page_by_id(page, limit, |p| &p.id);
+        Ok(ProjectPage { projects, next_cursor })
     }
 }
 

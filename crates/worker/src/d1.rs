@@ -11,6 +11,7 @@ use m2m_edge_core::keys::{KeyStore, ManagedKey, StoredKeys};
 use m2m_edge_core::ports::{StoreError, Write};
 use m2m_edge_core::project::{Project, ProjectId, ProjectPage, ProjectStore};
 use m2m_edge_core::resource::{ApiResource, ResourceId, ResourceStore, MAX_RESOURCES};
+use m2m_edge_core::store::page_by_id;
 use m2m_edge_core::store::row::{ClientRow, ResourceRow};
 
 use crate::binding::Binding;
@@ -277,10 +278,8 @@ impl ClientStore for D1Store {
             opt_text(filter.name_prefix.as_deref()),
         ];
         let rows: Vec<ClientRow> = self.all(CLIENT_PAGE, &values).await?;
-        let mut clients = rows.into_iter().map(ClientRow::into_record).collect::<Result<Vec<_>, _>>()?;
-        let more = clients.len() > limit;
-        clients.truncate(limit);
-        let next_cursor = if more { clients.last().map(|c| c.id.as_str().to_string()) } else { None };
+        let clients = rows.into_iter().map(ClientRow::into_record).collect::<Result<Vec<_>, _>>()?;
+        let (clients, next_cursor) = page_by_id(clients, limit, |c| c.id.as_str());
         Ok(Page { clients, next_cursor })
     }
 }
@@ -326,7 +325,7 @@ impl AuditStore for D1Store {
             opt_int(filter.since),
         ];
         let rows: Vec<AuditRow> = self.all(AUDIT_PAGE, &values).await?;
-        let mut events = rows
+        let events = rows
             .into_iter()
             .map(|r| {
                 let changed_fields = serde_json::from_str(&r.changed_fields)
@@ -342,9 +341,7 @@ impl AuditStore for D1Store {
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let more = events.len() > limit;
-        events.truncate(limit);
-        let next_cursor = if more { events.last().map(|e| e.id.clone()) } else { None };
+        let (events, next_cursor) = page_by_id(events, limit, |e| &e.id);
         Ok(AuditPage { events, next_cursor })
     }
 
@@ -388,10 +385,8 @@ impl ProjectStore for D1Store {
             None => String::new(),
             Some(c) => ProjectId::parse(c).ok_or(StoreError::BadCursor)?.as_str().to_string(),
         };
-        let mut projects: Vec<Project> = self.all(PROJECT_PAGE, &[text(&after), int(limit as i64 + 1)]).await?;
-        let more = projects.len() > limit;
-        projects.truncate(limit);
-        let next_cursor = if more { projects.last().map(|p| p.id.clone()) } else { None };
+        let projects: Vec<Project> = self.all(PROJECT_PAGE, &[text(&after), int(limit as i64 + 1)]).await?;
+        let (projects, next_cursor) = page_by_id(projects, limit, |p| &p.id);
         Ok(ProjectPage { projects, next_cursor })
     }
 }

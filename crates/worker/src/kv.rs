@@ -150,6 +150,24 @@ impl KvStore {
         Ok(Write::Done)
     }
 
+    /// One `list` page under `prefix`: the values, decoded, and KV's
+    /// cursor after them.
+    async fn page<T: serde::de::DeserializeOwned>(
+        &self,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<T>, Option<String>), StoreError> {
+        let (keys, next_cursor) = self.list_keys(prefix, cursor, limit).await?;
+        let values = self
+            .read_many(&keys)
+            .await?
+            .into_iter()
+            .map(|(key, text)| decode::<T>(&key, &text))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((values, next_cursor))
+    }
+
     /// One `list` page of key names under `prefix`, and the cursor after it.
     async fn list_keys(
         &self,
@@ -215,12 +233,10 @@ impl ClientStore for KvStore {
     /// the page's `limit` clients and returns those that pass, so a page may
     /// be short, or empty with a next cursor (docs/storage.md).
     async fn list(&self, filter: &ClientFilter, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
-        let (keys, next_cursor) = self.list_keys(CLIENT_PREFIX, cursor, limit).await?;
-        let clients = self
-            .read_many(&keys)
-            .await?
+        let (rows, next_cursor) = self.page::<ClientRow>(CLIENT_PREFIX, cursor, limit).await?;
+        let clients = rows
             .into_iter()
-            .map(|(key, text)| decode::<ClientRow>(&key, &text)?.into_record())
+            .map(ClientRow::into_record)
             .filter(|record| record.as_ref().map_or(true, |c| filter.matches(c)))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Page { clients, next_cursor })
@@ -240,14 +256,8 @@ impl AuditStore for KvStore {
     /// KV lists keys in byte order, so events come oldest first; a filter
     /// is applied as the page is read (pages may be short).
     async fn events(&self, filter: &AuditFilter, cursor: Option<&str>, limit: usize) -> Result<AuditPage, StoreError> {
-        let (keys, next_cursor) = self.list_keys(AUDIT_PREFIX, cursor, limit).await?;
-        let events = self
-            .read_many(&keys)
-            .await?
-            .into_iter()
-            .map(|(key, text)| decode::<AuditEvent>(&key, &text))
-            .filter(|event| event.as_ref().map_or(true, |e| filter.matches(e)))
-            .collect::<Result<Vec<_>, _>>()?;
+        let (events, next_cursor) = self.page::<AuditEvent>(AUDIT_PREFIX, cursor, limit).await?;
+        let events = events.into_iter().filter(|e| filter.matches(e)).collect();
         Ok(AuditPage { events, next_cursor })
     }
 
@@ -318,13 +328,7 @@ impl ProjectStore for KvStore {
     }
 
     async fn projects(&self, cursor: Option<&str>, limit: usize) -> Result<ProjectPage, StoreError> {
-        let (keys, next_cursor) = self.list_keys(PROJECT_PREFIX, cursor, limit).await?;
-        let projects = self
-            .read_many(&keys)
-            .await?
-            .into_iter()
-            .map(|(key, text)| decode::<Project>(&key, &text))
-            .collect::<Result<Vec<_>, _>>()?;
+        let (projects, next_cursor) = self.page::<Project>(PROJECT_PREFIX, cursor, limit).await?;
         Ok(ProjectPage { projects, next_cursor })
     }
 }
@@ -355,12 +359,8 @@ impl ResourceStore for KvStore {
     }
 
     async fn resources(&self) -> Result<Vec<ApiResource>, StoreError> {
-        let (keys, _) = self.list_keys(RESOURCE_PREFIX, None, MAX_RESOURCES).await?;
-        self.read_many(&keys)
-            .await?
-            .into_iter()
-            .map(|(key, text)| decode::<ResourceRow>(&key, &text)?.into_resource())
-            .collect()
+        let (rows, _) = self.page::<ResourceRow>(RESOURCE_PREFIX, None, MAX_RESOURCES).await?;
+        rows.into_iter().map(ResourceRow::into_resource).collect()
     }
 
     async fn create_resource(&self, resource: &ApiResource) -> Result<(), StoreError> {

@@ -34,14 +34,19 @@ impl Answered {
     /// What the glue handed back for `limit` and `key`: `true`, `false`,
     /// `null` (the binding failed); `None` if it asked nothing (`undefined`).
     pub fn from_js(limit: Limit, key: &str, within: &JsValue) -> Option<Answered> {
-        let outcome = match within.as_bool() {
-            Some(true) => Ok(Verdict::Within),
-            Some(false) => Ok(Verdict::Exceeded),
+        let outcome = match verdict(within) {
+            Some(verdict) => Ok(verdict),
             None if within.is_undefined() => return None,
             None => Err(LimiterError("the binding failed".into())),
         };
         Some(Answered { limit, key: key.to_string(), outcome })
     }
+}
+
+/// The verdict a binding's outcome (`true` within the limit, `false` over
+/// it) stands for; `None` for anything else.
+fn verdict(within: &JsValue) -> Option<Verdict> {
+    within.as_bool().map(|ok| if ok { Verdict::Within } else { Verdict::Exceeded })
 }
 
 /// The Rate Limiting binding for `limit`, if `env` has one.
@@ -85,10 +90,6 @@ impl RateLimiter for BindingLimiter {
         };
         let promise = ffi::rate_limit(&binding, key).map_err(|_| LimiterError("the binding threw".into()))?;
         let within = JsFuture::from(promise).await.map_err(|_| LimiterError("the binding failed".into()))?;
-        match within.as_bool() {
-            Some(true) => Ok(Verdict::Within),
-            Some(false) => Ok(Verdict::Exceeded),
-            None => Err(LimiterError("the binding answered something other than an outcome".into())),
-        }
+        verdict(&within).ok_or_else(|| LimiterError("the binding answered something other than an outcome".into()))
     }
 }

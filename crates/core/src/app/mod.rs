@@ -87,7 +87,7 @@ fn is_admin(path: &str) -> bool {
 /// Route one request and answer it.
 pub async fn handle<R: Runtime>(req: &Request, ports: &Ports<'_, R>) -> (Response, Effects) {
     if let Some((limit, address)) = address_limit(req) {
-        if ports.limits.request(limit, address, ports.log).await.is_err() {
+        if ports.limits.count(limit, address, ports.log).await.is_err() {
             return (render::oauth_error(&OAuthError::too_many_requests(), ""), Effects::default());
         }
     }

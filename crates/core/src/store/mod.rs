@@ -19,3 +19,13 @@ use crate::resource::ResourceStore;
 pub trait Store: ClientStore + ResourceStore + KeyStore + ProjectStore + AuditStore {}
 
 impl<T: ClientStore + ResourceStore + KeyStore + ProjectStore + AuditStore> Store for T {}
+
+/// One page of a listing that pages by id (D1, memory): given up to
+/// `limit + 1` items in id order, the first `limit` and, when the extra one
+/// showed there is more, the id of the last as the next cursor.
+pub fn page_by_id<T>(mut items: Vec<T>, limit: usize, id: impl Fn(&T) -> &str) -> (Vec<T>, Option<String>) {
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let next_cursor = if more { items.last().map(|item| id(item).to_string()) } else { None };
+    (items, next_cursor)
+}

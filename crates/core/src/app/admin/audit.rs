@@ -6,11 +6,10 @@
 use serde_json::{json, Value};
 
 use super::caller::Caller;
-use super::{list_limit, ok, query_pairs, query_param, AdminError, AdminResult};
+use super::{list_limit, listed_project, ok, query_pairs, query_param, AdminError, AdminResult};
 use crate::app::{Ports, Runtime};
 use crate::audit::{AuditEvent, AuditFilter, AuditStore, AUTH_FAILURE_RETENTION_SECS};
 use crate::http::{Method, Request, Response};
-use crate::project::ProjectId;
 use crate::time::rfc3339;
 
 /// How far back the failure counts go unless `since` says otherwise.
@@ -142,15 +141,10 @@ fn since(pairs: &[(String, String)]) -> Result<Option<i64>, AdminError> {
 /// `GET /admin/audit?project_id=&since=&cursor=&limit=`: oldest first. A
 /// project's admin reads its project's events only.
 pub(super) async fn list<R: Runtime>(req: &Request, caller: &Caller, p: &Ports<'_, R>) -> AdminResult {
-    let (limit, cursor) = list_limit(req)?;
     let pairs = query_pairs(req)?;
-    let asked = query_param(&pairs, "project_id")
-        .map(|v| ProjectId::parse(v).ok_or_else(|| AdminError::invalid("project_id", "is not a project id")))
-        .transpose()?;
-    let project_id = match (caller.project(), asked) {
-        (Some(own), Some(asked)) if &asked != own => return Ok(ok(200, json!({"events": [], "next_cursor": null}))),
-        (Some(own), _) => Some(own.clone()),
-        (None, asked) => asked,
+    let (limit, cursor) = list_limit(&pairs)?;
+    let Some(project_id) = listed_project(&pairs, caller)? else {
+        return Ok(ok(200, json!({"events": [], "next_cursor": null})));
     };
     let filter = AuditFilter { project_id, since: since(&pairs)? };
     let page = p.store.events(&filter, cursor.as_deref(), limit).await?;

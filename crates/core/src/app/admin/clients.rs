@@ -5,8 +5,8 @@ use serde_json::{json, Value};
 
 use super::caller::{AdminScope, Caller};
 use super::{
-    check_precondition, edit, etag, if_match, json_body, list_limit, ok, query_pairs, query_param, AdminError,
-    AdminResult,
+    check_precondition, edit, etag, if_match, json_body, list_limit, listed_project, ok, query_pairs, query_param,
+    AdminError, AdminResult,
 };
 use crate::app::render::client_json;
 use crate::app::{Ports, Runtime};
@@ -18,7 +18,7 @@ use crate::http::{Request, Response};
 use crate::oauth::metadata::{admin_audience, endpoint, TOKEN_PATH};
 use crate::ports::StoreError;
 use crate::ports::Write;
-use crate::project::{ProjectId, ProjectStore};
+use crate::project::ProjectStore;
 use crate::resource::check_grants;
 use crate::resource::ResourceStore;
 use crate::validate::FieldError;
@@ -108,15 +108,13 @@ pub(super) async fn create<R: Runtime>(req: &Request, caller: &Caller, p: &Ports
     // The secret is shown this once; only its hash is kept. With the
     // issuer and token endpoint, the body is a complete credentials
     // document a tool can save as it is.
-    let mut body = client_json(&record);
-    body["client_secret"] = Value::String(secret.expose().to_string());
-    if let Ok(issuer) = p.config.issuer_for(&req.origin) {
-        body["issuer"] = Value::String(issuer.to_string());
-        body["token_endpoint"] = Value::String(endpoint(issuer, TOKEN_PATH));
+    let mut extra = vec![("client_secret", secret.expose())];
+    let issuer = p.config.issuer_for(&req.origin).ok();
+    let token_endpoint = issuer.map(|issuer| endpoint(issuer, TOKEN_PATH));
+    if let (Some(issuer), Some(token_endpoint)) = (issuer, &token_endpoint) {
+        extra.extend([("issuer", issuer), ("token_endpoint", token_endpoint.as_str())]);
     }
-    Ok(ok(201, body)
-        .with_header("etag", etag(record.version))
-        .with_header("location", format!("/admin/clients/{}", record.id.as_str())))
+    Ok(client_response(201, &record, &extra).with_header("location", format!("/admin/clients/{}", record.id.as_str())))
 }
 
 /// The client, if `caller` may see it: another project's client is as
@@ -138,41 +136,33 @@ async fn modify<R: Runtime, T>(
     edit(req, p.clock.now(), read, async |record: &mut ClientRecord| change(record), save).await
 }
 
-/// A client as JSON, with its version as the `ETag`.
-fn client_response(status: u16, record: &ClientRecord, extra: Option<(&str, &str)>) -> Response {
+/// A client as JSON, with `extra` string fields, and its version as the `ETag`.
+fn client_response(status: u16, record: &ClientRecord, extra: &[(&str, &str)]) -> Response {
     let mut body = client_json(record);
-    if let Some((name, value)) = extra {
-        body[name] = Value::String(value.to_string());
+    for (name, value) in extra {
+        body[*name] = Value::String(value.to_string());
     }
     ok(status, body).with_header("etag", etag(record.version))
 }
 
 pub(super) async fn get<R: Runtime>(id: &ClientId, caller: &Caller, p: &Ports<'_, R>) -> AdminResult {
-    Ok(client_response(200, &load(id, caller, p).await?, None))
+    Ok(client_response(200, &load(id, caller, p).await?, &[]))
 }
 
 pub(super) async fn list<R: Runtime>(req: &Request, caller: &Caller, p: &Ports<'_, R>) -> AdminResult {
-    let (limit, cursor) = list_limit(req)?;
     let pairs = query_pairs(req)?;
+    let (limit, cursor) = list_limit(&pairs)?;
     let param = |name: &str| query_param(&pairs, name);
-    let filter = ClientFilter {
-        project_id: param("project_id")
-            .map(|v| ProjectId::parse(v).ok_or_else(|| AdminError::invalid("project_id", "is not a project id")))
-            .transpose()?,
-        status: param("status")
-            .map(|v| Status::parse(v).ok_or_else(|| AdminError::invalid("status", "must be active or inactive")))
-            .transpose()?,
-        name_prefix: param("name_prefix").map(str::to_string),
-    };
+    let listed = listed_project(&pairs, caller)?;
+    let status = param("status")
+        .map(|v| Status::parse(v).ok_or_else(|| AdminError::invalid("status", "must be active or inactive")))
+        .transpose()?;
     // A project's admin lists its project's clients; asking for another
     // project finds nothing.
-    let filter = match (caller.project(), &filter.project_id) {
-        (Some(own), Some(asked)) if asked != own => {
-            return Ok(ok(200, json!({"clients": [], "next_cursor": null})));
-        }
-        (Some(own), _) => ClientFilter { project_id: Some(own.clone()), ..filter },
-        (None, _) => filter,
+    let Some(project_id) = listed else {
+        return Ok(ok(200, json!({"clients": [], "next_cursor": null})));
     };
+    let filter = ClientFilter { project_id, status, name_prefix: param("name_prefix").map(str::to_string) };
     let page = p.store.list(&filter, cursor.as_deref(), limit).await?;
     let clients: Vec<Value> = page.clients.iter().map(client_json).collect();
     Ok(ok(200, json!({"clients": clients, "next_cursor": page.next_cursor})))
@@ -206,7 +196,7 @@ pub(super) async fn update<R: Runtime>(req: &Request, id: &ClientId, caller: &Ca
         Ok(())
     })
     .await?;
-    Ok(client_response(200, &record, None))
+    Ok(client_response(200, &record, &[]))
 }
 
 pub(super) async fn delete<R: Runtime>(req: &Request, id: &ClientId, caller: &Caller, p: &Ports<'_, R>) -> AdminResult {
@@ -248,7 +238,7 @@ pub(super) async fn rotate_start<R: Runtime>(
         Ok(secret)
     })
     .await?;
-    Ok(client_response(200, &record, Some(("next_client_secret", secret.expose()))))
+    Ok(client_response(200, &record, &[("next_client_secret", secret.expose())]))
 }
 
 /// Complete (the new secret replaces the old) or cancel (the new one is dropped).
@@ -269,7 +259,7 @@ pub(super) async fn rotate_finish<R: Runtime>(
         Ok(())
     })
     .await?;
-    Ok(client_response(200, &record, None))
+    Ok(client_response(200, &record, &[]))
 }
 
 /// Ids of the clients whose grants name `audience` (and, when `scopes` is
@@ -280,22 +270,34 @@ pub(super) async fn using<R: Runtime>(
     scopes: Option<&[Scope]>,
     p: &Ports<'_, R>,
 ) -> Result<Vec<String>, AdminError> {
+    let uses = |client: &ClientRecord| {
+        client
+            .grants
+            .iter()
+            .any(|g| g.audience == *audience && scopes.is_none_or(|ss| g.scopes.iter().any(|s| ss.contains(s))))
+    };
+    client_ids(&ClientFilter::default(), uses, usize::MAX, p).await
+}
+
+/// Ids of up to `most` clients passing `filter` and `keep`, paging as far
+/// as needed (KV filters as it scans, so pages may be short).
+pub(super) async fn client_ids<R: Runtime>(
+    filter: &ClientFilter,
+    keep: impl Fn(&ClientRecord) -> bool,
+    most: usize,
+    p: &Ports<'_, R>,
+) -> Result<Vec<String>, AdminError> {
     let mut found = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let page = p.store.list(&ClientFilter::default(), cursor.as_deref(), MAX_LIMIT).await?;
-        for client in &page.clients {
-            let uses = client
-                .grants
-                .iter()
-                .any(|g| g.audience == *audience && scopes.is_none_or(|ss| g.scopes.iter().any(|s| ss.contains(s))));
-            if uses {
-                found.push(client.id.as_str().to_string());
-            }
-        }
+        let page = p.store.list(filter, cursor.as_deref(), MAX_LIMIT).await?;
+        found.extend(page.clients.iter().filter(|c| keep(c)).map(|c| c.id.as_str().to_string()));
         match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => return Ok(found),
+            Some(next) if found.len() < most => cursor = Some(next),
+            _ => {
+                found.truncate(most);
+                return Ok(found);
+            }
         }
     }
 }

@@ -277,10 +277,9 @@ fn query_param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str>
     pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
 }
 
-/// A listing's `limit` (1–200, default 50) and `cursor`.
-fn list_limit(req: &Request) -> Result<(usize, Option<String>), AdminError> {
-    let pairs = query_pairs(req)?;
-    let limit = match query_param(&pairs, "limit") {
+/// A listing's `limit` (1–200, default 50) and `cursor`, from its query.
+fn list_limit(pairs: &[(String, String)]) -> Result<(usize, Option<String>), AdminError> {
+    let limit = match query_param(pairs, "limit") {
         None => DEFAULT_LIMIT,
         Some(v) => v
             .parse::<usize>()
@@ -288,7 +287,21 @@ fn list_limit(req: &Request) -> Result<(usize, Option<String>), AdminError> {
             .filter(|n| (1..=MAX_LIMIT).contains(n))
             .ok_or_else(|| AdminError::invalid("limit", "must be an integer between 1 and 200"))?,
     };
-    Ok((limit, query_param(&pairs, "cursor").map(str::to_string)))
+    Ok((limit, query_param(pairs, "cursor").map(str::to_string)))
+}
+
+/// The project a listing is for: its `project_id` parameter, confined to
+/// the caller's project. `None` when the caller asks for a project it
+/// cannot see: the listing is empty, with no read.
+fn listed_project(pairs: &[(String, String)], caller: &Caller) -> Result<Option<Option<ProjectId>>, AdminError> {
+    let asked = query_param(pairs, "project_id")
+        .map(|v| ProjectId::parse(v).ok_or_else(|| AdminError::invalid("project_id", "is not a project id")))
+        .transpose()?;
+    Ok(match (caller.project(), asked) {
+        (Some(own), Some(asked)) if &asked != own => None,
+        (Some(own), _) => Some(Some(own.clone())),
+        (None, asked) => Some(asked),
+    })
 }
 
 fn ok(status: u16, body: Value) -> Response {

@@ -6,10 +6,13 @@
 use serde_json::{json, Value};
 
 use super::caller::Caller;
-use super::{check_precondition, edit, etag, if_match, json_body, list_limit, ok, AdminError, AdminResult};
+use super::clients::client_ids;
+use super::{
+    check_precondition, edit, etag, if_match, json_body, list_limit, ok, query_pairs, AdminError, AdminResult,
+};
 use crate::app::render::project_json;
 use crate::app::{Ports, Runtime};
-use crate::client::{ClientFilter, ClientStore};
+use crate::client::ClientFilter;
 use crate::http::{Request, Response};
 use crate::ports::{StoreError, Write};
 use crate::project::{parse_new, parse_patch, Project, ProjectId, ProjectStore};
@@ -18,7 +21,7 @@ use crate::project::{parse_new, parse_patch, Project, ProjectId, ProjectStore};
 const CLIENTS_NAMED: usize = 100;
 
 pub(super) async fn list<R: Runtime>(req: &Request, caller: &Caller, p: &Ports<'_, R>) -> AdminResult {
-    let (limit, cursor) = list_limit(req)?;
+    let (limit, cursor) = list_limit(&query_pairs(req)?)?;
     // A project's admin sees its own project only.
     if let Some(own) = caller.project() {
         let projects: Vec<Value> = p.store.project(own).await?.iter().map(project_json).collect();
@@ -89,7 +92,7 @@ pub(super) async fn delete<R: Runtime>(req: &Request, id: &ProjectId, p: &Ports<
     let expected = if_match(req);
     check_precondition(expected.as_ref(), record.version)?;
     let members = ClientFilter { project_id: Some(id.clone()), ..ClientFilter::default() };
-    let clients = clients_of(&members, p).await?;
+    let clients = client_ids(&members, |_| true, CLIENTS_NAMED, p).await?;
     if !clients.is_empty() {
         return Err(AdminError::Conflict {
             message: "the project still has clients: delete them first".into(),
@@ -103,23 +106,5 @@ pub(super) async fn delete<R: Runtime>(req: &Request, id: &ProjectId, p: &Ports<
         // D1's foreign key: a client joined in the meantime.
         Err(StoreError::Conflict) => Err(AdminError::conflict("the project still has clients: delete them first")),
         Err(e) => Err(e.into()),
-    }
-}
-
-/// Ids of up to [`CLIENTS_NAMED`] clients passing `filter`, paging as far
-/// as needed (KV filters as it scans, so pages may be short).
-async fn clients_of<R: Runtime>(filter: &ClientFilter, p: &Ports<'_, R>) -> Result<Vec<String>, AdminError> {
-    let mut found = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = p.store.list(filter, cursor.as_deref(), 200).await?;
-        found.extend(page.clients.iter().map(|c| c.id.as_str().to_string()));
-        match page.next_cursor {
-            Some(next) if found.len() < CLIENTS_NAMED => cursor = Some(next),
-            _ => {
-                found.truncate(CLIENTS_NAMED);
-                return Ok(found);
-            }
-        }
     }
 }
