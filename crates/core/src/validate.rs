@@ -50,18 +50,19 @@ pub fn as_object<'a>(body: &'a Value, allowed: &[&str]) -> Result<&'a Map<String
     Ok(map)
 }
 
-/// A display name: trimmed, 1–200 characters, no control characters.
+/// A display name: 1–200 characters without control characters as sent
+/// (the limits the OpenAPI document states), then trimmed and not blank.
 pub fn name(v: &Value) -> Result<String, FieldError> {
     let s = v.as_str().ok_or_else(|| FieldError::new("name", "must be a string"))?;
-    let s = s.trim();
-    if s.is_empty() {
-        return Err(FieldError::new("name", "must not be empty"));
-    }
     if s.chars().count() > MAX_NAME_CHARS {
         return Err(FieldError::new("name", "must be at most 200 characters"));
     }
     if s.chars().any(char::is_control) {
         return Err(FieldError::new("name", "must not contain control characters"));
+    }
+    let s = s.trim();
+    if s.is_empty() {
+        return Err(FieldError::new("name", "must not be empty"));
     }
     Ok(s.to_string())
 }
@@ -91,5 +92,24 @@ pub fn token_ttl(v: &Value) -> Result<Option<u32>, FieldError> {
     match v.as_u64() {
         Some(n) if (u64::from(MIN_TOKEN_TTL)..=u64::from(MAX_TOKEN_TTL)).contains(&n) => Ok(Some(n as u32)),
         _ => Err(FieldError::new("token_ttl", "must be an integer number of seconds between 60 and 86400, or null")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    // The OpenAPI document says a name is at most 200 characters with no
+    // control character: that holds for the string sent, not only for what
+    // is left after trimming (schemathesis sends schema-violating names).
+    #[test]
+    fn a_name_is_checked_as_sent_then_trimmed() {
+        assert_eq!(name(&json!("  Billing  ")).unwrap(), "Billing");
+        assert!(name(&json!(format!(" {}", "x".repeat(200)))).is_err());
+        assert!(name(&json!("\tBilling")).is_err());
+        assert!(name(&json!("Billing\n")).is_err());
+        assert!(name(&json!("   ")).is_err());
+        assert_eq!(name(&json!("x".repeat(200))).unwrap().len(), 200);
     }
 }
