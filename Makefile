@@ -9,17 +9,22 @@ export PATH := $(CARGO_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 export CLOUDFLARE_CF_FETCH_ENABLED := false
 
-SOURCES := $(shell find crates examples -path '*/build' -prune -o \( -name '*.rs' -o -name '*.js' -o -name Cargo.toml \) -print) Cargo.toml Cargo.lock
+SOURCES := $(shell find crates examples -path '*/build' -prune -o -path crates/cli -prune -o \( -name '*.rs' -o -name '*.js' -o -name Cargo.toml \) -print) Cargo.toml Cargo.lock
 
-.PHONY: dev test tools build test-host test-glue test-e2e test-smoke lint fuzz latency key-costs bench clean
+.PHONY: dev test tools build cli test-host test-glue test-e2e test-api test-smoke lint fuzz latency key-costs bench clean
 
 ## Install what is missing: wasm32 target, worker-build, wasm-bindgen-cli, npm packages.
 tools:
 	@scripts/ensure-tools.sh
 
-## Release build of the worker into build/, and of the example edge API
-## into examples/edge-api/build/ (incremental).
-build: tools build/index.js examples/edge-api/build/index.js
+## Release build of the worker into build/, of the example edge API
+## into examples/edge-api/build/, and the CLI into target/debug/m2m-edge
+## (incremental).
+build: tools build/index.js examples/edge-api/build/index.js cli
+
+## The command line (crates/cli): target/debug/m2m-edge.
+cli: tools
+	cargo build -p m2m-edge-cli
 
 # worker-build would download wasm-bindgen, wasm-opt and esbuild; point it
 # at the local copies instead. It builds crates/worker into build/ here.
@@ -53,7 +58,7 @@ dev: build .dev.vars
 	wrangler dev --ip 127.0.0.1 --port $(PORT)
 
 ## Every test ring: host unit/flow tests, e2e in workerd (Miniflare), wrangler dev smoke.
-test: build lint test-host test-glue test-e2e test-smoke
+test: build lint test-host test-glue test-e2e test-api test-smoke
 
 test-host: tools
 	cargo test --workspace
@@ -61,7 +66,7 @@ test-host: tools
 ## clippy on the host and for wasm32, warnings as errors (part of `make test`).
 lint: tools
 	cargo clippy --workspace --all-targets --all-features -- -D warnings
-	cargo clippy --workspace --all-targets --all-features --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy --workspace --exclude m2m-edge-cli --all-targets --all-features --target wasm32-unknown-unknown -- -D warnings
 
 # The JS half of the Worker glue (crates/worker/src/glue.js), in Node.
 test-glue: tools
@@ -71,6 +76,10 @@ test-glue: tools
 test-e2e: build
 	M2M_STORAGE=d1 node --test --test-concurrency=1 tests/e2e/
 	M2M_STORAGE=kv node --test --test-concurrency=1 tests/e2e/
+
+# schemathesis against the OpenAPI document the worker serves (tests/api).
+test-api: build
+	node --test tests/api/
 
 test-smoke: build
 	node --test tests/smoke/

@@ -48,3 +48,12 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   echo "==> npm ci"
   npm ci --no-audit --no-fund
 fi
+
+# schemathesis for `make test` (tests/api), in a virtual environment under
+# the project, at the version tests/api/requirements.txt pins.
+if [ ! -x .venv/bin/st ] || [ tests/api/requirements.txt -nt .venv/.installed ]; then
+  echo "==> python3 -m venv .venv && pip install -r tests/api/requirements.txt"
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check -r tests/api/requirements.txt
+  touch .venv/.installed
+fi

@@ -7,13 +7,16 @@ pub mod render;
 mod token;
 mod wellknown;
 
+pub use admin::{scope_for, AdminScope};
+pub use wellknown::OPENAPI_DOCUMENT;
+
 use crate::config::Config;
 use crate::http::{Header, Method, Request, Response};
 use crate::jose::IssuingKey;
 use crate::keys::sealed::KeyCrypto;
 use crate::keys::KeyError;
 use crate::limits::{Limit, Limits, RateLimiter};
-use crate::oauth::metadata::{JWKS_PATH, TOKEN_PATH};
+use crate::oauth::metadata::{JWKS_PATH, OPENAPI_PATH, TOKEN_PATH};
 use crate::oauth::OAuthError;
 use crate::ports::{Clock, Logger, Random};
 use crate::store::Store;
@@ -98,7 +101,8 @@ pub async fn handle<R: Runtime>(req: &Request, ports: &Ports<'_, R>) -> (Respons
         (Method::Get | Method::Head, p) if DISCOVERY_PATHS.contains(&p) => {
             (wellknown::metadata(req, ports).await, Effects::default())
         }
-        (_, p) if p == JWKS_PATH || DISCOVERY_PATHS.contains(&p) => {
+        (Method::Get | Method::Head, OPENAPI_PATH) => (wellknown::openapi(), Effects::default()),
+        (_, p) if p == JWKS_PATH || p == OPENAPI_PATH || DISCOVERY_PATHS.contains(&p) => {
             (method_not_allowed("GET, HEAD"), Effects::default())
         }
         (_, p) if is_admin(p) => admin::handle(req, ports).await,

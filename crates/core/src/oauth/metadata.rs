@@ -8,6 +8,9 @@ pub const TOKEN_PATH: &str = "/oauth2/token";
 /// The JWKS (RFC 7517 §5).
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 
+/// The OpenAPI 3.1 document of the whole HTTP surface.
+pub const OPENAPI_PATH: &str = "/openapi.json";
+
 /// Where the admin API lives; also the path of its audience.
 pub const ADMIN_PATH: &str = "/admin";
 
@@ -40,6 +43,9 @@ pub fn document(issuer: &str) -> Value {
         // RFC 8707: the `resource` parameter selects the audience.
         "resource_indicators_supported": true,
         "subject_types_supported": ["public"],
+        // RFC 8414 §2 `service_documentation`: the machine-readable API
+        // description doubles as the developers' reference.
+        "service_documentation": endpoint(issuer, OPENAPI_PATH),
         // Not an RFC 8414 name (§2 allows more): the audience an admin
         // client's tokens must carry for the admin API.
         "admin_audience": admin_audience(issuer),

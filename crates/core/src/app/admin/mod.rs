@@ -22,6 +22,7 @@ use crate::project::{Project, ProjectId};
 use crate::resource::{ApiResource, ResourceId};
 use crate::validate::FieldError;
 use caller::Caller;
+pub use caller::AdminScope;
 
 /// Said on every successful change when the backend is Workers KV: KV is
 /// eventually consistent, and other locations may serve the old value
@@ -260,6 +261,14 @@ fn json_body(req: &Request) -> Result<Value, AdminError> {
         return Err(AdminError::UnsupportedMediaType);
     }
     serde_json::from_slice(bytes).map_err(|_| AdminError::invalid("body", "is not valid JSON"))
+}
+
+/// The admin scope a request to `path` with `method` needs (the README's
+/// table, and each operation's `adminToken` scope in the OpenAPI
+/// document); `None` outside the admin API.
+pub fn scope_for(method: Method, path: &str) -> Option<AdminScope> {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    caller::required_scope(method, &segments)
 }
 
 /// The default and largest page of a listing.
