@@ -18,5 +18,13 @@ Fetch a token with the client_id and client_secret it returned:
   curl -s http://127.0.0.1:${port}/oauth2/token -u "\$CLIENT_ID:\$CLIENT_SECRET" \\
     -d grant_type=client_credentials -d scope=read
 
+Or with the command line (target/debug/m2m-edge):
+
+  target/debug/m2m-edge login --url http://127.0.0.1:${port} --admin-key '${key}'
+  target/debug/m2m-edge clients create --name first-client \\
+    --audience https://api.example.com --scope read --save creds.json
+  target/debug/m2m-edge token --credentials creds.json
+
 Keys: http://127.0.0.1:${port}/.well-known/jwks.json
+API description (OpenAPI 3.1): http://127.0.0.1:${port}/openapi.json
 MSG
