@@ -96,6 +96,11 @@ pub enum KeyMode {
 /// `AUDIT_RETENTION_DAYS` when unset.
 pub const DEFAULT_AUDIT_RETENTION_DAYS: u32 = 90;
 
+/// `ASSERTION_MAX_LIFETIME` when unset: a client assertion may be valid
+/// for at most five minutes (RFC 7523 §3 point 4 lets the server refuse an
+/// `exp` unreasonably far off; OpenID Connect's examples use minutes).
+pub const DEFAULT_ASSERTION_MAX_LIFETIME: u32 = 300;
+
 /// Every setting, read and checked once per isolate.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Config {
@@ -119,6 +124,9 @@ pub struct Config {
     pub client_cache_ttl: u32,
     /// `AUDIT_RETENTION_DAYS`: how long audit events are kept.
     pub audit_retention_days: u32,
+    /// `ASSERTION_MAX_LIFETIME`: the longest a client assertion may be
+    /// valid (`exp` − `iat`, or `exp` − now without `iat`), seconds.
+    pub assertion_max_lifetime: u32,
 }
 
 impl std::fmt::Debug for Config {
@@ -133,6 +141,7 @@ impl std::fmt::Debug for Config {
             .field("key_policy", &self.key_policy)
             .field("client_cache_ttl", &self.client_cache_ttl)
             .field("audit_retention_days", &self.audit_retention_days)
+            .field("assertion_max_lifetime", &self.assertion_max_lifetime)
             .finish()
     }
 }
@@ -194,9 +203,16 @@ impl Config {
                     ConfigError::invalid("AUDIT_RETENTION_DAYS", "a number of days between 1 and 3650")
                 })?,
             };
+        let assertion_max_lifetime = match nonempty("ASSERTION_MAX_LIFETIME") {
+            None => DEFAULT_ASSERTION_MAX_LIFETIME,
+            Some(v) => v.parse::<u32>().ok().filter(|n| (30..=3600).contains(n)).ok_or_else(|| {
+                ConfigError::invalid("ASSERTION_MAX_LIFETIME", "a number of seconds between 30 and 3600")
+            })?,
+        };
         Ok(Config {
             client_cache_ttl,
             audit_retention_days,
+            assertion_max_lifetime,
             issuer,
             default_token_ttl,
             storage,

@@ -45,6 +45,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod assertion;
 pub mod audit;
 pub mod client;
 pub mod config;

@@ -20,6 +20,7 @@ fn record(id: &str, name: &str) -> ClientRecord {
         status: Status::Active,
         secret: StoredSecret { hash: SecretHash::of("s"), last_four: "s".into() },
         next_secret: None,
+        keys: None,
         created_at: 0,
         updated_at: 0,
         version: 1,

@@ -257,6 +257,7 @@ fn custom_claims_are_added_but_never_override() {
         status: Status::Active,
         secret: StoredSecret { hash: SecretHash::of("m2msk_forged"), last_four: "rged".into() },
         next_secret: None,
+        keys: None,
         created_at: NOW,
         updated_at: NOW,
         version: 1,
@@ -280,7 +281,7 @@ fn discovery_issuer_matches_token_iss() {
             assert_eq!(d["grant_types_supported"], json!(["client_credentials"]));
             assert_eq!(
                 d["token_endpoint_auth_methods_supported"],
-                json!(["client_secret_basic", "client_secret_post"])
+                json!(["client_secret_basic", "client_secret_post", "private_key_jwt"])
             );
             assert_eq!(d["response_types_supported"], json!([]));
         }

@@ -112,6 +112,43 @@ impl KeyCrypto for HostCrypto {
     }
 }
 
+/// A client's own ES256 key pair, as a `private_key_jwt` client holds one:
+/// its public JWK to register, and compact JWS assertions signed with it.
+pub struct ClientKeyPair {
+    key: EcdsaKey,
+}
+
+impl ClientKeyPair {
+    /// A fresh key pair from the OS random source.
+    pub fn generate() -> ClientKeyPair {
+        let mut d = [0u8; 32];
+        loop {
+            getrandom::getrandom(&mut d).expect("OS random source");
+            if let Ok(key) = EcdsaKey::from_slice(&d) {
+                return ClientKeyPair { key };
+            }
+        }
+    }
+
+    /// The public JWK, with `kid` if given.
+    pub fn public_jwk(&self, kid: Option<&str>) -> serde_json::Value {
+        let point = self.key.verifying_key().to_encoded_point(false);
+        let coordinate = |c: Option<&p256::FieldBytes>| URL_SAFE_NO_PAD.encode(c.expect("uncompressed point"));
+        let mut jwk = serde_json::json!({"kty": "EC", "crv": "P-256", "x": coordinate(point.x()), "y": coordinate(point.y())});
+        if let Some(kid) = kid {
+            jwk["kid"] = serde_json::json!(kid);
+        }
+        jwk
+    }
+
+    /// `header.claims.signature`, signed with this key (ES256).
+    pub fn sign(&self, header: &serde_json::Value, claims: &serde_json::Value) -> String {
+        let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
+        let signature: Signature = self.key.sign(input.as_bytes());
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use p256::ecdsa::signature::Verifier;

@@ -5,6 +5,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+use m2m_edge_core::assertion::ReplayStore;
 use m2m_edge_core::audit::{AuditEvent, AuditFilter, AuditPage, AuditStore, AuthFailures};
 use m2m_edge_core::client::{ClientFilter, ClientId, ClientRecord, ClientStore, Page};
 use m2m_edge_core::keys::{KeyStore, ManagedKey, StoredKeys};
@@ -27,6 +28,8 @@ struct State {
     projects: RefCell<BTreeMap<String, Project>>,
     audit: RefCell<BTreeMap<String, AuditEvent>>,
     auth_failures: RefCell<BTreeMap<i64, u64>>,
+    /// Used assertion keys and when each may be forgotten.
+    used_assertions: RefCell<BTreeMap<String, i64>>,
     /// The key set as JSON text, as D1 and KV keep it.
     keys: RefCell<Option<(i64, String)>>,
     /// When set, every operation fails like an unreachable backend.
@@ -153,6 +156,25 @@ impl ResourceStore for MemoryStore {
 }
 
 /// Like D1: ordered by id, pruned by time.
+impl ReplayStore for MemoryStore {
+    async fn first_use(&self, key: &str, expires_at: i64) -> Result<bool, StoreError> {
+        self.check()?;
+        let mut used = self.0.used_assertions.borrow_mut();
+        if used.contains_key(key) {
+            return Ok(false);
+        }
+        used.insert(key.to_string(), expires_at);
+        Ok(true)
+    }
+    async fn prune_used(&self, before: i64) -> Result<u64, StoreError> {
+        self.check()?;
+        let mut used = self.0.used_assertions.borrow_mut();
+        let count = used.len();
+        used.retain(|_, expires_at| *expires_at >= before);
+        Ok((count - used.len()) as u64)
+    }
+}
+
 impl AuditStore for MemoryStore {
     async fn append(&self, event: &AuditEvent, _expires_at: i64) -> Result<(), StoreError> {
         self.check()?;

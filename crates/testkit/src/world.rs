@@ -127,14 +127,15 @@ impl World {
         World::with(&vars, None)
     }
 
-    /// What the Cron Trigger does: prune the audit trail, apply the
+    /// What the Cron Trigger does: prune the audit trail and used
+    /// assertion ids, apply the
     /// managed-key policy now and, as in the Worker, drop this isolate's
     /// copy when the set changed. Whether the key set changed.
     pub fn run_cron(&self) -> bool {
         let now = self.clock.now();
         let retention = self.config.audit_retention_secs();
-        pollster::block_on(m2m_edge_core::audit::prune_expired(&self.store, retention, now))
-            .unwrap_or_else(|e| panic!("cron: audit: {e}"));
+        pollster::block_on(m2m_edge_core::store::prune(&self.store, retention, now))
+            .unwrap_or_else(|e| panic!("cron: pruning: {e}"));
         if self.config.key_mode != m2m_edge_core::config::KeyMode::Managed {
             return false;
         }

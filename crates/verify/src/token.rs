@@ -59,9 +59,45 @@ struct Header {
     crit: Option<Value>,
 }
 
+/// What a JWT must declare in `typ` (RFC 8725 §3.11: explicit typing keeps
+/// one kind of JWT from being accepted as another).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Typing {
+    /// An access token: `at+jwt` (RFC 9068 §4).
+    AccessToken,
+    /// Any JWT that is not an access token: no `typ`, `JWT`, or another
+    /// type, but never `at+jwt` — a client assertion (RFC 7523) or a
+    /// platform's identity token, which must not be an access token
+    /// replayed as one.
+    NotAccessToken,
+}
+
+/// A compact JWS taken apart, its signature not yet checked, with an
+/// optional `kid` (client assertions need not name a key).
+#[derive(Debug)]
+pub struct Jws<'a> {
+    /// The key id the header names, if any.
+    pub kid: Option<String>,
+    /// `header.payload`, the bytes the signature covers.
+    pub signing_input: &'a [u8],
+    /// The payload bytes.
+    pub payload: Vec<u8>,
+    /// `r || s`, 32 bytes each (RFC 7518 §3.4).
+    pub signature: [u8; 64],
+}
+
 /// Take `token` apart and check its header: `alg` ES256, `typ` at+jwt, no
 /// `crit`, a `kid`, a 64-byte signature.
 pub fn parse(token: &str) -> Result<Unverified<'_>, Rejection> {
+    let jws = parse_jws(token, Typing::AccessToken)?;
+    let kid = jws.kid.ok_or(Rejection::UnknownKey)?;
+    Ok(Unverified { kid, signing_input: jws.signing_input, payload: jws.payload, signature: jws.signature })
+}
+
+/// Take any ES256 compact JWS apart: `alg` ES256, `typ` as `typing`
+/// says, no `crit`, a 64-byte signature; the same strict decoding as
+/// [`parse`].
+pub fn parse_jws(token: &str, typing: Typing) -> Result<Jws<'_>, Rejection> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(Rejection::TooLarge);
     }
@@ -77,7 +113,16 @@ pub fn parse(token: &str) -> Result<Unverified<'_>, Rejection> {
     if header.alg != Some(Value::String("ES256".into())) {
         return Err(Rejection::Algorithm);
     }
-    if !header.typ.as_ref().and_then(Value::as_str).is_some_and(is_access_token_type) {
+    let typ = match &header.typ {
+        None => None,
+        Some(Value::String(t)) => Some(t.as_str()),
+        Some(_) => return Err(Rejection::Type),
+    };
+    let typed_right = match typing {
+        Typing::AccessToken => typ.is_some_and(is_access_token_type),
+        Typing::NotAccessToken => !typ.is_some_and(is_access_token_type),
+    };
+    if !typed_right {
         return Err(Rejection::Type);
     }
     match &header.crit {
@@ -86,13 +131,14 @@ pub fn parse(token: &str) -> Result<Unverified<'_>, Rejection> {
         Some(_) => return Err(Rejection::Critical),
     }
     let kid = match header.kid {
-        Some(Value::String(kid)) if !kid.is_empty() => kid,
-        _ => return Err(Rejection::UnknownKey),
+        None => None,
+        Some(Value::String(kid)) if !kid.is_empty() => Some(kid),
+        Some(_) => return Err(Rejection::UnknownKey),
     };
     let signature: [u8; 64] = decode(signature_b64, "signature")?.try_into().map_err(|_| Rejection::Signature)?;
     let payload = decode(payload_b64, "payload")?;
     let signing_input = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
-    Ok(Unverified { kid, signing_input, payload, signature })
+    Ok(Jws { kid, signing_input, payload, signature })
 }
 
 /// RFC 9068 §4: `at+jwt`, or `application/at+jwt` (RFC 7515 §4.1.9 lets

@@ -6,6 +6,7 @@
 //! (docs/architecture.md, "Performance decisions"); a `match` per storage
 //! call costs nothing measurable next to the call itself.
 
+use m2m_edge_core::assertion::ReplayStore;
 use m2m_edge_core::audit::{AuditEvent, AuditFilter, AuditPage, AuditStore, AuthFailures};
 use m2m_edge_core::client::{ClientFilter, ClientId, ClientRecord, ClientStore, Page};
 use m2m_edge_core::keys::{KeyStore, ManagedKey, StoredKeys};
@@ -119,6 +120,15 @@ impl ResourceStore for Backend {
     }
     async fn delete_resource(&self, resource: &ApiResource) -> Result<Write, StoreError> {
         on_backend!(self, s => s.delete_resource(resource).await)
+    }
+}
+
+impl ReplayStore for Backend {
+    async fn first_use(&self, key: &str, expires_at: i64) -> Result<bool, StoreError> {
+        on_backend!(self, s => s.first_use(key, expires_at).await)
+    }
+    async fn prune_used(&self, before: i64) -> Result<u64, StoreError> {
+        on_backend!(self, s => s.prune_used(before).await)
     }
 }
 

@@ -5,6 +5,7 @@
 use wasm_bindgen::JsValue;
 use worker::{D1Database, Env};
 
+use m2m_edge_core::assertion::ReplayStore;
 use m2m_edge_core::audit::{AuditEvent, AuditFilter, AuditPage, AuditStore, AuthFailures};
 use m2m_edge_core::client::{ClientFilter, ClientId, ClientRecord, ClientStore, Page};
 use m2m_edge_core::keys::{KeyStore, ManagedKey, StoredKeys};
@@ -56,8 +57,8 @@ fn opt_int(n: Option<i64>) -> JsValue {
     n.map_or(JsValue::NULL, int)
 }
 
-/// Bind values of a client row, in `client_columns!` order (?1 … ?15).
-fn client_values(r: &ClientRow) -> [JsValue; 15] {
+/// Bind values of a client row, in `client_columns!` order (?1 … ?16).
+fn client_values(r: &ClientRow) -> [JsValue; 16] {
     [
         text(&r.id),
         text(&r.name),
@@ -74,6 +75,7 @@ fn client_values(r: &ClientRow) -> [JsValue; 15] {
         int(r.updated_at),
         int(r.version),
         opt_text(r.project_id.as_deref()),
+        opt_text(r.jwks.as_deref()),
     ]
 }
 
@@ -106,7 +108,7 @@ fn resource_values(r: &ResourceRow) -> [JsValue; 8] {
 macro_rules! client_columns {
     () => {
         "id, name, description, grants, custom_claims, token_ttl, status, secret_hash, secret_last_four, \
-         next_secret_hash, next_secret_last_four, created_at, updated_at, version, project_id"
+         next_secret_hash, next_secret_last_four, created_at, updated_at, version, project_id, jwks"
     };
 }
 macro_rules! project_columns {
@@ -132,7 +134,7 @@ const CLIENT_PAGE: &str = concat!(
 const CLIENT_INSERT: &str = concat!(
     "INSERT INTO clients (",
     client_columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) ON CONFLICT DO NOTHING"
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) ON CONFLICT DO NOTHING"
 );
 // Compare-and-swap: lands only if the stored version is still the one the
 // record was read at (?14). created_at (?12) and project_id (?15) never
@@ -140,7 +142,7 @@ const CLIENT_INSERT: &str = concat!(
 // (D1 refuses a bind index the statement lacks).
 const CLIENT_UPDATE: &str = "UPDATE clients SET name = ?2, description = ?3, grants = ?4, custom_claims = ?5, \
      token_ttl = ?6, status = ?7, secret_hash = ?8, secret_last_four = ?9, next_secret_hash = ?10, \
-     next_secret_last_four = ?11, updated_at = ?13, version = version + 1 \
+     next_secret_last_four = ?11, updated_at = ?13, jwks = ?16, version = version + 1 \
      WHERE id = ?1 AND created_at = ?12 AND version = ?14 AND project_id IS ?15";
 // ?2 NULL: unconditional; otherwise only at that version.
 const CLIENT_DELETE: &str = "DELETE FROM clients WHERE id = ?1 AND (?2 IS NULL OR version = ?2)";
@@ -160,6 +162,8 @@ const AUDIT_INSERT: &str = "INSERT INTO audit_events (id, at, actor, project_id,
 // ?3 project, ?4 since: NULL when not asked. The project filter walks audit_by_project.
 const AUDIT_PAGE: &str = "SELECT id, at, actor, project_id, action, target, changed_fields FROM audit_events \
      WHERE id > ?1 AND (?3 IS NULL OR project_id = ?3) AND (?4 IS NULL OR at >= ?4) ORDER BY id LIMIT ?2";
+const USED_INSERT: &str = "INSERT INTO used_assertions (key, expires_at) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING";
+const USED_PRUNE: &str = "DELETE FROM used_assertions WHERE expires_at < ?1";
 const AUDIT_PRUNE: &str = "DELETE FROM audit_events WHERE at < ?1";
 const FAILURES_PRUNE: &str = "DELETE FROM audit_auth_failures WHERE minute < ?1";
 const FAILURE_COUNT: &str = "INSERT INTO audit_auth_failures (minute, count) VALUES (?1, 1) \
@@ -294,6 +298,17 @@ struct AuditRow {
     action: String,
     target: String,
     changed_fields: String,
+}
+
+/// RFC 7523 §3 point 7, exactly: the primary key lets one INSERT of a key
+/// land; a second, concurrent or later, changes nothing.
+impl ReplayStore for D1Store {
+    async fn first_use(&self, key: &str, expires_at: i64) -> Result<bool, StoreError> {
+        Ok(self.changes(USED_INSERT, &[text(key), int(expires_at)]).await? == 1)
+    }
+    async fn prune_used(&self, before: i64) -> Result<u64, StoreError> {
+        Ok(self.changes(USED_PRUNE, &[int(before)]).await? as u64)
+    }
 }
 
 impl AuditStore for D1Store {

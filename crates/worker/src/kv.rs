@@ -32,6 +32,9 @@ use sha2::{Digest, Sha256};
 use worker::kv::{KvError, KvStore as KvNamespace};
 use worker::Env;
 
+use crate::d1::D1Store;
+
+use m2m_edge_core::assertion::ReplayStore;
 use m2m_edge_core::audit::{AuditEvent, AuditFilter, AuditPage, AuditStore, AuthFailures};
 use m2m_edge_core::client::{ClientFilter, ClientId, ClientRecord, ClientStore, Page};
 use m2m_edge_core::keys::{KeyStore, ManagedKey, StoredKeys};
@@ -59,6 +62,10 @@ const BULK_MAX: usize = 100;
 /// The store on Workers KV, bound to `KV` on first use.
 pub struct KvStore {
     kv: Binding<KvNamespace>,
+    /// Used assertion ids live in D1 even on KV: single use needs an atomic
+    /// first write, which KV (read, then write; eventually consistent)
+    /// cannot give (docs/storage.md, `used_assertions`).
+    replay: D1Store,
 }
 
 fn backend(e: KvError) -> StoreError {
@@ -73,7 +80,7 @@ fn decode<T: serde::de::DeserializeOwned>(key: &str, text: &str) -> Result<T, St
 impl KvStore {
     /// The `KV` binding of `env`, looked up when first needed.
     pub fn new(env: Env) -> KvStore {
-        KvStore { kv: Binding::new(env, "KV", |env, name| env.kv(name)) }
+        KvStore { replay: D1Store::new(env.clone()), kv: Binding::new(env, "KV", |env, name| env.kv(name)) }
     }
 
     async fn read(&self, key: &str) -> Result<Option<String>, StoreError> {
@@ -199,6 +206,15 @@ fn audience_key(identifier: &str) -> String {
 fn legacy_key(identifier: &str) -> Option<String> {
     let key = format!("{LEGACY_IDENTIFIER_PREFIX}{identifier}");
     (key.len() <= MAX_KEY_BYTES).then_some(key)
+}
+
+impl ReplayStore for KvStore {
+    async fn first_use(&self, key: &str, expires_at: i64) -> Result<bool, StoreError> {
+        self.replay.first_use(key, expires_at).await
+    }
+    async fn prune_used(&self, before: i64) -> Result<u64, StoreError> {
+        self.replay.prune_used(before).await
+    }
 }
 
 impl ClientStore for KvStore {

@@ -230,7 +230,7 @@ async fn handle(plain: Request, env: Env, answered: Option<Answered>) -> (Respon
 }
 
 /// The Cron Trigger (`[triggers] crons` in wrangler.toml): prune the audit
-/// trail past `AUDIT_RETENTION_DAYS`, and apply the managed-key rotation
+/// trail past `AUDIT_RETENTION_DAYS` and expired assertion ids, and apply the managed-key rotation
 /// policy. Concurrent runs are safe: pruning is idempotent and the key set
 /// is replaced by compare-and-swap (docs/storage.md).
 #[event(scheduled)]
@@ -242,8 +242,8 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     };
     let store = Backend::new(config.storage, env);
     let now = JsClock.now();
-    if let Err(e) = m2m_edge_core::audit::prune_expired(&store, config.audit_retention_secs(), now).await {
-        ConsoleLog.error(&format!("scheduled audit pruning: {e}"));
+    if let Err(e) = m2m_edge_core::store::prune(&store, config.audit_retention_secs(), now).await {
+        ConsoleLog.error(&format!("scheduled pruning: {e}"));
     }
     if config.key_mode != KeyMode::Managed {
         return;

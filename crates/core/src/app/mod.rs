@@ -3,6 +3,7 @@
 //! and a fixed clock, and the same code runs in workerd.
 
 mod admin;
+mod assertion;
 pub mod render;
 mod token;
 mod wellknown;

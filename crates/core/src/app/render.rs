@@ -40,8 +40,14 @@ pub fn oauth_error(error: &OAuthError, realm: &str) -> Response {
 
 /// The admin API's view of a client: every field but the secret hashes.
 pub fn client_json(client: &ClientRecord) -> Value {
+    let (method, jwks, last_four) = match &client.keys {
+        Some(keys) => ("private_key_jwt", Some(keys.to_json()), None),
+        None => ("client_secret_basic", None, Some(client.secret.last_four.as_str())),
+    };
     json!({
-        "client_secret_last_four": client.secret.last_four,
+        "token_endpoint_auth_method": method,
+        "jwks": jwks,
+        "client_secret_last_four": last_four,
         "next_client_secret_last_four": client.next_secret.as_ref().map(|s| s.last_four.as_str()),
         "secret_rotation_pending": client.next_secret.is_some(),
         "client_id": client.id.as_str(),

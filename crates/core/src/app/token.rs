@@ -12,7 +12,7 @@ use crate::grant::scope::join;
 use crate::http::{Body, Header, Request, Response, SignatureSlot};
 use crate::jose::{jws, IssuingKey};
 use crate::oauth::claims::{AccessTokenClaims, CustomClaims};
-use crate::oauth::client_auth::{self, Credentials};
+use crate::oauth::client_auth::{self, Credentials, Presented};
 use crate::oauth::negotiate::negotiate;
 use crate::oauth::params::TokenParams;
 use crate::oauth::{ErrorCode, OAuthError};
@@ -73,8 +73,11 @@ async fn issue<R: Runtime>(req: &Request, p: &Ports<'_, R>, issuer: &str) -> Res
             ))
         }
     }
-    let credentials = client_auth::extract(req.header(Header::Authorization), &params)?;
-    let client = authenticate(&credentials, req.header(Header::CfConnectingIp), p).await?;
+    let address = req.header(Header::CfConnectingIp);
+    let client = match client_auth::presented(req.header(Header::Authorization), &params)? {
+        Presented::Secret(credentials) => authenticate(&credentials, address, p).await?,
+        Presented::Assertion(assertion) => super::assertion::authenticate(&assertion, issuer, address, p).await?,
+    };
     let decision = negotiate(&client.grants, &params.resource, &params.audience, params.scope.as_deref())?;
     let signer = p.signer.map_err(|e| OAuthError::server(format!("cannot sign tokens: {e}")))?;
 
@@ -157,7 +160,9 @@ async fn authenticate<R: Runtime>(
         None => verify_any(&SecretHash::UNMATCHABLE, Some(&SecretHash::UNMATCHABLE), &credentials.secret),
     };
     match record {
-        Some(r) if secret_ok && r.status == Status::Active => Ok(r),
+        // A private_key_jwt client has no secret (its hash matches none);
+        // said here too, so no secret path depends on that alone.
+        Some(r) if secret_ok && r.status == Status::Active && r.keys.is_none() => Ok(r),
         _ => match id {
             // Only well-formed ids are counted: anything else is refused
             // without a read, and counting it would let junk ids crowd out

@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value};
 
+use super::keys::ClientKeys;
 use super::record::{ClientId, Status};
 use crate::grant::{Audience, Grant, Scope};
 use crate::oauth::claims::RESERVED_CLAIMS;
@@ -30,6 +31,9 @@ pub struct NewClient {
     pub custom_claims: Map<String, Value>,
     /// Token lifetime in seconds; `None`: the server default.
     pub token_ttl: Option<u32>,
+    /// `private_key_jwt`: the keys its assertions are checked with; `None`
+    /// for a client that authenticates with a secret.
+    pub keys: Option<ClientKeys>,
 }
 
 /// `PATCH /admin/clients/{id}`: `None` leaves a field alone; for the nullable
@@ -48,14 +52,61 @@ pub struct ClientPatch {
     pub token_ttl: Option<Option<u32>>,
     /// Deactivate or reactivate.
     pub status: Option<Status>,
+    /// New keys for a `private_key_jwt` client (its key rotation).
+    pub keys: Option<ClientKeys>,
 }
 
-const CREATE_FIELDS: [&str; 7] =
-    ["client_id", "project_id", "name", "description", "grants", "custom_claims", "token_ttl"];
-/// `client_id` and `project_id` are named so that an attempt to change
-/// them gets its own answer rather than "unknown field".
-const PATCH_FIELDS: [&str; 8] =
-    ["name", "description", "grants", "custom_claims", "token_ttl", "status", "client_id", "project_id"];
+const CREATE_FIELDS: [&str; 9] = [
+    "client_id",
+    "project_id",
+    "name",
+    "description",
+    "grants",
+    "custom_claims",
+    "token_ttl",
+    "token_endpoint_auth_method",
+    "jwks",
+];
+/// `client_id`, `project_id` and `token_endpoint_auth_method` are named so
+/// that an attempt to change them gets its own answer rather than "unknown
+/// field".
+const PATCH_FIELDS: [&str; 10] = [
+    "name",
+    "description",
+    "grants",
+    "custom_claims",
+    "token_ttl",
+    "status",
+    "jwks",
+    "client_id",
+    "project_id",
+    "token_endpoint_auth_method",
+];
+
+/// How a client authenticates at the token endpoint (RFC 7591 §2
+/// `token_endpoint_auth_method`). A secret client may use Basic or the
+/// body, whichever it likes; a key client only assertions.
+pub const AUTH_METHODS: [&str; 3] = ["client_secret_basic", "client_secret_post", "private_key_jwt"];
+
+/// The keys of a new client: `jwks` with `private_key_jwt`, nothing with
+/// a secret method (the default).
+fn new_keys(map: &Map<String, Value>) -> Result<Option<ClientKeys>, FieldError> {
+    let method = match map.get("token_endpoint_auth_method") {
+        None | Some(Value::Null) => "client_secret_basic",
+        Some(v) => v.as_str().filter(|m| AUTH_METHODS.contains(m)).ok_or_else(|| {
+            FieldError::new(
+                "token_endpoint_auth_method",
+                "must be client_secret_basic, client_secret_post or private_key_jwt",
+            )
+        })?,
+    };
+    match (method, map.get("jwks").filter(|v| !v.is_null())) {
+        ("private_key_jwt", Some(jwks)) => Ok(Some(ClientKeys::parse(jwks)?)),
+        ("private_key_jwt", None) => Err(FieldError::new("jwks", "is required with private_key_jwt")),
+        (_, Some(_)) => Err(FieldError::new("jwks", "is only for token_endpoint_auth_method private_key_jwt")),
+        (_, None) => Ok(None),
+    }
+}
 
 /// The checked body of `POST /admin/clients`.
 pub fn parse_new(body: &Value) -> Result<NewClient, FieldError> {
@@ -93,15 +144,19 @@ pub fn parse_new(body: &Value) -> Result<NewClient, FieldError> {
         grants,
         custom_claims: map.get("custom_claims").map(custom_claims).transpose()?.unwrap_or_default(),
         token_ttl: map.get("token_ttl").map(token_ttl).transpose()?.flatten(),
+        keys: new_keys(map)?,
     })
 }
 
 /// The checked body of `PATCH /admin/clients/{id}`.
 pub fn parse_patch(body: &Value) -> Result<ClientPatch, FieldError> {
     let map = as_object(body, &PATCH_FIELDS)?;
-    for fixed in ["client_id", "project_id"] {
+    for fixed in ["client_id", "project_id", "token_endpoint_auth_method"] {
         if map.contains_key(fixed) {
-            return Err(FieldError::new(fixed, "cannot change: a client keeps the id and project it was created with"));
+            return Err(FieldError::new(
+                fixed,
+                "cannot change: a client keeps the id, project and authentication method it was created with",
+            ));
         }
     }
     let mut patch = ClientPatch::default();
@@ -123,6 +178,9 @@ pub fn parse_patch(body: &Value) -> Result<ClientPatch, FieldError> {
     if let Some(v) = map.get("status") {
         let s = v.as_str().and_then(Status::parse);
         patch.status = Some(s.ok_or_else(|| FieldError::new("status", "must be \"active\" or \"inactive\""))?);
+    }
+    if let Some(v) = map.get("jwks") {
+        patch.keys = Some(ClientKeys::parse(v)?);
     }
     Ok(patch)
 }

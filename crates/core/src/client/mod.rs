@@ -2,9 +2,11 @@
 //! what the admin API is sent, and the storage port for clients.
 
 pub mod input;
+pub mod keys;
 pub mod record;
 pub mod secret;
 
+pub use keys::ClientKeys;
 pub use record::{ClientId, ClientRecord, Status};
 pub use secret::{ClientSecret, SecretHash, StoredSecret};
 

@@ -71,6 +71,11 @@ pub struct ClientRecord {
     /// During a rotation, the new secret, which authenticates too until the
     /// rotation is completed (it becomes `secret`) or cancelled (dropped).
     pub next_secret: Option<StoredSecret>,
+    /// `private_key_jwt` (RFC 7523 §2.2): the client authenticates with
+    /// assertions these keys verify, and with nothing else — its `secret`
+    /// is then [`super::SecretHash::UNMATCHABLE`] and never shown, and it
+    /// has no `next_secret`. `None`: it authenticates with its secret.
+    pub keys: Option<super::ClientKeys>,
     /// Unix seconds.
     pub created_at: i64,
     /// When it last changed (Unix seconds).

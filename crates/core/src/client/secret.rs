@@ -53,6 +53,14 @@ pub struct StoredSecret {
     pub last_four: String,
 }
 
+impl StoredSecret {
+    /// What a client without a secret (`private_key_jwt`) stores: a hash
+    /// no secret has, so no secret ever authenticates it.
+    pub fn none() -> StoredSecret {
+        StoredSecret { hash: SecretHash::UNMATCHABLE, last_four: String::new() }
+    }
+}
+
 /// Whether `presented` is the current secret or, during a rotation, the next
 /// one. Both comparisons always run and are combined without branching, so
 /// the time taken says nothing about which one matched, or whether a

@@ -1,5 +1,6 @@
 //! Client authentication at the token endpoint (RFC 6749 §2.3):
-//! `client_secret_basic` and `client_secret_post`. This module only extracts
+//! `client_secret_basic`, `client_secret_post` and `private_key_jwt`
+//! (RFC 7523 §2.2). This module only extracts
 //! the presented credentials; checking them against the registry is the
 //! app's job (it needs the store).
 
@@ -8,6 +9,7 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine;
 
 use super::form::decode_component;
+use crate::assertion::CLIENT_ASSERTION_TYPE;
 use super::params::TokenParams;
 use super::OAuthError;
 use crate::http::MAX_AUTHORIZATION_BYTES;
@@ -90,6 +92,48 @@ pub fn extract(authorization: Option<&str>, params: &TokenParams) -> Result<Cred
 
 /// `Authorization: Basic base64(urlencode(id) ":" urlencode(secret))`,
 /// RFC 6749 §2.3.1 with RFC 7617. Every flaw is the same `invalid_client`.
+/// What a token request presented to authenticate its client.
+#[derive(Debug)]
+pub enum Presented {
+    /// A secret, by Basic or in the body.
+    Secret(Credentials),
+    /// A JWT the client signed (`private_key_jwt`).
+    Assertion(ClientAssertion),
+}
+
+/// A client assertion as presented (RFC 7523 §2.2), not yet checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientAssertion {
+    /// `client_assertion`.
+    pub jwt: String,
+    /// `client_id`, if sent too: it must then be the assertion's `sub`.
+    pub client_id: Option<String>,
+}
+
+/// The credentials of a token request, whichever method it used; more
+/// than one is an `invalid_request` (RFC 6749 §2.3).
+pub fn presented(authorization: Option<&str>, params: &TokenParams) -> Result<Presented, OAuthError> {
+    if params.client_assertion.is_none() && params.client_assertion_type.is_none() {
+        return extract(authorization, params).map(Presented::Secret);
+    }
+    if authorization.is_some() || params.client_secret.is_some() {
+        return Err(OAuthError::invalid_request(
+            "the client used more than one authentication method (client_assertion and a secret)",
+        ));
+    }
+    let Some(jwt) = &params.client_assertion else {
+        return Err(OAuthError::invalid_request("client_assertion_type without client_assertion"));
+    };
+    match params.client_assertion_type.as_deref() {
+        Some(CLIENT_ASSERTION_TYPE) => {}
+        None => return Err(OAuthError::invalid_request("client_assertion without client_assertion_type")),
+        // RFC 7521 §4.2: an assertion type the server does not support
+        // cannot authenticate the client.
+        Some(_) => return Err(OAuthError::invalid_client()),
+    }
+    Ok(Presented::Assertion(ClientAssertion { jwt: jwt.clone(), client_id: params.client_id.clone() }))
+}
+
 fn parse_basic(header: &str) -> Result<(String, String), OAuthError> {
     if header.len() > MAX_AUTHORIZATION_BYTES {
         return Err(OAuthError::invalid_client());

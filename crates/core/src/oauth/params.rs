@@ -25,11 +25,16 @@ pub struct TokenParams {
     pub resource: Vec<String>,
     /// Auth0-style alias for `resource`.
     pub audience: Vec<String>,
+    /// `client_assertion_type` (RFC 7521 §4.2).
+    pub client_assertion_type: Option<String>,
+    /// `client_assertion`: the client's signed JWT (RFC 7523 §2.2).
+    pub client_assertion: Option<String>,
 }
 
 /// The single-valued parameters. RFC 6749 §3.2: "Request and response
 /// parameters MUST NOT be included more than once."
-const SINGLE: [&str; 4] = ["grant_type", "client_id", "client_secret", "scope"];
+const SINGLE: [&str; 6] =
+    ["grant_type", "client_id", "client_secret", "scope", "client_assertion_type", "client_assertion"];
 
 impl TokenParams {
     fn set(&mut self, name: &str, value: String) -> Result<(), OAuthError> {
@@ -38,6 +43,8 @@ impl TokenParams {
             "client_id" => &mut self.client_id,
             "client_secret" => &mut self.client_secret,
             "scope" => &mut self.scope,
+            "client_assertion_type" => &mut self.client_assertion_type,
+            "client_assertion" => &mut self.client_assertion,
             "resource" => {
                 push_nonempty(&mut self.resource, value);
                 return Ok(());

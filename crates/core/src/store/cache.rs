@@ -24,6 +24,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::rc::Rc;
 
+use crate::assertion::ReplayStore;
 use crate::audit::{AuditEvent, AuditFilter, AuditPage, AuditStore, AuthFailures};
 use crate::client::{ClientFilter, ClientId, ClientRecord, ClientStore, Page};
 use crate::keys::{KeyStore, ManagedKey, StoredKeys};
@@ -188,6 +189,16 @@ impl<S: AuditStore> AuditStore for CachedStore<S> {
     }
     async fn auth_failures(&self, since_minute: i64) -> Result<Vec<AuthFailures>, StoreError> {
         self.inner.auth_failures(since_minute).await
+    }
+}
+
+/// Single use is decided by the backend on every use: never cached.
+impl<S: ReplayStore> ReplayStore for CachedStore<S> {
+    async fn first_use(&self, key: &str, expires_at: i64) -> Result<bool, StoreError> {
+        self.inner.first_use(key, expires_at).await
+    }
+    async fn prune_used(&self, before: i64) -> Result<u64, StoreError> {
+        self.inner.prune_used(before).await
     }
 }
 

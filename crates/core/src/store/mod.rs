@@ -9,16 +9,18 @@
 pub mod cache;
 pub mod row;
 
+use crate::assertion::ReplayStore;
 use crate::audit::AuditStore;
 use crate::client::ClientStore;
 use crate::keys::KeyStore;
 use crate::project::ProjectStore;
+use crate::ports::StoreError;
 use crate::resource::ResourceStore;
 
 /// Everything the app needs from storage.
-pub trait Store: ClientStore + ResourceStore + KeyStore + ProjectStore + AuditStore {}
+pub trait Store: ClientStore + ResourceStore + KeyStore + ProjectStore + AuditStore + ReplayStore {}
 
-impl<T: ClientStore + ResourceStore + KeyStore + ProjectStore + AuditStore> Store for T {}
+impl<T: ClientStore + ResourceStore + KeyStore + ProjectStore + AuditStore + ReplayStore> Store for T {}
 
 /// One page of a listing that pages by id (D1, memory): given up to
 /// `limit + 1` items in id order, the first `limit` and, when the extra one
@@ -28,4 +30,14 @@ pub fn page_by_id<T>(mut items: Vec<T>, limit: usize, id: impl Fn(&T) -> &str) -
     items.truncate(limit);
     let next_cursor = if more { items.last().map(|item| id(item).to_string()) } else { None };
     (items, next_cursor)
+}
+
+/// What the Cron Trigger prunes from storage: audit events past
+/// `retention_secs` (and failure counts past their own bound), and used
+/// assertion ids whose assertions have expired (they can no longer be
+/// replayed). Idempotent: concurrent runs are harmless.
+pub async fn prune<S: Store>(store: &S, retention_secs: i64, now: i64) -> Result<(), StoreError> {
+    crate::audit::prune_expired(store, retention_secs, now).await?;
+    store.prune_used(now).await?;
+    Ok(())
 }

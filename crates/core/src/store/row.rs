@@ -41,6 +41,9 @@ pub struct ClientRow {
     /// Its last four characters.
     #[serde(default)]
     pub next_secret_last_four: Option<String>,
+    /// A `private_key_jwt` client's JWK set, as JSON text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<String>,
     /// Unix seconds.
     pub created_at: i64,
     /// Unix seconds.
@@ -68,6 +71,7 @@ impl ClientRow {
             secret_last_four: Some(c.secret.last_four.clone()),
             next_secret_hash: c.next_secret.as_ref().map(|s| s.hash.to_hex()),
             next_secret_last_four: c.next_secret.as_ref().map(|s| s.last_four.clone()),
+            jwks: c.keys.as_ref().map(|k| k.to_json().to_string()),
             created_at: c.created_at,
             updated_at: c.updated_at,
             version: c.version,
@@ -99,6 +103,15 @@ impl ClientRow {
                     hash: SecretHash::from_hex(h).ok_or_else(|| corrupt("next_secret_hash"))?,
                     last_four: self.next_secret_last_four.clone().unwrap_or_default(),
                 }),
+            },
+            keys: match &self.jwks {
+                None => None,
+                Some(text) => Some(
+                    serde_json::from_str(text)
+                        .ok()
+                        .and_then(|v| crate::client::ClientKeys::parse(&v).ok())
+                        .ok_or_else(|| corrupt("jwks"))?,
+                ),
             },
             name: self.name,
             description: self.description,

@@ -12,7 +12,7 @@ use crate::app::render::client_json;
 use crate::app::{Ports, Runtime};
 use crate::client::input::{parse_new, parse_patch, ClientPatch};
 use crate::client::ClientStore;
-use crate::client::{ClientFilter, ClientId, ClientRecord, ClientSecret, Status};
+use crate::client::{ClientFilter, ClientId, ClientRecord, ClientSecret, Status, StoredSecret};
 use crate::grant::{Audience, Grant, Scope};
 use crate::http::{Request, Response};
 use crate::oauth::metadata::{admin_audience, endpoint, TOKEN_PATH};
@@ -84,7 +84,12 @@ pub(super) async fn create<R: Runtime>(req: &Request, caller: &Caller, p: &Ports
         Some(chosen) => chosen,
         None => ClientId::generate(p.random).map_err(rng_failed)?,
     };
-    let secret = ClientSecret::generate(p.random).map_err(rng_failed)?;
+    // A private_key_jwt client has no secret: nothing is generated, nothing
+    // shown, and the stored hash matches no secret.
+    let secret = match input.keys {
+        None => Some(ClientSecret::generate(p.random).map_err(rng_failed)?),
+        Some(_) => None,
+    };
     let now = p.clock.now();
     let record = ClientRecord {
         id,
@@ -95,8 +100,9 @@ pub(super) async fn create<R: Runtime>(req: &Request, caller: &Caller, p: &Ports
         custom_claims: input.custom_claims,
         token_ttl: input.token_ttl,
         status: Status::Active,
-        secret: secret.stored(),
+        secret: secret.as_ref().map_or_else(StoredSecret::none, ClientSecret::stored),
         next_secret: None,
+        keys: input.keys,
         created_at: now,
         updated_at: now,
         version: 1,
@@ -108,7 +114,7 @@ pub(super) async fn create<R: Runtime>(req: &Request, caller: &Caller, p: &Ports
     // The secret is shown this once; only its hash is kept. With the
     // issuer and token endpoint, the body is a complete credentials
     // document a tool can save as it is.
-    let mut extra = vec![("client_secret", secret.expose())];
+    let mut extra: Vec<(&str, &str)> = secret.as_ref().map(|s| ("client_secret", s.expose())).into_iter().collect();
     let issuer = p.config.issuer_for(&req.origin).ok();
     let token_endpoint = issuer.map(|issuer| endpoint(issuer, TOKEN_PATH));
     if let (Some(issuer), Some(token_endpoint)) = (issuer, &token_endpoint) {
@@ -193,6 +199,12 @@ pub(super) async fn update<R: Runtime>(req: &Request, id: &ClientId, caller: &Ca
         if let Some(status) = patch.status {
             record.status = status;
         }
+        if let Some(keys) = patch.keys {
+            if record.keys.is_none() {
+                return Err(AdminError::invalid("jwks", "is only for a client created with private_key_jwt"));
+            }
+            record.keys = Some(keys);
+        }
         Ok(())
     })
     .await?;
@@ -228,6 +240,11 @@ pub(super) async fn rotate_start<R: Runtime>(
     p: &Ports<'_, R>,
 ) -> AdminResult {
     let (record, secret) = modify(req, id, caller, p, |record| {
+        if record.keys.is_some() {
+            return Err(AdminError::conflict(
+                "this client authenticates with private_key_jwt and has no secret: rotate its keys with PATCH jwks",
+            ));
+        }
         if record.next_secret.is_some() {
             return Err(AdminError::conflict(
                 "a secret rotation is already pending: complete or cancel it before starting another",

@@ -1,0 +1,87 @@
+//! `private_key_jwt` at the token endpoint (RFC 7523 §2.2): the client
+//! proves itself with a JWT it signed with a key it registered. Every
+//! failure is one `invalid_client` for the caller; the reason goes to the
+//! log, and counts against the client's failure limit like a wrong secret.
+
+use m2m_edge_verify::token::{object, parse_jws, Typing};
+
+use super::{Ports, Runtime};
+use crate::assertion::{check, replay_key, Expected, Refusal, ReplayStore, LEEWAY_SECS};
+use crate::client::{ClientId, ClientRecord, ClientStore, Status};
+use crate::keys::sealed::KeyCrypto;
+use crate::oauth::client_auth::ClientAssertion;
+use crate::oauth::metadata::{endpoint, TOKEN_PATH};
+use crate::oauth::OAuthError;
+
+/// The active `private_key_jwt` client `assertion` authenticates.
+pub async fn authenticate<R: Runtime>(
+    assertion: &ClientAssertion,
+    issuer: &str,
+    address: Option<&str>,
+    p: &Ports<'_, R>,
+) -> Result<ClientRecord, OAuthError> {
+    let jws = parse_jws(&assertion.jwt, Typing::NotAccessToken).map_err(|_| refused(Refusal::Malformed, None, p))?;
+    let claims = object(&jws.payload, "payload").map_err(|_| refused(Refusal::Malformed, None, p))?;
+    // The client is the assertion's subject (RFC 7523 §3 point 2), and a
+    // client_id sent beside it must agree (RFC 7521 §4.2).
+    let subject = claims.get("sub").and_then(|s| s.as_str()).unwrap_or_default();
+    if assertion.client_id.as_deref().is_some_and(|id| id != subject) {
+        return Err(refused(Refusal::Subject, None, p));
+    }
+    let Some(id) = ClientId::parse(subject) else {
+        return Err(refused(Refusal::Subject, None, p));
+    };
+    let now = p.clock.now();
+    if p.limits.locked(id.as_str(), address, now) {
+        return Err(OAuthError::too_many_requests());
+    }
+    let outcome = async {
+        let record = p.store.get(&id).await.map_err(|e| Err(OAuthError::server(e.to_string())))?;
+        let (record, keys) = match record {
+            Some(r) if r.status == Status::Active => match r.keys.clone() {
+                Some(keys) => (r, keys),
+                None => return Err(Ok(Refusal::UnknownClient)),
+            },
+            _ => return Err(Ok(Refusal::UnknownClient)),
+        };
+        let key = keys.find(jws.kid.as_deref()).ok_or(Ok(Refusal::UnknownKey))?;
+        if !m2m_edge_verify::in_range(&jws.signature)
+            || !p.crypto.verify_es256(key, jws.signing_input, &jws.signature).await
+        {
+            return Err(Ok(Refusal::Signature));
+        }
+        let token_endpoint = endpoint(issuer, TOKEN_PATH);
+        let audiences = [issuer, token_endpoint.as_str()];
+        let expected = Expected { audiences: &audiences, now, max_lifetime: i64::from(p.config.assertion_max_lifetime) };
+        let checked = check(&claims, &expected).map_err(Ok)?;
+        // Last, so only an assertion that passed everything uses up its jti.
+        let key = replay_key(record.id.as_str(), &checked.jti);
+        match p.store.first_use(&key, checked.expires_at + LEEWAY_SECS).await {
+            Ok(true) => Ok(record),
+            Ok(false) => Err(Ok(Refusal::Replayed)),
+            Err(e) => Err(Err(OAuthError::server(format!("assertion replay store: {e}")))),
+        }
+    }
+    .await;
+    match outcome {
+        Ok(record) => Ok(record),
+        Err(Err(server)) => Err(server),
+        Err(Ok(refusal)) => {
+            let refused = refused(refusal, Some(&id), p);
+            if p.limits.failed(id.as_str(), address, now, p.log).await.is_err() {
+                return Err(OAuthError::too_many_requests());
+            }
+            Err(refused)
+        }
+    }
+}
+
+/// `invalid_client`. With the client known, the reason is logged for its
+/// operator (a misconfigured key or clock shows there); the assertion
+/// itself never is. Garbage from nobody in particular is not logged.
+fn refused<R: Runtime>(refusal: Refusal, id: Option<&ClientId>, p: &Ports<'_, R>) -> OAuthError {
+    if let Some(id) = id {
+        p.log.error(&format!("private_key_jwt refused for client {}: {}", id.as_str(), refusal.as_str()));
+    }
+    OAuthError::invalid_client()
+}

@@ -1,0 +1,195 @@
+//! Host ring, paired with tests/e2e/private_key_jwt.test.mjs: clients that
+//! authenticate with a JWT signed by their own key (RFC 7523 §2.2, OpenID
+//! Connect `private_key_jwt`) instead of a secret; single use of each
+//! assertion; every claim rule.
+
+use m2m_edge_core::http::Method;
+use m2m_edge_testkit::*;
+use serde_json::{json, Value};
+
+const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+const TOKEN_ENDPOINT: &str = "https://auth.test/oauth2/token";
+
+fn key_client(w: &World, key: &ClientKeyPair, kid: &str) -> String {
+    let r = w.admin(
+        Method::Post,
+        "/admin/clients",
+        Some(json!({
+            "name": "signed",
+            "token_endpoint_auth_method": "private_key_jwt",
+            "jwks": {"keys": [key.public_jwk(Some(kid))]},
+            "grants": [{"audience": "https://api.test", "scopes": ["read"]}],
+        })),
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let body = r.body_json();
+    assert_eq!(body["token_endpoint_auth_method"], "private_key_jwt");
+    assert!(body.get("client_secret").is_none(), "a key client has no secret to show");
+    assert_eq!(body["client_secret_last_four"], Value::Null);
+    assert_eq!(body["jwks"]["keys"][0]["kid"], kid);
+    body["client_id"].as_str().unwrap().to_string()
+}
+
+fn claims(id: &str, jti: &str) -> Value {
+    json!({"iss": id, "sub": id, "aud": TOKEN_ENDPOINT, "iat": NOW, "exp": NOW + 120, "jti": jti})
+}
+
+fn signed(key: &ClientKeyPair, kid: &str, claims: &Value) -> String {
+    key.sign(&json!({"alg": "ES256", "typ": "JWT", "kid": kid}), claims)
+}
+
+fn with_assertion(w: &World, assertion: &str) -> m2m_edge_core::http::Response {
+    w.token_form(&format!("grant_type=client_credentials&client_assertion_type={ASSERTION_TYPE}&client_assertion={assertion}"))
+}
+
+#[test]
+fn a_signed_assertion_gets_a_token_once() {
+    let w = World::new();
+    let key = ClientKeyPair::generate();
+    let id = key_client(&w, &key, "k1");
+    let assertion = signed(&key, "k1", &claims(&id, "first"));
+    let r = with_assertion(&w, &assertion);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let (_, token) = w.verify(r.body_json()["access_token"].as_str().unwrap());
+    assert_eq!(token["sub"], id.as_str());
+    assert_eq!(token["client_id"], id.as_str());
+
+    let replayed = with_assertion(&w, &assertion);
+    assert_eq!(replayed.status, 401);
+    assert_eq!(error_of(&replayed), "invalid_client");
+    assert!(w.log.lines().iter().any(|l| l.contains("jti already used")), "the operator sees why");
+
+    // The issuer itself is an accepted audience too (RFC 7523 §3 point 3).
+    let mut to_issuer = claims(&id, "second");
+    to_issuer["aud"] = json!(["https://auth.test"]);
+    assert_eq!(with_assertion(&w, &signed(&key, "k1", &to_issuer)).status, 200);
+}
+
+#[test]
+fn every_claim_and_header_rule_refuses_with_invalid_client() {
+    let w = World::new();
+    let key = ClientKeyPair::generate();
+    let id = key_client(&w, &key, "k1");
+    let other = ClientKeyPair::generate();
+    let refused = |assertion: String, what: &str| {
+        let r = with_assertion(&w, &assertion);
+        assert_eq!(r.status, 401, "{what}: {}", String::from_utf8_lossy(&r.body));
+        assert_eq!(error_of(&r), "invalid_client", "{what}");
+        assert_eq!(r.body_json()["error_description"], "client authentication failed", "{what}: nothing said of why");
+    };
+    let with = |name: &str, value: Value| {
+        let mut c = claims(&id, &format!("j-{name}"));
+        c[name] = value;
+        signed(&key, "k1", &c)
+    };
+    refused(with("aud", json!("https://elsewhere.test/oauth2/token")), "another audience");
+    refused(with("exp", json!(NOW - 31)), "expired");
+    refused(with("exp", json!(NOW + 3600)), "valid longer than ASSERTION_MAX_LIFETIME");
+    refused(with("iat", json!(NOW + 120)), "issued in the future");
+    refused(with("nbf", json!(NOW + 120)), "not yet valid");
+    refused(with("iss", json!("someone-else")), "iss is not sub");
+    refused(with("sub", json!("m2m_00000000000000000000000000000000")), "unknown client");
+    let mut no_jti = claims(&id, "x");
+    no_jti.as_object_mut().unwrap().remove("jti");
+    refused(signed(&key, "k1", &no_jti), "no jti");
+    refused(signed(&key, "k2", &claims(&id, "kid")), "a kid the client did not register");
+    refused(signed(&other, "k1", &claims(&id, "forged")), "signed by another key");
+    refused(key.sign(&json!({"alg": "ES256", "typ": "at+jwt", "kid": "k1"}), &claims(&id, "typ")), "an access token's type");
+    refused(key.sign(&json!({"alg": "HS256", "kid": "k1"}), &claims(&id, "alg")), "another algorithm");
+    refused("not.a.jwt".into(), "garbage");
+    // Without a kid, the client's only key is used.
+    let unnamed = key.sign(&json!({"alg": "ES256"}), &claims(&id, "no-kid"));
+    assert_eq!(with_assertion(&w, &unnamed).status, 200);
+}
+
+#[test]
+fn one_method_per_request_and_the_assertion_type_is_exact() {
+    let w = World::new();
+    let key = ClientKeyPair::generate();
+    let id = key_client(&w, &key, "k1");
+    let assertion = signed(&key, "k1", &claims(&id, "m"));
+    let both = w.call(
+        Req::token().basic(&id, "secret").form(&format!(
+            "grant_type=client_credentials&client_assertion_type={ASSERTION_TYPE}&client_assertion={assertion}"
+        )),
+    );
+    assert_eq!((both.status, error_of(&both).as_str()), (400, "invalid_request"));
+    let untyped = w.token_form(&format!("grant_type=client_credentials&client_assertion={assertion}"));
+    assert_eq!((untyped.status, error_of(&untyped).as_str()), (400, "invalid_request"));
+    let saml = w.token_form(&format!(
+        "grant_type=client_credentials&client_assertion_type=urn:ietf:params:oauth:client-assertion-type:saml2-bearer&client_assertion={assertion}"
+    ));
+    assert_eq!((saml.status, error_of(&saml).as_str()), (401, "invalid_client"));
+    let other_id = w.token_form(&format!(
+        "grant_type=client_credentials&client_id=someone&client_assertion_type={ASSERTION_TYPE}&client_assertion={assertion}"
+    ));
+    assert_eq!((other_id.status, error_of(&other_id).as_str()), (401, "invalid_client"));
+    // A key client has no secret: nothing authenticates it but its key.
+    assert_eq!(w.token_basic(&id, "anything", "grant_type=client_credentials").status, 401);
+}
+
+#[test]
+fn keys_are_registered_checked_and_rotated_by_patch() {
+    let w = World::new();
+    let old = ClientKeyPair::generate();
+    let id = key_client(&w, &old, "old");
+    let rotate = w.admin(Method::Post, &format!("/admin/clients/{id}/secrets/rotate"), None);
+    assert_eq!(rotate.status, 409, "no secret to rotate");
+
+    let new = ClientKeyPair::generate();
+    let patched = w.admin(
+        Method::Patch,
+        &format!("/admin/clients/{id}"),
+        Some(json!({"jwks": {"keys": [new.public_jwk(Some("new"))]}})),
+    );
+    assert_eq!(patched.status, 200, "{}", String::from_utf8_lossy(&patched.body));
+    assert_eq!(with_assertion(&w, &signed(&old, "old", &claims(&id, "o"))).status, 401);
+    assert_eq!(with_assertion(&w, &signed(&new, "new", &claims(&id, "n"))).status, 200);
+
+    let bad = |body: Value| {
+        let r = w.admin(Method::Post, "/admin/clients", Some(body));
+        assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+        r.body_json()["field"].as_str().unwrap().to_string()
+    };
+    let grants = json!([{"audience": "https://api.test", "scopes": []}]);
+    assert_eq!(bad(json!({"name": "x", "grants": grants, "token_endpoint_auth_method": "private_key_jwt"})), "jwks");
+    assert_eq!(bad(json!({"name": "x", "grants": grants, "jwks": {"keys": [new.public_jwk(None)]}})), "jwks");
+    assert_eq!(bad(json!({"name": "x", "grants": grants, "token_endpoint_auth_method": "tls_client_auth"})), "token_endpoint_auth_method");
+    let mut private = new.public_jwk(None);
+    private["d"] = json!("AAAA");
+    assert_eq!(
+        bad(json!({"name": "x", "grants": grants, "token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [private]}})),
+        "jwks.keys[0].d"
+    );
+    let (secret_client, _) = w.simple_client();
+    let r = w.admin(Method::Patch, &format!("/admin/clients/{secret_client}"), Some(json!({"jwks": {"keys": [new.public_jwk(None)]}})));
+    assert_eq!(r.status, 400);
+    let r = w.admin(Method::Patch, &format!("/admin/clients/{id}"), Some(json!({"token_endpoint_auth_method": "client_secret_basic"})));
+    assert_eq!(r.status, 400);
+
+    let off = w.admin(Method::Patch, &format!("/admin/clients/{id}"), Some(json!({"status": "inactive"})));
+    assert_eq!(off.status, 200);
+    assert_eq!(with_assertion(&w, &signed(&new, "new", &claims(&id, "inactive"))).status, 401);
+}
+
+#[test]
+fn discovery_advertises_private_key_jwt_with_es256() {
+    let w = World::new();
+    let d = w.call(Req::get("/.well-known/oauth-authorization-server").build()).body_json();
+    assert!(d["token_endpoint_auth_methods_supported"].as_array().unwrap().contains(&json!("private_key_jwt")));
+    assert_eq!(d["token_endpoint_auth_signing_alg_values_supported"], json!(["ES256"]));
+}
+
+#[test]
+fn used_assertion_ids_are_pruned_once_their_assertions_expired() {
+    let w = World::new();
+    let key = ClientKeyPair::generate();
+    let id = key_client(&w, &key, "k1");
+    let assertion = signed(&key, "k1", &claims(&id, "prune"));
+    assert_eq!(with_assertion(&w, &assertion).status, 200);
+    w.run_cron();
+    assert_eq!(with_assertion(&w, &assertion).status, 401, "still remembered while it could be replayed");
+    w.clock.advance(200);
+    w.run_cron();
+    assert_eq!(with_assertion(&w, &assertion).status, 401, "expired now: refused for that, not by the store");
+}

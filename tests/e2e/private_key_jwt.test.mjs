@@ -1,0 +1,89 @@
+// Ring 2, paired with crates/core/tests/private_key_jwt.rs: clients that
+// authenticate with a JWT signed by their own key (RFC 7523 §2.2) in
+// workerd, on the configured backend (the used-assertion store is D1 on
+// both); and openid-client's PrivateKeyJwt, a standard client library,
+// against it.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { SignJWT, exportJWK, generateKeyPair, decodeJwt } from "jose";
+import * as oidc from "openid-client";
+import { useWorker } from "./harness.mjs";
+
+const ctx = useWorker();
+const STORAGE = ctx.storage;
+const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+const AUDIENCE = "https://api.example.com";
+
+async function keyClient(kid) {
+  const { publicKey, privateKey } = await generateKeyPair("ES256", { extractable: true });
+  const jwk = { ...(await exportJWK(publicKey)), kid };
+  const r = await ctx.api.admin("POST", "/admin/clients", {
+    name: `signed-${kid}`,
+    token_endpoint_auth_method: "private_key_jwt",
+    jwks: { keys: [jwk] },
+    grants: [{ audience: AUDIENCE, scopes: ["read"] }],
+  });
+  assert.equal(r.status, 201, JSON.stringify(r.json));
+  assert.equal(r.json.client_secret, undefined);
+  return { id: r.json.client_id, privateKey, kid };
+}
+
+function assertion({ id, privateKey, kid }, { exp = "2m" } = {}) {
+  return new SignJWT({ jti: crypto.randomUUID() })
+    .setProtectedHeader({ alg: "ES256", typ: "JWT", kid })
+    .setIssuer(id)
+    .setSubject(id)
+    .setAudience(`${ctx.w.base}/oauth2/token`)
+    .setIssuedAt()
+    .setExpirationTime(exp)
+    .sign(privateKey);
+}
+
+function withAssertion(jwt, extra = "") {
+  return ctx.api.token({ form: `grant_type=client_credentials&client_assertion_type=${encodeURIComponent(ASSERTION_TYPE)}&client_assertion=${jwt}${extra}` });
+}
+
+describe(`private_key_jwt (${STORAGE})`, () => {
+  test("a signed assertion gets a token, once; a replay, another key or another audience does not", async () => {
+    const client = await keyClient("k1");
+    const jwt = await assertion(client);
+    const ok = await withAssertion(jwt, `&resource=${encodeURIComponent(AUDIENCE)}`);
+    assert.equal(ok.status, 200, JSON.stringify(ok.json));
+    const claims = decodeJwt(ok.json.access_token);
+    assert.equal(claims.sub, client.id);
+    assert.equal(claims.aud, AUDIENCE);
+
+    const replay = await withAssertion(jwt);
+    assert.equal(replay.status, 401);
+    assert.equal(replay.json.error, "invalid_client");
+
+    const stranger = { ...client, privateKey: (await generateKeyPair("ES256")).privateKey };
+    assert.equal((await withAssertion(await assertion(stranger))).status, 401);
+    const elsewhere = await new SignJWT({ jti: crypto.randomUUID() })
+      .setProtectedHeader({ alg: "ES256", kid: "k1" }).setIssuer(client.id).setSubject(client.id)
+      .setAudience("https://other.example.com/oauth2/token").setIssuedAt().setExpirationTime("2m").sign(client.privateKey);
+    assert.equal((await withAssertion(elsewhere)).status, 401);
+    const tooLong = await assertion(client, { exp: "1h" });
+    assert.equal((await withAssertion(tooLong)).status, 401);
+  });
+
+  test("concurrent uses of one assertion: exactly one token", async () => {
+    const client = await keyClient("k2");
+    const jwt = await assertion(client);
+    const answers = await Promise.all(Array.from({ length: 8 }, () => withAssertion(jwt)));
+    const statuses = answers.map((a) => a.status).sort();
+    assert.deepEqual(statuses, [200, 401, 401, 401, 401, 401, 401, 401]);
+  });
+
+  test("openid-client's PrivateKeyJwt gets tokens from discovery alone", async () => {
+    const client = await keyClient("k3");
+    const config = await oidc.discovery(new URL(ctx.w.base), client.id, {}, oidc.PrivateKeyJwt({ key: client.privateKey, kid: "k3" }), {
+      execute: [oidc.allowInsecureRequests],
+    });
+    for (let i = 0; i < 2; i++) {
+      const tokens = await oidc.clientCredentialsGrant(config, { resource: AUDIENCE, scope: "read" });
+      assert.equal(decodeJwt(tokens.access_token).client_id, client.id);
+      assert.equal(tokens.scope, "read");
+    }
+  });
+});
