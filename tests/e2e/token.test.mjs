@@ -172,7 +172,7 @@ describe(`keys and discovery (${STORAGE})`, () => {
       assert.equal(d.issuer, ctx.w.base);
       assert.equal(d.token_endpoint, `${ctx.w.base}/oauth2/token`);
       assert.equal(d.jwks_uri, `${ctx.w.base}/.well-known/jwks.json`);
-      assert.deepEqual(d.grant_types_supported, ["client_credentials"]);
+      assert.deepEqual(d.grant_types_supported, ["client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange", "urn:ietf:params:oauth:grant-type:jwt-bearer"]);
       assert.deepEqual(d.token_endpoint_auth_methods_supported, ["client_secret_basic", "client_secret_post", "private_key_jwt"]);
       assert.deepEqual(d.response_types_supported, []);
     }

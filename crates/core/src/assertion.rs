@@ -87,7 +87,7 @@ impl Refusal {
 
 /// A NumericDate claim (RFC 7519 §2), if present: integers, and numbers
 /// with a fraction (dropped).
-fn seconds(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, Refusal> {
+pub(crate) fn seconds(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, Refusal> {
     match claims.get(name) {
         None => Ok(None),
         Some(Value::Number(n)) => n

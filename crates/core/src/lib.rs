@@ -49,6 +49,7 @@ pub mod assertion;
 pub mod audit;
 pub mod client;
 pub mod config;
+pub mod federation;
 pub mod grant;
 pub mod http;
 pub mod ids;

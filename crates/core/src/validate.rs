@@ -95,6 +95,26 @@ pub fn token_ttl(v: &Value) -> Result<Option<u32>, FieldError> {
     }
 }
 
+/// The longest URL [`https_url`] accepts.
+const MAX_URL_CHARS: usize = 512;
+
+/// An `https` URL, or `http` on this machine (a local issuer for
+/// development and tests): no fragment, no query, no spaces.
+pub fn https_url(field: &str, v: &Value) -> Result<String, FieldError> {
+    let s = v.as_str().ok_or_else(|| FieldError::new(field, "must be a URL string"))?;
+    let local = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+        .iter()
+        .any(|p| s.strip_prefix(p).is_some_and(|rest| rest.is_empty() || rest.starts_with(':') || rest.starts_with('/')));
+    let ok = (s.starts_with("https://") && s.len() > "https://".len() || local)
+        && s.len() <= MAX_URL_CHARS
+        && !s.contains(['#', '?'])
+        && s.bytes().all(|b| (0x21..=0x7E).contains(&b));
+    if !ok {
+        return Err(FieldError::new(field, "must be an https URL (http only on 127.0.0.1 or localhost), without query or fragment"));
+    }
+    Ok(s.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,6 +21,7 @@ fn record(id: &str, name: &str) -> ClientRecord {
         secret: StoredSecret { hash: SecretHash::of("s"), last_four: "s".into() },
         next_secret: None,
         keys: None,
+        federated_credentials: Vec::new(),
         created_at: 0,
         updated_at: 0,
         version: 1,

@@ -258,6 +258,7 @@ fn custom_claims_are_added_but_never_override() {
         secret: StoredSecret { hash: SecretHash::of("m2msk_forged"), last_four: "rged".into() },
         next_secret: None,
         keys: None,
+        federated_credentials: Vec::new(),
         created_at: NOW,
         updated_at: NOW,
         version: 1,
@@ -278,7 +279,7 @@ fn discovery_issuer_matches_token_iss() {
             let d = w.call(Req::new(Method::Get, path)).body_json();
             assert_eq!(d["issuer"], expected);
             assert_eq!(d["token_endpoint"], format!("{}/oauth2/token", expected.trim_end_matches('/')));
-            assert_eq!(d["grant_types_supported"], json!(["client_credentials"]));
+            assert_eq!(d["grant_types_supported"][0], "client_credentials");
             assert_eq!(
                 d["token_endpoint_auth_methods_supported"],
                 json!(["client_secret_basic", "client_secret_post", "private_key_jwt"])

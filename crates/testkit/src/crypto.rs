@@ -110,6 +110,15 @@ impl KeyCrypto for HostCrypto {
         let Ok(key) = p256::ecdsa::VerifyingKey::from_encoded_point(&point) else { return false };
         p256::ecdsa::Signature::from_slice(signature).is_ok_and(|s| key.verify(input, &s).is_ok())
     }
+
+    async fn verify_rs256(&self, key: &m2m_edge_verify::jwks::RsaPublicKey, input: &[u8], signature: &[u8]) -> bool {
+        use rsa::signature::Verifier as _;
+        let n = rsa::BigUint::from_bytes_be(&key.n);
+        let e = rsa::BigUint::from_bytes_be(&key.e);
+        let Ok(public) = rsa::RsaPublicKey::new(n, e) else { return false };
+        let verifying = rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(public);
+        rsa::pkcs1v15::Signature::try_from(signature).is_ok_and(|s| verifying.verify(input, &s).is_ok())
+    }
 }
 
 /// A client's own ES256 key pair, as a `private_key_jwt` client holds one:
@@ -146,6 +155,60 @@ impl ClientKeyPair {
         let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
         let signature: Signature = self.key.sign(input.as_bytes());
         format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
+    }
+}
+
+/// A platform's signing key, as a trusted issuer (GitHub Actions,
+/// Kubernetes) holds one: RS256 with a fixed 2048-bit test key (generating
+/// one takes seconds in a debug build), or ES256 with a fresh one.
+pub enum IssuerKeyPair {
+    /// RS256.
+    Rsa(Box<rsa::RsaPrivateKey>),
+    /// ES256.
+    Ec(ClientKeyPair),
+}
+
+/// The RS256 test key: a fixture for tests only, never a real issuer's.
+const TEST_RSA_KEY: &str = include_str!("test-issuer-rsa.pem");
+
+impl IssuerKeyPair {
+    /// The fixed RS256 test key.
+    pub fn rsa() -> IssuerKeyPair {
+        use rsa::pkcs8::DecodePrivateKey;
+        IssuerKeyPair::Rsa(Box::new(rsa::RsaPrivateKey::from_pkcs8_pem(TEST_RSA_KEY).expect("test RSA key")))
+    }
+
+    /// A fresh ES256 key.
+    pub fn ec() -> IssuerKeyPair {
+        IssuerKeyPair::Ec(ClientKeyPair::generate())
+    }
+
+    /// The issuer's JWK set with this key as `kid`.
+    pub fn jwks(&self, kid: &str) -> serde_json::Value {
+        let jwk = match self {
+            IssuerKeyPair::Rsa(key) => {
+                use rsa::traits::PublicKeyParts;
+                serde_json::json!({"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig",
+                    "n": URL_SAFE_NO_PAD.encode(key.n().to_bytes_be()), "e": URL_SAFE_NO_PAD.encode(key.e().to_bytes_be())})
+            }
+            IssuerKeyPair::Ec(key) => key.public_jwk(Some(kid)),
+        };
+        serde_json::json!({ "keys": [jwk] })
+    }
+
+    /// A token with `claims`, signed with this key under `kid`.
+    pub fn sign(&self, kid: &str, claims: &serde_json::Value) -> String {
+        match self {
+            IssuerKeyPair::Rsa(key) => {
+                use rsa::signature::{SignatureEncoding, Signer as _};
+                let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": kid});
+                let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
+                let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new((**key).clone());
+                let signature = signer.sign(input.as_bytes());
+                format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
+            }
+            IssuerKeyPair::Ec(key) => key.sign(&serde_json::json!({"alg": "ES256", "typ": "JWT", "kid": kid}), claims),
+        }
     }
 }
 

@@ -114,3 +114,48 @@ impl RateLimiter for MemoryLimiter {
         Ok(Verdict::Within)
     }
 }
+
+/// An HTTP GET double for trusted issuers' documents: URL → answer, every
+/// request counted, and the whole of it can be made unreachable.
+#[derive(Default)]
+pub struct MapFetcher {
+    documents: RefCell<HashMap<String, m2m_edge_verify::Fetched>>,
+    down: Cell<bool>,
+    requests: RefCell<Vec<String>>,
+}
+
+impl MapFetcher {
+    /// Serve `body` at `url` (200, `Cache-Control: max-age=300`).
+    pub fn serve(&self, url: &str, body: &serde_json::Value) {
+        let fetched = m2m_edge_verify::Fetched {
+            status: 200,
+            cache_control: Some("max-age=300".into()),
+            body: body.to_string().into_bytes(),
+        };
+        self.documents.borrow_mut().insert(url.to_string(), fetched);
+    }
+
+    /// From now on every GET fails like a network error (or, with `false`, works again).
+    pub fn set_down(&self, down: bool) {
+        self.down.set(down);
+    }
+
+    /// Every URL asked for so far.
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.borrow().clone()
+    }
+}
+
+impl m2m_edge_verify::Fetcher for MapFetcher {
+    async fn get(&self, url: &str) -> Result<m2m_edge_verify::Fetched, m2m_edge_verify::FetchError> {
+        self.requests.borrow_mut().push(url.to_string());
+        if self.down.get() {
+            return Err(m2m_edge_verify::FetchError("connection refused".into()));
+        }
+        Ok(self.documents.borrow().get(url).cloned().unwrap_or(m2m_edge_verify::Fetched {
+            status: 404,
+            cache_control: None,
+            body: Vec::new(),
+        }))
+    }
+}

@@ -33,7 +33,7 @@ mod doubles;
 mod memory;
 mod world;
 
-pub use crypto::{ClientKeyPair, HostCrypto, P256Import, P256Signer};
-pub use doubles::{CountingRandom, FixedClock, MemoryLimiter, MemoryLogger};
+pub use crypto::{ClientKeyPair, HostCrypto, IssuerKeyPair, P256Import, P256Signer};
+pub use doubles::{CountingRandom, FixedClock, MapFetcher, MemoryLimiter, MemoryLogger};
 pub use memory::MemoryStore;
 pub use world::{error_of, Host, Req, World, A3, ADMIN_KEY, NOW, ORIGIN};

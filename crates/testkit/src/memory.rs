@@ -7,6 +7,7 @@ use std::rc::Rc;
 
 use m2m_edge_core::assertion::ReplayStore;
 use m2m_edge_core::audit::{AuditEvent, AuditFilter, AuditPage, AuditStore, AuthFailures};
+use m2m_edge_core::federation::{CredentialFailures, FederationFailureStore, IssuerStore, TrustedIssuer};
 use m2m_edge_core::client::{ClientFilter, ClientId, ClientRecord, ClientStore, Page};
 use m2m_edge_core::keys::{KeyStore, ManagedKey, StoredKeys};
 use m2m_edge_core::ports::{StoreError, Write};
@@ -28,6 +29,10 @@ struct State {
     projects: RefCell<BTreeMap<String, Project>>,
     audit: RefCell<BTreeMap<String, AuditEvent>>,
     auth_failures: RefCell<BTreeMap<i64, u64>>,
+    /// The trusted issuers' set and its version.
+    issuers: RefCell<(i64, Vec<TrustedIssuer>)>,
+    /// Federated credential failures by client and credential.
+    federation_failures: RefCell<BTreeMap<(String, String), CredentialFailures>>,
     /// Used assertion keys and when each may be forgotten.
     used_assertions: RefCell<BTreeMap<String, i64>>,
     /// The key set as JSON text, as D1 and KV keep it.
@@ -156,6 +161,50 @@ impl ResourceStore for MemoryStore {
 }
 
 /// Like D1: ordered by id, pruned by time.
+impl IssuerStore for MemoryStore {
+    async fn load_issuers(&self) -> Result<(i64, Vec<TrustedIssuer>), StoreError> {
+        self.check()?;
+        Ok(self.0.issuers.borrow().clone())
+    }
+    async fn save_issuers(&self, expected: i64, issuers: &[TrustedIssuer]) -> Result<bool, StoreError> {
+        self.check()?;
+        let mut stored = self.0.issuers.borrow_mut();
+        if stored.0 != expected {
+            return Ok(false);
+        }
+        *stored = (expected + 1, issuers.to_vec());
+        Ok(true)
+    }
+}
+
+impl FederationFailureStore for MemoryStore {
+    async fn record_failure(&self, client: &ClientId, credential: &str, reason: &str, at: i64) -> Result<(), StoreError> {
+        self.check()?;
+        let mut failures = self.0.federation_failures.borrow_mut();
+        let entry = failures.entry((client.as_str().to_string(), credential.to_string())).or_insert(CredentialFailures {
+            credential: credential.to_string(),
+            count: 0,
+            last_reason: String::new(),
+            last_at: 0,
+        });
+        entry.count += 1;
+        entry.last_reason = reason.to_string();
+        entry.last_at = at;
+        Ok(())
+    }
+    async fn failures(&self, client: &ClientId) -> Result<Vec<CredentialFailures>, StoreError> {
+        self.check()?;
+        Ok(self
+            .0
+            .federation_failures
+            .borrow()
+            .iter()
+            .filter(|((c, _), _)| c == client.as_str())
+            .map(|(_, f)| f.clone())
+            .collect())
+    }
+}
+
 impl ReplayStore for MemoryStore {
     async fn first_use(&self, key: &str, expires_at: i64) -> Result<bool, StoreError> {
         self.check()?;

@@ -11,6 +11,7 @@ use p256::ecdsa::VerifyingKey;
 use serde_json::{json, Value};
 use std::rc::Rc;
 
+use m2m_edge_core::federation::keys::FederationKeys;
 use m2m_edge_core::app::{self, Ports, Runtime};
 use m2m_edge_core::config::Config;
 use m2m_edge_core::http::{Method, Request, Response};
@@ -20,7 +21,7 @@ use m2m_edge_core::ports::{Clock, OsRandom};
 use m2m_edge_core::store::cache::{CachedStore, IsolateCache};
 
 use crate::crypto::{HostCrypto, P256Import, P256Signer};
-use crate::doubles::{FixedClock, MemoryLimiter, MemoryLogger};
+use crate::doubles::{MapFetcher, FixedClock, MemoryLimiter, MemoryLogger};
 use crate::memory::MemoryStore;
 
 /// The origin host-test requests arrive at (the issuer when `ISSUER` is unset).
@@ -41,6 +42,7 @@ impl Runtime for Host {
     type Key = P256Signer;
     type Crypto = HostCrypto;
     type Limiter = MemoryLimiter;
+    type Fetcher = MapFetcher;
 }
 
 /// One deployment and one isolate of it, on the host.
@@ -64,6 +66,10 @@ pub struct World {
     pub limiter: MemoryLimiter,
     /// The isolate's client lockouts.
     pub lockouts: Lockouts,
+    /// The network as trusted issuers' documents (shared by isolates).
+    pub fetcher: Rc<MapFetcher>,
+    /// The trusted issuers' keys this isolate holds.
+    pub federation_keys: FederationKeys,
 }
 
 impl Default for World {
@@ -99,6 +105,8 @@ impl World {
             cache: Rc::default(),
             limiter: MemoryLimiter::default(),
             lockouts: Lockouts::default(),
+            fetcher: Rc::default(),
+            federation_keys: FederationKeys::default(),
         }
     }
 
@@ -115,6 +123,8 @@ impl World {
             cache: Rc::default(),
             limiter: self.limiter.clone(),
             lockouts: Lockouts::default(),
+            fetcher: Rc::clone(&self.fetcher),
+            federation_keys: FederationKeys::default(),
         }
     }
 
@@ -177,6 +187,8 @@ impl World {
                 random: &OsRandom,
                 log: &self.log,
                 limits: Limits { limiter: &self.limiter, lockouts: &self.lockouts },
+                fetcher: &*self.fetcher,
+                federation_keys: &self.federation_keys,
             };
             let (response, effects) = app::handle(&req, &ports).await;
             if effects.keys_changed {

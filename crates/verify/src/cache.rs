@@ -10,7 +10,26 @@
 //!   [`STALE_IF_ERROR_SECS`] past its freshness, retried every
 //!   [`RETRY_AFTER_FAILURE_SECS`].
 
-use crate::jwks::PublicKey;
+use crate::jwks::{PublicKey, RsaPublicKey};
+
+/// A published key as the cache holds it: found by its `kid`, and compared
+/// whole to tell a key held from a new one under the same `kid`.
+pub trait Published: PartialEq {
+    /// Its `kid`.
+    fn kid(&self) -> &str;
+}
+
+impl Published for PublicKey {
+    fn kid(&self) -> &str {
+        &self.kid
+    }
+}
+
+impl Published for RsaPublicKey {
+    fn kid(&self) -> &str {
+        &self.kid
+    }
+}
 
 /// Shortest time a fetched set is used before it is fetched again.
 pub const MIN_FRESH_SECS: i64 = 60;
@@ -26,10 +45,11 @@ pub const STALE_IF_ERROR_SECS: i64 = 3600;
 /// Seconds between attempts after a failed fetch.
 pub const RETRY_AFTER_FAILURE_SECS: i64 = 10;
 
-/// The held keys (each imported once, as `K`) and the times that govern them.
+/// The held keys (each imported once, as `K`; published as `P`, ES256
+/// keys unless said otherwise) and the times that govern them.
 #[derive(Debug)]
-pub struct KeyCache<K> {
-    keys: Vec<(PublicKey, K)>,
+pub struct KeyCache<K, P = PublicKey> {
+    keys: Vec<(P, K)>,
     loaded: bool,
     fresh_until: i64,
     stale_until: i64,
@@ -43,7 +63,7 @@ pub struct KeyCache<K> {
     pub in_flight: u32,
 }
 
-impl<K> Default for KeyCache<K> {
+impl<K, P> Default for KeyCache<K, P> {
     fn default() -> Self {
         KeyCache {
             keys: Vec::new(),
@@ -71,11 +91,11 @@ pub enum Decision<K> {
     Unavailable,
 }
 
-impl<K: Clone> KeyCache<K> {
+impl<K: Clone, P: Published> KeyCache<K, P> {
     /// The decision for `kid` at `now`.
     pub fn decide(&self, kid: &str, now: i64) -> Decision<K> {
         let since_attempt = self.last_attempt.map_or(i64::MAX, |t| now.saturating_sub(t));
-        let found = self.keys.iter().find(|(k, _)| k.kid == kid).map(|(_, key)| key.clone());
+        let found = self.keys.iter().find(|(k, _)| k.kid() == kid).map(|(_, key)| key.clone());
         if !self.loaded {
             return if since_attempt >= RETRY_AFTER_FAILURE_SECS { Decision::Refetch } else { Decision::Unavailable };
         }
@@ -107,19 +127,24 @@ impl<K: Clone> KeyCache<K> {
         if self.in_flight == 0 || !self.loaded || now >= self.stale_until {
             return None;
         }
-        Some(match self.keys.iter().find(|(k, _)| k.kid == kid) {
+        Some(match self.keys.iter().find(|(k, _)| k.kid() == kid) {
             Some((_, key)) => Decision::Use(key.clone()),
             None => Decision::Unknown,
         })
     }
 
+    /// The published keys held.
+    pub fn held(&self) -> impl Iterator<Item = &P> {
+        self.keys.iter().map(|(public, _)| public)
+    }
+
     /// The imported key already held for `public`, if its point is the same.
-    pub fn imported(&self, public: &PublicKey) -> Option<K> {
+    pub fn imported(&self, public: &P) -> Option<K> {
         self.keys.iter().find(|(k, _)| k == public).map(|(_, key)| key.clone())
     }
 
     /// A fetch succeeded at `now` with these keys and this `max-age`.
-    pub fn fetched(&mut self, keys: Vec<(PublicKey, K)>, max_age: Option<u64>, now: i64) {
+    pub fn fetched(&mut self, keys: Vec<(P, K)>, max_age: Option<u64>, now: i64) {
         let fresh = max_age
             .map_or(DEFAULT_FRESH_SECS, |s| i64::try_from(s).unwrap_or(i64::MAX))
             .clamp(MIN_FRESH_SECS, MAX_FRESH_SECS);

@@ -1,5 +1,6 @@
 //! The issuer's JWK set (RFC 7517 §5): the EC P-256 public keys it
-//! publishes for ES256, by `kid`.
+//! publishes for ES256, by `kid` — and, for servers that accept other
+//! issuers' tokens (a platform's identity tokens), its RSA keys for RS256.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -61,6 +62,58 @@ pub fn parse(body: &[u8]) -> Result<Vec<PublicKey>, NotAKeySet> {
     Ok(keys)
 }
 
+/// One published RSA verification key (RFC 7518 §6.3.1), for RS256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RsaPublicKey {
+    /// `kid`.
+    pub kid: String,
+    /// The modulus, big-endian, without leading zeros.
+    pub n: Vec<u8>,
+    /// The public exponent, big-endian.
+    pub e: Vec<u8>,
+}
+
+/// The smallest modulus accepted: 2048 bits (RFC 7518 §3.3 "a key of
+/// size 2048 bits or larger MUST be used").
+pub const MIN_RSA_BITS: usize = 2048;
+
+#[derive(Deserialize)]
+struct RsaJwk {
+    kty: String,
+    kid: Option<String>,
+    n: Option<String>,
+    e: Option<String>,
+    #[serde(rename = "use")]
+    use_: Option<String>,
+    alg: Option<String>,
+    d: Option<serde_json::Value>,
+}
+
+/// The RS256 verification keys of a JWK set: `kty` RSA, a `kid`, `use`
+/// absent or `sig`, `alg` absent or `RS256`, a modulus of at least
+/// [`MIN_RSA_BITS`] and the exponent 65537. Other members are skipped as
+/// [`parse`] skips them.
+pub fn parse_rsa(body: &[u8]) -> Result<Vec<RsaPublicKey>, NotAKeySet> {
+    let set: Set = serde_json::from_slice(body).map_err(|_| NotAKeySet)?;
+    let keys = set
+        .keys
+        .into_iter()
+        .filter_map(|value| serde_json::from_value::<RsaJwk>(value).ok())
+        .filter(|k| k.kty == "RSA" && k.d.is_none())
+        .filter(|k| k.use_.as_deref().is_none_or(|u| u == "sig") && k.alg.as_deref().is_none_or(|a| a == "RS256"))
+        .filter_map(|k| {
+            let n = URL_SAFE_NO_PAD.decode(k.n.as_deref()?).ok()?;
+            let e = URL_SAFE_NO_PAD.decode(k.e.as_deref()?).ok()?;
+            let n: Vec<u8> = n.into_iter().skip_while(|b| *b == 0).collect();
+            // 65537 only: what every platform publishes, and no small-exponent pitfalls.
+            let bits = n.first().map_or(0, |b| n.len() * 8 - b.leading_zeros() as usize);
+            (bits >= MIN_RSA_BITS && e == [1, 0, 1]).then_some(())?;
+            Some(RsaPublicKey { kid: k.kid.filter(|kid| !kid.is_empty())?, n, e })
+        })
+        .collect();
+    Ok(keys)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,5 +139,23 @@ mod tests {
         assert_eq!(kids, ["a", "b"]);
         assert_eq!(parse(b"{}"), Err(NotAKeySet));
         assert_eq!(parse(b"[]"), Err(NotAKeySet));
+    }
+
+    #[test]
+    fn keeps_only_rs256_keys_of_2048_bits_and_exponent_65537() {
+        let n2048 = URL_SAFE_NO_PAD.encode([0xC5u8; 256]);
+        let n1024 = URL_SAFE_NO_PAD.encode([0xC5u8; 128]);
+        let body = serde_json::json!({"keys": [
+            {"kty": "RSA", "kid": "a", "n": n2048, "e": "AQAB", "alg": "RS256", "use": "sig"},
+            {"kty": "RSA", "kid": "short", "n": n1024, "e": "AQAB"},
+            {"kty": "RSA", "kid": "e3", "n": n2048, "e": "Aw"},
+            {"kty": "RSA", "kid": "ps", "n": n2048, "e": "AQAB", "alg": "PS256"},
+            {"kty": "RSA", "n": n2048, "e": "AQAB"},
+            {"kty": "EC", "crv": "P-256", "kid": "ec", "x": X, "y": Y}
+        ]});
+        let keys = parse_rsa(body.to_string().as_bytes()).unwrap();
+        let kids: Vec<&str> = keys.iter().map(|k| k.kid.as_str()).collect();
+        assert_eq!(kids, ["a"]);
+        assert_eq!(keys[0].n.len(), 256);
     }
 }

@@ -72,6 +72,28 @@ pub enum Typing {
     NotAccessToken,
 }
 
+/// A JWS algorithm this crate can take apart (RFC 7518 §3.1). Which one a
+/// token must use is the caller's fixed choice, never the token's
+/// (RFC 8725 §3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    /// ECDSA P-256 with SHA-256: m2m-edge's own tokens, client assertions.
+    Es256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256: most platforms' identity tokens
+    /// (GitHub Actions, Kubernetes).
+    Rs256,
+}
+
+impl Algorithm {
+    /// The `alg` header value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Algorithm::Es256 => "ES256",
+            Algorithm::Rs256 => "RS256",
+        }
+    }
+}
+
 /// A compact JWS taken apart, its signature not yet checked, with an
 /// optional `kid` (client assertions need not name a key).
 #[derive(Debug)]
@@ -82,22 +104,24 @@ pub struct Jws<'a> {
     pub signing_input: &'a [u8],
     /// The payload bytes.
     pub payload: Vec<u8>,
-    /// `r || s`, 32 bytes each (RFC 7518 §3.4).
-    pub signature: [u8; 64],
+    /// The signature: for ES256 exactly 64 bytes, `r || s` (RFC 7518
+    /// §3.4); for RS256 the modulus' length (checked against the key).
+    pub signature: Vec<u8>,
 }
 
 /// Take `token` apart and check its header: `alg` ES256, `typ` at+jwt, no
 /// `crit`, a `kid`, a 64-byte signature.
 pub fn parse(token: &str) -> Result<Unverified<'_>, Rejection> {
-    let jws = parse_jws(token, Typing::AccessToken)?;
+    let jws = parse_jws(token, Typing::AccessToken, Algorithm::Es256)?;
     let kid = jws.kid.ok_or(Rejection::UnknownKey)?;
-    Ok(Unverified { kid, signing_input: jws.signing_input, payload: jws.payload, signature: jws.signature })
+    let signature = jws.signature.try_into().map_err(|_| Rejection::Signature)?;
+    Ok(Unverified { kid, signing_input: jws.signing_input, payload: jws.payload, signature })
 }
 
-/// Take any ES256 compact JWS apart: `alg` ES256, `typ` as `typing`
-/// says, no `crit`, a 64-byte signature; the same strict decoding as
-/// [`parse`].
-pub fn parse_jws(token: &str, typing: Typing) -> Result<Jws<'_>, Rejection> {
+/// Take any compact JWS apart: `alg` exactly `algorithm`, `typ` as
+/// `typing` says, no `crit`, a signature of the algorithm's shape; the
+/// same strict decoding as [`parse`].
+pub fn parse_jws(token: &str, typing: Typing, algorithm: Algorithm) -> Result<Jws<'_>, Rejection> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(Rejection::TooLarge);
     }
@@ -109,8 +133,8 @@ pub fn parse_jws(token: &str, typing: Typing) -> Result<Jws<'_>, Rejection> {
     };
     let header: Header = serde_json::from_value(Value::Object(object(&decode(header_b64, "header")?, "header")?))
         .map_err(|_| Rejection::Malformed("header"))?;
-    // RFC 7515 §4.1.1: case-sensitive. Only ES256 (RFC 8725 §3.1).
-    if header.alg != Some(Value::String("ES256".into())) {
+    // RFC 7515 §4.1.1: case-sensitive; the caller's one algorithm (RFC 8725 §3.1).
+    if header.alg.as_ref().and_then(Value::as_str) != Some(algorithm.as_str()) {
         return Err(Rejection::Algorithm);
     }
     let typ = match &header.typ {
@@ -135,7 +159,15 @@ pub fn parse_jws(token: &str, typing: Typing) -> Result<Jws<'_>, Rejection> {
         Some(Value::String(kid)) if !kid.is_empty() => Some(kid),
         Some(_) => return Err(Rejection::UnknownKey),
     };
-    let signature: [u8; 64] = decode(signature_b64, "signature")?.try_into().map_err(|_| Rejection::Signature)?;
+    let signature = decode(signature_b64, "signature")?;
+    let shaped = match algorithm {
+        Algorithm::Es256 => signature.len() == 64,
+        // 2048 to 8192-bit moduli; the exact length is the key's.
+        Algorithm::Rs256 => (256..=1024).contains(&signature.len()),
+    };
+    if !shaped {
+        return Err(Rejection::Signature);
+    }
     let payload = decode(payload_b64, "payload")?;
     let signing_input = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
     Ok(Jws { kid, signing_input, payload, signature })

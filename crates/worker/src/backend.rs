@@ -8,6 +8,7 @@
 
 use m2m_edge_core::assertion::ReplayStore;
 use m2m_edge_core::audit::{AuditEvent, AuditFilter, AuditPage, AuditStore, AuthFailures};
+use m2m_edge_core::federation::{CredentialFailures, FederationFailureStore, IssuerStore, TrustedIssuer};
 use m2m_edge_core::client::{ClientFilter, ClientId, ClientRecord, ClientStore, Page};
 use m2m_edge_core::keys::{KeyStore, ManagedKey, StoredKeys};
 use m2m_edge_core::ports::{StoreError, Write};
@@ -129,6 +130,24 @@ impl ReplayStore for Backend {
     }
     async fn prune_used(&self, before: i64) -> Result<u64, StoreError> {
         on_backend!(self, s => s.prune_used(before).await)
+    }
+}
+
+impl IssuerStore for Backend {
+    async fn load_issuers(&self) -> Result<(i64, Vec<TrustedIssuer>), StoreError> {
+        on_backend!(self, s => s.load_issuers().await)
+    }
+    async fn save_issuers(&self, expected: i64, issuers: &[TrustedIssuer]) -> Result<bool, StoreError> {
+        on_backend!(self, s => s.save_issuers(expected, issuers).await)
+    }
+}
+
+impl FederationFailureStore for Backend {
+    async fn record_failure(&self, client: &ClientId, credential: &str, reason: &str, at: i64) -> Result<(), StoreError> {
+        on_backend!(self, s => s.record_failure(client, credential, reason, at).await)
+    }
+    async fn failures(&self, client: &ClientId) -> Result<Vec<CredentialFailures>, StoreError> {
+        on_backend!(self, s => s.failures(client).await)
     }
 }
 

@@ -7,6 +7,7 @@ use worker::{D1Database, Env};
 
 use m2m_edge_core::assertion::ReplayStore;
 use m2m_edge_core::audit::{AuditEvent, AuditFilter, AuditPage, AuditStore, AuthFailures};
+use m2m_edge_core::federation::{CredentialFailures, FederationFailureStore, IssuerStore, TrustedIssuer};
 use m2m_edge_core::client::{ClientFilter, ClientId, ClientRecord, ClientStore, Page};
 use m2m_edge_core::keys::{KeyStore, ManagedKey, StoredKeys};
 use m2m_edge_core::ports::{StoreError, Write};
@@ -57,8 +58,8 @@ fn opt_int(n: Option<i64>) -> JsValue {
     n.map_or(JsValue::NULL, int)
 }
 
-/// Bind values of a client row, in `client_columns!` order (?1 … ?16).
-fn client_values(r: &ClientRow) -> [JsValue; 16] {
+/// Bind values of a client row, in `client_columns!` order (?1 … ?17).
+fn client_values(r: &ClientRow) -> [JsValue; 17] {
     [
         text(&r.id),
         text(&r.name),
@@ -76,6 +77,7 @@ fn client_values(r: &ClientRow) -> [JsValue; 16] {
         int(r.version),
         opt_text(r.project_id.as_deref()),
         opt_text(r.jwks.as_deref()),
+        opt_text(r.federated_credentials.as_deref()),
     ]
 }
 
@@ -108,7 +110,8 @@ fn resource_values(r: &ResourceRow) -> [JsValue; 8] {
 macro_rules! client_columns {
     () => {
         "id, name, description, grants, custom_claims, token_ttl, status, secret_hash, secret_last_four, \
-         next_secret_hash, next_secret_last_four, created_at, updated_at, version, project_id, jwks"
+         next_secret_hash, next_secret_last_four, created_at, updated_at, version, project_id, jwks, \
+         federated_credentials"
     };
 }
 macro_rules! project_columns {
@@ -134,7 +137,7 @@ const CLIENT_PAGE: &str = concat!(
 const CLIENT_INSERT: &str = concat!(
     "INSERT INTO clients (",
     client_columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) ON CONFLICT DO NOTHING"
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) ON CONFLICT DO NOTHING"
 );
 // Compare-and-swap: lands only if the stored version is still the one the
 // record was read at (?14). created_at (?12) and project_id (?15) never
@@ -142,7 +145,8 @@ const CLIENT_INSERT: &str = concat!(
 // (D1 refuses a bind index the statement lacks).
 const CLIENT_UPDATE: &str = "UPDATE clients SET name = ?2, description = ?3, grants = ?4, custom_claims = ?5, \
      token_ttl = ?6, status = ?7, secret_hash = ?8, secret_last_four = ?9, next_secret_hash = ?10, \
-     next_secret_last_four = ?11, updated_at = ?13, jwks = ?16, version = version + 1 \
+     next_secret_last_four = ?11, updated_at = ?13, jwks = ?16, \
+     federated_credentials = ?17, version = version + 1 \
      WHERE id = ?1 AND created_at = ?12 AND version = ?14 AND project_id IS ?15";
 // ?2 NULL: unconditional; otherwise only at that version.
 const CLIENT_DELETE: &str = "DELETE FROM clients WHERE id = ?1 AND (?2 IS NULL OR version = ?2)";
@@ -164,6 +168,16 @@ const AUDIT_PAGE: &str = "SELECT id, at, actor, project_id, action, target, chan
      WHERE id > ?1 AND (?3 IS NULL OR project_id = ?3) AND (?4 IS NULL OR at >= ?4) ORDER BY id LIMIT ?2";
 const USED_INSERT: &str = "INSERT INTO used_assertions (key, expires_at) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING";
 const USED_PRUNE: &str = "DELETE FROM used_assertions WHERE expires_at < ?1";
+const ISSUERS_LOAD: &str = "SELECT version, issuers FROM trusted_issuers WHERE id = 1";
+// Version 0 means "no row yet": the first writer inserts, later ones lose.
+const ISSUERS_INSERT: &str =
+    "INSERT INTO trusted_issuers (id, version, issuers) VALUES (1, 1, ?1) ON CONFLICT (id) DO NOTHING";
+const ISSUERS_UPDATE: &str = "UPDATE trusted_issuers SET issuers = ?1, version = version + 1 WHERE id = 1 AND version = ?2";
+const FAILURE_RECORD: &str = "INSERT INTO federation_failures (client_id, credential, count, last_reason, last_at) \
+     VALUES (?1, ?2, 1, ?3, ?4) ON CONFLICT (client_id, credential) \
+     DO UPDATE SET count = count + 1, last_reason = ?3, last_at = ?4";
+const FAILURES_OF: &str = "SELECT credential, count, last_reason, last_at FROM federation_failures \
+     WHERE client_id = ?1 ORDER BY credential LIMIT 100";
 const AUDIT_PRUNE: &str = "DELETE FROM audit_events WHERE at < ?1";
 const FAILURES_PRUNE: &str = "DELETE FROM audit_auth_failures WHERE minute < ?1";
 const FAILURE_COUNT: &str = "INSERT INTO audit_auth_failures (minute, count) VALUES (?1, 1) \
@@ -308,6 +322,62 @@ impl ReplayStore for D1Store {
     }
     async fn prune_used(&self, before: i64) -> Result<u64, StoreError> {
         Ok(self.changes(USED_PRUNE, &[int(before)]).await? as u64)
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct IssuersRow {
+    version: i64,
+    issuers: String,
+}
+
+#[derive(serde::Deserialize)]
+struct FailureRow {
+    credential: String,
+    count: i64,
+    last_reason: String,
+    last_at: i64,
+}
+
+impl IssuerStore for D1Store {
+    async fn load_issuers(&self) -> Result<(i64, Vec<TrustedIssuer>), StoreError> {
+        match self.first::<IssuersRow>(ISSUERS_LOAD, &[]).await? {
+            None => Ok((0, Vec::new())),
+            Some(row) => {
+                let issuers = serde_json::from_str(&row.issuers)
+                    .map_err(|e| StoreError::Corrupt(format!("trusted_issuers: {e}")))?;
+                Ok((row.version, issuers))
+            }
+        }
+    }
+
+    async fn save_issuers(&self, expected: i64, issuers: &[TrustedIssuer]) -> Result<bool, StoreError> {
+        let text = serde_json::to_string(issuers).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let changed = if expected == 0 {
+            self.changes(ISSUERS_INSERT, &[JsValue::from_str(&text)]).await?
+        } else {
+            self.changes(ISSUERS_UPDATE, &[JsValue::from_str(&text), int(expected)]).await?
+        };
+        Ok(changed == 1)
+    }
+}
+
+impl FederationFailureStore for D1Store {
+    async fn record_failure(&self, client: &ClientId, credential: &str, reason: &str, at: i64) -> Result<(), StoreError> {
+        self.changes(FAILURE_RECORD, &[text(client.as_str()), text(credential), text(reason), int(at)]).await.map(|_| ())
+    }
+
+    async fn failures(&self, client: &ClientId) -> Result<Vec<CredentialFailures>, StoreError> {
+        let rows: Vec<FailureRow> = self.all(FAILURES_OF, &[text(client.as_str())]).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| CredentialFailures {
+                credential: r.credential,
+                count: u64::try_from(r.count).unwrap_or(0),
+                last_reason: r.last_reason,
+                last_at: r.last_at,
+            })
+            .collect())
     }
 }
 

@@ -36,6 +36,7 @@ use crate::d1::D1Store;
 
 use m2m_edge_core::assertion::ReplayStore;
 use m2m_edge_core::audit::{AuditEvent, AuditFilter, AuditPage, AuditStore, AuthFailures};
+use m2m_edge_core::federation::{CredentialFailures, FederationFailureStore, IssuerStore, TrustedIssuer};
 use m2m_edge_core::client::{ClientFilter, ClientId, ClientRecord, ClientStore, Page};
 use m2m_edge_core::keys::{KeyStore, ManagedKey, StoredKeys};
 use m2m_edge_core::ports::{StoreError, Write};
@@ -419,6 +420,80 @@ impl ResourceStore for KvStore {
 struct KeySetDoc {
     version: i64,
     keys: Vec<ManagedKey>,
+}
+
+/// The trusted issuers' set under one key.
+const TRUSTED_ISSUERS: &str = "trusted-issuers";
+/// How long a client's failure counts stay without a new failure.
+const FAILURES_KEPT_SECS: i64 = 30 * 86_400;
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct IssuersDoc {
+    version: i64,
+    issuers: Vec<TrustedIssuer>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct FailureDoc {
+    credential: String,
+    count: u64,
+    last_reason: String,
+    last_at: i64,
+}
+
+impl IssuerStore for KvStore {
+    async fn load_issuers(&self) -> Result<(i64, Vec<TrustedIssuer>), StoreError> {
+        match self.read(TRUSTED_ISSUERS).await? {
+            None => Ok((0, Vec::new())),
+            Some(text) => {
+                let doc: IssuersDoc = decode(TRUSTED_ISSUERS, &text)?;
+                Ok((doc.version, doc.issuers))
+            }
+        }
+    }
+
+    /// Read, compare, write: KV has no conditional write (docs/storage.md).
+    async fn save_issuers(&self, expected: i64, issuers: &[TrustedIssuer]) -> Result<bool, StoreError> {
+        if self.load_issuers().await?.0 != expected {
+            return Ok(false);
+        }
+        self.write_json(TRUSTED_ISSUERS, &IssuersDoc { version: expected + 1, issuers: issuers.to_vec() }).await?;
+        Ok(true)
+    }
+}
+
+/// One key per client, `federation-failures:{client_id}`: read, then
+/// written (two failures in the same instant may count as one).
+impl FederationFailureStore for KvStore {
+    async fn record_failure(&self, client: &ClientId, credential: &str, reason: &str, at: i64) -> Result<(), StoreError> {
+        let key = format!("federation-failures:{}", client.as_str());
+        let mut docs: Vec<FailureDoc> = match self.read(&key).await? {
+            None => Vec::new(),
+            Some(text) => decode(&key, &text)?,
+        };
+        match docs.iter_mut().find(|d| d.credential == credential) {
+            Some(doc) => {
+                doc.count += 1;
+                doc.last_reason = reason.to_string();
+                doc.last_at = at;
+            }
+            None => docs.push(FailureDoc { credential: credential.to_string(), count: 1, last_reason: reason.to_string(), last_at: at }),
+        }
+        let text = serde_json::to_string(&docs).map_err(|e| StoreError::Backend(e.to_string()))?;
+        self.write_expiring(&key, text, at + FAILURES_KEPT_SECS).await
+    }
+
+    async fn failures(&self, client: &ClientId) -> Result<Vec<CredentialFailures>, StoreError> {
+        let key = format!("federation-failures:{}", client.as_str());
+        let docs: Vec<FailureDoc> = match self.read(&key).await? {
+            None => Vec::new(),
+            Some(text) => decode(&key, &text)?,
+        };
+        Ok(docs
+            .into_iter()
+            .map(|d| CredentialFailures { credential: d.credential, count: d.count, last_reason: d.last_reason, last_at: d.last_at })
+            .collect())
+    }
 }
 
 impl KeyStore for KvStore {

@@ -26,6 +26,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use worker::{event, Env, ScheduleContext, ScheduledEvent};
 
+use m2m_edge_core::federation::keys::FederationKeys;
+use m2m_edge_verify::WorkerFetcher;
 use m2m_edge_core::app::{self, Ports, Runtime};
 use m2m_edge_core::config::{Config, ConfigError, KeyMode};
 use m2m_edge_core::http::{Body, Method, Request, Response, MAX_BODY_BYTES};
@@ -71,6 +73,7 @@ impl Runtime for Worker {
     type Key = WebCryptoSigner;
     type Crypto = WebCryptoKeys;
     type Limiter = BindingLimiter;
+    type Fetcher = WorkerFetcher;
 }
 
 thread_local! {
@@ -86,6 +89,8 @@ thread_local! {
     static RANDOM: Rc<PooledRandom> = Rc::new(PooledRandom::default());
     /// The signing keys and JWKS this isolate holds.
     static KEYS: Rc<IsolateKeys<WebCryptoSigner>> = Rc::new(IsolateKeys::default());
+    /// Trusted issuers' keys this isolate has fetched.
+    static FEDERATION_KEYS: Rc<FederationKeys> = Rc::new(FederationKeys::default());
     /// Client ids this isolate has seen go over the failure limit.
     static LOCKOUTS: Rc<Lockouts> = Rc::new(Lockouts::default());
 }
@@ -205,6 +210,7 @@ async fn handle(plain: Request, env: Env, answered: Option<Answered>) -> (Respon
     let store = Backend::new(config.storage, env);
     let now = JsClock.now();
     let isolate_keys = KEYS.with(Rc::clone);
+    let federation_keys = FEDERATION_KEYS.with(Rc::clone);
     let random = RANDOM.with(Rc::clone);
     let key_env = config.key_env(&store, &WebCryptoKeys, &*random, now);
     let signing_keys = settings.signing_keys.as_deref();
@@ -221,6 +227,8 @@ async fn handle(plain: Request, env: Env, answered: Option<Answered>) -> (Respon
         random: &*random,
         log: &ConsoleLog,
         limits: Limits { limiter: &limiter, lockouts: &lockouts },
+        fetcher: &WorkerFetcher::Internet,
+        federation_keys: &federation_keys,
     };
     let (response, effects) = app::handle(&plain, &ports).await;
     if effects.keys_changed {

@@ -19,7 +19,7 @@ use m2m_edge_core::jose::{jws, IssuingKey, JwkError, SigningKey};
 use m2m_edge_core::keys::isolate::KeyImport;
 use m2m_edge_core::keys::sealed::{CryptoError, Direction, Gcm, Kek, KeyCrypto, KeyMaterial};
 use m2m_edge_core::keys::KeyError;
-use m2m_edge_verify::jwks::PublicKey;
+use m2m_edge_verify::jwks::{PublicKey, RsaPublicKey};
 
 use crate::ffi::{self, SigningParts};
 
@@ -193,6 +193,25 @@ impl KeyCrypto for WebCryptoKeys {
             let promise = subtle.import_key_with_object("jwk", &jwk, &import, false, &Array::of1(&s("verify"))).ok()?;
             let public: CryptoKey = JsFuture::from(promise).await.ok()?.unchecked_into();
             let algorithm = object(&[("name", &s("ECDSA")), ("hash", &s("SHA-256"))]).ok()?;
+            let promise =
+                subtle.verify_with_object_and_u8_array_and_u8_array(&algorithm, &public, signature, input).ok()?;
+            JsFuture::from(promise).await.ok()?.as_bool()
+        };
+        verified.await == Some(true)
+    }
+
+    /// Imports the public key on each call: a federated token request
+    /// verifies one platform token.
+    async fn verify_rs256(&self, key: &RsaPublicKey, input: &[u8], signature: &[u8]) -> bool {
+        let verified = async {
+            let subtle = subtle().ok()?;
+            let s = |v: &str| JsValue::from_str(v);
+            let (n, e) = (URL_SAFE_NO_PAD.encode(&key.n), URL_SAFE_NO_PAD.encode(&key.e));
+            let jwk = object(&[("kty", &s("RSA")), ("n", &s(&n)), ("e", &s(&e)), ("alg", &s("RS256"))]).ok()?;
+            let import = object(&[("name", &s("RSASSA-PKCS1-v1_5")), ("hash", &s("SHA-256"))]).ok()?;
+            let promise = subtle.import_key_with_object("jwk", &jwk, &import, false, &Array::of1(&s("verify"))).ok()?;
+            let public: CryptoKey = JsFuture::from(promise).await.ok()?.unchecked_into();
+            let algorithm = object(&[("name", &s("RSASSA-PKCS1-v1_5"))]).ok()?;
             let promise =
                 subtle.verify_with_object_and_u8_array_and_u8_array(&algorithm, &public, signature, input).ok()?;
             JsFuture::from(promise).await.ok()?.as_bool()

@@ -3,7 +3,7 @@
 //! failure is one `invalid_client` for the caller; the reason goes to the
 //! log, and counts against the client's failure limit like a wrong secret.
 
-use m2m_edge_verify::token::{object, parse_jws, Typing};
+use m2m_edge_verify::token::{object, parse_jws, Algorithm, Typing};
 
 use super::{Ports, Runtime};
 use crate::assertion::{check, replay_key, Expected, Refusal, ReplayStore, LEEWAY_SECS};
@@ -20,7 +20,8 @@ pub async fn authenticate<R: Runtime>(
     address: Option<&str>,
     p: &Ports<'_, R>,
 ) -> Result<ClientRecord, OAuthError> {
-    let jws = parse_jws(&assertion.jwt, Typing::NotAccessToken).map_err(|_| refused(Refusal::Malformed, None, p))?;
+    let jws = parse_jws(&assertion.jwt, Typing::NotAccessToken, Algorithm::Es256)
+        .map_err(|_| refused(Refusal::Malformed, None, p))?;
     let claims = object(&jws.payload, "payload").map_err(|_| refused(Refusal::Malformed, None, p))?;
     // The client is the assertion's subject (RFC 7523 §3 point 2), and a
     // client_id sent beside it must agree (RFC 7521 §4.2).
@@ -45,9 +46,8 @@ pub async fn authenticate<R: Runtime>(
             _ => return Err(Ok(Refusal::UnknownClient)),
         };
         let key = keys.find(jws.kid.as_deref()).ok_or(Ok(Refusal::UnknownKey))?;
-        if !m2m_edge_verify::in_range(&jws.signature)
-            || !p.crypto.verify_es256(key, jws.signing_input, &jws.signature).await
-        {
+        let signature: [u8; 64] = jws.signature.as_slice().try_into().map_err(|_| Ok(Refusal::Signature))?;
+        if !m2m_edge_verify::in_range(&signature) || !p.crypto.verify_es256(key, jws.signing_input, &signature).await {
             return Err(Ok(Refusal::Signature));
         }
         let token_endpoint = endpoint(issuer, TOKEN_PATH);

@@ -4,6 +4,7 @@
 
 mod admin;
 mod assertion;
+mod federation;
 pub mod render;
 mod token;
 mod wellknown;
@@ -12,7 +13,9 @@ pub use admin::{scope_for, AdminScope};
 pub use wellknown::OPENAPI_DOCUMENT;
 
 use crate::config::Config;
+use crate::federation::keys::FederationKeys;
 use crate::http::{Header, Method, Request, Response};
+use m2m_edge_verify::Fetcher;
 use crate::jose::IssuingKey;
 use crate::keys::sealed::KeyCrypto;
 use crate::keys::KeyError;
@@ -33,6 +36,8 @@ pub trait Runtime {
     type Crypto: KeyCrypto;
     /// The rate limits' counter.
     type Limiter: RateLimiter;
+    /// HTTP GET, for trusted issuers' metadata and keys.
+    type Fetcher: Fetcher;
 }
 
 /// Everything a request may need from outside the core.
@@ -57,6 +62,10 @@ pub struct Ports<'a, R: Runtime> {
     pub log: &'a dyn Logger,
     /// Rate limits, and this isolate's client lockouts.
     pub limits: Limits<'a, R::Limiter>,
+    /// Where trusted issuers' documents are fetched.
+    pub fetcher: &'a R::Fetcher,
+    /// The trusted issuers' keys this isolate holds.
+    pub federation_keys: &'a FederationKeys,
 }
 
 /// What a request changed that the caller keeps outside the app.

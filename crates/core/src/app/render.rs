@@ -6,6 +6,7 @@
 use serde_json::{json, Value};
 
 use crate::client::ClientRecord;
+use crate::federation::TrustedIssuer;
 use crate::http::Response;
 use crate::keys::{ManagedKey, Policy};
 use crate::limits::RETRY_AFTER_SECS;
@@ -47,6 +48,7 @@ pub fn client_json(client: &ClientRecord) -> Value {
     json!({
         "token_endpoint_auth_method": method,
         "jwks": jwks,
+        "federated_credentials": client.federated_credentials,
         "client_secret_last_four": last_four,
         "next_client_secret_last_four": client.next_secret.as_ref().map(|s| s.last_four.as_str()),
         "secret_rotation_pending": client.next_secret.is_some(),
@@ -71,6 +73,22 @@ pub fn project_json(project: &Project) -> Value {
         "description": project.description,
         "created_at": rfc3339(project.created_at),
         "updated_at": rfc3339(project.updated_at),
+    })
+}
+
+/// The admin API's view of a trusted issuer.
+pub fn issuer_json(issuer: &TrustedIssuer) -> Value {
+    json!({
+        "id": issuer.id,
+        "issuer": issuer.issuer,
+        "name": issuer.name,
+        "jwks_uri": issuer.jwks_uri,
+        "audiences": issuer.audiences,
+        "algorithm": issuer.algorithm.as_str(),
+        "max_token_age": issuer.max_token_age,
+        "single_use": issuer.single_use,
+        "created_at": rfc3339(issuer.created_at),
+        "updated_at": rfc3339(issuer.updated_at),
     })
 }
 

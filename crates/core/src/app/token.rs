@@ -11,7 +11,8 @@ use crate::client::{ClientId, ClientRecord, SecretHash, Status};
 use crate::grant::scope::join;
 use crate::http::{Body, Header, Request, Response, SignatureSlot};
 use crate::jose::{jws, IssuingKey};
-use crate::oauth::claims::{AccessTokenClaims, CustomClaims};
+use super::federation::{self, Refused};
+use crate::oauth::claims::{AccessTokenClaims, Actor, CustomClaims};
 use crate::oauth::client_auth::{self, Credentials, Presented};
 use crate::oauth::negotiate::negotiate;
 use crate::oauth::params::TokenParams;
@@ -46,6 +47,8 @@ struct TokenResponse<'a> {
     expires_in: u32,
     #[serde(skip_serializing_if = "str::is_empty")]
     scope: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    issued_token_type: Option<&'static str>,
 }
 
 async fn issue<R: Runtime>(req: &Request, p: &Ports<'_, R>, issuer: &str) -> Result<Response, OAuthError> {
@@ -63,20 +66,34 @@ async fn issue<R: Runtime>(req: &Request, p: &Ports<'_, R>, issuer: &str) -> Res
             ))
         }
     };
-    match params.grant_type.as_deref() {
+    let address = req.header(Header::CfConnectingIp);
+    let (client, actor) = match params.grant_type.as_deref() {
         None => return Err(OAuthError::invalid_request("missing grant_type")),
-        Some(GRANT_TYPE) => {}
+        Some(GRANT_TYPE) => match client_auth::presented(req.header(Header::Authorization), &params)? {
+            Presented::Secret(credentials) => (authenticate(&credentials, address, p).await?, None),
+            // RFC 7523 §2.2 with a platform's token: workload identity
+            // federation, the client named by client_id (Azure's shape).
+            Presented::Assertion(a) if federation::is_platform_token(&a.jwt, a.client_id.as_deref()) => {
+                let id = a.client_id.as_deref().unwrap_or_default();
+                let (client, actor) = federated(&a.jwt, id, address, ErrorCode::InvalidClient, p).await?;
+                (client, Some(actor))
+            }
+            Presented::Assertion(a) => (super::assertion::authenticate(&a, issuer, address, p).await?, None),
+        },
+        Some(grant @ (TOKEN_EXCHANGE | JWT_BEARER)) => {
+            let (jwt, id) = platform_grant(grant, req, &params)?;
+            // RFC 8693 §2.2.2: an unacceptable subject token is
+            // invalid_request; RFC 7523 §3.1: a bad JWT grant invalid_grant.
+            let code = if grant == TOKEN_EXCHANGE { ErrorCode::InvalidRequest } else { ErrorCode::InvalidGrant };
+            let (client, actor) = federated(jwt, id, address, code, p).await?;
+            (client, Some(actor))
+        }
         Some(_) => {
             return Err(OAuthError::new(
                 ErrorCode::UnsupportedGrantType,
-                "only the client_credentials grant is supported",
+                "supported: client_credentials, token-exchange (RFC 8693) and jwt-bearer (RFC 7523)",
             ))
         }
-    }
-    let address = req.header(Header::CfConnectingIp);
-    let client = match client_auth::presented(req.header(Header::Authorization), &params)? {
-        Presented::Secret(credentials) => authenticate(&credentials, address, p).await?,
-        Presented::Assertion(assertion) => super::assertion::authenticate(&assertion, issuer, address, p).await?,
     };
     let decision = negotiate(&client.grants, &params.resource, &params.audience, params.scope.as_deref())?;
     let signer = p.signer.map_err(|e| OAuthError::server(format!("cannot sign tokens: {e}")))?;
@@ -105,21 +122,83 @@ async fn issue<R: Runtime>(req: &Request, p: &Ports<'_, R>, issuer: &str) -> Res
         client_id: client.id.as_str(),
         scope: (!scope.is_empty()).then_some(scope.as_str()),
         project_id: client.project_id.as_ref().map(|p| p.as_str()),
+        act: actor.as_ref(),
         custom: CustomClaims(&client.custom_claims),
     };
     let payload = serde_json::to_vec(&claims).map_err(|e| OAuthError::server(format!("claims: {e}")))?;
     let signing_input = jws::signing_input(signer.header_b64(), &payload);
-    token_response(&signing_input, ttl, &scope)
+    // RFC 8693 §2.2.1: a token exchange says what it issued.
+    let issued_token_type = (params.grant_type.as_deref() == Some(TOKEN_EXCHANGE)).then_some(ACCESS_TOKEN_TYPE);
+    token_response(&signing_input, ttl, &scope, issued_token_type)
+}
+
+/// RFC 8693 §2.1 token exchange.
+pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+/// RFC 7523 §2.1 JWT bearer grant.
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+/// RFC 8693 §3: what this server issues.
+const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
+/// RFC 8693 §3: the subject token types a platform's identity token may be sent as.
+const SUBJECT_TOKEN_TYPES: [&str; 2] = ["urn:ietf:params:oauth:token-type:jwt", "urn:ietf:params:oauth:token-type:id_token"];
+
+/// The platform token and the client id of a token-exchange or JWT-bearer
+/// request. The platform token is the only credential: no other client
+/// authentication is taken beside it, and `client_id` names the client.
+fn platform_grant<'a>(grant: &str, req: &Request, params: &'a TokenParams) -> Result<(&'a str, &'a str), OAuthError> {
+    if req.header(Header::Authorization).is_some() || params.client_secret.is_some() || params.client_assertion.is_some() {
+        return Err(OAuthError::invalid_request(
+            "the platform token is the credential here: send client_id and no other client authentication",
+        ));
+    }
+    let jwt = if grant == TOKEN_EXCHANGE {
+        if params.actor_token.is_some() {
+            return Err(OAuthError::invalid_request("actor_token is not supported"));
+        }
+        if params.requested_token_type.as_deref().is_some_and(|t| t != ACCESS_TOKEN_TYPE) {
+            return Err(OAuthError::invalid_request("requested_token_type: only access tokens are issued"));
+        }
+        match params.subject_token_type.as_deref() {
+            Some(t) if SUBJECT_TOKEN_TYPES.contains(&t) => {}
+            Some(_) => return Err(OAuthError::invalid_request("subject_token_type must be urn:ietf:params:oauth:token-type:jwt")),
+            None => return Err(OAuthError::invalid_request("missing subject_token_type")),
+        }
+        params.subject_token.as_deref().ok_or_else(|| OAuthError::invalid_request("missing subject_token"))?
+    } else {
+        params.assertion.as_deref().ok_or_else(|| OAuthError::invalid_request("missing assertion"))?
+    };
+    let id = params.client_id.as_deref().ok_or_else(|| OAuthError::invalid_request("missing client_id: it names the client the token is for"))?;
+    Ok((jwt, id))
+}
+
+/// A federated client and its actor, or the refusal as `code` says.
+async fn federated<R: Runtime>(
+    jwt: &str,
+    client_id: &str,
+    address: Option<&str>,
+    code: ErrorCode,
+    p: &Ports<'_, R>,
+) -> Result<(ClientRecord, Actor), OAuthError> {
+    federation::authenticate(jwt, client_id, address, p).await.map_err(|refused| match refused {
+        Refused::Denied if code == ErrorCode::InvalidClient => OAuthError::invalid_client(),
+        Refused::Denied => OAuthError::new(code, "the platform token is not accepted for this client"),
+        Refused::TooMany => OAuthError::too_many_requests(),
+        Refused::Server(e) => e,
+    })
 }
 
 /// The RFC 6749 §5.1 body with the access token's signature left to the
 /// signing port ([`SignatureSlot`]). `access_token` is serialized first and
 /// its value (base64url and dots) needs no JSON escaping, so the signing
 /// input sits right after `{"access_token":"`; that is checked, not assumed.
-fn token_response(signing_input: &str, ttl: u32, scope: &str) -> Result<Response, OAuthError> {
+fn token_response(
+    signing_input: &str,
+    ttl: u32,
+    scope: &str,
+    issued_token_type: Option<&'static str>,
+) -> Result<Response, OAuthError> {
     const PREFIX: &[u8] = br#"{"access_token":""#;
     let unsigned = format!("{signing_input}.");
-    let body = TokenResponse { access_token: &unsigned, token_type: "Bearer", expires_in: ttl, scope };
+    let body = TokenResponse { access_token: &unsigned, token_type: "Bearer", expires_in: ttl, scope, issued_token_type };
     let body = serde_json::to_vec(&body).map_err(|e| OAuthError::server(format!("response: {e}")))?;
     let input = PREFIX.len()..PREFIX.len() + signing_input.len();
     let at = input.end + 1;

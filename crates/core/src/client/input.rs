@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 use super::keys::ClientKeys;
 use super::record::{ClientId, Status};
+use super::federated::{self, FederatedCredential};
 use crate::grant::{Audience, Grant, Scope};
 use crate::oauth::claims::RESERVED_CLAIMS;
 use crate::project::ProjectId;
@@ -34,6 +35,8 @@ pub struct NewClient {
     /// `private_key_jwt`: the keys its assertions are checked with; `None`
     /// for a client that authenticates with a secret.
     pub keys: Option<ClientKeys>,
+    /// Platform tokens that stand for it (workload identity federation).
+    pub federated_credentials: Vec<FederatedCredential>,
 }
 
 /// `PATCH /admin/clients/{id}`: `None` leaves a field alone; for the nullable
@@ -54,9 +57,12 @@ pub struct ClientPatch {
     pub status: Option<Status>,
     /// New keys for a `private_key_jwt` client (its key rotation).
     pub keys: Option<ClientKeys>,
+    /// New federated credentials, replacing the old ones.
+    pub federated_credentials: Option<Vec<FederatedCredential>>,
 }
 
-const CREATE_FIELDS: [&str; 9] = [
+const CREATE_FIELDS: [&str; 10] = [
+    "federated_credentials",
     "client_id",
     "project_id",
     "name",
@@ -70,7 +76,8 @@ const CREATE_FIELDS: [&str; 9] = [
 /// `client_id`, `project_id` and `token_endpoint_auth_method` are named so
 /// that an attempt to change them gets its own answer rather than "unknown
 /// field".
-const PATCH_FIELDS: [&str; 10] = [
+const PATCH_FIELDS: [&str; 11] = [
+    "federated_credentials",
     "name",
     "description",
     "grants",
@@ -145,6 +152,7 @@ pub fn parse_new(body: &Value) -> Result<NewClient, FieldError> {
         custom_claims: map.get("custom_claims").map(custom_claims).transpose()?.unwrap_or_default(),
         token_ttl: map.get("token_ttl").map(token_ttl).transpose()?.flatten(),
         keys: new_keys(map)?,
+        federated_credentials: map.get("federated_credentials").map(federated::parse).transpose()?.unwrap_or_default(),
     })
 }
 
@@ -181,6 +189,9 @@ pub fn parse_patch(body: &Value) -> Result<ClientPatch, FieldError> {
     }
     if let Some(v) = map.get("jwks") {
         patch.keys = Some(ClientKeys::parse(v)?);
+    }
+    if let Some(v) = map.get("federated_credentials") {
+        patch.federated_credentials = Some(federated::parse(v)?);
     }
     Ok(patch)
 }

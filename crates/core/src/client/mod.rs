@@ -1,6 +1,7 @@
 //! The client registry's model: ids, secrets, records, the validation of
 //! what the admin API is sent, and the storage port for clients.
 
+pub mod federated;
 pub mod input;
 pub mod keys;
 pub mod record;

@@ -76,6 +76,9 @@ pub struct ClientRecord {
     /// is then [`super::SecretHash::UNMATCHABLE`] and never shown, and it
     /// has no `next_secret`. `None`: it authenticates with its secret.
     pub keys: Option<super::ClientKeys>,
+    /// The platform tokens that stand for this client (workload identity
+    /// federation); empty for most clients.
+    pub federated_credentials: Vec<super::federated::FederatedCredential>,
     /// Unix seconds.
     pub created_at: i64,
     /// When it last changed (Unix seconds).

@@ -108,6 +108,10 @@ pub trait KeyCrypto {
     /// `key`'s ES256 signature of `input`: how the admin API checks the
     /// access tokens this deployment issued.
     async fn verify_es256(&self, key: &m2m_edge_verify::jwks::PublicKey, input: &[u8], signature: &[u8; 64]) -> bool;
+
+    /// `key`'s RS256 (RSASSA-PKCS1-v1_5, SHA-256) signature of `input`:
+    /// how a trusted issuer's RSA-signed identity tokens are checked.
+    async fn verify_rs256(&self, key: &m2m_edge_verify::jwks::RsaPublicKey, input: &[u8], signature: &[u8]) -> bool;
 }
 
 /// Encrypt `plaintext` under `kek` with a fresh random IV, `aad` bound:

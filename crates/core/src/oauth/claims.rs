@@ -66,9 +66,25 @@ pub struct AccessTokenClaims<'a> {
     /// which tenant is calling from this, and no custom claim can replace it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub project_id: Option<&'a str>,
+    /// RFC 8693 §4.1: for a token got with a platform's identity token
+    /// (workload identity federation), who acted — the platform's issuer
+    /// and subject — and which federated credential matched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub act: Option<&'a Actor>,
     /// The client's own claims, never replacing the ones above.
     #[serde(flatten)]
     pub custom: CustomClaims<'a>,
+}
+
+/// The `act` claim of a federated token.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Actor {
+    /// The platform token's `iss`.
+    pub iss: String,
+    /// The platform token's `sub`.
+    pub sub: String,
+    /// The name of the client's federated credential it matched.
+    pub federated_credential: String,
 }
 
 /// A client's extra claims, with reserved names dropped again at issue time
@@ -98,6 +114,7 @@ mod tests {
         custom.insert("sub".into(), json!("attacker"));
         custom.insert("tenant".into(), json!("acme"));
         custom.insert("project_id".into(), json!("someone-elses"));
+        custom.insert("act".into(), json!({"sub": "forged"}));
         let claims = AccessTokenClaims {
             iss: "https://issuer",
             sub: "m2m_1",
@@ -109,6 +126,7 @@ mod tests {
             client_id: "m2m_1",
             scope: None,
             project_id: Some("payments"),
+            act: None,
             custom: CustomClaims(&custom),
         };
         let v: Value = serde_json::to_value(&claims).unwrap();
@@ -116,6 +134,7 @@ mod tests {
         assert_eq!(v["project_id"], "payments");
         assert_eq!(v["tenant"], "acme");
         assert!(v.get("scope").is_none());
+        assert!(v.get("act").is_none(), "no custom claim can claim an actor");
         let text = serde_json::to_string(&claims).unwrap();
         assert_eq!(text.matches("\"sub\"").count(), 1);
     }

@@ -14,6 +14,9 @@ pub enum ErrorCode {
     /// "Client authentication failed (e.g., unknown client, no client
     /// authentication included, or unsupported authentication method)."
     InvalidClient,
+    /// "The provided authorization grant ... is invalid, expired, revoked"
+    /// (RFC 6749 §5.2): a JWT bearer grant (RFC 7523 §3.1) that fails.
+    InvalidGrant,
     /// "The authorization grant type is not supported by the authorization server."
     UnsupportedGrantType,
     /// "The requested scope is invalid, unknown, malformed, or exceeds the
@@ -35,6 +38,7 @@ impl ErrorCode {
         match self {
             ErrorCode::InvalidRequest => "invalid_request",
             ErrorCode::InvalidClient => "invalid_client",
+            ErrorCode::InvalidGrant => "invalid_grant",
             ErrorCode::UnsupportedGrantType => "unsupported_grant_type",
             ErrorCode::InvalidScope => "invalid_scope",
             ErrorCode::InvalidTarget => "invalid_target",

@@ -32,7 +32,13 @@ pub fn document(issuer: &str) -> Value {
         "issuer": issuer,
         "token_endpoint": endpoint(issuer, TOKEN_PATH),
         "jwks_uri": endpoint(issuer, JWKS_PATH),
-        "grant_types_supported": ["client_credentials"],
+        // RFC 8693 token exchange and the RFC 7523 JWT bearer grant take a
+        // trusted platform's identity token instead of a client secret.
+        "grant_types_supported": [
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+            "urn:ietf:params:oauth:grant-type:jwt-bearer"
+        ],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
         // RFC 8414 §2: the algorithms private_key_jwt assertions may use.
         "token_endpoint_auth_signing_alg_values_supported": ["ES256"],

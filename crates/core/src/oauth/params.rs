@@ -29,12 +29,33 @@ pub struct TokenParams {
     pub client_assertion_type: Option<String>,
     /// `client_assertion`: the client's signed JWT (RFC 7523 §2.2).
     pub client_assertion: Option<String>,
+    /// `assertion`: a JWT bearer grant (RFC 7523 §2.1).
+    pub assertion: Option<String>,
+    /// `subject_token` (RFC 8693 §2.1).
+    pub subject_token: Option<String>,
+    /// `subject_token_type` (RFC 8693 §2.1).
+    pub subject_token_type: Option<String>,
+    /// `requested_token_type` (RFC 8693 §2.1).
+    pub requested_token_type: Option<String>,
+    /// `actor_token` (RFC 8693 §2.1): not supported, refused when sent.
+    pub actor_token: Option<String>,
 }
 
 /// The single-valued parameters. RFC 6749 §3.2: "Request and response
 /// parameters MUST NOT be included more than once."
-const SINGLE: [&str; 6] =
-    ["grant_type", "client_id", "client_secret", "scope", "client_assertion_type", "client_assertion"];
+const SINGLE: [&str; 11] = [
+    "grant_type",
+    "client_id",
+    "client_secret",
+    "scope",
+    "client_assertion_type",
+    "client_assertion",
+    "assertion",
+    "subject_token",
+    "subject_token_type",
+    "requested_token_type",
+    "actor_token",
+];
 
 impl TokenParams {
     fn set(&mut self, name: &str, value: String) -> Result<(), OAuthError> {
@@ -45,6 +66,11 @@ impl TokenParams {
             "scope" => &mut self.scope,
             "client_assertion_type" => &mut self.client_assertion_type,
             "client_assertion" => &mut self.client_assertion,
+            "assertion" => &mut self.assertion,
+            "subject_token" => &mut self.subject_token,
+            "subject_token_type" => &mut self.subject_token_type,
+            "requested_token_type" => &mut self.requested_token_type,
+            "actor_token" => &mut self.actor_token,
             "resource" => {
                 push_nonempty(&mut self.resource, value);
                 return Ok(());

@@ -26,6 +26,7 @@ use std::rc::Rc;
 
 use crate::assertion::ReplayStore;
 use crate::audit::{AuditEvent, AuditFilter, AuditPage, AuditStore, AuthFailures};
+use crate::federation::{CredentialFailures, FederationFailureStore, IssuerStore, TrustedIssuer};
 use crate::client::{ClientFilter, ClientId, ClientRecord, ClientStore, Page};
 use crate::keys::{KeyStore, ManagedKey, StoredKeys};
 use crate::ports::{StoreError, Write};
@@ -199,6 +200,26 @@ impl<S: ReplayStore> ReplayStore for CachedStore<S> {
     }
     async fn prune_used(&self, before: i64) -> Result<u64, StoreError> {
         self.inner.prune_used(before).await
+    }
+}
+
+/// Trusted issuers and failure counts: read on the federated path and by
+/// the admin API only, never cached (a removed issuer stops at once).
+impl<S: IssuerStore> IssuerStore for CachedStore<S> {
+    async fn load_issuers(&self) -> Result<(i64, Vec<TrustedIssuer>), StoreError> {
+        self.inner.load_issuers().await
+    }
+    async fn save_issuers(&self, expected: i64, issuers: &[TrustedIssuer]) -> Result<bool, StoreError> {
+        self.inner.save_issuers(expected, issuers).await
+    }
+}
+
+impl<S: FederationFailureStore> FederationFailureStore for CachedStore<S> {
+    async fn record_failure(&self, client: &ClientId, credential: &str, reason: &str, at: i64) -> Result<(), StoreError> {
+        self.inner.record_failure(client, credential, reason, at).await
+    }
+    async fn failures(&self, client: &ClientId) -> Result<Vec<CredentialFailures>, StoreError> {
+        self.inner.failures(client).await
     }
 }
 

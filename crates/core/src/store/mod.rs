@@ -12,15 +12,29 @@ pub mod row;
 use crate::assertion::ReplayStore;
 use crate::audit::AuditStore;
 use crate::client::ClientStore;
+use crate::federation::{FederationFailureStore, IssuerStore};
 use crate::keys::KeyStore;
 use crate::project::ProjectStore;
 use crate::ports::StoreError;
 use crate::resource::ResourceStore;
 
 /// Everything the app needs from storage.
-pub trait Store: ClientStore + ResourceStore + KeyStore + ProjectStore + AuditStore + ReplayStore {}
+pub trait Store:
+    ClientStore + ResourceStore + KeyStore + ProjectStore + AuditStore + ReplayStore + IssuerStore + FederationFailureStore
+{
+}
 
-impl<T: ClientStore + ResourceStore + KeyStore + ProjectStore + AuditStore + ReplayStore> Store for T {}
+impl<T> Store for T where
+    T: ClientStore
+        + ResourceStore
+        + KeyStore
+        + ProjectStore
+        + AuditStore
+        + ReplayStore
+        + IssuerStore
+        + FederationFailureStore
+{
+}
 
 /// One page of a listing that pages by id (D1, memory): given up to
 /// `limit + 1` items in id order, the first `limit` and, when the extra one

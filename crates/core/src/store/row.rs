@@ -44,6 +44,9 @@ pub struct ClientRow {
     /// A `private_key_jwt` client's JWK set, as JSON text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks: Option<String>,
+    /// The client's federated credentials, as JSON text; absent when none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub federated_credentials: Option<String>,
     /// Unix seconds.
     pub created_at: i64,
     /// Unix seconds.
@@ -72,6 +75,11 @@ impl ClientRow {
             next_secret_hash: c.next_secret.as_ref().map(|s| s.hash.to_hex()),
             next_secret_last_four: c.next_secret.as_ref().map(|s| s.last_four.clone()),
             jwks: c.keys.as_ref().map(|k| k.to_json().to_string()),
+            federated_credentials: if c.federated_credentials.is_empty() {
+                None
+            } else {
+                Some(to_json_text(&c.federated_credentials, "federated credentials")?)
+            },
             created_at: c.created_at,
             updated_at: c.updated_at,
             version: c.version,
@@ -112,6 +120,10 @@ impl ClientRow {
                         .and_then(|v| crate::client::ClientKeys::parse(&v).ok())
                         .ok_or_else(|| corrupt("jwks"))?,
                 ),
+            },
+            federated_credentials: match &self.federated_credentials {
+                None => Vec::new(),
+                Some(text) => serde_json::from_str(text).map_err(|_| corrupt("federated_credentials"))?,
             },
             name: self.name,
             description: self.description,

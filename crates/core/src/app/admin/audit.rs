@@ -36,6 +36,9 @@ fn action<'a>(method: Method, segments: &[&'a str]) -> Option<(&'static str, Opt
         (Method::Patch, ["admin", "resources", id]) => ("resource.update", Some(*id)),
         (Method::Delete, ["admin", "resources", id]) => ("resource.delete", Some(*id)),
         (Method::Post, ["admin", "keys", "rotate"]) => ("keys.rotate", Some("signing-keys")),
+        (Method::Post, ["admin", "federation", "issuers"]) => ("issuer.create", None),
+        (Method::Patch, ["admin", "federation", "issuers", id]) => ("issuer.update", Some(*id)),
+        (Method::Delete, ["admin", "federation", "issuers", id]) => ("issuer.delete", Some(*id)),
         _ => return None,
     })
 }

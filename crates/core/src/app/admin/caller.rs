@@ -45,11 +45,15 @@ pub enum AdminScope {
     KeysWrite,
     /// Read the audit trail.
     AuditRead,
+    /// Read the trusted issuers.
+    FederationRead,
+    /// Trust, change, remove issuers.
+    FederationWrite,
 }
 
 impl AdminScope {
     /// Every admin scope.
-    pub const ALL: [AdminScope; 10] = [
+    pub const ALL: [AdminScope; 12] = [
         AdminScope::ProjectsRead,
         AdminScope::ProjectsWrite,
         AdminScope::ClientsRead,
@@ -60,6 +64,8 @@ impl AdminScope {
         AdminScope::KeysRead,
         AdminScope::KeysWrite,
         AdminScope::AuditRead,
+        AdminScope::FederationRead,
+        AdminScope::FederationWrite,
     ];
 
     /// The scope as granted and carried in tokens.
@@ -75,6 +81,8 @@ impl AdminScope {
             AdminScope::KeysRead => "keys:read",
             AdminScope::KeysWrite => "keys:write",
             AdminScope::AuditRead => "audit:read",
+            AdminScope::FederationRead => "federation:read",
+            AdminScope::FederationWrite => "federation:write",
         }
     }
 
@@ -88,7 +96,11 @@ impl AdminScope {
     pub fn deployment_wide(self) -> bool {
         matches!(
             self,
-            AdminScope::ProjectsWrite | AdminScope::ResourcesWrite | AdminScope::KeysRead | AdminScope::KeysWrite
+            AdminScope::ProjectsWrite
+                | AdminScope::ResourcesWrite
+                | AdminScope::KeysRead
+                | AdminScope::KeysWrite
+                | AdminScope::FederationWrite
         )
     }
 
@@ -113,6 +125,8 @@ pub fn required_scope(method: Method, segments: &[&str]) -> Option<AdminScope> {
         ["admin", "keys", ..] if read => AdminScope::KeysRead,
         ["admin", "keys", ..] => AdminScope::KeysWrite,
         ["admin", "audit", ..] => AdminScope::AuditRead,
+        ["admin", "federation", ..] if read => AdminScope::FederationRead,
+        ["admin", "federation", ..] => AdminScope::FederationWrite,
         _ => return None,
     })
 }

@@ -75,6 +75,7 @@ pub(super) async fn create<R: Runtime>(req: &Request, caller: &Caller, p: &Ports
         }
     }
     check_grants_of(req, caller, &input.grants, p).await?;
+    super::federation::check_credentials(&input.federated_credentials, p).await?;
     if let Some(project) = &input.project_id {
         if p.store.project(project).await?.is_none() {
             return Err(AdminError::invalid("project_id", "no such project"));
@@ -103,6 +104,7 @@ pub(super) async fn create<R: Runtime>(req: &Request, caller: &Caller, p: &Ports
         secret: secret.as_ref().map_or_else(StoredSecret::none, ClientSecret::stored),
         next_secret: None,
         keys: input.keys,
+        federated_credentials: input.federated_credentials,
         created_at: now,
         updated_at: now,
         version: 1,
@@ -125,7 +127,7 @@ pub(super) async fn create<R: Runtime>(req: &Request, caller: &Caller, p: &Ports
 
 /// The client, if `caller` may see it: another project's client is as
 /// absent as one that does not exist.
-async fn load<R: Runtime>(id: &ClientId, caller: &Caller, p: &Ports<'_, R>) -> Result<ClientRecord, AdminError> {
+pub(super) async fn load<R: Runtime>(id: &ClientId, caller: &Caller, p: &Ports<'_, R>) -> Result<ClientRecord, AdminError> {
     p.store.get_fresh(id).await?.filter(|c| caller.sees(c.project_id.as_ref())).ok_or(AdminError::NotFound("client"))
 }
 
@@ -179,6 +181,9 @@ pub(super) async fn update<R: Runtime>(req: &Request, id: &ClientId, caller: &Ca
     if let Some(grants) = &patch.grants {
         check_grants_of(req, caller, grants, p).await?;
     }
+    if let Some(credentials) = &patch.federated_credentials {
+        super::federation::check_credentials(credentials, p).await?;
+    }
     let (record, ()) = modify(req, id, caller, p, |record| {
         let patch = patch.clone();
         if let Some(name) = patch.name {
@@ -198,6 +203,9 @@ pub(super) async fn update<R: Runtime>(req: &Request, id: &ClientId, caller: &Ca
         }
         if let Some(status) = patch.status {
             record.status = status;
+        }
+        if let Some(credentials) = patch.federated_credentials {
+            record.federated_credentials = credentials;
         }
         if let Some(keys) = patch.keys {
             if record.keys.is_none() {

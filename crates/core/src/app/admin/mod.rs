@@ -6,6 +6,7 @@
 mod audit;
 mod caller;
 mod clients;
+mod federation;
 mod keys;
 mod projects;
 mod resources;
@@ -18,6 +19,7 @@ use crate::config::StorageKind;
 use crate::http::{Body, Header, Method, Request, Response};
 use crate::oauth::form::parse_pairs;
 use crate::ports::{StoreError, Write};
+use crate::federation::IssuerId;
 use crate::project::{Project, ProjectId};
 use crate::resource::{ApiResource, ResourceId};
 use crate::validate::FieldError;
@@ -210,6 +212,7 @@ async fn route_plain<R: Runtime>(req: &Request, segments: &[&str], caller: &Call
     let client = |id: &str| ClientId::parse(id).ok_or(AdminError::NotFound("client"));
     let resource = |id: &str| ResourceId::parse(id).ok_or(AdminError::NotFound("resource"));
     let project = |id: &str| ProjectId::parse(id).ok_or(AdminError::NotFound("project"));
+    let issuer = |id: &str| IssuerId::parse(id).ok_or(AdminError::NotFound("trusted issuer"));
     match (req.method, segments) {
         (Method::Get, ["admin", "projects"]) => projects::list(req, caller, p).await,
         (Method::Post, ["admin", "projects"]) => projects::create(req, p).await,
@@ -235,6 +238,17 @@ async fn route_plain<R: Runtime>(req: &Request, segments: &[&str], caller: &Call
             clients::rotate_finish(req, &client(id)?, false, caller, p).await
         }
         (_, ["admin", "clients", _, "secrets", "rotate", ..]) => Err(AdminError::MethodNotAllowed("POST")),
+        (Method::Get, ["admin", "clients", id, "federation", "failures"]) => {
+            federation::failures(&clients::load(&client(id)?, caller, p).await?, p).await
+        }
+        (_, ["admin", "clients", _, "federation", "failures"]) => Err(AdminError::MethodNotAllowed("GET")),
+        (Method::Get, ["admin", "federation", "issuers"]) => federation::list(p).await,
+        (Method::Post, ["admin", "federation", "issuers"]) => federation::create(req, p).await,
+        (_, ["admin", "federation", "issuers"]) => Err(AdminError::MethodNotAllowed("GET, POST")),
+        (Method::Get, ["admin", "federation", "issuers", id]) => federation::get(&issuer(id)?, p).await,
+        (Method::Patch, ["admin", "federation", "issuers", id]) => federation::update(req, &issuer(id)?, p).await,
+        (Method::Delete, ["admin", "federation", "issuers", id]) => federation::delete(req, &issuer(id)?, p).await,
+        (_, ["admin", "federation", "issuers", _]) => Err(AdminError::MethodNotAllowed("GET, PATCH, DELETE")),
         (Method::Get, ["admin", "resources"]) => resources::list(p).await,
         (Method::Post, ["admin", "resources"]) => resources::create(req, p).await,
         (_, ["admin", "resources"]) => Err(AdminError::MethodNotAllowed("GET, POST")),

@@ -1,0 +1,217 @@
+//! Workload identity federation on the token path: a platform's identity
+//! token (GitHub Actions, Kubernetes, any trusted OIDC issuer) stands for
+//! a client when it verifies like any token this server accepts — the
+//! issuer's keys, its one algorithm, `iss` exact, `aud` one of its allowed
+//! audiences, times with leeway, a maximum age, single use by `jti` — and
+//! one of the client's federated credentials matches it.
+//!
+//! The caller is told nothing of which rule failed; the operator is: each
+//! failure is logged and counted against the client's credentials
+//! (`GET /admin/clients/{id}/federation/failures`).
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use m2m_edge_verify::token::{object, parse_jws, Algorithm, Typing};
+use serde_json::{Map, Value};
+
+use super::{Ports, Runtime};
+use crate::assertion::{replay_key, seconds, ReplayStore, LEEWAY_SECS};
+use crate::client::{ClientId, ClientRecord, ClientStore, Status};
+use crate::federation::keys::{IssuerKey, KeyProblem};
+use crate::federation::{FederationFailureStore, IssuerStore, TrustedIssuer};
+use crate::keys::sealed::KeyCrypto;
+use crate::oauth::claims::Actor;
+use crate::oauth::OAuthError;
+
+/// Why a federated request was refused, before the grant decides how to say it.
+#[derive(Debug)]
+pub enum Refused {
+    /// Refused: the grant's own error code, nothing said of why.
+    Denied,
+    /// Over the failure limit.
+    TooMany,
+    /// Storage failed.
+    Server(OAuthError),
+}
+
+/// How a check failed: a reason per credential for the operator, or storage.
+enum Failure {
+    Rejected(Vec<(String, String)>),
+    Server(OAuthError),
+}
+
+/// The `iss` of a compact JWS, read before anything is verified: only to
+/// choose whose keys to verify it with.
+fn claimed_issuer(jwt: &str) -> Option<String> {
+    let payload = jwt.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    object(&bytes, "payload").ok()?.get("iss")?.as_str().map(str::to_string)
+}
+
+/// Whether a client assertion is a platform's token rather than the
+/// client's own: a `private_key_jwt` assertion's `iss` is the client.
+pub fn is_platform_token(jwt: &str, client_id: Option<&str>) -> bool {
+    match (claimed_issuer(jwt), client_id) {
+        (Some(iss), Some(id)) => iss != id,
+        _ => false,
+    }
+}
+
+/// The client `client_id` names, and who acted for it, if `jwt` is a
+/// trusted issuer's token that one of the client's credentials matches.
+pub async fn authenticate<R: Runtime>(
+    jwt: &str,
+    client_id: &str,
+    address: Option<&str>,
+    p: &Ports<'_, R>,
+) -> Result<(ClientRecord, Actor), Refused> {
+    let Some(id) = ClientId::parse(client_id) else {
+        return Err(Refused::Denied);
+    };
+    let now = p.clock.now();
+    if p.limits.locked(id.as_str(), address, now) {
+        return Err(Refused::TooMany);
+    }
+    let server = |e: crate::ports::StoreError| Refused::Server(OAuthError::server(e.to_string()));
+    let client = p.store.get(&id).await.map_err(server)?.filter(|c| c.status == Status::Active);
+    let claimed = claimed_issuer(jwt);
+    let issuers = p.store.load_issuers().await.map_err(server)?.1;
+    let issuer = claimed.as_deref().and_then(|url| issuers.into_iter().find(|i| i.issuer == url));
+    let (client, issuer) = match (client, issuer) {
+        (Some(c), Some(i)) if c.federated_credentials.iter().any(|f| f.issuer == i.issuer) => (c, i),
+        // An unknown or inactive client, an untrusted issuer, or a client
+        // that trusts nothing of this issuer: nothing to attribute it to.
+        _ => return Err(denied(&id, address, now, p).await),
+    };
+    match check(jwt, &client, &issuer, now, p).await {
+        Ok(actor) => Ok((client, actor)),
+        Err(Failure::Server(e)) => Err(Refused::Server(e)),
+        Err(Failure::Rejected(reasons)) => {
+            for (credential, reason) in &reasons {
+                p.log.error(&format!(
+                    "federated token refused for client {} (credential {credential}): {reason}",
+                    id.as_str()
+                ));
+                if let Err(e) = p.store.record_failure(&id, credential, reason, now).await {
+                    p.log.error(&format!("federation failure not recorded: {e}"));
+                }
+            }
+            Err(denied(&id, address, now, p).await)
+        }
+    }
+}
+
+/// Count a failure against the client id and address, like a wrong secret.
+async fn denied<R: Runtime>(id: &ClientId, address: Option<&str>, now: i64, p: &Ports<'_, R>) -> Refused {
+    match p.limits.failed(id.as_str(), address, now, p.log).await {
+        Ok(()) => Refused::Denied,
+        Err(_) => Refused::TooMany,
+    }
+}
+
+/// Verify `jwt` as `issuer`'s, then find the first of `client`'s
+/// credentials for that issuer that it matches.
+async fn check<R: Runtime>(
+    jwt: &str,
+    client: &ClientRecord,
+    issuer: &TrustedIssuer,
+    now: i64,
+    p: &Ports<'_, R>,
+) -> Result<Actor, Failure> {
+    let credentials: Vec<_> = client.federated_credentials.iter().filter(|f| f.issuer == issuer.issuer).collect();
+    let every = |reason: String| Failure::Rejected(credentials.iter().map(|c| (c.name.clone(), reason.clone())).collect());
+    let claims = verify(jwt, issuer, now, p).await.map_err(every)?;
+    let mut mismatches = Vec::new();
+    let matched = credentials.iter().find(|c| match c.check(&claims) {
+        Ok(()) => true,
+        Err(mismatch) => {
+            mismatches.push((c.name.clone(), mismatch.to_string()));
+            false
+        }
+    });
+    let Some(credential) = matched else {
+        return Err(Failure::Rejected(mismatches));
+    };
+    // RFC 7523 §3 point 7, where the platform's token has a jti and the
+    // issuer's tokens are meant to be used once.
+    if let (true, Some(jti)) = (issuer.single_use, claims.get("jti").and_then(Value::as_str)) {
+        let exp = seconds(&claims, "exp").ok().flatten().unwrap_or(now);
+        match p.store.first_use(&replay_key(&issuer.issuer, jti), exp + LEEWAY_SECS).await {
+            Ok(true) => {}
+            Ok(false) => return Err(Failure::Rejected(vec![(credential.name.clone(), "token already used (jti)".into())])),
+            Err(e) => return Err(Failure::Server(OAuthError::server(format!("assertion replay store: {e}")))),
+        }
+    }
+    Ok(Actor {
+        iss: issuer.issuer.clone(),
+        sub: claims.get("sub").and_then(Value::as_str).unwrap_or_default().to_string(),
+        federated_credential: credential.name.clone(),
+    })
+}
+
+/// The claims of `jwt` if it is `issuer`'s and valid now; else why not.
+async fn verify<R: Runtime>(
+    jwt: &str,
+    issuer: &TrustedIssuer,
+    now: i64,
+    p: &Ports<'_, R>,
+) -> Result<Map<String, Value>, String> {
+    let algorithm = issuer.algorithm;
+    let jws = parse_jws(jwt, Typing::NotAccessToken, algorithm)
+        .map_err(|r| format!("not a {} JWT as accepted: {r}", algorithm.as_str()))?;
+    let key = match p.federation_keys.key(issuer, jws.kid.as_deref(), p.fetcher, now).await {
+        Ok(key) => key,
+        Err(KeyProblem::Unknown) => return Err("the issuer publishes no key with that kid".into()),
+        Err(KeyProblem::Unavailable(why)) => return Err(format!("the issuer's keys are unavailable: {why}")),
+    };
+    let verified = match (&key, algorithm) {
+        (IssuerKey::Ec(key), Algorithm::Es256) => match <[u8; 64]>::try_from(jws.signature.as_slice()) {
+            Ok(sig) => m2m_edge_verify::in_range(&sig) && p.crypto.verify_es256(key, jws.signing_input, &sig).await,
+            Err(_) => false,
+        },
+        (IssuerKey::Rsa(key), Algorithm::Rs256) => {
+            jws.signature.len() == key.n.len() && p.crypto.verify_rs256(key, jws.signing_input, &jws.signature).await
+        }
+        _ => false,
+    };
+    if !verified {
+        return Err("signature does not verify".into());
+    }
+    let claims = object(&jws.payload, "payload").map_err(|_| "claims are not a JSON object".to_string())?;
+    check_claims(&claims, issuer, now)?;
+    Ok(claims)
+}
+
+/// RFC 7519 §4.1 with this issuer's terms: `iss` exact, `aud` one of its
+/// audiences, `exp` not passed, `nbf`/`iat` not in the future, `iat` no
+/// older than `max_token_age`; times with 30 s leeway.
+pub fn check_claims(claims: &Map<String, Value>, issuer: &TrustedIssuer, now: i64) -> Result<(), String> {
+    if claims.get("iss").and_then(Value::as_str) != Some(issuer.issuer.as_str()) {
+        return Err("iss is not the issuer".into());
+    }
+    let allowed = |a: &Value| a.as_str().is_some_and(|a| issuer.audiences.iter().any(|x| x == a));
+    let audience_ok = match claims.get("aud") {
+        Some(Value::Array(list)) => list.iter().any(allowed),
+        Some(a) => allowed(a),
+        None => false,
+    };
+    if !audience_ok {
+        return Err("aud is none of the issuer's allowed audiences".into());
+    }
+    let time = |name| seconds(claims, name).map_err(|_| format!("{name} is not a NumericDate"));
+    let exp = time("exp")?.ok_or("no exp")?;
+    if now >= exp.saturating_add(LEEWAY_SECS) {
+        return Err("expired".into());
+    }
+    if time("nbf")?.is_some_and(|nbf| nbf > now + LEEWAY_SECS) {
+        return Err("not valid yet (nbf)".into());
+    }
+    let iat = time("iat")?.ok_or("no iat: its age cannot be checked")?;
+    if iat > now + LEEWAY_SECS {
+        return Err("issued in the future (iat)".into());
+    }
+    if now - iat > i64::from(issuer.max_token_age) + LEEWAY_SECS {
+        return Err("older than the issuer's max_token_age".into());
+    }
+    Ok(())
+}

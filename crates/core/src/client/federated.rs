@@ -1,0 +1,212 @@
+//! A client's federated credentials (the shape of Azure's): which platform
+//! tokens stand for the client. Each names an issuer and either an exact
+//! `sub` or exact values of named claims — or both; never neither, so no
+//! credential trusts a whole platform.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::ids::is_valid_chosen;
+use crate::validate::{description, https_url, FieldError};
+
+/// Most federated credentials per client.
+pub const MAX_CREDENTIALS: usize = 20;
+/// Most claim rules per credential.
+const MAX_CLAIM_RULES: usize = 10;
+/// The longest subject or claim value matched.
+const MAX_VALUE_LEN: usize = 512;
+
+/// One federated credential.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FederatedCredential {
+    /// Unique within its client: 3–64 of `A-Z a-z 0-9 . _ -`.
+    pub name: String,
+    /// Free text for operators.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The trusted issuer's `iss`, exactly.
+    pub issuer: String,
+    /// The token's `sub`, exactly (GitHub:
+    /// `repo:acme/deploy:environment:production`; Kubernetes:
+    /// `system:serviceaccount:payments:api`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// Claims that must hold exactly these string values. A name starting
+    /// with `/` is a JSON Pointer (RFC 6901) into nested claims:
+    /// `/kubernetes.io/namespace`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub claims: BTreeMap<String, String>,
+}
+
+/// Why a token did not match a credential: for the operator (failure
+/// records), never for the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mismatch {
+    /// `sub` differs.
+    Subject,
+    /// This claim is missing, not a string, or differs.
+    Claim(String),
+}
+
+impl std::fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Mismatch::Subject => f.write_str("sub does not match"),
+            Mismatch::Claim(name) => write!(f, "claim {name} does not match"),
+        }
+    }
+}
+
+impl FederatedCredential {
+    /// Whether `claims` (a verified token's) satisfy this credential.
+    pub fn check(&self, claims: &Map<String, Value>) -> Result<(), Mismatch> {
+        if let Some(subject) = &self.subject {
+            if claims.get("sub").and_then(Value::as_str) != Some(subject.as_str()) {
+                return Err(Mismatch::Subject);
+            }
+        }
+        for (name, expected) in &self.claims {
+            let found = if name.starts_with('/') {
+                Value::Object(claims.clone()).pointer(name).cloned()
+            } else {
+                claims.get(name).cloned()
+            };
+            if found.as_ref().and_then(Value::as_str) != Some(expected.as_str()) {
+                return Err(Mismatch::Claim(name.clone()));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn value(field: &str, v: &Value) -> Result<String, FieldError> {
+    v.as_str()
+        .filter(|s| !s.is_empty() && s.len() <= MAX_VALUE_LEN && !s.chars().any(char::is_control))
+        .map(str::to_string)
+        .ok_or_else(|| FieldError::new(field, "must be a string of 1 to 512 characters"))
+}
+
+fn one(i: usize, item: &Value) -> Result<FederatedCredential, FieldError> {
+    let field = |m: &str| format!("federated_credentials[{i}].{m}");
+    let Value::Object(map) = item else {
+        return Err(FieldError::new(format!("federated_credentials[{i}]"), "must be an object"));
+    };
+    if let Some(unknown) = map.keys().find(|k| !["name", "description", "issuer", "subject", "claims"].contains(&k.as_str())) {
+        return Err(FieldError::new(field(unknown), "unknown field; expected name, description, issuer, subject, claims"));
+    }
+    let name = map
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|n| is_valid_chosen(n))
+        .ok_or_else(|| FieldError::new(field("name"), "must be 3 to 64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit"))?
+        .to_string();
+    let issuer = https_url(&field("issuer"), map.get("issuer").unwrap_or(&Value::Null))?;
+    let subject = match map.get("subject") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(value(&field("subject"), v)?),
+    };
+    let mut claims = BTreeMap::new();
+    match map.get("claims") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(rules)) if rules.len() <= MAX_CLAIM_RULES => {
+            for (claim, expected) in rules {
+                if claim.is_empty() || claim.len() > 128 {
+                    return Err(FieldError::new(field("claims"), "claim names must be 1 to 128 characters"));
+                }
+                claims.insert(claim.clone(), value(&field(&format!("claims.{claim}")), expected)?);
+            }
+        }
+        Some(_) => return Err(FieldError::new(field("claims"), "must be an object of at most 10 claim: value rules")),
+    }
+    if subject.is_none() && claims.is_empty() {
+        return Err(FieldError::new(
+            field("subject"),
+            "a credential needs a subject or claim rules: one that matches every token of an issuer is refused",
+        ));
+    }
+    let description = map.get("description").map(description).transpose().map_err(|e| FieldError::new(field("description"), e.message))?.flatten();
+    Ok(FederatedCredential { name, description, issuer, subject, claims })
+}
+
+/// `federated_credentials` of a client body: every credential checked,
+/// names unique.
+pub fn parse(v: &Value) -> Result<Vec<FederatedCredential>, FieldError> {
+    if v.is_null() {
+        return Ok(Vec::new());
+    }
+    let items = v.as_array().ok_or_else(|| FieldError::new("federated_credentials", "must be an array"))?;
+    if items.len() > MAX_CREDENTIALS {
+        return Err(FieldError::new("federated_credentials", "must hold at most 20 credentials"));
+    }
+    let mut out: Vec<FederatedCredential> = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let credential = one(i, item)?;
+        if out.iter().any(|c| c.name == credential.name) {
+            return Err(FieldError::new(format!("federated_credentials[{i}].name"), "repeats the name of another credential"));
+        }
+        out.push(credential);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const GITHUB: &str = "https://token.actions.githubusercontent.com";
+
+    fn github_token() -> Map<String, Value> {
+        json!({"iss": GITHUB, "sub": "repo:acme/deploy:environment:production", "repository": "acme/deploy",
+               "ref": "refs/heads/main", "environment": "production",
+               "job_workflow_ref": "acme/deploy/.github/workflows/release.yml@refs/heads/main"})
+        .as_object()
+        .unwrap()
+        .clone()
+    }
+
+    #[test]
+    fn subject_and_claim_rules_match_exactly() {
+        let creds = parse(&json!([
+            {"name": "prod", "issuer": GITHUB, "subject": "repo:acme/deploy:environment:production"},
+            {"name": "main", "issuer": GITHUB, "claims": {"repository": "acme/deploy", "ref": "refs/heads/main"}},
+            {"name": "other", "issuer": GITHUB, "claims": {"repository": "acme/other"}}
+        ]))
+        .unwrap();
+        let token = github_token();
+        assert_eq!(creds[0].check(&token), Ok(()));
+        assert_eq!(creds[1].check(&token), Ok(()));
+        assert_eq!(creds[2].check(&token), Err(Mismatch::Claim("repository".into())));
+        let mut other = token.clone();
+        other.insert("sub".into(), json!("repo:acme/deploy:ref:refs/heads/feature"));
+        assert_eq!(creds[0].check(&other), Err(Mismatch::Subject));
+    }
+
+    #[test]
+    fn nested_claims_by_json_pointer() {
+        let creds = parse(&json!([{"name": "payments-api", "issuer": "https://k8s.example.com",
+            "claims": {"/kubernetes.io/namespace": "payments", "/kubernetes.io/serviceaccount/name": "api"}}]))
+        .unwrap();
+        let token = json!({"sub": "system:serviceaccount:payments:api",
+            "kubernetes.io": {"namespace": "payments", "serviceaccount": {"name": "api", "uid": "u"}}});
+        assert_eq!(creds[0].check(token.as_object().unwrap()), Ok(()));
+        let elsewhere = json!({"kubernetes.io": {"namespace": "default", "serviceaccount": {"name": "api"}}});
+        assert_eq!(creds[0].check(elsewhere.as_object().unwrap()), Err(Mismatch::Claim("/kubernetes.io/namespace".into())));
+    }
+
+    #[test]
+    fn credentials_that_would_trust_too_much_or_are_malformed_are_refused() {
+        let field = |v: Value| parse(&v).unwrap_err().field;
+        assert_eq!(field(json!([{"name": "all", "issuer": GITHUB}])), "federated_credentials[0].subject");
+        assert_eq!(field(json!([{"name": "x", "issuer": GITHUB, "subject": "s"}])), "federated_credentials[0].name");
+        assert_eq!(field(json!([{"name": "abc", "issuer": "http://evil", "subject": "s"}])), "federated_credentials[0].issuer");
+        assert_eq!(field(json!([{"name": "abc", "issuer": GITHUB, "claims": {"ref": 5}}])), "federated_credentials[0].claims.ref");
+        assert_eq!(
+            field(json!([{"name": "abc", "issuer": GITHUB, "subject": "s"}, {"name": "abc", "issuer": GITHUB, "subject": "t"}])),
+            "federated_credentials[1].name"
+        );
+        assert_eq!(field(json!([{"name": "abc", "issuer": GITHUB, "subject": "s", "extra": 1}])), "federated_credentials[0].extra");
+    }
+}

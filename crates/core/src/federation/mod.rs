@@ -1,0 +1,60 @@
+//! Workload identity federation: tokens for a client in exchange for a
+//! platform's own signed identity token (GitHub Actions, Kubernetes, any
+//! OIDC issuer), so the workload holds no secret at all.
+//!
+//! - [`issuer`]: the **trusted issuers** an operator registers — the exact
+//!   `iss`, where its keys are, the audiences its tokens must carry for
+//!   this deployment, its one algorithm, the oldest token accepted.
+//! - a client's **federated credentials** (Azure's shape; they belong to
+//!   the client: `client::federated`): an issuer and an exact `sub`, or
+//!   exact values of named claims (GitHub's `repository`, `ref`, …;
+//!   Kubernetes' namespace and service account), each named.
+//! - [`keys`]: the issuers' keys, fetched and cached per isolate by the
+//!   verifier crate's cache policy.
+//!
+//! The checks on the token path live in the app (`app::federation`).
+
+pub mod issuer;
+pub mod keys;
+
+pub use crate::client::federated::{FederatedCredential, Mismatch};
+pub use issuer::{IssuerId, TrustedIssuer};
+
+use crate::client::ClientId;
+use crate::ports::StoreError;
+
+/// The trusted issuers, kept as one versioned set: there are few, the
+/// token path reads them all at once, and a change is a compare-and-swap
+/// of the whole set (as the managed signing keys are).
+#[allow(async_fn_in_trait)] // single-threaded (wasm32): no Send bound wanted
+pub trait IssuerStore {
+    /// The set and its version (0 when none was ever written).
+    async fn load_issuers(&self) -> Result<(i64, Vec<TrustedIssuer>), StoreError>;
+    /// Replace the set if it is still at `expected`; `false` if someone
+    /// wrote in between.
+    async fn save_issuers(&self, expected: i64, issuers: &[TrustedIssuer]) -> Result<bool, StoreError>;
+}
+
+/// Failed federated token requests, per client and credential: what an
+/// operator looks at when a workload cannot get tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialFailures {
+    /// The federated credential's name.
+    pub credential: String,
+    /// Failures so far.
+    pub count: u64,
+    /// Why the last one failed.
+    pub last_reason: String,
+    /// When, Unix seconds.
+    pub last_at: i64,
+}
+
+/// Where [`CredentialFailures`] are counted.
+#[allow(async_fn_in_trait)] // single-threaded (wasm32): no Send bound wanted
+pub trait FederationFailureStore {
+    /// Count one failure of `credential` of `client`, for `reason`.
+    async fn record_failure(&self, client: &ClientId, credential: &str, reason: &str, at: i64)
+        -> Result<(), StoreError>;
+    /// The failures of `client`'s credentials.
+    async fn failures(&self, client: &ClientId) -> Result<Vec<CredentialFailures>, StoreError>;
+}

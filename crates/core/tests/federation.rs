@@ -1,0 +1,249 @@
+//! Host ring, paired with tests/e2e/federation.test.mjs: workload identity
+//! federation — trusted issuers, clients' federated credentials, and a
+//! platform's identity token (GitHub-Actions-shaped RS256,
+//! Kubernetes-shaped ES256) exchanged for an access token by token
+//! exchange (RFC 8693), the JWT bearer grant (RFC 7523 §2.1) or as a
+//! client assertion (RFC 7523 §2.2) — with every rule, and the failures an
+//! operator sees.
+
+use m2m_edge_core::http::Method;
+use m2m_edge_testkit::*;
+use serde_json::{json, Value};
+
+const GITHUB: &str = "https://token.actions.githubusercontent.com";
+const K8S: &str = "https://k8s.example.com";
+const AUDIENCE: &str = "https://auth.test";
+const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+const JWT_TYPE: &str = "urn:ietf:params:oauth:token-type:jwt";
+
+struct Platform {
+    key: IssuerKeyPair,
+    kid: String,
+}
+
+/// A world trusting a GitHub-shaped issuer (RS256, keys through
+/// discovery) and a Kubernetes-shaped one (ES256, jwks_uri given, tokens
+/// reused), with one client trusting each.
+fn world() -> (World, Platform, Platform, String) {
+    let w = World::new();
+    let github = Platform { key: IssuerKeyPair::rsa(), kid: "gh-1".into() };
+    let k8s = Platform { key: IssuerKeyPair::ec(), kid: "k8s-1".into() };
+    w.fetcher.serve(
+        &format!("{GITHUB}/.well-known/openid-configuration"),
+        &json!({"issuer": GITHUB, "jwks_uri": format!("{GITHUB}/.well-known/jwks")}),
+    );
+    w.fetcher.serve(&format!("{GITHUB}/.well-known/jwks"), &github.key.jwks(&github.kid));
+    w.fetcher.serve(&format!("{K8S}/openid/v1/jwks"), &k8s.key.jwks(&k8s.kid));
+    let trust = |body: Value| {
+        let r = w.admin(Method::Post, "/admin/federation/issuers", Some(body));
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    };
+    trust(json!({"issuer": GITHUB, "name": "GitHub Actions", "audiences": [AUDIENCE]}));
+    trust(json!({"issuer": K8S, "jwks_uri": format!("{K8S}/openid/v1/jwks"), "algorithm": "ES256",
+                 "audiences": [AUDIENCE], "single_use": false}));
+    let r = w.admin(
+        Method::Post,
+        "/admin/clients",
+        Some(json!({
+            "client_id": "deployer",
+            "name": "deployer",
+            "grants": [{"audience": "https://api.test", "scopes": ["deploy"]}],
+            "federated_credentials": [
+                {"name": "release", "issuer": GITHUB, "subject": "repo:acme/deploy:environment:production"},
+                {"name": "main-branch", "issuer": GITHUB, "claims": {"repository": "acme/deploy", "ref": "refs/heads/main"}},
+                {"name": "payments-api", "issuer": K8S, "claims": {"/kubernetes.io/namespace": "payments", "/kubernetes.io/serviceaccount/name": "api"}}
+            ]
+        })),
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert!(r.body_json().get("client_secret").is_some(), "a client may also keep a secret");
+    (w, github, k8s, "deployer".to_string())
+}
+
+fn github_claims(jti: &str) -> Value {
+    json!({"iss": GITHUB, "aud": AUDIENCE, "sub": "repo:acme/deploy:environment:production",
+           "repository": "acme/deploy", "ref": "refs/heads/main", "environment": "production",
+           "job_workflow_ref": "acme/deploy/.github/workflows/release.yml@refs/heads/main",
+           "iat": NOW - 10, "nbf": NOW - 10, "exp": NOW + 300, "jti": jti})
+}
+
+fn k8s_claims() -> Value {
+    json!({"iss": K8S, "aud": [AUDIENCE], "sub": "system:serviceaccount:payments:api",
+           "kubernetes.io": {"namespace": "payments", "serviceaccount": {"name": "api", "uid": "5e1f"}},
+           "iat": NOW - 60, "exp": NOW + 3000, "jti": "k8s-token-1"})
+}
+
+fn exchange(w: &World, token: &str, client: &str) -> m2m_edge_core::http::Response {
+    w.token_form(&format!(
+        "grant_type={TOKEN_EXCHANGE}&subject_token_type={JWT_TYPE}&subject_token={token}&client_id={client}&resource=https://api.test"
+    ))
+}
+
+#[test]
+fn a_github_token_is_exchanged_for_an_access_token_that_says_who_acted() {
+    let (w, github, _, client) = world();
+    let r = exchange(&w, &github.key.sign(&github.kid, &github_claims("run-1")), &client);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let body = r.body_json();
+    assert_eq!(body["issued_token_type"], "urn:ietf:params:oauth:token-type:access_token");
+    assert_eq!(body["scope"], "deploy");
+    let (_, claims) = w.verify(body["access_token"].as_str().unwrap());
+    assert_eq!(claims["sub"], client.as_str());
+    assert_eq!(claims["aud"], "https://api.test");
+    assert_eq!(
+        claims["act"],
+        json!({"iss": GITHUB, "sub": "repo:acme/deploy:environment:production", "federated_credential": "release"})
+    );
+    // Keys came through discovery, fetched once.
+    let fetched = w.fetcher.requests();
+    assert_eq!(fetched.len(), 2, "{fetched:?}");
+}
+
+#[test]
+fn a_kubernetes_token_works_as_a_client_assertion_and_may_be_reused() {
+    let (w, _, k8s, client) = world();
+    let token = k8s.key.sign(&k8s.kid, &k8s_claims());
+    for _ in 0..2 {
+        let r = w.token_form(&format!(
+            "grant_type=client_credentials&client_id={client}&client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer&client_assertion={token}"
+        ));
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let (_, claims) = w.verify(r.body_json()["access_token"].as_str().unwrap());
+        assert_eq!(claims["act"]["federated_credential"], "payments-api");
+        assert!(r.body_json().get("issued_token_type").is_none());
+    }
+    let bearer = w.token_form(&format!("grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion={token}&client_id={client}"));
+    assert_eq!(bearer.status, 200, "{}", String::from_utf8_lossy(&bearer.body));
+}
+
+#[test]
+fn every_rule_refuses_without_saying_which_and_the_operator_sees_why() {
+    let (w, github, k8s, client) = world();
+    let refused = |token: String, what: &str| {
+        let r = exchange(&w, &token, &client);
+        assert_eq!(r.status, 400, "{what}: {}", String::from_utf8_lossy(&r.body));
+        assert_eq!(error_of(&r), "invalid_request", "{what}");
+        assert_eq!(r.body_json()["error_description"], "the platform token is not accepted for this client", "{what}");
+    };
+    let with = |name: &str, value: Value| {
+        let mut c = github_claims(&format!("j-{name}"));
+        c[name] = value;
+        github.key.sign(&github.kid, &c)
+    };
+    refused(with("aud", json!("https://elsewhere.test")), "an audience the issuer is not allowed");
+    refused(with("exp", json!(NOW - 31)), "expired");
+    refused(with("iat", json!(NOW - 3700)), "older than max_token_age");
+    refused(with("nbf", json!(NOW + 120)), "not yet valid");
+    let mut pull_request = github_claims("j-pr");
+    pull_request["sub"] = json!("repo:acme/deploy:pull_request");
+    pull_request["ref"] = json!("refs/pull/7/merge");
+    refused(github.key.sign(&github.kid, &pull_request), "a sub and claims no credential names");
+    let mut branch = github_claims("j-branch");
+    branch["sub"] = json!("repo:acme/deploy:ref:refs/heads/feature");
+    branch["ref"] = json!("refs/heads/feature");
+    refused(github.key.sign(&github.kid, &branch), "a claim rule mismatch");
+    let mut stranger = github_claims("j-iss");
+    stranger["iss"] = json!("https://gitlab.example.com");
+    refused(github.key.sign(&github.kid, &stranger), "an untrusted issuer");
+    refused(IssuerKeyPair::rsa().sign("other-kid", &github_claims("j-kid")), "a kid the issuer does not publish");
+    let mut as_k8s = k8s_claims();
+    as_k8s["jti"] = json!("j-alg");
+    refused(github.key.sign(&k8s.kid, &{
+        let mut c = as_k8s.clone();
+        c["iss"] = json!(K8S);
+        c
+    }), "RS256 where the issuer is pinned to ES256");
+    let token = github.key.sign(&github.kid, &github_claims("once"));
+    assert_eq!(exchange(&w, &token, &client).status, 200);
+    refused(token, "a replayed jti");
+
+    let failures = w.admin(Method::Get, &format!("/admin/clients/{client}/federation/failures"), None);
+    assert_eq!(failures.status, 200);
+    let listed = failures.body_json()["failures"].as_array().unwrap().clone();
+    let reason = |name: &str| {
+        listed.iter().find(|f| f["credential"] == name).unwrap_or_else(|| panic!("{name}: {listed:?}"))["last_reason"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(reason("release"), "token already used (jti)");
+    assert!(listed.iter().any(|f| f["count"].as_u64().unwrap() >= 5), "{listed:?}");
+    assert!(w.log.lines().iter().any(|l| l.contains("aud is none of the issuer's allowed audiences")));
+    assert!(w.log.lines().iter().any(|l| l.contains("claim ref does not match")));
+}
+
+#[test]
+fn a_key_rotated_at_the_issuer_is_fetched_and_an_unreachable_issuer_is_a_clear_refusal_not_a_storm() {
+    let (w, github, _, client) = world();
+    assert_eq!(exchange(&w, &github.key.sign(&github.kid, &github_claims("a")), &client).status, 200);
+    let rotated = Platform { key: IssuerKeyPair::rsa(), kid: "gh-2".into() };
+    w.fetcher.serve(&format!("{GITHUB}/.well-known/jwks"), &rotated.key.jwks(&rotated.kid));
+    w.clock.advance(31);
+    let mut claims = github_claims("b");
+    claims["iat"] = json!(NOW + 21);
+    claims["exp"] = json!(NOW + 331);
+    assert_eq!(exchange(&w, &rotated.key.sign(&rotated.kid, &claims), &client).status, 200, "the new kid is fetched");
+
+    let cold = w.another_isolate();
+    w.fetcher.set_down(true);
+    let before = w.fetcher.requests().len();
+    for i in 0..20 {
+        let mut c = github_claims(&format!("down-{i}"));
+        c["iat"] = json!(NOW + 21);
+        c["exp"] = json!(NOW + 331);
+        let r = exchange(&cold, &rotated.key.sign(&rotated.kid, &c), &client);
+        assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+    }
+    let fetches = w.fetcher.requests().len() - before;
+    assert!(fetches <= 1, "{fetches} fetches for 20 requests to an unreachable issuer");
+    assert!(cold.log.lines().iter().any(|l| l.contains("the issuer's keys are unavailable")), "{:?}", cold.log.lines());
+}
+
+#[test]
+fn issuers_are_administered_and_cannot_be_removed_while_credentials_name_them() {
+    let (w, _, _, client) = world();
+    let list = w.admin(Method::Get, "/admin/federation/issuers", None).body_json();
+    let issuers = list["issuers"].as_array().unwrap();
+    assert_eq!(issuers.len(), 2);
+    let github = issuers.iter().find(|i| i["issuer"] == GITHUB).unwrap();
+    assert_eq!(github["algorithm"], "RS256");
+    assert_eq!(github["max_token_age"], 3600);
+    let id = github["id"].as_str().unwrap();
+    let again = w.admin(Method::Post, "/admin/federation/issuers", Some(json!({"issuer": GITHUB, "audiences": ["x"]})));
+    assert_eq!(again.status, 409);
+    let patched = w.admin(Method::Patch, &format!("/admin/federation/issuers/{id}"), Some(json!({"max_token_age": 600})));
+    assert_eq!(patched.status, 200);
+    assert_eq!(patched.body_json()["max_token_age"], 600);
+    let busy = w.admin(Method::Delete, &format!("/admin/federation/issuers/{id}"), None);
+    assert_eq!(busy.status, 409);
+    assert_eq!(busy.body_json()["clients"], json!([client]));
+    let untrusted = w.admin(
+        Method::Patch,
+        &format!("/admin/clients/{client}"),
+        Some(json!({"federated_credentials": [{"name": "x-y", "issuer": "https://gitlab.example.com", "subject": "s"}]})),
+    );
+    assert_eq!(untrusted.status, 400);
+    assert_eq!(untrusted.body_json()["field"], "federated_credentials[0].issuer");
+    let cleared = w.admin(Method::Patch, &format!("/admin/clients/{client}"), Some(json!({"federated_credentials": []})));
+    assert_eq!(cleared.status, 200);
+    assert_eq!(w.admin(Method::Delete, &format!("/admin/federation/issuers/{id}"), None).status, 204);
+    let events = w.admin(Method::Get, "/admin/audit", None).body_json();
+    assert!(events["events"].as_array().unwrap().iter().any(|e| e["action"] == "issuer.delete"));
+}
+
+#[test]
+fn the_exchange_needs_its_parameters_and_nothing_else() {
+    let (w, github, _, client) = world();
+    let token = github.key.sign(&github.kid, &github_claims("p"));
+    let bad = |form: String, what: &str| {
+        let r = w.token_form(&form);
+        assert_eq!((r.status, error_of(&r).as_str()), (400, "invalid_request"), "{what}");
+    };
+    bad(format!("grant_type={TOKEN_EXCHANGE}&subject_token={token}&client_id={client}"), "no subject_token_type");
+    bad(format!("grant_type={TOKEN_EXCHANGE}&subject_token_type=urn:ietf:params:oauth:token-type:saml2&subject_token={token}&client_id={client}"), "saml2");
+    bad(format!("grant_type={TOKEN_EXCHANGE}&subject_token_type={JWT_TYPE}&subject_token={token}"), "no client_id");
+    bad(format!("grant_type={TOKEN_EXCHANGE}&subject_token_type={JWT_TYPE}&subject_token={token}&client_id={client}&actor_token=x"), "actor_token");
+    bad(format!("grant_type={TOKEN_EXCHANGE}&subject_token_type={JWT_TYPE}&subject_token={token}&client_id={client}&client_secret=s"), "a secret beside");
+    let d = w.call(Req::get("/.well-known/oauth-authorization-server").build()).body_json();
+    assert!(d["grant_types_supported"].as_array().unwrap().contains(&json!(TOKEN_EXCHANGE)));
+}
