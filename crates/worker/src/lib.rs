@@ -11,6 +11,7 @@
 mod backend;
 mod binding;
 mod d1;
+mod fetch;
 mod ffi;
 mod kv;
 mod limiter;
@@ -26,10 +27,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use worker::{event, Env, ScheduleContext, ScheduledEvent};
 
-use m2m_edge_core::federation::keys::FederationKeys;
-use m2m_edge_verify::WorkerFetcher;
 use m2m_edge_core::app::{self, Ports, Runtime};
 use m2m_edge_core::config::{Config, ConfigError, KeyMode};
+use m2m_edge_core::federation::keys::FederationKeys;
 use m2m_edge_core::http::{Body, Method, Request, Response, MAX_BODY_BYTES};
 use m2m_edge_core::keys::isolate::IsolateKeys;
 use m2m_edge_core::limits::{Limits, Lockouts};
@@ -37,6 +37,7 @@ use m2m_edge_core::ports::{Clock, Logger, PooledRandom};
 use m2m_edge_core::store::cache::{CachedStore, IsolateCache};
 
 use backend::Backend;
+use fetch::GlobalFetch;
 use limiter::{Answered, BindingLimiter};
 use webcrypto::{WebCryptoImport, WebCryptoKeys, WebCryptoSigner};
 
@@ -73,7 +74,7 @@ impl Runtime for Worker {
     type Key = WebCryptoSigner;
     type Crypto = WebCryptoKeys;
     type Limiter = BindingLimiter;
-    type Fetcher = WorkerFetcher;
+    type Fetcher = GlobalFetch;
 }
 
 thread_local! {
@@ -227,7 +228,7 @@ async fn handle(plain: Request, env: Env, answered: Option<Answered>) -> (Respon
         random: &*random,
         log: &ConsoleLog,
         limits: Limits { limiter: &limiter, lockouts: &lockouts },
-        fetcher: &WorkerFetcher::Internet,
+        fetcher: &GlobalFetch,
         federation_keys: &federation_keys,
     };
     let (response, effects) = app::handle(&plain, &ports).await;
