@@ -9,7 +9,7 @@ export PATH := $(CARGO_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 export CLOUDFLARE_CF_FETCH_ENABLED := false
 
-SOURCES := $(shell find crates examples -path '*/build' -prune -o -path crates/cli -prune -o \( -name '*.rs' -o -name '*.js' -o -name Cargo.toml \) -print) Cargo.toml Cargo.lock
+SOURCES := $(shell find crates examples -path '*/build' -prune -o -path crates/cli -prune -o \( -name '*.rs' -o -name '*.js' -o -name Cargo.toml \) -print) crates/core/openapi.json Cargo.toml Cargo.lock
 
 .PHONY: dev test tools build cli test-host test-glue test-e2e test-api test-smoke lint fuzz latency key-costs bench clean
 

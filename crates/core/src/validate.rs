@@ -99,18 +99,35 @@ pub fn token_ttl(v: &Value) -> Result<Option<u32>, FieldError> {
 const MAX_URL_CHARS: usize = 512;
 
 /// An `https` URL, or `http` on this machine (a local issuer for
-/// development and tests): no fragment, no query, no spaces.
+/// development and tests): a DNS name or address as host (RFC 3986
+/// §3.2.2, no user info), an optional port, an optional path of printable
+/// ASCII; no query, no fragment.
 pub fn https_url(field: &str, v: &Value) -> Result<String, FieldError> {
+    let refused = || {
+        FieldError::new(field, "must be an https URL (http only on 127.0.0.1 or localhost), without query or fragment")
+    };
     let s = v.as_str().ok_or_else(|| FieldError::new(field, "must be a URL string"))?;
-    let local = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
-        .iter()
-        .any(|p| s.strip_prefix(p).is_some_and(|rest| rest.is_empty() || rest.starts_with(':') || rest.starts_with('/')));
-    let ok = (s.starts_with("https://") && s.len() > "https://".len() || local)
-        && s.len() <= MAX_URL_CHARS
-        && !s.contains(['#', '?'])
-        && s.bytes().all(|b| (0x21..=0x7E).contains(&b));
-    if !ok {
-        return Err(FieldError::new(field, "must be an https URL (http only on 127.0.0.1 or localhost), without query or fragment"));
+    if s.len() > MAX_URL_CHARS {
+        return Err(refused());
+    }
+    let (local, rest) = match (s.strip_prefix("https://"), s.strip_prefix("http://")) {
+        (Some(rest), _) => (false, rest),
+        (None, Some(rest)) => (true, rest),
+        _ => return Err(refused()),
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    // The port is what follows the last colon outside an IPv6 literal.
+    let (host, port) = match authority.rfind(':').filter(|at| !authority[*at..].contains(']')) {
+        Some(at) => (&authority[..at], Some(&authority[at + 1..])),
+        None => (authority, None),
+    };
+    let dns_name = !host.is_empty()
+        && host.split('.').all(|label| !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    let host_ok = if local { ["127.0.0.1", "localhost", "[::1]"].contains(&host) } else { dns_name };
+    let port_ok = port.is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
+    let path_ok = path.bytes().all(|b| (0x21..=0x7E).contains(&b) && b != b'#' && b != b'?');
+    if !(host_ok && port_ok && path_ok) {
+        return Err(refused());
     }
     Ok(s.to_string())
 }
@@ -131,5 +148,39 @@ mod tests {
         assert!(name(&json!("Billing\n")).is_err());
         assert!(name(&json!("   ")).is_err());
         assert_eq!(name(&json!("x".repeat(200))).unwrap().len(), 200);
+    }
+
+    // schemathesis found URLs with a malformed authority (`https://[`,
+    // `http://[::1]:[`) accepted and stored; an issuer URL must be one a
+    // URL parser takes apart.
+    #[test]
+    fn a_url_has_a_host_an_optional_port_and_a_path() {
+        for good in [
+            "https://token.actions.githubusercontent.com",
+            "https://oidc.eks.eu-west-1.amazonaws.com/id/ABC123",
+            "https://issuer.example.com:8443/realms/x",
+            "http://127.0.0.1:8080",
+            "http://localhost/k8s",
+            "http://[::1]:9000/a",
+        ] {
+            assert_eq!(https_url("u", &json!(good)).unwrap(), good);
+        }
+        for bad in [
+            "https://",
+            "https://[",
+            "https://a:b",
+            "https://a:123456",
+            "https://a..b",
+            "https://.a",
+            "https://a/b?c",
+            "https://a/#b",
+            "http://example.com",
+            "http://[::1]:[",
+            "http://127.0.0.1.evil.com",
+            "https://a b",
+            "https://a@b",
+        ] {
+            assert!(https_url("u", &json!(bad)).is_err(), "{bad}");
+        }
     }
 }
