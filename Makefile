@@ -63,8 +63,9 @@ test: build lint test-host test-glue test-e2e test-api test-smoke
 test-host: tools
 	cargo test --workspace
 
-## clippy on the host and for wasm32, warnings as errors (part of `make test`).
+## rustfmt, and clippy on the host and for wasm32, warnings as errors (part of `make test`).
 lint: tools
+	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --all-features -- -D warnings
 	cargo clippy --workspace --exclude m2m-edge-cli --all-targets --all-features --target wasm32-unknown-unknown -- -D warnings
 

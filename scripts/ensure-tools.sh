@@ -24,10 +24,14 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
-# clippy, for `make lint` (part of `make test`).
+# clippy and rustfmt, for `make lint` (part of `make test`).
 if ! cargo clippy --version > /dev/null 2>&1; then
   echo "==> rustup component add clippy"
   rustup component add clippy
+fi
+if ! cargo fmt --version > /dev/null 2>&1; then
+  echo "==> rustup component add rustfmt"
+  rustup component add rustfmt
 fi
 
 # worker-build must match the worker crate .

@@ -5,7 +5,8 @@
 import { describe, test, before } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, statSync, existsSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync, existsSync, writeFileSync } from "node:fs";
+import { exportJWK, generateKeyPair } from "jose";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -173,5 +174,29 @@ describe(`the command line (${STORAGE})`, () => {
     const denied = cli("--profile", "ci", "projects", "create", "--name", "nope");
     assert.equal(denied.code, 3, denied.err);
     assert.match(denied.err, /insufficient_scope|not allowed/);
+  });
+
+  test("secretless clients: a key client from a JWK set file, trusted issuers and federated credentials", async () => {
+    const { publicKey } = await generateKeyPair("ES256");
+    writeFileSync(join(home, "keys.json"), JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: "k1" }] }));
+    const signer = cli("clients", "create", "--json", "--name", "signer", "--audience", AUDIENCE, "--jwks-file", "keys.json");
+    assert.equal(signer.code, 0, signer.err);
+    const created = JSON.parse(signer.out);
+    assert.equal(created.token_endpoint_auth_method, "private_key_jwt");
+    assert.equal(created.client_secret, undefined);
+
+    const github = "https://token.actions.githubusercontent.com";
+    const trusted = cli("federation", "issuers", "create", "--json", "--issuer", github, "--audience", "https://auth.example.com");
+    assert.equal(trusted.code, 0, trusted.err);
+    const issuerId = JSON.parse(trusted.out).id;
+    assert.match(cli("federation", "issuers", "list").out, /token\.actions\.githubusercontent\.com/);
+    const credentials = JSON.stringify([{ name: "release", issuer: github, claims: { repository: "acme/deploy" } }]);
+    const deployer = cli("clients", "create", "--json", "--name", "deployer", "--audience", AUDIENCE, "--federated-credentials-json", credentials);
+    assert.equal(deployer.code, 0, deployer.err);
+    const deployerId = JSON.parse(deployer.out).client_id;
+    assert.match(cli("clients", "federation-failures", deployerId).out, /no failures/);
+    const busy = cli("federation", "issuers", "delete", issuerId);
+    assert.equal(busy.code, 5, busy.err);
+    assert.match(busy.err, new RegExp(deployerId));
   });
 });

@@ -63,6 +63,9 @@ pub enum Command {
     Keys(Keys),
     /// The audit trail of admin changes.
     Audit(AuditArgs),
+    /// Workload identity federation: the issuers whose tokens stand for clients.
+    #[command(subcommand)]
+    Federation(Federation),
     /// Get an access token with a credentials file (cached until shortly before it expires).
     Token(TokenArgs),
     /// Show a JWT's header and claims, with readable times (does not verify).
@@ -108,6 +111,8 @@ pub enum Clients {
     /// Rotate a client's secret without downtime.
     #[command(subcommand)]
     Rotate(Rotate),
+    /// Why a client's federated requests failed: count and last reason per credential.
+    FederationFailures(Id),
 }
 
 /// One object by id.
@@ -165,6 +170,12 @@ pub struct ClientCreate {
     /// Extra claims for its tokens, as a JSON object.
     #[arg(long)]
     pub claims_json: Option<String>,
+    /// Authenticate with keys instead of a secret (private_key_jwt): a JWK set file of its public keys.
+    #[arg(long, conflicts_with = "save")]
+    pub jwks_file: Option<PathBuf>,
+    /// Federated credentials, as JSON: `[{"name", "issuer", "subject" | "claims"}]`.
+    #[arg(long)]
+    pub federated_credentials_json: Option<String>,
     /// Write a credentials file (0600) instead of printing the secret.
     #[arg(long)]
     pub save: Option<PathBuf>,
@@ -222,6 +233,12 @@ pub struct ClientUpdate {
     /// New extra claims, as a JSON object (they replace the old ones).
     #[arg(long)]
     pub claims_json: Option<String>,
+    /// A private_key_jwt client's new public keys, a JWK set file (they replace the old).
+    #[arg(long)]
+    pub jwks_file: Option<PathBuf>,
+    /// New federated credentials, as JSON (they replace the old).
+    #[arg(long)]
+    pub federated_credentials_json: Option<String>,
     /// Apply only if the client is still at this version (its ETag).
     #[arg(long)]
     pub if_match: Option<String>,
@@ -359,6 +376,91 @@ pub struct ResourceUpdate {
     /// Apply only if the resource is still at this version (its ETag).
     #[arg(long)]
     pub if_match: Option<String>,
+}
+
+/// `federation …`.
+#[derive(Debug, Subcommand)]
+pub enum Federation {
+    /// Trusted issuers.
+    #[command(subcommand)]
+    Issuers(Issuers),
+}
+
+/// `federation issuers …`.
+#[derive(Debug, Subcommand)]
+pub enum Issuers {
+    /// Trust an issuer (GitHub Actions, a Kubernetes cluster, any OIDC issuer).
+    Create(IssuerCreate),
+    /// List trusted issuers.
+    List,
+    /// Read one.
+    Get(Id),
+    /// Change one.
+    Update(IssuerUpdate),
+    /// Stop trusting one (no client's credential may name it).
+    Delete(Edit),
+}
+
+/// `federation issuers create`.
+#[derive(Debug, Args)]
+pub struct IssuerCreate {
+    /// Its `iss`, exactly, e.g. https://token.actions.githubusercontent.com.
+    #[arg(long)]
+    pub issuer: String,
+    /// An audience its tokens must carry for this deployment (repeat for several).
+    #[arg(long = "audience", required = true)]
+    pub audiences: Vec<String>,
+    /// A display name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Its JWK set URL; found through its OIDC metadata otherwise.
+    #[arg(long)]
+    pub jwks_uri: Option<String>,
+    /// The one algorithm its tokens use (default RS256).
+    #[arg(long)]
+    pub algorithm: Option<Algorithm>,
+    /// The oldest token accepted, seconds since its iat (default 3600).
+    #[arg(long)]
+    pub max_token_age: Option<u32>,
+    /// Let one token be used many times (Kubernetes projected tokens).
+    #[arg(long)]
+    pub reusable_tokens: bool,
+}
+
+/// `federation issuers update`.
+#[derive(Debug, Args)]
+pub struct IssuerUpdate {
+    /// The issuer's id (tis_…).
+    pub id: String,
+    /// New audiences (they replace the old; repeat for several).
+    #[arg(long = "audience")]
+    pub audiences: Vec<String>,
+    /// A new name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// A new JWK set URL.
+    #[arg(long)]
+    pub jwks_uri: Option<String>,
+    /// A new algorithm.
+    #[arg(long)]
+    pub algorithm: Option<Algorithm>,
+    /// A new maximum token age, seconds.
+    #[arg(long)]
+    pub max_token_age: Option<u32>,
+    /// Apply only if the issuer is still at this version (its ETag).
+    #[arg(long)]
+    pub if_match: Option<String>,
+}
+
+/// A trusted issuer's algorithm.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Algorithm {
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (GitHub, Kubernetes).
+    #[value(name = "RS256")]
+    Rs256,
+    /// ECDSA P-256 with SHA-256.
+    #[value(name = "ES256")]
+    Es256,
 }
 
 /// `keys …`.

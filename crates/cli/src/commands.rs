@@ -15,12 +15,13 @@ use crate::profile::{self, AdminAuth, Config, Profile};
 use crate::token_cache::{self, TokenRequest};
 
 /// The fields `clients get` shows, in order.
-const CLIENT_FIELDS: [&str; 12] = [
+const CLIENT_FIELDS: [&str; 13] = [
     "client_id",
     "name",
     "description",
     "project_id",
     "status",
+    "token_endpoint_auth_method",
     "grants",
     "token_ttl",
     "custom_claims",
@@ -29,8 +30,13 @@ const CLIENT_FIELDS: [&str; 12] = [
     "created_at",
     "updated_at",
 ];
-const CLIENT_COLUMNS: [(&str, &str); 5] =
-    [("CLIENT ID", "client_id"), ("NAME", "name"), ("PROJECT", "project_id"), ("STATUS", "status"), ("GRANTS", "grants")];
+const CLIENT_COLUMNS: [(&str, &str); 5] = [
+    ("CLIENT ID", "client_id"),
+    ("NAME", "name"),
+    ("PROJECT", "project_id"),
+    ("STATUS", "status"),
+    ("GRANTS", "grants"),
+];
 const PROJECT_FIELDS: [&str; 5] = ["id", "name", "description", "created_at", "updated_at"];
 const RESOURCE_FIELDS: [&str; 6] = ["id", "identifier", "name", "scopes", "token_ttl", "updated_at"];
 
@@ -47,6 +53,7 @@ pub async fn run(cli: Cli) -> Outcome {
         Command::Resources(command) => resources(&connect(&global).await?, command, format).await,
         Command::Keys(command) => keys(&connect(&global).await?, command, format).await,
         Command::Audit(args) => audit(&connect(&global).await?, args, format).await,
+        Command::Federation(Federation::Issuers(command)) => issuers(&connect(&global).await?, command, format).await,
         Command::Token(args) => token(args, format).await,
         Command::Decode(args) => {
             let decoded = decode::decode(&read_argument(&args.token)?)?;
@@ -66,7 +73,9 @@ fn read_argument(value: &str) -> Outcome<String> {
         return Ok(value.to_string());
     }
     let mut text = String::new();
-    std::io::stdin().read_to_string(&mut text).map_err(|e| Failure::other(format!("cannot read standard input: {e}")))?;
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .map_err(|e| Failure::other(format!("cannot read standard input: {e}")))?;
     Ok(text.trim().to_string())
 }
 
@@ -115,9 +124,15 @@ async fn login(global: &Global, login: Login, format: Format) -> Outcome {
     }
     config.save()?;
     match format {
-        Format::Json => output::json(&json!({"profile": name, "issuer": metadata["issuer"], "config": profile::path()?})),
+        Format::Json => {
+            output::json(&json!({"profile": name, "issuer": metadata["issuer"], "config": profile::path()?}))
+        }
         Format::Human => {
-            println!("logged in to {} as profile `{name}` ({})", metadata["issuer"].as_str().unwrap_or(&url), profile::path()?.display())
+            println!(
+                "logged in to {} as profile `{name}` ({})",
+                metadata["issuer"].as_str().unwrap_or(&url),
+                profile::path()?.display()
+            )
         }
     }
     Ok(())
@@ -152,9 +167,11 @@ fn profiles(format: Format) -> Outcome {
         .collect();
     match format {
         Format::Json => output::json(&Value::Array(rows)),
-        Format::Human => output::table(&rows, &[("PROFILE", "name"), ("URL", "url"), ("AUTHENTICATES WITH", "auth"), ("DEFAULT", "default")], |field, row| {
-            (field == "default").then(|| if row["default"] == true { "*".into() } else { String::new() })
-        }),
+        Format::Human => output::table(
+            &rows,
+            &[("PROFILE", "name"), ("URL", "url"), ("AUTHENTICATES WITH", "auth"), ("DEFAULT", "default")],
+            |field, row| (field == "default").then(|| if row["default"] == true { "*".into() } else { String::new() }),
+        ),
     }
     Ok(())
 }
@@ -162,16 +179,35 @@ fn profiles(format: Format) -> Outcome {
 /// `[{audience, scopes}]` from the grant options, if any were given.
 fn grants(args: &GrantArgs) -> Outcome<Option<Value>> {
     if let Some(text) = &args.grants_json {
-        let value: Value =
-            serde_json::from_str(text).map_err(|e| Failure::new(Kind::Invalid, format!("--grants-json is not JSON: {e}")))?;
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| Failure::new(Kind::Invalid, format!("--grants-json is not JSON: {e}")))?;
         return Ok(Some(value));
     }
     Ok(args.audience.as_ref().map(|audience| json!([{"audience": audience, "scopes": args.scopes}])))
 }
 
-fn claims(text: &Option<String>) -> Outcome<Option<Value>> {
+/// A JSON option's value, if given.
+fn json_option(text: &Option<String>, option: &str) -> Outcome<Option<Value>> {
     text.as_ref()
-        .map(|t| serde_json::from_str(t).map_err(|e| Failure::new(Kind::Invalid, format!("--claims-json is not JSON: {e}"))))
+        .map(|t| {
+            serde_json::from_str(t).map_err(|e| Failure::new(Kind::Invalid, format!("--{option} is not JSON: {e}")))
+        })
+        .transpose()
+}
+
+fn claims(text: &Option<String>) -> Outcome<Option<Value>> {
+    json_option(text, "claims-json")
+}
+
+/// A JWK set file's JSON.
+fn jwks_file(path: &Option<std::path::PathBuf>) -> Outcome<Option<Value>> {
+    path.as_ref()
+        .map(|p| {
+            let text =
+                std::fs::read_to_string(p).map_err(|e| Failure::other(format!("cannot read {}: {e}", p.display())))?;
+            serde_json::from_str(&text)
+                .map_err(|e| Failure::new(Kind::Invalid, format!("{} is not a JWK set: {e}", p.display())))
+        })
         .transpose()
 }
 
@@ -200,8 +236,9 @@ fn show_client(answer: &Answer, format: Format) {
 async fn clients(admin: &Admin, command: Clients, format: Format) -> Outcome {
     match command {
         Clients::Create(args) => {
-            let grants = grants(&args.grants)?
-                .ok_or_else(|| Failure::new(Kind::Invalid, "a client needs --audience (with --scope …) or --grants-json"))?;
+            let grants = grants(&args.grants)?.ok_or_else(|| {
+                Failure::new(Kind::Invalid, "a client needs --audience (with --scope …) or --grants-json")
+            })?;
             let request = body(vec![
                 ("name", Some(json!(args.name))),
                 ("client_id", args.id.map(Value::from)),
@@ -210,6 +247,9 @@ async fn clients(admin: &Admin, command: Clients, format: Format) -> Outcome {
                 ("grants", Some(grants)),
                 ("token_ttl", args.token_ttl.map(Value::from)),
                 ("custom_claims", claims(&args.claims_json)?),
+                ("token_endpoint_auth_method", args.jwks_file.as_ref().map(|_| json!("private_key_jwt"))),
+                ("jwks", jwks_file(&args.jwks_file)?),
+                ("federated_credentials", json_option(&args.federated_credentials_json, "federated-credentials-json")?),
             ]);
             if let Some(path) = &args.save {
                 // Refuse before creating anything the secret would be lost for.
@@ -217,7 +257,14 @@ async fn clients(admin: &Admin, command: Clients, format: Format) -> Outcome {
             }
             let answer = admin.call(Method::POST, "/admin/clients", Some(&request), None).await?;
             let created = &answer.json;
-            let secret = str_field(created, "client_secret")?;
+            // A private_key_jwt client has no secret to show or save.
+            let Some(secret) = created["client_secret"].as_str().map(str::to_string) else {
+                match format {
+                    Format::Json => output::json(created),
+                    Format::Human => output::fields(created, &CLIENT_FIELDS),
+                }
+                return Ok(());
+            };
             match &args.save {
                 Some(path) => {
                     let credentials = Credentials::from_client(
@@ -274,8 +321,11 @@ async fn clients(admin: &Admin, command: Clients, format: Format) -> Outcome {
                 ("grants", grants(&args.grants)?),
                 ("token_ttl", ttl_or_null(args.token_ttl)),
                 ("custom_claims", claims(&args.claims_json)?),
+                ("jwks", jwks_file(&args.jwks_file)?),
+                ("federated_credentials", json_option(&args.federated_credentials_json, "federated-credentials-json")?),
             ]);
-            let answer = admin.call(Method::PATCH, &client_path(&args.id), Some(&request), args.if_match.as_deref()).await?;
+            let answer =
+                admin.call(Method::PATCH, &client_path(&args.id), Some(&request), args.if_match.as_deref()).await?;
             show_client(&answer, format);
             Ok(())
         }
@@ -307,14 +357,33 @@ async fn clients(admin: &Admin, command: Clients, format: Format) -> Outcome {
                     shown["next_client_secret"] = json!(format!("(saved to {})", file.display()));
                     done(format, shown, &format!("rotation started for {}: the new secret is saved to {} (0600); old and new both work until `clients rotate complete`", args.id, file.display()));
                 }
-                None => match format {
-                    Format::Json => output::json(&answer.json),
-                    Format::Human => {
-                        println!("rotation started for {}: old and new secrets both work until `clients rotate complete`", args.id);
-                        println!("next_client_secret  {secret}");
-                        println!("store the secret now: it is not shown again (or use --save <file>)");
+                None => {
+                    match format {
+                        Format::Json => output::json(&answer.json),
+                        Format::Human => {
+                            println!("rotation started for {}: old and new secrets both work until `clients rotate complete`", args.id);
+                            println!("next_client_secret  {secret}");
+                            println!("store the secret now: it is not shown again (or use --save <file>)");
+                        }
                     }
-                },
+                }
+            }
+            Ok(())
+        }
+        Clients::FederationFailures(id) => {
+            let answer =
+                admin.call(Method::GET, &format!("{}/federation/failures", client_path(&id.id)), None, None).await?;
+            let items = answer.json["failures"].as_array().cloned().unwrap_or_default();
+            let columns = [
+                ("CREDENTIAL", "credential"),
+                ("FAILURES", "count"),
+                ("LAST REASON", "last_reason"),
+                ("LAST AT", "last_at"),
+            ];
+            match format {
+                Format::Json => output::json(&answer.json),
+                Format::Human if items.is_empty() => println!("no failures"),
+                Format::Human => output::table(&items, &columns, |_, _| None),
             }
             Ok(())
         }
@@ -348,9 +417,14 @@ fn done(format: Format, value: Value, message: &str) {
 }
 
 async fn set_status(admin: &Admin, edit: Edit, status: &str, format: Format) -> Outcome {
-    let answer =
-        admin.call(Method::PATCH, &client_path(&edit.id), Some(&json!({"status": status})), edit.if_match.as_deref()).await?;
-    let what = if status == "active" { "can get tokens again" } else { "gets no new tokens (issued tokens stay valid until they expire)" };
+    let answer = admin
+        .call(Method::PATCH, &client_path(&edit.id), Some(&json!({"status": status})), edit.if_match.as_deref())
+        .await?;
+    let what = if status == "active" {
+        "can get tokens again"
+    } else {
+        "gets no new tokens (issued tokens stay valid until they expire)"
+    };
     done(format, answer.json, &format!("client {} is {status}: it {what}", edit.id));
     Ok(())
 }
@@ -444,7 +518,8 @@ async fn projects(admin: &Admin, command: Projects, format: Format) -> Outcome {
         }
         Projects::Get(id) => show(&admin.call(Method::GET, &path(&id.id), None, None).await?, &PROJECT_FIELDS, format),
         Projects::Update(args) => {
-            let request = body(vec![("name", args.name.map(Value::from)), ("description", args.description.map(Value::from))]);
+            let request =
+                body(vec![("name", args.name.map(Value::from)), ("description", args.description.map(Value::from))]);
             let answer = admin.call(Method::PATCH, &path(&args.id), Some(&request), args.if_match.as_deref()).await?;
             show(&answer, &PROJECT_FIELDS, format);
         }
@@ -475,9 +550,16 @@ async fn resources(admin: &Admin, command: Resources, format: Format) -> Outcome
         Resources::List => {
             let answer = admin.call(Method::GET, "/admin/resources", None, None).await?;
             let items = answer.json["resources"].as_array().cloned().unwrap_or_default();
-            list(&items, "resources", &[("RESOURCE", "id"), ("IDENTIFIER", "identifier"), ("NAME", "name"), ("SCOPES", "scopes")], format);
+            list(
+                &items,
+                "resources",
+                &[("RESOURCE", "id"), ("IDENTIFIER", "identifier"), ("NAME", "name"), ("SCOPES", "scopes")],
+                format,
+            );
         }
-        Resources::Get(id) => show(&admin.call(Method::GET, &path(&id.id), None, None).await?, &RESOURCE_FIELDS, format),
+        Resources::Get(id) => {
+            show(&admin.call(Method::GET, &path(&id.id), None, None).await?, &RESOURCE_FIELDS, format)
+        }
         Resources::Update(args) => {
             let request = body(vec![
                 ("name", args.name.map(Value::from)),
@@ -495,8 +577,74 @@ async fn resources(admin: &Admin, command: Resources, format: Format) -> Outcome
     Ok(())
 }
 
-const KEY_COLUMNS: [(&str, &str); 5] =
-    [("KID", "kid"), ("STATE", "state"), ("CREATED", "created_at"), ("ACTIVATED", "activated_at"), ("RETIRED", "retired_at")];
+const ISSUER_FIELDS: [&str; 9] =
+    ["id", "issuer", "name", "jwks_uri", "audiences", "algorithm", "max_token_age", "single_use", "updated_at"];
+
+fn algorithm_name(a: Algorithm) -> &'static str {
+    match a {
+        Algorithm::Rs256 => "RS256",
+        Algorithm::Es256 => "ES256",
+    }
+}
+
+async fn issuers(admin: &Admin, command: Issuers, format: Format) -> Outcome {
+    let path = |id: &str| format!("/admin/federation/issuers/{}", path_segment(id));
+    match command {
+        Issuers::Create(args) => {
+            let request = body(vec![
+                ("issuer", Some(json!(args.issuer))),
+                ("audiences", Some(json!(args.audiences))),
+                ("name", args.name.map(Value::from)),
+                ("jwks_uri", args.jwks_uri.map(Value::from)),
+                ("algorithm", args.algorithm.map(|a| json!(algorithm_name(a)))),
+                ("max_token_age", args.max_token_age.map(Value::from)),
+                ("single_use", args.reusable_tokens.then_some(json!(false))),
+            ]);
+            show(
+                &admin.call(Method::POST, "/admin/federation/issuers", Some(&request), None).await?,
+                &ISSUER_FIELDS,
+                format,
+            );
+        }
+        Issuers::List => {
+            let answer = admin.call(Method::GET, "/admin/federation/issuers", None, None).await?;
+            let items = answer.json["issuers"].as_array().cloned().unwrap_or_default();
+            let columns = [
+                ("ID", "id"),
+                ("ISSUER", "issuer"),
+                ("AUDIENCES", "audiences"),
+                ("ALG", "algorithm"),
+                ("SINGLE USE", "single_use"),
+            ];
+            list(&items, "issuers", &columns, format);
+        }
+        Issuers::Get(id) => show(&admin.call(Method::GET, &path(&id.id), None, None).await?, &ISSUER_FIELDS, format),
+        Issuers::Update(args) => {
+            let request = body(vec![
+                ("audiences", (!args.audiences.is_empty()).then(|| json!(args.audiences))),
+                ("name", args.name.map(Value::from)),
+                ("jwks_uri", args.jwks_uri.map(Value::from)),
+                ("algorithm", args.algorithm.map(|a| json!(algorithm_name(a)))),
+                ("max_token_age", args.max_token_age.map(Value::from)),
+            ]);
+            let answer = admin.call(Method::PATCH, &path(&args.id), Some(&request), args.if_match.as_deref()).await?;
+            show(&answer, &ISSUER_FIELDS, format);
+        }
+        Issuers::Delete(edit) => {
+            admin.call(Method::DELETE, &path(&edit.id), None, edit.if_match.as_deref()).await?;
+            done(format, json!({"deleted": edit.id}), &format!("issuer {} is no longer trusted", edit.id));
+        }
+    }
+    Ok(())
+}
+
+const KEY_COLUMNS: [(&str, &str); 5] = [
+    ("KID", "kid"),
+    ("STATE", "state"),
+    ("CREATED", "created_at"),
+    ("ACTIVATED", "activated_at"),
+    ("RETIRED", "retired_at"),
+];
 
 async fn keys(admin: &Admin, command: Keys, format: Format) -> Outcome {
     let answer = match command {
@@ -531,7 +679,14 @@ async fn audit(admin: &Admin, args: AuditArgs, format: Format) -> Outcome {
         query.push(("since", s.to_string()));
     }
     let items = pages(admin, "/admin/audit", "events", query, args.limit, args.all).await?;
-    let columns = [("AT", "at"), ("ACTOR", "actor"), ("ACTION", "action"), ("TARGET", "target"), ("PROJECT", "project_id"), ("FIELDS", "changed_fields")];
+    let columns = [
+        ("AT", "at"),
+        ("ACTOR", "actor"),
+        ("ACTION", "action"),
+        ("TARGET", "target"),
+        ("PROJECT", "project_id"),
+        ("FIELDS", "changed_fields"),
+    ];
     list(&items, "events", &columns, format);
     Ok(())
 }
@@ -592,7 +747,9 @@ async fn verify(args: VerifyArgs, format: Format) -> Outcome {
             // 503: the keys could not be had — the issuer, not the token.
             let kind = if rejection.status() == 503 { Kind::Unreachable } else { Kind::TokenInvalid };
             if format == Format::Json {
-                output::json(&json!({"valid": false, "status": rejection.status(), "error": rejection.error_code(), "reason": rejection.to_string()}));
+                output::json(
+                    &json!({"valid": false, "status": rejection.status(), "error": rejection.error_code(), "reason": rejection.to_string()}),
+                );
             }
             Err(Failure::new(kind, format!("not valid: {rejection}")))
         }

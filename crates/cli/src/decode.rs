@@ -81,7 +81,10 @@ mod tests {
 
     #[test]
     fn header_and_claims_with_readable_times() {
-        let token = jwt(r#"{"alg":"ES256","typ":"at+jwt"}"#, r#"{"sub":"c1","iat":1700000000,"exp":1700000900,"scope":"read"}"#);
+        let token = jwt(
+            r#"{"alg":"ES256","typ":"at+jwt"}"#,
+            r#"{"sub":"c1","iat":1700000000,"exp":1700000900,"scope":"read"}"#,
+        );
         let decoded = decode(&format!("Bearer {token}")).unwrap();
         assert_eq!(decoded.header["alg"], "ES256");
         let shown = decoded.render(1_700_000_300);

@@ -32,10 +32,7 @@ fn dir(variable: &str, platform: Option<PathBuf>) -> Outcome<PathBuf> {
 /// Whether `path` may be written: it does not exist, or `force` says so.
 pub fn check_overwrite(path: &Path, force: bool) -> Outcome {
     if path.exists() && !force {
-        return Err(Failure::other(format!(
-            "{} exists; pass --force to overwrite it",
-            path.display()
-        )));
+        return Err(Failure::other(format!("{} exists; pass --force to overwrite it", path.display())));
     }
     Ok(())
 }

@@ -48,15 +48,15 @@ impl Deployment {
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Outcome<(StatusCode, Option<String>, String)> {
-        let response = request.send().await.map_err(|e| {
-            Failure::new(Kind::Unreachable, format!("cannot reach {}: {}", self.base, without_url(&e)))
-        })?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| Failure::new(Kind::Unreachable, format!("cannot reach {}: {}", self.base, without_url(&e))))?;
         let status = response.status();
         let etag = response.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_string);
-        let body = response
-            .text()
-            .await
-            .map_err(|e| Failure::new(Kind::Unreachable, format!("{} broke off its answer: {}", self.base, without_url(&e))))?;
+        let body = response.text().await.map_err(|e| {
+            Failure::new(Kind::Unreachable, format!("{} broke off its answer: {}", self.base, without_url(&e)))
+        })?;
         Ok((status, etag, body))
     }
 
@@ -140,7 +140,13 @@ impl Admin {
     }
 
     /// One admin call; non-2xx answers become failures.
-    pub async fn call(&self, method: Method, path: &str, body: Option<&Value>, if_match: Option<&str>) -> Outcome<Answer> {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        if_match: Option<&str>,
+    ) -> Outcome<Answer> {
         let url = format!("{}{path}", self.deployment.base);
         let mut builder = self.deployment.http.request(method.clone(), &url).bearer_auth(&self.bearer);
         if let Some(body) = body {
@@ -154,7 +160,10 @@ impl Admin {
         let Some(json) = json else {
             return Err(Failure::new(
                 Kind::Unreachable,
-                format!("{method} {url} answered {status} with a body that is not JSON: is {} an m2m-edge deployment?", self.deployment.base),
+                format!(
+                    "{method} {url} answered {status} with a body that is not JSON: is {} an m2m-edge deployment?",
+                    self.deployment.base
+                ),
             ));
         };
         if status.is_success() {

@@ -38,7 +38,16 @@ pub fn grants(value: &Value) -> String {
         .map(|grants| {
             grants
                 .iter()
-                .map(|g| format!("{}: {}", cell(&g["audience"]), g["scopes"].as_array().map(|s| s.iter().map(cell).collect::<Vec<_>>().join(" ")).unwrap_or_default()))
+                .map(|g| {
+                    format!(
+                        "{}: {}",
+                        cell(&g["audience"]),
+                        g["scopes"]
+                            .as_array()
+                            .map(|s| s.iter().map(cell).collect::<Vec<_>>().join(" "))
+                            .unwrap_or_default()
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("; ")
         })
@@ -118,6 +127,9 @@ mod tests {
     fn cells_and_grants_read_plainly() {
         assert_eq!(cell(&json!(null)), "-");
         assert_eq!(cell(&json!(["a", "b"])), "a, b");
-        assert_eq!(grants(&json!([{"audience": "https://a", "scopes": ["r", "w"]}, {"audience": "https://b", "scopes": []}])), "https://a: r w; https://b: ");
+        assert_eq!(
+            grants(&json!([{"audience": "https://a", "scopes": ["r", "w"]}, {"audience": "https://b", "scopes": []}])),
+            "https://a: r w; https://b: "
+        );
     }
 }

@@ -197,7 +197,10 @@ mod tests {
     fn every_rule_refuses() {
         assert_eq!(refusal(|c| drop(c.remove("iss"))), Refusal::Subject);
         assert_eq!(refusal(|c| drop(c.insert("sub".into(), json!("c2")))), Refusal::Subject);
-        assert_eq!(refusal(|c| drop(c.insert("aud".into(), json!("https://auth.example.com/other")))), Refusal::Audience);
+        assert_eq!(
+            refusal(|c| drop(c.insert("aud".into(), json!("https://auth.example.com/other")))),
+            Refusal::Audience
+        );
         assert_eq!(refusal(|c| drop(c.insert("aud".into(), json!(7)))), Refusal::Audience);
         assert_eq!(refusal(|c| drop(c.remove("exp"))), Refusal::Expired);
         assert_eq!(refusal(|c| drop(c.insert("exp".into(), json!(NOW - LEEWAY_SECS)))), Refusal::Expired);

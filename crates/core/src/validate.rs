@@ -122,7 +122,9 @@ pub fn https_url(field: &str, v: &Value) -> Result<String, FieldError> {
         None => (authority, None),
     };
     let dns_name = !host.is_empty()
-        && host.split('.').all(|label| !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+        && host
+            .split('.')
+            .all(|label| !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
     let host_ok = if local { ["127.0.0.1", "localhost", "[::1]"].contains(&host) } else { dns_name };
     let port_ok = port.is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
     let path_ok = path.bytes().all(|b| (0x21..=0x7E).contains(&b) && b != b'#' && b != b'?');

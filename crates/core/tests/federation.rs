@@ -112,7 +112,9 @@ fn a_kubernetes_token_works_as_a_client_assertion_and_may_be_reused() {
         assert_eq!(claims["act"]["federated_credential"], "payments-api");
         assert!(r.body_json().get("issued_token_type").is_none());
     }
-    let bearer = w.token_form(&format!("grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion={token}&client_id={client}"));
+    let bearer = w.token_form(&format!(
+        "grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion={token}&client_id={client}"
+    ));
     assert_eq!(bearer.status, 200, "{}", String::from_utf8_lossy(&bearer.body));
 }
 
@@ -148,11 +150,14 @@ fn every_rule_refuses_without_saying_which_and_the_operator_sees_why() {
     refused(IssuerKeyPair::rsa().sign("other-kid", &github_claims("j-kid")), "a kid the issuer does not publish");
     let mut as_k8s = k8s_claims();
     as_k8s["jti"] = json!("j-alg");
-    refused(github.key.sign(&k8s.kid, &{
-        let mut c = as_k8s.clone();
-        c["iss"] = json!(K8S);
-        c
-    }), "RS256 where the issuer is pinned to ES256");
+    refused(
+        github.key.sign(&k8s.kid, &{
+            let mut c = as_k8s.clone();
+            c["iss"] = json!(K8S);
+            c
+        }),
+        "RS256 where the issuer is pinned to ES256",
+    );
     let token = github.key.sign(&github.kid, &github_claims("once"));
     assert_eq!(exchange(&w, &token, &client).status, 200);
     refused(token, "a replayed jti");
@@ -211,7 +216,8 @@ fn issuers_are_administered_and_cannot_be_removed_while_credentials_name_them() 
     let id = github["id"].as_str().unwrap();
     let again = w.admin(Method::Post, "/admin/federation/issuers", Some(json!({"issuer": GITHUB, "audiences": ["x"]})));
     assert_eq!(again.status, 409);
-    let patched = w.admin(Method::Patch, &format!("/admin/federation/issuers/{id}"), Some(json!({"max_token_age": 600})));
+    let patched =
+        w.admin(Method::Patch, &format!("/admin/federation/issuers/{id}"), Some(json!({"max_token_age": 600})));
     assert_eq!(patched.status, 200);
     assert_eq!(patched.body_json()["max_token_age"], 600);
     let busy = w.admin(Method::Delete, &format!("/admin/federation/issuers/{id}"), None);
@@ -220,11 +226,14 @@ fn issuers_are_administered_and_cannot_be_removed_while_credentials_name_them() 
     let untrusted = w.admin(
         Method::Patch,
         &format!("/admin/clients/{client}"),
-        Some(json!({"federated_credentials": [{"name": "x-y", "issuer": "https://gitlab.example.com", "subject": "s"}]})),
+        Some(
+            json!({"federated_credentials": [{"name": "x-y", "issuer": "https://gitlab.example.com", "subject": "s"}]}),
+        ),
     );
     assert_eq!(untrusted.status, 400);
     assert_eq!(untrusted.body_json()["field"], "federated_credentials[0].issuer");
-    let cleared = w.admin(Method::Patch, &format!("/admin/clients/{client}"), Some(json!({"federated_credentials": []})));
+    let cleared =
+        w.admin(Method::Patch, &format!("/admin/clients/{client}"), Some(json!({"federated_credentials": []})));
     assert_eq!(cleared.status, 200);
     assert_eq!(w.admin(Method::Delete, &format!("/admin/federation/issuers/{id}"), None).status, 204);
     let events = w.admin(Method::Get, "/admin/audit", None).body_json();

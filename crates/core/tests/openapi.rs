@@ -61,7 +61,11 @@ fn every_documented_path_is_routed_with_exactly_the_documented_methods() {
                 assert_ne!(r.status, 405, "{name} {template} is documented but not routed: {body}");
                 assert!(!body.contains("no such endpoint"), "{name} {template} is documented but not routed");
                 let statuses = item[name]["responses"].as_object().unwrap();
-                assert!(statuses.contains_key(&r.status.to_string()), "{name} {template} answered {} undocumented: {body}", r.status);
+                assert!(
+                    statuses.contains_key(&r.status.to_string()),
+                    "{name} {template} answered {} undocumented: {body}",
+                    r.status
+                );
             } else {
                 assert_eq!(r.status, 405, "{name} {template} is routed but not documented: {body}");
                 let allow: BTreeSet<String> = r
@@ -81,7 +85,8 @@ fn every_documented_path_is_routed_with_exactly_the_documented_methods() {
 #[test]
 fn each_admin_operation_names_the_scope_the_router_demands() {
     let doc = document();
-    let declared: BTreeSet<&str> = doc["components"]["securitySchemes"]["adminToken"]["flows"]["clientCredentials"]["scopes"]
+    let declared: BTreeSet<&str> = doc["components"]["securitySchemes"]["adminToken"]["flows"]["clientCredentials"]
+        ["scopes"]
         .as_object()
         .unwrap()
         .keys()
@@ -100,7 +105,10 @@ fn each_admin_operation_names_the_scope_the_router_demands() {
             });
             assert_eq!(documented, needed, "{name} {template}");
             if needed.is_some() {
-                assert!(security.iter().any(|s| s.get("adminKey").is_some()), "{name} {template} takes the root key too");
+                assert!(
+                    security.iter().any(|s| s.get("adminKey").is_some()),
+                    "{name} {template} takes the root key too"
+                );
             }
         }
     }

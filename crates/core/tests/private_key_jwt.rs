@@ -39,7 +39,9 @@ fn signed(key: &ClientKeyPair, kid: &str, claims: &Value) -> String {
 }
 
 fn with_assertion(w: &World, assertion: &str) -> m2m_edge_core::http::Response {
-    w.token_form(&format!("grant_type=client_credentials&client_assertion_type={ASSERTION_TYPE}&client_assertion={assertion}"))
+    w.token_form(&format!(
+        "grant_type=client_credentials&client_assertion_type={ASSERTION_TYPE}&client_assertion={assertion}"
+    ))
 }
 
 #[test]
@@ -94,7 +96,10 @@ fn every_claim_and_header_rule_refuses_with_invalid_client() {
     refused(signed(&key, "k1", &no_jti), "no jti");
     refused(signed(&key, "k2", &claims(&id, "kid")), "a kid the client did not register");
     refused(signed(&other, "k1", &claims(&id, "forged")), "signed by another key");
-    refused(key.sign(&json!({"alg": "ES256", "typ": "at+jwt", "kid": "k1"}), &claims(&id, "typ")), "an access token's type");
+    refused(
+        key.sign(&json!({"alg": "ES256", "typ": "at+jwt", "kid": "k1"}), &claims(&id, "typ")),
+        "an access token's type",
+    );
     refused(key.sign(&json!({"alg": "HS256", "kid": "k1"}), &claims(&id, "alg")), "another algorithm");
     refused("not.a.jwt".into(), "garbage");
     // Without a kid, the client's only key is used.
@@ -108,11 +113,9 @@ fn one_method_per_request_and_the_assertion_type_is_exact() {
     let key = ClientKeyPair::generate();
     let id = key_client(&w, &key, "k1");
     let assertion = signed(&key, "k1", &claims(&id, "m"));
-    let both = w.call(
-        Req::token().basic(&id, "secret").form(&format!(
-            "grant_type=client_credentials&client_assertion_type={ASSERTION_TYPE}&client_assertion={assertion}"
-        )),
-    );
+    let both = w.call(Req::token().basic(&id, "secret").form(&format!(
+        "grant_type=client_credentials&client_assertion_type={ASSERTION_TYPE}&client_assertion={assertion}"
+    )));
     assert_eq!((both.status, error_of(&both).as_str()), (400, "invalid_request"));
     let untyped = w.token_form(&format!("grant_type=client_credentials&client_assertion={assertion}"));
     assert_eq!((untyped.status, error_of(&untyped).as_str()), (400, "invalid_request"));
@@ -154,17 +157,30 @@ fn keys_are_registered_checked_and_rotated_by_patch() {
     let grants = json!([{"audience": "https://api.test", "scopes": []}]);
     assert_eq!(bad(json!({"name": "x", "grants": grants, "token_endpoint_auth_method": "private_key_jwt"})), "jwks");
     assert_eq!(bad(json!({"name": "x", "grants": grants, "jwks": {"keys": [new.public_jwk(None)]}})), "jwks");
-    assert_eq!(bad(json!({"name": "x", "grants": grants, "token_endpoint_auth_method": "tls_client_auth"})), "token_endpoint_auth_method");
+    assert_eq!(
+        bad(json!({"name": "x", "grants": grants, "token_endpoint_auth_method": "tls_client_auth"})),
+        "token_endpoint_auth_method"
+    );
     let mut private = new.public_jwk(None);
     private["d"] = json!("AAAA");
     assert_eq!(
-        bad(json!({"name": "x", "grants": grants, "token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [private]}})),
+        bad(
+            json!({"name": "x", "grants": grants, "token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [private]}})
+        ),
         "jwks.keys[0].d"
     );
     let (secret_client, _) = w.simple_client();
-    let r = w.admin(Method::Patch, &format!("/admin/clients/{secret_client}"), Some(json!({"jwks": {"keys": [new.public_jwk(None)]}})));
+    let r = w.admin(
+        Method::Patch,
+        &format!("/admin/clients/{secret_client}"),
+        Some(json!({"jwks": {"keys": [new.public_jwk(None)]}})),
+    );
     assert_eq!(r.status, 400);
-    let r = w.admin(Method::Patch, &format!("/admin/clients/{id}"), Some(json!({"token_endpoint_auth_method": "client_secret_basic"})));
+    let r = w.admin(
+        Method::Patch,
+        &format!("/admin/clients/{id}"),
+        Some(json!({"token_endpoint_auth_method": "client_secret_basic"})),
+    );
     assert_eq!(r.status, 400);
 
     let off = w.admin(Method::Patch, &format!("/admin/clients/{id}"), Some(json!({"status": "inactive"})));

@@ -143,7 +143,8 @@ impl ClientKeyPair {
     pub fn public_jwk(&self, kid: Option<&str>) -> serde_json::Value {
         let point = self.key.verifying_key().to_encoded_point(false);
         let coordinate = |c: Option<&p256::FieldBytes>| URL_SAFE_NO_PAD.encode(c.expect("uncompressed point"));
-        let mut jwk = serde_json::json!({"kty": "EC", "crv": "P-256", "x": coordinate(point.x()), "y": coordinate(point.y())});
+        let mut jwk =
+            serde_json::json!({"kty": "EC", "crv": "P-256", "x": coordinate(point.x()), "y": coordinate(point.y())});
         if let Some(kid) = kid {
             jwk["kid"] = serde_json::json!(kid);
         }
@@ -152,7 +153,8 @@ impl ClientKeyPair {
 
     /// `header.claims.signature`, signed with this key (ES256).
     pub fn sign(&self, header: &serde_json::Value, claims: &serde_json::Value) -> String {
-        let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
+        let input =
+            format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
         let signature: Signature = self.key.sign(input.as_bytes());
         format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
     }
@@ -202,7 +204,11 @@ impl IssuerKeyPair {
             IssuerKeyPair::Rsa(key) => {
                 use rsa::signature::{SignatureEncoding, Signer as _};
                 let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": kid});
-                let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
+                let input = format!(
+                    "{}.{}",
+                    URL_SAFE_NO_PAD.encode(header.to_string()),
+                    URL_SAFE_NO_PAD.encode(claims.to_string())
+                );
                 let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new((**key).clone());
                 let signature = signer.sign(input.as_bytes());
                 format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))

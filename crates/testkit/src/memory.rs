@@ -7,8 +7,8 @@ use std::rc::Rc;
 
 use m2m_edge_core::assertion::ReplayStore;
 use m2m_edge_core::audit::{AuditEvent, AuditFilter, AuditPage, AuditStore, AuthFailures};
-use m2m_edge_core::federation::{CredentialFailures, FederationFailureStore, IssuerStore, TrustedIssuer};
 use m2m_edge_core::client::{ClientFilter, ClientId, ClientRecord, ClientStore, Page};
+use m2m_edge_core::federation::{CredentialFailures, FederationFailureStore, IssuerStore, TrustedIssuer};
 use m2m_edge_core::keys::{KeyStore, ManagedKey, StoredKeys};
 use m2m_edge_core::ports::{StoreError, Write};
 use m2m_edge_core::project::{Project, ProjectId, ProjectPage, ProjectStore};
@@ -178,15 +178,22 @@ impl IssuerStore for MemoryStore {
 }
 
 impl FederationFailureStore for MemoryStore {
-    async fn record_failure(&self, client: &ClientId, credential: &str, reason: &str, at: i64) -> Result<(), StoreError> {
+    async fn record_failure(
+        &self,
+        client: &ClientId,
+        credential: &str,
+        reason: &str,
+        at: i64,
+    ) -> Result<(), StoreError> {
         self.check()?;
         let mut failures = self.0.federation_failures.borrow_mut();
-        let entry = failures.entry((client.as_str().to_string(), credential.to_string())).or_insert(CredentialFailures {
-            credential: credential.to_string(),
-            count: 0,
-            last_reason: String::new(),
-            last_at: 0,
-        });
+        let entry =
+            failures.entry((client.as_str().to_string(), credential.to_string())).or_insert(CredentialFailures {
+                credential: credential.to_string(),
+                count: 0,
+                last_reason: String::new(),
+                last_at: 0,
+            });
         entry.count += 1;
         entry.last_reason = reason.to_string();
         entry.last_at = at;

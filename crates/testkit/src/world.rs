@@ -11,9 +11,9 @@ use p256::ecdsa::VerifyingKey;
 use serde_json::{json, Value};
 use std::rc::Rc;
 
-use m2m_edge_core::federation::keys::FederationKeys;
 use m2m_edge_core::app::{self, Ports, Runtime};
 use m2m_edge_core::config::Config;
+use m2m_edge_core::federation::keys::FederationKeys;
 use m2m_edge_core::http::{Method, Request, Response};
 use m2m_edge_core::keys::isolate::{IsolateKeys, RequestKeys};
 use m2m_edge_core::limits::{Limits, Lockouts};
@@ -21,7 +21,7 @@ use m2m_edge_core::ports::{Clock, OsRandom};
 use m2m_edge_core::store::cache::{CachedStore, IsolateCache};
 
 use crate::crypto::{HostCrypto, P256Import, P256Signer};
-use crate::doubles::{MapFetcher, FixedClock, MemoryLimiter, MemoryLogger};
+use crate::doubles::{FixedClock, MapFetcher, MemoryLimiter, MemoryLogger};
 use crate::memory::MemoryStore;
 
 /// The origin host-test requests arrive at (the issuer when `ISSUER` is unset).

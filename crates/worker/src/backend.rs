@@ -8,8 +8,8 @@
 
 use m2m_edge_core::assertion::ReplayStore;
 use m2m_edge_core::audit::{AuditEvent, AuditFilter, AuditPage, AuditStore, AuthFailures};
-use m2m_edge_core::federation::{CredentialFailures, FederationFailureStore, IssuerStore, TrustedIssuer};
 use m2m_edge_core::client::{ClientFilter, ClientId, ClientRecord, ClientStore, Page};
+use m2m_edge_core::federation::{CredentialFailures, FederationFailureStore, IssuerStore, TrustedIssuer};
 use m2m_edge_core::keys::{KeyStore, ManagedKey, StoredKeys};
 use m2m_edge_core::ports::{StoreError, Write};
 use m2m_edge_core::project::{Project, ProjectId, ProjectPage, ProjectStore};
@@ -143,7 +143,13 @@ impl IssuerStore for Backend {
 }
 
 impl FederationFailureStore for Backend {
-    async fn record_failure(&self, client: &ClientId, credential: &str, reason: &str, at: i64) -> Result<(), StoreError> {
+    async fn record_failure(
+        &self,
+        client: &ClientId,
+        credential: &str,
+        reason: &str,
+        at: i64,
+    ) -> Result<(), StoreError> {
         on_backend!(self, s => s.record_failure(client, credential, reason, at).await)
     }
     async fn failures(&self, client: &ClientId) -> Result<Vec<CredentialFailures>, StoreError> {

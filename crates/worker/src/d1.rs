@@ -7,8 +7,8 @@ use worker::{D1Database, Env};
 
 use m2m_edge_core::assertion::ReplayStore;
 use m2m_edge_core::audit::{AuditEvent, AuditFilter, AuditPage, AuditStore, AuthFailures};
-use m2m_edge_core::federation::{CredentialFailures, FederationFailureStore, IssuerStore, TrustedIssuer};
 use m2m_edge_core::client::{ClientFilter, ClientId, ClientRecord, ClientStore, Page};
+use m2m_edge_core::federation::{CredentialFailures, FederationFailureStore, IssuerStore, TrustedIssuer};
 use m2m_edge_core::keys::{KeyStore, ManagedKey, StoredKeys};
 use m2m_edge_core::ports::{StoreError, Write};
 use m2m_edge_core::project::{Project, ProjectId, ProjectPage, ProjectStore};
@@ -172,7 +172,8 @@ const ISSUERS_LOAD: &str = "SELECT version, issuers FROM trusted_issuers WHERE i
 // Version 0 means "no row yet": the first writer inserts, later ones lose.
 const ISSUERS_INSERT: &str =
     "INSERT INTO trusted_issuers (id, version, issuers) VALUES (1, 1, ?1) ON CONFLICT (id) DO NOTHING";
-const ISSUERS_UPDATE: &str = "UPDATE trusted_issuers SET issuers = ?1, version = version + 1 WHERE id = 1 AND version = ?2";
+const ISSUERS_UPDATE: &str =
+    "UPDATE trusted_issuers SET issuers = ?1, version = version + 1 WHERE id = 1 AND version = ?2";
 const FAILURE_RECORD: &str = "INSERT INTO federation_failures (client_id, credential, count, last_reason, last_at) \
      VALUES (?1, ?2, 1, ?3, ?4) ON CONFLICT (client_id, credential) \
      DO UPDATE SET count = count + 1, last_reason = ?3, last_at = ?4";
@@ -363,8 +364,16 @@ impl IssuerStore for D1Store {
 }
 
 impl FederationFailureStore for D1Store {
-    async fn record_failure(&self, client: &ClientId, credential: &str, reason: &str, at: i64) -> Result<(), StoreError> {
-        self.changes(FAILURE_RECORD, &[text(client.as_str()), text(credential), text(reason), int(at)]).await.map(|_| ())
+    async fn record_failure(
+        &self,
+        client: &ClientId,
+        credential: &str,
+        reason: &str,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        self.changes(FAILURE_RECORD, &[text(client.as_str()), text(credential), text(reason), int(at)])
+            .await
+            .map(|_| ())
     }
 
     async fn failures(&self, client: &ClientId) -> Result<Vec<CredentialFailures>, StoreError> {

@@ -21,12 +21,20 @@ impl Fetcher for GlobalFetch {
         let global = js_sys::global();
         let fetch: Function =
             Reflect::get(&global, &JsValue::from_str("fetch")).map_err(|_| failed("no fetch"))?.unchecked_into();
-        let promise: Promise =
-            fetch.call1(&global, &JsValue::from_str(url)).map_err(|_| failed("the request was refused"))?.unchecked_into();
+        let promise: Promise = fetch
+            .call1(&global, &JsValue::from_str(url))
+            .map_err(|_| failed("the request was refused"))?
+            .unchecked_into();
         // A network failure rejects; its message (no secret in it) says why.
         let response: Response = JsFuture::from(promise)
             .await
-            .map_err(|e| FetchError(e.as_string().or_else(|| js_sys::Error::from(e).message().as_string()).unwrap_or_else(|| "network error".into())))?
+            .map_err(|e| {
+                FetchError(
+                    e.as_string()
+                        .or_else(|| js_sys::Error::from(e).message().as_string())
+                        .unwrap_or_else(|| "network error".into()),
+                )
+            })?
             .unchecked_into();
         let status = response.status();
         let cache_control = response.headers().get("cache-control").ok().flatten();

@@ -36,8 +36,8 @@ use crate::d1::D1Store;
 
 use m2m_edge_core::assertion::ReplayStore;
 use m2m_edge_core::audit::{AuditEvent, AuditFilter, AuditPage, AuditStore, AuthFailures};
-use m2m_edge_core::federation::{CredentialFailures, FederationFailureStore, IssuerStore, TrustedIssuer};
 use m2m_edge_core::client::{ClientFilter, ClientId, ClientRecord, ClientStore, Page};
+use m2m_edge_core::federation::{CredentialFailures, FederationFailureStore, IssuerStore, TrustedIssuer};
 use m2m_edge_core::keys::{KeyStore, ManagedKey, StoredKeys};
 use m2m_edge_core::ports::{StoreError, Write};
 use m2m_edge_core::project::{Project, ProjectId, ProjectPage, ProjectStore};
@@ -465,7 +465,13 @@ impl IssuerStore for KvStore {
 /// One key per client, `federation-failures:{client_id}`: read, then
 /// written (two failures in the same instant may count as one).
 impl FederationFailureStore for KvStore {
-    async fn record_failure(&self, client: &ClientId, credential: &str, reason: &str, at: i64) -> Result<(), StoreError> {
+    async fn record_failure(
+        &self,
+        client: &ClientId,
+        credential: &str,
+        reason: &str,
+        at: i64,
+    ) -> Result<(), StoreError> {
         let key = format!("federation-failures:{}", client.as_str());
         let mut docs: Vec<FailureDoc> = match self.read(&key).await? {
             None => Vec::new(),
@@ -477,7 +483,12 @@ impl FederationFailureStore for KvStore {
                 doc.last_reason = reason.to_string();
                 doc.last_at = at;
             }
-            None => docs.push(FailureDoc { credential: credential.to_string(), count: 1, last_reason: reason.to_string(), last_at: at }),
+            None => docs.push(FailureDoc {
+                credential: credential.to_string(),
+                count: 1,
+                last_reason: reason.to_string(),
+                last_at: at,
+            }),
         }
         let text = serde_json::to_string(&docs).map_err(|e| StoreError::Backend(e.to_string()))?;
         self.write_expiring(&key, text, at + FAILURES_KEPT_SECS).await
@@ -491,7 +502,12 @@ impl FederationFailureStore for KvStore {
         };
         Ok(docs
             .into_iter()
-            .map(|d| CredentialFailures { credential: d.credential, count: d.count, last_reason: d.last_reason, last_at: d.last_at })
+            .map(|d| CredentialFailures {
+                credential: d.credential,
+                count: d.count,
+                last_reason: d.last_reason,
+                last_at: d.last_at,
+            })
             .collect())
     }
 }

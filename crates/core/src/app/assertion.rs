@@ -52,7 +52,8 @@ pub async fn authenticate<R: Runtime>(
         }
         let token_endpoint = endpoint(issuer, TOKEN_PATH);
         let audiences = [issuer, token_endpoint.as_str()];
-        let expected = Expected { audiences: &audiences, now, max_lifetime: i64::from(p.config.assertion_max_lifetime) };
+        let expected =
+            Expected { audiences: &audiences, now, max_lifetime: i64::from(p.config.assertion_max_lifetime) };
         let checked = check(&claims, &expected).map_err(Ok)?;
         // Last, so only an assertion that passed everything uses up its jti.
         let key = replay_key(record.id.as_str(), &checked.jti);

@@ -119,7 +119,8 @@ async fn check<R: Runtime>(
     p: &Ports<'_, R>,
 ) -> Result<Actor, Failure> {
     let credentials: Vec<_> = client.federated_credentials.iter().filter(|f| f.issuer == issuer.issuer).collect();
-    let every = |reason: String| Failure::Rejected(credentials.iter().map(|c| (c.name.clone(), reason.clone())).collect());
+    let every =
+        |reason: String| Failure::Rejected(credentials.iter().map(|c| (c.name.clone(), reason.clone())).collect());
     let claims = verify(jwt, issuer, now, p).await.map_err(every)?;
     let mut mismatches = Vec::new();
     let matched = credentials.iter().find(|c| match c.check(&claims) {
@@ -138,7 +139,9 @@ async fn check<R: Runtime>(
         let exp = seconds(&claims, "exp").ok().flatten().unwrap_or(now);
         match p.store.first_use(&replay_key(&issuer.issuer, jti), exp + LEEWAY_SECS).await {
             Ok(true) => {}
-            Ok(false) => return Err(Failure::Rejected(vec![(credential.name.clone(), "token already used (jti)".into())])),
+            Ok(false) => {
+                return Err(Failure::Rejected(vec![(credential.name.clone(), "token already used (jti)".into())]))
+            }
             Err(e) => return Err(Failure::Server(OAuthError::server(format!("assertion replay store: {e}")))),
         }
     }

@@ -15,7 +15,6 @@ pub use wellknown::OPENAPI_DOCUMENT;
 use crate::config::Config;
 use crate::federation::keys::FederationKeys;
 use crate::http::{Header, Method, Request, Response};
-use m2m_edge_verify::Fetcher;
 use crate::jose::IssuingKey;
 use crate::keys::sealed::KeyCrypto;
 use crate::keys::KeyError;
@@ -24,6 +23,7 @@ use crate::oauth::metadata::{JWKS_PATH, OPENAPI_PATH, TOKEN_PATH};
 use crate::oauth::OAuthError;
 use crate::ports::{Clock, Logger, Random};
 use crate::store::Store;
+use m2m_edge_verify::Fetcher;
 
 /// The types a deployment plugs into the app: one parameter for the app's
 /// functions instead of one per port.

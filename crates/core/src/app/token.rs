@@ -4,6 +4,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Serialize;
 
+use super::federation::{self, Refused};
 use super::{render, Ports, Runtime};
 use crate::client::secret::verify_any;
 use crate::client::ClientStore;
@@ -11,7 +12,6 @@ use crate::client::{ClientId, ClientRecord, SecretHash, Status};
 use crate::grant::scope::join;
 use crate::http::{Body, Header, Request, Response, SignatureSlot};
 use crate::jose::{jws, IssuingKey};
-use super::federation::{self, Refused};
 use crate::oauth::claims::{AccessTokenClaims, Actor, CustomClaims};
 use crate::oauth::client_auth::{self, Credentials, Presented};
 use crate::oauth::negotiate::negotiate;
@@ -139,13 +139,17 @@ pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// RFC 8693 §3: what this server issues.
 const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 /// RFC 8693 §3: the subject token types a platform's identity token may be sent as.
-const SUBJECT_TOKEN_TYPES: [&str; 2] = ["urn:ietf:params:oauth:token-type:jwt", "urn:ietf:params:oauth:token-type:id_token"];
+const SUBJECT_TOKEN_TYPES: [&str; 2] =
+    ["urn:ietf:params:oauth:token-type:jwt", "urn:ietf:params:oauth:token-type:id_token"];
 
 /// The platform token and the client id of a token-exchange or JWT-bearer
 /// request. The platform token is the only credential: no other client
 /// authentication is taken beside it, and `client_id` names the client.
 fn platform_grant<'a>(grant: &str, req: &Request, params: &'a TokenParams) -> Result<(&'a str, &'a str), OAuthError> {
-    if req.header(Header::Authorization).is_some() || params.client_secret.is_some() || params.client_assertion.is_some() {
+    if req.header(Header::Authorization).is_some()
+        || params.client_secret.is_some()
+        || params.client_assertion.is_some()
+    {
         return Err(OAuthError::invalid_request(
             "the platform token is the credential here: send client_id and no other client authentication",
         ));
@@ -159,14 +163,21 @@ fn platform_grant<'a>(grant: &str, req: &Request, params: &'a TokenParams) -> Re
         }
         match params.subject_token_type.as_deref() {
             Some(t) if SUBJECT_TOKEN_TYPES.contains(&t) => {}
-            Some(_) => return Err(OAuthError::invalid_request("subject_token_type must be urn:ietf:params:oauth:token-type:jwt")),
+            Some(_) => {
+                return Err(OAuthError::invalid_request(
+                    "subject_token_type must be urn:ietf:params:oauth:token-type:jwt",
+                ))
+            }
             None => return Err(OAuthError::invalid_request("missing subject_token_type")),
         }
         params.subject_token.as_deref().ok_or_else(|| OAuthError::invalid_request("missing subject_token"))?
     } else {
         params.assertion.as_deref().ok_or_else(|| OAuthError::invalid_request("missing assertion"))?
     };
-    let id = params.client_id.as_deref().ok_or_else(|| OAuthError::invalid_request("missing client_id: it names the client the token is for"))?;
+    let id = params
+        .client_id
+        .as_deref()
+        .ok_or_else(|| OAuthError::invalid_request("missing client_id: it names the client the token is for"))?;
     Ok((jwt, id))
 }
 
@@ -198,7 +209,8 @@ fn token_response(
 ) -> Result<Response, OAuthError> {
     const PREFIX: &[u8] = br#"{"access_token":""#;
     let unsigned = format!("{signing_input}.");
-    let body = TokenResponse { access_token: &unsigned, token_type: "Bearer", expires_in: ttl, scope, issued_token_type };
+    let body =
+        TokenResponse { access_token: &unsigned, token_type: "Bearer", expires_in: ttl, scope, issued_token_type };
     let body = serde_json::to_vec(&body).map_err(|e| OAuthError::server(format!("response: {e}")))?;
     let input = PREFIX.len()..PREFIX.len() + signing_input.len();
     let at = input.end + 1;

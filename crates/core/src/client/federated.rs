@@ -93,14 +93,24 @@ fn one(i: usize, item: &Value) -> Result<FederatedCredential, FieldError> {
     let Value::Object(map) = item else {
         return Err(FieldError::new(format!("federated_credentials[{i}]"), "must be an object"));
     };
-    if let Some(unknown) = map.keys().find(|k| !["name", "description", "issuer", "subject", "claims"].contains(&k.as_str())) {
-        return Err(FieldError::new(field(unknown), "unknown field; expected name, description, issuer, subject, claims"));
+    if let Some(unknown) =
+        map.keys().find(|k| !["name", "description", "issuer", "subject", "claims"].contains(&k.as_str()))
+    {
+        return Err(FieldError::new(
+            field(unknown),
+            "unknown field; expected name, description, issuer, subject, claims",
+        ));
     }
     let name = map
         .get("name")
         .and_then(Value::as_str)
         .filter(|n| is_valid_chosen(n))
-        .ok_or_else(|| FieldError::new(field("name"), "must be 3 to 64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit"))?
+        .ok_or_else(|| {
+            FieldError::new(
+                field("name"),
+                "must be 3 to 64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit",
+            )
+        })?
         .to_string();
     let issuer = https_url(&field("issuer"), map.get("issuer").unwrap_or(&Value::Null))?;
     let subject = match map.get("subject") {
@@ -126,7 +136,12 @@ fn one(i: usize, item: &Value) -> Result<FederatedCredential, FieldError> {
             "a credential needs a subject or claim rules: one that matches every token of an issuer is refused",
         ));
     }
-    let description = map.get("description").map(description).transpose().map_err(|e| FieldError::new(field("description"), e.message))?.flatten();
+    let description = map
+        .get("description")
+        .map(description)
+        .transpose()
+        .map_err(|e| FieldError::new(field("description"), e.message))?
+        .flatten();
     Ok(FederatedCredential { name, description, issuer, subject, claims })
 }
 
@@ -144,7 +159,10 @@ pub fn parse(v: &Value) -> Result<Vec<FederatedCredential>, FieldError> {
     for (i, item) in items.iter().enumerate() {
         let credential = one(i, item)?;
         if out.iter().any(|c| c.name == credential.name) {
-            return Err(FieldError::new(format!("federated_credentials[{i}].name"), "repeats the name of another credential"));
+            return Err(FieldError::new(
+                format!("federated_credentials[{i}].name"),
+                "repeats the name of another credential",
+            ));
         }
         out.push(credential);
     }
@@ -193,7 +211,10 @@ mod tests {
             "kubernetes.io": {"namespace": "payments", "serviceaccount": {"name": "api", "uid": "u"}}});
         assert_eq!(creds[0].check(token.as_object().unwrap()), Ok(()));
         let elsewhere = json!({"kubernetes.io": {"namespace": "default", "serviceaccount": {"name": "api"}}});
-        assert_eq!(creds[0].check(elsewhere.as_object().unwrap()), Err(Mismatch::Claim("/kubernetes.io/namespace".into())));
+        assert_eq!(
+            creds[0].check(elsewhere.as_object().unwrap()),
+            Err(Mismatch::Claim("/kubernetes.io/namespace".into()))
+        );
     }
 
     #[test]
@@ -201,12 +222,23 @@ mod tests {
         let field = |v: Value| parse(&v).unwrap_err().field;
         assert_eq!(field(json!([{"name": "all", "issuer": GITHUB}])), "federated_credentials[0].subject");
         assert_eq!(field(json!([{"name": "x", "issuer": GITHUB, "subject": "s"}])), "federated_credentials[0].name");
-        assert_eq!(field(json!([{"name": "abc", "issuer": "http://evil", "subject": "s"}])), "federated_credentials[0].issuer");
-        assert_eq!(field(json!([{"name": "abc", "issuer": GITHUB, "claims": {"ref": 5}}])), "federated_credentials[0].claims.ref");
         assert_eq!(
-            field(json!([{"name": "abc", "issuer": GITHUB, "subject": "s"}, {"name": "abc", "issuer": GITHUB, "subject": "t"}])),
+            field(json!([{"name": "abc", "issuer": "http://evil", "subject": "s"}])),
+            "federated_credentials[0].issuer"
+        );
+        assert_eq!(
+            field(json!([{"name": "abc", "issuer": GITHUB, "claims": {"ref": 5}}])),
+            "federated_credentials[0].claims.ref"
+        );
+        assert_eq!(
+            field(
+                json!([{"name": "abc", "issuer": GITHUB, "subject": "s"}, {"name": "abc", "issuer": GITHUB, "subject": "t"}])
+            ),
             "federated_credentials[1].name"
         );
-        assert_eq!(field(json!([{"name": "abc", "issuer": GITHUB, "subject": "s", "extra": 1}])), "federated_credentials[0].extra");
+        assert_eq!(
+            field(json!([{"name": "abc", "issuer": GITHUB, "subject": "s", "extra": 1}])),
+            "federated_credentials[0].extra"
+        );
     }
 }

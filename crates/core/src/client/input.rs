@@ -3,9 +3,9 @@
 
 use serde_json::{Map, Value};
 
+use super::federated::{self, FederatedCredential};
 use super::keys::ClientKeys;
 use super::record::{ClientId, Status};
-use super::federated::{self, FederatedCredential};
 use crate::grant::{Audience, Grant, Scope};
 use crate::oauth::claims::RESERVED_CLAIMS;
 use crate::project::ProjectId;

@@ -152,7 +152,8 @@ fn optional<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
 
 /// The checked body of `POST /admin/federation/issuers`.
 pub fn parse_new(body: &Value) -> Result<NewIssuer, FieldError> {
-    let map = as_object(body, &["issuer", "name", "jwks_uri", "audiences", "algorithm", "max_token_age", "single_use"])?;
+    let map =
+        as_object(body, &["issuer", "name", "jwks_uri", "audiences", "algorithm", "max_token_age", "single_use"])?;
     let issuer = https_url("issuer", map.get("issuer").ok_or_else(|| FieldError::new("issuer", "is required"))?)?;
     Ok(NewIssuer {
         name: optional(map, "name").map(name).transpose()?.unwrap_or_else(|| issuer.clone()),
@@ -168,7 +169,8 @@ pub fn parse_new(body: &Value) -> Result<NewIssuer, FieldError> {
 /// The checked body of `PATCH /admin/federation/issuers/{id}`; the issuer
 /// URL never changes (credentials name it).
 pub fn parse_patch(body: &Value) -> Result<IssuerPatch, FieldError> {
-    let map = as_object(body, &["name", "jwks_uri", "audiences", "algorithm", "max_token_age", "single_use", "issuer"])?;
+    let map =
+        as_object(body, &["name", "jwks_uri", "audiences", "algorithm", "max_token_age", "single_use", "issuer"])?;
     if map.contains_key("issuer") {
         return Err(FieldError::new("issuer", "cannot change: credentials name it; register another issuer"));
     }

@@ -152,7 +152,8 @@ async fn fetch<F: Fetcher>(issuer: &TrustedIssuer, fetcher: &F) -> Result<(Vec<I
             if metadata["issuer"].as_str() != Some(issuer.issuer.as_str()) {
                 return Err("its metadata names another issuer".into());
             }
-            https_url("jwks_uri", &metadata["jwks_uri"]).map_err(|_| "its metadata has no usable jwks_uri".to_string())?
+            https_url("jwks_uri", &metadata["jwks_uri"])
+                .map_err(|_| "its metadata has no usable jwks_uri".to_string())?
         }
     };
     let (body, max_age) = get_json(fetcher, &jwks_uri).await?;

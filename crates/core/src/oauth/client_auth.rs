@@ -9,9 +9,9 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine;
 
 use super::form::decode_component;
-use crate::assertion::CLIENT_ASSERTION_TYPE;
 use super::params::TokenParams;
 use super::OAuthError;
+use crate::assertion::CLIENT_ASSERTION_TYPE;
 use crate::http::MAX_AUTHORIZATION_BYTES;
 
 /// Standard base64; padding optional, since some clients strip it.

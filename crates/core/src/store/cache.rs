@@ -26,8 +26,8 @@ use std::rc::Rc;
 
 use crate::assertion::ReplayStore;
 use crate::audit::{AuditEvent, AuditFilter, AuditPage, AuditStore, AuthFailures};
-use crate::federation::{CredentialFailures, FederationFailureStore, IssuerStore, TrustedIssuer};
 use crate::client::{ClientFilter, ClientId, ClientRecord, ClientStore, Page};
+use crate::federation::{CredentialFailures, FederationFailureStore, IssuerStore, TrustedIssuer};
 use crate::keys::{KeyStore, ManagedKey, StoredKeys};
 use crate::ports::{StoreError, Write};
 use crate::project::{Project, ProjectId, ProjectPage, ProjectStore};
@@ -215,7 +215,13 @@ impl<S: IssuerStore> IssuerStore for CachedStore<S> {
 }
 
 impl<S: FederationFailureStore> FederationFailureStore for CachedStore<S> {
-    async fn record_failure(&self, client: &ClientId, credential: &str, reason: &str, at: i64) -> Result<(), StoreError> {
+    async fn record_failure(
+        &self,
+        client: &ClientId,
+        credential: &str,
+        reason: &str,
+        at: i64,
+    ) -> Result<(), StoreError> {
         self.inner.record_failure(client, credential, reason, at).await
     }
     async fn failures(&self, client: &ClientId) -> Result<Vec<CredentialFailures>, StoreError> {

@@ -14,8 +14,8 @@ use crate::audit::AuditStore;
 use crate::client::ClientStore;
 use crate::federation::{FederationFailureStore, IssuerStore};
 use crate::keys::KeyStore;
-use crate::project::ProjectStore;
 use crate::ports::StoreError;
+use crate::project::ProjectStore;
 use crate::resource::ResourceStore;
 
 /// Everything the app needs from storage.

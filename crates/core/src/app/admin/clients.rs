@@ -127,7 +127,11 @@ pub(super) async fn create<R: Runtime>(req: &Request, caller: &Caller, p: &Ports
 
 /// The client, if `caller` may see it: another project's client is as
 /// absent as one that does not exist.
-pub(super) async fn load<R: Runtime>(id: &ClientId, caller: &Caller, p: &Ports<'_, R>) -> Result<ClientRecord, AdminError> {
+pub(super) async fn load<R: Runtime>(
+    id: &ClientId,
+    caller: &Caller,
+    p: &Ports<'_, R>,
+) -> Result<ClientRecord, AdminError> {
     p.store.get_fresh(id).await?.filter(|c| caller.sees(c.project_id.as_ref())).ok_or(AdminError::NotFound("client"))
 }
 

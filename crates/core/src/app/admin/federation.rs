@@ -8,12 +8,12 @@ use serde_json::{json, Value};
 use super::clients::client_ids;
 use super::{check_precondition, etag, if_match, json_body, ok, AdminError, AdminResult};
 use crate::app::render::issuer_json;
-use crate::time::rfc3339;
 use crate::app::{Ports, Runtime};
 use crate::client::{ClientFilter, ClientRecord};
 use crate::federation::issuer::{parse_new, parse_patch, MAX_ISSUERS};
 use crate::federation::{FederatedCredential, FederationFailureStore, IssuerId, IssuerStore, TrustedIssuer};
 use crate::http::{Request, Response};
+use crate::time::rfc3339;
 use crate::validate::FieldError;
 
 /// How many times a change of the set is tried on fresh data.
@@ -73,7 +73,8 @@ pub(super) async fn create<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> Admin
     })
     .await?
     .ok_or_else(|| AdminError::Server("issuer not created".into()))?;
-    Ok(issuer_response(201, &created).with_header("location", format!("/admin/federation/issuers/{}", created.id.as_str())))
+    Ok(issuer_response(201, &created)
+        .with_header("location", format!("/admin/federation/issuers/{}", created.id.as_str())))
 }
 
 pub(super) async fn get<R: Runtime>(id: &IssuerId, p: &Ports<'_, R>) -> AdminResult {

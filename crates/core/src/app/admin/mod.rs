@@ -16,15 +16,15 @@ use serde_json::{json, Value};
 use super::{Effects, Ports, Runtime};
 use crate::client::{ClientId, ClientRecord, ClientStore};
 use crate::config::StorageKind;
+use crate::federation::IssuerId;
 use crate::http::{Body, Header, Method, Request, Response};
 use crate::oauth::form::parse_pairs;
 use crate::ports::{StoreError, Write};
-use crate::federation::IssuerId;
 use crate::project::{Project, ProjectId};
 use crate::resource::{ApiResource, ResourceId};
 use crate::validate::FieldError;
-use caller::Caller;
 pub use caller::AdminScope;
+use caller::Caller;
 
 /// Said on every successful change when the backend is Workers KV: KV is
 /// eventually consistent, and other locations may serve the old value
