@@ -3,7 +3,8 @@
 //! failure is one `invalid_client` for the caller; the reason goes to the
 //! log, and counts against the client's failure limit like a wrong secret.
 
-use m2m_edge_verify::token::{object, parse_jws, Algorithm, Typing};
+use m2m_edge_verify::token::{object, parse_jws, Algorithm, Jws, Typing};
+use serde_json::{Map, Value};
 
 use super::{Ports, Runtime};
 use crate::assertion::{check, replay_key, Expected, Refusal, ReplayStore, LEEWAY_SECS};
@@ -36,44 +37,61 @@ pub async fn authenticate<R: Runtime>(
     if p.limits.locked(id.as_str(), address, now) {
         return Err(OAuthError::too_many_requests());
     }
-    let outcome = async {
-        let record = p.store.get(&id).await.map_err(|e| Err(OAuthError::server(e.to_string())))?;
-        let (record, keys) = match record {
-            Some(r) if r.status == Status::Active => match r.keys.clone() {
-                Some(keys) => (r, keys),
-                None => return Err(Ok(Refusal::UnknownClient)),
-            },
-            _ => return Err(Ok(Refusal::UnknownClient)),
-        };
-        let key = keys.find(jws.kid.as_deref()).ok_or(Ok(Refusal::UnknownKey))?;
-        let signature: [u8; 64] = jws.signature.as_slice().try_into().map_err(|_| Ok(Refusal::Signature))?;
-        if !m2m_edge_verify::in_range(&signature) || !p.crypto.verify_es256(key, jws.signing_input, &signature).await {
-            return Err(Ok(Refusal::Signature));
-        }
-        let token_endpoint = endpoint(issuer, TOKEN_PATH);
-        let audiences = [issuer, token_endpoint.as_str()];
-        let expected =
-            Expected { audiences: &audiences, now, max_lifetime: i64::from(p.config.assertion_max_lifetime) };
-        let checked = check(&claims, &expected).map_err(Ok)?;
-        // Last, so only an assertion that passed everything uses up its jti.
-        let key = replay_key(record.id.as_str(), &checked.jti);
-        match p.store.first_use(&key, checked.expires_at + LEEWAY_SECS).await {
-            Ok(true) => Ok(record),
-            Ok(false) => Err(Ok(Refusal::Replayed)),
-            Err(e) => Err(Err(OAuthError::server(format!("assertion replay store: {e}")))),
-        }
-    }
-    .await;
-    match outcome {
+    match verify(&jws, &claims, &id, issuer, now, p).await {
         Ok(record) => Ok(record),
-        Err(Err(server)) => Err(server),
-        Err(Ok(refusal)) => {
+        Err(Failure::Server(e)) => Err(e),
+        Err(Failure::Refused(refusal)) => {
             let refused = refused(refusal, Some(&id), p);
             if p.limits.failed(id.as_str(), address, now, p.log).await.is_err() {
                 return Err(OAuthError::too_many_requests());
             }
             Err(refused)
         }
+    }
+}
+
+/// How checking a known client's assertion failed.
+enum Failure {
+    /// The assertion does not authenticate the client, for this reason.
+    Refused(Refusal),
+    /// Storage failed.
+    Server(OAuthError),
+}
+
+impl From<Refusal> for Failure {
+    fn from(refusal: Refusal) -> Failure {
+        Failure::Refused(refusal)
+    }
+}
+
+/// The client `id`, if `jws` (with `claims`) is a valid, unused assertion
+/// signed with one of its keys.
+async fn verify<R: Runtime>(
+    jws: &Jws<'_>,
+    claims: &Map<String, Value>,
+    id: &ClientId,
+    issuer: &str,
+    now: i64,
+    p: &Ports<'_, R>,
+) -> Result<ClientRecord, Failure> {
+    let record = p.store.get(id).await.map_err(|e| Failure::Server(OAuthError::server(e.to_string())))?;
+    let record = record.filter(|r| r.status == Status::Active).ok_or(Refusal::UnknownClient)?;
+    let keys = record.keys.as_ref().ok_or(Refusal::UnknownClient)?;
+    let key = keys.find(jws.kid.as_deref()).ok_or(Refusal::UnknownKey)?;
+    let signature: [u8; 64] = jws.signature.as_slice().try_into().map_err(|_| Refusal::Signature)?;
+    if !m2m_edge_verify::in_range(&signature) || !p.crypto.verify_es256(key, jws.signing_input, &signature).await {
+        return Err(Refusal::Signature.into());
+    }
+    let token_endpoint = endpoint(issuer, TOKEN_PATH);
+    let audiences = [issuer, token_endpoint.as_str()];
+    let expected = Expected { audiences: &audiences, now, max_lifetime: i64::from(p.config.assertion_max_lifetime) };
+    let checked = check(claims, &expected)?;
+    // Last, so only an assertion that passed everything uses up its jti.
+    let key = replay_key(record.id.as_str(), &checked.jti);
+    match p.store.first_use(&key, checked.expires_at + LEEWAY_SECS).await {
+        Ok(true) => Ok(record),
+        Ok(false) => Err(Refusal::Replayed.into()),
+        Err(e) => Err(Failure::Server(OAuthError::server(format!("assertion replay store: {e}")))),
     }
 }
 
