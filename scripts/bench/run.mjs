@@ -18,6 +18,8 @@ import { Miniflare } from "miniflare";
 import { build as esbuild } from "esbuild";
 import { EDGE_AUDIENCE, EDGE_ISSUER, clientFor, startWithEdgeApi, startWorker, workerdPids } from "../../tests/e2e/harness.mjs";
 import { script as floorScript } from "./floor.mjs";
+import { SignJWT, exportJWK, generateKeyPair } from "jose";
+import { githubClaims, startIssuer } from "../../tests/e2e/oidc-issuer.mjs";
 
 const root = new URL("../../", import.meta.url).pathname;
 const QUICK = process.env.QUICK === "1";
@@ -146,6 +148,90 @@ async function benchWorkers() {
     }
   } finally {
     for (const w of running) await w.close();
+  }
+}
+
+/**
+ * Secretless token requests beside the secret one, in one D1 worker:
+ * token exchange with a GitHub-shaped RS256 platform token (an issuer set
+ * to reusable tokens, so one token can be sent over and over; keys warm),
+ * at 8 connections, side by side with client_secret_basic; and
+ * private_key_jwt, whose assertions are single-use, one fresh assertion per
+ * request, sequentially, beside the secret path sent the same way.
+ */
+async function benchSecretless() {
+  const before = new Set(workerdPids());
+  const never = { simple: { limit: 1e9, period: 60 } };
+  const ratelimits = { TOKEN_RATE_LIMIT: never, ADMIN_RATE_LIMIT: never, AUTH_FAILURE_RATE_LIMIT: never };
+  const w = await startWorker({ bindings: { STORAGE: "d1" }, direct: true, ratelimits });
+  const issuer = await startIssuer();
+  try {
+    const own = workerdPids().filter((pid) => !before.has(pid));
+    const api = clientFor(w);
+    await api.admin("POST", "/admin/federation/issuers", { issuer: issuer.issuer, audiences: ["m2m-edge"], single_use: false });
+    const secret = await api.createClient();
+    const federated = await api.createClient({ federated_credentials: [{ name: "release", issuer: issuer.issuer, claims: { repository: "acme/deploy" } }] });
+    const platform = await issuer.mint(githubClaims(), { audience: "m2m-edge", expiresIn: "1h" });
+    const address = { "cf-connecting-ip": "203.0.113.1" };
+    const url = `${w.directBase}/oauth2/token`;
+    const secretSpec = { url, method: "POST", headers: { ...tokenForm, ...address, authorization: basic(secret.client_id, secret.client_secret) }, body: "grant_type=client_credentials" };
+    const exchange = new URLSearchParams({
+      grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
+      subject_token_type: "urn:ietf:params:oauth:token-type:jwt",
+      subject_token: platform,
+      client_id: federated.client_id,
+    });
+    const federatedSpec = { url, method: "POST", headers: { ...tokenForm, ...address }, body: exchange.toString() };
+    load({ ...federatedSpec, connections: 8, seconds: 1 });
+    const series = [{ storage: "d1", keyMode: "byok", pids: () => own, specs: [["token (secret)", secretSpec], ["token exchange (federated)", federatedSpec]] }];
+    for (const r of points(series, 8)[0]) {
+      rows.push({ target: "m2m-edge secretless", storage: "d1", keyMode: "byok", ...r });
+      log(rows.at(-1));
+    }
+    const { publicKey, privateKey } = await generateKeyPair("ES256");
+    const created = await api.admin("POST", "/admin/clients", {
+      name: "signer",
+      token_endpoint_auth_method: "private_key_jwt",
+      jwks: { keys: [{ ...(await exportJWK(publicKey)), kid: "k" }] },
+      grants: [{ audience: "https://api.example.com", scopes: ["read"] }],
+    });
+    const keyClient = created.json.client_id;
+    const assertionBody = async () =>
+      new URLSearchParams({
+        grant_type: "client_credentials",
+        client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        client_assertion: await new SignJWT({ jti: crypto.randomUUID() })
+          .setProtectedHeader({ alg: "ES256", kid: "k" })
+          .setIssuer(keyClient)
+          .setSubject(keyClient)
+          .setAudience(url)
+          .setIssuedAt()
+          .setExpirationTime("1m")
+          .sign(privateKey),
+      }).toString();
+    const sequential = async (request, n) => {
+      const bodies = [];
+      for (let i = 0; i < n; i++) bodies.push(await request());
+      const times = [];
+      const cpuBefore = cpuTicks(own);
+      for (const { headers, body } of bodies) {
+        const start = performance.now();
+        const r = await fetch(url, { method: "POST", headers, body });
+        await r.text();
+        if (r.status !== 200) throw new Error(`sequential token request: ${r.status}`);
+        times.push(performance.now() - start);
+      }
+      const cpu = (((cpuTicks(own) - cpuBefore) / TICKS) * 1e6) / n;
+      times.sort((a, b) => a - b);
+      return { p50: times[Math.floor(n / 2)], cpu };
+    };
+    const n = QUICK ? 100 : 500;
+    const seqSecret = await sequential(async () => ({ headers: secretSpec.headers, body: secretSpec.body }), n);
+    const seqKey = await sequential(async () => ({ headers: { ...tokenForm, ...address }, body: await assertionBody() }), n);
+    return { seqSecret, seqKey, n };
+  } finally {
+    await issuer.close();
+    await w.close();
   }
 }
 
@@ -312,6 +398,7 @@ await benchWorkers();
 await benchFloor();
 await benchVerifiers();
 const native = benchNativeVerifier();
+const secretless = await benchSecretless();
 await benchPeer();
 const cold = await coldStart();
 
@@ -340,6 +427,14 @@ const vfloorTrivial = find("JS verify floor", "-", "-", "trivial GET", 8);
 summary.push(
   `- verifying at the edge, 8 connections: the Rust edge API ${f1(rust.rps)} verifications/s = ${f2(rust.rps / jose.rps)}× the jose worker (${f1(jose.rps)}); CPU per verification above each API's own trivial route: Rust ${f1(rust.cpuMsPer1k - rustTrivial.cpuMsPer1k)} µs, jose ${f1(jose.cpuMsPer1k - joseTrivial.cpuMsPer1k)} µs, and the floor — one WebCrypto ES256 verification alone — ${f1(vfloor.cpuMsPer1k - vfloorTrivial.cpuMsPer1k)} µs`,
 );
+const sSecret = find("m2m-edge secretless", "d1", "byok", "token (secret)", 8);
+const sFed = find("m2m-edge secretless", "d1", "byok", "token exchange (federated)", 8);
+summary.push(
+  `- secretless, D1, 8 connections: token exchange with an RS256 platform token (keys warm, reusable token) ${f1(sFed.rps)} tokens/s against ${f1(sSecret.rps)} with a secret in the same worker; worker CPU ${f1(sFed.cpuMsPer1k - sSecret.cpuMsPer1k)} µs more per token (the issuer set read from D1, an RS256 verification with the key imported each time, the credential match)`,
+);
+summary.push(
+  `- private_key_jwt, D1, sequential, ${secretless.n} requests each with a fresh assertion: p50 ${f2(secretless.seqKey.p50)} ms and ${f1(secretless.seqKey.cpu)} µs worker CPU per token, against p50 ${f2(secretless.seqSecret.p50)} ms and ${f1(secretless.seqSecret.cpu)} µs with a secret sent the same way (an ES256 verification and one D1 write for the jti)`,
+);
 summary.push(`- ${native} — p256 compiled natively, release profile, whole \`verify\` with a warm key cache`);
 summary.push(`- wasm: ${wasm.length} bytes raw, ${gzipSync(wasm, { level: 9 }).length} bytes gzip (-9)`);
 summary.push(`- cold start (${cold.samples} runs, median): process start → first token answered ${f1(cold.startToToken)} ms; first token in a fresh isolate ${f2(cold.first)} ms, second ${f2(cold.second)} ms`);
@@ -366,7 +461,10 @@ one token per request at 8 connections: the example edge API
 (\`examples/edge-api\`, Rust, m2m-edge-verify with WebCrypto) and the same
 API as a JS worker with jose (\`scripts/bench/jose-api.mjs\`), keys warm in
 both; the "JS verify floor" (\`scripts/bench/verify-floor.mjs\`) makes only
-the one WebCrypto verification. Run-to-run noise on this machine is about
+the one WebCrypto verification. The "secretless" rows and lines measure
+token exchange (workload identity federation) beside the secret path in one
+D1 worker, and \`private_key_jwt\` sequentially (each assertion works once,
+so each request carries a fresh one). Run-to-run noise on this machine is about
 ±10 µs of CPU per request.
 
 ${table()}

@@ -14,8 +14,8 @@ const STORAGE = ctx.storage;
 const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const AUDIENCE = "https://api.example.com";
 
-async function keyClient(kid) {
-  const { publicKey, privateKey } = await generateKeyPair("ES256", { extractable: true });
+async function keyClient(kid, alg = "ES256") {
+  const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
   const jwk = { ...(await exportJWK(publicKey)), kid };
   const r = await ctx.api.admin("POST", "/admin/clients", {
     name: `signed-${kid}`,
@@ -25,12 +25,12 @@ async function keyClient(kid) {
   });
   assert.equal(r.status, 201, JSON.stringify(r.json));
   assert.equal(r.json.client_secret, undefined);
-  return { id: r.json.client_id, privateKey, kid };
+  return { id: r.json.client_id, privateKey, kid, alg };
 }
 
-function assertion({ id, privateKey, kid }, { exp = "2m" } = {}) {
+function assertion({ id, privateKey, kid, alg = "ES256" }, { exp = "2m" } = {}) {
   return new SignJWT({ jti: crypto.randomUUID() })
-    .setProtectedHeader({ alg: "ES256", typ: "JWT", kid })
+    .setProtectedHeader({ alg, typ: "JWT", kid })
     .setIssuer(id)
     .setSubject(id)
     .setAudience(`${ctx.w.base}/oauth2/token`)
@@ -65,6 +65,15 @@ describe(`private_key_jwt (${STORAGE})`, () => {
     assert.equal((await withAssertion(elsewhere)).status, 401);
     const tooLong = await assertion(client, { exp: "1h" });
     assert.equal((await withAssertion(tooLong)).status, 401);
+  });
+
+  test("an RSA key signs RS256 assertions (WebCrypto RSASSA-PKCS1-v1_5)", async () => {
+    const client = await keyClient("r1", "RS256");
+    const ok = await withAssertion(await assertion(client));
+    assert.equal(ok.status, 200, JSON.stringify(ok.json));
+    assert.equal(decodeJwt(ok.json.access_token).sub, client.id);
+    const stranger = { ...client, privateKey: (await generateKeyPair("RS256")).privateKey };
+    assert.equal((await withAssertion(await assertion(stranger))).status, 401);
   });
 
   test("concurrent uses of one assertion: exactly one token", async () => {

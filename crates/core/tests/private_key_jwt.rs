@@ -189,11 +189,30 @@ fn keys_are_registered_checked_and_rotated_by_patch() {
 }
 
 #[test]
-fn discovery_advertises_private_key_jwt_with_es256() {
+fn discovery_advertises_private_key_jwt_with_its_two_algorithms() {
     let w = World::new();
     let d = w.call(Req::get("/.well-known/oauth-authorization-server").build()).body_json();
     assert!(d["token_endpoint_auth_methods_supported"].as_array().unwrap().contains(&json!("private_key_jwt")));
-    assert_eq!(d["token_endpoint_auth_signing_alg_values_supported"], json!(["ES256"]));
+    assert_eq!(d["token_endpoint_auth_signing_alg_values_supported"], json!(["ES256", "RS256"]));
+}
+
+#[test]
+fn an_rsa_key_signs_rs256_assertions_and_only_those() {
+    let w = World::new();
+    let rsa = IssuerKeyPair::rsa();
+    let jwks = rsa.jwks("r1");
+    let r = w.admin(
+        Method::Post,
+        "/admin/clients",
+        Some(json!({"name": "rsa", "token_endpoint_auth_method": "private_key_jwt", "jwks": jwks,
+                    "grants": [{"audience": "https://api.test", "scopes": []}]})),
+    );
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let id = r.body_json()["client_id"].as_str().unwrap().to_string();
+    assert_eq!(with_assertion(&w, &rsa.sign("r1", &claims(&id, "rs256"))).status, 200);
+    // The same kid claimed with ES256: the key decides the algorithm.
+    let ec = ClientKeyPair::generate();
+    assert_eq!(with_assertion(&w, &signed(&ec, "r1", &claims(&id, "es256-under-rsa-kid"))).status, 401);
 }
 
 #[test]

@@ -10,7 +10,7 @@
 //!   [`STALE_IF_ERROR_SECS`] past its freshness, retried every
 //!   [`RETRY_AFTER_FAILURE_SECS`].
 
-use crate::jwks::{PublicKey, RsaPublicKey};
+use crate::jwks::{PublicKey, RsaPublicKey, VerificationKey};
 
 /// A published key as the cache holds it: found by its `kid`, and compared
 /// whole to tell a key held from a new one under the same `kid`.
@@ -28,6 +28,12 @@ impl Published for PublicKey {
 impl Published for RsaPublicKey {
     fn kid(&self) -> &str {
         &self.kid
+    }
+}
+
+impl Published for VerificationKey {
+    fn kid(&self) -> &str {
+        VerificationKey::kid(self)
     }
 }
 

@@ -104,14 +104,48 @@ pub fn parse_rsa(body: &[u8]) -> Result<Vec<RsaPublicKey>, NotAKeySet> {
         .filter_map(|k| {
             let n = URL_SAFE_NO_PAD.decode(k.n.as_deref()?).ok()?;
             let e = URL_SAFE_NO_PAD.decode(k.e.as_deref()?).ok()?;
-            let n: Vec<u8> = n.into_iter().skip_while(|b| *b == 0).collect();
             // 65537 only: what every platform publishes, and no small-exponent pitfalls.
-            let bits = n.first().map_or(0, |b| n.len() * 8 - b.leading_zeros() as usize);
-            (bits >= MIN_RSA_BITS && e == [1, 0, 1]).then_some(())?;
-            Some(RsaPublicKey { kid: k.kid.filter(|kid| !kid.is_empty())?, n, e })
+            rsa_key(k.kid.filter(|kid| !kid.is_empty())?, &n, &e)
         })
         .collect();
     Ok(keys)
+}
+
+/// A published verification key of either algorithm this crate takes
+/// apart: the key decides the algorithm, never the token (RFC 8725 §3.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VerificationKey {
+    /// An EC P-256 key: ES256.
+    Es256(PublicKey),
+    /// An RSA key: RS256.
+    Rs256(RsaPublicKey),
+}
+
+impl VerificationKey {
+    /// Its `kid`.
+    pub fn kid(&self) -> &str {
+        match self {
+            VerificationKey::Es256(k) => &k.kid,
+            VerificationKey::Rs256(k) => &k.kid,
+        }
+    }
+
+    /// The one algorithm it verifies.
+    pub fn algorithm(&self) -> crate::token::Algorithm {
+        match self {
+            VerificationKey::Es256(_) => crate::token::Algorithm::Es256,
+            VerificationKey::Rs256(_) => crate::token::Algorithm::Rs256,
+        }
+    }
+}
+
+/// An RSA public key's parts, checked as [`parse_rsa`] checks them: a
+/// modulus of at least [`MIN_RSA_BITS`] (leading zeros dropped) and the
+/// exponent 65537.
+pub fn rsa_key(kid: String, n: &[u8], e: &[u8]) -> Option<RsaPublicKey> {
+    let n: Vec<u8> = n.iter().copied().skip_while(|b| *b == 0).collect();
+    let bits = n.first().map_or(0, |b| n.len() * 8 - b.leading_zeros() as usize);
+    (bits >= MIN_RSA_BITS && e == [1, 0, 1]).then(|| RsaPublicKey { kid, n, e: e.to_vec() })
 }
 
 #[cfg(test)]

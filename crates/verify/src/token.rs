@@ -98,6 +98,8 @@ impl Algorithm {
 /// optional `kid` (client assertions need not name a key).
 #[derive(Debug)]
 pub struct Jws<'a> {
+    /// The algorithm it was parsed for (its header's `alg`).
+    pub algorithm: Algorithm,
     /// The key id the header names, if any.
     pub kid: Option<String>,
     /// `header.payload`, the bytes the signature covers.
@@ -170,7 +172,7 @@ pub fn parse_jws(token: &str, typing: Typing, algorithm: Algorithm) -> Result<Jw
     }
     let payload = decode(payload_b64, "payload")?;
     let signing_input = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
-    Ok(Jws { kid, signing_input, payload, signature })
+    Ok(Jws { algorithm, kid, signing_input, payload, signature })
 }
 
 /// RFC 9068 §4: `at+jwt`, or `application/at+jwt` (RFC 7515 §4.1.9 lets

@@ -4,12 +4,12 @@
 //! log, and counts against the client's failure limit like a wrong secret.
 
 use m2m_edge_verify::token::{object, parse_jws, Algorithm, Jws, Typing};
+use m2m_edge_verify::Rejection;
 use serde_json::{Map, Value};
 
 use super::{Ports, Runtime};
 use crate::assertion::{check, replay_key, Expected, Refusal, ReplayStore, LEEWAY_SECS};
 use crate::client::{ClientId, ClientRecord, ClientStore, Status};
-use crate::keys::sealed::KeyCrypto;
 use crate::oauth::client_auth::ClientAssertion;
 use crate::oauth::metadata::{endpoint, TOKEN_PATH};
 use crate::oauth::OAuthError;
@@ -21,8 +21,13 @@ pub async fn authenticate<R: Runtime>(
     address: Option<&str>,
     p: &Ports<'_, R>,
 ) -> Result<ClientRecord, OAuthError> {
-    let jws = parse_jws(&assertion.jwt, Typing::NotAccessToken, Algorithm::Es256)
-        .map_err(|_| refused(Refusal::Malformed, None, p))?;
+    // ES256 or RS256, whichever the header says; the key it names must be
+    // of that algorithm (checked below): the key decides, not the token.
+    let jws = match parse_jws(&assertion.jwt, Typing::NotAccessToken, Algorithm::Es256) {
+        Err(Rejection::Algorithm) => parse_jws(&assertion.jwt, Typing::NotAccessToken, Algorithm::Rs256),
+        parsed => parsed,
+    }
+    .map_err(|_| refused(Refusal::Malformed, None, p))?;
     let claims = object(&jws.payload, "payload").map_err(|_| refused(Refusal::Malformed, None, p))?;
     // The client is the assertion's subject (RFC 7523 §3 point 2), and a
     // client_id sent beside it must agree (RFC 7521 §4.2).
@@ -78,8 +83,7 @@ async fn verify<R: Runtime>(
     let record = record.filter(|r| r.status == Status::Active).ok_or(Refusal::UnknownClient)?;
     let keys = record.keys.as_ref().ok_or(Refusal::UnknownClient)?;
     let key = keys.find(jws.kid.as_deref()).ok_or(Refusal::UnknownKey)?;
-    let signature: [u8; 64] = jws.signature.as_slice().try_into().map_err(|_| Refusal::Signature)?;
-    if !m2m_edge_verify::in_range(&signature) || !p.crypto.verify_es256(key, jws.signing_input, &signature).await {
+    if key.algorithm() != jws.algorithm || !super::signature::verifies(p.crypto, key, jws).await {
         return Err(Refusal::Signature.into());
     }
     let token_endpoint = endpoint(issuer, TOKEN_PATH);

@@ -11,15 +11,14 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use m2m_edge_verify::token::{object, parse_jws, Algorithm, Typing};
+use m2m_edge_verify::token::{object, parse_jws, Typing};
 use serde_json::{Map, Value};
 
 use super::{Ports, Runtime};
 use crate::assertion::{replay_key, seconds, ReplayStore, LEEWAY_SECS};
 use crate::client::{ClientId, ClientRecord, ClientStore, Status};
-use crate::federation::keys::{IssuerKey, KeyProblem};
+use crate::federation::keys::KeyProblem;
 use crate::federation::{FederationFailureStore, IssuerStore, TrustedIssuer};
-use crate::keys::sealed::KeyCrypto;
 use crate::oauth::claims::Actor;
 use crate::oauth::OAuthError;
 
@@ -167,16 +166,8 @@ async fn verify<R: Runtime>(
         Err(KeyProblem::Unknown) => return Err("the issuer publishes no key with that kid".into()),
         Err(KeyProblem::Unavailable(why)) => return Err(format!("the issuer's keys are unavailable: {why}")),
     };
-    let verified = match (&key, algorithm) {
-        (IssuerKey::Ec(key), Algorithm::Es256) => match <[u8; 64]>::try_from(jws.signature.as_slice()) {
-            Ok(sig) => m2m_edge_verify::in_range(&sig) && p.crypto.verify_es256(key, jws.signing_input, &sig).await,
-            Err(_) => false,
-        },
-        (IssuerKey::Rsa(key), Algorithm::Rs256) => {
-            jws.signature.len() == key.n.len() && p.crypto.verify_rs256(key, jws.signing_input, &jws.signature).await
-        }
-        _ => false,
-    };
+    // The issuer's set holds keys of its algorithm only (federation::keys).
+    let verified = key.algorithm() == algorithm && super::signature::verifies(p.crypto, &key, &jws).await;
     if !verified {
         return Err("signature does not verify".into());
     }

@@ -6,6 +6,7 @@ mod admin;
 mod assertion;
 mod federation;
 pub mod render;
+mod signature;
 mod token;
 mod wellknown;
 

@@ -9,32 +9,14 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use m2m_edge_verify::cache::{Decision, KeyCache, Published};
-use m2m_edge_verify::jwks::{self, PublicKey, RsaPublicKey};
+use m2m_edge_verify::cache::{Decision, KeyCache};
+use m2m_edge_verify::jwks::{self, VerificationKey};
 use m2m_edge_verify::token::Algorithm;
 use m2m_edge_verify::{max_age, Fetcher};
 use serde_json::Value;
 
 use super::issuer::TrustedIssuer;
 use crate::validate::https_url;
-
-/// A trusted issuer's published key, of its algorithm.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IssuerKey {
-    /// ES256.
-    Ec(PublicKey),
-    /// RS256.
-    Rsa(RsaPublicKey),
-}
-
-impl Published for IssuerKey {
-    fn kid(&self) -> &str {
-        match self {
-            IssuerKey::Ec(k) => &k.kid,
-            IssuerKey::Rsa(k) => &k.kid,
-        }
-    }
-}
 
 /// Why no key could be had.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,7 +30,7 @@ pub enum KeyProblem {
 /// Every trusted issuer's keys in this isolate.
 #[derive(Default)]
 pub struct FederationKeys {
-    caches: RefCell<HashMap<String, KeyCache<(), IssuerKey>>>,
+    caches: RefCell<HashMap<String, KeyCache<(), VerificationKey>>>,
 }
 
 /// Which cache an issuer's keys are in: its URL, where its keys are and
@@ -76,7 +58,7 @@ impl FederationKeys {
         kid: Option<&str>,
         fetcher: &F,
         now: i64,
-    ) -> Result<IssuerKey, KeyProblem> {
+    ) -> Result<VerificationKey, KeyProblem> {
         let kid = kid.ok_or(KeyProblem::Unknown)?;
         let name = cache_key(issuer);
         let decision = {
@@ -128,7 +110,7 @@ impl FederationKeys {
 
 /// The held key for `kid` (the cache holds `()` per key: the public key is
 /// what is needed, and it is imported per use).
-fn cache_lookup(cache: &KeyCache<(), IssuerKey>, kid: &str) -> Result<IssuerKey, KeyProblem> {
+fn cache_lookup(cache: &KeyCache<(), VerificationKey>, kid: &str) -> Result<VerificationKey, KeyProblem> {
     cache.held().find(|k| k.kid() == kid).cloned().ok_or(KeyProblem::Unknown)
 }
 
@@ -143,7 +125,7 @@ async fn get_json<F: Fetcher>(fetcher: &F, url: &str) -> Result<(Vec<u8>, Option
 /// The issuer's keys of its algorithm, and the JWKS `max-age`: from
 /// `jwks_uri`, or from the one its metadata names (whose `issuer` must be
 /// it, OpenID Connect Discovery 1.0 §4.3).
-async fn fetch<F: Fetcher>(issuer: &TrustedIssuer, fetcher: &F) -> Result<(Vec<IssuerKey>, Option<u64>), String> {
+async fn fetch<F: Fetcher>(issuer: &TrustedIssuer, fetcher: &F) -> Result<(Vec<VerificationKey>, Option<u64>), String> {
     let jwks_uri = match &issuer.jwks_uri {
         Some(uri) => uri.clone(),
         None => {
@@ -157,9 +139,9 @@ async fn fetch<F: Fetcher>(issuer: &TrustedIssuer, fetcher: &F) -> Result<(Vec<I
         }
     };
     let (body, max_age) = get_json(fetcher, &jwks_uri).await?;
-    let keys: Vec<IssuerKey> = match issuer.algorithm {
-        Algorithm::Es256 => jwks::parse(&body).map(|k| k.into_iter().map(IssuerKey::Ec).collect()),
-        Algorithm::Rs256 => jwks::parse_rsa(&body).map(|k| k.into_iter().map(IssuerKey::Rsa).collect()),
+    let keys: Vec<VerificationKey> = match issuer.algorithm {
+        Algorithm::Es256 => jwks::parse(&body).map(|k| k.into_iter().map(VerificationKey::Es256).collect()),
+        Algorithm::Rs256 => jwks::parse_rsa(&body).map(|k| k.into_iter().map(VerificationKey::Rs256).collect()),
     }
     .map_err(|_| format!("{jwks_uri} is not a JWK set"))?;
     Ok((keys, max_age))

@@ -41,7 +41,7 @@ pub fn document(issuer: &str) -> Value {
         ],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
         // RFC 8414 §2: the algorithms private_key_jwt assertions may use.
-        "token_endpoint_auth_signing_alg_values_supported": ["ES256"],
+        "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256"],
         // RFC 8414 §2: REQUIRED, "an empty array" is not excluded; this
         // server has no authorization endpoint, so it supports no response type.
         "response_types_supported": [],
