@@ -3,6 +3,7 @@
 //! claim checks are pure; single use needs storage, behind
 //! [`ReplayStore`].
 
+use m2m_edge_verify::claims::numeric_date;
 use serde_json::{Map, Value};
 
 use crate::ports::StoreError;
@@ -85,18 +86,9 @@ impl Refusal {
     }
 }
 
-/// A NumericDate claim (RFC 7519 §2), if present: integers, and numbers
-/// with a fraction (dropped).
+/// A NumericDate claim (RFC 7519 §2), if present.
 pub(crate) fn seconds(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, Refusal> {
-    match claims.get(name) {
-        None => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.is_finite() && f.abs() < 1e15).map(|f| f.floor() as i64))
-            .map(Some)
-            .ok_or(Refusal::Malformed),
-        Some(_) => Err(Refusal::Malformed),
-    }
+    claims.get(name).map(|v| numeric_date(v).ok_or(Refusal::Malformed)).transpose()
 }
 
 fn text<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a str> {

@@ -150,17 +150,19 @@ pub fn check(
 }
 
 /// A NumericDate (RFC 7519 §2): an integer or a non-integer number of
-/// seconds (the fraction dropped); `None` if absent.
-fn seconds(claims: &Map<String, Value>, name: &'static str) -> Result<Option<i64>, Rejection> {
-    match claims.get(name) {
-        None => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.is_finite() && f.abs() < 1e15).map(|f| f.floor() as i64))
-            .map(Some)
-            .ok_or(Rejection::Claim(name)),
-        Some(_) => Err(Rejection::Claim(name)),
+/// seconds (the fraction dropped); `None` if `value` is neither.
+pub fn numeric_date(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(n) => {
+            n.as_i64().or_else(|| n.as_f64().filter(|f| f.is_finite() && f.abs() < 1e15).map(|f| f.floor() as i64))
+        }
+        _ => None,
     }
+}
+
+/// The NumericDate claim `name`; `None` if absent.
+fn seconds(claims: &Map<String, Value>, name: &'static str) -> Result<Option<i64>, Rejection> {
+    claims.get(name).map(|v| numeric_date(v).ok_or(Rejection::Claim(name))).transpose()
 }
 
 fn string(claims: &Map<String, Value>, name: &'static str) -> Result<String, Rejection> {
