@@ -86,6 +86,16 @@ impl Refusal {
     }
 }
 
+/// Whether `aud` — one string, or an array of them (RFC 7519 §4.1.3) —
+/// holds an audience `accepts`.
+pub(crate) fn audience_is(claims: &Map<String, Value>, accepts: impl Fn(&str) -> bool) -> bool {
+    match claims.get("aud") {
+        Some(Value::String(a)) => accepts(a),
+        Some(Value::Array(list)) => list.iter().any(|a| a.as_str().is_some_and(&accepts)),
+        _ => false,
+    }
+}
+
 /// A NumericDate claim (RFC 7519 §2), if present.
 pub(crate) fn seconds(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, Refusal> {
     claims.get(name).map(|v| numeric_date(v).ok_or(Refusal::Malformed)).transpose()
@@ -106,12 +116,7 @@ pub fn check(claims: &Map<String, Value>, expected: &Expected<'_>) -> Result<Che
     if issuer != subject {
         return Err(Refusal::Subject);
     }
-    let audience_ok = match claims.get("aud") {
-        Some(Value::String(a)) => expected.audiences.contains(&a.as_str()),
-        Some(Value::Array(list)) => list.iter().any(|a| a.as_str().is_some_and(|a| expected.audiences.contains(&a))),
-        _ => false,
-    };
-    if !audience_ok {
+    if !audience_is(claims, |a| expected.audiences.contains(&a)) {
         return Err(Refusal::Audience);
     }
     let exp = seconds(claims, "exp")?.ok_or(Refusal::Expired)?;

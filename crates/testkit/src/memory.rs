@@ -32,7 +32,7 @@ struct State {
     /// The trusted issuers' set and its version.
     issuers: RefCell<(i64, Vec<TrustedIssuer>)>,
     /// Federated credential failures by client and credential.
-    federation_failures: RefCell<BTreeMap<(String, String), CredentialFailures>>,
+    federation_failures: RefCell<BTreeMap<String, Vec<CredentialFailures>>>,
     /// Used assertion keys and when each may be forgotten.
     used_assertions: RefCell<BTreeMap<String, i64>>,
     /// The key set as JSON text, as D1 and KV keep it.
@@ -187,28 +187,12 @@ impl FederationFailureStore for MemoryStore {
     ) -> Result<(), StoreError> {
         self.check()?;
         let mut failures = self.0.federation_failures.borrow_mut();
-        let entry =
-            failures.entry((client.as_str().to_string(), credential.to_string())).or_insert(CredentialFailures {
-                credential: credential.to_string(),
-                count: 0,
-                last_reason: String::new(),
-                last_at: 0,
-            });
-        entry.count += 1;
-        entry.last_reason = reason.to_string();
-        entry.last_at = at;
+        CredentialFailures::record(failures.entry(client.as_str().to_string()).or_default(), credential, reason, at);
         Ok(())
     }
     async fn failures(&self, client: &ClientId) -> Result<Vec<CredentialFailures>, StoreError> {
         self.check()?;
-        Ok(self
-            .0
-            .federation_failures
-            .borrow()
-            .iter()
-            .filter(|((c, _), _)| c == client.as_str())
-            .map(|(_, f)| f.clone())
-            .collect())
+        Ok(self.0.federation_failures.borrow().get(client.as_str()).cloned().unwrap_or_default())
     }
 }
 

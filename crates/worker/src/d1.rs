@@ -168,7 +168,7 @@ const AUDIT_PAGE: &str = "SELECT id, at, actor, project_id, action, target, chan
      WHERE id > ?1 AND (?3 IS NULL OR project_id = ?3) AND (?4 IS NULL OR at >= ?4) ORDER BY id LIMIT ?2";
 const USED_INSERT: &str = "INSERT INTO used_assertions (key, expires_at) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING";
 const USED_PRUNE: &str = "DELETE FROM used_assertions WHERE expires_at < ?1";
-const ISSUERS_LOAD: &str = "SELECT version, issuers FROM trusted_issuers WHERE id = 1";
+const ISSUERS_LOAD: &str = "SELECT version, issuers AS items FROM trusted_issuers WHERE id = 1";
 // Version 0 means "no row yet": the first writer inserts, later ones lose.
 const ISSUERS_INSERT: &str =
     "INSERT INTO trusted_issuers (id, version, issuers) VALUES (1, 1, ?1) ON CONFLICT (id) DO NOTHING";
@@ -202,7 +202,7 @@ const RESOURCE_UPDATE: &str = "UPDATE resources SET name = ?3, scopes = ?4, toke
 const RESOURCE_DELETE: &str = "DELETE FROM resources WHERE id = ?1 AND version = ?2";
 const RESOURCE_VERSION: &str = "SELECT version FROM resources WHERE id = ?1";
 
-const KEYS_LOAD: &str = "SELECT version, keys FROM key_set WHERE id = 1";
+const KEYS_LOAD: &str = "SELECT version, keys AS items FROM key_set WHERE id = 1";
 // Version 0 means "no row yet": the first writer inserts, later ones lose.
 const KEYS_INSERT: &str = "INSERT INTO key_set (id, version, keys, updated_at) \
      VALUES (1, 1, ?1, CAST(strftime('%s', 'now') AS INTEGER)) ON CONFLICT (id) DO NOTHING";
@@ -216,10 +216,12 @@ struct VersionRow {
     version: i64,
 }
 
+/// The one row of a table that holds a versioned JSON set (`key_set`,
+/// `trusted_issuers`), its column read `AS items`.
 #[derive(serde::Deserialize)]
-struct KeySetRow {
+struct SetRow {
     version: i64,
-    keys: String,
+    items: String,
 }
 
 impl D1Store {
@@ -247,6 +249,39 @@ impl D1Store {
         }
         let row: Option<VersionRow> = self.first(version_sql, &[text(id)]).await?;
         Ok(if row.is_some() { Write::Stale } else { Write::Missing })
+    }
+
+    /// A versioned set and its version; 0 and nothing when no row exists.
+    async fn load_set<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        what: &str,
+    ) -> Result<(i64, Vec<T>), StoreError> {
+        match self.first::<SetRow>(sql, &[]).await? {
+            None => Ok((0, Vec::new())),
+            Some(row) => {
+                let items =
+                    serde_json::from_str(&row.items).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))?;
+                Ok((row.version, items))
+            }
+        }
+    }
+
+    /// Replace a versioned set if it is still at `expected` (compare-and-swap;
+    /// version 0: the first writer inserts the row, later ones lose).
+    async fn save_set<T: serde::Serialize>(
+        &self,
+        (insert, update): (&str, &str),
+        expected: i64,
+        items: &[T],
+    ) -> Result<bool, StoreError> {
+        let text = serde_json::to_string(items).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let changed = if expected == 0 {
+            self.changes(insert, &[JsValue::from_str(&text)]).await?
+        } else {
+            self.changes(update, &[JsValue::from_str(&text), int(expected)]).await?
+        };
+        Ok(changed == 1)
     }
 
     async fn first<T: serde::de::DeserializeOwned>(
@@ -327,12 +362,6 @@ impl ReplayStore for D1Store {
 }
 
 #[derive(serde::Deserialize)]
-struct IssuersRow {
-    version: i64,
-    issuers: String,
-}
-
-#[derive(serde::Deserialize)]
 struct FailureRow {
     credential: String,
     count: i64,
@@ -342,24 +371,11 @@ struct FailureRow {
 
 impl IssuerStore for D1Store {
     async fn load_issuers(&self) -> Result<(i64, Vec<TrustedIssuer>), StoreError> {
-        match self.first::<IssuersRow>(ISSUERS_LOAD, &[]).await? {
-            None => Ok((0, Vec::new())),
-            Some(row) => {
-                let issuers = serde_json::from_str(&row.issuers)
-                    .map_err(|e| StoreError::Corrupt(format!("trusted_issuers: {e}")))?;
-                Ok((row.version, issuers))
-            }
-        }
+        self.load_set(ISSUERS_LOAD, "trusted_issuers.issuers").await
     }
 
     async fn save_issuers(&self, expected: i64, issuers: &[TrustedIssuer]) -> Result<bool, StoreError> {
-        let text = serde_json::to_string(issuers).map_err(|e| StoreError::Backend(e.to_string()))?;
-        let changed = if expected == 0 {
-            self.changes(ISSUERS_INSERT, &[JsValue::from_str(&text)]).await?
-        } else {
-            self.changes(ISSUERS_UPDATE, &[JsValue::from_str(&text), int(expected)]).await?
-        };
-        Ok(changed == 1)
+        self.save_set((ISSUERS_INSERT, ISSUERS_UPDATE), expected, issuers).await
     }
 }
 
@@ -519,23 +535,11 @@ impl ResourceStore for D1Store {
 
 impl KeyStore for D1Store {
     async fn load_keys(&self) -> Result<StoredKeys, StoreError> {
-        let row: Option<KeySetRow> = self.first(KEYS_LOAD, &[]).await?;
-        match row {
-            None => Ok(StoredKeys::default()),
-            Some(r) => Ok(StoredKeys {
-                keys: serde_json::from_str(&r.keys).map_err(|e| StoreError::Corrupt(format!("key_set.keys: {e}")))?,
-                version: r.version,
-            }),
-        }
+        let (version, keys) = self.load_set(KEYS_LOAD, "key_set.keys").await?;
+        Ok(StoredKeys { keys, version })
     }
 
     async fn save_keys(&self, expected: i64, keys: &[ManagedKey]) -> Result<bool, StoreError> {
-        let text = serde_json::to_string(keys).map_err(|e| StoreError::Backend(e.to_string()))?;
-        let changed = if expected == 0 {
-            self.changes(KEYS_INSERT, &[text.into()]).await?
-        } else {
-            self.changes(KEYS_UPDATE, &[text.into(), int(expected)]).await?
-        };
-        Ok(changed == 1)
+        self.save_set((KEYS_INSERT, KEYS_UPDATE), expected, keys).await
     }
 }

@@ -433,14 +433,6 @@ struct IssuersDoc {
     issuers: Vec<TrustedIssuer>,
 }
 
-#[derive(serde::Serialize, serde::Deserialize)]
-struct FailureDoc {
-    credential: String,
-    count: u64,
-    last_reason: String,
-    last_at: i64,
-}
-
 impl IssuerStore for KvStore {
     async fn load_issuers(&self) -> Result<(i64, Vec<TrustedIssuer>), StoreError> {
         match self.read(TRUSTED_ISSUERS).await? {
@@ -473,42 +465,18 @@ impl FederationFailureStore for KvStore {
         at: i64,
     ) -> Result<(), StoreError> {
         let key = format!("federation-failures:{}", client.as_str());
-        let mut docs: Vec<FailureDoc> = match self.read(&key).await? {
-            None => Vec::new(),
-            Some(text) => decode(&key, &text)?,
-        };
-        match docs.iter_mut().find(|d| d.credential == credential) {
-            Some(doc) => {
-                doc.count += 1;
-                doc.last_reason = reason.to_string();
-                doc.last_at = at;
-            }
-            None => docs.push(FailureDoc {
-                credential: credential.to_string(),
-                count: 1,
-                last_reason: reason.to_string(),
-                last_at: at,
-            }),
-        }
-        let text = serde_json::to_string(&docs).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let mut failures = self.failures(client).await?;
+        CredentialFailures::record(&mut failures, credential, reason, at);
+        let text = serde_json::to_string(&failures).map_err(|e| StoreError::Backend(e.to_string()))?;
         self.write_expiring(&key, text, at + FAILURES_KEPT_SECS).await
     }
 
     async fn failures(&self, client: &ClientId) -> Result<Vec<CredentialFailures>, StoreError> {
         let key = format!("federation-failures:{}", client.as_str());
-        let docs: Vec<FailureDoc> = match self.read(&key).await? {
-            None => Vec::new(),
-            Some(text) => decode(&key, &text)?,
-        };
-        Ok(docs
-            .into_iter()
-            .map(|d| CredentialFailures {
-                credential: d.credential,
-                count: d.count,
-                last_reason: d.last_reason,
-                last_at: d.last_at,
-            })
-            .collect())
+        match self.read(&key).await? {
+            None => Ok(Vec::new()),
+            Some(text) => decode(&key, &text),
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use m2m_edge_verify::token::{object, parse_jws, Typing};
 use serde_json::{Map, Value};
 
 use super::{Ports, Runtime};
-use crate::assertion::{replay_key, seconds, ReplayStore, LEEWAY_SECS};
+use crate::assertion::{audience_is, replay_key, seconds, ReplayStore, LEEWAY_SECS};
 use crate::client::{ClientId, ClientRecord, ClientStore, Status};
 use crate::federation::keys::KeyProblem;
 use crate::federation::{FederationFailureStore, IssuerStore, TrustedIssuer};
@@ -183,13 +183,7 @@ pub fn check_claims(claims: &Map<String, Value>, issuer: &TrustedIssuer, now: i6
     if claims.get("iss").and_then(Value::as_str) != Some(issuer.issuer.as_str()) {
         return Err("iss is not the issuer".into());
     }
-    let allowed = |a: &Value| a.as_str().is_some_and(|a| issuer.audiences.iter().any(|x| x == a));
-    let audience_ok = match claims.get("aud") {
-        Some(Value::Array(list)) => list.iter().any(allowed),
-        Some(a) => allowed(a),
-        None => false,
-    };
-    if !audience_ok {
+    if !audience_is(claims, |a| issuer.audiences.iter().any(|x| x == a)) {
         return Err("aud is none of the issuer's allowed audiences".into());
     }
     let time = |name| seconds(claims, name).map_err(|_| format!("{name} is not a NumericDate"));

@@ -15,12 +15,9 @@ use crate::jose::{jws, IssuingKey};
 use crate::oauth::claims::{AccessTokenClaims, Actor, CustomClaims};
 use crate::oauth::client_auth::{self, Credentials, Presented};
 use crate::oauth::negotiate::negotiate;
-use crate::oauth::params::TokenParams;
+use crate::oauth::params::{TokenParams, CLIENT_CREDENTIALS, JWT_BEARER, TOKEN_EXCHANGE};
 use crate::oauth::{ErrorCode, OAuthError};
 use crate::resource::ResourceStore;
-
-/// The one grant this endpoint serves (RFC 6749 §4.4).
-pub const GRANT_TYPE: &str = "client_credentials";
 
 /// Answer one token request.
 pub async fn handle<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> Response {
@@ -69,7 +66,7 @@ async fn issue<R: Runtime>(req: &Request, p: &Ports<'_, R>, issuer: &str) -> Res
     let address = req.header(Header::CfConnectingIp);
     let (client, actor) = match params.grant_type.as_deref() {
         None => return Err(OAuthError::invalid_request("missing grant_type")),
-        Some(GRANT_TYPE) => match client_auth::presented(req.header(Header::Authorization), &params)? {
+        Some(CLIENT_CREDENTIALS) => match client_auth::presented(req.header(Header::Authorization), &params)? {
             Presented::Secret(credentials) => (authenticate(&credentials, address, p).await?, None),
             // RFC 7523 §2.2 with a platform's token: workload identity
             // federation, the client named by client_id (Azure's shape).
@@ -132,10 +129,6 @@ async fn issue<R: Runtime>(req: &Request, p: &Ports<'_, R>, issuer: &str) -> Res
     token_response(&signing_input, ttl, &scope, issued_token_type)
 }
 
-/// RFC 8693 §2.1 token exchange.
-pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
-/// RFC 7523 §2.1 JWT bearer grant.
-pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// RFC 8693 §3: what this server issues.
 const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 /// RFC 8693 §3: the subject token types a platform's identity token may be sent as.

@@ -20,6 +20,8 @@ pub mod keys;
 pub use crate::client::federated::{FederatedCredential, Mismatch};
 pub use issuer::{IssuerId, TrustedIssuer};
 
+use serde::{Deserialize, Serialize};
+
 use crate::client::ClientId;
 use crate::ports::StoreError;
 
@@ -36,8 +38,9 @@ pub trait IssuerStore {
 }
 
 /// Failed federated token requests, per client and credential: what an
-/// operator looks at when a workload cannot get tokens.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// operator looks at when a workload cannot get tokens. Stored as it is
+/// (KV, memory) or as a row (D1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CredentialFailures {
     /// The federated credential's name.
     pub credential: String,
@@ -47,6 +50,25 @@ pub struct CredentialFailures {
     pub last_reason: String,
     /// When, Unix seconds.
     pub last_at: i64,
+}
+
+impl CredentialFailures {
+    /// Count one failure of `credential` in `list`, a client's counts.
+    pub fn record(list: &mut Vec<CredentialFailures>, credential: &str, reason: &str, at: i64) {
+        match list.iter_mut().find(|f| f.credential == credential) {
+            Some(f) => {
+                f.count += 1;
+                f.last_reason = reason.to_string();
+                f.last_at = at;
+            }
+            None => list.push(CredentialFailures {
+                credential: credential.to_string(),
+                count: 1,
+                last_reason: reason.to_string(),
+                last_at: at,
+            }),
+        }
+    }
 }
 
 /// Where [`CredentialFailures`] are counted.

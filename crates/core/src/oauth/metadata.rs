@@ -3,6 +3,8 @@
 
 use serde_json::{json, Value};
 
+use super::params::GRANT_TYPES;
+
 /// The token endpoint.
 pub const TOKEN_PATH: &str = "/oauth2/token";
 /// The JWKS (RFC 7517 §5).
@@ -34,11 +36,7 @@ pub fn document(issuer: &str) -> Value {
         "jwks_uri": endpoint(issuer, JWKS_PATH),
         // RFC 8693 token exchange and the RFC 7523 JWT bearer grant take a
         // trusted platform's identity token instead of a client secret.
-        "grant_types_supported": [
-            "client_credentials",
-            "urn:ietf:params:oauth:grant-type:token-exchange",
-            "urn:ietf:params:oauth:grant-type:jwt-bearer"
-        ],
+        "grant_types_supported": GRANT_TYPES,
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
         // RFC 8414 §2: the algorithms private_key_jwt assertions may use.
         "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256"],

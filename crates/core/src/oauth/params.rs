@@ -7,6 +7,15 @@ use serde_json::Value;
 use super::form::parse_pairs;
 use super::OAuthError;
 
+/// The client-credentials grant (RFC 6749 §4.4).
+pub const CLIENT_CREDENTIALS: &str = "client_credentials";
+/// Token exchange (RFC 8693 §2.1).
+pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+/// The JWT bearer grant (RFC 7523 §2.1).
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+/// Every grant the token endpoint serves, as discovery lists them.
+pub const GRANT_TYPES: [&str; 3] = [CLIENT_CREDENTIALS, TOKEN_EXCHANGE, JWT_BEARER];
+
 /// Token request parameters after syntax checks. RFC 6749 §3.1: "Parameters
 /// sent without a value MUST be treated as if they were omitted from the
 /// request", so an empty value is `None` here.
