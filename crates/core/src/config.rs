@@ -281,6 +281,23 @@ impl Config {
             None => Err(IssuerUnset),
         }
     }
+
+    /// Whether `audience` is this deployment's admin audience under any
+    /// name the deployment answers to: `<ISSUER>/admin`; without `ISSUER`,
+    /// `<origin>/admin` for every loopback origin (each is an issuer in
+    /// local development), so no loopback spelling escapes the admin
+    /// scopes' rules.
+    pub fn is_admin_audience(&self, audience: &str) -> bool {
+        match &self.issuer {
+            Some(issuer) => audience == crate::oauth::metadata::admin_audience(issuer),
+            None => audience
+                .strip_suffix(crate::oauth::metadata::ADMIN_PATH)
+                .map(|origin| origin.trim_end_matches('/'))
+                .is_some_and(|origin| {
+                    is_loopback(origin) && !origin.split_once("://").is_some_and(|(_, a)| a.contains('/'))
+                }),
+        }
+    }
 }
 
 /// `ISSUER` is not set and the request did not come over loopback.

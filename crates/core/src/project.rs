@@ -1,11 +1,14 @@
 //! Projects: tenants inside one deployment. A client may belong to one
 //! project (chosen when it is created, never moved); its tokens then carry
 //! a `project_id` claim, so an API can tell which tenant is calling. API
-//! resources stay deployment-wide.
+//! resources stay deployment-wide; what of them a project's own admins may
+//! grant is the project's `allowed_grants` (the model: Auth0's client
+//! grants, which authorize an application for an API explicitly).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::grant::{parse_list, Grant};
 use crate::ports::{StoreError, Write};
 use crate::validate::{as_object, description, name, FieldError};
 
@@ -26,6 +29,12 @@ pub struct Project {
     pub name: String,
     /// Free text for operators.
     pub description: Option<String>,
+    /// The APIs and scopes the project's own admin clients may grant to
+    /// its clients; empty (the default) means none. Set by the root key or
+    /// a deployment-wide admin only; admin scopes are never listed here
+    /// (an admin client hands out only the admin scopes it holds).
+    #[serde(default, deserialize_with = "grants_as_list_or_text")]
+    pub allowed_grants: Vec<Grant>,
     /// Unix seconds.
     pub created_at: i64,
     /// Unix seconds.
@@ -37,6 +46,24 @@ pub struct Project {
 
 fn first_version() -> i64 {
     1
+}
+
+/// `allowed_grants` as stored: a JSON array in a KV value, the same array
+/// as JSON text in a D1 column (NULL or absent in rows of before
+/// migration 0009: none).
+fn grants_as_list_or_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Grant>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        List(Vec<Grant>),
+        Text(String),
+        Null(()),
+    }
+    match Stored::deserialize(d)? {
+        Stored::List(grants) => Ok(grants),
+        Stored::Text(text) => serde_json::from_str(&text).map_err(serde::de::Error::custom),
+        Stored::Null(()) => Ok(Vec::new()),
+    }
 }
 
 impl Project {
@@ -55,6 +82,8 @@ pub struct NewProject {
     pub name: String,
     /// Free text.
     pub description: Option<String>,
+    /// What its admins may grant; empty when absent.
+    pub allowed_grants: Vec<Grant>,
 }
 
 /// `PATCH /admin/projects/{id}`: `None` leaves a field alone.
@@ -64,11 +93,13 @@ pub struct ProjectPatch {
     pub name: Option<String>,
     /// A new description, or `Some(None)` to clear it.
     pub description: Option<Option<String>>,
+    /// New allowed grants, replacing the old ones.
+    pub allowed_grants: Option<Vec<Grant>>,
 }
 
 /// The checked body of `POST /admin/projects`.
 pub fn parse_new(body: &Value) -> Result<NewProject, FieldError> {
-    let map = as_object(body, &["id", "name", "description"])?;
+    let map = as_object(body, &["id", "name", "description", "allowed_grants"])?;
     let id = match map.get("id") {
         None | Some(Value::Null) => None,
         Some(v) => Some(chosen_id(v, "id")?),
@@ -77,16 +108,31 @@ pub fn parse_new(body: &Value) -> Result<NewProject, FieldError> {
         None | Some(Value::Null) => return Err(FieldError::new("name", "is required")),
         Some(v) => name(v)?,
     };
-    Ok(NewProject { id, name, description: map.get("description").map(description).transpose()?.flatten() })
+    Ok(NewProject {
+        id,
+        name,
+        description: map.get("description").map(description).transpose()?.flatten(),
+        allowed_grants: map.get("allowed_grants").map(allowed_grants).transpose()?.unwrap_or_default(),
+    })
 }
 
 /// The checked body of `PATCH /admin/projects/{id}`.
 pub fn parse_patch(body: &Value) -> Result<ProjectPatch, FieldError> {
-    let map = as_object(body, &["name", "description"])?;
+    let map = as_object(body, &["name", "description", "allowed_grants"])?;
     Ok(ProjectPatch {
         name: map.get("name").map(name).transpose()?,
         description: map.get("description").map(description).transpose()?,
+        allowed_grants: map.get("allowed_grants").map(allowed_grants).transpose()?,
     })
+}
+
+/// `allowed_grants`: grants as a client's are written, possibly none
+/// (`null` is none too).
+fn allowed_grants(v: &Value) -> Result<Vec<Grant>, FieldError> {
+    match v {
+        Value::Null => Ok(Vec::new()),
+        v => parse_list("allowed_grants", v, 0),
+    }
 }
 
 /// A chosen project id in `field`.

@@ -147,22 +147,29 @@ fn scopes(v: &Value) -> Result<Vec<ScopeDef>, FieldError> {
     Ok(out)
 }
 
-/// With resources registered, every grant must name one and only scopes it
-/// defines. With none registered, grants are free-form (the first-run mode).
-pub fn check_grants(grants: &[Grant], resources: &[ApiResource]) -> Result<(), FieldError> {
+/// With resources registered, every grant in `field` must name one and
+/// only scopes it defines, except those `exempt` (the deployment's own
+/// admin audience). With none registered, grants are free-form (the
+/// first-run mode).
+pub fn check_grants(
+    field: &str,
+    grants: &[Grant],
+    resources: &[ApiResource],
+    exempt: impl Fn(&Grant) -> bool,
+) -> Result<(), FieldError> {
     if resources.is_empty() {
         return Ok(());
     }
-    for (i, grant) in grants.iter().enumerate() {
+    for (i, grant) in grants.iter().enumerate().filter(|(_, g)| !exempt(g)) {
         let resource = resources.iter().find(|r| r.identifier == grant.audience).ok_or_else(|| {
             FieldError::new(
-                format!("grants[{i}].audience"),
+                format!("{field}[{i}].audience"),
                 format!("`{}` is not a registered API resource", grant.audience.as_str()),
             )
         })?;
         if let Some((j, scope)) = grant.scopes.iter().enumerate().find(|(_, s)| !resource.defines(s)) {
             return Err(FieldError::new(
-                format!("grants[{i}].scopes[{j}]"),
+                format!("{field}[{i}].scopes[{j}]"),
                 format!("`{}` is not a scope of API resource `{}`", scope.as_str(), resource.identifier.as_str()),
             ));
         }
@@ -256,12 +263,12 @@ mod tests {
     #[test]
     fn grants_must_match_registered_resources() {
         let rs = [resource("https://a", &["read", "write"])];
-        assert!(check_grants(&grants(json!([{"audience": "https://a", "scopes": ["read"]}])), &rs).is_ok());
-        assert!(check_grants(&grants(json!([{"audience": "https://b", "scopes": []}])), &[]).is_ok());
-        let e = check_grants(&grants(json!([{"audience": "https://b", "scopes": []}])), &rs).unwrap_err();
+        let check = |g: &[Grant], rs: &[ApiResource]| check_grants("grants", g, rs, |_| false);
+        assert!(check(&grants(json!([{"audience": "https://a", "scopes": ["read"]}])), &rs).is_ok());
+        assert!(check(&grants(json!([{"audience": "https://b", "scopes": []}])), &[]).is_ok());
+        let e = check(&grants(json!([{"audience": "https://b", "scopes": []}])), &rs).unwrap_err();
         assert_eq!(e.field, "grants[0].audience");
-        let e =
-            check_grants(&grants(json!([{"audience": "https://a", "scopes": ["read", "admin"]}])), &rs).unwrap_err();
+        let e = check(&grants(json!([{"audience": "https://a", "scopes": ["read", "admin"]}])), &rs).unwrap_err();
         assert_eq!(e.field, "grants[0].scopes[1]");
         assert!(e.message.contains("admin"));
     }

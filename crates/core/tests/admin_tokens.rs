@@ -35,8 +35,10 @@ fn with_token(w: &World, token: &str, method: Method, path: &str, body: Option<V
     })
 }
 
+/// A project whose admins may grant [`api_grants`].
 fn project(w: &World, id: &str) {
-    assert_eq!(w.admin(Method::Post, "/admin/projects", Some(json!({"id": id, "name": id}))).status, 201);
+    let body = json!({"id": id, "name": id, "allowed_grants": api_grants()});
+    assert_eq!(w.admin(Method::Post, "/admin/projects", Some(body)).status, 201);
 }
 
 fn api_grants() -> Value {
@@ -246,7 +248,7 @@ fn the_admin_audience_takes_only_admin_scopes_even_from_root() {
         Some(json!({"name": "x", "grants": [{"audience": ADMIN_AUDIENCE, "scopes": ["clients:read", "orders:read"]}]})),
     );
     assert_eq!(r.status, 400);
-    assert_eq!(r.body_json()["field"], "grants");
+    assert_eq!(r.body_json()["field"], "grants[0].scopes[1]");
     // With API resources registered, the admin audience needs no registration.
     let resource = json!({"identifier": "https://api.test", "name": "API", "scopes": [{"name": "read"}]});
     assert_eq!(w.admin(Method::Post, "/admin/resources", Some(resource)).status, 201);

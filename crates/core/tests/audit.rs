@@ -160,7 +160,9 @@ fn reading_the_trail_by_project_time_and_cursor() {
 fn an_admin_client_is_the_actor_and_a_projects_admin_reads_its_projects_trail_only() {
     let w = World::new();
     for id in ["acme", "globex"] {
-        assert_eq!(w.admin(Method::Post, "/admin/projects", Some(json!({"id": id, "name": id}))).status, 201);
+        let allowed = json!([{"audience": "https://api.test", "scopes": ["read"]}]);
+        let body = json!({"id": id, "name": id, "allowed_grants": allowed});
+        assert_eq!(w.admin(Method::Post, "/admin/projects", Some(body)).status, 201);
     }
     let (admin_id, secret) = w.create(json!({"project_id": "acme", "name": "acme-admin",
         "grants": [{"audience": ADMIN_AUDIENCE, "scopes": ["clients:write", "audit:read"]}]}));

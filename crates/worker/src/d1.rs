@@ -81,16 +81,19 @@ fn client_values(r: &ClientRow) -> [JsValue; 17] {
     ]
 }
 
-/// Bind values of a project, in `project_columns!` order (?1 … ?6).
-fn project_values(p: &Project) -> [JsValue; 6] {
-    [
+/// Bind values of a project, in `project_columns!` order (?1 … ?7);
+/// `allowed_grants` as JSON text.
+fn project_values(p: &Project) -> Result<[JsValue; 7], StoreError> {
+    let allowed = serde_json::to_string(&p.allowed_grants).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok([
         text(&p.id),
         text(&p.name),
         opt_text(p.description.as_deref()),
         int(p.created_at),
         int(p.updated_at),
         int(p.version),
-    ]
+        text(&allowed),
+    ])
 }
 
 /// Bind values of a resource row, in `resource_columns!` order (?1 … ?8).
@@ -116,7 +119,7 @@ macro_rules! client_columns {
 }
 macro_rules! project_columns {
     () => {
-        "id, name, description, created_at, updated_at, version"
+        "id, name, description, created_at, updated_at, version, allowed_grants"
     };
 }
 macro_rules! resource_columns {
@@ -154,9 +157,12 @@ const CLIENT_VERSION: &str = "SELECT version FROM clients WHERE id = ?1";
 
 const PROJECT_BY_ID: &str = concat!("SELECT ", project_columns!(), " FROM projects WHERE id = ?1");
 const PROJECT_PAGE: &str = concat!("SELECT ", project_columns!(), " FROM projects WHERE id > ?1 ORDER BY id LIMIT ?2");
-const PROJECT_INSERT: &str =
-    concat!("INSERT INTO projects (", project_columns!(), ") VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING");
-const PROJECT_UPDATE: &str = "UPDATE projects SET name = ?2, description = ?3, updated_at = ?5, \
+const PROJECT_INSERT: &str = concat!(
+    "INSERT INTO projects (",
+    project_columns!(),
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING"
+);
+const PROJECT_UPDATE: &str = "UPDATE projects SET name = ?2, description = ?3, updated_at = ?5, allowed_grants = ?7, \
      version = version + 1 WHERE id = ?1 AND created_at = ?4 AND version = ?6";
 const PROJECT_DELETE: &str = "DELETE FROM projects WHERE id = ?1 AND (?2 IS NULL OR version = ?2)";
 const PROJECT_VERSION: &str = "SELECT version FROM projects WHERE id = ?1";
@@ -476,11 +482,11 @@ impl ProjectStore for D1Store {
     }
 
     async fn create_project(&self, project: &Project) -> Result<(), StoreError> {
-        self.insert(PROJECT_INSERT, &project_values(project)).await
+        self.insert(PROJECT_INSERT, &project_values(project)?).await
     }
 
     async fn update_project(&self, project: &Project) -> Result<Write, StoreError> {
-        let changed = self.changes(PROJECT_UPDATE, &project_values(project)).await?;
+        let changed = self.changes(PROJECT_UPDATE, &project_values(project)?).await?;
         self.outcome(changed, PROJECT_VERSION, &project.id).await
     }
 

@@ -71,6 +71,7 @@ pub fn project_json(project: &Project) -> Value {
         "id": project.id,
         "name": project.name,
         "description": project.description,
+        "allowed_grants": project.allowed_grants,
         "created_at": rfc3339(project.created_at),
         "updated_at": rfc3339(project.updated_at),
     })

@@ -6,13 +6,11 @@ use serde_json::{Map, Value};
 use super::federated::{self, FederatedCredential};
 use super::keys::ClientKeys;
 use super::record::{ClientId, Status};
-use crate::grant::{Audience, Grant, Scope};
+use crate::grant::Grant;
 use crate::oauth::claims::RESERVED_CLAIMS;
 use crate::project::ProjectId;
 use crate::validate::{as_object, description, name, token_ttl, FieldError};
 
-const MAX_GRANTS: usize = 50;
-const MAX_SCOPES_PER_GRANT: usize = 100;
 const MAX_CUSTOM_CLAIMS_BYTES: usize = 4096;
 
 /// `POST /admin/clients`.
@@ -197,52 +195,7 @@ pub fn parse_patch(body: &Value) -> Result<ClientPatch, FieldError> {
 }
 
 fn grants(v: &Value) -> Result<Vec<Grant>, FieldError> {
-    let items = v.as_array().ok_or_else(|| FieldError::new("grants", "must be an array of {audience, scopes}"))?;
-    if items.is_empty() {
-        return Err(FieldError::new("grants", "must contain at least one grant"));
-    }
-    if items.len() > MAX_GRANTS {
-        return Err(FieldError::new("grants", "must contain at most 50 grants"));
-    }
-    let mut out: Vec<Grant> = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        let field = format!("grants[{i}]");
-        let Value::Object(g) = item else {
-            return Err(FieldError::new(field, "must be an object {audience, scopes}"));
-        };
-        if let Some(unknown) = g.keys().find(|k| *k != "audience" && *k != "scopes") {
-            return Err(FieldError::new(format!("{field}.{unknown}"), "unknown field; expected audience, scopes"));
-        }
-        let aud_field = format!("{field}.audience");
-        let audience = g
-            .get("audience")
-            .and_then(Value::as_str)
-            .ok_or_else(|| FieldError::new(aud_field.as_str(), "is required and must be a string"))?;
-        let audience = Audience::parse(audience).map_err(|e| FieldError::new(aud_field.as_str(), e.to_string()))?;
-        if out.iter().any(|o| o.audience == audience) {
-            return Err(FieldError::new(aud_field, "names the same audience as an earlier grant"));
-        }
-        let scopes_field = format!("{field}.scopes");
-        let raw_scopes = g
-            .get("scopes")
-            .and_then(Value::as_array)
-            .ok_or_else(|| FieldError::new(scopes_field.as_str(), "is required and must be an array of strings"))?;
-        if raw_scopes.len() > MAX_SCOPES_PER_GRANT {
-            return Err(FieldError::new(scopes_field, "must contain at most 100 scopes"));
-        }
-        let mut scopes: Vec<Scope> = Vec::with_capacity(raw_scopes.len());
-        for (j, s) in raw_scopes.iter().enumerate() {
-            let f = format!("{scopes_field}[{j}]");
-            let s = s.as_str().ok_or_else(|| FieldError::new(f.as_str(), "must be a string"))?;
-            let scope = Scope::parse(s).map_err(|e| FieldError::new(f.as_str(), e.to_string()))?;
-            if scopes.contains(&scope) {
-                return Err(FieldError::new(f, format!("repeats scope `{s}`")));
-            }
-            scopes.push(scope);
-        }
-        out.push(Grant { audience, scopes });
-    }
-    Ok(out)
+    crate::grant::parse_list("grants", v, 1)
 }
 
 fn custom_claims(v: &Value) -> Result<Map<String, Value>, FieldError> {

@@ -160,7 +160,7 @@ pub(super) async fn list<R: Runtime>(req: &Request, caller: &Caller, p: &Ports<'
 /// project's admin.
 pub(super) async fn auth_failures<R: Runtime>(req: &Request, caller: &Caller, p: &Ports<'_, R>) -> AdminResult {
     if caller.project().is_some() {
-        return Err(AdminError::Forbidden("a project's admin cannot read deployment-wide counts"));
+        return Err(AdminError::Forbidden("a project's admin cannot read deployment-wide counts".into()));
     }
     let since = since(&query_pairs(req)?)?.unwrap_or(p.clock.now() - DEFAULT_FAILURE_WINDOW_SECS);
     let minutes: Vec<Value> = p

@@ -7,12 +7,13 @@
 //! client stops its tokens at once (on D1; within KV's propagation on KV).
 
 use m2m_edge_verify::claims::{check, Expected};
-use m2m_edge_verify::{in_range, jwks, token, Rejection, Requirements};
+use m2m_edge_verify::{in_range, jwks, token, Rejection, Requirements, VerifiedToken};
 
 use super::AdminError;
 use crate::app::{Ports, Runtime};
-use crate::client::{ClientId, ClientStore, SecretHash, Status};
-use crate::config::{AdminKey, MIN_ADMIN_KEY_CHARS};
+use crate::client::{ClientId, ClientRecord, ClientStore, SecretHash, Status};
+use crate::config::{AdminKey, Config, MIN_ADMIN_KEY_CHARS};
+use crate::grant::Grant;
 use crate::http::{Header, Method, Request};
 use crate::keys::sealed::KeyCrypto;
 use crate::oauth::metadata::admin_audience;
@@ -142,9 +143,38 @@ pub enum Caller {
         id: ClientId,
         /// Its project: it sees and changes only that project.
         project: Option<ProjectId>,
-        /// The admin scopes its token carries.
+        /// The admin scopes it may use now: those its token carries that
+        /// the client is still granted (a downgrade applies to tokens
+        /// already issued).
         scopes: Vec<AdminScope>,
     },
+}
+
+/// Why an admin client may not make a change to a client (403): the one
+/// answer of [`Caller::may_hand_out`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Overreach {
+    /// The target client holds (or would hold) an admin scope the caller
+    /// does not.
+    HoldsMore(AdminScope),
+    /// `projects:*` is granted by the root key only.
+    OverProjects,
+    /// The target is in another project than the caller's.
+    OtherProject,
+}
+
+impl std::fmt::Display for Overreach {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Overreach::HoldsMore(scope) => write!(
+                f,
+                "the client holds or would hold the admin scope {}, which this caller does not: an admin client changes only clients that hold no more than it does",
+                scope.as_str()
+            ),
+            Overreach::OverProjects => f.write_str("projects:* is granted by the root key only"),
+            Overreach::OtherProject => f.write_str("a project's admin changes clients of its own project only"),
+        }
+    }
 }
 
 impl Caller {
@@ -169,15 +199,46 @@ impl Caller {
         }
     }
 
-    /// Whether the caller may hand `scope` out to a client it creates or
-    /// changes: root any; an admin client only scopes it holds itself, and
-    /// never `projects:*`.
-    pub fn may_grant(&self, scope: AdminScope) -> bool {
-        match self {
-            Caller::Root => true,
-            Caller::Client { scopes, .. } => scopes.contains(&scope) && !scope.over_projects(),
+    /// The one rule for every change an admin client makes to a client —
+    /// creating it, changing any field, rotating its secret, deactivating or
+    /// deleting it: the target is in the caller's project (when the caller
+    /// has one), the caller holds every admin scope the target holds
+    /// `before` and would hold `after`, and it adds no `projects:*`. Any
+    /// change counts, not only the ones that hand out credentials (keys,
+    /// federated credentials, activation, rotation, grants), so a lower admin
+    /// can neither obtain a higher one's tokens nor lock it out. The root
+    /// key may do anything.
+    pub fn may_hand_out(
+        &self,
+        target_project: Option<&ProjectId>,
+        before: &[AdminScope],
+        after: &[AdminScope],
+    ) -> Result<(), Overreach> {
+        let Caller::Client { project, scopes, .. } = self else { return Ok(()) };
+        if project.is_some() && project.as_ref() != target_project {
+            return Err(Overreach::OtherProject);
         }
+        if let Some(&missing) = before.iter().chain(after).find(|s| !scopes.contains(s)) {
+            return Err(Overreach::HoldsMore(missing));
+        }
+        if after.iter().any(|s| s.over_projects() && !before.contains(s)) {
+            return Err(Overreach::OverProjects);
+        }
+        Ok(())
     }
+}
+
+/// The admin scopes `grants` hold: the scopes of every grant whose audience
+/// is one of the deployment's admin audiences ([`Config::is_admin_audience`]).
+pub fn admin_scopes(grants: &[Grant], config: &Config) -> Vec<AdminScope> {
+    let mut held: Vec<AdminScope> = grants
+        .iter()
+        .filter(|g| config.is_admin_audience(g.audience.as_str()))
+        .flat_map(|g| g.scopes.iter().filter_map(|s| AdminScope::parse(s.as_str())))
+        .collect();
+    held.sort_by_key(|s| s.as_str());
+    held.dedup();
+    held
 }
 
 /// Authenticate the request and check that it may use a route needing
@@ -215,7 +276,7 @@ pub async fn authorize<R: Runtime>(
     }
     let caller = admin_token(presented, req, needed, p).await?;
     if caller.project().is_some() && needed.is_some_and(AdminScope::deployment_wide) {
-        return Err(AdminError::Forbidden("a project's admin cannot change deployment-wide settings"));
+        return Err(AdminError::Forbidden("a project's admin cannot change deployment-wide settings".into()));
     }
     Ok(caller)
 }
@@ -242,17 +303,37 @@ async fn admin_token<R: Runtime>(
     let claims = token::object(&unverified.payload, "payload").map_err(AdminError::Token)?;
     let audiences = [admin_audience(issuer)];
     let expected = Expected { issuer, audiences: &audiences, leeway: LEEWAY_SECS, now: p.clock.now() };
-    let required = Requirements::scopes(needed.map(AdminScope::as_str));
-    let verified = check(claims, &expected, &required).map_err(AdminError::Token)?;
-    // Read again, past every cache: a deactivated or deleted admin client's
-    // tokens stop now, not when they expire.
+    let verified = check(claims, &expected, &Requirements::none()).map_err(AdminError::Token)?;
+    // Read again, past every cache: a deactivated, deleted or downgraded
+    // admin client's tokens change now, not when they expire.
     let id = ClientId::parse(&verified.client_id).ok_or(AdminError::Token(Rejection::Claim("client_id")))?;
     let client = p.store.get_fresh(&id).await?;
-    let Some(client) = client.filter(|c| c.status == Status::Active) else {
+    let Some(client) = client.filter(|c| c.status == Status::Active && is_incarnation_of(&verified, c)) else {
         return Err(AdminError::Token(Rejection::Revoked));
     };
-    let scopes = verified.scopes.iter().filter_map(|s| AdminScope::parse(s)).collect();
+    // The scopes it may use are those the token carries that the client is
+    // still granted: taking a scope away stops the tokens already issued.
+    let granted = admin_scopes(&client.grants, p.config);
+    let scopes: Vec<AdminScope> =
+        verified.scopes.iter().filter_map(|s| AdminScope::parse(s)).filter(|s| granted.contains(s)).collect();
+    if let Some(needed) = needed.filter(|n| !scopes.contains(n)) {
+        return Err(AdminError::Token(Rejection::InsufficientScope { required: needed.as_str().to_string() }));
+    }
     Ok(Caller::Client { id: client.id, project: client.project_id, scopes })
+}
+
+/// Whether a token was issued to this very client rather than to an
+/// earlier one with the same id (deleted, and the id chosen again): the
+/// token's `project_id` is the client's, and it was issued no earlier than
+/// the client was created.
+pub(crate) fn is_incarnation_of(token: &VerifiedToken, client: &ClientRecord) -> bool {
+    let project = token.claims.get("project_id").map(|v| v.as_str());
+    let same_project = match (project, &client.project_id) {
+        (None, None) => true,
+        (Some(Some(claimed)), Some(own)) => claimed == own.as_str(),
+        _ => false,
+    };
+    same_project && token.issued_at >= client.created_at
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::caller::{AdminScope, Caller};
+use super::caller::{admin_scopes, AdminScope, Caller, Overreach};
 use super::{
     check_precondition, edit, etag, if_match, json_body, list_limit, listed_project, ok, query_pairs, query_param,
     AdminError, AdminResult,
@@ -13,15 +13,14 @@ use crate::app::{Ports, Runtime};
 use crate::client::input::{parse_new, parse_patch, ClientPatch};
 use crate::client::ClientStore;
 use crate::client::{ClientFilter, ClientId, ClientRecord, ClientSecret, Status, StoredSecret};
-use crate::grant::{Audience, Grant, Scope};
+use crate::grant::{first_outside, Audience, Grant, Scope};
 use crate::http::{Request, Response};
-use crate::oauth::metadata::{admin_audience, endpoint, TOKEN_PATH};
+use crate::oauth::metadata::{endpoint, TOKEN_PATH};
 use crate::ports::StoreError;
 use crate::ports::Write;
-use crate::project::ProjectStore;
+use crate::project::{Project, ProjectStore};
 use crate::resource::check_grants;
 use crate::resource::ResourceStore;
-use crate::validate::FieldError;
 
 /// The page size when the whole registry is walked.
 const MAX_LIMIT: usize = 200;
@@ -30,57 +29,57 @@ fn rng_failed<E>(_: E) -> AdminError {
     AdminError::Server("random source failed".into())
 }
 
-/// With API resources registered, grants may only name them and their
-/// scopes. A grant of the deployment's own admin audience (`<issuer>/admin`)
-/// may only hold admin scopes, and only those `caller` may hand out: an
-/// admin client never grants more than it holds, nor `projects:*`.
+/// The grants a client of `project` would hold, checked: a grant of the
+/// deployment's admin audience holds admin scopes only (who may hand them
+/// out is [`Caller::may_hand_out`]'s question); with API resources
+/// registered, every other grant names one and only its scopes; and an
+/// admin client grants APIs only within the project's `allowed_grants`
+/// (a project-less client's only with the root key or a project-less
+/// admin).
 async fn check_grants_of<R: Runtime>(
-    req: &Request,
     caller: &Caller,
+    project: Option<&Project>,
     grants: &[Grant],
     p: &Ports<'_, R>,
 ) -> Result<(), AdminError> {
-    let admin = p.config.issuer_for(&req.origin).ok().map(admin_audience);
-    let (own, rest): (Vec<&Grant>, Vec<&Grant>) =
-        grants.iter().partition(|g| admin.as_deref() == Some(g.audience.as_str()));
-    for grant in own {
-        for scope in &grant.scopes {
-            let Some(scope) = AdminScope::parse(scope.as_str()) else {
-                return Err(AdminError::Invalid(FieldError::new(
-                    "grants",
-                    format!("`{}` is not an admin scope; the admin audience takes only those", scope.as_str()),
-                )));
-            };
-            if !caller.may_grant(scope) {
-                return Err(AdminError::Forbidden(
-                    "an admin client grants only admin scopes it holds itself, and never projects:*",
-                ));
-            }
+    let is_admin = |g: &Grant| p.config.is_admin_audience(g.audience.as_str());
+    for (i, grant) in grants.iter().enumerate().filter(|(_, g)| is_admin(g)) {
+        if let Some((j, scope)) = grant.scopes.iter().enumerate().find(|(_, s)| AdminScope::parse(s.as_str()).is_none())
+        {
+            return Err(AdminError::invalid(
+                &format!("grants[{i}].scopes[{j}]"),
+                &format!("`{}` is not an admin scope; the admin audience takes only those", scope.as_str()),
+            ));
         }
     }
-    let rest: Vec<Grant> = rest.into_iter().cloned().collect();
     let resources = p.store.resources_fresh().await?;
-    Ok(check_grants(&rest, &resources)?)
+    check_grants("grants", grants, &resources, is_admin)?;
+    if let (Caller::Client { .. }, Some(project)) = (caller, project) {
+        let mut allowed = project.allowed_grants.clone();
+        allowed.extend(grants.iter().filter(|g| is_admin(g)).cloned());
+        if let Some((field, message)) = first_outside(grants, &allowed) {
+            return Err(AdminError::Forbidden(format!("{field}: {message}")));
+        }
+    }
+    Ok(())
 }
 
 pub(super) async fn create<R: Runtime>(req: &Request, caller: &Caller, p: &Ports<'_, R>) -> AdminResult {
     let mut input = parse_new(&json_body(req)?)?;
-    // A project's admin creates clients in its project (the default for it)
-    // and nowhere else.
-    if let Some(own) = caller.project() {
-        match &input.project_id {
-            None => input.project_id = Some(own.clone()),
-            Some(asked) if asked == own => {}
-            Some(_) => return Err(AdminError::Forbidden("a project's admin creates clients only in its own project")),
-        }
+    // A project's admin creates clients in its project (the default for it).
+    if let (Some(own), None) = (caller.project(), &input.project_id) {
+        input.project_id = Some(own.clone());
     }
-    check_grants_of(req, caller, &input.grants, p).await?;
+    let after = admin_scopes(&input.grants, p.config);
+    caller.may_hand_out(input.project_id.as_ref(), &[], &after).map_err(forbidden)?;
+    let project = match &input.project_id {
+        Some(id) => {
+            Some(p.store.project(id).await?.ok_or_else(|| AdminError::invalid("project_id", "no such project"))?)
+        }
+        None => None,
+    };
+    check_grants_of(caller, project.as_ref(), &input.grants, p).await?;
     super::federation::check_credentials(&input.federated_credentials, p).await?;
-    if let Some(project) = &input.project_id {
-        if p.store.project(project).await?.is_none() {
-            return Err(AdminError::invalid("project_id", "no such project"));
-        }
-    }
     let id = match input.id {
         Some(chosen) => chosen,
         None => ClientId::generate(p.random).map_err(rng_failed)?,
@@ -135,7 +134,10 @@ pub(super) async fn load<R: Runtime>(
     p.store.get_fresh(id).await?.filter(|c| caller.sees(c.project_id.as_ref())).ok_or(AdminError::NotFound("client"))
 }
 
-/// Edit the client under compare-and-swap ([`edit`]).
+/// Edit the client under compare-and-swap ([`edit`]), if the caller may:
+/// every change to a client, whatever it touches, passes
+/// [`Caller::may_hand_out`] with the admin scopes the client held before
+/// and holds after, on the record as stored at the write.
 async fn modify<R: Runtime, T>(
     req: &Request,
     id: &ClientId,
@@ -145,7 +147,18 @@ async fn modify<R: Runtime, T>(
 ) -> Result<(ClientRecord, T), AdminError> {
     let read = async || load(id, caller, p).await;
     let save = async |record: &ClientRecord| p.store.update(record).await;
-    edit(req, p.clock.now(), read, async |record: &mut ClientRecord| change(record), save).await
+    let guarded = async |record: &mut ClientRecord| {
+        let before = admin_scopes(&record.grants, p.config);
+        let out = change(record)?;
+        let after = admin_scopes(&record.grants, p.config);
+        caller.may_hand_out(record.project_id.as_ref(), &before, &after).map_err(forbidden)?;
+        Ok(out)
+    };
+    edit(req, p.clock.now(), read, guarded, save).await
+}
+
+fn forbidden(why: Overreach) -> AdminError {
+    AdminError::Forbidden(why.to_string())
 }
 
 /// A client as JSON, with `extra` string fields, and its version as the `ETag`.
@@ -183,7 +196,12 @@ pub(super) async fn list<R: Runtime>(req: &Request, caller: &Caller, p: &Ports<'
 pub(super) async fn update<R: Runtime>(req: &Request, id: &ClientId, caller: &Caller, p: &Ports<'_, R>) -> AdminResult {
     let patch: ClientPatch = parse_patch(&json_body(req)?)?;
     if let Some(grants) = &patch.grants {
-        check_grants_of(req, caller, grants, p).await?;
+        let current = load(id, caller, p).await?;
+        let project = match &current.project_id {
+            Some(project) => p.store.project(project).await?,
+            None => None,
+        };
+        check_grants_of(caller, project.as_ref(), grants, p).await?;
     }
     if let Some(credentials) = &patch.federated_credentials {
         super::federation::check_credentials(credentials, p).await?;
@@ -225,22 +243,28 @@ pub(super) async fn update<R: Runtime>(req: &Request, id: &ClientId, caller: &Ca
 
 pub(super) async fn delete<R: Runtime>(req: &Request, id: &ClientId, caller: &Caller, p: &Ports<'_, R>) -> AdminResult {
     let expected = if_match(req);
-    // With If-Match, the delete is conditional on the version the caller
-    // saw; a project's admin deletes only what it can see, at the version
-    // it saw it.
-    let version = match (&expected, caller.project()) {
-        (None, None) => None,
-        (condition, _) => {
-            let record = load(id, caller, p).await?;
-            check_precondition(condition.as_ref(), record.version)?;
-            Some(record.version)
-        }
-    };
-    match p.store.delete(id, version).await? {
-        Write::Done => Ok(Response::empty(204)),
-        Write::Missing => Err(AdminError::NotFound("client")),
-        Write::Stale => Err(AdminError::PreconditionFailed),
+    // The root key without If-Match deletes unconditionally. Anyone else
+    // deletes what it may change, at the version it checked: a grant
+    // added in between makes the delete stale, and it is checked again.
+    if expected.is_none() && *caller == Caller::Root {
+        return match p.store.delete(id, None).await? {
+            Write::Done => Ok(Response::empty(204)),
+            Write::Missing | Write::Stale => Err(AdminError::NotFound("client")),
+        };
     }
+    for _ in 0..2 {
+        let record = load(id, caller, p).await?;
+        check_precondition(expected.as_ref(), record.version)?;
+        let held = admin_scopes(&record.grants, p.config);
+        caller.may_hand_out(record.project_id.as_ref(), &held, &held).map_err(forbidden)?;
+        match p.store.delete(id, Some(record.version)).await? {
+            Write::Done => return Ok(Response::empty(204)),
+            Write::Missing => return Err(AdminError::NotFound("client")),
+            Write::Stale if expected.is_some() => return Err(AdminError::PreconditionFailed),
+            Write::Stale => continue,
+        }
+    }
+    Err(AdminError::conflict("the client kept changing while this request applied; read it again and retry"))
 }
 
 /// Start a rotation: a new secret, returned once as `next_client_secret`;

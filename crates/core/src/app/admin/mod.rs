@@ -57,7 +57,7 @@ enum AdminError {
     Token(m2m_edge_verify::Rejection),
     /// 403: authenticated, but this caller may not do this (a project's
     /// admin outside its project, or handing out more than it holds).
-    Forbidden(&'static str),
+    Forbidden(String),
     /// Logged in full; the caller sees `server_error` only.
     Server(String),
 }

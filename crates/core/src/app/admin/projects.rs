@@ -13,9 +13,11 @@ use super::{
 use crate::app::render::project_json;
 use crate::app::{Ports, Runtime};
 use crate::client::ClientFilter;
+use crate::grant::Grant;
 use crate::http::{Request, Response};
 use crate::ports::{StoreError, Write};
 use crate::project::{parse_new, parse_patch, Project, ProjectId, ProjectStore};
+use crate::resource::{check_grants, ResourceStore};
 
 /// How many of a project's clients a refused delete names.
 const CLIENTS_NAMED: usize = 100;
@@ -32,8 +34,23 @@ pub(super) async fn list<R: Runtime>(req: &Request, caller: &Caller, p: &Ports<'
     Ok(ok(200, json!({"projects": projects, "next_cursor": page.next_cursor})))
 }
 
+/// `allowed_grants` hold API grants only (admin scopes are governed by
+/// what each admin client holds), and, with resources registered, name
+/// only them and their scopes.
+async fn check_allowed<R: Runtime>(allowed: &[Grant], p: &Ports<'_, R>) -> Result<(), AdminError> {
+    if let Some(i) = allowed.iter().position(|g| p.config.is_admin_audience(g.audience.as_str())) {
+        return Err(AdminError::invalid(
+            &format!("allowed_grants[{i}].audience"),
+            "is the admin audience: admin scopes are handed out by admin clients that hold them, not by projects",
+        ));
+    }
+    let resources = p.store.resources_fresh().await?;
+    Ok(check_grants("allowed_grants", allowed, &resources, |_| false)?)
+}
+
 pub(super) async fn create<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> AdminResult {
     let input = parse_new(&json_body(req)?)?;
+    check_allowed(&input.allowed_grants, p).await?;
     let id = match input.id {
         Some(chosen) => chosen,
         None => ProjectId::generate(p.random).map_err(|_| AdminError::Server("random source failed".into()))?,
@@ -43,6 +60,7 @@ pub(super) async fn create<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> Admin
         id: id.as_str().to_string(),
         name: input.name,
         description: input.description,
+        allowed_grants: input.allowed_grants,
         created_at: now,
         updated_at: now,
         version: 1,
@@ -72,6 +90,9 @@ pub(super) async fn get<R: Runtime>(id: &ProjectId, caller: &Caller, p: &Ports<'
 
 pub(super) async fn update<R: Runtime>(req: &Request, id: &ProjectId, p: &Ports<'_, R>) -> AdminResult {
     let patch = parse_patch(&json_body(req)?)?;
+    if let Some(allowed) = &patch.allowed_grants {
+        check_allowed(allowed, p).await?;
+    }
     let read = async || load(id, p).await;
     let save = async |project: &Project| p.store.update_project(project).await;
     let change = async |project: &mut Project| {
@@ -80,6 +101,9 @@ pub(super) async fn update<R: Runtime>(req: &Request, id: &ProjectId, p: &Ports<
         }
         if let Some(description) = &patch.description {
             project.description = description.clone();
+        }
+        if let Some(allowed) = &patch.allowed_grants {
+            project.allowed_grants = allowed.clone();
         }
         Ok(())
     };

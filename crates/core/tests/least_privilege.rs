@@ -1,0 +1,363 @@
+//! Host ring, paired with tests/e2e/least_privilege.test.mjs: an admin
+//! client never obtains or hands out more than it holds. Every change to a
+//! client — any route, any field — by an admin token needs every admin
+//! scope the client holds before and after it, in the caller's project;
+//! scopes are live (a downgrade stops tokens already issued); a token
+//! belongs to one incarnation of its client; a project's admins grant APIs
+//! only within the project's `allowed_grants`.
+
+use m2m_edge_core::http::{Method, Response};
+use m2m_edge_testkit::*;
+use serde_json::{json, Value};
+
+const ADMIN_AUDIENCE: &str = "https://auth.test/admin";
+const GITHUB: &str = "https://token.actions.githubusercontent.com";
+/// What the attacking admin client holds in every test below.
+const HELD: [&str; 3] = ["clients:read", "clients:write", "clients:rotate"];
+/// Every admin scope beyond [`HELD`]: each, alone, makes a client "higher".
+const BEYOND: [&str; 9] = [
+    "projects:read",
+    "projects:write",
+    "resources:read",
+    "resources:write",
+    "keys:read",
+    "keys:write",
+    "audit:read",
+    "federation:read",
+    "federation:write",
+];
+
+fn api_grants() -> Value {
+    json!([{"audience": "https://api.test", "scopes": ["read"]}])
+}
+
+fn admin_grants(scopes: &[&str]) -> Value {
+    json!([{"audience": ADMIN_AUDIENCE, "scopes": scopes}])
+}
+
+/// A project whose admins may grant `https://api.test` `read`.
+fn project(w: &World, id: &str) {
+    let body = json!({"id": id, "name": id, "allowed_grants": api_grants()});
+    let r = w.admin(Method::Post, "/admin/projects", Some(body));
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+}
+
+fn token_of(w: &World, id: &str, secret: &str) -> String {
+    let r = w.token_basic(id, secret, &format!("grant_type=client_credentials&resource={ADMIN_AUDIENCE}"));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    r.body_json()["access_token"].as_str().unwrap().to_string()
+}
+
+/// An admin client made by the root key: (id, secret, token).
+fn admin_client(w: &World, project: Option<&str>, scopes: &[&str]) -> (String, String, String) {
+    let mut body = json!({"name": "admin", "grants": admin_grants(scopes)});
+    if let Some(p) = project {
+        body["project_id"] = json!(p);
+    }
+    let (id, secret) = w.create(body);
+    let token = token_of(w, &id, &secret);
+    (id, secret, token)
+}
+
+fn call(w: &World, token: &str, method: Method, path: &str, body: Option<Value>) -> Response {
+    let req = Req::new(method, path).bearer(token);
+    w.call(match body {
+        Some(b) => req.json(&b),
+        None => req.build(),
+    })
+}
+
+fn forbidden(r: &Response, what: &str) {
+    assert_eq!((r.status, error_of(r).as_str()), (403, "forbidden"), "{what}: {}", String::from_utf8_lossy(&r.body));
+}
+
+fn trust_github(w: &World) {
+    let body = json!({"issuer": GITHUB, "name": "GitHub Actions", "audiences": ["https://auth.test"]});
+    assert_eq!(w.admin(Method::Post, "/admin/federation/issuers", Some(body)).status, 201);
+}
+
+fn credential(name: &str) -> Value {
+    json!([{"name": name, "issuer": GITHUB, "subject": "repo:attacker/repo:ref:refs/heads/main"}])
+}
+
+/// One change an admin request can make to an existing client.
+struct Change {
+    what: &'static str,
+    method: Method,
+    /// Appended to `/admin/clients/{id}`.
+    suffix: &'static str,
+    body: Option<Value>,
+    /// What the root key does to the target first, so the change applies.
+    setup: fn(&World, &str),
+}
+
+fn nothing(_: &World, _: &str) {}
+
+fn deactivate(w: &World, id: &str) {
+    let r = w.admin(Method::Patch, &format!("/admin/clients/{id}"), Some(json!({"status": "inactive"})));
+    assert_eq!(r.status, 200);
+}
+
+fn start_rotation(w: &World, id: &str) {
+    assert_eq!(w.admin(Method::Post, &format!("/admin/clients/{id}/secrets/rotate"), None).status, 200);
+}
+
+/// Every route and field that changes a client. `jwks` is the only one that
+/// needs a `private_key_jwt` target; it is tested on one below.
+fn changes() -> Vec<Change> {
+    let patch =
+        |what, body: Value| Change { what, method: Method::Patch, suffix: "", body: Some(body), setup: nothing };
+    vec![
+        patch("name", json!({"name": "renamed"})),
+        patch("description", json!({"description": "changed"})),
+        patch("grants (narrowed to nothing of the admin API)", json!({"grants": api_grants()})),
+        patch("custom_claims", json!({"custom_claims": {"team": "x"}})),
+        patch("token_ttl", json!({"token_ttl": 86400})),
+        patch("status inactive (locking it out)", json!({"status": "inactive"})),
+        Change { setup: deactivate, ..patch("status active (re-activating it)", json!({"status": "active"})) },
+        patch("federated_credentials", json!({"federated_credentials": credential("planted")})),
+        Change { what: "rotation start", method: Method::Post, suffix: "/secrets/rotate", body: None, setup: nothing },
+        Change {
+            what: "rotation complete",
+            method: Method::Post,
+            suffix: "/secrets/rotate/complete",
+            body: None,
+            setup: start_rotation,
+        },
+        Change {
+            what: "rotation cancel",
+            method: Method::Post,
+            suffix: "/secrets/rotate/cancel",
+            body: None,
+            setup: start_rotation,
+        },
+        Change { what: "delete", method: Method::Delete, suffix: "", body: None, setup: nothing },
+    ]
+}
+
+/// The table: for every change × every admin scope the caller lacks, a
+/// target holding that scope is out of reach (403, record untouched); the
+/// same change to a target holding no more than the caller succeeds.
+#[test]
+fn every_change_to_a_client_holding_more_than_the_caller_is_refused() {
+    for caller_project in [Some("acme"), None] {
+        let w = World::new();
+        project(&w, "acme");
+        trust_github(&w);
+        let (_, _, token) = admin_client(&w, caller_project, &HELD);
+        for change in changes() {
+            for extra in BEYOND {
+                let mut scopes = HELD.to_vec();
+                scopes.push(extra);
+                let (target, _) =
+                    w.create(json!({"name": "higher", "project_id": "acme", "grants": admin_grants(&scopes)}));
+                (change.setup)(&w, &target);
+                let path = format!("/admin/clients/{target}");
+                let before = w.admin(Method::Get, &path, None).body_json();
+                let r = call(&w, &token, change.method, &format!("{path}{}", change.suffix), change.body.clone());
+                forbidden(&r, &format!("{} of a client holding {extra} (caller in {caller_project:?})", change.what));
+                assert!(r.body_json()["error_description"].as_str().unwrap().contains(extra));
+                assert_eq!(w.admin(Method::Get, &path, None).body_json(), before, "{} left it unchanged", change.what);
+            }
+            // A target holding a subset of what the caller holds: allowed.
+            let (target, _) =
+                w.create(json!({"name": "lower", "project_id": "acme", "grants": admin_grants(&["clients:read"])}));
+            (change.setup)(&w, &target);
+            let path = format!("/admin/clients/{target}{}", change.suffix);
+            let r = call(&w, &token, change.method, &path, change.body.clone());
+            assert!((200..300).contains(&r.status), "{}: {}", change.what, String::from_utf8_lossy(&r.body));
+        }
+    }
+}
+
+#[test]
+fn creating_a_client_needs_every_admin_scope_it_would_hold() {
+    let w = World::new();
+    project(&w, "acme");
+    let (_, _, token) = admin_client(&w, Some("acme"), &HELD);
+    for extra in BEYOND {
+        let mut scopes = HELD.to_vec();
+        scopes.push(extra);
+        let r = call(
+            &w,
+            &token,
+            Method::Post,
+            "/admin/clients",
+            Some(json!({"name": "x", "grants": admin_grants(&scopes)})),
+        );
+        forbidden(&r, extra);
+    }
+    let r = call(&w, &token, Method::Post, "/admin/clients", Some(json!({"name": "x", "grants": admin_grants(&HELD)})));
+    assert_eq!(r.status, 201, "exactly what it holds");
+}
+
+/// The issue's first attack: replacing a higher `private_key_jwt` admin
+/// client's keys to sign as it.
+#[test]
+fn a_lower_admin_cannot_replace_a_higher_clients_keys() {
+    let w = World::new();
+    project(&w, "acme");
+    let (_, _, token) = admin_client(&w, Some("acme"), &["clients:read", "clients:write"]);
+    let theirs = ClientKeyPair::generate();
+    let r = w.admin(
+        Method::Post,
+        "/admin/clients",
+        Some(json!({"name": "auditor", "project_id": "acme", "token_endpoint_auth_method": "private_key_jwt",
+                    "jwks": {"keys": [theirs.public_jwk(Some("k1"))]},
+                    "grants": admin_grants(&["audit:read"])})),
+    );
+    assert_eq!(r.status, 201);
+    let path = format!("/admin/clients/{}", r.body_json()["client_id"].as_str().unwrap());
+    let mine = ClientKeyPair::generate();
+    let r = call(&w, &token, Method::Patch, &path, Some(json!({"jwks": {"keys": [mine.public_jwk(Some("k2"))]}})));
+    forbidden(&r, "jwks of a client holding audit:read");
+    assert_eq!(w.admin(Method::Get, &path, None).body_json()["jwks"]["keys"][0]["kid"], "k1");
+    assert_eq!(call(&w, &token, Method::Get, "/admin/audit", None).status, 403, "its own token still may not");
+}
+
+/// Scopes are live: a downgrade by the root key stops the tokens already
+/// issued (the issue: a token kept creating clients for its lifetime).
+#[test]
+fn taking_a_scope_away_stops_the_tokens_already_issued() {
+    let w = World::new();
+    let (id, _, token) = admin_client(&w, None, &["clients:read", "clients:write"]);
+    let create =
+        || call(&w, &token, Method::Post, "/admin/clients", Some(json!({"name": "x", "grants": api_grants()})));
+    assert_eq!(create().status, 201);
+    let r = w.admin(
+        Method::Patch,
+        &format!("/admin/clients/{id}"),
+        Some(json!({"grants": admin_grants(&["clients:read"])})),
+    );
+    assert_eq!(r.status, 200);
+    let other = w.another_isolate();
+    for isolate in [&w, &other] {
+        let r =
+            call(isolate, &token, Method::Post, "/admin/clients", Some(json!({"name": "x", "grants": api_grants()})));
+        assert_eq!((r.status, error_of(&r).as_str()), (403, "insufficient_scope"));
+        assert_eq!(call(isolate, &token, Method::Get, "/admin/clients", None).status, 200, "what it still holds");
+    }
+    // Granting it back is the root key's decision; the old token follows.
+    let r = w.admin(
+        Method::Patch,
+        &format!("/admin/clients/{id}"),
+        Some(json!({"grants": admin_grants(&["clients:read", "clients:write"])})),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(create().status, 201);
+}
+
+/// A token belongs to one incarnation of its client: a client created
+/// later under the same id — in another project, or the same — does not
+/// bring an old token back.
+#[test]
+fn a_deleted_admin_clients_token_never_works_again_whatever_takes_its_id() {
+    let w = World::new();
+    project(&w, "acme");
+    project(&w, "globex");
+    let planted = |project: &str| {
+        let body = json!({"client_id": "ci-deployer", "name": "planted", "project_id": project,
+                          "grants": admin_grants(&["clients:read", "clients:write"])});
+        let (id, secret) = w.create(body);
+        token_of(&w, &id, &secret)
+    };
+    for (first, second) in [("acme", "globex"), ("acme", "acme")] {
+        let token = planted(first);
+        assert_eq!(call(&w, &token, Method::Get, "/admin/clients", None).status, 200);
+        assert_eq!(w.admin(Method::Delete, "/admin/clients/ci-deployer", None).status, 204);
+        w.clock.advance(60);
+        let body = json!({"client_id": "ci-deployer", "name": "theirs", "project_id": second,
+                          "grants": admin_grants(&["clients:read", "clients:write"])});
+        w.create(body);
+        for (method, path) in [(Method::Get, "/admin/clients"), (Method::Get, "/admin/clients/ci-deployer")] {
+            let r = call(&w, &token, method, path, None);
+            assert_eq!((r.status, error_of(&r).as_str()), (401, "invalid_token"), "{first} then {second}: {path}");
+        }
+        assert_eq!(w.admin(Method::Delete, "/admin/clients/ci-deployer", None).status, 204);
+    }
+}
+
+/// Tenants confined: a project's admins grant APIs only within its
+/// `allowed_grants`, which the root key sets; a new project allows nothing.
+#[test]
+fn a_project_admin_grants_only_what_its_project_allows() {
+    let w = World::new();
+    let r = w.admin(Method::Post, "/admin/projects", Some(json!({"id": "bare", "name": "bare"})));
+    assert_eq!((r.status, &r.body_json()["allowed_grants"]), (201, &json!([])), "none by default");
+    let (_, _, bare) = admin_client(&w, Some("bare"), &HELD);
+    let create = |token: &str, grants: Value| {
+        call(&w, token, Method::Post, "/admin/clients", Some(json!({"name": "x", "grants": grants})))
+    };
+    forbidden(&create(&bare, api_grants()), "a new project allows no API");
+    assert_eq!(create(&bare, admin_grants(&["clients:read"])).status, 201, "admin scopes follow what it holds");
+
+    project(&w, "acme");
+    let (_, _, acme) = admin_client(&w, Some("acme"), &HELD);
+    assert_eq!(create(&acme, api_grants()).status, 201);
+    let r = create(&acme, json!([{"audience": "https://api.test", "scopes": ["read", "write"]}]));
+    forbidden(&r, "a scope outside allowed_grants");
+    assert!(r.body_json()["error_description"].as_str().unwrap().starts_with("grants[0].scopes[1]"));
+    forbidden(&create(&acme, json!([{"audience": "https://billing.test", "scopes": []}])), "another API");
+    // A PATCH widening a client's grants is refused the same way.
+    let made = create(&acme, api_grants()).body_json();
+    let path = format!("/admin/clients/{}", made["client_id"].as_str().unwrap());
+    let wider = json!({"grants": [{"audience": "https://billing.test", "scopes": []}]});
+    forbidden(&call(&w, &acme, Method::Patch, &path, Some(wider.clone())), "PATCH outside allowed_grants");
+    // The root key decides: it widens the project, or grants directly.
+    let r = w.admin(
+        Method::Patch,
+        "/admin/projects/acme",
+        Some(json!({"allowed_grants": [{"audience": "https://api.test", "scopes": ["read"]},
+                                        {"audience": "https://billing.test", "scopes": []}]})),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(call(&w, &acme, Method::Patch, &path, Some(wider)).status, 200);
+    // A project admin cannot change allowed_grants (projects:write is
+    // deployment-wide), and the admin audience is never an allowed grant.
+    let r = call(&w, &acme, Method::Patch, "/admin/projects/acme", Some(json!({"allowed_grants": []})));
+    assert_eq!(r.status, 403);
+    let r = w.admin(
+        Method::Patch,
+        "/admin/projects/acme",
+        Some(json!({"allowed_grants": admin_grants(&["clients:read"])})),
+    );
+    assert_eq!((r.status, r.body_json()["field"].as_str()), (400, Some("allowed_grants[0].audience")));
+}
+
+/// One issuer: without `ISSUER`, every loopback origin is an issuer, and
+/// a grant of any loopback name's `/admin` is an admin grant — no
+/// spelling of the admin audience escapes the hand-out rule.
+#[test]
+fn every_loopback_name_of_the_admin_audience_is_the_admin_audience() {
+    let w = World::with(&[("ISSUER", "")], Some(A3));
+    let origin = "http://127.0.0.1:8787";
+    let r = w.call(
+        Req::new(Method::Post, "/admin/clients")
+            .at(origin)
+            .bearer(ADMIN_KEY)
+            .json(&json!({"name": "admin", "grants": [{"audience": format!("{origin}/admin"), "scopes": ["clients:read", "clients:write"]}]})),
+    );
+    assert_eq!(r.status, 201);
+    let made = r.body_json();
+    let (id, secret) = (made["client_id"].as_str().unwrap(), made["client_secret"].as_str().unwrap());
+    let r = w.call(
+        Req::token()
+            .at(origin)
+            .basic(id, secret)
+            .form(&format!("grant_type=client_credentials&resource={origin}/admin")),
+    );
+    let token = r.body_json()["access_token"].as_str().unwrap().to_string();
+    for other in [
+        "http://localhost:8787/admin",
+        "http://127.0.0.2:8787/admin",
+        "http://[::1]:8787/admin",
+        "http://localhost/admin",
+    ] {
+        let body = json!({"name": "x", "grants": [{"audience": other, "scopes": ["keys:write"]}]});
+        let r = w.call(Req::new(Method::Post, "/admin/clients").at(origin).bearer(&token).json(&body));
+        forbidden(&r, other);
+        let body = json!({"name": "x", "grants": [{"audience": other, "scopes": ["orders:read"]}]});
+        let r = w.call(Req::new(Method::Post, "/admin/clients").at(origin).bearer(ADMIN_KEY).json(&body));
+        assert_eq!((r.status, r.body_json()["field"].as_str()), (400, Some("grants[0].scopes[0]")), "{other}");
+    }
+}
