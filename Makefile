@@ -51,11 +51,13 @@ examples/edge-api/build/index.js: $(SOURCES)
 	@node scripts/dev-vars.mjs > .dev.vars
 	@echo "==> wrote .dev.vars with fresh local ADMIN_API_KEY and SIGNING_KEYS"
 
-## Build, migrate the local D1, and serve on 127.0.0.1:$(PORT).
+## Build, migrate the local D1, and serve on 127.0.0.1:$(PORT), with one
+## issuer: ISSUER is the URL it serves on (without it, every loopback name
+## would be an issuer of its own).
 dev: build .dev.vars
 	@wrangler d1 migrations apply DB --local > /dev/null
 	@scripts/dev-banner.sh $(PORT)
-	wrangler dev --ip 127.0.0.1 --port $(PORT)
+	wrangler dev --ip 127.0.0.1 --port $(PORT) --var ISSUER:http://127.0.0.1:$(PORT)
 
 ## Every test ring: host unit/flow tests, e2e in workerd (Miniflare), wrangler dev smoke.
 test: build lint test-host test-glue test-e2e test-api test-smoke

@@ -40,7 +40,7 @@ export async function startWranglerDev({ storage = "d1", keyMode = "byok" } = {}
   const child = spawn(
     wrangler,
     ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector), "--persist-to", state,
-     "--env-file", envFile, "--var", `STORAGE:${storage}`, "--show-interactive-dev-session=false"],
+     "--env-file", envFile, "--var", `STORAGE:${storage}`, "--var", `ISSUER:${base}`, "--show-interactive-dev-session=false"],
     { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] },
   );
   child.stdout.on("data", (d) => (output += d));

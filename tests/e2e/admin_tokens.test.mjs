@@ -26,7 +26,7 @@ describe(`admin by the deployment's own tokens (${STORAGE})`, () => {
 
     const p = `team-${STORAGE}`;
     const other = `other-${STORAGE}`;
-    for (const id of [p, other]) assert.equal((await ctx.api.admin("POST", "/admin/projects", { id, name: id })).status, 201);
+    for (const id of [p, other]) assert.equal((await ctx.api.admin("POST", "/admin/projects", { id, name: id, allowed_grants: grants })).status, 201);
     const theirs = await ctx.api.admin("POST", "/admin/clients", { project_id: other, name: "theirs", grants });
 
     const admin = await ctx.api.admin("POST", "/admin/clients", {

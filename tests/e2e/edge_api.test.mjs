@@ -38,7 +38,11 @@ describe(`edge API with m2m-edge-verify (${STORAGE})`, () => {
   let key; // the token service's signing key (bring-your-own mode), to forge precisely
   let kid;
   before(async () => {
-    w = await startWithEdgeApi({ bindings: { STORAGE }, edges: ["edge-api", "edge-api-burst"] });
+    w = await startWithEdgeApi({
+      bindings: { STORAGE },
+      edges: ["edge-api", "edge-api-burst", "edge-api-acme"],
+      edgeVars: { "edge-api-acme": { PROJECT_ID: "acme" } },
+    });
     api = clientFor(w);
     const jwk = JSON.parse(w.secrets.SIGNING_KEYS).keys[0];
     key = createPrivateKey({ key: jwk, format: "jwk" });
@@ -82,6 +86,24 @@ describe(`edge API with m2m-edge-verify (${STORAGE})`, () => {
       Array.from({ length: 24 }, () => orders(w.edge["edge-api-burst"], `Bearer ${token}`).then((r) => r.status)),
     );
     assert.deepEqual(statuses, Array(24).fill(200));
+  });
+
+  test("an API of one tenant (PROJECT_ID) refuses a valid token of another project, and one of no project", async () => {
+    for (const id of ["acme", "globex"]) {
+      const r = await api.admin("POST", "/admin/projects", { id: `${id}`, name: id });
+      assert.ok([201, 409].includes(r.status), JSON.stringify(r.json));
+    }
+    const acme = await tokenFor(api, await api.createClient({ project_id: "acme", ...grant(["orders:read"]) }));
+    const globex = await tokenFor(api, await api.createClient({ project_id: "globex", ...grant(["orders:read"]) }));
+    const none = await tokenFor(api, await api.createClient(grant(["orders:read"])));
+    const tenant = w.edge["edge-api-acme"];
+    assert.equal((await orders(tenant, `Bearer ${acme}`)).status, 200);
+    for (const [token, why] of [[globex, "another project"], [none, "no project"]]) {
+      const r = await orders(tenant, `Bearer ${token}`);
+      assertInvalidToken(r, why);
+      assert.match(r.json.error_description, /project_id/);
+    }
+    assert.equal((await orders(edge(), `Bearer ${globex}`)).status, 200, "an API without PROJECT_ID serves every tenant");
   });
 
   test("the wrong scope: 403 insufficient_scope with the scope in the challenge", async () => {

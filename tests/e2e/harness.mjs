@@ -106,11 +106,11 @@ export const EDGE_AUDIENCE = "https://orders.example.com";
  * The token service and the example edge API (examples/edge-api) in one
  * workerd, the API getting keys over the `AUTH` service binding. `edges`
  * names the API workers to run: each is its own isolate with its own key
- * cache. `extraWorkers` (Miniflare worker options) join them, reachable in
+ * cache; `edgeVars[name]` adds vars to one of them (`PROJECT_ID`). `extraWorkers` (Miniflare worker options) join them, reachable in
  * `edge` when they have a direct socket. Returns what `startWorker` does,
  * plus `edge[name]`: the base URL of each API worker.
  */
-export async function startWithEdgeApi({ bindings = {}, edges = ["edge-api"], ratelimits = shippedRateLimits(), direct = false, extraWorkers = [] } = {}) {
+export async function startWithEdgeApi({ bindings = {}, edges = ["edge-api"], edgeVars = {}, ratelimits = shippedRateLimits(), direct = false, extraWorkers = [] } = {}) {
   const all = serviceBindings({ ISSUER: EDGE_ISSUER, ...bindings });
   const edgeWorker = (name) => ({
     name,
@@ -118,7 +118,7 @@ export async function startWithEdgeApi({ bindings = {}, edges = ["edge-api"], ra
     scriptPath: join(root, "examples/edge-api/build/index.js"),
     modulesRules: WASM_MODULES,
     compatibilityDate: COMPATIBILITY_DATE,
-    bindings: { ISSUER: EDGE_ISSUER, AUDIENCE: EDGE_AUDIENCE },
+    bindings: { ISSUER: EDGE_ISSUER, AUDIENCE: EDGE_AUDIENCE, ...(edgeVars[name] ?? {}) },
     serviceBindings: { AUTH: "auth" },
     unsafeDirectSockets: DIRECT,
   });

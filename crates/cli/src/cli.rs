@@ -298,6 +298,10 @@ pub struct ProjectCreate {
     /// Free text for operators.
     #[arg(long)]
     pub description: Option<String>,
+    /// What the project's own admin clients may grant, as JSON:
+    /// `[{"audience": "…", "scopes": ["…"]}, …]` (none by default).
+    #[arg(long)]
+    pub allowed_grants_json: Option<String>,
 }
 
 /// `projects update`.
@@ -311,6 +315,9 @@ pub struct ProjectUpdate {
     /// A new description (empty to clear).
     #[arg(long)]
     pub description: Option<String>,
+    /// New allowed grants as JSON, replacing the old ones (`[]` for none).
+    #[arg(long)]
+    pub allowed_grants_json: Option<String>,
     /// Apply only if the project is still at this version (its ETag).
     #[arg(long)]
     pub if_match: Option<String>,

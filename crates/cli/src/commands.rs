@@ -37,7 +37,7 @@ const CLIENT_COLUMNS: [(&str, &str); 5] = [
     ("STATUS", "status"),
     ("GRANTS", "grants"),
 ];
-const PROJECT_FIELDS: [&str; 5] = ["id", "name", "description", "created_at", "updated_at"];
+const PROJECT_FIELDS: [&str; 6] = ["id", "name", "description", "allowed_grants", "created_at", "updated_at"];
 const RESOURCE_FIELDS: [&str; 6] = ["id", "identifier", "name", "scopes", "token_ttl", "updated_at"];
 
 /// Run one parsed command line.
@@ -509,6 +509,7 @@ async fn projects(admin: &Admin, command: Projects, format: Format) -> Outcome {
                 ("name", Some(json!(args.name))),
                 ("id", args.id.map(Value::from)),
                 ("description", args.description.map(Value::from)),
+                ("allowed_grants", json_option(&args.allowed_grants_json, "allowed-grants-json")?),
             ]);
             show(&admin.call(Method::POST, "/admin/projects", Some(&request), None).await?, &PROJECT_FIELDS, format);
         }
@@ -518,8 +519,11 @@ async fn projects(admin: &Admin, command: Projects, format: Format) -> Outcome {
         }
         Projects::Get(id) => show(&admin.call(Method::GET, &path(&id.id), None, None).await?, &PROJECT_FIELDS, format),
         Projects::Update(args) => {
-            let request =
-                body(vec![("name", args.name.map(Value::from)), ("description", args.description.map(Value::from))]);
+            let request = body(vec![
+                ("name", args.name.map(Value::from)),
+                ("description", args.description.map(Value::from)),
+                ("allowed_grants", json_option(&args.allowed_grants_json, "allowed-grants-json")?),
+            ]);
             let answer = admin.call(Method::PATCH, &path(&args.id), Some(&request), args.if_match.as_deref()).await?;
             show(&answer, &PROJECT_FIELDS, format);
         }

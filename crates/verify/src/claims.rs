@@ -13,6 +13,10 @@ pub struct Requirements {
     /// Refuse a token whose `iat` is older than this many seconds (Stytch's
     /// `max_token_age`), whatever its `exp`.
     pub max_token_age: Option<u64>,
+    /// Claims that must hold exactly these string values: an API serving
+    /// one tenant requires its `project_id`, so a valid token of another
+    /// project is refused ([`Requirements::claim`]).
+    pub required_claims: Vec<(String, String)>,
 }
 
 impl Requirements {
@@ -27,12 +31,23 @@ impl Requirements {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        Requirements { required_scopes: scopes.into_iter().map(Into::into).collect(), max_token_age: None }
+        Requirements { required_scopes: scopes.into_iter().map(Into::into).collect(), ..Requirements::default() }
     }
 
     /// The same, refusing tokens issued more than `seconds` ago.
     pub fn max_token_age(mut self, seconds: u64) -> Requirements {
         self.max_token_age = Some(seconds);
+        self
+    }
+
+    /// The same, refusing tokens whose claim `name` is not the string
+    /// `value` (absent, another type, or another value): for an API of one
+    /// tenant, `.claim("project_id", "acme")`. Project ids are unique in a
+    /// deployment and a client never changes project, so with the issuer
+    /// and audience checked this confines the API to that project's
+    /// clients.
+    pub fn claim(mut self, name: impl Into<String>, value: impl Into<String>) -> Requirements {
+        self.required_claims.push((name.into(), value.into()));
         self
     }
 }
@@ -138,6 +153,11 @@ pub fn check(
         Some(Value::String(s)) => s.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect(),
         Some(_) => return Err(Rejection::Claim("scope")),
     };
+    if let Some((name, _)) =
+        required.required_claims.iter().find(|(name, value)| claims.get(name).and_then(Value::as_str) != Some(value))
+    {
+        return Err(Rejection::ClaimValue(name.clone()));
+    }
     let missing: Vec<&str> =
         required.required_scopes.iter().filter(|r| !scopes.contains(r)).map(String::as_str).collect();
     if !missing.is_empty() {

@@ -42,6 +42,9 @@ pub enum Rejection {
     TooOld,
     /// A claim RFC 9068 §2.2 requires is missing or of the wrong type.
     Claim(&'static str),
+    /// A claim the API requires ([`crate::Requirements::claim`]) is not the
+    /// value it requires: a token of another tenant.
+    ClaimValue(String),
     /// Valid, but without every required scope (RFC 6750 §3.1 `insufficient_scope`).
     InsufficientScope {
         /// The scopes the request needs, space-separated, for the challenge.
@@ -145,6 +148,7 @@ impl fmt::Display for Rejection {
             Rejection::NotYetValid => f.write_str("the token is not valid yet"),
             Rejection::TooOld => f.write_str("the token was issued too long ago"),
             Rejection::Claim(name) => write!(f, "claim `{name}` missing or invalid"),
+            Rejection::ClaimValue(name) => write!(f, "claim `{name}` is not the value this API requires"),
             Rejection::InsufficientScope { required } => write!(f, "requires scope: {required}"),
             Rejection::KeysUnavailable => f.write_str("the issuer's keys are unavailable"),
             Rejection::Revoked => f.write_str("the token has been revoked"),

@@ -274,3 +274,23 @@ fn the_empty_string_and_a_bare_bearer_are_missing_tokens() {
     assert_eq!(verify(&issuer, "not a token"), Err(Rejection::MalformedRequest));
     assert_eq!(verify(&issuer, "a.b"), Err(Rejection::Malformed("not three dot-separated parts")));
 }
+
+/// Tenants confined: a valid token of project A is refused by an API that
+/// requires project B, and by one that requires a project when the token
+/// has none (or carries it as another type).
+#[test]
+fn a_token_of_another_project_is_refused_where_a_project_is_required() {
+    let (key, issuer) = setup();
+    let verify_for = |token: &str, project: &str| {
+        let required = Requirements::scopes(["read"]).claim("project_id", project);
+        pollster::block_on(issuer.verifier().verify(&format!("Bearer {token}"), &required))
+    };
+    let acme = key.token(json!({"project_id": "acme", "scope": "read"}));
+    assert_eq!(verify_for(&acme, "acme").unwrap().claims["project_id"], "acme");
+    let refused = verify_for(&acme, "globex").unwrap_err();
+    assert_eq!(refused, Rejection::ClaimValue("project_id".into()));
+    assert_eq!((refused.status(), refused.error_code()), (401, Some("invalid_token")));
+    assert_eq!(verify_for(&key.token(json!({"scope": "read"})), "acme"), Err(Rejection::ClaimValue("project_id".into())));
+    let typed = key.token(json!({"project_id": ["acme"], "scope": "read"}));
+    assert_eq!(verify_for(&typed, "acme"), Err(Rejection::ClaimValue("project_id".into())));
+}

@@ -5,6 +5,10 @@
 //! - `POST /orders` needs `orders:write`;
 //! - `GET /health` needs nothing (the baseline `make bench` compares with).
 //!
+//! With the `PROJECT_ID` var set, the API serves that one tenant: a valid
+//! token of another project (or of none) is refused, `401 invalid_token`
+//! (`Requirements::claim("project_id", …)`).
+//!
 //! Keys come from the token service through the `AUTH` service binding
 //! (`[[services]]` in wrangler.toml), or over the Internet without one.
 //! The verifier is built once per isolate and keeps the keys between
@@ -26,16 +30,23 @@ use wasm_bindgen::prelude::*;
 use web_sys::{Headers, Request, Response, ResponseInit};
 use worker::Env;
 
+/// What this isolate checks tokens with: vars and bindings are fixed for
+/// its lifetime.
+struct Api {
+    verifier: Verifier<WorkerFetcher>,
+    /// The one project served, if `PROJECT_ID` is set.
+    project: Option<String>,
+}
+
 thread_local! {
-    /// This isolate's verifier: vars and bindings are fixed for its lifetime.
-    static VERIFIER: OnceCell<Option<Rc<Verifier<WorkerFetcher>>>> = const { OnceCell::new() };
+    static API: OnceCell<Option<Rc<Api>>> = const { OnceCell::new() };
 }
 
 /// The realm of every challenge.
 const REALM: &str = "orders";
 
-fn verifier(env: &Env) -> Option<Rc<Verifier<WorkerFetcher>>> {
-    VERIFIER.with(|v| {
+fn api(env: &Env) -> Option<Rc<Api>> {
+    API.with(|v| {
         v.get_or_init(|| {
             let issuer = env.var("ISSUER").ok()?.to_string();
             let audience = env.var("AUDIENCE").ok()?.to_string();
@@ -43,7 +54,8 @@ fn verifier(env: &Env) -> Option<Rc<Verifier<WorkerFetcher>>> {
                 Ok(binding) => WorkerFetcher::Service(binding),
                 Err(_) => WorkerFetcher::Internet,
             };
-            Some(Rc::new(Verifier::new(issuer, fetcher).audience(audience)))
+            let project = env.var("PROJECT_ID").ok().map(|v| v.to_string()).filter(|p| !p.is_empty());
+            Some(Rc::new(Api { verifier: Verifier::new(issuer, fetcher).audience(audience), project }))
         })
         .clone()
     })
@@ -72,14 +84,18 @@ pub fn fetch(req: Request, env: Env, _ctx: JsValue) -> JsValue {
         }
         _ => return json_response(404, &json!({"error": "not_found"}), &[]),
     };
-    let Some(verifier) = verifier(&env) else {
+    let Some(api) = api(&env) else {
         worker::console_error!("edge-api: set the ISSUER and AUDIENCE vars");
         return json_response(500, &json!({"error": "server_error"}), &[]);
     };
     let authorization = req.headers().get("authorization").ok().flatten().unwrap_or_default();
     let post = method == "POST";
     wasm_bindgen_futures::future_to_promise(async move {
-        Ok(match verifier.verify(&authorization, &Requirements::scopes([needs])).await {
+        let mut required = Requirements::scopes([needs]);
+        if let Some(project) = &api.project {
+            required = required.claim("project_id", project.as_str());
+        }
+        Ok(match api.verifier.verify(&authorization, &required).await {
             Ok(token) => answer(post, &token),
             Err(rejection) => {
                 let answer = rejection.to_response(REALM);
