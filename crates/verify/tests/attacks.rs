@@ -290,7 +290,10 @@ fn a_token_of_another_project_is_refused_where_a_project_is_required() {
     let refused = verify_for(&acme, "globex").unwrap_err();
     assert_eq!(refused, Rejection::ClaimValue("project_id".into()));
     assert_eq!((refused.status(), refused.error_code()), (401, Some("invalid_token")));
-    assert_eq!(verify_for(&key.token(json!({"scope": "read"})), "acme"), Err(Rejection::ClaimValue("project_id".into())));
+    assert_eq!(
+        verify_for(&key.token(json!({"scope": "read"})), "acme"),
+        Err(Rejection::ClaimValue("project_id".into()))
+    );
     let typed = key.token(json!({"project_id": ["acme"], "scope": "read"}));
     assert_eq!(verify_for(&typed, "acme"), Err(Rejection::ClaimValue("project_id".into())));
 }

@@ -9,39 +9,11 @@ use super::caller::Caller;
 use super::{list_limit, listed_project, ok, query_pairs, query_param, AdminError, AdminResult};
 use crate::app::{Ports, Runtime};
 use crate::audit::{AuditEvent, AuditFilter, AuditStore, AUTH_FAILURE_RETENTION_SECS};
-use crate::http::{Method, Request, Response};
+use crate::http::{Request, Response};
 use crate::time::rfc3339;
 
 /// How far back the failure counts go unless `since` says otherwise.
 const DEFAULT_FAILURE_WINDOW_SECS: i64 = 24 * 3600;
-
-/// What an admin change did, from its route: the action, and the target
-/// when the path names it.
-fn action<'a>(method: Method, segments: &[&'a str]) -> Option<(&'static str, Option<&'a str>)> {
-    Some(match (method, segments) {
-        (Method::Post, ["admin", "clients"]) => ("client.create", None),
-        (Method::Patch, ["admin", "clients", id]) => ("client.update", Some(*id)),
-        (Method::Delete, ["admin", "clients", id]) => ("client.delete", Some(*id)),
-        (Method::Post, ["admin", "clients", id, "secrets", "rotate"]) => ("client.rotation.start", Some(*id)),
-        (Method::Post, ["admin", "clients", id, "secrets", "rotate", "complete"]) => {
-            ("client.rotation.complete", Some(*id))
-        }
-        (Method::Post, ["admin", "clients", id, "secrets", "rotate", "cancel"]) => {
-            ("client.rotation.cancel", Some(*id))
-        }
-        (Method::Post, ["admin", "projects"]) => ("project.create", None),
-        (Method::Patch, ["admin", "projects", id]) => ("project.update", Some(*id)),
-        (Method::Delete, ["admin", "projects", id]) => ("project.delete", Some(*id)),
-        (Method::Post, ["admin", "resources"]) => ("resource.create", None),
-        (Method::Patch, ["admin", "resources", id]) => ("resource.update", Some(*id)),
-        (Method::Delete, ["admin", "resources", id]) => ("resource.delete", Some(*id)),
-        (Method::Post, ["admin", "keys", "rotate"]) => ("keys.rotate", Some("signing-keys")),
-        (Method::Post, ["admin", "federation", "issuers"]) => ("issuer.create", None),
-        (Method::Patch, ["admin", "federation", "issuers", id]) => ("issuer.update", Some(*id)),
-        (Method::Delete, ["admin", "federation", "issuers", id]) => ("issuer.delete", Some(*id)),
-        _ => return None,
-    })
-}
 
 /// Append the event for a change that succeeded. `client_project` is the
 /// project of a deleted client, read before the delete. A failure to
@@ -57,7 +29,7 @@ pub(super) async fn record<R: Runtime>(
     if !(200..300).contains(&response.status) {
         return;
     }
-    let Some((action, path_target)) = action(req.method, segments) else { return };
+    let Some((action, path_target)) = super::routes::action(req.method, segments) else { return };
     let answered: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
     let target = path_target
         .map(str::to_string)

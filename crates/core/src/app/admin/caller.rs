@@ -14,7 +14,7 @@ use crate::app::{Ports, Runtime};
 use crate::client::{ClientId, ClientRecord, ClientStore, SecretHash, Status};
 use crate::config::{AdminKey, Config, MIN_ADMIN_KEY_CHARS};
 use crate::grant::Grant;
-use crate::http::{Header, Method, Request};
+use crate::http::{Header, Request};
 use crate::keys::sealed::KeyCrypto;
 use crate::oauth::metadata::admin_audience;
 use crate::project::ProjectId;
@@ -109,27 +109,6 @@ impl AdminScope {
     pub fn over_projects(self) -> bool {
         matches!(self, AdminScope::ProjectsRead | AdminScope::ProjectsWrite)
     }
-}
-
-/// The scope a route needs; `None` for a path that is no route (it answers
-/// 404 after authentication).
-pub fn required_scope(method: Method, segments: &[&str]) -> Option<AdminScope> {
-    let read = matches!(method, Method::Get | Method::Head);
-    Some(match segments {
-        ["admin", "projects", ..] if read => AdminScope::ProjectsRead,
-        ["admin", "projects", ..] => AdminScope::ProjectsWrite,
-        ["admin", "clients", _, "secrets", "rotate", ..] => AdminScope::ClientsRotate,
-        ["admin", "clients", ..] if read => AdminScope::ClientsRead,
-        ["admin", "clients", ..] => AdminScope::ClientsWrite,
-        ["admin", "resources", ..] if read => AdminScope::ResourcesRead,
-        ["admin", "resources", ..] => AdminScope::ResourcesWrite,
-        ["admin", "keys", ..] if read => AdminScope::KeysRead,
-        ["admin", "keys", ..] => AdminScope::KeysWrite,
-        ["admin", "audit", ..] => AdminScope::AuditRead,
-        ["admin", "federation", ..] if read => AdminScope::FederationRead,
-        ["admin", "federation", ..] => AdminScope::FederationWrite,
-        _ => return None,
-    })
 }
 
 /// An authenticated admin caller.
@@ -334,30 +313,4 @@ pub(crate) fn is_incarnation_of(token: &VerifiedToken, client: &ClientRecord) ->
         _ => false,
     };
     same_project && token.issued_at >= client.created_at
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_route_needs_one_scope() {
-        let scope = |method, path: &str| {
-            let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-            required_scope(method, &segments).map(AdminScope::as_str)
-        };
-        assert_eq!(scope(Method::Get, "/admin/clients"), Some("clients:read"));
-        assert_eq!(scope(Method::Post, "/admin/clients"), Some("clients:write"));
-        assert_eq!(scope(Method::Delete, "/admin/clients/x"), Some("clients:write"));
-        assert_eq!(scope(Method::Post, "/admin/clients/x/secrets/rotate/complete"), Some("clients:rotate"));
-        assert_eq!(scope(Method::Get, "/admin/projects/x"), Some("projects:read"));
-        assert_eq!(scope(Method::Patch, "/admin/projects/x"), Some("projects:write"));
-        assert_eq!(scope(Method::Post, "/admin/resources"), Some("resources:write"));
-        assert_eq!(scope(Method::Post, "/admin/keys/rotate"), Some("keys:write"));
-        assert_eq!(scope(Method::Get, "/admin/audit"), Some("audit:read"));
-        assert_eq!(scope(Method::Get, "/admin/elsewhere"), None);
-        for s in AdminScope::ALL {
-            assert_eq!(AdminScope::parse(s.as_str()), Some(s));
-        }
-    }
 }

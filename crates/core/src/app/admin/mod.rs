@@ -10,6 +10,7 @@ mod federation;
 mod keys;
 mod projects;
 mod resources;
+mod routes;
 
 use serde_json::{json, Value};
 
@@ -25,6 +26,7 @@ use crate::resource::{ApiResource, ResourceId};
 use crate::validate::FieldError;
 pub use caller::AdminScope;
 use caller::Caller;
+use routes::{Found, Op};
 
 /// Said on every successful change when the backend is Workers KV: KV is
 /// eventually consistent, and other locations may serve the old value
@@ -40,7 +42,7 @@ const ADMIN_REALM: &str = "m2m-edge admin";
 enum AdminError {
     Unauthorized,
     NotFound(&'static str),
-    MethodNotAllowed(&'static str),
+    MethodNotAllowed(String),
     TooLarge,
     UnsupportedMediaType,
     Invalid(FieldError),
@@ -133,7 +135,7 @@ impl AdminError {
             AdminError::Unauthorized => {
                 response = response.with_header("www-authenticate", format!("Bearer realm=\"{ADMIN_REALM}\""));
             }
-            AdminError::MethodNotAllowed(allow) => response = response.with_header("allow", *allow),
+            AdminError::MethodNotAllowed(allow) => response = response.with_header("allow", allow.as_str()),
             AdminError::Token(rejection) => {
                 response = response.with_header("www-authenticate", rejection.www_authenticate(ADMIN_REALM));
             }
@@ -178,7 +180,7 @@ fn with_propagation_notice(response: Response) -> Response {
 
 async fn route<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> Result<(Response, Effects), AdminError> {
     let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
-    let caller = match caller::authorize(req, caller::required_scope(req.method, &segments), p).await {
+    let caller = match caller::authorize(req, routes::required_scope(req.method, &segments), p).await {
         Ok(caller) => caller,
         Err(refused) => {
             // Failed authentications are counted per minute, not stored one by one.
@@ -199,70 +201,54 @@ async fn route<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> Result<(Response,
         _ => None,
     };
     // Rotation is the one admin change the isolate keeps a copy of.
-    let (response, effects) = if let (Method::Post, "/admin/keys/rotate") = (req.method, req.path.as_str()) {
-        (keys::rotate(req, p).await?, Effects { keys_changed: true })
-    } else {
-        (route_plain(req, &segments, &caller, p).await?, Effects::default())
+    let (response, effects) = match routes::find(req.method, &segments) {
+        Found::Route(route, id) => {
+            let response = answer(route.op, id.unwrap_or_default(), req, &caller, p).await?;
+            (response, Effects { keys_changed: route.op == Op::KeysRotate })
+        }
+        Found::WrongMethod(allow) => return Err(AdminError::MethodNotAllowed(allow)),
+        Found::Nothing => return Err(AdminError::NotFound("endpoint")),
     };
     audit::record(req, &segments, &caller, &response, client_project, p).await;
     Ok((response, effects))
 }
 
-async fn route_plain<R: Runtime>(req: &Request, segments: &[&str], caller: &Caller, p: &Ports<'_, R>) -> AdminResult {
-    let client = |id: &str| ClientId::parse(id).ok_or(AdminError::NotFound("client"));
-    let resource = |id: &str| ResourceId::parse(id).ok_or(AdminError::NotFound("resource"));
-    let project = |id: &str| ProjectId::parse(id).ok_or(AdminError::NotFound("project"));
-    let issuer = |id: &str| IssuerId::parse(id).ok_or(AdminError::NotFound("trusted issuer"));
-    match (req.method, segments) {
-        (Method::Get, ["admin", "projects"]) => projects::list(req, caller, p).await,
-        (Method::Post, ["admin", "projects"]) => projects::create(req, p).await,
-        (_, ["admin", "projects"]) => Err(AdminError::MethodNotAllowed("GET, POST")),
-        (Method::Get, ["admin", "projects", id]) => projects::get(&project(id)?, caller, p).await,
-        (Method::Patch, ["admin", "projects", id]) => projects::update(req, &project(id)?, p).await,
-        (Method::Delete, ["admin", "projects", id]) => projects::delete(req, &project(id)?, p).await,
-        (_, ["admin", "projects", _]) => Err(AdminError::MethodNotAllowed("GET, PATCH, DELETE")),
-        (Method::Get, ["admin", "clients"]) => clients::list(req, caller, p).await,
-        (Method::Post, ["admin", "clients"]) => clients::create(req, caller, p).await,
-        (_, ["admin", "clients"]) => Err(AdminError::MethodNotAllowed("GET, POST")),
-        (Method::Get, ["admin", "clients", id]) => clients::get(&client(id)?, caller, p).await,
-        (Method::Patch, ["admin", "clients", id]) => clients::update(req, &client(id)?, caller, p).await,
-        (Method::Delete, ["admin", "clients", id]) => clients::delete(req, &client(id)?, caller, p).await,
-        (_, ["admin", "clients", _]) => Err(AdminError::MethodNotAllowed("GET, PATCH, DELETE")),
-        (Method::Post, ["admin", "clients", id, "secrets", "rotate"]) => {
-            clients::rotate_start(req, &client(id)?, caller, p).await
-        }
-        (Method::Post, ["admin", "clients", id, "secrets", "rotate", "complete"]) => {
-            clients::rotate_finish(req, &client(id)?, true, caller, p).await
-        }
-        (Method::Post, ["admin", "clients", id, "secrets", "rotate", "cancel"]) => {
-            clients::rotate_finish(req, &client(id)?, false, caller, p).await
-        }
-        (_, ["admin", "clients", _, "secrets", "rotate", ..]) => Err(AdminError::MethodNotAllowed("POST")),
-        (Method::Get, ["admin", "clients", id, "federation", "failures"]) => {
-            federation::failures(&clients::load(&client(id)?, caller, p).await?, p).await
-        }
-        (_, ["admin", "clients", _, "federation", "failures"]) => Err(AdminError::MethodNotAllowed("GET")),
-        (Method::Get, ["admin", "federation", "issuers"]) => federation::list(p).await,
-        (Method::Post, ["admin", "federation", "issuers"]) => federation::create(req, p).await,
-        (_, ["admin", "federation", "issuers"]) => Err(AdminError::MethodNotAllowed("GET, POST")),
-        (Method::Get, ["admin", "federation", "issuers", id]) => federation::get(&issuer(id)?, p).await,
-        (Method::Patch, ["admin", "federation", "issuers", id]) => federation::update(req, &issuer(id)?, p).await,
-        (Method::Delete, ["admin", "federation", "issuers", id]) => federation::delete(req, &issuer(id)?, p).await,
-        (_, ["admin", "federation", "issuers", _]) => Err(AdminError::MethodNotAllowed("GET, PATCH, DELETE")),
-        (Method::Get, ["admin", "resources"]) => resources::list(p).await,
-        (Method::Post, ["admin", "resources"]) => resources::create(req, p).await,
-        (_, ["admin", "resources"]) => Err(AdminError::MethodNotAllowed("GET, POST")),
-        (Method::Get, ["admin", "resources", id]) => resources::get(&resource(id)?, p).await,
-        (Method::Patch, ["admin", "resources", id]) => resources::update(req, &resource(id)?, p).await,
-        (Method::Delete, ["admin", "resources", id]) => resources::delete(req, &resource(id)?, p).await,
-        (_, ["admin", "resources", _]) => Err(AdminError::MethodNotAllowed("GET, PATCH, DELETE")),
-        (Method::Get, ["admin", "audit"]) => audit::list(req, caller, p).await,
-        (Method::Get, ["admin", "audit", "auth-failures"]) => audit::auth_failures(req, caller, p).await,
-        (_, ["admin", "audit", ..]) => Err(AdminError::MethodNotAllowed("GET")),
-        (Method::Get, ["admin", "keys"]) => keys::list(p).await,
-        (_, ["admin", "keys"]) => Err(AdminError::MethodNotAllowed("GET")),
-        (_, ["admin", "keys", "rotate"]) => Err(AdminError::MethodNotAllowed("POST")),
-        _ => Err(AdminError::NotFound("endpoint")),
+/// The answer of the operation `op`; `id` is the path's `{id}` segment
+/// (empty when the path has none).
+async fn answer<R: Runtime>(op: Op, id: &str, req: &Request, caller: &Caller, p: &Ports<'_, R>) -> AdminResult {
+    let client = || ClientId::parse(id).ok_or(AdminError::NotFound("client"));
+    let resource = || ResourceId::parse(id).ok_or(AdminError::NotFound("resource"));
+    let project = || ProjectId::parse(id).ok_or(AdminError::NotFound("project"));
+    let issuer = || IssuerId::parse(id).ok_or(AdminError::NotFound("trusted issuer"));
+    match op {
+        Op::ProjectsList => projects::list(req, caller, p).await,
+        Op::ProjectCreate => projects::create(req, p).await,
+        Op::ProjectGet => projects::get(&project()?, caller, p).await,
+        Op::ProjectUpdate => projects::update(req, &project()?, p).await,
+        Op::ProjectDelete => projects::delete(req, &project()?, p).await,
+        Op::ClientsList => clients::list(req, caller, p).await,
+        Op::ClientCreate => clients::create(req, caller, p).await,
+        Op::ClientGet => clients::get(&client()?, caller, p).await,
+        Op::ClientUpdate => clients::update(req, &client()?, caller, p).await,
+        Op::ClientDelete => clients::delete(req, &client()?, caller, p).await,
+        Op::RotationStart => clients::rotate_start(req, &client()?, caller, p).await,
+        Op::RotationComplete => clients::rotate_finish(req, &client()?, true, caller, p).await,
+        Op::RotationCancel => clients::rotate_finish(req, &client()?, false, caller, p).await,
+        Op::FederationFailures => federation::failures(&clients::load(&client()?, caller, p).await?, p).await,
+        Op::IssuersList => federation::list(p).await,
+        Op::IssuerCreate => federation::create(req, p).await,
+        Op::IssuerGet => federation::get(&issuer()?, p).await,
+        Op::IssuerUpdate => federation::update(req, &issuer()?, p).await,
+        Op::IssuerDelete => federation::delete(req, &issuer()?, p).await,
+        Op::ResourcesList => resources::list(p).await,
+        Op::ResourceCreate => resources::create(req, p).await,
+        Op::ResourceGet => resources::get(&resource()?, p).await,
+        Op::ResourceUpdate => resources::update(req, &resource()?, p).await,
+        Op::ResourceDelete => resources::delete(req, &resource()?, p).await,
+        Op::AuditList => audit::list(req, caller, p).await,
+        Op::AuthFailures => audit::auth_failures(req, caller, p).await,
+        Op::KeysList => keys::list(p).await,
+        Op::KeysRotate => keys::rotate(req, p).await,
     }
 }
 
@@ -282,7 +268,7 @@ fn json_body(req: &Request) -> Result<Value, AdminError> {
 /// document); `None` outside the admin API.
 pub fn scope_for(method: Method, path: &str) -> Option<AdminScope> {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    caller::required_scope(method, &segments)
+    routes::required_scope(method, &segments)
 }
 
 /// The default and largest page of a listing.
