@@ -11,7 +11,7 @@ const grants = [{ audience: "https://api.example.com", scopes: ["read"] }];
 describe(`audit trail (${STORAGE})`, () => {
   test("admin changes appear with actor, project, action, target and field names; a project admin's show it as the actor", async () => {
     const p = `audit-${STORAGE}`;
-    assert.equal((await ctx.api.admin("POST", "/admin/projects", { id: p, name: "Audit" })).status, 201);
+    assert.equal((await ctx.api.admin("POST", "/admin/projects", { id: p, name: "Audit", allowed_grants: grants })).status, 201);
     const audience = `${ctx.w.base}/admin`;
     const admin = await ctx.api.admin("POST", "/admin/clients", { project_id: p, name: "ci", grants: [{ audience, scopes: ["clients:write", "audit:read"] }] });
     const t = await ctx.api.token({ basic: [admin.json.client_id, admin.json.client_secret], form: `grant_type=client_credentials&resource=${encodeURIComponent(audience)}` });

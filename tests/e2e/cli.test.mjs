@@ -13,7 +13,8 @@ import { fileURLToPath } from "node:url";
 import { useWorker } from "./harness.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
-const BIN = join(root, "target/debug/m2m-edge");
+// Where `make build` put it: cargo's target directory (CARGO_TARGET_DIR if set).
+const BIN = join(process.env.CARGO_TARGET_DIR ?? join(root, "target"), "debug/m2m-edge");
 const ctx = useWorker();
 const STORAGE = ctx.storage;
 const AUDIENCE = "https://api.example.com";
@@ -132,7 +133,13 @@ describe(`the command line (${STORAGE})`, () => {
 
   test("projects, resources and keys; not found and conflicts have their own exit codes", () => {
     const project = `cli-${STORAGE}`;
-    assert.equal(cli("projects", "create", "--id", project, "--name", "CLI").code, 0);
+    const allowed = [{ audience: AUDIENCE, scopes: [] }];
+    const made = cli("projects", "create", "--json", "--id", project, "--name", "CLI", "--allowed-grants-json", JSON.stringify(allowed));
+    assert.equal(made.code, 0, made.err);
+    assert.deepEqual(JSON.parse(made.out).allowed_grants, allowed);
+    const narrowed = cli("projects", "update", project, "--allowed-grants-json", "[]");
+    assert.equal(narrowed.code, 0, narrowed.err);
+    assert.match(narrowed.out, /allowed_grants/);
     const inProject = cli("clients", "create", "--json", "--project", project, "--id", `${project}-job`, "--name", "job", "--audience", AUDIENCE);
     assert.equal(inProject.code, 0, inProject.err);
     assert.equal(JSON.parse(inProject.out).project_id, project);
