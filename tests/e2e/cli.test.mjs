@@ -206,4 +206,26 @@ describe(`the command line (${STORAGE})`, () => {
     assert.equal(busy.code, 5, busy.err);
     assert.match(busy.err, new RegExp(deployerId));
   });
+
+  test("the README's command-line example runs as written, in order", () => {
+    const readme = readFileSync(join(root, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("## Command line"));
+    const block = /```sh\n([\s\S]*?)```/.exec(section)[1].replaceAll("http://127.0.0.1:8787", ctx.w.base);
+    const dir = mkdtempSync(join(tmpdir(), "m2m-readme-"));
+    const r = spawnSync("bash", ["-euo", "pipefail", "-c", block], {
+      cwd: dir,
+      encoding: "utf8",
+      env: {
+        PATH: `${dirname(BIN)}:${process.env.PATH}`,
+        ADMIN_API_KEY: ctx.w.secrets.ADMIN_API_KEY,
+        M2M_EDGE_CONFIG_DIR: join(dir, "config"),
+        M2M_EDGE_CACHE_DIR: join(dir, "cache"),
+        NO_COLOR: "1",
+      },
+    });
+    assert.equal(r.status, 0, `${block}\n${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /project_id\s+payments/);
+    assert.match(r.stdout, /scope\s+invoices:read/, "decode shows the token's claims");
+    assert.match(r.stdout, /verified/i);
+  });
 });

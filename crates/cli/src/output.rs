@@ -71,6 +71,7 @@ pub fn fields(item: &Value, fields: &[&str]) {
     let width = fields.iter().map(|f| f.len()).max().unwrap_or(0);
     for field in fields {
         let shown = match *field {
+            "grants" | "allowed_grants" if item[*field].as_array().is_some_and(Vec::is_empty) => "-".into(),
             "grants" | "allowed_grants" => grants(&item[*field]),
             "custom_claims" if item[*field].as_object().is_some_and(|m| m.is_empty()) => "-".into(),
             "custom_claims" => item[*field].to_string(),
