@@ -10,13 +10,7 @@ const ctx = useWorker();
 const STORAGE = ctx.storage;
 const grants = [{ audience: "https://api.example.com", scopes: ["read"] }];
 
-async function call(token, method, path, body) {
-  const headers = { authorization: `Bearer ${token}` };
-  if (body !== undefined) headers["content-type"] = "application/json";
-  const r = await fetch(`${ctx.w.base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await r.text();
-  return { status: r.status, challenge: r.headers.get("www-authenticate"), json: text ? JSON.parse(text) : null };
-}
+const call = (...args) => ctx.api.withToken(...args);
 
 describe(`admin by the deployment's own tokens (${STORAGE})`, () => {
   test("root → project → project admin client → its token manages its project only; deactivation stops it at once", async () => {

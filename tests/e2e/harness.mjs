@@ -145,6 +145,14 @@ export function clientFor(w) {
       const text = await r.text();
       return { status: r.status, headers: r.headers, json: text ? JSON.parse(text) : null };
     },
+    /** An admin API call with this bearer token (an admin token). */
+    async withToken(token, method, path, body) {
+      const headers = { authorization: `Bearer ${token}` };
+      if (body !== undefined) headers["content-type"] = "application/json";
+      const r = await fetch(`${w.base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      const text = await r.text();
+      return { status: r.status, challenge: r.headers.get("www-authenticate"), json: text ? JSON.parse(text) : null };
+    },
     async createClient(body = {}) {
       const r = await this.admin("POST", "/admin/clients", {
         name: "e2e",

@@ -13,13 +13,7 @@ const STORAGE = ctx.storage;
 const API = [{ audience: "https://api.example.com", scopes: ["read"] }];
 const GITHUB = "https://token.actions.githubusercontent.com";
 
-async function call(token, method, path, body) {
-  const headers = { authorization: `Bearer ${token}` };
-  if (body !== undefined) headers["content-type"] = "application/json";
-  const r = await fetch(`${ctx.w.base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await r.text();
-  return { status: r.status, challenge: r.headers.get("www-authenticate"), json: text ? JSON.parse(text) : null };
-}
+const call = (...args) => ctx.api.withToken(...args);
 
 const audience = () => `${ctx.w.base}/admin`;
 const adminGrants = (scopes) => [{ audience: audience(), scopes }];

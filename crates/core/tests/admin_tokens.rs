@@ -3,7 +3,7 @@
 //! confined to a project when the admin client has one, and never handing
 //! out more than it holds.
 
-use m2m_edge_core::http::{Method, Response};
+use m2m_edge_core::http::Method;
 use m2m_edge_testkit::*;
 use serde_json::{json, Value};
 
@@ -27,14 +27,6 @@ fn token_of(w: &World, id: &str, secret: &str) -> String {
     r.body_json()["access_token"].as_str().unwrap().to_string()
 }
 
-fn with_token(w: &World, token: &str, method: Method, path: &str, body: Option<Value>) -> Response {
-    let req = Req::new(method, path).bearer(token);
-    w.call(match body {
-        Some(b) => req.json(&b),
-        None => req.build(),
-    })
-}
-
 /// A project whose admins may grant [`api_grants`].
 fn project(w: &World, id: &str) {
     let body = json!({"id": id, "name": id, "allowed_grants": api_grants()});
@@ -56,17 +48,17 @@ fn discovery_names_the_admin_audience() {
 fn from_the_root_key_to_a_least_privilege_admin_client() {
     let w = World::new();
     let (_, _, token) = admin_client(&w, None, &["clients:read"]);
-    let listed = with_token(&w, &token, Method::Get, "/admin/clients", None);
+    let listed = w.with_token(&token, Method::Get, "/admin/clients", None);
     assert_eq!(listed.status, 200, "{}", String::from_utf8_lossy(&listed.body));
     let refused =
-        with_token(&w, &token, Method::Post, "/admin/clients", Some(json!({"name": "x", "grants": api_grants()})));
+        w.with_token(&token, Method::Post, "/admin/clients", Some(json!({"name": "x", "grants": api_grants()})));
     assert_eq!(refused.status, 403);
     assert_eq!(error_of(&refused), "insufficient_scope");
     let challenge = refused.header("www-authenticate").unwrap();
     assert!(challenge.starts_with("Bearer realm=\"m2m-edge admin\", error=\"insufficient_scope\""), "{challenge}");
     assert!(challenge.contains("scope=\"clients:write\""), "{challenge}");
     for path in ["/admin/resources", "/admin/keys", "/admin/projects"] {
-        assert_eq!(with_token(&w, &token, Method::Get, path, None).status, 403, "{path}");
+        assert_eq!(w.with_token(&token, Method::Get, path, None).status, 403, "{path}");
     }
 }
 
@@ -75,7 +67,7 @@ fn bad_admin_tokens_get_invalid_token() {
     let w = World::new();
     let (id, secret, token) = admin_client(&w, None, &["clients:read"]);
     let invalid = |token: &str, why: &str| {
-        let r = with_token(&w, token, Method::Get, "/admin/clients", None);
+        let r = w.with_token(&token, Method::Get, "/admin/clients", None);
         assert_eq!(r.status, 401, "{why}: {}", String::from_utf8_lossy(&r.body));
         assert_eq!(error_of(&r), "invalid_token", "{why}");
         assert!(r.header("www-authenticate").unwrap().contains("error=\"invalid_token\""), "{why}");
@@ -98,9 +90,9 @@ fn bad_admin_tokens_get_invalid_token() {
     invalid(&token, "expired");
     // A fresh one works again.
     let fresh = token_of(&w, &id, &secret);
-    assert_eq!(with_token(&w, &fresh, Method::Get, "/admin/clients", None).status, 200);
+    assert_eq!(w.with_token(&fresh, Method::Get, "/admin/clients", None).status, 200);
     // A wrong static key is still the plain 401.
-    let r = with_token(&w, "not-the-key", Method::Get, "/admin/clients", None);
+    let r = w.with_token("not-the-key", Method::Get, "/admin/clients", None);
     assert_eq!((r.status, error_of(&r).as_str()), (401, "unauthorized"));
 }
 
@@ -114,19 +106,19 @@ fn a_deactivated_or_deleted_admin_client_loses_its_tokens_at_once_in_every_isola
     let w = World::new();
     let (id, _, token) = admin_client(&w, None, &["clients:read"]);
     let other = w.another_isolate();
-    assert_eq!(with_token(&other, &token, Method::Get, "/admin/clients", None).status, 200);
+    assert_eq!(other.with_token(&token, Method::Get, "/admin/clients", None).status, 200);
     assert_eq!(
         w.admin(Method::Patch, &format!("/admin/clients/{id}"), Some(json!({"status": "inactive"}))).status,
         200
     );
     for isolate in [&w, &other] {
-        let r = with_token(isolate, &token, Method::Get, "/admin/clients", None);
+        let r = isolate.with_token(&token, Method::Get, "/admin/clients", None);
         assert_eq!(r.status, 401);
         assert!(String::from_utf8_lossy(&r.body).contains("revoked"));
     }
     let (id2, _, token2) = admin_client(&w, None, &["clients:read"]);
     assert_eq!(w.admin(Method::Delete, &format!("/admin/clients/{id2}"), None).status, 204);
-    assert_eq!(with_token(&other, &token2, Method::Get, "/admin/clients", None).status, 401);
+    assert_eq!(other.with_token(&token2, Method::Get, "/admin/clients", None).status, 401);
 }
 
 #[test]
@@ -147,14 +139,14 @@ fn a_project_admin_sees_and_changes_only_its_project() {
 
     // Created in its project, by default or by name; elsewhere refused.
     let made =
-        with_token(&w, &token, Method::Post, "/admin/clients", Some(json!({"name": "mine", "grants": api_grants()})));
+        w.with_token(&token, Method::Post, "/admin/clients", Some(json!({"name": "mine", "grants": api_grants()})));
     assert_eq!(made.status, 201, "{}", String::from_utf8_lossy(&made.body));
     let mine = made.body_json();
     assert_eq!(mine["project_id"], "acme");
     let named = json!({"project_id": "acme", "name": "mine-2", "grants": api_grants()});
-    assert_eq!(with_token(&w, &token, Method::Post, "/admin/clients", Some(named)).status, 201);
+    assert_eq!(w.with_token(&token, Method::Post, "/admin/clients", Some(named)).status, 201);
     let elsewhere = json!({"project_id": "globex", "name": "x", "grants": api_grants()});
-    let r = with_token(&w, &token, Method::Post, "/admin/clients", Some(elsewhere));
+    let r = w.with_token(&token, Method::Post, "/admin/clients", Some(elsewhere));
     assert_eq!((r.status, error_of(&r).as_str()), (403, "forbidden"));
 
     // Its clients' tokens carry the project.
@@ -167,26 +159,26 @@ fn a_project_admin_sees_and_changes_only_its_project() {
     assert_eq!(claims["project_id"], "acme");
 
     // Another project's client is not there for it.
-    assert_eq!(with_token(&w, &token, Method::Get, &theirs_path, None).status, 404);
-    assert_eq!(with_token(&w, &token, Method::Patch, &theirs_path, Some(json!({"name": "pwned"}))).status, 404);
-    assert_eq!(with_token(&w, &token, Method::Delete, &theirs_path, None).status, 404);
-    assert_eq!(with_token(&w, &token, Method::Post, &format!("{theirs_path}/secrets/rotate"), None).status, 404);
+    assert_eq!(w.with_token(&token, Method::Get, &theirs_path, None).status, 404);
+    assert_eq!(w.with_token(&token, Method::Patch, &theirs_path, Some(json!({"name": "pwned"}))).status, 404);
+    assert_eq!(w.with_token(&token, Method::Delete, &theirs_path, None).status, 404);
+    assert_eq!(w.with_token(&token, Method::Post, &format!("{theirs_path}/secrets/rotate"), None).status, 404);
     assert_eq!(w.admin(Method::Get, &theirs_path, None).body_json()["name"], "theirs", "untouched");
 
     // Listing: its project only, whatever it asks for.
-    let listed = with_token(&w, &token, Method::Get, "/admin/clients", None).body_json();
+    let listed = w.with_token(&token, Method::Get, "/admin/clients", None).body_json();
     let projects: Vec<&str> =
         listed["clients"].as_array().unwrap().iter().map(|c| c["project_id"].as_str().unwrap()).collect();
     assert!(!projects.is_empty() && projects.iter().all(|p| *p == "acme"), "{projects:?}");
-    let asked = with_token(&w, &token, Method::Get, "/admin/clients?project_id=globex", None).body_json();
+    let asked = w.with_token(&token, Method::Get, "/admin/clients?project_id=globex", None).body_json();
     assert_eq!(asked["clients"], json!([]));
 
     // Projects: its own, read only; deployment-wide changes refused.
-    let own = with_token(&w, &token, Method::Get, "/admin/projects", None).body_json();
+    let own = w.with_token(&token, Method::Get, "/admin/projects", None).body_json();
     assert_eq!(own["projects"].as_array().unwrap().len(), 1);
     assert_eq!(own["projects"][0]["id"], "acme");
-    assert_eq!(with_token(&w, &token, Method::Get, "/admin/projects/globex", None).status, 404);
-    assert_eq!(with_token(&w, &token, Method::Get, "/admin/projects/acme", None).status, 200);
+    assert_eq!(w.with_token(&token, Method::Get, "/admin/projects/globex", None).status, 404);
+    assert_eq!(w.with_token(&token, Method::Get, "/admin/projects/acme", None).status, 200);
 }
 
 #[test]
@@ -204,7 +196,7 @@ fn a_project_admin_cannot_reach_deployment_wide_settings_even_when_granted_them(
         (Method::Post, "/admin/projects", Some(json!({"name": "mine"}))),
         (Method::Delete, "/admin/projects/acme", None),
     ] {
-        let r = with_token(&w, &token, method, path, body);
+        let r = w.with_token(&token, method, path, body);
         assert_eq!((r.status, error_of(&r).as_str()), (403, "forbidden"), "{path}");
     }
 }
@@ -216,7 +208,7 @@ fn an_admin_client_never_hands_out_more_than_it_holds() {
     let (own_id, _, token) = admin_client(&w, Some("acme"), &["clients:read", "clients:write"]);
     let grant = |scopes: &[&str]| json!([{"audience": ADMIN_AUDIENCE, "scopes": scopes}]);
     let create = |scopes: &[&str]| {
-        with_token(&w, &token, Method::Post, "/admin/clients", Some(json!({"name": "child", "grants": grant(scopes)})))
+        w.with_token(&token, Method::Post, "/admin/clients", Some(json!({"name": "child", "grants": grant(scopes)})))
     };
     assert_eq!(create(&["clients:read"]).status, 201, "a subset of its own");
     for beyond in [&["clients:rotate"][..], &["projects:read"], &["projects:write"], &["clients:read", "keys:write"]] {
@@ -225,15 +217,14 @@ fn an_admin_client_never_hands_out_more_than_it_holds() {
     }
     // Granting itself more, or moving itself: refused; its record unchanged.
     let own = format!("/admin/clients/{own_id}");
-    let r = with_token(
-        &w,
+    let r = w.with_token(
         &token,
         Method::Patch,
         &own,
         Some(json!({"grants": grant(&["clients:read", "clients:write", "projects:write"])})),
     );
     assert_eq!(r.status, 403);
-    let r = with_token(&w, &token, Method::Patch, &own, Some(json!({"project_id": "other"})));
+    let r = w.with_token(&token, Method::Patch, &own, Some(json!({"project_id": "other"})));
     assert_eq!((r.status, r.body_json()["field"].as_str()), (400, Some("project_id")));
     let scopes = &w.admin(Method::Get, &own, None).body_json()["grants"][0]["scopes"];
     assert_eq!(scopes, &json!(["clients:read", "clients:write"]));
@@ -253,7 +244,7 @@ fn the_admin_audience_takes_only_admin_scopes_even_from_root() {
     let resource = json!({"identifier": "https://api.test", "name": "API", "scopes": [{"name": "read"}]});
     assert_eq!(w.admin(Method::Post, "/admin/resources", Some(resource)).status, 201);
     let (_, _, token) = admin_client(&w, None, &["clients:read"]);
-    assert_eq!(with_token(&w, &token, Method::Get, "/admin/clients", None).status, 200);
+    assert_eq!(w.with_token(&token, Method::Get, "/admin/clients", None).status, 200);
 }
 
 #[test]
@@ -262,7 +253,7 @@ fn an_admin_client_without_a_project_administers_every_project_within_its_scopes
     project(&w, "acme");
     let (_, _, token) = admin_client(&w, None, &["clients:read", "clients:write"]);
     let body = json!({"project_id": "acme", "name": "x", "grants": api_grants()});
-    assert_eq!(with_token(&w, &token, Method::Post, "/admin/clients", Some(body)).status, 201);
-    let r = with_token(&w, &token, Method::Post, "/admin/projects", Some(json!({"name": "new"})));
+    assert_eq!(w.with_token(&token, Method::Post, "/admin/clients", Some(body)).status, 201);
+    let r = w.with_token(&token, Method::Post, "/admin/projects", Some(json!({"name": "new"})));
     assert_eq!(r.status, 403, "no projects:write");
 }

@@ -20,14 +20,6 @@ fn summary(events: &[Value]) -> Vec<(String, String)> {
     events.iter().map(|e| (e["action"].as_str().unwrap().into(), e["target"].as_str().unwrap().into())).collect()
 }
 
-fn with_token(w: &World, token: &str, method: Method, path: &str, body: Option<Value>) -> Response {
-    let req = Req::new(method, path).bearer(token);
-    w.call(match body {
-        Some(b) => req.json(&b),
-        None => req.build(),
-    })
-}
-
 #[test]
 fn every_admin_change_appends_one_event_naming_fields_never_values() {
     // The host clock has whole seconds: each change gets its own, so the
@@ -168,8 +160,7 @@ fn an_admin_client_is_the_actor_and_a_projects_admin_reads_its_projects_trail_on
         "grants": [{"audience": ADMIN_AUDIENCE, "scopes": ["clients:write", "audit:read"]}]}));
     let token = w.token_basic(&admin_id, &secret, &format!("grant_type=client_credentials&resource={ADMIN_AUDIENCE}"));
     let token = token.body_json()["access_token"].as_str().unwrap().to_string();
-    let made = with_token(
-        &w,
+    let made = w.with_token(
         &token,
         Method::Post,
         "/admin/clients",
@@ -177,14 +168,14 @@ fn an_admin_client_is_the_actor_and_a_projects_admin_reads_its_projects_trail_on
     );
     assert_eq!(made.status, 201);
 
-    let mine = with_token(&w, &token, Method::Get, "/admin/audit", None).body_json();
+    let mine = w.with_token(&token, Method::Get, "/admin/audit", None).body_json();
     let mine = mine["events"].as_array().unwrap();
     assert!(mine.iter().all(|e| e["project_id"] == "acme"), "{mine:?}");
     let by_token = mine.iter().find(|e| e["target"] == made.body_json()["client_id"]).unwrap();
     assert_eq!(by_token["actor"], admin_id.as_str());
-    let elsewhere = with_token(&w, &token, Method::Get, "/admin/audit?project_id=globex", None).body_json();
+    let elsewhere = w.with_token(&token, Method::Get, "/admin/audit?project_id=globex", None).body_json();
     assert_eq!(elsewhere["events"], json!([]));
-    assert_eq!(with_token(&w, &token, Method::Get, "/admin/audit/auth-failures", None).status, 403);
+    assert_eq!(w.with_token(&token, Method::Get, "/admin/audit/auth-failures", None).status, 403);
 }
 
 #[test]

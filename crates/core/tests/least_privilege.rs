@@ -59,14 +59,6 @@ fn admin_client(w: &World, project: Option<&str>, scopes: &[&str]) -> (String, S
     (id, secret, token)
 }
 
-fn call(w: &World, token: &str, method: Method, path: &str, body: Option<Value>) -> Response {
-    let req = Req::new(method, path).bearer(token);
-    w.call(match body {
-        Some(b) => req.json(&b),
-        None => req.build(),
-    })
-}
-
 fn forbidden(r: &Response, what: &str) {
     assert_eq!((r.status, error_of(r).as_str()), (403, "forbidden"), "{what}: {}", String::from_utf8_lossy(&r.body));
 }
@@ -154,7 +146,7 @@ fn every_change_to_a_client_holding_more_than_the_caller_is_refused() {
                 (change.setup)(&w, &target);
                 let path = format!("/admin/clients/{target}");
                 let before = w.admin(Method::Get, &path, None).body_json();
-                let r = call(&w, &token, change.method, &format!("{path}{}", change.suffix), change.body.clone());
+                let r = w.with_token(&token, change.method, &format!("{path}{}", change.suffix), change.body.clone());
                 forbidden(&r, &format!("{} of a client holding {extra} (caller in {caller_project:?})", change.what));
                 assert!(r.body_json()["error_description"].as_str().unwrap().contains(extra));
                 assert_eq!(w.admin(Method::Get, &path, None).body_json(), before, "{} left it unchanged", change.what);
@@ -164,7 +156,7 @@ fn every_change_to_a_client_holding_more_than_the_caller_is_refused() {
                 w.create(json!({"name": "lower", "project_id": "acme", "grants": admin_grants(&["clients:read"])}));
             (change.setup)(&w, &target);
             let path = format!("/admin/clients/{target}{}", change.suffix);
-            let r = call(&w, &token, change.method, &path, change.body.clone());
+            let r = w.with_token(&token, change.method, &path, change.body.clone());
             assert!((200..300).contains(&r.status), "{}: {}", change.what, String::from_utf8_lossy(&r.body));
         }
     }
@@ -178,8 +170,7 @@ fn creating_a_client_needs_every_admin_scope_it_would_hold() {
     for extra in BEYOND {
         let mut scopes = HELD.to_vec();
         scopes.push(extra);
-        let r = call(
-            &w,
+        let r = w.with_token(
             &token,
             Method::Post,
             "/admin/clients",
@@ -187,7 +178,8 @@ fn creating_a_client_needs_every_admin_scope_it_would_hold() {
         );
         forbidden(&r, extra);
     }
-    let r = call(&w, &token, Method::Post, "/admin/clients", Some(json!({"name": "x", "grants": admin_grants(&HELD)})));
+    let r =
+        w.with_token(&token, Method::Post, "/admin/clients", Some(json!({"name": "x", "grants": admin_grants(&HELD)})));
     assert_eq!(r.status, 201, "exactly what it holds");
 }
 
@@ -209,10 +201,10 @@ fn a_lower_admin_cannot_replace_a_higher_clients_keys() {
     assert_eq!(r.status, 201);
     let path = format!("/admin/clients/{}", r.body_json()["client_id"].as_str().unwrap());
     let mine = ClientKeyPair::generate();
-    let r = call(&w, &token, Method::Patch, &path, Some(json!({"jwks": {"keys": [mine.public_jwk(Some("k2"))]}})));
+    let r = w.with_token(&token, Method::Patch, &path, Some(json!({"jwks": {"keys": [mine.public_jwk(Some("k2"))]}})));
     forbidden(&r, "jwks of a client holding audit:read");
     assert_eq!(w.admin(Method::Get, &path, None).body_json()["jwks"]["keys"][0]["kid"], "k1");
-    assert_eq!(call(&w, &token, Method::Get, "/admin/audit", None).status, 403, "its own token still may not");
+    assert_eq!(w.with_token(&token, Method::Get, "/admin/audit", None).status, 403, "its own token still may not");
 }
 
 /// Scopes are live: a downgrade by the root key stops the tokens already
@@ -222,7 +214,7 @@ fn taking_a_scope_away_stops_the_tokens_already_issued() {
     let w = World::new();
     let (id, _, token) = admin_client(&w, None, &["clients:read", "clients:write"]);
     let create =
-        || call(&w, &token, Method::Post, "/admin/clients", Some(json!({"name": "x", "grants": api_grants()})));
+        || w.with_token(&token, Method::Post, "/admin/clients", Some(json!({"name": "x", "grants": api_grants()})));
     assert_eq!(create().status, 201);
     let r = w.admin(
         Method::Patch,
@@ -232,10 +224,14 @@ fn taking_a_scope_away_stops_the_tokens_already_issued() {
     assert_eq!(r.status, 200);
     let other = w.another_isolate();
     for isolate in [&w, &other] {
-        let r =
-            call(isolate, &token, Method::Post, "/admin/clients", Some(json!({"name": "x", "grants": api_grants()})));
+        let r = isolate.with_token(
+            &token,
+            Method::Post,
+            "/admin/clients",
+            Some(json!({"name": "x", "grants": api_grants()})),
+        );
         assert_eq!((r.status, error_of(&r).as_str()), (403, "insufficient_scope"));
-        assert_eq!(call(isolate, &token, Method::Get, "/admin/clients", None).status, 200, "what it still holds");
+        assert_eq!(isolate.with_token(&token, Method::Get, "/admin/clients", None).status, 200, "what it still holds");
     }
     // Granting it back is the root key's decision; the old token follows.
     let r = w.admin(
@@ -263,14 +259,14 @@ fn a_deleted_admin_clients_token_never_works_again_whatever_takes_its_id() {
     };
     for (first, second) in [("acme", "globex"), ("acme", "acme")] {
         let token = planted(first);
-        assert_eq!(call(&w, &token, Method::Get, "/admin/clients", None).status, 200);
+        assert_eq!(w.with_token(&token, Method::Get, "/admin/clients", None).status, 200);
         assert_eq!(w.admin(Method::Delete, "/admin/clients/ci-deployer", None).status, 204);
         w.clock.advance(60);
         let body = json!({"client_id": "ci-deployer", "name": "theirs", "project_id": second,
                           "grants": admin_grants(&["clients:read", "clients:write"])});
         w.create(body);
         for (method, path) in [(Method::Get, "/admin/clients"), (Method::Get, "/admin/clients/ci-deployer")] {
-            let r = call(&w, &token, method, path, None);
+            let r = w.with_token(&token, method, path, None);
             assert_eq!((r.status, error_of(&r).as_str()), (401, "invalid_token"), "{first} then {second}: {path}");
         }
         assert_eq!(w.admin(Method::Delete, "/admin/clients/ci-deployer", None).status, 204);
@@ -286,7 +282,7 @@ fn a_project_admin_grants_only_what_its_project_allows() {
     assert_eq!((r.status, &r.body_json()["allowed_grants"]), (201, &json!([])), "none by default");
     let (_, _, bare) = admin_client(&w, Some("bare"), &HELD);
     let create = |token: &str, grants: Value| {
-        call(&w, token, Method::Post, "/admin/clients", Some(json!({"name": "x", "grants": grants})))
+        w.with_token(token, Method::Post, "/admin/clients", Some(json!({"name": "x", "grants": grants})))
     };
     forbidden(&create(&bare, api_grants()), "a new project allows no API");
     assert_eq!(create(&bare, admin_grants(&["clients:read"])).status, 201, "admin scopes follow what it holds");
@@ -302,7 +298,7 @@ fn a_project_admin_grants_only_what_its_project_allows() {
     let made = create(&acme, api_grants()).body_json();
     let path = format!("/admin/clients/{}", made["client_id"].as_str().unwrap());
     let wider = json!({"grants": [{"audience": "https://billing.test", "scopes": []}]});
-    forbidden(&call(&w, &acme, Method::Patch, &path, Some(wider.clone())), "PATCH outside allowed_grants");
+    forbidden(&w.with_token(&acme, Method::Patch, &path, Some(wider.clone())), "PATCH outside allowed_grants");
     // The root key decides: it widens the project, or grants directly.
     let r = w.admin(
         Method::Patch,
@@ -311,10 +307,10 @@ fn a_project_admin_grants_only_what_its_project_allows() {
                                         {"audience": "https://billing.test", "scopes": []}]})),
     );
     assert_eq!(r.status, 200);
-    assert_eq!(call(&w, &acme, Method::Patch, &path, Some(wider)).status, 200);
+    assert_eq!(w.with_token(&acme, Method::Patch, &path, Some(wider)).status, 200);
     // A project admin cannot change allowed_grants (projects:write is
     // deployment-wide), and the admin audience is never an allowed grant.
-    let r = call(&w, &acme, Method::Patch, "/admin/projects/acme", Some(json!({"allowed_grants": []})));
+    let r = w.with_token(&acme, Method::Patch, "/admin/projects/acme", Some(json!({"allowed_grants": []})));
     assert_eq!(r.status, 403);
     let r = w.admin(
         Method::Patch,

@@ -211,6 +211,16 @@ impl World {
         })
     }
 
+    /// An admin API call with this bearer token (an admin token), and a
+    /// JSON body if given.
+    pub fn with_token(&self, token: &str, method: Method, path: &str, body: Option<Value>) -> Response {
+        let req = Req::new(method, path).bearer(token);
+        self.call(match body {
+            Some(b) => req.json(&b),
+            None => req.build(),
+        })
+    }
+
     /// Create a client; returns (client_id, client_secret).
     pub fn create(&self, body: Value) -> (String, String) {
         let r = self.admin(Method::Post, "/admin/clients", Some(body));
