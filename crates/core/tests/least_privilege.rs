@@ -357,3 +357,100 @@ fn every_loopback_name_of_the_admin_audience_is_the_admin_audience() {
         assert_eq!((r.status, r.body_json()["field"].as_str()), (400, Some("grants[0].scopes[0]")), "{other}");
     }
 }
+
+/// The review's first finding: re-pointing a trusted issuer's keys is
+/// handing out every client that trusts it. `federation:write` alone may
+/// no longer do it; with `clients:write` it may for clients it could
+/// change itself; the root key always may; a rename needs nothing more.
+#[test]
+fn repointing_a_trusted_issuer_is_handing_out_the_clients_that_trust_it() {
+    let w = World::new();
+    trust_github(&w);
+    let issuer = w.admin(Method::Get, "/admin/federation/issuers", None).body_json()["issuers"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/admin/federation/issuers/{issuer}");
+    let body = json!({"client_id": "deployer", "name": "deployer", "grants": admin_grants(&["clients:read", "audit:read"]),
+                      "federated_credentials": credential("release")});
+    assert_eq!(w.admin(Method::Post, "/admin/clients", Some(body)).status, 201);
+    let repoint = json!({"jwks_uri": "https://evil.test/jwks", "single_use": false});
+
+    let (_, _, federation_only) = admin_client(&w, None, &["federation:write"]);
+    forbidden(&w.with_token(&federation_only, Method::Patch, &path, Some(repoint.clone())), "federation:write alone");
+    let (_, _, lower) = admin_client(&w, None, &["federation:write", "clients:write", "clients:read"]);
+    let r = w.with_token(&lower, Method::Patch, &path, Some(repoint.clone()));
+    forbidden(&r, "a trusting client holds audit:read");
+    assert!(r.body_json()["error_description"].as_str().unwrap().contains("audit:read"));
+    let untouched = w.admin(Method::Get, &path, None).body_json();
+    assert_eq!(untouched["jwks_uri"], Value::Null, "unchanged");
+    assert_eq!(w.with_token(&federation_only, Method::Patch, &path, Some(json!({"name": "GitHub"}))).status, 200);
+    let (_, _, higher) = admin_client(&w, None, &["federation:write", "clients:write", "clients:read", "audit:read"]);
+    assert_eq!(w.with_token(&higher, Method::Patch, &path, Some(repoint)).status, 200);
+}
+
+/// The review's second and fifth findings: a project's `allowed_grants`
+/// bound every hand-out, not only the `grants` field — rotating,
+/// re-activating or planting credentials on a client the root key gave
+/// more than the project allows is refused, and a client whose project
+/// record is missing is bound by an empty list.
+#[test]
+fn a_project_admin_cannot_hand_out_a_client_the_root_key_granted_beyond_the_project() {
+    let w = World::new();
+    project(&w, "acme");
+    trust_github(&w);
+    let (payments, _) = w.create(json!({"project_id": "acme", "name": "payments",
+        "grants": [{"audience": "https://payments.test", "scopes": ["charge", "refund"]}]}));
+    let (_, _, admin) = admin_client(&w, Some("acme"), &HELD);
+    let path = format!("/admin/clients/{payments}");
+    forbidden(&w.with_token(&admin, Method::Post, &format!("{path}/secrets/rotate"), None), "rotation");
+    forbidden(
+        &w.with_token(&admin, Method::Patch, &path, Some(json!({"federated_credentials": credential("planted")}))),
+        "credentials",
+    );
+    deactivate(&w, &payments);
+    forbidden(&w.with_token(&admin, Method::Patch, &path, Some(json!({"status": "active"}))), "re-activation");
+    let r = w.with_token(&admin, Method::Patch, &path, Some(json!({"grants": api_grants()})));
+    forbidden(&r, "even narrowing it: the root key's decision");
+    assert!(r.body_json()["error_description"].as_str().unwrap().contains("allowed_grants"));
+    assert_eq!(w.admin(Method::Get, &path, None).body_json()["status"], "inactive");
+}
+
+/// The review's third finding: admin scopes granted under an audience that
+/// could become the admin audience (another `ISSUER`'s `/admin`) count as
+/// admin scopes, so an admin client cannot plant them for the day the
+/// operator moves `ISSUER`.
+#[test]
+fn admin_scopes_under_a_future_issuers_admin_audience_count_as_admin_scopes() {
+    let w = World::new();
+    let (_, _, low) = admin_client(&w, None, &["clients:read", "clients:write"]);
+    for (audience, scope) in
+        [("https://auth.example.com/admin", "keys:write"), ("https://auth.example.com/admin/", "projects:write")]
+    {
+        let body =
+            json!({"client_id": "sleeper", "name": "sleeper", "grants": [{"audience": audience, "scopes": [scope]}]});
+        forbidden(&w.with_token(&low, Method::Post, "/admin/clients", Some(body)), audience);
+    }
+    let held =
+        json!({"name": "x", "grants": [{"audience": "https://auth.example.com/admin", "scopes": ["clients:read"]}]});
+    assert_eq!(w.with_token(&low, Method::Post, "/admin/clients", Some(held)).status, 201, "what it holds");
+}
+
+/// The review's sixth finding: granting admin scopes to a client whose
+/// secret rotation is pending is refused (409), whoever asks: the pending
+/// secret may be in a lower admin's hands.
+#[test]
+fn admin_scopes_are_not_granted_while_a_secret_rotation_is_pending() {
+    let w = World::new();
+    project(&w, "acme");
+    let (_, _, rotator) = admin_client(&w, Some("acme"), &["clients:rotate"]);
+    let (svc, _) = w.create(json!({"project_id": "acme", "name": "svc", "grants": api_grants()}));
+    let path = format!("/admin/clients/{svc}");
+    assert_eq!(w.with_token(&rotator, Method::Post, &format!("{path}/secrets/rotate"), None).status, 200);
+    let mut promoted = api_grants();
+    promoted.as_array_mut().unwrap().push(json!({"audience": ADMIN_AUDIENCE, "scopes": ["audit:read"]}));
+    let r = w.admin(Method::Patch, &path, Some(json!({"grants": promoted.clone()})));
+    assert_eq!((r.status, error_of(&r).as_str()), (409, "conflict"));
+    assert_eq!(w.admin(Method::Post, &format!("{path}/secrets/rotate/cancel"), None).status, 200);
+    assert_eq!(w.admin(Method::Patch, &path, Some(json!({"grants": promoted}))).status, 200);
+}

@@ -108,11 +108,15 @@ pub fn parse_list(field: &str, v: &Value, min: usize) -> Result<Vec<Grant>, Fiel
     Ok(out)
 }
 
-/// The first of `grants` that `allowed` does not cover (an audience it
-/// does not list, or a scope it does not list for that audience), as the
-/// field path of `grants` and a message; `None` when all are covered.
-pub fn first_outside(grants: &[Grant], allowed: &[Grant]) -> Option<(String, String)> {
-    for (i, grant) in grants.iter().enumerate() {
+/// The first of `grants` (each with its index in the list it came from)
+/// that `allowed` does not cover — an audience it does not list, or a
+/// scope it does not list for that audience — as the field path in
+/// `grants` and a message; `None` when all are covered.
+pub fn first_outside<'a>(
+    grants: impl IntoIterator<Item = (usize, &'a Grant)>,
+    allowed: &[Grant],
+) -> Option<(String, String)> {
+    for (i, grant) in grants {
         let Some(within) = allowed.iter().find(|a| a.audience == grant.audience) else {
             return Some((
                 format!("grants[{i}].audience"),

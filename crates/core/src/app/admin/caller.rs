@@ -12,8 +12,7 @@ use m2m_edge_verify::{in_range, jwks, token, Rejection, Requirements, VerifiedTo
 use super::AdminError;
 use crate::app::{Ports, Runtime};
 use crate::client::{ClientId, ClientRecord, ClientStore, SecretHash, Status};
-use crate::config::{AdminKey, Config, MIN_ADMIN_KEY_CHARS};
-use crate::grant::Grant;
+use crate::config::{AdminKey, MIN_ADMIN_KEY_CHARS};
 use crate::http::{Header, Request};
 use crate::keys::sealed::KeyCrypto;
 use crate::oauth::metadata::admin_audience;
@@ -129,33 +128,6 @@ pub enum Caller {
     },
 }
 
-/// Why an admin client may not make a change to a client (403): the one
-/// answer of [`Caller::may_hand_out`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Overreach {
-    /// The target client holds (or would hold) an admin scope the caller
-    /// does not.
-    HoldsMore(AdminScope),
-    /// `projects:*` is granted by the root key only.
-    OverProjects,
-    /// The target is in another project than the caller's.
-    OtherProject,
-}
-
-impl std::fmt::Display for Overreach {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Overreach::HoldsMore(scope) => write!(
-                f,
-                "the client holds or would hold the admin scope {}, which this caller does not: an admin client changes only clients that hold no more than it does",
-                scope.as_str()
-            ),
-            Overreach::OverProjects => f.write_str("projects:* is granted by the root key only"),
-            Overreach::OtherProject => f.write_str("a project's admin changes clients of its own project only"),
-        }
-    }
-}
-
 impl Caller {
     /// The project this caller is confined to, if any.
     pub fn project(&self) -> Option<&ProjectId> {
@@ -177,47 +149,6 @@ impl Caller {
             Caller::Client { id, .. } => id.as_str(),
         }
     }
-
-    /// The one rule for every change an admin client makes to a client —
-    /// creating it, changing any field, rotating its secret, deactivating or
-    /// deleting it: the target is in the caller's project (when the caller
-    /// has one), the caller holds every admin scope the target holds
-    /// `before` and would hold `after`, and it adds no `projects:*`. Any
-    /// change counts, not only the ones that hand out credentials (keys,
-    /// federated credentials, activation, rotation, grants), so a lower admin
-    /// can neither obtain a higher one's tokens nor lock it out. The root
-    /// key may do anything.
-    pub fn may_hand_out(
-        &self,
-        target_project: Option<&ProjectId>,
-        before: &[AdminScope],
-        after: &[AdminScope],
-    ) -> Result<(), Overreach> {
-        let Caller::Client { project, scopes, .. } = self else { return Ok(()) };
-        if project.is_some() && project.as_ref() != target_project {
-            return Err(Overreach::OtherProject);
-        }
-        if let Some(&missing) = before.iter().chain(after).find(|s| !scopes.contains(s)) {
-            return Err(Overreach::HoldsMore(missing));
-        }
-        if after.iter().any(|s| s.over_projects() && !before.contains(s)) {
-            return Err(Overreach::OverProjects);
-        }
-        Ok(())
-    }
-}
-
-/// The admin scopes `grants` hold: the scopes of every grant whose audience
-/// is one of the deployment's admin audiences ([`Config::is_admin_audience`]).
-pub fn admin_scopes(grants: &[Grant], config: &Config) -> Vec<AdminScope> {
-    let mut held: Vec<AdminScope> = grants
-        .iter()
-        .filter(|g| config.is_admin_audience(g.audience.as_str()))
-        .flat_map(|g| g.scopes.iter().filter_map(|s| AdminScope::parse(s.as_str())))
-        .collect();
-    held.sort_by_key(|s| s.as_str());
-    held.dedup();
-    held
 }
 
 /// Authenticate the request and check that it may use a route needing
@@ -292,7 +223,12 @@ async fn admin_token<R: Runtime>(
     };
     // The scopes it may use are those the token carries that the client is
     // still granted: taking a scope away stops the tokens already issued.
-    let granted = admin_scopes(&client.grants, p.config);
+    let granted: Vec<AdminScope> = client
+        .grants
+        .iter()
+        .filter(|g| g.audience.as_str() == audiences[0])
+        .flat_map(|g| g.scopes.iter().filter_map(|s| AdminScope::parse(s.as_str())))
+        .collect();
     let scopes: Vec<AdminScope> =
         verified.scopes.iter().filter_map(|s| AdminScope::parse(s)).filter(|s| granted.contains(s)).collect();
     if let Some(needed) = needed.filter(|n| !scopes.contains(n)) {

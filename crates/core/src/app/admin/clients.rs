@@ -3,7 +3,8 @@
 
 use serde_json::{json, Value};
 
-use super::caller::{admin_scopes, AdminScope, Caller, Overreach};
+use super::caller::{AdminScope, Caller};
+use super::hand_out::{Holding, Overreach, Tenancy};
 use super::{
     check_precondition, edit, etag, if_match, json_body, list_limit, listed_project, ok, query_pairs, query_param,
     AdminError, AdminResult,
@@ -13,12 +14,12 @@ use crate::app::{Ports, Runtime};
 use crate::client::input::{parse_new, parse_patch, ClientPatch};
 use crate::client::ClientStore;
 use crate::client::{ClientFilter, ClientId, ClientRecord, ClientSecret, Status, StoredSecret};
-use crate::grant::{first_outside, Audience, Grant, Scope};
+use crate::grant::{Audience, Grant, Scope};
 use crate::http::{Request, Response};
 use crate::oauth::metadata::{endpoint, TOKEN_PATH};
 use crate::ports::StoreError;
 use crate::ports::Write;
-use crate::project::{Project, ProjectStore};
+use crate::project::{ProjectId, ProjectStore};
 use crate::resource::check_grants;
 use crate::resource::ResourceStore;
 
@@ -29,19 +30,12 @@ fn rng_failed<E>(_: E) -> AdminError {
     AdminError::Server("random source failed".into())
 }
 
-/// The grants a client of `project` would hold, checked: a grant of the
-/// deployment's admin audience holds admin scopes only (who may hand them
-/// out is [`Caller::may_hand_out`]'s question); with API resources
-/// registered, every other grant names one and only its scopes; and an
-/// admin client grants APIs only within the project's `allowed_grants`
-/// (a project-less client's only with the root key or a project-less
-/// admin).
-async fn check_grants_of<R: Runtime>(
-    caller: &Caller,
-    project: Option<&Project>,
-    grants: &[Grant],
-    p: &Ports<'_, R>,
-) -> Result<(), AdminError> {
+/// The grants a client would hold, checked: a grant of the deployment's
+/// admin audience holds admin scopes only (who may hand them out, and
+/// which API grants a project's admins may give, is
+/// [`Caller::may_hand_out`]'s question); with API resources registered,
+/// every other grant names one and only its scopes.
+async fn check_grants_of<R: Runtime>(grants: &[Grant], p: &Ports<'_, R>) -> Result<(), AdminError> {
     let is_admin = |g: &Grant| p.config.is_admin_audience(g.audience.as_str());
     for (i, grant) in grants.iter().enumerate().filter(|(_, g)| is_admin(g)) {
         if let Some((j, scope)) = grant.scopes.iter().enumerate().find(|(_, s)| AdminScope::parse(s.as_str()).is_none())
@@ -53,15 +47,23 @@ async fn check_grants_of<R: Runtime>(
         }
     }
     let resources = p.store.resources_fresh().await?;
-    check_grants("grants", grants, &resources, is_admin)?;
-    if let (Caller::Client { .. }, Some(project)) = (caller, project) {
-        let mut allowed = project.allowed_grants.clone();
-        allowed.extend(grants.iter().filter(|g| is_admin(g)).cloned());
-        if let Some((field, message)) = first_outside(grants, &allowed) {
-            return Err(AdminError::Forbidden(format!("{field}: {message}")));
+    Ok(check_grants("grants", grants, &resources, is_admin)?)
+}
+
+/// The `allowed_grants` of the client's project, read for an admin token's
+/// change only (the root key is not bound by them): `None` for a client
+/// without a project; empty when the project's record is missing.
+pub(super) async fn allowed_of<R: Runtime>(
+    caller: &Caller,
+    project: Option<&ProjectId>,
+    p: &Ports<'_, R>,
+) -> Result<Option<Vec<Grant>>, AdminError> {
+    match (caller, project) {
+        (Caller::Client { .. }, Some(id)) => {
+            Ok(Some(p.store.project(id).await?.map(|project| project.allowed_grants).unwrap_or_default()))
         }
+        _ => Ok(None),
     }
-    Ok(())
 }
 
 pub(super) async fn create<R: Runtime>(req: &Request, caller: &Caller, p: &Ports<'_, R>) -> AdminResult {
@@ -70,15 +72,18 @@ pub(super) async fn create<R: Runtime>(req: &Request, caller: &Caller, p: &Ports
     if let (Some(own), None) = (caller.project(), &input.project_id) {
         input.project_id = Some(own.clone());
     }
-    let after = admin_scopes(&input.grants, p.config);
-    caller.may_hand_out(input.project_id.as_ref(), &[], &after).map_err(forbidden)?;
     let project = match &input.project_id {
         Some(id) => {
             Some(p.store.project(id).await?.ok_or_else(|| AdminError::invalid("project_id", "no such project"))?)
         }
         None => None,
     };
-    check_grants_of(caller, project.as_ref(), &input.grants, p).await?;
+    let tenancy = Tenancy {
+        project: input.project_id.as_ref(),
+        allowed: project.as_ref().filter(|_| *caller != Caller::Root).map(|p| p.allowed_grants.as_slice()),
+    };
+    caller.may_hand_out(tenancy, None, &Holding::of(&input.grants, p.config)).map_err(forbidden)?;
+    check_grants_of(&input.grants, p).await?;
     super::federation::check_credentials(&input.federated_credentials, p).await?;
     let id = match input.id {
         Some(chosen) => chosen,
@@ -136,8 +141,10 @@ pub(super) async fn load<R: Runtime>(
 
 /// Edit the client under compare-and-swap ([`edit`]), if the caller may:
 /// every change to a client, whatever it touches, passes
-/// [`Caller::may_hand_out`] with the admin scopes the client held before
-/// and holds after, on the record as stored at the write.
+/// [`Caller::may_hand_out`] with what the client held before and holds
+/// after, on the record as stored at the write. Adding admin scopes to a
+/// client with a secret rotation pending is refused, whoever asks: the
+/// pending secret may be in the hands of a lower admin that started it.
 async fn modify<R: Runtime, T>(
     req: &Request,
     id: &ClientId,
@@ -145,13 +152,25 @@ async fn modify<R: Runtime, T>(
     p: &Ports<'_, R>,
     mut change: impl FnMut(&mut ClientRecord) -> Result<T, AdminError>,
 ) -> Result<(ClientRecord, T), AdminError> {
+    // A client never changes project, so its project's allowed_grants are
+    // read once (and only for an admin token).
+    let allowed = match caller {
+        Caller::Root => None,
+        Caller::Client { .. } => allowed_of(caller, load(id, caller, p).await?.project_id.as_ref(), p).await?,
+    };
     let read = async || load(id, caller, p).await;
     let save = async |record: &ClientRecord| p.store.update(record).await;
     let guarded = async |record: &mut ClientRecord| {
-        let before = admin_scopes(&record.grants, p.config);
+        let before = Holding::of(&record.grants, p.config);
         let out = change(record)?;
-        let after = admin_scopes(&record.grants, p.config);
-        caller.may_hand_out(record.project_id.as_ref(), &before, &after).map_err(forbidden)?;
+        let after = Holding::of(&record.grants, p.config);
+        let tenancy = Tenancy { project: record.project_id.as_ref(), allowed: allowed.as_deref() };
+        caller.may_hand_out(tenancy, Some(&before), &after).map_err(forbidden)?;
+        if record.next_secret.is_some() && after.adds_admin_scopes_to(&before) {
+            return Err(AdminError::conflict(
+                "a secret rotation is pending on this client: complete or cancel it before granting it admin scopes",
+            ));
+        }
         Ok(out)
     };
     edit(req, p.clock.now(), read, guarded, save).await
@@ -196,12 +215,7 @@ pub(super) async fn list<R: Runtime>(req: &Request, caller: &Caller, p: &Ports<'
 pub(super) async fn update<R: Runtime>(req: &Request, id: &ClientId, caller: &Caller, p: &Ports<'_, R>) -> AdminResult {
     let patch: ClientPatch = parse_patch(&json_body(req)?)?;
     if let Some(grants) = &patch.grants {
-        let current = load(id, caller, p).await?;
-        let project = match &current.project_id {
-            Some(project) => p.store.project(project).await?,
-            None => None,
-        };
-        check_grants_of(caller, project.as_ref(), grants, p).await?;
+        check_grants_of(grants, p).await?;
     }
     if let Some(credentials) = &patch.federated_credentials {
         super::federation::check_credentials(credentials, p).await?;
@@ -255,8 +269,10 @@ pub(super) async fn delete<R: Runtime>(req: &Request, id: &ClientId, caller: &Ca
     for _ in 0..2 {
         let record = load(id, caller, p).await?;
         check_precondition(expected.as_ref(), record.version)?;
-        let held = admin_scopes(&record.grants, p.config);
-        caller.may_hand_out(record.project_id.as_ref(), &held, &held).map_err(forbidden)?;
+        let held = Holding::of(&record.grants, p.config);
+        let allowed = allowed_of(caller, record.project_id.as_ref(), p).await?;
+        let tenancy = Tenancy { project: record.project_id.as_ref(), allowed: allowed.as_deref() };
+        caller.may_hand_out(tenancy, Some(&held), &held).map_err(forbidden)?;
         match p.store.delete(id, Some(record.version)).await? {
             Write::Done => return Ok(Response::empty(204)),
             Write::Missing => return Err(AdminError::NotFound("client")),
@@ -340,11 +356,21 @@ pub(super) async fn client_ids<R: Runtime>(
     most: usize,
     p: &Ports<'_, R>,
 ) -> Result<Vec<String>, AdminError> {
+    Ok(clients_where(filter, keep, most, p).await?.iter().map(|c| c.id.as_str().to_string()).collect())
+}
+
+/// Up to `most` clients passing `filter` and `keep`, paging as far as needed.
+pub(super) async fn clients_where<R: Runtime>(
+    filter: &ClientFilter,
+    keep: impl Fn(&ClientRecord) -> bool,
+    most: usize,
+    p: &Ports<'_, R>,
+) -> Result<Vec<ClientRecord>, AdminError> {
     let mut found = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
         let page = p.store.list(filter, cursor.as_deref(), MAX_LIMIT).await?;
-        found.extend(page.clients.iter().filter(|c| keep(c)).map(|c| c.id.as_str().to_string()));
+        found.extend(page.clients.into_iter().filter(|c| keep(c)));
         match page.next_cursor {
             Some(next) if found.len() < most => cursor = Some(next),
             _ => {

@@ -5,12 +5,14 @@
 
 use serde_json::{json, Value};
 
-use super::clients::client_ids;
+use super::caller::Caller;
+use super::clients::{allowed_of, client_ids, clients_where};
+use super::hand_out::{Holding, Tenancy};
 use super::{check_precondition, etag, if_match, json_body, ok, AdminError, AdminResult};
 use crate::app::render::issuer_json;
 use crate::app::{Ports, Runtime};
 use crate::client::{ClientFilter, ClientRecord};
-use crate::federation::issuer::{parse_new, parse_patch, MAX_ISSUERS};
+use crate::federation::issuer::{parse_new, parse_patch, IssuerPatch, MAX_ISSUERS};
 use crate::federation::{FederatedCredential, FederationFailureStore, IssuerId, IssuerStore, TrustedIssuer};
 use crate::http::{Request, Response};
 use crate::time::rfc3339;
@@ -83,10 +85,11 @@ pub(super) async fn get<R: Runtime>(id: &IssuerId, p: &Ports<'_, R>) -> AdminRes
     Ok(issuer_response(200, issuer))
 }
 
-pub(super) async fn update<R: Runtime>(req: &Request, id: &IssuerId, p: &Ports<'_, R>) -> AdminResult {
+pub(super) async fn update<R: Runtime>(req: &Request, id: &IssuerId, caller: &Caller, p: &Ports<'_, R>) -> AdminResult {
     let patch = parse_patch(&json_body(req)?)?;
     let expected = if_match(req);
     let now = p.clock.now();
+    may_change_trust(id, &patch, caller, p).await?;
     let updated = change_set(p, |issuers| {
         let issuer = issuers.iter_mut().find(|i| &i.id == id).ok_or(AdminError::NotFound("trusted issuer"))?;
         check_precondition(expected.as_ref(), issuer.version)?;
@@ -98,6 +101,42 @@ pub(super) async fn update<R: Runtime>(req: &Request, id: &IssuerId, p: &Ports<'
     .await?
     .ok_or(AdminError::NotFound("trusted issuer"))?;
     Ok(issuer_response(200, &updated))
+}
+
+/// A change to how an issuer's tokens are verified (anything but its name)
+/// decides who obtains the tokens of every client that trusts it: for an
+/// admin token, that is handing each of them out ([`Caller::may_repoint_issuer`]).
+async fn may_change_trust<R: Runtime>(
+    id: &IssuerId,
+    patch: &IssuerPatch,
+    caller: &Caller,
+    p: &Ports<'_, R>,
+) -> Result<(), AdminError> {
+    if *caller == Caller::Root {
+        return Ok(());
+    }
+    let (_, issuers) = p.store.load_issuers().await?;
+    let current = issuers.iter().find(|i| &i.id == id).ok_or(AdminError::NotFound("trusted issuer"))?;
+    let mut changed = current.clone();
+    changed.apply(patch.clone());
+    changed.name.clone_from(&current.name);
+    if changed == *current {
+        return Ok(());
+    }
+    let url = &current.issuer;
+    let trusting = |c: &ClientRecord| c.federated_credentials.iter().any(|f| &f.issuer == url);
+    let clients = clients_where(&ClientFilter::default(), trusting, usize::MAX, p).await?;
+    let mut allowed = Vec::with_capacity(clients.len());
+    for client in &clients {
+        allowed.push(allowed_of(caller, client.project_id.as_ref(), p).await?);
+    }
+    let each = clients.iter().zip(&allowed).map(|(client, allowed)| {
+        (
+            Tenancy { project: client.project_id.as_ref(), allowed: allowed.as_deref() },
+            Holding::of(&client.grants, p.config),
+        )
+    });
+    caller.may_repoint_issuer(each).map_err(|why| AdminError::Forbidden(why.to_string()))
 }
 
 /// 409 naming the clients whose credentials still name the issuer.

@@ -7,6 +7,7 @@ mod audit;
 mod caller;
 mod clients;
 mod federation;
+mod hand_out;
 mod keys;
 mod projects;
 mod resources;
@@ -238,7 +239,7 @@ async fn answer<R: Runtime>(op: Op, id: &str, req: &Request, caller: &Caller, p:
         Op::IssuersList => federation::list(p).await,
         Op::IssuerCreate => federation::create(req, p).await,
         Op::IssuerGet => federation::get(&issuer()?, p).await,
-        Op::IssuerUpdate => federation::update(req, &issuer()?, p).await,
+        Op::IssuerUpdate => federation::update(req, &issuer()?, caller, p).await,
         Op::IssuerDelete => federation::delete(req, &issuer()?, p).await,
         Op::ResourcesList => resources::list(p).await,
         Op::ResourceCreate => resources::create(req, p).await,
