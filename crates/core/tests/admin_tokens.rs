@@ -67,7 +67,7 @@ fn bad_admin_tokens_get_invalid_token() {
     let w = World::new();
     let (id, secret, token) = admin_client(&w, None, &["clients:read"]);
     let invalid = |token: &str, why: &str| {
-        let r = w.with_token(&token, Method::Get, "/admin/clients", None);
+        let r = w.with_token(token, Method::Get, "/admin/clients", None);
         assert_eq!(r.status, 401, "{why}: {}", String::from_utf8_lossy(&r.body));
         assert_eq!(error_of(&r), "invalid_token", "{why}");
         assert!(r.header("www-authenticate").unwrap().contains("error=\"invalid_token\""), "{why}");

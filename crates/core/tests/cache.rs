@@ -22,6 +22,7 @@ fn record(id: &str, name: &str) -> ClientRecord {
         next_secret: None,
         keys: None,
         federated_credentials: Vec::new(),
+        incarnation: None,
         created_at: 0,
         updated_at: 0,
         version: 1,
@@ -127,8 +128,8 @@ impl ClientStore for SlowReads {
     async fn update(&self, client: &ClientRecord) -> Result<Write, StoreError> {
         self.inner.update(client).await
     }
-    async fn delete(&self, id: &ClientId, expected: Option<i64>) -> Result<Write, StoreError> {
-        self.inner.delete(id, expected).await
+    async fn delete(&self, id: &ClientId, read: Option<&ClientRecord>) -> Result<Write, StoreError> {
+        self.inner.delete(id, read).await
     }
     async fn list(
         &self,

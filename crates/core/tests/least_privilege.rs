@@ -454,3 +454,59 @@ fn admin_scopes_are_not_granted_while_a_secret_rotation_is_pending() {
     assert_eq!(w.admin(Method::Post, &format!("{path}/secrets/rotate/cancel"), None).status, 200);
     assert_eq!(w.admin(Method::Patch, &path, Some(json!({"grants": promoted}))).status, 200);
 }
+
+/// The review's fourth finding: `iat` and `project_id` alone left windows —
+/// a client deleted and created again in the same second, and an isolate
+/// whose cache still held the old record issuing the old secret a fresh
+/// token. The token's `client_incarnation` closes both: it is the record's,
+/// drawn when the client was created.
+#[test]
+fn a_token_of_an_earlier_incarnation_fails_even_in_the_same_second_or_from_a_stale_cache() {
+    let w = World::with(&[("CLIENT_CACHE_TTL", "300")], Some(A3));
+    project(&w, "acme");
+    let create = || {
+        let body = json!({"client_id": "ci-x", "project_id": "acme", "name": "ci", "grants": admin_grants(&HELD)});
+        w.create(body)
+    };
+    let (id, secret) = create();
+    let old = token_of(&w, &id, &secret);
+    let (_, claims) = w.verify(&old);
+    assert!(claims["client_incarnation"].as_str().unwrap().starts_with("inc_"));
+    let cached = w.another_isolate();
+    assert_eq!(cached.token_basic(&id, &secret, "grant_type=client_credentials").status, 200, "it caches the record");
+    assert_eq!(w.admin(Method::Delete, "/admin/clients/ci-x", None).status, 204);
+    create(); // the same second, the same project
+    let r = w.with_token(&old, Method::Get, "/admin/clients", None);
+    assert_eq!((r.status, error_of(&r).as_str()), (401, "invalid_token"), "the same second");
+    w.clock.advance(30);
+    cached.clock.advance(30);
+    // Within CLIENT_CACHE_TTL that isolate still knows the old record, and
+    // its secret: the token it issues is the old incarnation's.
+    let r = cached.token_basic(&id, &secret, &format!("grant_type=client_credentials&resource={ADMIN_AUDIENCE}"));
+    assert_eq!(r.status, 200, "the documented cache bound");
+    let stale = r.body_json()["access_token"].as_str().unwrap().to_string();
+    let r = w.with_token(&stale, Method::Get, "/admin/clients/ci-x", None);
+    assert_eq!(r.status, 401, "a token from a stale cache of the old record");
+}
+
+/// A conditional write lands only on the incarnation it read: an edit that
+/// read the client before it was deleted and created again (in another
+/// project) never overwrites the new one — in memory as on D1 and KV.
+#[test]
+fn a_write_read_from_an_earlier_incarnation_never_lands_on_the_new_one() {
+    use m2m_edge_core::client::{ClientId, ClientStore};
+    use m2m_edge_core::ports::Write;
+    let w = World::new();
+    project(&w, "acme");
+    project(&w, "globex");
+    let body = |p: &str| json!({"client_id": "ci-x", "project_id": p, "name": p, "grants": admin_grants(&HELD)});
+    w.create(body("acme"));
+    let id = ClientId::parse("ci-x").unwrap();
+    let mut read = pollster::block_on(w.store.get(&id)).unwrap().unwrap();
+    assert_eq!(w.admin(Method::Delete, "/admin/clients/ci-x", None).status, 204);
+    w.create(body("globex"));
+    read.name = "renamed".into();
+    assert_eq!(pollster::block_on(w.store.update(&read)).unwrap(), Write::Stale);
+    assert_eq!(pollster::block_on(w.store.delete(&id, Some(&read))).unwrap(), Write::Stale);
+    assert_eq!(w.admin(Method::Get, "/admin/clients/ci-x", None).body_json()["project_id"], "globex");
+}

@@ -259,6 +259,7 @@ fn custom_claims_are_added_but_never_override() {
         next_secret: None,
         keys: None,
         federated_credentials: Vec::new(),
+        incarnation: None,
         created_at: NOW,
         updated_at: NOW,
         version: 1,

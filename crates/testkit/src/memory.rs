@@ -96,12 +96,14 @@ impl ClientStore for MemoryStore {
     async fn update(&self, client: &ClientRecord) -> Result<Write, StoreError> {
         self.check()?;
         let row = ClientRow { version: client.version + 1, ..ClientRow::from_record(client)? };
-        Ok(replace(&mut self.0.rows.borrow_mut(), client.id.as_str(), client.version, row, |r| r.version))
+        let expected = (client.version, row.incarnation.clone());
+        Ok(replace(&mut self.0.rows.borrow_mut(), client.id.as_str(), expected, row, identity))
     }
 
-    async fn delete(&self, id: &ClientId, expected: Option<i64>) -> Result<Write, StoreError> {
+    async fn delete(&self, id: &ClientId, read: Option<&ClientRecord>) -> Result<Write, StoreError> {
         self.check()?;
-        Ok(remove(&mut self.0.rows.borrow_mut(), id.as_str(), expected, |r| r.version))
+        let expected = read.map(|r| (r.version, r.incarnation.as_ref().map(|i| i.as_str().to_string())));
+        Ok(remove(&mut self.0.rows.borrow_mut(), id.as_str(), expected, identity))
     }
 
     /// Pages by id, like D1: the cursor is the last id returned.
@@ -342,7 +344,13 @@ impl KeyStore for MemoryStore {
 }
 
 /// Compare-and-swap: put `row` at `key` if the stored row is at `expected`.
-fn replace<R>(table: &mut BTreeMap<String, R>, key: &str, expected: i64, row: R, version: fn(&R) -> i64) -> Write {
+fn replace<R, V: PartialEq>(
+    table: &mut BTreeMap<String, R>,
+    key: &str,
+    expected: V,
+    row: R,
+    version: fn(&R) -> V,
+) -> Write {
     match table.get_mut(key) {
         None => Write::Missing,
         Some(stored) if version(stored) != expected => Write::Stale,
@@ -353,8 +361,19 @@ fn replace<R>(table: &mut BTreeMap<String, R>, key: &str, expected: i64, row: R,
     }
 }
 
+/// A client row's identity for a conditional write, as D1 compares it:
+/// its version and its incarnation.
+fn identity(row: &ClientRow) -> (i64, Option<String>) {
+    (row.version, row.incarnation.clone())
+}
+
 /// Remove `key`; with `expected`, only if the stored row is at that version.
-fn remove<R>(table: &mut BTreeMap<String, R>, key: &str, expected: Option<i64>, version: fn(&R) -> i64) -> Write {
+fn remove<R, V: PartialEq>(
+    table: &mut BTreeMap<String, R>,
+    key: &str,
+    expected: Option<V>,
+    version: fn(&R) -> V,
+) -> Write {
     match table.get(key) {
         None => Write::Missing,
         Some(stored) if expected.is_some_and(|v| v != version(stored)) => Write::Stale,

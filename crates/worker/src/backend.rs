@@ -59,8 +59,8 @@ impl ClientStore for Backend {
     async fn update(&self, client: &ClientRecord) -> Result<Write, StoreError> {
         on_backend!(self, s => s.update(client).await)
     }
-    async fn delete(&self, id: &ClientId, expected: Option<i64>) -> Result<Write, StoreError> {
-        on_backend!(self, s => s.delete(id, expected).await)
+    async fn delete(&self, id: &ClientId, read: Option<&ClientRecord>) -> Result<Write, StoreError> {
+        on_backend!(self, s => s.delete(id, read).await)
     }
     async fn list(&self, filter: &ClientFilter, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {
         on_backend!(self, s => s.list(filter, cursor, limit).await)

@@ -58,8 +58,8 @@ fn opt_int(n: Option<i64>) -> JsValue {
     n.map_or(JsValue::NULL, int)
 }
 
-/// Bind values of a client row, in `client_columns!` order (?1 … ?17).
-fn client_values(r: &ClientRow) -> [JsValue; 17] {
+/// Bind values of a client row, in `client_columns!` order (?1 … ?18).
+fn client_values(r: &ClientRow) -> [JsValue; 18] {
     [
         text(&r.id),
         text(&r.name),
@@ -78,6 +78,7 @@ fn client_values(r: &ClientRow) -> [JsValue; 17] {
         opt_text(r.project_id.as_deref()),
         opt_text(r.jwks.as_deref()),
         opt_text(r.federated_credentials.as_deref()),
+        opt_text(r.incarnation.as_deref()),
     ]
 }
 
@@ -114,7 +115,7 @@ macro_rules! client_columns {
     () => {
         "id, name, description, grants, custom_claims, token_ttl, status, secret_hash, secret_last_four, \
          next_secret_hash, next_secret_last_four, created_at, updated_at, version, project_id, jwks, \
-         federated_credentials"
+         federated_credentials, incarnation"
     };
 }
 macro_rules! project_columns {
@@ -140,19 +141,22 @@ const CLIENT_PAGE: &str = concat!(
 const CLIENT_INSERT: &str = concat!(
     "INSERT INTO clients (",
     client_columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) ON CONFLICT DO NOTHING"
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) ON CONFLICT DO NOTHING"
 );
 // Compare-and-swap: lands only if the stored version is still the one the
-// record was read at (?14). created_at (?12) and project_id (?15) never
-// change; they sit in the WHERE clause so that every bound value is used
-// (D1 refuses a bind index the statement lacks).
+// record was read at (?14), of the same incarnation (?18): a record read
+// before the client was deleted and created again never overwrites the
+// new one. created_at (?12) and project_id (?15) never change; they sit in
+// the WHERE clause too, so that every bound value is used (D1 refuses a
+// bind index the statement lacks).
 const CLIENT_UPDATE: &str = "UPDATE clients SET name = ?2, description = ?3, grants = ?4, custom_claims = ?5, \
      token_ttl = ?6, status = ?7, secret_hash = ?8, secret_last_four = ?9, next_secret_hash = ?10, \
      next_secret_last_four = ?11, updated_at = ?13, jwks = ?16, \
      federated_credentials = ?17, version = version + 1 \
-     WHERE id = ?1 AND created_at = ?12 AND version = ?14 AND project_id IS ?15";
-// ?2 NULL: unconditional; otherwise only at that version.
-const CLIENT_DELETE: &str = "DELETE FROM clients WHERE id = ?1 AND (?2 IS NULL OR version = ?2)";
+     WHERE id = ?1 AND created_at = ?12 AND version = ?14 AND project_id IS ?15 AND incarnation IS ?18";
+// ?2 NULL: unconditional; otherwise only that incarnation (?3) at that version.
+const CLIENT_DELETE: &str =
+    "DELETE FROM clients WHERE id = ?1 AND (?2 IS NULL OR (version = ?2 AND incarnation IS ?3))";
 const CLIENT_VERSION: &str = "SELECT version FROM clients WHERE id = ?1";
 
 const PROJECT_BY_ID: &str = concat!("SELECT ", project_columns!(), " FROM projects WHERE id = ?1");
@@ -319,8 +323,10 @@ impl ClientStore for D1Store {
         self.outcome(changed, CLIENT_VERSION, client.id.as_str()).await
     }
 
-    async fn delete(&self, id: &ClientId, expected: Option<i64>) -> Result<Write, StoreError> {
-        let changed = self.changes(CLIENT_DELETE, &[text(id.as_str()), opt_int(expected)]).await?;
+    async fn delete(&self, id: &ClientId, read: Option<&ClientRecord>) -> Result<Write, StoreError> {
+        let incarnation = read.and_then(|r| r.incarnation.as_ref()).map(|i| i.as_str());
+        let values = [text(id.as_str()), opt_int(read.map(|r| r.version)), opt_text(incarnation)];
+        let changed = self.changes(CLIENT_DELETE, &values).await?;
         self.outcome(changed, CLIENT_VERSION, id.as_str()).await
     }
 

@@ -78,6 +78,24 @@ fn decode<T: serde::de::DeserializeOwned>(key: &str, text: &str) -> Result<T, St
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("KV value of {key}: {e}")))
 }
 
+/// The stored record a conditional write expects: its version and, for a
+/// client, its incarnation (records without one compare as `None`).
+#[derive(Clone, Copy)]
+struct Expected<'a> {
+    version: i64,
+    incarnation: Option<&'a str>,
+}
+
+impl<'a> Expected<'a> {
+    fn version(version: i64) -> Expected<'static> {
+        Expected { version, incarnation: None }
+    }
+
+    fn client(client: &'a ClientRecord) -> Expected<'a> {
+        Expected { version: client.version, incarnation: client.incarnation.as_ref().map(|i| i.as_str()) }
+    }
+}
+
 impl KvStore {
     /// The `KV` binding of `env`, looked up when first needed.
     pub fn new(env: Env) -> KvStore {
@@ -122,25 +140,34 @@ impl KvStore {
     }
 
     /// The check half of a conditional write: `Done` when the record exists
-    /// and (if `expected` is given) is at that version. KV has no
+    /// and (if `expected` is given) is that version of that incarnation. KV has no
     /// conditional write, so the write that follows can still race a write
     /// made in the same instant elsewhere (docs/storage.md).
-    async fn check_version(&self, key: &str, expected: Option<i64>) -> Result<Write, StoreError> {
+    async fn check_version(&self, key: &str, expected: Option<Expected<'_>>) -> Result<Write, StoreError> {
         #[derive(serde::Deserialize)]
         struct Versioned {
             #[serde(default = "first_version")]
             version: i64,
+            #[serde(default)]
+            incarnation: Option<String>,
         }
         fn first_version() -> i64 {
             1
         }
         let Some(text) = self.read(key).await? else { return Ok(Write::Missing) };
-        let stored = decode::<Versioned>(key, &text)?.version;
-        Ok(if expected.is_some_and(|v| v != stored) { Write::Stale } else { Write::Done })
+        let stored = decode::<Versioned>(key, &text)?;
+        let stale =
+            expected.is_some_and(|e| e.version != stored.version || e.incarnation != stored.incarnation.as_deref());
+        Ok(if stale { Write::Stale } else { Write::Done })
     }
 
-    /// Write `row` under `key` if the stored record is at version `expected`.
-    async fn replace_json<T: serde::Serialize>(&self, key: &str, expected: i64, row: &T) -> Result<Write, StoreError> {
+    /// Write `row` under `key` if the stored record is the one `expected` names.
+    async fn replace_json<T: serde::Serialize>(
+        &self,
+        key: &str,
+        expected: Expected<'_>,
+        row: &T,
+    ) -> Result<Write, StoreError> {
         match self.check_version(key, Some(expected)).await? {
             Write::Done => self.write_json(key, row).await.map(|()| Write::Done),
             other => Ok(other),
@@ -149,7 +176,7 @@ impl KvStore {
 
     /// Delete `key` if the record exists (at version `expected`, if given):
     /// a check then a delete, with [`KvStore::check_version`]'s race.
-    async fn delete_checked(&self, key: &str, expected: Option<i64>) -> Result<Write, StoreError> {
+    async fn delete_checked(&self, key: &str, expected: Option<Expected<'_>>) -> Result<Write, StoreError> {
         match self.check_version(key, expected).await? {
             Write::Done => {}
             other => return Ok(other),
@@ -238,11 +265,11 @@ impl ClientStore for KvStore {
     async fn update(&self, client: &ClientRecord) -> Result<Write, StoreError> {
         let key = format!("{CLIENT_PREFIX}{}", client.id.as_str());
         let row = ClientRow { version: client.version + 1, ..ClientRow::from_record(client)? };
-        self.replace_json(&key, client.version, &row).await
+        self.replace_json(&key, Expected::client(client), &row).await
     }
 
-    async fn delete(&self, id: &ClientId, expected: Option<i64>) -> Result<Write, StoreError> {
-        self.delete_checked(&format!("{CLIENT_PREFIX}{}", id.as_str()), expected).await
+    async fn delete(&self, id: &ClientId, read: Option<&ClientRecord>) -> Result<Write, StoreError> {
+        self.delete_checked(&format!("{CLIENT_PREFIX}{}", id.as_str()), read.map(Expected::client)).await
     }
 
     /// KV lists keys in byte order, so pages come in id order like D1's;
@@ -337,11 +364,11 @@ impl ProjectStore for KvStore {
     async fn update_project(&self, project: &Project) -> Result<Write, StoreError> {
         let key = format!("{PROJECT_PREFIX}{}", project.id);
         let row = Project { version: project.version + 1, ..project.clone() };
-        self.replace_json(&key, project.version, &row).await
+        self.replace_json(&key, Expected::version(project.version), &row).await
     }
 
     async fn delete_project(&self, id: &ProjectId, expected: Option<i64>) -> Result<Write, StoreError> {
-        self.delete_checked(&format!("{PROJECT_PREFIX}{}", id.as_str()), expected).await
+        self.delete_checked(&format!("{PROJECT_PREFIX}{}", id.as_str()), expected.map(Expected::version)).await
     }
 
     async fn projects(&self, cursor: Option<&str>, limit: usize) -> Result<ProjectPage, StoreError> {
@@ -395,12 +422,12 @@ impl ResourceStore for KvStore {
     async fn update_resource(&self, resource: &ApiResource) -> Result<Write, StoreError> {
         let key = format!("{RESOURCE_PREFIX}{}", resource.id.as_str());
         let row = ResourceRow { version: resource.version + 1, ..ResourceRow::from_resource(resource)? };
-        self.replace_json(&key, resource.version, &row).await
+        self.replace_json(&key, Expected::version(resource.version), &row).await
     }
 
     async fn delete_resource(&self, resource: &ApiResource) -> Result<Write, StoreError> {
         let key = format!("{RESOURCE_PREFIX}{}", resource.id.as_str());
-        match self.check_version(&key, Some(resource.version)).await? {
+        match self.check_version(&key, Some(Expected::version(resource.version))).await? {
             Write::Done => {}
             other => return Ok(other),
         }

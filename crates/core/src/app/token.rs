@@ -119,6 +119,7 @@ async fn issue<R: Runtime>(req: &Request, p: &Ports<'_, R>, issuer: &str) -> Res
         client_id: client.id.as_str(),
         scope: (!scope.is_empty()).then_some(scope.as_str()),
         project_id: client.project_id.as_ref().map(|p| p.as_str()),
+        client_incarnation: client.incarnation.as_ref().map(|i| i.as_str()),
         act: actor.as_ref(),
         custom: CustomClaims(&client.custom_claims),
     };

@@ -8,7 +8,7 @@ pub mod record;
 pub mod secret;
 
 pub use keys::ClientKeys;
-pub use record::{ClientId, ClientRecord, Status};
+pub use record::{ClientId, ClientRecord, Incarnation, Status};
 pub use secret::{ClientSecret, SecretHash, StoredSecret};
 
 use crate::ports::{StoreError, Write};
@@ -59,12 +59,13 @@ pub trait ClientStore {
         self.get(id).await
     }
 
-    /// Replace the client if the stored version is still `client.version`,
-    /// storing `client.version + 1`.
+    /// Replace the client if the stored one is still the same incarnation at
+    /// `client.version`, storing `client.version + 1`.
     async fn update(&self, client: &ClientRecord) -> Result<Write, StoreError>;
 
-    /// Remove the client; with `expected`, only if that is its stored version.
-    async fn delete(&self, id: &ClientId, expected: Option<i64>) -> Result<Write, StoreError>;
+    /// Remove the client; with `read`, only if the stored client is still
+    /// that record: the same incarnation at the same version.
+    async fn delete(&self, id: &ClientId, read: Option<&ClientRecord>) -> Result<Write, StoreError>;
 
     /// Clients passing `filter` in id order, starting after `cursor`: up to
     /// `limit` of them. A page may hold fewer (even none) and still have a

@@ -15,6 +15,17 @@ crate::ids::prefixed_id!(
     chosen
 );
 
+crate::ids::prefixed_id!(
+    /// One incarnation of a client id: `inc_` + 32 hex digits drawn when
+    /// the client is created. Its tokens carry it (`client_incarnation`), so
+    /// a client deleted and created again under the same id — or an
+    /// isolate still holding the old record — never makes an old token
+    /// pass as the new client's, and a conditional write never lands on a
+    /// record of another incarnation.
+    Incarnation,
+    "inc_"
+);
+
 /// Whether a client may get tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -79,6 +90,9 @@ pub struct ClientRecord {
     /// The platform tokens that stand for this client (workload identity
     /// federation); empty for most clients.
     pub federated_credentials: Vec<super::federated::FederatedCredential>,
+    /// This incarnation of the id; `None` only for a client created before
+    /// incarnations existed (its tokens carry none).
+    pub incarnation: Option<Incarnation>,
     /// Unix seconds.
     pub created_at: i64,
     /// When it last changed (Unix seconds).

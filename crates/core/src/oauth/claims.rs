@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 /// server reads the token; RFC 9396's `authorization_details`; the RFC 9068
 /// §2.2.3.1 authorization attributes (`roles`, `groups`, `entitlements`);
 /// and `token_type`, which some verifiers read to tell token kinds apart.
-pub const RESERVED_CLAIMS: [&str; 25] = [
+pub const RESERVED_CLAIMS: [&str; 26] = [
     "iss",
     "sub",
     "aud",
@@ -21,6 +21,7 @@ pub const RESERVED_CLAIMS: [&str; 25] = [
     "client_id",
     "scope",
     "project_id",
+    "client_incarnation",
     "auth_time",
     "acr",
     "amr",
@@ -66,6 +67,12 @@ pub struct AccessTokenClaims<'a> {
     /// which tenant is calling from this, and no custom claim can replace it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub project_id: Option<&'a str>,
+    /// Which incarnation of the client id the token was issued to
+    /// ([`crate::client::Incarnation`]): this server's own admin API checks
+    /// it against the stored client, so a token never outlives its
+    /// client's identity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_incarnation: Option<&'a str>,
     /// RFC 8693 §4.1: for a token got with a platform's identity token
     /// (workload identity federation), who acted — the platform's issuer
     /// and subject — and which federated credential matched.
@@ -126,6 +133,7 @@ mod tests {
             client_id: "m2m_1",
             scope: None,
             project_id: Some("payments"),
+            client_incarnation: None,
             act: None,
             custom: CustomClaims(&custom),
         };

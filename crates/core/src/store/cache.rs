@@ -165,8 +165,8 @@ impl<S: ClientStore> ClientStore for CachedStore<S> {
         self.write_through(|c| c.forget_client(client.id.as_str()), self.inner.update(client)).await
     }
 
-    async fn delete(&self, id: &ClientId, expected: Option<i64>) -> Result<Write, StoreError> {
-        self.write_through(|c| c.forget_client(id.as_str()), self.inner.delete(id, expected)).await
+    async fn delete(&self, id: &ClientId, read: Option<&ClientRecord>) -> Result<Write, StoreError> {
+        self.write_through(|c| c.forget_client(id.as_str()), self.inner.delete(id, read)).await
     }
 
     async fn list(&self, filter: &ClientFilter, cursor: Option<&str>, limit: usize) -> Result<Page, StoreError> {

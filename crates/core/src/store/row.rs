@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::client::{ClientId, ClientRecord, SecretHash, Status, StoredSecret};
+use crate::client::{ClientId, ClientRecord, Incarnation, SecretHash, Status, StoredSecret};
 use crate::grant::Audience;
 use crate::ports::StoreError;
 use crate::project::ProjectId;
@@ -47,6 +47,10 @@ pub struct ClientRow {
     /// The client's federated credentials, as JSON text; absent when none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub federated_credentials: Option<String>,
+    /// The client's incarnation (`inc_…`); absent in rows written before
+    /// incarnations existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incarnation: Option<String>,
     /// Unix seconds.
     pub created_at: i64,
     /// Unix seconds.
@@ -80,6 +84,7 @@ impl ClientRow {
             } else {
                 Some(to_json_text(&c.federated_credentials, "federated credentials")?)
             },
+            incarnation: c.incarnation.as_ref().map(|i| i.as_str().to_string()),
             created_at: c.created_at,
             updated_at: c.updated_at,
             version: c.version,
@@ -125,6 +130,11 @@ impl ClientRow {
                 None => Vec::new(),
                 Some(text) => serde_json::from_str(text).map_err(|_| corrupt("federated_credentials"))?,
             },
+            incarnation: self
+                .incarnation
+                .as_deref()
+                .map(|i| Incarnation::parse(i).ok_or_else(|| corrupt("incarnation")))
+                .transpose()?,
             name: self.name,
             description: self.description,
             created_at: self.created_at,

@@ -238,15 +238,19 @@ async fn admin_token<R: Runtime>(
 }
 
 /// Whether a token was issued to this very client rather than to an
-/// earlier one with the same id (deleted, and the id chosen again): the
-/// token's `project_id` is the client's, and it was issued no earlier than
-/// the client was created.
+/// earlier one with the same id (deleted, and the id chosen again, or an
+/// isolate still holding the old record): its `client_incarnation` is the
+/// client's; its `project_id` is the client's; and it was issued no
+/// earlier than the client was created. (A client created before
+/// incarnations existed has none, and its tokens carry none.)
 pub(crate) fn is_incarnation_of(token: &VerifiedToken, client: &ClientRecord) -> bool {
-    let project = token.claims.get("project_id").map(|v| v.as_str());
-    let same_project = match (project, &client.project_id) {
+    let claim = |name: &str| token.claims.get(name).map(|v| v.as_str());
+    let same = |claimed: Option<Option<&str>>, own: Option<&str>| match (claimed, own) {
         (None, None) => true,
-        (Some(Some(claimed)), Some(own)) => claimed == own.as_str(),
+        (Some(Some(claimed)), Some(own)) => claimed == own,
         _ => false,
     };
-    same_project && token.issued_at >= client.created_at
+    same(claim("client_incarnation"), client.incarnation.as_ref().map(|i| i.as_str()))
+        && same(claim("project_id"), client.project_id.as_ref().map(|p| p.as_str()))
+        && token.issued_at >= client.created_at
 }

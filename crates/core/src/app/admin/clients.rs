@@ -13,7 +13,7 @@ use crate::app::render::client_json;
 use crate::app::{Ports, Runtime};
 use crate::client::input::{parse_new, parse_patch, ClientPatch};
 use crate::client::ClientStore;
-use crate::client::{ClientFilter, ClientId, ClientRecord, ClientSecret, Status, StoredSecret};
+use crate::client::{ClientFilter, ClientId, ClientRecord, ClientSecret, Incarnation, Status, StoredSecret};
 use crate::grant::{Audience, Grant, Scope};
 use crate::http::{Request, Response};
 use crate::oauth::metadata::{endpoint, TOKEN_PATH};
@@ -109,6 +109,7 @@ pub(super) async fn create<R: Runtime>(req: &Request, caller: &Caller, p: &Ports
         next_secret: None,
         keys: input.keys,
         federated_credentials: input.federated_credentials,
+        incarnation: Some(Incarnation::generate(p.random).map_err(rng_failed)?),
         created_at: now,
         updated_at: now,
         version: 1,
@@ -273,7 +274,7 @@ pub(super) async fn delete<R: Runtime>(req: &Request, id: &ClientId, caller: &Ca
         let allowed = allowed_of(caller, record.project_id.as_ref(), p).await?;
         let tenancy = Tenancy { project: record.project_id.as_ref(), allowed: allowed.as_deref() };
         caller.may_hand_out(tenancy, Some(&held), &held).map_err(forbidden)?;
-        match p.store.delete(id, Some(record.version)).await? {
+        match p.store.delete(id, Some(&record)).await? {
             Write::Done => return Ok(Response::empty(204)),
             Write::Missing => return Err(AdminError::NotFound("client")),
             Write::Stale if expected.is_some() => return Err(AdminError::PreconditionFailed),
