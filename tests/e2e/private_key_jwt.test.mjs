@@ -1,11 +1,14 @@
 // Ring 2, paired with crates/core/tests/private_key_jwt.rs: clients that
 // authenticate with a JWT signed by their own key (RFC 7523 §2.2) in
 // workerd, on the configured backend (the used-assertion store is D1 on
-// both); and openid-client's PrivateKeyJwt, a standard client library,
-// against it.
+// both); and standard client libraries at their defaults against it:
+// openid-client's PrivateKeyJwt, and Authlib's (Python, in .venv, run by
+// tests/e2e/authlib_client.py).
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { SignJWT, exportJWK, generateKeyPair, decodeJwt } from "jose";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { SignJWT, exportJWK, exportPKCS8, generateKeyPair, decodeJwt } from "jose";
 import * as oidc from "openid-client";
 import { useWorker } from "./harness.mjs";
 
@@ -13,6 +16,23 @@ const ctx = useWorker();
 const STORAGE = ctx.storage;
 const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const AUDIENCE = "https://api.example.com";
+const PYTHON = fileURLToPath(new URL("../../.venv/bin/python", import.meta.url));
+const AUTHLIB_CLIENT = fileURLToPath(new URL("./authlib_client.py", import.meta.url));
+
+/** Authlib's token request (tests/e2e/authlib_client.py): its JSON output. */
+function authlib(client, pem, params) {
+  return new Promise((resolve, reject) => {
+    const args = [AUTHLIB_CLIENT, `${ctx.w.base}/oauth2/token`, client.id, ...Object.entries(params).map(([k, v]) => `${k}=${v}`)];
+    const child = spawn(PYTHON, args, { stdio: ["pipe", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    child.on("error", reject);
+    child.on("close", (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`authlib_client.py exited ${code}: ${err}`))));
+    child.stdin.end(pem);
+  });
+}
 
 async function keyClient(kid, alg = "ES256") {
   const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
@@ -63,7 +83,7 @@ describe(`private_key_jwt (${STORAGE})`, () => {
       .setProtectedHeader({ alg: "ES256", kid: "k1" }).setIssuer(client.id).setSubject(client.id)
       .setAudience("https://other.example.com/oauth2/token").setIssuedAt().setExpirationTime("2m").sign(client.privateKey);
     assert.equal((await withAssertion(elsewhere)).status, 401);
-    const tooLong = await assertion(client, { exp: "1h" });
+    const tooLong = await assertion(client, { exp: "2h" });
     assert.equal((await withAssertion(tooLong)).status, 401);
   });
 
@@ -82,6 +102,20 @@ describe(`private_key_jwt (${STORAGE})`, () => {
     const answers = await Promise.all(Array.from({ length: 8 }, () => withAssertion(jwt)));
     const statuses = answers.map((a) => a.status).sort();
     assert.deepEqual(statuses, [200, 401, 401, 401, 401, 401, 401, 401]);
+  });
+
+  test("Authlib's PrivateKeyJWT with its defaults (RS256, exp = iat + 3600, aud the token endpoint) gets tokens", async () => {
+    const client = await keyClient("py1", "RS256");
+    const pem = await exportPKCS8(client.privateKey);
+    for (let i = 0; i < 2; i++) {
+      const out = await authlib(client, pem, { resource: AUDIENCE, scope: "read" });
+      const sent = decodeJwt(out.assertion);
+      assert.equal(sent.exp - sent.iat, 3600, "Authlib's lifetime, which it offers no way to change");
+      assert.equal(sent.aud, `${ctx.w.base}/oauth2/token`);
+      assert.equal(out.error, undefined, JSON.stringify(out));
+      assert.equal(decodeJwt(out.token.access_token).client_id, client.id);
+      assert.equal(out.token.scope, "read");
+    }
   });
 
   test("openid-client's PrivateKeyJwt gets tokens from discovery alone", async () => {

@@ -3,6 +3,7 @@
 //! Connect `private_key_jwt`) instead of a secret; single use of each
 //! assertion; every claim rule.
 
+use m2m_edge_core::assertion::LEEWAY_SECS;
 use m2m_edge_core::http::Method;
 use m2m_edge_testkit::*;
 use serde_json::{json, Value};
@@ -86,7 +87,7 @@ fn every_claim_and_header_rule_refuses_with_invalid_client() {
     };
     refused(with("aud", json!("https://elsewhere.test/oauth2/token")), "another audience");
     refused(with("exp", json!(NOW - 31)), "expired");
-    refused(with("exp", json!(NOW + 3600)), "valid longer than ASSERTION_MAX_LIFETIME");
+    refused(with("exp", json!(NOW + 3700)), "valid longer than ASSERTION_MAX_LIFETIME");
     refused(with("iat", json!(NOW + 120)), "issued in the future");
     refused(with("nbf", json!(NOW + 120)), "not yet valid");
     refused(with("iss", json!("someone-else")), "iss is not sub");
@@ -105,6 +106,37 @@ fn every_claim_and_header_rule_refuses_with_invalid_client() {
     // Without a kid, the client's only key is used.
     let unnamed = key.sign(&json!({"alg": "ES256"}), &claims(&id, "no-kid"));
     assert_eq!(with_assertion(&w, &unnamed).status, 200);
+}
+
+/// `exp` − `iat` as the common client libraries sign it by default, none of
+/// them configurable in the library's token request helper: Authlib's
+/// `PrivateKeyJWT` 3600 s, MSAL 600 s, Spring Security's
+/// `NimbusJwtClientAuthenticationParametersConverter` and oauth4webapi
+/// (openid-client) 60 s.
+const LIBRARY_LIFETIMES: [(&str, i64); 4] = [("Authlib", 3600), ("MSAL", 600), ("Spring Security", 60), ("oauth4webapi", 60)];
+
+#[test]
+fn the_common_libraries_default_lifetimes_work_out_of_the_box() {
+    let w = World::new();
+    let key = ClientKeyPair::generate();
+    let id = key_client(&w, &key, "k1");
+    for (library, lifetime) in LIBRARY_LIFETIMES {
+        let mut c = claims(&id, library);
+        c["exp"] = json!(NOW + lifetime);
+        let r = with_assertion(&w, &signed(&key, "k1", &c));
+        assert_eq!(r.status, 200, "{library}: {}", String::from_utf8_lossy(&r.body));
+    }
+    let mut longer = claims(&id, "longer");
+    longer["exp"] = json!(NOW + 3600 + LEEWAY_SECS + 1);
+    assert_eq!(with_assertion(&w, &signed(&key, "k1", &longer)).status, 401, "an hour is the most by default");
+    assert!(w.log.lines().iter().any(|l| l.contains("valid for longer than ASSERTION_MAX_LIFETIME")));
+
+    // An operator who wants shorter assertions still can.
+    let strict = World::with(&[("ASSERTION_MAX_LIFETIME", "300")], Some(A3));
+    let id = key_client(&strict, &key, "k1");
+    let mut authlib = claims(&id, "authlib");
+    authlib["exp"] = json!(NOW + 3600);
+    assert_eq!(with_assertion(&strict, &signed(&key, "k1", &authlib)).status, 401);
 }
 
 #[test]
