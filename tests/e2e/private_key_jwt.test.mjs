@@ -87,6 +87,25 @@ describe(`private_key_jwt (${STORAGE})`, () => {
     assert.equal((await withAssertion(tooLong)).status, 401);
   });
 
+  test("aud: the issuer alone, or the token endpoint alone unless typed client-authentication+jwt (draft-ietf-oauth-rfc7523bis)", async () => {
+    const client = await keyClient("aud1");
+    const issuer = (await (await fetch(`${ctx.w.base}/.well-known/oauth-authorization-server`)).json()).issuer;
+    const tokenEndpoint = `${ctx.w.base}/oauth2/token`;
+    const send = async (typ, aud) => {
+      const header = typ ? { alg: "ES256", kid: "aud1", typ } : { alg: "ES256", kid: "aud1" };
+      const jwt = await new SignJWT({ jti: crypto.randomUUID() }).setProtectedHeader(header).setIssuer(client.id)
+        .setSubject(client.id).setAudience(aud).setIssuedAt().setExpirationTime("1m").sign(client.privateKey);
+      return (await withAssertion(jwt)).status;
+    };
+    const typed = "client-authentication+jwt";
+    assert.equal(await send(typed, issuer), 200);
+    assert.equal(await send(undefined, issuer), 200);
+    assert.equal(await send("JWT", tokenEndpoint), 200);
+    assert.equal(await send(typed, tokenEndpoint), 401);
+    assert.equal(await send(undefined, [issuer, tokenEndpoint]), 401);
+    assert.equal(await send(typed, [issuer, "https://other.example.com"]), 401);
+  });
+
   test("an RSA key signs RS256 assertions (WebCrypto RSASSA-PKCS1-v1_5)", async () => {
     const client = await keyClient("r1", "RS256");
     const ok = await withAssertion(await assertion(client));
@@ -118,15 +137,23 @@ describe(`private_key_jwt (${STORAGE})`, () => {
     }
   });
 
-  test("openid-client's PrivateKeyJwt gets tokens from discovery alone", async () => {
+  test("openid-client's PrivateKeyJwt gets tokens from discovery alone, at its defaults (aud the issuer, 60 s)", async () => {
     const client = await keyClient("k3");
     const config = await oidc.discovery(new URL(ctx.w.base), client.id, {}, oidc.PrivateKeyJwt({ key: client.privateKey, kid: "k3" }), {
       execute: [oidc.allowInsecureRequests],
     });
+    const sent = [];
+    config[oidc.customFetch] = (url, options) => {
+      sent.push(new URLSearchParams(options.body).get("client_assertion"));
+      return fetch(url, options);
+    };
     for (let i = 0; i < 2; i++) {
       const tokens = await oidc.clientCredentialsGrant(config, { resource: AUDIENCE, scope: "read" });
       assert.equal(decodeJwt(tokens.access_token).client_id, client.id);
       assert.equal(tokens.scope, "read");
     }
+    const claims = decodeJwt(sent[0]);
+    assert.equal(claims.aud, config.serverMetadata().issuer);
+    assert.equal(claims.exp - claims.iat, 60);
   });
 });

@@ -113,7 +113,8 @@ fn every_claim_and_header_rule_refuses_with_invalid_client() {
 /// `PrivateKeyJWT` 3600 s, MSAL 600 s, Spring Security's
 /// `NimbusJwtClientAuthenticationParametersConverter` and oauth4webapi
 /// (openid-client) 60 s.
-const LIBRARY_LIFETIMES: [(&str, i64); 4] = [("Authlib", 3600), ("MSAL", 600), ("Spring Security", 60), ("oauth4webapi", 60)];
+const LIBRARY_LIFETIMES: [(&str, i64); 4] =
+    [("Authlib", 3600), ("MSAL", 600), ("Spring Security", 60), ("oauth4webapi", 60)];
 
 #[test]
 fn the_common_libraries_default_lifetimes_work_out_of_the_box() {
@@ -137,6 +138,64 @@ fn the_common_libraries_default_lifetimes_work_out_of_the_box() {
     let mut authlib = claims(&id, "authlib");
     authlib["exp"] = json!(NOW + 3600);
     assert_eq!(with_assertion(&strict, &signed(&key, "k1", &authlib)).status, 401);
+}
+
+/// draft-ietf-oauth-rfc7523bis (updating RFC 7523 §3 point 3): a client
+/// assertion's `aud` is the issuer as its sole value. Accepted besides, for
+/// the libraries that send it (Authlib, Spring Security, MSAL): the token
+/// endpoint URL as the sole value, unless the assertion is typed
+/// `client-authentication+jwt`, by which its client declares it follows
+/// the draft.
+#[test]
+fn the_audience_is_the_issuer_alone_or_from_an_untyped_assertion_the_token_endpoint_alone() {
+    let w = World::new();
+    let key = ClientKeyPair::generate();
+    let id = key_client(&w, &key, "k1");
+    let issuer = "https://auth.test";
+    let send = |typ: Option<&str>, aud: Value, jti: &str| {
+        let mut header = json!({"alg": "ES256", "kid": "k1"});
+        if let Some(typ) = typ {
+            header["typ"] = json!(typ);
+        }
+        let mut c = claims(&id, jti);
+        c["aud"] = aud;
+        with_assertion(&w, &key.sign(&header, &c)).status
+    };
+    let typed = Some("client-authentication+jwt");
+    for (n, (typ, aud)) in [
+        (typed, json!(issuer)),
+        (Some("application/client-authentication+jwt"), json!(issuer)),
+        (typed, json!([issuer])),
+        (None, json!(issuer)),
+        (Some("JWT"), json!(TOKEN_ENDPOINT)),
+        (None, json!([TOKEN_ENDPOINT])),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        assert_eq!(send(typ, aud.clone(), &format!("ok{n}")), 200, "{typ:?} {aud}");
+    }
+    for (n, (typ, aud, why)) in [
+        (
+            typed,
+            json!(TOKEN_ENDPOINT),
+            "aud is the token endpoint URL, not the issuer, in a client-authentication+jwt assertion",
+        ),
+        (None, json!([issuer, TOKEN_ENDPOINT]), "aud has more than one value"),
+        (typed, json!([issuer, "https://other.test"]), "aud has more than one value"),
+        (None, json!([TOKEN_ENDPOINT, "https://other.test/oauth2/token"]), "aud has more than one value"),
+        (None, json!("https://auth.test/"), "aud is neither the issuer nor the token endpoint URL"),
+        (None, json!([]), "aud is neither the issuer nor the token endpoint URL"),
+        (None, Value::Null, "aud is neither the issuer nor the token endpoint URL"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let before = w.log.lines().len();
+        assert_eq!(send(typ, aud.clone(), &format!("refused{n}")), 401, "{typ:?} {aud}");
+        let logged = w.log.lines()[before..].join("\n");
+        assert!(logged.contains(&format!("client {id}: {why}")), "{typ:?} {aud}: {logged}");
+    }
 }
 
 #[test]

@@ -87,9 +87,9 @@ async fn verify<R: Runtime>(
         return Err(Refusal::Signature.into());
     }
     let token_endpoint = endpoint(issuer, TOKEN_PATH);
-    let audiences = [issuer, token_endpoint.as_str()];
-    let expected = Expected { audiences: &audiences, now, max_lifetime: i64::from(p.config.assertion_max_lifetime) };
-    let checked = check(claims, &expected)?;
+    let max_lifetime = i64::from(p.config.assertion_max_lifetime);
+    let expected = Expected { issuer, token_endpoint: &token_endpoint, now, max_lifetime };
+    let checked = check(jws.typ.as_deref(), claims, &expected)?;
     // Last, so only an assertion that passed everything uses up its jti.
     let key = replay_key(record.id.as_str(), &checked.jti);
     match p.store.first_use(&key, checked.expires_at + LEEWAY_SECS).await {
