@@ -10,7 +10,7 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { SignJWT, exportJWK, exportPKCS8, generateKeyPair, decodeJwt } from "jose";
 import * as oidc from "openid-client";
-import { useWorker } from "./harness.mjs";
+import { shippedRateLimits, useWorker } from "./harness.mjs";
 
 const ctx = useWorker();
 const STORAGE = ctx.storage;
@@ -104,6 +104,26 @@ describe(`private_key_jwt (${STORAGE})`, () => {
     assert.equal(await send(typed, tokenEndpoint), 401);
     assert.equal(await send(undefined, [issuer, tokenEndpoint]), 401);
     assert.equal(await send(typed, [issuer, "https://other.example.com"]), 401);
+  });
+
+  test("malformed assertions (alg none, HS256, typ at+jwt) count against the client they name, as its log line names it", async () => {
+    const client = await keyClient("bad1");
+    const shipped = shippedRateLimits().AUTH_FAILURE_RATE_LIMIT.simple.limit;
+    const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+    const claims = { iss: client.id, sub: client.id, aud: `${ctx.w.base}/oauth2/token`, exp: Math.floor(Date.now() / 1000) + 60 };
+    const headers = [{ alg: "none" }, { alg: "HS256", kid: "bad1" }, { alg: "ES256", typ: "at+jwt", kid: "bad1" }];
+    const from = (address, jwt) => ctx.api.token({
+      form: `grant_type=client_credentials&client_assertion_type=${encodeURIComponent(ASSERTION_TYPE)}&client_assertion=${jwt}`,
+      headers: { "cf-connecting-ip": address },
+    });
+    const malformed = (i) => `${b64(headers[i % headers.length])}.${b64({ ...claims, jti: crypto.randomUUID() })}.${"A".repeat(86)}`;
+    for (let i = 0; i < shipped; i++) {
+      const r = await from("198.51.100.77", malformed(i));
+      assert.deepEqual([r.status, r.json.error], [401, "invalid_client"]);
+    }
+    assert.equal((await from("198.51.100.77", malformed(shipped))).status, 429, "over the failure limit");
+    assert.equal((await from("198.51.100.77", await assertion(client))).status, 429, "locked out by the malformed ones");
+    assert.equal((await from("198.51.100.78", await assertion(client))).status, 200);
   });
 
   test("an RSA key signs RS256 assertions (WebCrypto RSASSA-PKCS1-v1_5)", async () => {

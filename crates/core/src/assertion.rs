@@ -3,7 +3,10 @@
 //! claim checks are pure; single use needs storage, behind
 //! [`ReplayStore`].
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use m2m_edge_verify::claims::numeric_date;
+use m2m_edge_verify::token::object;
 use serde_json::{Map, Value};
 
 use crate::ports::StoreError;
@@ -55,8 +58,18 @@ pub struct Checked {
 /// the caller (who gets `invalid_client` whatever the reason).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
-    /// Not a compact ES256 JWS, typed as an access token, or not JSON.
+    /// Not a compact JWS with JSON objects for header and payload.
+    NotJws,
+    /// `alg` is neither ES256 nor RS256.
+    Algorithm,
+    /// `typ` is an access token's, `at+jwt` (RFC 9068 §4), or not a string.
+    AccessTokenType,
+    /// `crit` names extensions this server does not implement (RFC 7515 §4.1.11).
+    Critical,
+    /// A claim is not what RFC 7519 says it holds.
     Malformed,
+    /// The request's `client_id` is not the assertion's `sub` (RFC 7521 §4.2).
+    OtherClient,
     /// `iss` or `sub` missing, or they differ (RFC 7523 §3 points 1–2).
     Subject,
     /// No client with that id, or not active, or it does not use keys.
@@ -88,7 +101,12 @@ impl Refusal {
     /// The reason, for log lines.
     pub fn as_str(self) -> &'static str {
         match self {
+            Refusal::NotJws => "not a compact JWS with a JSON header and payload",
+            Refusal::Algorithm => "alg is neither ES256 nor RS256",
+            Refusal::AccessTokenType => "typ is at+jwt (an access token) or not a string",
+            Refusal::Critical => "crit names an extension this server does not implement",
             Refusal::Malformed => "malformed assertion",
+            Refusal::OtherClient => "client_id is not the assertion's sub",
             Refusal::Subject => "iss and sub must both be the client id",
             Refusal::UnknownClient => "no active private_key_jwt client with that id",
             Refusal::UnknownKey => "no registered key matches the kid",
@@ -115,6 +133,15 @@ pub(crate) fn audience_is(claims: &Map<String, Value>, accepts: impl Fn(&str) ->
         Some(Value::Array(list)) => list.iter().any(|a| a.as_str().is_some_and(&accepts)),
         _ => false,
     }
+}
+
+/// A string claim of a compact JWS's payload, read before anything is
+/// checked: only to choose whose keys to verify it with, or to say whose
+/// request was refused — never to trust.
+pub fn claimed(jwt: &str, name: &str) -> Option<String> {
+    let payload = jwt.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    object(&bytes, "payload").ok()?.get(name)?.as_str().map(str::to_string)
 }
 
 /// A NumericDate claim (RFC 7519 §2), if present.

@@ -5,6 +5,7 @@
 
 use m2m_edge_core::assertion::LEEWAY_SECS;
 use m2m_edge_core::http::Method;
+use m2m_edge_core::limits::Limit;
 use m2m_edge_testkit::*;
 use serde_json::{json, Value};
 
@@ -196,6 +197,47 @@ fn the_audience_is_the_issuer_alone_or_from_an_untyped_assertion_the_token_endpo
         let logged = w.log.lines()[before..].join("\n");
         assert!(logged.contains(&format!("client {id}: {why}")), "{typ:?} {aud}: {logged}");
     }
+}
+
+/// An assertion refused for its form (alg `none`, HS256, an access token's
+/// `typ`, not a JWS at all) is refused before any key is looked at; the
+/// operator still sees it, under the client the request names (its
+/// `client_id`, else the assertion's `sub`) and with the rule it broke —
+/// and nothing of the assertion itself. It counts against that client's
+/// failure limit like any other failed authentication.
+#[test]
+fn a_malformed_assertion_is_logged_with_the_client_the_request_names() {
+    let w = World::new();
+    w.limiter.limit(Limit::FailuresByClient, 100);
+    let key = ClientKeyPair::generate();
+    let id = key_client(&w, &key, "k1");
+    let c = claims(&id, "malformed");
+    for (jwt, client_id, why) in [
+        (key.sign(&json!({"alg": "none", "kid": "k1"}), &c), false, "alg is neither ES256 nor RS256"),
+        (key.sign(&json!({"alg": "HS256", "kid": "k1"}), &c), true, "alg is neither ES256 nor RS256"),
+        (key.sign(&json!({"alg": "ES256", "typ": "at+jwt", "kid": "k1"}), &c), false, "typ is at+jwt"),
+        ("not.a.jwt".to_string(), true, "not a compact JWS"),
+    ] {
+        let before = w.log.lines().len();
+        let named = if client_id { format!("&client_id={id}") } else { String::new() };
+        let r = w.token_form(&format!(
+            "grant_type=client_credentials{named}&client_assertion_type={ASSERTION_TYPE}&client_assertion={jwt}"
+        ));
+        assert_eq!((r.status, error_of(&r).as_str()), (401, "invalid_client"), "{why}");
+        let logged = w.log.lines()[before..].to_vec();
+        assert_eq!(logged.len(), 1, "{why}: {logged:?}");
+        assert!(logged[0].starts_with(&format!("private_key_jwt refused for client {id}: {why}")), "{logged:?}");
+        for part in jwt.split('.').filter(|part| part.len() > 8) {
+            assert!(!logged[0].contains(part), "the assertion is not logged: {logged:?}");
+        }
+        assert!(!logged[0].contains("none") && !logged[0].contains("HS256"), "nor its header: {logged:?}");
+        assert!(!logged[0].contains(ADMIN_KEY));
+    }
+    assert_eq!(w.limiter.count(Limit::FailuresByClient, &id), 4);
+    // Naming no client, it is nobody's failure: nothing to log it under.
+    let before = w.log.lines().len();
+    assert_eq!(with_assertion(&w, "not.a.jwt").status, 401);
+    assert_eq!(w.log.lines().len(), before);
 }
 
 #[test]
