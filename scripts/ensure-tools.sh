@@ -53,11 +53,14 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund
 fi
 
-# schemathesis for `make test` (tests/api), in a virtual environment under
-# the project, at the version tests/api/requirements.txt pins.
-if [ ! -x .venv/bin/st ] || [ tests/api/requirements.txt -nt .venv/.installed ]; then
-  echo "==> python3 -m venv .venv && pip install -r tests/api/requirements.txt"
-  python3 -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check -r tests/api/requirements.txt
+# Python packages for `make test`, in a virtual environment under the
+# project, at the versions the requirements files pin: schemathesis
+# (tests/api), and Authlib with requests, a client library the e2e tests
+# run against the worker (tests/e2e).
+if [ ! -x .venv/bin/st ] || [ tests/api/requirements.txt -nt .venv/.installed ] \
+  || [ tests/e2e/requirements.txt -nt .venv/.installed ]; then
+  echo "==> pip install -r tests/api/requirements.txt -r tests/e2e/requirements.txt (into .venv)"
+  [ -x .venv/bin/python ] || python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check -r tests/api/requirements.txt -r tests/e2e/requirements.txt
   touch .venv/.installed
 fi

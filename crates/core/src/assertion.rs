@@ -3,7 +3,10 @@
 //! claim checks are pure; single use needs storage, behind
 //! [`ReplayStore`].
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use m2m_edge_verify::claims::numeric_date;
+use m2m_edge_verify::token::object;
 use serde_json::{Map, Value};
 
 use crate::ports::StoreError;
@@ -14,12 +17,24 @@ pub const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-
 /// Seconds of clock difference tolerated in assertions' times.
 pub const LEEWAY_SECS: i64 = 30;
 
+/// The `typ` of a client authentication JWT (draft-ietf-oauth-rfc7523bis,
+/// adding to RFC 7523 §3.2): by it a client declares that its assertion
+/// follows the draft's audience rule.
+pub const CLIENT_AUTHENTICATION_TYPE: &str = "client-authentication+jwt";
+
 /// What an assertion's claims are checked against.
 #[derive(Debug, Clone)]
 pub struct Expected<'a> {
-    /// `aud` must hold one of these (RFC 7523 §3 point 3: the authorization
-    /// server's issuer, or its token endpoint URL).
-    pub audiences: &'a [&'a str],
+    /// The authorization server's issuer identifier (RFC 8414 §2): `aud`
+    /// must be it, as its sole value (draft-ietf-oauth-rfc7523bis,
+    /// replacing RFC 7523 §3 point 3).
+    pub issuer: &'a str,
+    /// The token endpoint URL, which RFC 7523 §3 point 3 allowed as `aud`
+    /// and Authlib, Spring Security and MSAL send: accepted as the sole
+    /// value from an assertion not typed [`CLIENT_AUTHENTICATION_TYPE`]. It
+    /// names only this server, and it is the one URL that takes client
+    /// assertions here.
+    pub token_endpoint: &'a str,
     /// Unix seconds.
     pub now: i64,
     /// The longest validity accepted: `exp` − `iat` (or − now), seconds.
@@ -43,8 +58,18 @@ pub struct Checked {
 /// the caller (who gets `invalid_client` whatever the reason).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
-    /// Not a compact ES256 JWS, typed as an access token, or not JSON.
+    /// Not a compact JWS with JSON objects for header and payload.
+    NotJws,
+    /// `alg` is neither ES256 nor RS256.
+    Algorithm,
+    /// `typ` is an access token's, `at+jwt` (RFC 9068 §4), or not a string.
+    AccessTokenType,
+    /// `crit` names extensions this server does not implement (RFC 7515 §4.1.11).
+    Critical,
+    /// A claim is not what RFC 7519 says it holds.
     Malformed,
+    /// The request's `client_id` is not the assertion's `sub` (RFC 7521 §4.2).
+    OtherClient,
     /// `iss` or `sub` missing, or they differ (RFC 7523 §3 points 1–2).
     Subject,
     /// No client with that id, or not active, or it does not use keys.
@@ -53,8 +78,13 @@ pub enum Refusal {
     UnknownKey,
     /// The signature does not verify.
     Signature,
-    /// `aud` names neither the issuer nor the token endpoint.
+    /// `aud` is neither the issuer nor the token endpoint URL.
     Audience,
+    /// `aud` has more than one value.
+    SeveralAudiences,
+    /// `aud` is the token endpoint URL in an assertion typed
+    /// [`CLIENT_AUTHENTICATION_TYPE`], which must name the issuer.
+    TypedAudience,
     /// `exp` missing or passed.
     Expired,
     /// `nbf` or `iat` in the future.
@@ -71,12 +101,21 @@ impl Refusal {
     /// The reason, for log lines.
     pub fn as_str(self) -> &'static str {
         match self {
+            Refusal::NotJws => "not a compact JWS with a JSON header and payload",
+            Refusal::Algorithm => "alg is neither ES256 nor RS256",
+            Refusal::AccessTokenType => "typ is at+jwt (an access token) or not a string",
+            Refusal::Critical => "crit names an extension this server does not implement",
             Refusal::Malformed => "malformed assertion",
+            Refusal::OtherClient => "client_id is not the assertion's sub",
             Refusal::Subject => "iss and sub must both be the client id",
             Refusal::UnknownClient => "no active private_key_jwt client with that id",
             Refusal::UnknownKey => "no registered key matches the kid",
             Refusal::Signature => "signature does not verify",
-            Refusal::Audience => "aud is neither the issuer nor the token endpoint",
+            Refusal::Audience => "aud is neither the issuer nor the token endpoint URL",
+            Refusal::SeveralAudiences => "aud has more than one value",
+            Refusal::TypedAudience => {
+                "aud is the token endpoint URL, not the issuer, in a client-authentication+jwt assertion"
+            }
             Refusal::Expired => "expired or no exp",
             Refusal::NotYetValid => "nbf or iat in the future",
             Refusal::TooLong => "valid for longer than ASSERTION_MAX_LIFETIME",
@@ -96,6 +135,15 @@ pub(crate) fn audience_is(claims: &Map<String, Value>, accepts: impl Fn(&str) ->
     }
 }
 
+/// A string claim of a compact JWS's payload, read before anything is
+/// checked: only to choose whose keys to verify it with, or to say whose
+/// request was refused — never to trust.
+pub fn claimed(jwt: &str, name: &str) -> Option<String> {
+    let payload = jwt.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    object(&bytes, "payload").ok()?.get(name)?.as_str().map(str::to_string)
+}
+
 /// A NumericDate claim (RFC 7519 §2), if present.
 pub(crate) fn seconds(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, Refusal> {
     claims.get(name).map(|v| numeric_date(v).ok_or(Refusal::Malformed)).transpose()
@@ -105,20 +153,45 @@ fn text<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
     claims.get(name).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
-/// Check a client assertion's claims (RFC 7523 §3): `iss` = `sub`, `aud`
-/// one of `expected.audiences`, `exp` not passed and not further off than
-/// the maximum lifetime, `nbf`/`iat` not in the future, a `jti`. Times
-/// with [`LEEWAY_SECS`].
-pub fn check(claims: &Map<String, Value>, expected: &Expected<'_>) -> Result<Checked, Refusal> {
+/// Whether a header's `typ` is [`CLIENT_AUTHENTICATION_TYPE`]: a media
+/// type, compared case-insensitively, `application/` optional (RFC 7515
+/// §4.1.9).
+pub fn is_client_authentication_type(typ: &str) -> bool {
+    let typ = typ.to_ascii_lowercase();
+    typ.strip_prefix("application/").unwrap_or(&typ) == CLIENT_AUTHENTICATION_TYPE
+}
+
+/// A client assertion's `aud` (draft-ietf-oauth-rfc7523bis): one value,
+/// as a string or an array of one (RFC 7519 §4.1.3), that is the issuer —
+/// or, unless the assertion is `typed` [`CLIENT_AUTHENTICATION_TYPE`], the
+/// token endpoint URL. Compared as simple strings (RFC 3986 §6.2.1).
+fn audience(claims: &Map<String, Value>, typed: bool, expected: &Expected<'_>) -> Result<(), Refusal> {
+    let sole = match claims.get("aud") {
+        Some(Value::String(aud)) => Some(aud.as_str()),
+        Some(Value::Array(list)) if list.len() > 1 => return Err(Refusal::SeveralAudiences),
+        Some(Value::Array(list)) => list.first().and_then(Value::as_str),
+        _ => None,
+    };
+    match sole {
+        Some(aud) if aud == expected.issuer => Ok(()),
+        Some(aud) if aud == expected.token_endpoint && typed => Err(Refusal::TypedAudience),
+        Some(aud) if aud == expected.token_endpoint => Ok(()),
+        _ => Err(Refusal::Audience),
+    }
+}
+
+/// Check a client assertion's claims (RFC 7523 §3), `typ` its header's:
+/// `iss` = `sub`, `aud` as [`Expected::issuer`] says, `exp` not passed and
+/// not further off than the maximum lifetime, `nbf`/`iat` not in the
+/// future, a `jti`. Times with [`LEEWAY_SECS`].
+pub fn check(typ: Option<&str>, claims: &Map<String, Value>, expected: &Expected<'_>) -> Result<Checked, Refusal> {
     let (Some(issuer), Some(subject)) = (text(claims, "iss"), text(claims, "sub")) else {
         return Err(Refusal::Subject);
     };
     if issuer != subject {
         return Err(Refusal::Subject);
     }
-    if !audience_is(claims, |a| expected.audiences.contains(&a)) {
-        return Err(Refusal::Audience);
-    }
+    audience(claims, typ.is_some_and(is_client_authentication_type), expected)?;
     let exp = seconds(claims, "exp")?.ok_or(Refusal::Expired)?;
     if expected.now >= exp.saturating_add(LEEWAY_SECS) {
         return Err(Refusal::Expired);
@@ -168,7 +241,7 @@ mod tests {
     const AUD: [&str; 2] = ["https://auth.example.com", "https://auth.example.com/oauth2/token"];
 
     fn expected() -> Expected<'static> {
-        Expected { audiences: &AUD, now: NOW, max_lifetime: 300 }
+        Expected { issuer: AUD[0], token_endpoint: AUD[1], now: NOW, max_lifetime: 300 }
     }
 
     fn good() -> Value {
@@ -178,16 +251,31 @@ mod tests {
     fn refusal(change: impl FnOnce(&mut Map<String, Value>)) -> Refusal {
         let mut claims = good().as_object().unwrap().clone();
         change(&mut claims);
-        check(&claims, &expected()).unwrap_err()
+        check(None, &claims, &expected()).unwrap_err()
     }
 
     #[test]
     fn a_good_assertion_passes_with_either_audience() {
-        let checked = check(good().as_object().unwrap(), &expected()).unwrap();
+        let checked = check(None, good().as_object().unwrap(), &expected()).unwrap();
         assert_eq!((checked.subject.as_str(), checked.jti.as_str(), checked.expires_at), ("c1", "j1", NOW + 60));
         let mut issuer_aud = good();
-        issuer_aud["aud"] = json!(["https://other", AUD[0]]);
-        assert!(check(issuer_aud.as_object().unwrap(), &expected()).is_ok());
+        issuer_aud["aud"] = json!([AUD[0]]);
+        assert!(check(None, issuer_aud.as_object().unwrap(), &expected()).is_ok());
+    }
+
+    #[test]
+    fn a_typed_assertion_names_the_issuer_alone() {
+        let mut typed = good();
+        assert_eq!(
+            check(Some("client-authentication+jwt"), typed.as_object().unwrap(), &expected()),
+            Err(Refusal::TypedAudience)
+        );
+        typed["aud"] = json!(AUD[0]);
+        for typ in ["client-authentication+jwt", "Application/Client-Authentication+JWT", "JWT"] {
+            assert!(check(Some(typ), typed.as_object().unwrap(), &expected()).is_ok(), "{typ}");
+        }
+        assert!(!is_client_authentication_type("client-authentication+jwt; x=y"));
+        assert!(!is_client_authentication_type("text/client-authentication+jwt"));
     }
 
     #[test]
@@ -199,6 +287,8 @@ mod tests {
             Refusal::Audience
         );
         assert_eq!(refusal(|c| drop(c.insert("aud".into(), json!(7)))), Refusal::Audience);
+        assert_eq!(refusal(|c| drop(c.insert("aud".into(), json!([])))), Refusal::Audience);
+        assert_eq!(refusal(|c| drop(c.insert("aud".into(), json!(AUD)))), Refusal::SeveralAudiences);
         assert_eq!(refusal(|c| drop(c.remove("exp"))), Refusal::Expired);
         assert_eq!(refusal(|c| drop(c.insert("exp".into(), json!(NOW - LEEWAY_SECS)))), Refusal::Expired);
         assert_eq!(refusal(|c| drop(c.insert("exp".into(), json!("soon")))), Refusal::Malformed);
@@ -221,6 +311,6 @@ mod tests {
         let mut late = good();
         late["exp"] = json!(NOW - 29);
         late["iat"] = json!(NOW - 60);
-        assert!(check(late.as_object().unwrap(), &expected()).is_ok());
+        assert!(check(None, late.as_object().unwrap(), &expected()).is_ok());
     }
 }

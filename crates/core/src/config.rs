@@ -97,9 +97,15 @@ pub enum KeyMode {
 pub const DEFAULT_AUDIT_RETENTION_DAYS: u32 = 90;
 
 /// `ASSERTION_MAX_LIFETIME` when unset: a client assertion may be valid
-/// for at most five minutes (RFC 7523 §3 point 4 lets the server refuse an
-/// `exp` unreasonably far off; OpenID Connect's examples use minutes).
-pub const DEFAULT_ASSERTION_MAX_LIFETIME: u32 = 300;
+/// for at most an hour. RFC 7523 §3 sets no cap (point 4 only lets the
+/// server refuse an `exp` unreasonably far off); the common libraries sign
+/// `exp` − `iat` of 60 s (oauth4webapi/openid-client, Spring Security),
+/// 600 s (MSAL) and 3600 s (Authlib's `PrivateKeyJWT`, not configurable),
+/// so an hour is the least that admits them all. Replay protection stays
+/// bounded: a `jti` is kept only until its own assertion's `exp` (plus the
+/// leeway, until the hourly prune), so only clients that sign long-lived
+/// assertions keep rows longer.
+pub const DEFAULT_ASSERTION_MAX_LIFETIME: u32 = 3600;
 
 /// Every setting, read and checked once per isolate.
 #[derive(Clone, PartialEq, Eq)]

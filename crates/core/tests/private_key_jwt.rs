@@ -3,7 +3,9 @@
 //! Connect `private_key_jwt`) instead of a secret; single use of each
 //! assertion; every claim rule.
 
+use m2m_edge_core::assertion::LEEWAY_SECS;
 use m2m_edge_core::http::Method;
+use m2m_edge_core::limits::Limit;
 use m2m_edge_testkit::*;
 use serde_json::{json, Value};
 
@@ -86,7 +88,7 @@ fn every_claim_and_header_rule_refuses_with_invalid_client() {
     };
     refused(with("aud", json!("https://elsewhere.test/oauth2/token")), "another audience");
     refused(with("exp", json!(NOW - 31)), "expired");
-    refused(with("exp", json!(NOW + 3600)), "valid longer than ASSERTION_MAX_LIFETIME");
+    refused(with("exp", json!(NOW + 3700)), "valid longer than ASSERTION_MAX_LIFETIME");
     refused(with("iat", json!(NOW + 120)), "issued in the future");
     refused(with("nbf", json!(NOW + 120)), "not yet valid");
     refused(with("iss", json!("someone-else")), "iss is not sub");
@@ -105,6 +107,137 @@ fn every_claim_and_header_rule_refuses_with_invalid_client() {
     // Without a kid, the client's only key is used.
     let unnamed = key.sign(&json!({"alg": "ES256"}), &claims(&id, "no-kid"));
     assert_eq!(with_assertion(&w, &unnamed).status, 200);
+}
+
+/// `exp` − `iat` as the common client libraries sign it by default, none of
+/// them configurable in the library's token request helper: Authlib's
+/// `PrivateKeyJWT` 3600 s, MSAL 600 s, Spring Security's
+/// `NimbusJwtClientAuthenticationParametersConverter` and oauth4webapi
+/// (openid-client) 60 s.
+const LIBRARY_LIFETIMES: [(&str, i64); 4] =
+    [("Authlib", 3600), ("MSAL", 600), ("Spring Security", 60), ("oauth4webapi", 60)];
+
+#[test]
+fn the_common_libraries_default_lifetimes_work_out_of_the_box() {
+    let w = World::new();
+    let key = ClientKeyPair::generate();
+    let id = key_client(&w, &key, "k1");
+    for (library, lifetime) in LIBRARY_LIFETIMES {
+        let mut c = claims(&id, library);
+        c["exp"] = json!(NOW + lifetime);
+        let r = with_assertion(&w, &signed(&key, "k1", &c));
+        assert_eq!(r.status, 200, "{library}: {}", String::from_utf8_lossy(&r.body));
+    }
+    let mut longer = claims(&id, "longer");
+    longer["exp"] = json!(NOW + 3600 + LEEWAY_SECS + 1);
+    assert_eq!(with_assertion(&w, &signed(&key, "k1", &longer)).status, 401, "an hour is the most by default");
+    assert!(w.log.lines().iter().any(|l| l.contains("valid for longer than ASSERTION_MAX_LIFETIME")));
+
+    // An operator who wants shorter assertions still can.
+    let strict = World::with(&[("ASSERTION_MAX_LIFETIME", "300")], Some(A3));
+    let id = key_client(&strict, &key, "k1");
+    let mut authlib = claims(&id, "authlib");
+    authlib["exp"] = json!(NOW + 3600);
+    assert_eq!(with_assertion(&strict, &signed(&key, "k1", &authlib)).status, 401);
+}
+
+/// draft-ietf-oauth-rfc7523bis (updating RFC 7523 §3 point 3): a client
+/// assertion's `aud` is the issuer as its sole value. Accepted besides, for
+/// the libraries that send it (Authlib, Spring Security, MSAL): the token
+/// endpoint URL as the sole value, unless the assertion is typed
+/// `client-authentication+jwt`, by which its client declares it follows
+/// the draft.
+#[test]
+fn the_audience_is_the_issuer_alone_or_from_an_untyped_assertion_the_token_endpoint_alone() {
+    let w = World::new();
+    let key = ClientKeyPair::generate();
+    let id = key_client(&w, &key, "k1");
+    let issuer = "https://auth.test";
+    let send = |typ: Option<&str>, aud: Value, jti: &str| {
+        let mut header = json!({"alg": "ES256", "kid": "k1"});
+        if let Some(typ) = typ {
+            header["typ"] = json!(typ);
+        }
+        let mut c = claims(&id, jti);
+        c["aud"] = aud;
+        with_assertion(&w, &key.sign(&header, &c)).status
+    };
+    let typed = Some("client-authentication+jwt");
+    for (n, (typ, aud)) in [
+        (typed, json!(issuer)),
+        (Some("application/client-authentication+jwt"), json!(issuer)),
+        (typed, json!([issuer])),
+        (None, json!(issuer)),
+        (Some("JWT"), json!(TOKEN_ENDPOINT)),
+        (None, json!([TOKEN_ENDPOINT])),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        assert_eq!(send(typ, aud.clone(), &format!("ok{n}")), 200, "{typ:?} {aud}");
+    }
+    for (n, (typ, aud, why)) in [
+        (
+            typed,
+            json!(TOKEN_ENDPOINT),
+            "aud is the token endpoint URL, not the issuer, in a client-authentication+jwt assertion",
+        ),
+        (None, json!([issuer, TOKEN_ENDPOINT]), "aud has more than one value"),
+        (typed, json!([issuer, "https://other.test"]), "aud has more than one value"),
+        (None, json!([TOKEN_ENDPOINT, "https://other.test/oauth2/token"]), "aud has more than one value"),
+        (None, json!("https://auth.test/"), "aud is neither the issuer nor the token endpoint URL"),
+        (None, json!([]), "aud is neither the issuer nor the token endpoint URL"),
+        (None, Value::Null, "aud is neither the issuer nor the token endpoint URL"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let before = w.log.lines().len();
+        assert_eq!(send(typ, aud.clone(), &format!("refused{n}")), 401, "{typ:?} {aud}");
+        let logged = w.log.lines()[before..].join("\n");
+        assert!(logged.contains(&format!("client {id}: {why}")), "{typ:?} {aud}: {logged}");
+    }
+}
+
+/// An assertion refused for its form (alg `none`, HS256, an access token's
+/// `typ`, not a JWS at all) is refused before any key is looked at; the
+/// operator still sees it, under the client the request names (its
+/// `client_id`, else the assertion's `sub`) and with the rule it broke —
+/// and nothing of the assertion itself. It counts against that client's
+/// failure limit like any other failed authentication.
+#[test]
+fn a_malformed_assertion_is_logged_with_the_client_the_request_names() {
+    let w = World::new();
+    w.limiter.limit(Limit::FailuresByClient, 100);
+    let key = ClientKeyPair::generate();
+    let id = key_client(&w, &key, "k1");
+    let c = claims(&id, "malformed");
+    for (jwt, client_id, why) in [
+        (key.sign(&json!({"alg": "none", "kid": "k1"}), &c), false, "alg is neither ES256 nor RS256"),
+        (key.sign(&json!({"alg": "HS256", "kid": "k1"}), &c), true, "alg is neither ES256 nor RS256"),
+        (key.sign(&json!({"alg": "ES256", "typ": "at+jwt", "kid": "k1"}), &c), false, "typ is at+jwt"),
+        ("not.a.jwt".to_string(), true, "not a compact JWS"),
+    ] {
+        let before = w.log.lines().len();
+        let named = if client_id { format!("&client_id={id}") } else { String::new() };
+        let r = w.token_form(&format!(
+            "grant_type=client_credentials{named}&client_assertion_type={ASSERTION_TYPE}&client_assertion={jwt}"
+        ));
+        assert_eq!((r.status, error_of(&r).as_str()), (401, "invalid_client"), "{why}");
+        let logged = w.log.lines()[before..].to_vec();
+        assert_eq!(logged.len(), 1, "{why}: {logged:?}");
+        assert!(logged[0].starts_with(&format!("private_key_jwt refused for client {id}: {why}")), "{logged:?}");
+        for part in jwt.split('.').filter(|part| part.len() > 8) {
+            assert!(!logged[0].contains(part), "the assertion is not logged: {logged:?}");
+        }
+        assert!(!logged[0].contains("none") && !logged[0].contains("HS256"), "nor its header: {logged:?}");
+        assert!(!logged[0].contains(ADMIN_KEY));
+    }
+    assert_eq!(w.limiter.count(Limit::FailuresByClient, &id), 4);
+    // Naming no client, it is nobody's failure: nothing to log it under.
+    let before = w.log.lines().len();
+    assert_eq!(with_assertion(&w, "not.a.jwt").status, 401);
+    assert_eq!(w.log.lines().len(), before);
 }
 
 #[test]

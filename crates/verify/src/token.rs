@@ -102,6 +102,9 @@ pub struct Jws<'a> {
     pub algorithm: Algorithm,
     /// The key id the header names, if any.
     pub kid: Option<String>,
+    /// The header's `typ`, if any (as the `Typing` asked for allowed): for
+    /// callers whose rules differ by explicit type (RFC 8725 §3.11).
+    pub typ: Option<String>,
     /// `header.payload`, the bytes the signature covers.
     pub signing_input: &'a [u8],
     /// The payload bytes.
@@ -172,7 +175,8 @@ pub fn parse_jws(token: &str, typing: Typing, algorithm: Algorithm) -> Result<Jw
     }
     let payload = decode(payload_b64, "payload")?;
     let signing_input = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
-    Ok(Jws { algorithm, kid, signing_input, payload, signature })
+    let typ = typ.map(str::to_string);
+    Ok(Jws { algorithm, kid, typ, signing_input, payload, signature })
 }
 
 /// RFC 9068 §4: `at+jwt`, or `application/at+jwt` (RFC 7515 §4.1.9 lets

@@ -3,12 +3,12 @@
 //! failure is one `invalid_client` for the caller; the reason goes to the
 //! log, and counts against the client's failure limit like a wrong secret.
 
-use m2m_edge_verify::token::{object, parse_jws, Algorithm, Jws, Typing};
+use m2m_edge_verify::token::{object, parse_jws, Algorithm, Typing};
 use m2m_edge_verify::Rejection;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::{Ports, Runtime};
-use crate::assertion::{check, replay_key, Expected, Refusal, ReplayStore, LEEWAY_SECS};
+use crate::assertion::{check, claimed, replay_key, Expected, Refusal, ReplayStore, LEEWAY_SECS};
 use crate::client::{ClientId, ClientRecord, ClientStore, Status};
 use crate::oauth::client_auth::ClientAssertion;
 use crate::oauth::metadata::{endpoint, TOKEN_PATH};
@@ -21,41 +21,35 @@ pub async fn authenticate<R: Runtime>(
     address: Option<&str>,
     p: &Ports<'_, R>,
 ) -> Result<ClientRecord, OAuthError> {
-    // ES256 or RS256, whichever the header says; the key it names must be
-    // of that algorithm (checked below): the key decides, not the token.
-    let jws = match parse_jws(&assertion.jwt, Typing::NotAccessToken, Algorithm::Es256) {
-        Err(Rejection::Algorithm) => parse_jws(&assertion.jwt, Typing::NotAccessToken, Algorithm::Rs256),
-        parsed => parsed,
-    }
-    .map_err(|_| refused(Refusal::Malformed, None, p))?;
-    let claims = object(&jws.payload, "payload").map_err(|_| refused(Refusal::Malformed, None, p))?;
-    // The client is the assertion's subject (RFC 7523 §3 point 2), and a
-    // client_id sent beside it must agree (RFC 7521 §4.2).
-    let subject = claims.get("sub").and_then(|s| s.as_str()).unwrap_or_default();
-    if assertion.client_id.as_deref().is_some_and(|id| id != subject) {
-        return Err(refused(Refusal::Subject, None, p));
-    }
-    let Some(id) = ClientId::parse(subject) else {
-        return Err(refused(Refusal::Subject, None, p));
+    // Whose request this is: the client it names, by client_id or else by
+    // the assertion's sub (RFC 7521 §4.2, RFC 7523 §3 point 2), read before
+    // anything is checked — so that even an assertion refused for its form
+    // is logged and counted for that client. Naming none, it is nobody's
+    // failure, and not logged.
+    let named = assertion.client_id.clone().or_else(|| claimed(&assertion.jwt, "sub"));
+    let Some(id) = named.as_deref().and_then(ClientId::parse) else {
+        return Err(OAuthError::invalid_client());
     };
     let now = p.clock.now();
     if p.limits.locked(id.as_str(), address, now) {
         return Err(OAuthError::too_many_requests());
     }
-    match verify(&jws, &claims, &id, issuer, now, p).await {
+    match verify(&assertion.jwt, &id, issuer, now, p).await {
         Ok(record) => Ok(record),
         Err(Failure::Server(e)) => Err(e),
         Err(Failure::Refused(refusal)) => {
-            let refused = refused(refusal, Some(&id), p);
+            // The rule it broke, for the client's operator (a misconfigured
+            // key or clock shows here); never the assertion itself.
+            p.log.error(&format!("private_key_jwt refused for client {}: {}", id.as_str(), refusal.as_str()));
             if p.limits.failed(id.as_str(), address, now, p.log).await.is_err() {
                 return Err(OAuthError::too_many_requests());
             }
-            Err(refused)
+            Err(OAuthError::invalid_client())
         }
     }
 }
 
-/// How checking a known client's assertion failed.
+/// How checking a client's assertion failed.
 enum Failure {
     /// The assertion does not authenticate the client, for this reason.
     Refused(Refusal),
@@ -69,27 +63,53 @@ impl From<Refusal> for Failure {
     }
 }
 
-/// The client `id`, if `jws` (with `claims`) is a valid, unused assertion
-/// signed with one of its keys.
+/// Which rule of the JWS form `rejection` says was broken.
+fn form(rejection: Rejection) -> Refusal {
+    match rejection {
+        Rejection::Algorithm => Refusal::Algorithm,
+        Rejection::Type => Refusal::AccessTokenType,
+        Rejection::Critical => Refusal::Critical,
+        // A kid that is not a non-empty string names no registered key.
+        Rejection::UnknownKey => Refusal::UnknownKey,
+        // A signature not of the algorithm's size.
+        Rejection::Signature => Refusal::Signature,
+        _ => Refusal::NotJws,
+    }
+}
+
+/// The client `id`, if `jwt` is a valid, unused assertion it signed with
+/// one of its keys.
 async fn verify<R: Runtime>(
-    jws: &Jws<'_>,
-    claims: &Map<String, Value>,
+    jwt: &str,
     id: &ClientId,
     issuer: &str,
     now: i64,
     p: &Ports<'_, R>,
 ) -> Result<ClientRecord, Failure> {
+    // ES256 or RS256, whichever the header says; the key it names must be
+    // of that algorithm (checked below): the key decides, not the token.
+    let jws = match parse_jws(jwt, Typing::NotAccessToken, Algorithm::Es256) {
+        Err(Rejection::Algorithm) => parse_jws(jwt, Typing::NotAccessToken, Algorithm::Rs256),
+        parsed => parsed,
+    }
+    .map_err(form)?;
+    let claims = object(&jws.payload, "payload").map_err(|_| Refusal::NotJws)?;
+    // The client is the assertion's subject (RFC 7523 §3 point 2): a
+    // client_id sent beside it must be the same (RFC 7521 §4.2).
+    if claims.get("sub").and_then(Value::as_str) != Some(id.as_str()) {
+        return Err(Refusal::OtherClient.into());
+    }
     let record = p.store.get(id).await.map_err(|e| Failure::Server(OAuthError::server(e.to_string())))?;
     let record = record.filter(|r| r.status == Status::Active).ok_or(Refusal::UnknownClient)?;
     let keys = record.keys.as_ref().ok_or(Refusal::UnknownClient)?;
     let key = keys.find(jws.kid.as_deref()).ok_or(Refusal::UnknownKey)?;
-    if key.algorithm() != jws.algorithm || !super::signature::verifies(p.crypto, key, jws).await {
+    if key.algorithm() != jws.algorithm || !super::signature::verifies(p.crypto, key, &jws).await {
         return Err(Refusal::Signature.into());
     }
     let token_endpoint = endpoint(issuer, TOKEN_PATH);
-    let audiences = [issuer, token_endpoint.as_str()];
-    let expected = Expected { audiences: &audiences, now, max_lifetime: i64::from(p.config.assertion_max_lifetime) };
-    let checked = check(claims, &expected)?;
+    let max_lifetime = i64::from(p.config.assertion_max_lifetime);
+    let expected = Expected { issuer, token_endpoint: &token_endpoint, now, max_lifetime };
+    let checked = check(jws.typ.as_deref(), &claims, &expected)?;
     // Last, so only an assertion that passed everything uses up its jti.
     let key = replay_key(record.id.as_str(), &checked.jti);
     match p.store.first_use(&key, checked.expires_at + LEEWAY_SECS).await {
@@ -97,14 +117,4 @@ async fn verify<R: Runtime>(
         Ok(false) => Err(Refusal::Replayed.into()),
         Err(e) => Err(Failure::Server(OAuthError::server(format!("assertion replay store: {e}")))),
     }
-}
-
-/// `invalid_client`. With the client known, the reason is logged for its
-/// operator (a misconfigured key or clock shows there); the assertion
-/// itself never is. Garbage from nobody in particular is not logged.
-fn refused<R: Runtime>(refusal: Refusal, id: Option<&ClientId>, p: &Ports<'_, R>) -> OAuthError {
-    if let Some(id) = id {
-        p.log.error(&format!("private_key_jwt refused for client {}: {}", id.as_str(), refusal.as_str()));
-    }
-    OAuthError::invalid_client()
 }

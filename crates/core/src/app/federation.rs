@@ -9,13 +9,11 @@
 //! failure is logged and counted against the client's credentials
 //! (`GET /admin/clients/{id}/federation/failures`).
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use m2m_edge_verify::token::{object, parse_jws, Typing};
 use serde_json::{Map, Value};
 
 use super::{Ports, Runtime};
-use crate::assertion::{audience_is, replay_key, seconds, ReplayStore, LEEWAY_SECS};
+use crate::assertion::{audience_is, claimed, replay_key, seconds, ReplayStore, LEEWAY_SECS};
 use crate::client::{ClientId, ClientRecord, ClientStore, Status};
 use crate::federation::keys::KeyProblem;
 use crate::federation::{FederationFailureStore, IssuerStore, TrustedIssuer};
@@ -39,18 +37,10 @@ enum Failure {
     Server(OAuthError),
 }
 
-/// The `iss` of a compact JWS, read before anything is verified: only to
-/// choose whose keys to verify it with.
-fn claimed_issuer(jwt: &str) -> Option<String> {
-    let payload = jwt.split('.').nth(1)?;
-    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
-    object(&bytes, "payload").ok()?.get("iss")?.as_str().map(str::to_string)
-}
-
 /// Whether a client assertion is a platform's token rather than the
 /// client's own: a `private_key_jwt` assertion's `iss` is the client.
 pub fn is_platform_token(jwt: &str, client_id: Option<&str>) -> bool {
-    match (claimed_issuer(jwt), client_id) {
+    match (claimed(jwt, "iss"), client_id) {
         (Some(iss), Some(id)) => iss != id,
         _ => false,
     }
@@ -73,9 +63,9 @@ pub async fn authenticate<R: Runtime>(
     }
     let server = |e: crate::ports::StoreError| Refused::Server(OAuthError::server(e.to_string()));
     let client = p.store.get(&id).await.map_err(server)?.filter(|c| c.status == Status::Active);
-    let claimed = claimed_issuer(jwt);
+    let claimed_iss = claimed(jwt, "iss");
     let issuers = p.store.load_issuers().await.map_err(server)?.1;
-    let issuer = claimed.as_deref().and_then(|url| issuers.into_iter().find(|i| i.issuer == url));
+    let issuer = claimed_iss.as_deref().and_then(|url| issuers.into_iter().find(|i| i.issuer == url));
     let (client, issuer) = match (client, issuer) {
         (Some(c), Some(i)) if c.federated_credentials.iter().any(|f| f.issuer == i.issuer) => (c, i),
         // An unknown or inactive client, an untrusted issuer, or a client
