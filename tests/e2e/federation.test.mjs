@@ -125,4 +125,29 @@ describe(`workload identity federation (${STORAGE})`, () => {
     const failures = await ctx.api.admin("GET", `/admin/clients/${client.client_id}/federation/failures`);
     assert.match(failures.json.failures[0].last_reason, /the issuer's keys are unavailable/);
   });
+
+  test("a platform token issued at the dawn of time (iat = i64::MIN) is refused, not wrapped into the present", async () => {
+    const dawn = await startIssuer("/dawn");
+    try {
+      await trust(dawn);
+      const client = await ctx.api.createClient({
+        client_id: `dawn-${STORAGE}`,
+        grants: [{ audience: AUDIENCE, scopes: ["deploy"] }],
+        federated_credentials: [{ name: "release", issuer: dawn.issuer, subject: "repo:acme/deploy:environment:production" }],
+      });
+      const now = Math.floor(Date.now() / 1000);
+      const claims = (iat) =>
+        `{"iss":${JSON.stringify(dawn.issuer)},"aud":"${PLATFORM_AUDIENCE}","sub":"repo:acme/deploy:environment:production",` +
+        `"iat":${iat},"exp":${now + 300},"jti":"${crypto.randomUUID()}"}`;
+      const refused = await exchange(await dawn.mintRaw(claims("-9223372036854775808")), client.client_id);
+      assert.equal(refused.status, 400, JSON.stringify(refused.json));
+      assert.equal(refused.json.error, "invalid_request");
+      const failures = await ctx.api.admin("GET", `/admin/clients/${client.client_id}/federation/failures`);
+      assert.match(failures.json.failures[0].last_reason, /older than the issuer's max_token_age/);
+      const fresh = await exchange(await dawn.mintRaw(claims(now - 5)), client.client_id);
+      assert.equal(fresh.status, 200, JSON.stringify(fresh.json));
+    } finally {
+      await dawn.close();
+    }
+  });
 });

@@ -41,6 +41,17 @@ export async function startIssuer(path = "") {
         .setExpirationTime(expiresIn)
         .sign(key.privateKey);
     },
+    /**
+     * A token whose payload is `payload` exactly as given (JSON text, so
+     * that numbers beyond JavaScript's reach, like i64::MIN, survive).
+     */
+    async mintRaw(payload, { kid = keys[keys.length - 1].kid, typ = "JWT" } = {}) {
+      const key = keys.find((k) => k.kid === kid);
+      const b64 = (bytes) => Buffer.from(bytes).toString("base64url");
+      const input = `${b64(JSON.stringify({ alg: "RS256", typ, kid }))}.${b64(payload)}`;
+      const signature = await crypto.subtle.sign("RSASSA-PKCS1-v1_5", key.privateKey, new TextEncoder().encode(input));
+      return `${input}.${b64(new Uint8Array(signature))}`;
+    },
     /** Publish a new key and sign with it from now on (the old one stays published). */
     async rotate() {
       keys = [...keys, await newKey(`key-${keys.length + 1}`)];

@@ -3,7 +3,8 @@
 //! claim checks are pure; single use needs storage, behind
 //! [`ReplayStore`].
 
-use m2m_edge_verify::claims::numeric_date;
+use m2m_edge_verify::time::{self, TimeRules};
+use m2m_edge_verify::Rejection;
 use serde_json::{Map, Value};
 
 use crate::ports::StoreError;
@@ -55,7 +56,7 @@ pub enum Refusal {
     Signature,
     /// `aud` names neither the issuer nor the token endpoint.
     Audience,
-    /// `exp` missing or passed.
+    /// `exp` missing, not a NumericDate, or passed.
     Expired,
     /// `nbf` or `iat` in the future.
     NotYetValid,
@@ -77,7 +78,7 @@ impl Refusal {
             Refusal::UnknownKey => "no registered key matches the kid",
             Refusal::Signature => "signature does not verify",
             Refusal::Audience => "aud is neither the issuer nor the token endpoint",
-            Refusal::Expired => "expired or no exp",
+            Refusal::Expired => "expired, or no exp that is a NumericDate",
             Refusal::NotYetValid => "nbf or iat in the future",
             Refusal::TooLong => "valid for longer than ASSERTION_MAX_LIFETIME",
             Refusal::NoJti => "no jti",
@@ -94,11 +95,6 @@ pub(crate) fn audience_is(claims: &Map<String, Value>, accepts: impl Fn(&str) ->
         Some(Value::Array(list)) => list.iter().any(|a| a.as_str().is_some_and(&accepts)),
         _ => false,
     }
-}
-
-/// A NumericDate claim (RFC 7519 §2), if present.
-pub(crate) fn seconds(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, Refusal> {
-    claims.get(name).map(|v| numeric_date(v).ok_or(Refusal::Malformed)).transpose()
 }
 
 fn text<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
@@ -119,26 +115,26 @@ pub fn check(claims: &Map<String, Value>, expected: &Expected<'_>) -> Result<Che
     if !audience_is(claims, |a| expected.audiences.contains(&a)) {
         return Err(Refusal::Audience);
     }
-    let exp = seconds(claims, "exp")?.ok_or(Refusal::Expired)?;
-    if expected.now >= exp.saturating_add(LEEWAY_SECS) {
-        return Err(Refusal::Expired);
-    }
-    let not_before = expected.now.saturating_add(LEEWAY_SECS);
-    if seconds(claims, "nbf")?.is_some_and(|nbf| nbf > not_before) {
-        return Err(Refusal::NotYetValid);
-    }
-    let iat = seconds(claims, "iat")?;
-    if iat.is_some_and(|iat| iat > not_before) {
-        return Err(Refusal::NotYetValid);
-    }
-    // From iat when given (how long it was made to last), else from now
-    // (how long it can still be used): either way bounded.
-    let lifetime = exp.saturating_sub(iat.unwrap_or(expected.now));
-    if lifetime > expected.max_lifetime.saturating_add(LEEWAY_SECS) {
-        return Err(Refusal::TooLong);
-    }
+    let rules = TimeRules {
+        now: expected.now,
+        leeway: LEEWAY_SECS,
+        require_iat: false,
+        max_age: None,
+        max_lifetime: Some(expected.max_lifetime),
+    };
+    let times = time::check(claims, &rules).map_err(|r| match r {
+        Rejection::Claim("exp") | Rejection::Expired => Refusal::Expired,
+        Rejection::NotYetValid => Refusal::NotYetValid,
+        Rejection::TooLong => Refusal::TooLong,
+        _ => Refusal::Malformed,
+    })?;
     let jti = text(claims, "jti").ok_or(Refusal::NoJti)?;
-    Ok(Checked { issuer: issuer.to_string(), subject: subject.to_string(), jti: jti.to_string(), expires_at: exp })
+    Ok(Checked {
+        issuer: issuer.to_string(),
+        subject: subject.to_string(),
+        jti: jti.to_string(),
+        expires_at: times.expires_at,
+    })
 }
 
 /// Where used assertion ids are remembered until their assertion expires,
@@ -201,7 +197,8 @@ mod tests {
         assert_eq!(refusal(|c| drop(c.insert("aud".into(), json!(7)))), Refusal::Audience);
         assert_eq!(refusal(|c| drop(c.remove("exp"))), Refusal::Expired);
         assert_eq!(refusal(|c| drop(c.insert("exp".into(), json!(NOW - LEEWAY_SECS)))), Refusal::Expired);
-        assert_eq!(refusal(|c| drop(c.insert("exp".into(), json!("soon")))), Refusal::Malformed);
+        assert_eq!(refusal(|c| drop(c.insert("exp".into(), json!("soon")))), Refusal::Expired);
+        assert_eq!(refusal(|c| drop(c.insert("iat".into(), json!("now")))), Refusal::Malformed);
         assert_eq!(refusal(|c| drop(c.insert("nbf".into(), json!(NOW + 31)))), Refusal::NotYetValid);
         assert_eq!(refusal(|c| drop(c.insert("iat".into(), json!(NOW + 31)))), Refusal::NotYetValid);
         assert_eq!(refusal(|c| drop(c.insert("exp".into(), json!(NOW + 331)))), Refusal::TooLong);
@@ -214,6 +211,14 @@ mod tests {
         );
         assert_eq!(refusal(|c| drop(c.remove("jti"))), Refusal::NoJti);
         assert_eq!(refusal(|c| drop(c.insert("jti".into(), json!("")))), Refusal::NoJti);
+    }
+
+    #[test]
+    fn times_at_the_edges_of_i64_are_refused_not_wrapped() {
+        assert_eq!(refusal(|c| drop(c.insert("iat".into(), json!(i64::MIN)))), Refusal::TooLong);
+        assert_eq!(refusal(|c| drop(c.insert("exp".into(), json!(i64::MAX)))), Refusal::TooLong);
+        assert_eq!(refusal(|c| drop(c.insert("exp".into(), json!(i64::MIN)))), Refusal::Expired);
+        assert_eq!(refusal(|c| drop(c.insert("nbf".into(), json!(i64::MAX)))), Refusal::NotYetValid);
     }
 
     #[test]

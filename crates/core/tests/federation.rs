@@ -256,3 +256,19 @@ fn the_exchange_needs_its_parameters_and_nothing_else() {
     let d = w.call(Req::get("/.well-known/oauth-authorization-server").build()).body_json();
     assert!(d["grant_types_supported"].as_array().unwrap().contains(&json!(TOKEN_EXCHANGE)));
 }
+
+#[test]
+fn a_platform_token_issued_at_the_extremes_of_time_is_refused_not_wrapped() {
+    let (w, github, _, client) = world();
+    for (name, value) in [("iat", json!(i64::MIN)), ("exp", json!(i64::MAX)), ("nbf", json!(i64::MIN))] {
+        let mut claims = github_claims(&format!("extreme-{name}"));
+        claims[name] = value;
+        let r = exchange(&w, &github.key.sign(&github.kid, &claims), &client);
+        if name == "iat" {
+            assert_eq!(r.status, 400, "iat {}: {}", i64::MIN, String::from_utf8_lossy(&r.body));
+        } else {
+            assert_eq!(r.status, 200, "{name} at the extreme is merely far away: {}", String::from_utf8_lossy(&r.body));
+        }
+    }
+    assert!(w.log.lines().iter().any(|l| l.contains("older than the issuer's max_token_age")), "{:?}", w.log.lines());
+}

@@ -40,6 +40,9 @@ pub enum Rejection {
     NotYetValid,
     /// `iat` is older than the required maximum token age.
     TooOld,
+    /// Valid for longer than the maximum lifetime accepted (`exp` − `iat`):
+    /// for assertions, whose lifetime the receiver bounds.
+    TooLong,
     /// A claim RFC 9068 §2.2 requires is missing or of the wrong type.
     Claim(&'static str),
     /// Valid, but without every required scope (RFC 6750 §3.1 `insufficient_scope`).
@@ -144,6 +147,7 @@ impl fmt::Display for Rejection {
             Rejection::Expired => f.write_str("the token has expired"),
             Rejection::NotYetValid => f.write_str("the token is not valid yet"),
             Rejection::TooOld => f.write_str("the token was issued too long ago"),
+            Rejection::TooLong => f.write_str("the token is valid for longer than accepted"),
             Rejection::Claim(name) => write!(f, "claim `{name}` missing or invalid"),
             Rejection::InsufficientScope { required } => write!(f, "requires scope: {required}"),
             Rejection::KeysUnavailable => f.write_str("the issuer's keys are unavailable"),

@@ -92,7 +92,7 @@ async fn verify<R: Runtime>(
     let checked = check(claims, &expected)?;
     // Last, so only an assertion that passed everything uses up its jti.
     let key = replay_key(record.id.as_str(), &checked.jti);
-    match p.store.first_use(&key, checked.expires_at + LEEWAY_SECS).await {
+    match p.store.first_use(&key, checked.expires_at.saturating_add(LEEWAY_SECS)).await {
         Ok(true) => Ok(record),
         Ok(false) => Err(Refusal::Replayed.into()),
         Err(e) => Err(Failure::Server(OAuthError::server(format!("assertion replay store: {e}")))),

@@ -11,11 +11,13 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use m2m_edge_verify::time::{self, TimeRules, Times};
 use m2m_edge_verify::token::{object, parse_jws, Typing};
+use m2m_edge_verify::Rejection;
 use serde_json::{Map, Value};
 
 use super::{Ports, Runtime};
-use crate::assertion::{audience_is, replay_key, seconds, ReplayStore, LEEWAY_SECS};
+use crate::assertion::{audience_is, replay_key, ReplayStore, LEEWAY_SECS};
 use crate::client::{ClientId, ClientRecord, ClientStore, Status};
 use crate::federation::keys::KeyProblem;
 use crate::federation::{FederationFailureStore, IssuerStore, TrustedIssuer};
@@ -120,7 +122,7 @@ async fn check<R: Runtime>(
     let credentials: Vec<_> = client.federated_credentials.iter().filter(|f| f.issuer == issuer.issuer).collect();
     let every =
         |reason: String| Failure::Rejected(credentials.iter().map(|c| (c.name.clone(), reason.clone())).collect());
-    let claims = verify(jwt, issuer, now, p).await.map_err(every)?;
+    let (claims, times) = verify(jwt, issuer, now, p).await.map_err(every)?;
     let mut mismatches = Vec::new();
     let matched = credentials.iter().find(|c| match c.check(&claims) {
         Ok(()) => true,
@@ -135,8 +137,7 @@ async fn check<R: Runtime>(
     // RFC 7523 §3 point 7, where the platform's token has a jti and the
     // issuer's tokens are meant to be used once.
     if let (true, Some(jti)) = (issuer.single_use, claims.get("jti").and_then(Value::as_str)) {
-        let exp = seconds(&claims, "exp").ok().flatten().unwrap_or(now);
-        match p.store.first_use(&replay_key(&issuer.issuer, jti), exp + LEEWAY_SECS).await {
+        match p.store.first_use(&replay_key(&issuer.issuer, jti), remember_until(&times, issuer)).await {
             Ok(true) => {}
             Ok(false) => {
                 return Err(Failure::Rejected(vec![(credential.name.clone(), "token already used (jti)".into())]))
@@ -157,7 +158,7 @@ async fn verify<R: Runtime>(
     issuer: &TrustedIssuer,
     now: i64,
     p: &Ports<'_, R>,
-) -> Result<Map<String, Value>, String> {
+) -> Result<(Map<String, Value>, Times), String> {
     let algorithm = issuer.algorithm;
     let jws = parse_jws(jwt, Typing::NotAccessToken, algorithm)
         .map_err(|r| format!("not a {} JWT as accepted: {r}", algorithm.as_str()))?;
@@ -172,34 +173,31 @@ async fn verify<R: Runtime>(
         return Err("signature does not verify".into());
     }
     let claims = object(&jws.payload, "payload").map_err(|_| "claims are not a JSON object".to_string())?;
-    check_claims(&claims, issuer, now)?;
-    Ok(claims)
+    let times = check_claims(&claims, issuer, now)?;
+    Ok((claims, times))
 }
 
 /// RFC 7519 §4.1 with this issuer's terms: `iss` exact, `aud` one of its
 /// audiences, `exp` not passed, `nbf`/`iat` not in the future, `iat` no
-/// older than `max_token_age`; times with 30 s leeway.
-pub fn check_claims(claims: &Map<String, Value>, issuer: &TrustedIssuer, now: i64) -> Result<(), String> {
+/// older than `max_token_age`; times with 30 s leeway. The token's times
+/// if it passes.
+pub fn check_claims(claims: &Map<String, Value>, issuer: &TrustedIssuer, now: i64) -> Result<Times, String> {
     if claims.get("iss").and_then(Value::as_str) != Some(issuer.issuer.as_str()) {
         return Err("iss is not the issuer".into());
     }
     if !audience_is(claims, |a| issuer.audiences.iter().any(|x| x == a)) {
         return Err("aud is none of the issuer's allowed audiences".into());
     }
-    let time = |name| seconds(claims, name).map_err(|_| format!("{name} is not a NumericDate"));
-    let exp = time("exp")?.ok_or("no exp")?;
-    if now >= exp.saturating_add(LEEWAY_SECS) {
-        return Err("expired".into());
-    }
-    if time("nbf")?.is_some_and(|nbf| nbf > now + LEEWAY_SECS) {
-        return Err("not valid yet (nbf)".into());
-    }
-    let iat = time("iat")?.ok_or("no iat: its age cannot be checked")?;
-    if iat > now + LEEWAY_SECS {
-        return Err("issued in the future (iat)".into());
-    }
-    if now - iat > i64::from(issuer.max_token_age) + LEEWAY_SECS {
-        return Err("older than the issuer's max_token_age".into());
-    }
-    Ok(())
+    let rules = TimeRules { max_age: Some(i64::from(issuer.max_token_age)), ..TimeRules::at(now, LEEWAY_SECS) };
+    time::check(claims, &rules).map_err(|r| match r {
+        Rejection::TooOld => "older than the issuer's max_token_age".to_string(),
+        other => other.to_string(),
+    })
+}
+
+/// Until when a used `jti` must be remembered: until the token expires,
+/// or stops being young enough, whichever comes first.
+fn remember_until(times: &Times, issuer: &TrustedIssuer) -> i64 {
+    let too_old = times.issued_at.map_or(i64::MAX, |iat| iat.saturating_add(i64::from(issuer.max_token_age)));
+    times.expires_at.min(too_old).saturating_add(LEEWAY_SECS)
 }
