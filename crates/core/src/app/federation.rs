@@ -5,21 +5,21 @@
 //! audiences, times with leeway, a maximum age, single use by `jti` — and
 //! one of the client's federated credentials matches it.
 //!
-//! The caller is told nothing of which rule failed; the operator is: each
-//! failure is logged and counted against the client's credentials
+//! The rules themselves are `federation::platform`'s; this module fetches
+//! what they need and records what failed. The caller is told nothing of
+//! which rule failed; the operator is: each failure is logged and counted
+//! against the client's credentials
 //! (`GET /admin/clients/{id}/federation/failures`).
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use m2m_edge_verify::time::{self, TimeRules, Times};
+use m2m_edge_verify::time::Times;
 use m2m_edge_verify::token::{object, parse_jws, Typing};
-use m2m_edge_verify::Rejection;
 use serde_json::{Map, Value};
 
 use super::{Ports, Runtime};
-use crate::assertion::{audience_is, replay_key, ReplayStore, LEEWAY_SECS};
+use crate::assertion::{replay_key, ReplayStore};
 use crate::client::{ClientId, ClientRecord, ClientStore, Status};
 use crate::federation::keys::KeyProblem;
+use crate::federation::platform::{actor, check_claims, claimed_issuer, first_match, remember_until};
 use crate::federation::{FederationFailureStore, IssuerStore, TrustedIssuer};
 use crate::oauth::claims::Actor;
 use crate::oauth::OAuthError;
@@ -39,23 +39,6 @@ pub enum Refused {
 enum Failure {
     Rejected(Vec<(String, String)>),
     Server(OAuthError),
-}
-
-/// The `iss` of a compact JWS, read before anything is verified: only to
-/// choose whose keys to verify it with.
-fn claimed_issuer(jwt: &str) -> Option<String> {
-    let payload = jwt.split('.').nth(1)?;
-    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
-    object(&bytes, "payload").ok()?.get("iss")?.as_str().map(str::to_string)
-}
-
-/// Whether a client assertion is a platform's token rather than the
-/// client's own: a `private_key_jwt` assertion's `iss` is the client.
-pub fn is_platform_token(jwt: &str, client_id: Option<&str>) -> bool {
-    match (claimed_issuer(jwt), client_id) {
-        (Some(iss), Some(id)) => iss != id,
-        _ => false,
-    }
 }
 
 /// The client `client_id` names, and who acted for it, if `jwt` is a
@@ -123,17 +106,7 @@ async fn check<R: Runtime>(
     let every =
         |reason: String| Failure::Rejected(credentials.iter().map(|c| (c.name.clone(), reason.clone())).collect());
     let (claims, times) = verify(jwt, issuer, now, p).await.map_err(every)?;
-    let mut mismatches = Vec::new();
-    let matched = credentials.iter().find(|c| match c.check(&claims) {
-        Ok(()) => true,
-        Err(mismatch) => {
-            mismatches.push((c.name.clone(), mismatch.to_string()));
-            false
-        }
-    });
-    let Some(credential) = matched else {
-        return Err(Failure::Rejected(mismatches));
-    };
+    let credential = first_match(&credentials, &claims).map_err(Failure::Rejected)?;
     // RFC 7523 §3 point 7, where the platform's token has a jti and the
     // issuer's tokens are meant to be used once.
     if let (true, Some(jti)) = (issuer.single_use, claims.get("jti").and_then(Value::as_str)) {
@@ -145,11 +118,7 @@ async fn check<R: Runtime>(
             Err(e) => return Err(Failure::Server(OAuthError::server(format!("assertion replay store: {e}")))),
         }
     }
-    Ok(Actor {
-        iss: issuer.issuer.clone(),
-        sub: claims.get("sub").and_then(Value::as_str).unwrap_or_default().to_string(),
-        federated_credential: credential.name.clone(),
-    })
+    Ok(actor(issuer, &claims, credential))
 }
 
 /// The claims of `jwt` if it is `issuer`'s and valid now; else why not.
@@ -175,29 +144,4 @@ async fn verify<R: Runtime>(
     let claims = object(&jws.payload, "payload").map_err(|_| "claims are not a JSON object".to_string())?;
     let times = check_claims(&claims, issuer, now)?;
     Ok((claims, times))
-}
-
-/// RFC 7519 §4.1 with this issuer's terms: `iss` exact, `aud` one of its
-/// audiences, `exp` not passed, `nbf`/`iat` not in the future, `iat` no
-/// older than `max_token_age`; times with 30 s leeway. The token's times
-/// if it passes.
-pub fn check_claims(claims: &Map<String, Value>, issuer: &TrustedIssuer, now: i64) -> Result<Times, String> {
-    if claims.get("iss").and_then(Value::as_str) != Some(issuer.issuer.as_str()) {
-        return Err("iss is not the issuer".into());
-    }
-    if !audience_is(claims, |a| issuer.audiences.iter().any(|x| x == a)) {
-        return Err("aud is none of the issuer's allowed audiences".into());
-    }
-    let rules = TimeRules { max_age: Some(i64::from(issuer.max_token_age)), ..TimeRules::at(now, LEEWAY_SECS) };
-    time::check(claims, &rules).map_err(|r| match r {
-        Rejection::TooOld => "older than the issuer's max_token_age".to_string(),
-        other => other.to_string(),
-    })
-}
-
-/// Until when a used `jti` must be remembered: until the token expires,
-/// or stops being young enough, whichever comes first.
-fn remember_until(times: &Times, issuer: &TrustedIssuer) -> i64 {
-    let too_old = times.issued_at.map_or(i64::MAX, |iat| iat.saturating_add(i64::from(issuer.max_token_age)));
-    times.expires_at.min(too_old).saturating_add(LEEWAY_SECS)
 }

@@ -9,6 +9,7 @@ use super::{render, Ports, Runtime};
 use crate::client::secret::verify_any;
 use crate::client::ClientStore;
 use crate::client::{ClientId, ClientRecord, SecretHash, Status};
+use crate::federation::platform::is_platform_token;
 use crate::grant::scope::join;
 use crate::http::{Body, Header, Request, Response, SignatureSlot};
 use crate::jose::{jws, IssuingKey};
@@ -70,7 +71,7 @@ async fn issue<R: Runtime>(req: &Request, p: &Ports<'_, R>, issuer: &str) -> Res
             Presented::Secret(credentials) => (authenticate(&credentials, address, p).await?, None),
             // RFC 7523 §2.2 with a platform's token: workload identity
             // federation, the client named by client_id (Azure's shape).
-            Presented::Assertion(a) if federation::is_platform_token(&a.jwt, a.client_id.as_deref()) => {
+            Presented::Assertion(a) if is_platform_token(&a.jwt, a.client_id.as_deref()) => {
                 let id = a.client_id.as_deref().unwrap_or_default();
                 let (client, actor) = federated(&a.jwt, id, address, ErrorCode::InvalidClient, p).await?;
                 (client, Some(actor))
