@@ -122,8 +122,40 @@ describe(`workload identity federation (${STORAGE})`, () => {
     await gone.close();
     const answers = await Promise.all(Array.from({ length: 5 }, () => exchange(token, client.client_id)));
     for (const a of answers) assert.equal(a.status, 400, JSON.stringify(a.json));
+    // Unverifiable, so anyone could have sent it: logged, never written.
     const failures = await ctx.api.admin("GET", `/admin/clients/${client.client_id}/federation/failures`);
-    assert.match(failures.json.failures[0].last_reason, /the issuer's keys are unavailable/);
+    assert.deepEqual(failures.json.failures, []);
+  });
+
+  test("a forged platform token writes nothing; a signed one that matches no credential is recorded", async () => {
+    const forger = await startIssuer("/forged");
+    try {
+      await trust(forger);
+      const client = await ctx.api.createClient({
+        client_id: `forged-${STORAGE}`,
+        grants: [{ audience: AUDIENCE, scopes: ["deploy"] }],
+        federated_credentials: [
+          { name: "release", issuer: forger.issuer, subject: "repo:acme/deploy:environment:production" },
+          { name: "main-branch", issuer: forger.issuer, claims: { repository: "acme/deploy", ref: "refs/heads/main" } },
+        ],
+      });
+      const signed = await forger.mint(githubClaims(), { audience: PLATFORM_AUDIENCE });
+      const input = signed.slice(0, signed.lastIndexOf("."));
+      for (let i = 0; i < 8; i++) {
+        const forged = `${input}.${Buffer.from(crypto.getRandomValues(new Uint8Array(256))).toString("base64url")}`;
+        const r = await exchange(forged, client.client_id);
+        assert.equal(r.status, 400, JSON.stringify(r.json));
+      }
+      const none = await ctx.api.admin("GET", `/admin/clients/${client.client_id}/federation/failures`);
+      assert.deepEqual(none.json.failures, []);
+
+      const otherRepo = await forger.mint(githubClaims({ repository: "acme/other" }), { audience: PLATFORM_AUDIENCE });
+      assert.equal((await exchange(otherRepo, client.client_id)).status, 400);
+      const recorded = await ctx.api.admin("GET", `/admin/clients/${client.client_id}/federation/failures`);
+      assert.deepEqual(recorded.json.failures.map((f) => [f.credential, f.count]).sort(), [["main-branch", 1], ["release", 1]]);
+    } finally {
+      await forger.close();
+    }
   });
 
   test("a platform token issued at the dawn of time (iat = i64::MIN) is refused, not wrapped into the present", async () => {

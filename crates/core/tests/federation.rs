@@ -272,3 +272,31 @@ fn a_platform_token_issued_at_the_extremes_of_time_is_refused_not_wrapped() {
     }
     assert!(w.log.lines().iter().any(|l| l.contains("older than the issuer's max_token_age")), "{:?}", w.log.lines());
 }
+
+#[test]
+fn a_forged_platform_token_is_refused_without_a_storage_write_and_a_signed_mismatch_is_recorded() {
+    let (w, github, _, client) = world();
+    let signed = github.key.sign(&github.kid, &github_claims("forged"));
+    let (input, _) = signed.rsplit_once('.').unwrap();
+    let forged = format!("{input}.{}", "A".repeat(342));
+    let unknown_kid = github.key.sign("gh-unknown", &github_claims("unknown-kid"));
+    for i in 0..50 {
+        let token = if i % 2 == 0 { &forged } else { &unknown_kid };
+        assert_eq!(exchange(&w, token, &client).status, 400);
+    }
+    let failures = |w: &World| {
+        let r = w.admin(Method::Get, &format!("/admin/clients/{client}/federation/failures"), None);
+        assert_eq!(r.status, 200);
+        r.body_json()["failures"].as_array().unwrap().clone()
+    };
+    assert_eq!(failures(&w), Vec::<Value>::new(), "an unverified token wrote a failure record");
+    assert!(w.log.lines().iter().any(|l| l.contains("signature does not verify")), "{:?}", w.log.lines());
+
+    let mut other_repo = github_claims("mismatch");
+    other_repo["sub"] = json!("repo:acme/other:environment:production");
+    other_repo["repository"] = json!("acme/other");
+    assert_eq!(exchange(&w, &github.key.sign(&github.kid, &other_repo), &client).status, 400);
+    let recorded = failures(&w);
+    assert_eq!(recorded.len(), 2, "{recorded:?}");
+    assert!(recorded.iter().all(|f| f["count"] == 1), "{recorded:?}");
+}

@@ -7,11 +7,11 @@
 //!
 //! The rules themselves are `federation::platform`'s; this module fetches
 //! what they need and records what failed. The caller is told nothing of
-//! which rule failed; the operator is: each failure is logged and counted
-//! against the client's credentials
-//! (`GET /admin/clients/{id}/federation/failures`).
+//! which rule failed; the operator is: each failure is logged, and one of
+//! a token whose signature verified is counted against the client's
+//! credentials (`GET /admin/clients/{id}/federation/failures`). A token
+//! that does not verify could come from anyone: it writes nothing.
 
-use m2m_edge_verify::time::Times;
 use m2m_edge_verify::token::{object, parse_jws, Typing};
 use serde_json::{Map, Value};
 
@@ -35,9 +35,15 @@ pub enum Refused {
     Server(OAuthError),
 }
 
-/// How a check failed: a reason per credential for the operator, or storage.
+/// How a check failed.
 enum Failure {
+    /// Not shown to be the issuer's (malformed, no key, a bad signature):
+    /// anyone can send that, so it is logged but never written down.
+    Unverified(String),
+    /// The issuer's token, refused: a reason per credential, recorded for
+    /// the operator.
     Rejected(Vec<(String, String)>),
+    /// Storage failed.
     Server(OAuthError),
 }
 
@@ -70,6 +76,10 @@ pub async fn authenticate<R: Runtime>(
     match check(jwt, &client, &issuer, now, p).await {
         Ok(actor) => Ok((client, actor)),
         Err(Failure::Server(e)) => Err(Refused::Server(e)),
+        Err(Failure::Unverified(reason)) => {
+            p.log.error(&format!("federated token refused for client {}: {reason}", id.as_str()));
+            Err(denied(&id, address, now, p).await)
+        }
         Err(Failure::Rejected(reasons)) => {
             for (credential, reason) in &reasons {
                 p.log.error(&format!(
@@ -93,8 +103,8 @@ async fn denied<R: Runtime>(id: &ClientId, address: Option<&str>, now: i64, p: &
     }
 }
 
-/// Verify `jwt` as `issuer`'s, then find the first of `client`'s
-/// credentials for that issuer that it matches.
+/// Verify `jwt` as `issuer`'s, check it by the issuer's terms, then find
+/// the first of `client`'s credentials for that issuer that it matches.
 async fn check<R: Runtime>(
     jwt: &str,
     client: &ClientRecord,
@@ -103,9 +113,10 @@ async fn check<R: Runtime>(
     p: &Ports<'_, R>,
 ) -> Result<Actor, Failure> {
     let credentials: Vec<_> = client.federated_credentials.iter().filter(|f| f.issuer == issuer.issuer).collect();
+    let claims = verify(jwt, issuer, now, p).await.map_err(Failure::Unverified)?;
     let every =
         |reason: String| Failure::Rejected(credentials.iter().map(|c| (c.name.clone(), reason.clone())).collect());
-    let (claims, times) = verify(jwt, issuer, now, p).await.map_err(every)?;
+    let times = check_claims(&claims, issuer, now).map_err(every)?;
     let credential = first_match(&credentials, &claims).map_err(Failure::Rejected)?;
     // RFC 7523 §3 point 7, where the platform's token has a jti and the
     // issuer's tokens are meant to be used once.
@@ -121,13 +132,13 @@ async fn check<R: Runtime>(
     Ok(actor(issuer, &claims, credential))
 }
 
-/// The claims of `jwt` if it is `issuer`'s and valid now; else why not.
+/// The claims of `jwt` if `issuer` signed it; else why not.
 async fn verify<R: Runtime>(
     jwt: &str,
     issuer: &TrustedIssuer,
     now: i64,
     p: &Ports<'_, R>,
-) -> Result<(Map<String, Value>, Times), String> {
+) -> Result<Map<String, Value>, String> {
     let algorithm = issuer.algorithm;
     let jws = parse_jws(jwt, Typing::NotAccessToken, algorithm)
         .map_err(|r| format!("not a {} JWT as accepted: {r}", algorithm.as_str()))?;
@@ -141,7 +152,5 @@ async fn verify<R: Runtime>(
     if !verified {
         return Err("signature does not verify".into());
     }
-    let claims = object(&jws.payload, "payload").map_err(|_| "claims are not a JSON object".to_string())?;
-    let times = check_claims(&claims, issuer, now)?;
-    Ok((claims, times))
+    object(&jws.payload, "payload").map_err(|_| "claims are not a JSON object".to_string())
 }
