@@ -182,4 +182,45 @@ describe(`workload identity federation (${STORAGE})`, () => {
       await dawn.close();
     }
   });
+
+  test("a credential that names no workload is refused; a single-use issuer's token without jti is refused", async () => {
+    const platform = await startIssuer("/platform");
+    try {
+      await trust(platform);
+      const wholePlatform = { name: "everyone", issuer: platform.issuer, claims: { iss: platform.issuer } };
+      const created = await ctx.api.admin("POST", "/admin/clients", {
+        client_id: `everyone-${STORAGE}`,
+        name: "everyone",
+        grants: [{ audience: AUDIENCE, scopes: ["deploy"] }],
+        federated_credentials: [wholePlatform],
+      });
+      assert.equal(created.status, 400, JSON.stringify(created.json));
+      assert.equal(created.json.field, "federated_credentials[0].claims");
+      const client = await ctx.api.createClient({
+        client_id: `workload-${STORAGE}`,
+        grants: [{ audience: AUDIENCE, scopes: ["deploy"] }],
+        federated_credentials: [{ name: "release", issuer: platform.issuer, claims: { repository: "acme/deploy" } }],
+      });
+      for (const claims of [{ "/aud/0": PLATFORM_AUDIENCE, jti: "x" }, { exp: "1", nbf: "1", iat: "1" }]) {
+        const patched = await ctx.api.admin("PATCH", `/admin/clients/${client.client_id}`, {
+          federated_credentials: [{ name: "everyone", issuer: platform.issuer, claims }],
+        });
+        assert.equal(patched.status, 400, JSON.stringify(patched.json));
+        assert.equal(patched.json.field, "federated_credentials[0].claims");
+      }
+
+      const now = Math.floor(Date.now() / 1000);
+      const withoutJti = await platform.mintRaw(
+        JSON.stringify({ iss: platform.issuer, aud: PLATFORM_AUDIENCE, ...githubClaims(), iat: now, exp: now + 300 }),
+      );
+      for (let i = 0; i < 2; i++) {
+        const r = await exchange(withoutJti, client.client_id);
+        assert.equal(r.status, 400, JSON.stringify(r.json));
+      }
+      const failures = await ctx.api.admin("GET", `/admin/clients/${client.client_id}/federation/failures`);
+      assert.match(failures.json.failures[0].last_reason, /no jti/);
+    } finally {
+      await platform.close();
+    }
+  });
 });

@@ -300,3 +300,58 @@ fn a_forged_platform_token_is_refused_without_a_storage_write_and_a_signed_misma
     assert_eq!(recorded.len(), 2, "{recorded:?}");
     assert!(recorded.iter().all(|f| f["count"] == 1), "{recorded:?}");
 }
+
+#[test]
+fn a_credential_that_names_no_workload_is_refused_and_a_stored_one_matches_nothing() {
+    let (w, github, _, client) = world();
+    for (rules, what) in [
+        (json!({"claims": {"iss": GITHUB}}), "iss alone"),
+        (json!({"claims": {"aud": AUDIENCE, "jti": "x"}}), "aud and jti"),
+        (json!({"claims": {"/iss": GITHUB, "/aud/0": AUDIENCE}}), "the same as JSON Pointers"),
+        (json!({"claims": {"exp": "1800000300", "nbf": "1", "iat": "1"}}), "times"),
+    ] {
+        let mut credential = json!({"name": "whole-platform", "issuer": GITHUB});
+        credential.as_object_mut().unwrap().extend(rules.as_object().unwrap().clone());
+        for method in [Method::Patch, Method::Post] {
+            let (path, body) = match method {
+                Method::Patch => (format!("/admin/clients/{client}"), json!({"federated_credentials": [credential]})),
+                _ => (
+                    "/admin/clients".to_string(),
+                    json!({"name": "everyone", "grants": [{"audience": "https://api.test", "scopes": ["deploy"]}], "federated_credentials": [credential]}),
+                ),
+            };
+            let r = w.admin(method, &path, Some(body));
+            assert_eq!(r.status, 400, "{what}: {}", String::from_utf8_lossy(&r.body));
+            assert_eq!(r.body_json()["field"], "federated_credentials[0].claims", "{what}");
+        }
+    }
+    // One stored before the rule (or written by hand) stops matching.
+    pollster::block_on(async {
+        use m2m_edge_core::client::{ClientId, ClientStore};
+        let id = ClientId::parse(&client).unwrap();
+        let mut record = w.store.get(&id).await.unwrap().unwrap();
+        record.federated_credentials = serde_json::from_value(json!([
+            {"name": "whole-platform", "issuer": GITHUB, "claims": {"iss": GITHUB}}
+        ]))
+        .unwrap();
+        assert_eq!(w.store.update(&record).await.unwrap(), m2m_edge_core::ports::Write::Done);
+    });
+    let r = exchange(&w, &github.key.sign(&github.kid, &github_claims("any-repo")), &client);
+    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+    let failures = w.admin(Method::Get, &format!("/admin/clients/{client}/federation/failures"), None).body_json();
+    assert!(failures["failures"][0]["last_reason"].as_str().unwrap().contains("names no workload"), "{failures}");
+}
+
+#[test]
+fn a_single_use_issuer_token_without_jti_is_refused_not_reusable() {
+    let (w, github, _, client) = world();
+    let mut claims = github_claims("unused");
+    claims.as_object_mut().unwrap().remove("jti");
+    let token = github.key.sign(&github.kid, &claims);
+    for _ in 0..2 {
+        let r = exchange(&w, &token, &client);
+        assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+    }
+    let failures = w.admin(Method::Get, &format!("/admin/clients/{client}/federation/failures"), None).body_json();
+    assert!(failures["failures"][0]["last_reason"].as_str().unwrap().contains("no jti"), "{failures}");
+}

@@ -19,7 +19,7 @@ use super::{Ports, Runtime};
 use crate::assertion::{replay_key, ReplayStore};
 use crate::client::{ClientId, ClientRecord, ClientStore, Status};
 use crate::federation::keys::KeyProblem;
-use crate::federation::platform::{actor, check_claims, claimed_issuer, first_match, remember_until};
+use crate::federation::platform::{actor, check_claims, claimed_issuer, first_match, remember_until, single_use_jti};
 use crate::federation::{FederationFailureStore, IssuerStore, TrustedIssuer};
 use crate::oauth::claims::Actor;
 use crate::oauth::OAuthError;
@@ -118,14 +118,11 @@ async fn check<R: Runtime>(
         |reason: String| Failure::Rejected(credentials.iter().map(|c| (c.name.clone(), reason.clone())).collect());
     let times = check_claims(&claims, issuer, now).map_err(every)?;
     let credential = first_match(&credentials, &claims).map_err(Failure::Rejected)?;
-    // RFC 7523 §3 point 7, where the platform's token has a jti and the
-    // issuer's tokens are meant to be used once.
-    if let (true, Some(jti)) = (issuer.single_use, claims.get("jti").and_then(Value::as_str)) {
+    let refused = |reason: String| Failure::Rejected(vec![(credential.name.clone(), reason)]);
+    if let Some(jti) = single_use_jti(&claims, issuer).map_err(refused)? {
         match p.store.first_use(&replay_key(&issuer.issuer, jti), remember_until(&times, issuer)).await {
             Ok(true) => {}
-            Ok(false) => {
-                return Err(Failure::Rejected(vec![(credential.name.clone(), "token already used (jti)".into())]))
-            }
+            Ok(false) => return Err(refused("token already used (jti)".into())),
             Err(e) => return Err(Failure::Server(OAuthError::server(format!("assertion replay store: {e}")))),
         }
     }

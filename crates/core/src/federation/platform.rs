@@ -57,6 +57,19 @@ pub fn remember_until(times: &Times, issuer: &TrustedIssuer) -> i64 {
     times.expires_at.min(too_old).saturating_add(LEEWAY_SECS)
 }
 
+/// The `jti` to use up, when the issuer's tokens are single-use (RFC 7523
+/// §3 point 7): one without a `jti` is refused, since nothing would stop
+/// its replay. `None` when the issuer's tokens may be reused.
+pub fn single_use_jti<'a>(claims: &'a Map<String, Value>, issuer: &TrustedIssuer) -> Result<Option<&'a str>, String> {
+    if !issuer.single_use {
+        return Ok(None);
+    }
+    match claims.get("jti").and_then(Value::as_str).filter(|j| !j.is_empty()) {
+        Some(jti) => Ok(Some(jti)),
+        None => Err("no jti, and the issuer's tokens are single_use: it could be replayed".into()),
+    }
+}
+
 /// The first of `credentials` that `claims` match, or each one's reason
 /// for not matching.
 pub fn first_match<'a>(
@@ -147,6 +160,21 @@ mod tests {
         long.insert("exp".into(), json!(i64::MAX));
         let times = check_claims(&long, &github(), NOW).unwrap();
         assert_eq!(remember_until(&times, &github()), NOW - 10 + 3600 + LEEWAY_SECS);
+    }
+
+    #[test]
+    fn a_single_use_issuer_token_needs_a_jti() {
+        assert_eq!(single_use_jti(&token(), &github()), Ok(Some("j")));
+        for jti in [None, Some(json!("")), Some(json!(7))] {
+            let mut claims = token();
+            claims.remove("jti");
+            if let Some(jti) = jti {
+                claims.insert("jti".into(), jti);
+            }
+            assert!(single_use_jti(&claims, &github()).unwrap_err().contains("no jti"));
+            let reusable = TrustedIssuer { single_use: false, ..github() };
+            assert_eq!(single_use_jti(&claims, &reusable), Ok(None));
+        }
     }
 
     #[test]
