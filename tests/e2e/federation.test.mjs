@@ -223,4 +223,26 @@ describe(`workload identity federation (${STORAGE})`, () => {
       await platform.close();
     }
   });
+
+  test("a platform token without a subject is refused: act.sub is never empty", async () => {
+    const platform = await startIssuer("/no-sub");
+    try {
+      await trust(platform);
+      const client = await ctx.api.createClient({
+        client_id: `no-sub-${STORAGE}`,
+        grants: [{ audience: AUDIENCE, scopes: ["deploy"] }],
+        federated_credentials: [{ name: "main-branch", issuer: platform.issuer, claims: { repository: "acme/deploy", ref: "refs/heads/main" } }],
+      });
+      const now = Math.floor(Date.now() / 1000);
+      for (const sub of [undefined, "", 7]) {
+        const claims = { ...githubClaims(), sub, iss: platform.issuer, aud: PLATFORM_AUDIENCE, iat: now, exp: now + 300, jti: crypto.randomUUID() };
+        const r = await exchange(await platform.mintRaw(JSON.stringify(claims)), client.client_id);
+        assert.equal(r.status, 400, `sub ${JSON.stringify(sub)}: ${JSON.stringify(r.json)}`);
+      }
+      const failures = await ctx.api.admin("GET", `/admin/clients/${client.client_id}/federation/failures`);
+      assert.match(failures.json.failures[0].last_reason, /no sub/);
+    } finally {
+      await platform.close();
+    }
+  });
 });

@@ -355,3 +355,20 @@ fn a_single_use_issuer_token_without_jti_is_refused_not_reusable() {
     let failures = w.admin(Method::Get, &format!("/admin/clients/{client}/federation/failures"), None).body_json();
     assert!(failures["failures"][0]["last_reason"].as_str().unwrap().contains("no jti"), "{failures}");
 }
+
+#[test]
+fn a_platform_token_without_a_subject_is_refused_so_act_sub_is_never_empty() {
+    let (w, github, _, client) = world();
+    // main-branch matches on repository and ref alone, so only the rule on
+    // sub itself can refuse these.
+    for (i, sub) in [None, Some(json!("")), Some(json!(7)), Some(json!(["repo:acme/deploy"]))].into_iter().enumerate() {
+        let mut claims = github_claims(&format!("no-sub-{i}"));
+        match sub {
+            None => drop(claims.as_object_mut().unwrap().remove("sub")),
+            Some(sub) => claims["sub"] = sub,
+        }
+        let r = exchange(&w, &github.key.sign(&github.kid, &claims), &client);
+        assert_eq!(r.status, 400, "{claims}: {}", String::from_utf8_lossy(&r.body));
+    }
+    assert!(w.log.lines().iter().any(|l| l.contains("no sub")), "{:?}", w.log.lines());
+}

@@ -116,17 +116,17 @@ async fn check<R: Runtime>(
     let claims = verify(jwt, issuer, now, p).await.map_err(Failure::Unverified)?;
     let every =
         |reason: String| Failure::Rejected(credentials.iter().map(|c| (c.name.clone(), reason.clone())).collect());
-    let times = check_claims(&claims, issuer, now).map_err(every)?;
+    let checked = check_claims(&claims, issuer, now).map_err(every)?;
     let credential = first_match(&credentials, &claims).map_err(Failure::Rejected)?;
     let refused = |reason: String| Failure::Rejected(vec![(credential.name.clone(), reason)]);
     if let Some(jti) = single_use_jti(&claims, issuer).map_err(refused)? {
-        match p.store.first_use(&replay_key(&issuer.issuer, jti), remember_until(&times, issuer)).await {
+        match p.store.first_use(&replay_key(&issuer.issuer, jti), remember_until(&checked.times, issuer)).await {
             Ok(true) => {}
             Ok(false) => return Err(refused("token already used (jti)".into())),
             Err(e) => return Err(Failure::Server(OAuthError::server(format!("assertion replay store: {e}")))),
         }
     }
-    Ok(actor(issuer, &claims, credential))
+    Ok(actor(issuer, checked, credential))
 }
 
 /// The claims of `jwt` if `issuer` signed it; else why not.

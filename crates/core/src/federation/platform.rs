@@ -32,11 +32,21 @@ pub fn is_platform_token(jwt: &str, client_id: Option<&str>) -> bool {
     }
 }
 
+/// What a platform token that passed its issuer's terms says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    /// Its times.
+    pub times: Times,
+    /// Its `sub`, never empty: the subject the issued token's `act` names.
+    pub subject: String,
+}
+
 /// RFC 7519 §4.1 with this issuer's terms: `iss` exact, `aud` one of its
 /// audiences, `exp` not passed, `nbf`/`iat` not in the future, `iat` no
-/// older than `max_token_age`; times with 30 s leeway. The token's times
-/// if it passes; else why not, for the operator.
-pub fn check_claims(claims: &Map<String, Value>, issuer: &TrustedIssuer, now: i64) -> Result<Times, String> {
+/// older than `max_token_age`, times with 30 s leeway; and a `sub`, since
+/// the issued token's `act` names the actor by it (RFC 8693 §4.1). What
+/// the token says if it passes; else why not, for the operator.
+pub fn check_claims(claims: &Map<String, Value>, issuer: &TrustedIssuer, now: i64) -> Result<Checked, String> {
     if claims.get("iss").and_then(Value::as_str) != Some(issuer.issuer.as_str()) {
         return Err("iss is not the issuer".into());
     }
@@ -44,10 +54,16 @@ pub fn check_claims(claims: &Map<String, Value>, issuer: &TrustedIssuer, now: i6
         return Err("aud is none of the issuer's allowed audiences".into());
     }
     let rules = TimeRules { max_age: Some(i64::from(issuer.max_token_age)), ..TimeRules::at(now, LEEWAY_SECS) };
-    time::check(claims, &rules).map_err(|r| match r {
+    let times = time::check(claims, &rules).map_err(|r| match r {
         Rejection::TooOld => "older than the issuer's max_token_age".to_string(),
         other => other.to_string(),
-    })
+    })?;
+    let subject = claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or("no sub (a non-empty string): the issued token's act.sub would name no one")?;
+    Ok(Checked { times, subject: subject.to_string() })
 }
 
 /// Until when a used `jti` must be remembered: until the token expires,
@@ -87,13 +103,9 @@ pub fn first_match<'a>(
 }
 
 /// The `act` claim (RFC 8693 §4.1) of a token issued for `credential`'s
-/// client on the strength of `claims`.
-pub fn actor(issuer: &TrustedIssuer, claims: &Map<String, Value>, credential: &FederatedCredential) -> Actor {
-    Actor {
-        iss: issuer.issuer.clone(),
-        sub: claims.get("sub").and_then(Value::as_str).unwrap_or_default().to_string(),
-        federated_credential: credential.name.clone(),
-    }
+/// client on the strength of `token`.
+pub fn actor(issuer: &TrustedIssuer, token: Checked, credential: &FederatedCredential) -> Actor {
+    Actor { iss: issuer.issuer.clone(), sub: token.subject, federated_credential: credential.name.clone() }
 }
 
 #[cfg(test)]
@@ -150,15 +162,18 @@ mod tests {
         );
         assert_eq!(reason(|c| drop(c.insert("exp".into(), json!(NOW - 30)))), "the token has expired");
         assert_eq!(reason(|c| drop(c.remove("iat"))), "claim `iat` missing or invalid");
+        for sub in [json!(""), json!(5), Value::Null] {
+            assert!(reason(|c| drop(c.insert("sub".into(), sub))).starts_with("no sub"));
+        }
     }
 
     #[test]
     fn a_used_jti_is_remembered_while_the_token_could_still_be_used() {
-        let times = check_claims(&token(), &github(), NOW).unwrap();
+        let times = check_claims(&token(), &github(), NOW).unwrap().times;
         assert_eq!(remember_until(&times, &github()), NOW + 300 + LEEWAY_SECS);
         let mut long = token();
         long.insert("exp".into(), json!(i64::MAX));
-        let times = check_claims(&long, &github(), NOW).unwrap();
+        let times = check_claims(&long, &github(), NOW).unwrap().times;
         assert_eq!(remember_until(&times, &github()), NOW - 10 + 3600 + LEEWAY_SECS);
     }
 
@@ -195,8 +210,11 @@ mod tests {
                 ("release".to_string(), "sub does not match".to_string())
             ]
         );
-        let actor = actor(&github(), &token(), &credentials[1]);
-        assert_eq!((actor.iss.as_str(), actor.federated_credential.as_str()), (GITHUB, "release"));
+        let actor = actor(&github(), check_claims(&token(), &github(), NOW).unwrap(), &credentials[1]);
+        assert_eq!(
+            (actor.iss.as_str(), actor.sub.as_str(), actor.federated_credential.as_str()),
+            (GITHUB, "repo:acme/deploy:environment:production", "release")
+        );
     }
 
     #[test]
