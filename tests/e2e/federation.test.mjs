@@ -245,4 +245,44 @@ describe(`workload identity federation (${STORAGE})`, () => {
       await platform.close();
     }
   });
+
+  test("the JWT bearer grant and token exchange take client authentication when sent, for the same client only", async () => {
+    const platform = await startIssuer("/authenticated");
+    try {
+      await trust(platform);
+      const client = await ctx.api.createClient({
+        client_id: `authenticated-${STORAGE}`,
+        grants: [{ audience: AUDIENCE, scopes: ["deploy"] }],
+        federated_credentials: [{ name: "release", issuer: platform.issuer, subject: "repo:acme/deploy:environment:production" }],
+      });
+      const other = await ctx.api.createClient({ client_id: `bystander-${STORAGE}`, grants: [{ audience: AUDIENCE, scopes: ["deploy"] }] });
+      const mint = () => platform.mint(githubClaims(), { audience: PLATFORM_AUDIENCE });
+      const bearer = async (extra = {}) => new URLSearchParams({ grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer", assertion: await mint(), ...extra }).toString();
+
+      // As libraries that always authenticate send it (RFC 7523 §2.1).
+      const basic = await ctx.api.token({ basic: [client.client_id, client.client_secret], form: await bearer() });
+      assert.equal(basic.status, 200, JSON.stringify(basic.json));
+      const posted = await ctx.api.token({
+        form: new URLSearchParams({
+          grant_type: TOKEN_EXCHANGE,
+          subject_token_type: JWT_TYPE,
+          subject_token: await mint(),
+          client_id: client.client_id,
+          client_secret: client.client_secret,
+          resource: AUDIENCE,
+        }).toString(),
+      });
+      assert.equal(posted.status, 200, JSON.stringify(posted.json));
+      assert.equal(posted.json.issued_token_type, "urn:ietf:params:oauth:token-type:access_token");
+
+      const wrong = await ctx.api.token({ basic: [client.client_id, "not-the-secret"], form: await bearer() });
+      assert.equal(wrong.status, 401, JSON.stringify(wrong.json));
+      assert.equal(wrong.json.error, "invalid_client");
+      const someoneElse = await ctx.api.token({ basic: [other.client_id, other.client_secret], form: await bearer({ client_id: client.client_id }) });
+      assert.equal(someoneElse.status, 401, JSON.stringify(someoneElse.json));
+      assert.equal(someoneElse.json.error, "invalid_client");
+    } finally {
+      await platform.close();
+    }
+  });
 });

@@ -241,7 +241,7 @@ fn issuers_are_administered_and_cannot_be_removed_while_credentials_name_them() 
 }
 
 #[test]
-fn the_exchange_needs_its_parameters_and_nothing_else() {
+fn the_exchange_needs_its_parameters() {
     let (w, github, _, client) = world();
     let token = github.key.sign(&github.kid, &github_claims("p"));
     let bad = |form: String, what: &str| {
@@ -252,7 +252,11 @@ fn the_exchange_needs_its_parameters_and_nothing_else() {
     bad(format!("grant_type={TOKEN_EXCHANGE}&subject_token_type=urn:ietf:params:oauth:token-type:saml2&subject_token={token}&client_id={client}"), "saml2");
     bad(format!("grant_type={TOKEN_EXCHANGE}&subject_token_type={JWT_TYPE}&subject_token={token}"), "no client_id");
     bad(format!("grant_type={TOKEN_EXCHANGE}&subject_token_type={JWT_TYPE}&subject_token={token}&client_id={client}&actor_token=x"), "actor_token");
-    bad(format!("grant_type={TOKEN_EXCHANGE}&subject_token_type={JWT_TYPE}&subject_token={token}&client_id={client}&client_secret=s"), "a secret beside");
+    // Client authentication beside the platform token is taken, and must succeed.
+    let wrong = w.token_form(&format!(
+        "grant_type={TOKEN_EXCHANGE}&subject_token_type={JWT_TYPE}&subject_token={token}&client_id={client}&client_secret=s"
+    ));
+    assert_eq!((wrong.status, error_of(&wrong).as_str()), (401, "invalid_client"), "a wrong secret beside");
     let d = w.call(Req::get("/.well-known/oauth-authorization-server").build()).body_json();
     assert!(d["grant_types_supported"].as_array().unwrap().contains(&json!(TOKEN_EXCHANGE)));
 }
@@ -371,4 +375,69 @@ fn a_platform_token_without_a_subject_is_refused_so_act_sub_is_never_empty() {
         assert_eq!(r.status, 400, "{claims}: {}", String::from_utf8_lossy(&r.body));
     }
     assert!(w.log.lines().iter().any(|l| l.contains("no sub")), "{:?}", w.log.lines());
+}
+
+const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+#[test]
+fn the_platform_grants_take_client_authentication_when_sent_and_it_must_be_the_client_the_token_is_for() {
+    let (w, github, _, _) = world();
+    let grants = json!([{"audience": "https://api.test", "scopes": ["deploy"]}]);
+    let (id, secret) = w.create(json!({"client_id": "ci-deployer", "name": "ci", "grants": grants,
+        "federated_credentials": [{"name": "release", "issuer": GITHUB, "subject": "repo:acme/deploy:environment:production"}]}));
+    let (other, other_secret) = w.create(json!({"client_id": "other", "name": "other", "grants": grants}));
+    let token = |jti: &str| github.key.sign(&github.kid, &github_claims(jti));
+
+    // RFC 7523 §2.1: a library that always authenticates (Basic) with the
+    // JWT bearer grant, with or without client_id in the body.
+    for (i, body_id) in [None, Some(id.as_str())].into_iter().enumerate() {
+        let mut form = format!("grant_type={JWT_BEARER}&assertion={}", token(&format!("basic-{i}")));
+        if let Some(body_id) = body_id {
+            form.push_str(&format!("&client_id={body_id}"));
+        }
+        let r = w.call(Req::token().basic(&id, &secret).form(&form));
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let (_, claims) = w.verify(r.body_json()["access_token"].as_str().unwrap());
+        assert_eq!(
+            (claims["sub"].as_str(), claims["act"]["federated_credential"].as_str()),
+            (Some("ci-deployer"), Some("release"))
+        );
+    }
+    // RFC 8693 §2.1: the same for token exchange, client_secret_post.
+    let r = w.token_form(&format!(
+        "grant_type={TOKEN_EXCHANGE}&subject_token_type={JWT_TYPE}&subject_token={}&client_id={id}&client_secret={secret}",
+        token("post")
+    ));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.body_json()["issued_token_type"], "urn:ietf:params:oauth:token-type:access_token");
+
+    let refused = |r: m2m_edge_core::http::Response, status: u16, code: &str, what: &str| {
+        assert_eq!((r.status, error_of(&r).as_str()), (status, code), "{what}: {}", String::from_utf8_lossy(&r.body));
+    };
+    refused(
+        w.call(Req::token().basic(&id, "wrong").form(&format!("grant_type={JWT_BEARER}&assertion={}", token("wrong")))),
+        401,
+        "invalid_client",
+        "a wrong secret",
+    );
+    refused(
+        w.call(
+            Req::token()
+                .basic(&other, &other_secret)
+                .form(&format!("grant_type={JWT_BEARER}&assertion={}&client_id={id}", token("another"))),
+        ),
+        401,
+        "invalid_client",
+        "another client authenticated for this one",
+    );
+    refused(
+        w.call(
+            Req::token()
+                .basic(&other, &other_secret)
+                .form(&format!("grant_type={JWT_BEARER}&assertion={}", token("theirs"))),
+        ),
+        400,
+        "invalid_grant",
+        "another client, whose credentials the platform token does not match",
+    );
 }
