@@ -7,7 +7,7 @@ import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import { useWorker } from "./harness.mjs";
-import { startIssuer, githubClaims, kubernetesClaims } from "./oidc-issuer.mjs";
+import { startIssuer, startOidcProvider, githubClaims, kubernetesClaims } from "./oidc-issuer.mjs";
 
 const ctx = useWorker();
 const STORAGE = ctx.storage;
@@ -15,6 +15,7 @@ const AUDIENCE = "https://api.example.com";
 const PLATFORM_AUDIENCE = "m2m-edge";
 const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
 const JWT_TYPE = "urn:ietf:params:oauth:token-type:jwt";
+const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
 
 let github;
 let kubernetes;
@@ -283,6 +284,53 @@ describe(`workload identity federation (${STORAGE})`, () => {
       assert.equal(someoneElse.json.error, "invalid_client");
     } finally {
       await platform.close();
+    }
+  });
+
+  test("node-oidc-provider's RFC 9068 access tokens (typ at+jwt) are exchanged, unless the issuer is told not to", async () => {
+    const op = await startOidcProvider({ audience: PLATFORM_AUDIENCE });
+    try {
+      const trusted = await trust(op);
+      assert.equal(trusted.accept_access_tokens, true);
+      const client = await ctx.api.createClient({
+        client_id: `from-idp-${STORAGE}`,
+        grants: [{ audience: AUDIENCE, scopes: ["deploy"] }],
+        federated_credentials: [{ name: "ci-runner", issuer: op.issuer, subject: op.clientId }],
+      });
+      const exchangeAccessToken = async () =>
+        ctx.api.token({
+          form: new URLSearchParams({
+            grant_type: TOKEN_EXCHANGE,
+            subject_token_type: ACCESS_TOKEN_TYPE,
+            subject_token: await op.accessToken(),
+            client_id: client.client_id,
+            resource: AUDIENCE,
+          }).toString(),
+        });
+      const r = await exchangeAccessToken();
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      assert.equal(r.json.issued_token_type, ACCESS_TOKEN_TYPE);
+      const jwks = createRemoteJWKSet(new URL(`${ctx.w.base}/.well-known/jwks.json`));
+      const { payload } = await jwtVerify(r.json.access_token, jwks, { issuer: ctx.w.base, audience: AUDIENCE, typ: "at+jwt" });
+      assert.deepEqual(payload.act, { iss: op.issuer, sub: op.clientId, federated_credential: "ci-runner" });
+
+      const bearer = await ctx.api.token({
+        form: new URLSearchParams({
+          grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer",
+          assertion: await op.accessToken(),
+          client_id: client.client_id,
+        }).toString(),
+      });
+      assert.equal(bearer.status, 200, JSON.stringify(bearer.json));
+
+      const off = await ctx.api.admin("PATCH", `/admin/federation/issuers/${trusted.id}`, { accept_access_tokens: false });
+      assert.equal(off.status, 200, JSON.stringify(off.json));
+      assert.equal(off.json.accept_access_tokens, false);
+      const refused = await exchangeAccessToken();
+      assert.equal(refused.status, 400, JSON.stringify(refused.json));
+      assert.equal(refused.json.error, "invalid_request");
+    } finally {
+      await op.close();
     }
   });
 });

@@ -441,3 +441,68 @@ fn the_platform_grants_take_client_authentication_when_sent_and_it_must_be_the_c
         "another client, whose credentials the platform token does not match",
     );
 }
+
+const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
+
+/// A client-credentials access token of an RFC 9068 issuer (Duende,
+/// node-oidc-provider, Auth0's RFC 9068 profile): `typ` at+jwt, `sub` and
+/// `client_id` the issuer's client.
+fn rfc9068_claims(jti: &str) -> Value {
+    json!({"iss": GITHUB, "aud": AUDIENCE, "sub": "ci-runner", "client_id": "ci-runner", "scope": "deploy",
+           "iat": NOW - 10, "exp": NOW + 300, "jti": jti})
+}
+
+#[test]
+fn an_access_token_of_a_trusted_issuer_is_exchanged_unless_the_issuer_says_no_and_never_one_of_ours() {
+    let (w, github, _, _) = world();
+    let grants = json!([{"audience": "https://api.test", "scopes": ["deploy"]}]);
+    w.create(json!({"client_id": "from-idp", "name": "from-idp", "grants": grants,
+        "federated_credentials": [{"name": "ci-runner", "issuer": GITHUB, "subject": "ci-runner"}]}));
+    let token = |jti: &str| github.key.sign_typed(&github.kid, "at+jwt", &rfc9068_claims(jti));
+    for (i, subject_token_type) in [ACCESS_TOKEN_TYPE, JWT_TYPE].into_iter().enumerate() {
+        let r = w.token_form(&format!(
+            "grant_type={TOKEN_EXCHANGE}&subject_token_type={subject_token_type}&subject_token={}&client_id=from-idp",
+            token(&format!("te-{i}"))
+        ));
+        assert_eq!(r.status, 200, "{subject_token_type}: {}", String::from_utf8_lossy(&r.body));
+        let (_, claims) = w.verify(r.body_json()["access_token"].as_str().unwrap());
+        assert_eq!(claims["act"], json!({"iss": GITHUB, "sub": "ci-runner", "federated_credential": "ci-runner"}));
+    }
+    let r = w.token_form(&format!("grant_type={JWT_BEARER}&assertion={}&client_id=from-idp", token("bearer")));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+
+    // The issuer can say no: then an at+jwt is refused as before.
+    let list = w.admin(Method::Get, "/admin/federation/issuers", None).body_json();
+    let issuer = list["issuers"].as_array().unwrap().iter().find(|i| i["issuer"] == GITHUB).unwrap().clone();
+    assert_eq!(issuer["accept_access_tokens"], true, "on by default");
+    let path = format!("/admin/federation/issuers/{}", issuer["id"].as_str().unwrap());
+    let patched = w.admin(Method::Patch, &path, Some(json!({"accept_access_tokens": false})));
+    assert_eq!((patched.status, &patched.body_json()["accept_access_tokens"]), (200, &json!(false)));
+    let bad = w.admin(Method::Patch, &path, Some(json!({"accept_access_tokens": "no"})));
+    assert_eq!((bad.status, &bad.body_json()["field"]), (400, &json!("accept_access_tokens")));
+    let r = w.token_form(&format!(
+        "grant_type={TOKEN_EXCHANGE}&subject_token_type={ACCESS_TOKEN_TYPE}&subject_token={}&client_id=from-idp",
+        token("refused")
+    ));
+    assert_eq!((r.status, error_of(&r).as_str()), (400, "invalid_request"), "{}", String::from_utf8_lossy(&r.body));
+
+    // This deployment trusted as an issuer (by mistake, or to chain): its
+    // own access tokens are never exchanged, whatever the setting.
+    w.fetcher.serve(&format!("{ORIGIN}/.well-known/jwks.json"), &w.jwks());
+    let ours = w.admin(
+        Method::Post,
+        "/admin/federation/issuers",
+        Some(json!({"issuer": ORIGIN, "jwks_uri": format!("{ORIGIN}/.well-known/jwks.json"), "algorithm": "ES256",
+                    "audiences": ["https://api.test"], "accept_access_tokens": true})),
+    );
+    assert_eq!(ours.status, 201, "{}", String::from_utf8_lossy(&ours.body));
+    let (holder, holder_secret) = w.create(json!({"name": "holder", "grants": grants}));
+    w.create(json!({"client_id": "chained", "name": "chained", "grants": grants,
+        "federated_credentials": [{"name": "holder", "issuer": ORIGIN, "subject": holder}]}));
+    let own = w.token_basic(&holder, &holder_secret, "grant_type=client_credentials");
+    let own = own.body_json()["access_token"].as_str().unwrap().to_string();
+    let r = w.token_form(&format!(
+        "grant_type={TOKEN_EXCHANGE}&subject_token_type={ACCESS_TOKEN_TYPE}&subject_token={own}&client_id=chained"
+    ));
+    assert_eq!((r.status, error_of(&r).as_str()), (400, "invalid_request"), "{}", String::from_utf8_lossy(&r.body));
+}

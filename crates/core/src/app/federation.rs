@@ -19,7 +19,9 @@ use super::{Ports, Runtime};
 use crate::assertion::{replay_key, ReplayStore};
 use crate::client::{ClientId, ClientRecord, ClientStore, Status};
 use crate::federation::keys::KeyProblem;
-use crate::federation::platform::{actor, check_claims, claimed_issuer, first_match, remember_until, single_use_jti};
+use crate::federation::platform::{
+    actor, check_claims, claimed_issuer, first_match, remember_until, single_use_jti, typing,
+};
 use crate::federation::{FederationFailureStore, IssuerStore, TrustedIssuer};
 use crate::oauth::claims::Actor;
 use crate::oauth::OAuthError;
@@ -52,6 +54,7 @@ enum Failure {
 pub async fn authenticate<R: Runtime>(
     jwt: &str,
     client_id: &str,
+    own_issuer: &str,
     address: Option<&str>,
     p: &Ports<'_, R>,
 ) -> Result<(ClientRecord, Actor), Refused> {
@@ -73,7 +76,7 @@ pub async fn authenticate<R: Runtime>(
         // that trusts nothing of this issuer: nothing to attribute it to.
         _ => return Err(denied(&id, address, now, p).await),
     };
-    match check(jwt, &client, &issuer, now, p).await {
+    match check(jwt, &client, &issuer, own_issuer, now, p).await {
         Ok(actor) => Ok((client, actor)),
         Err(Failure::Server(e)) => Err(Refused::Server(e)),
         Err(Failure::Unverified(reason)) => {
@@ -109,11 +112,12 @@ async fn check<R: Runtime>(
     jwt: &str,
     client: &ClientRecord,
     issuer: &TrustedIssuer,
+    own_issuer: &str,
     now: i64,
     p: &Ports<'_, R>,
 ) -> Result<Actor, Failure> {
     let credentials: Vec<_> = client.federated_credentials.iter().filter(|f| f.issuer == issuer.issuer).collect();
-    let claims = verify(jwt, issuer, now, p).await.map_err(Failure::Unverified)?;
+    let claims = verify(jwt, issuer, typing(issuer, own_issuer), now, p).await.map_err(Failure::Unverified)?;
     let every =
         |reason: String| Failure::Rejected(credentials.iter().map(|c| (c.name.clone(), reason.clone())).collect());
     let checked = check_claims(&claims, issuer, now).map_err(every)?;
@@ -129,16 +133,18 @@ async fn check<R: Runtime>(
     Ok(actor(issuer, checked, credential))
 }
 
-/// The claims of `jwt` if `issuer` signed it; else why not.
+/// The claims of `jwt` if `issuer` signed it and it is typed as `typing`
+/// allows; else why not.
 async fn verify<R: Runtime>(
     jwt: &str,
     issuer: &TrustedIssuer,
+    typing: Typing,
     now: i64,
     p: &Ports<'_, R>,
 ) -> Result<Map<String, Value>, String> {
     let algorithm = issuer.algorithm;
-    let jws = parse_jws(jwt, Typing::NotAccessToken, algorithm)
-        .map_err(|r| format!("not a {} JWT as accepted: {r}", algorithm.as_str()))?;
+    let jws =
+        parse_jws(jwt, typing, algorithm).map_err(|r| format!("not a {} JWT as accepted: {r}", algorithm.as_str()))?;
     let key = match p.federation_keys.key(issuer, jws.kid.as_deref(), p.fetcher, now).await {
         Ok(key) => key,
         Err(KeyProblem::Unknown) => return Err("the issuer publishes no key with that kid".into()),

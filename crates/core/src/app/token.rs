@@ -76,7 +76,7 @@ async fn issue<R: Runtime>(req: &Request, p: &Ports<'_, R>, issuer: &str) -> Res
             // RFC 8693 §2.2.2: an unacceptable subject token is
             // invalid_request; RFC 7523 §3.1: a bad JWT grant invalid_grant.
             let code = if grant == TOKEN_EXCHANGE { ErrorCode::InvalidRequest } else { ErrorCode::InvalidGrant };
-            let (client, actor) = federated(jwt, &id, address, code, p).await?;
+            let (client, actor) = federated(jwt, &id, issuer, address, code, p).await?;
             (client, Some(actor))
         }
         Some(_) => {
@@ -125,9 +125,12 @@ async fn issue<R: Runtime>(req: &Request, p: &Ports<'_, R>, issuer: &str) -> Res
 
 /// RFC 8693 §3: what this server issues.
 const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
-/// RFC 8693 §3: the subject token types a platform's identity token may be sent as.
-const SUBJECT_TOKEN_TYPES: [&str; 2] =
-    ["urn:ietf:params:oauth:token-type:jwt", "urn:ietf:params:oauth:token-type:id_token"];
+/// RFC 8693 §3: the subject token types a trusted issuer's token may be
+/// sent as: any JWT, an identity token, or an access token (whether the
+/// issuer's access tokens are taken is the issuer's setting, read from the
+/// token's own `typ`).
+const SUBJECT_TOKEN_TYPES: [&str; 3] =
+    ["urn:ietf:params:oauth:token-type:jwt", "urn:ietf:params:oauth:token-type:id_token", ACCESS_TOKEN_TYPE];
 
 /// The platform token of a token-exchange or JWT-bearer request.
 fn platform_token<'a>(grant: &str, params: &'a TokenParams) -> Result<&'a str, OAuthError> {
@@ -143,7 +146,9 @@ fn platform_token<'a>(grant: &str, params: &'a TokenParams) -> Result<&'a str, O
     match params.subject_token_type.as_deref() {
         Some(t) if SUBJECT_TOKEN_TYPES.contains(&t) => {}
         Some(_) => {
-            return Err(OAuthError::invalid_request("subject_token_type must be urn:ietf:params:oauth:token-type:jwt"))
+            return Err(OAuthError::invalid_request(
+                "subject_token_type must be urn:ietf:params:oauth:token-type:jwt, …:id_token or …:access_token",
+            ))
         }
         None => return Err(OAuthError::invalid_request("missing subject_token_type")),
     }
@@ -204,7 +209,7 @@ async fn client_authentication<R: Runtime>(
         Presented::Secret(credentials) => Ok((authenticate(&credentials, address, p).await?, None)),
         Presented::Assertion(a) if is_platform_token(&a.jwt, a.client_id.as_deref()) => {
             let id = a.client_id.as_deref().unwrap_or_default();
-            let (client, actor) = federated(&a.jwt, id, address, ErrorCode::InvalidClient, p).await?;
+            let (client, actor) = federated(&a.jwt, id, issuer, address, ErrorCode::InvalidClient, p).await?;
             Ok((client, Some(actor)))
         }
         Presented::Assertion(a) => Ok((super::assertion::authenticate(&a, issuer, address, p).await?, None)),
@@ -215,11 +220,12 @@ async fn client_authentication<R: Runtime>(
 async fn federated<R: Runtime>(
     jwt: &str,
     client_id: &str,
+    issuer: &str,
     address: Option<&str>,
     code: ErrorCode,
     p: &Ports<'_, R>,
 ) -> Result<(ClientRecord, Actor), OAuthError> {
-    federation::authenticate(jwt, client_id, address, p).await.map_err(|refused| match refused {
+    federation::authenticate(jwt, client_id, issuer, address, p).await.map_err(|refused| match refused {
         Refused::Denied if code == ErrorCode::InvalidClient => OAuthError::invalid_client(),
         Refused::Denied => OAuthError::new(code, "the platform token is not accepted for this client"),
         Refused::TooMany => OAuthError::too_many_requests(),

@@ -6,7 +6,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use m2m_edge_verify::time::{self, TimeRules, Times};
-use m2m_edge_verify::token::object;
+use m2m_edge_verify::token::{object, Typing};
 use m2m_edge_verify::Rejection;
 use serde_json::{Map, Value};
 
@@ -29,6 +29,19 @@ pub fn is_platform_token(jwt: &str, client_id: Option<&str>) -> bool {
     match (claimed_issuer(jwt), client_id) {
         (Some(iss), Some(id)) => iss != id,
         _ => false,
+    }
+}
+
+/// Which of `issuer`'s JWTs are taken (RFC 8725 §3.11): its access tokens
+/// too (`typ` at+jwt, RFC 9068) unless it says not, but never when the
+/// issuer is this deployment, `own_issuer`: an access token of ours is for
+/// the API it names, not a credential to trade for another client's.
+pub fn typing(issuer: &TrustedIssuer, own_issuer: &str) -> Typing {
+    let ours = issuer.issuer.trim_end_matches('/') == own_issuer.trim_end_matches('/');
+    if issuer.accept_access_tokens && !ours {
+        Typing::Any
+    } else {
+        Typing::NotAccessToken
     }
 }
 
@@ -128,6 +141,7 @@ mod tests {
             algorithm: Algorithm::Rs256,
             max_token_age: DEFAULT_MAX_TOKEN_AGE,
             single_use: true,
+            accept_access_tokens: true,
             created_at: NOW,
             updated_at: NOW,
             version: 1,
@@ -175,6 +189,16 @@ mod tests {
         long.insert("exp".into(), json!(i64::MAX));
         let times = check_claims(&long, &github(), NOW).unwrap().times;
         assert_eq!(remember_until(&times, &github()), NOW - 10 + 3600 + LEEWAY_SECS);
+    }
+
+    #[test]
+    fn access_tokens_are_taken_from_issuers_that_allow_them_but_never_from_this_deployment() {
+        assert_eq!(typing(&github(), "https://auth.example.com"), Typing::Any);
+        let no = TrustedIssuer { accept_access_tokens: false, ..github() };
+        assert_eq!(typing(&no, "https://auth.example.com"), Typing::NotAccessToken);
+        for own in [GITHUB, "https://token.actions.githubusercontent.com/"] {
+            assert_eq!(typing(&github(), own), Typing::NotAccessToken, "{own}");
+        }
     }
 
     #[test]
