@@ -506,3 +506,23 @@ fn an_access_token_of_a_trusted_issuer_is_exchanged_unless_the_issuer_says_no_an
     ));
     assert_eq!((r.status, error_of(&r).as_str()), (400, "invalid_request"), "{}", String::from_utf8_lossy(&r.body));
 }
+
+#[test]
+fn the_operator_log_names_the_rule_a_platform_token_broke_never_its_opposite() {
+    let (w, github, k8s, client) = world();
+    // An ES256 token where the issuer is pinned to RS256.
+    let mut claims = github_claims("es256");
+    claims["iss"] = json!(GITHUB);
+    assert_eq!(exchange(&w, &k8s.key.sign(&github.kid, &claims), &client).status, 400);
+    // An access token where the issuer's access tokens are not taken.
+    let list = w.admin(Method::Get, "/admin/federation/issuers", None).body_json();
+    let id = list["issuers"].as_array().unwrap().iter().find(|i| i["issuer"] == GITHUB).unwrap()["id"].clone();
+    let path = format!("/admin/federation/issuers/{}", id.as_str().unwrap());
+    assert_eq!(w.admin(Method::Patch, &path, Some(json!({"accept_access_tokens": false}))).status, 200);
+    let at = github.key.sign_typed(&github.kid, "at+jwt", &github_claims("at"));
+    assert_eq!(exchange(&w, &at, &client).status, 400);
+    let lines = w.log.lines();
+    assert!(lines.iter().any(|l| l.contains("alg must be RS256")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains("typ must not be at+jwt")), "{lines:?}");
+    assert!(!lines.iter().any(|l| l.contains("alg must be ES256") || l.contains("typ must be at+jwt")), "{lines:?}");
+}

@@ -24,7 +24,7 @@ pub async fn authenticate<R: Runtime>(
     // ES256 or RS256, whichever the header says; the key it names must be
     // of that algorithm (checked below): the key decides, not the token.
     let jws = match parse_jws(&assertion.jwt, Typing::NotAccessToken, Algorithm::Es256) {
-        Err(Rejection::Algorithm) => parse_jws(&assertion.jwt, Typing::NotAccessToken, Algorithm::Rs256),
+        Err(Rejection::Algorithm { .. }) => parse_jws(&assertion.jwt, Typing::NotAccessToken, Algorithm::Rs256),
         parsed => parsed,
     }
     .map_err(|_| refused(Refusal::Malformed, None, p))?;

@@ -143,8 +143,7 @@ async fn verify<R: Runtime>(
     p: &Ports<'_, R>,
 ) -> Result<Map<String, Value>, String> {
     let algorithm = issuer.algorithm;
-    let jws =
-        parse_jws(jwt, typing, algorithm).map_err(|r| format!("not a {} JWT as accepted: {r}", algorithm.as_str()))?;
+    let jws = parse_jws(jwt, typing, algorithm).map_err(|r| r.to_string())?;
     let key = match p.federation_keys.key(issuer, jws.kid.as_deref(), p.fetcher, now).await {
         Ok(key) => key,
         Err(KeyProblem::Unknown) => return Err("the issuer publishes no key with that kid".into()),
