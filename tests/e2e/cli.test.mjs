@@ -196,7 +196,11 @@ describe(`the command line (${STORAGE})`, () => {
     const trusted = cli("federation", "issuers", "create", "--json", "--issuer", github, "--audience", "https://auth.example.com");
     assert.equal(trusted.code, 0, trusted.err);
     const issuerId = JSON.parse(trusted.out).id;
+    assert.equal(JSON.parse(trusted.out).accept_access_tokens, true);
     assert.match(cli("federation", "issuers", "list").out, /token\.actions\.githubusercontent\.com/);
+    const idOnly = cli("federation", "issuers", "update", "--json", issuerId, "--accept-access-tokens", "false");
+    assert.equal(idOnly.code, 0, idOnly.err);
+    assert.equal(JSON.parse(idOnly.out).accept_access_tokens, false);
     const credentials = JSON.stringify([{ name: "release", issuer: github, claims: { repository: "acme/deploy" } }]);
     const deployer = cli("clients", "create", "--json", "--name", "deployer", "--audience", AUDIENCE, "--federated-credentials-json", credentials);
     assert.equal(deployer.code, 0, deployer.err);

@@ -7,7 +7,7 @@ import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import { useWorker } from "./harness.mjs";
-import { startIssuer, githubClaims, kubernetesClaims } from "./oidc-issuer.mjs";
+import { startIssuer, startOidcProvider, githubClaims, kubernetesClaims } from "./oidc-issuer.mjs";
 
 const ctx = useWorker();
 const STORAGE = ctx.storage;
@@ -15,6 +15,7 @@ const AUDIENCE = "https://api.example.com";
 const PLATFORM_AUDIENCE = "m2m-edge";
 const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
 const JWT_TYPE = "urn:ietf:params:oauth:token-type:jwt";
+const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
 
 let github;
 let kubernetes;
@@ -122,7 +123,214 @@ describe(`workload identity federation (${STORAGE})`, () => {
     await gone.close();
     const answers = await Promise.all(Array.from({ length: 5 }, () => exchange(token, client.client_id)));
     for (const a of answers) assert.equal(a.status, 400, JSON.stringify(a.json));
+    // Unverifiable, so anyone could have sent it: logged, never written.
     const failures = await ctx.api.admin("GET", `/admin/clients/${client.client_id}/federation/failures`);
-    assert.match(failures.json.failures[0].last_reason, /the issuer's keys are unavailable/);
+    assert.deepEqual(failures.json.failures, []);
+  });
+
+  test("a forged platform token writes nothing; a signed one that matches no credential is recorded", async () => {
+    const forger = await startIssuer("/forged");
+    try {
+      await trust(forger);
+      const client = await ctx.api.createClient({
+        client_id: `forged-${STORAGE}`,
+        grants: [{ audience: AUDIENCE, scopes: ["deploy"] }],
+        federated_credentials: [
+          { name: "release", issuer: forger.issuer, subject: "repo:acme/deploy:environment:production" },
+          { name: "main-branch", issuer: forger.issuer, claims: { repository: "acme/deploy", ref: "refs/heads/main" } },
+        ],
+      });
+      const signed = await forger.mint(githubClaims(), { audience: PLATFORM_AUDIENCE });
+      const input = signed.slice(0, signed.lastIndexOf("."));
+      for (let i = 0; i < 8; i++) {
+        const forged = `${input}.${Buffer.from(crypto.getRandomValues(new Uint8Array(256))).toString("base64url")}`;
+        const r = await exchange(forged, client.client_id);
+        assert.equal(r.status, 400, JSON.stringify(r.json));
+      }
+      const none = await ctx.api.admin("GET", `/admin/clients/${client.client_id}/federation/failures`);
+      assert.deepEqual(none.json.failures, []);
+
+      const otherRepo = await forger.mint(githubClaims({ repository: "acme/other" }), { audience: PLATFORM_AUDIENCE });
+      assert.equal((await exchange(otherRepo, client.client_id)).status, 400);
+      const recorded = await ctx.api.admin("GET", `/admin/clients/${client.client_id}/federation/failures`);
+      assert.deepEqual(recorded.json.failures.map((f) => [f.credential, f.count]).sort(), [["main-branch", 1], ["release", 1]]);
+    } finally {
+      await forger.close();
+    }
+  });
+
+  test("a platform token issued at the dawn of time (iat = i64::MIN) is refused, not wrapped into the present", async () => {
+    const dawn = await startIssuer("/dawn");
+    try {
+      await trust(dawn);
+      const client = await ctx.api.createClient({
+        client_id: `dawn-${STORAGE}`,
+        grants: [{ audience: AUDIENCE, scopes: ["deploy"] }],
+        federated_credentials: [{ name: "release", issuer: dawn.issuer, subject: "repo:acme/deploy:environment:production" }],
+      });
+      const now = Math.floor(Date.now() / 1000);
+      const claims = (iat) =>
+        `{"iss":${JSON.stringify(dawn.issuer)},"aud":"${PLATFORM_AUDIENCE}","sub":"repo:acme/deploy:environment:production",` +
+        `"iat":${iat},"exp":${now + 300},"jti":"${crypto.randomUUID()}"}`;
+      const refused = await exchange(await dawn.mintRaw(claims("-9223372036854775808")), client.client_id);
+      assert.equal(refused.status, 400, JSON.stringify(refused.json));
+      assert.equal(refused.json.error, "invalid_request");
+      const failures = await ctx.api.admin("GET", `/admin/clients/${client.client_id}/federation/failures`);
+      assert.match(failures.json.failures[0].last_reason, /older than the issuer's max_token_age/);
+      const fresh = await exchange(await dawn.mintRaw(claims(now - 5)), client.client_id);
+      assert.equal(fresh.status, 200, JSON.stringify(fresh.json));
+    } finally {
+      await dawn.close();
+    }
+  });
+
+  test("a credential that names no workload is refused; a single-use issuer's token without jti is refused", async () => {
+    const platform = await startIssuer("/platform");
+    try {
+      await trust(platform);
+      const wholePlatform = { name: "everyone", issuer: platform.issuer, claims: { iss: platform.issuer } };
+      const created = await ctx.api.admin("POST", "/admin/clients", {
+        client_id: `everyone-${STORAGE}`,
+        name: "everyone",
+        grants: [{ audience: AUDIENCE, scopes: ["deploy"] }],
+        federated_credentials: [wholePlatform],
+      });
+      assert.equal(created.status, 400, JSON.stringify(created.json));
+      assert.equal(created.json.field, "federated_credentials[0].claims");
+      const client = await ctx.api.createClient({
+        client_id: `workload-${STORAGE}`,
+        grants: [{ audience: AUDIENCE, scopes: ["deploy"] }],
+        federated_credentials: [{ name: "release", issuer: platform.issuer, claims: { repository: "acme/deploy" } }],
+      });
+      for (const claims of [{ "/aud/0": PLATFORM_AUDIENCE, jti: "x" }, { exp: "1", nbf: "1", iat: "1" }]) {
+        const patched = await ctx.api.admin("PATCH", `/admin/clients/${client.client_id}`, {
+          federated_credentials: [{ name: "everyone", issuer: platform.issuer, claims }],
+        });
+        assert.equal(patched.status, 400, JSON.stringify(patched.json));
+        assert.equal(patched.json.field, "federated_credentials[0].claims");
+      }
+
+      const now = Math.floor(Date.now() / 1000);
+      const withoutJti = await platform.mintRaw(
+        JSON.stringify({ iss: platform.issuer, aud: PLATFORM_AUDIENCE, ...githubClaims(), iat: now, exp: now + 300 }),
+      );
+      for (let i = 0; i < 2; i++) {
+        const r = await exchange(withoutJti, client.client_id);
+        assert.equal(r.status, 400, JSON.stringify(r.json));
+      }
+      const failures = await ctx.api.admin("GET", `/admin/clients/${client.client_id}/federation/failures`);
+      assert.match(failures.json.failures[0].last_reason, /no jti/);
+    } finally {
+      await platform.close();
+    }
+  });
+
+  test("a platform token without a subject is refused: act.sub is never empty", async () => {
+    const platform = await startIssuer("/no-sub");
+    try {
+      await trust(platform);
+      const client = await ctx.api.createClient({
+        client_id: `no-sub-${STORAGE}`,
+        grants: [{ audience: AUDIENCE, scopes: ["deploy"] }],
+        federated_credentials: [{ name: "main-branch", issuer: platform.issuer, claims: { repository: "acme/deploy", ref: "refs/heads/main" } }],
+      });
+      const now = Math.floor(Date.now() / 1000);
+      for (const sub of [undefined, "", 7]) {
+        const claims = { ...githubClaims(), sub, iss: platform.issuer, aud: PLATFORM_AUDIENCE, iat: now, exp: now + 300, jti: crypto.randomUUID() };
+        const r = await exchange(await platform.mintRaw(JSON.stringify(claims)), client.client_id);
+        assert.equal(r.status, 400, `sub ${JSON.stringify(sub)}: ${JSON.stringify(r.json)}`);
+      }
+      const failures = await ctx.api.admin("GET", `/admin/clients/${client.client_id}/federation/failures`);
+      assert.match(failures.json.failures[0].last_reason, /no sub/);
+    } finally {
+      await platform.close();
+    }
+  });
+
+  test("the JWT bearer grant and token exchange take client authentication when sent, for the same client only", async () => {
+    const platform = await startIssuer("/authenticated");
+    try {
+      await trust(platform);
+      const client = await ctx.api.createClient({
+        client_id: `authenticated-${STORAGE}`,
+        grants: [{ audience: AUDIENCE, scopes: ["deploy"] }],
+        federated_credentials: [{ name: "release", issuer: platform.issuer, subject: "repo:acme/deploy:environment:production" }],
+      });
+      const other = await ctx.api.createClient({ client_id: `bystander-${STORAGE}`, grants: [{ audience: AUDIENCE, scopes: ["deploy"] }] });
+      const mint = () => platform.mint(githubClaims(), { audience: PLATFORM_AUDIENCE });
+      const bearer = async (extra = {}) => new URLSearchParams({ grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer", assertion: await mint(), ...extra }).toString();
+
+      // As libraries that always authenticate send it (RFC 7523 §2.1).
+      const basic = await ctx.api.token({ basic: [client.client_id, client.client_secret], form: await bearer() });
+      assert.equal(basic.status, 200, JSON.stringify(basic.json));
+      const posted = await ctx.api.token({
+        form: new URLSearchParams({
+          grant_type: TOKEN_EXCHANGE,
+          subject_token_type: JWT_TYPE,
+          subject_token: await mint(),
+          client_id: client.client_id,
+          client_secret: client.client_secret,
+          resource: AUDIENCE,
+        }).toString(),
+      });
+      assert.equal(posted.status, 200, JSON.stringify(posted.json));
+      assert.equal(posted.json.issued_token_type, "urn:ietf:params:oauth:token-type:access_token");
+
+      const wrong = await ctx.api.token({ basic: [client.client_id, "not-the-secret"], form: await bearer() });
+      assert.equal(wrong.status, 401, JSON.stringify(wrong.json));
+      assert.equal(wrong.json.error, "invalid_client");
+      const someoneElse = await ctx.api.token({ basic: [other.client_id, other.client_secret], form: await bearer({ client_id: client.client_id }) });
+      assert.equal(someoneElse.status, 401, JSON.stringify(someoneElse.json));
+      assert.equal(someoneElse.json.error, "invalid_client");
+    } finally {
+      await platform.close();
+    }
+  });
+
+  test("node-oidc-provider's RFC 9068 access tokens (typ at+jwt) are exchanged, unless the issuer is told not to", async () => {
+    const op = await startOidcProvider({ audience: PLATFORM_AUDIENCE });
+    try {
+      const trusted = await trust(op);
+      assert.equal(trusted.accept_access_tokens, true);
+      const client = await ctx.api.createClient({
+        client_id: `from-idp-${STORAGE}`,
+        grants: [{ audience: AUDIENCE, scopes: ["deploy"] }],
+        federated_credentials: [{ name: "ci-runner", issuer: op.issuer, subject: op.clientId }],
+      });
+      const exchangeAccessToken = async () =>
+        ctx.api.token({
+          form: new URLSearchParams({
+            grant_type: TOKEN_EXCHANGE,
+            subject_token_type: ACCESS_TOKEN_TYPE,
+            subject_token: await op.accessToken(),
+            client_id: client.client_id,
+            resource: AUDIENCE,
+          }).toString(),
+        });
+      const r = await exchangeAccessToken();
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      assert.equal(r.json.issued_token_type, ACCESS_TOKEN_TYPE);
+      const jwks = createRemoteJWKSet(new URL(`${ctx.w.base}/.well-known/jwks.json`));
+      const { payload } = await jwtVerify(r.json.access_token, jwks, { issuer: ctx.w.base, audience: AUDIENCE, typ: "at+jwt" });
+      assert.deepEqual(payload.act, { iss: op.issuer, sub: op.clientId, federated_credential: "ci-runner" });
+
+      const bearer = await ctx.api.token({
+        form: new URLSearchParams({
+          grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer",
+          assertion: await op.accessToken(),
+          client_id: client.client_id,
+        }).toString(),
+      });
+      assert.equal(bearer.status, 200, JSON.stringify(bearer.json));
+
+      const off = await ctx.api.admin("PATCH", `/admin/federation/issuers/${trusted.id}`, { accept_access_tokens: false });
+      assert.equal(off.status, 200, JSON.stringify(off.json));
+      assert.equal(off.json.accept_access_tokens, false);
+      const refused = await exchangeAccessToken();
+      assert.equal(refused.status, 400, JSON.stringify(refused.json));
+      assert.equal(refused.json.error, "invalid_request");
+    } finally {
+      await op.close();
+    }
   });
 });

@@ -1,8 +1,11 @@
-// A small local OIDC issuer for the federation tests: discovery and a JWK
-// set over HTTP on 127.0.0.1, minting tokens shaped like GitHub Actions'
-// and Kubernetes' projected service-account tokens (RS256, as both sign).
+// Issuers for the federation tests, on 127.0.0.1: a small local OIDC
+// issuer (discovery and a JWK set over HTTP, minting tokens shaped like
+// GitHub Actions' and Kubernetes' projected service-account tokens, RS256
+// as both sign), and node-oidc-provider as a real RFC 9068 issuer of
+// client-credentials access tokens.
 import { createServer } from "node:http";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
+import Provider from "oidc-provider";
 
 /**
  * Start an issuer at http://127.0.0.1:<port><path>. Returns `{issuer,
@@ -40,6 +43,17 @@ export async function startIssuer(path = "") {
         .setNotBefore("0s")
         .setExpirationTime(expiresIn)
         .sign(key.privateKey);
+    },
+    /**
+     * A token whose payload is `payload` exactly as given (JSON text, so
+     * that numbers beyond JavaScript's reach, like i64::MIN, survive).
+     */
+    async mintRaw(payload, { kid = keys[keys.length - 1].kid, typ = "JWT" } = {}) {
+      const key = keys.find((k) => k.kid === kid);
+      const b64 = (bytes) => Buffer.from(bytes).toString("base64url");
+      const input = `${b64(JSON.stringify({ alg: "RS256", typ, kid }))}.${b64(payload)}`;
+      const signature = await crypto.subtle.sign("RSASSA-PKCS1-v1_5", key.privateKey, new TextEncoder().encode(input));
+      return `${input}.${b64(new Uint8Array(signature))}`;
     },
     /** Publish a new key and sign with it from now on (the old one stays published). */
     async rotate() {
@@ -79,5 +93,61 @@ export function kubernetesClaims({ namespace = "payments", serviceAccount = "api
   return {
     sub: `system:serviceaccount:${namespace}:${serviceAccount}`,
     "kubernetes.io": { namespace, serviceaccount: { name: serviceAccount, uid: crypto.randomUUID() }, pod: { name: `${serviceAccount}-0`, uid: crypto.randomUUID() } },
+  };
+}
+
+/**
+ * node-oidc-provider (npm `oidc-provider`) as a real issuer at
+ * http://127.0.0.1:<port>: one client_credentials client, and a resource
+ * server whose access tokens are JWTs (RFC 9068: `typ` at+jwt, RS256) for
+ * `audience`, as Duende and Auth0's RFC 9068 profile issue them. Returns
+ * `{issuer, clientId, accessToken(), close()}`.
+ */
+export async function startOidcProvider({ audience }) {
+  const { privateKey } = await generateKeyPair("RS256", { modulusLength: 2048, extractable: true });
+  const signingKey = { ...(await exportJWK(privateKey)), kid: "op-1", alg: "RS256", use: "sig" };
+  const server = createServer();
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const issuer = `http://127.0.0.1:${server.address().port}`;
+  const clientId = "ci-runner";
+  const clientSecret = crypto.randomUUID();
+  const provider = new Provider(issuer, {
+    jwks: { keys: [signingKey] },
+    clients: [{ client_id: clientId, client_secret: clientSecret, grant_types: ["client_credentials"], redirect_uris: [], response_types: [] }],
+    ttl: { ClientCredentials: 300 },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => "https://m2m-edge.example",
+        useGrantedResource: () => true,
+        getResourceServerInfo: () => ({ scope: "deploy", audience, accessTokenFormat: "jwt", accessTokenTTL: 300, jwt: { sign: { alg: "RS256" } } }),
+      },
+    },
+  });
+  server.on("request", provider.callback());
+  return {
+    issuer,
+    clientId,
+    /** A client-credentials access token, asked of the provider as any client would. */
+    async accessToken() {
+      const r = await fetch(`${issuer}/token`, {
+        method: "POST",
+        headers: {
+          authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString("base64")}`,
+          "content-type": "application/x-www-form-urlencoded",
+        },
+        body: "grant_type=client_credentials&scope=deploy",
+      });
+      const body = await r.json();
+      if (r.status !== 200) throw new Error(`oidc-provider token: ${r.status} ${JSON.stringify(body)}`);
+      return body.access_token;
+    },
+    close: () =>
+      new Promise((resolve) => {
+        server.close(resolve);
+        server.closeAllConnections();
+      }),
   };
 }

@@ -432,6 +432,9 @@ pub struct IssuerCreate {
     /// Let one token be used many times (Kubernetes projected tokens).
     #[arg(long)]
     pub reusable_tokens: bool,
+    /// Whether its access tokens (typ at+jwt, RFC 9068) are taken as well as its identity tokens (default true).
+    #[arg(long, value_name = "true|false")]
+    pub accept_access_tokens: Option<bool>,
 }
 
 /// `federation issuers update`.
@@ -454,6 +457,9 @@ pub struct IssuerUpdate {
     /// A new maximum token age, seconds.
     #[arg(long)]
     pub max_token_age: Option<u32>,
+    /// Take its access tokens (typ at+jwt, RFC 9068) or not.
+    #[arg(long, value_name = "true|false")]
+    pub accept_access_tokens: Option<bool>,
     /// Apply only if the issuer is still at this version (its ETag).
     #[arg(long)]
     pub if_match: Option<String>,

@@ -581,8 +581,18 @@ async fn resources(admin: &Admin, command: Resources, format: Format) -> Outcome
     Ok(())
 }
 
-const ISSUER_FIELDS: [&str; 9] =
-    ["id", "issuer", "name", "jwks_uri", "audiences", "algorithm", "max_token_age", "single_use", "updated_at"];
+const ISSUER_FIELDS: [&str; 10] = [
+    "id",
+    "issuer",
+    "name",
+    "jwks_uri",
+    "audiences",
+    "algorithm",
+    "max_token_age",
+    "single_use",
+    "accept_access_tokens",
+    "updated_at",
+];
 
 fn algorithm_name(a: Algorithm) -> &'static str {
     match a {
@@ -603,6 +613,7 @@ async fn issuers(admin: &Admin, command: Issuers, format: Format) -> Outcome {
                 ("algorithm", args.algorithm.map(|a| json!(algorithm_name(a)))),
                 ("max_token_age", args.max_token_age.map(Value::from)),
                 ("single_use", args.reusable_tokens.then_some(json!(false))),
+                ("accept_access_tokens", args.accept_access_tokens.map(Value::from)),
             ]);
             show(
                 &admin.call(Method::POST, "/admin/federation/issuers", Some(&request), None).await?,
@@ -630,6 +641,7 @@ async fn issuers(admin: &Admin, command: Issuers, format: Format) -> Outcome {
                 ("jwks_uri", args.jwks_uri.map(Value::from)),
                 ("algorithm", args.algorithm.map(|a| json!(algorithm_name(a)))),
                 ("max_token_age", args.max_token_age.map(Value::from)),
+                ("accept_access_tokens", args.accept_access_tokens.map(Value::from)),
             ]);
             let answer = admin.call(Method::PATCH, &path(&args.id), Some(&request), args.if_match.as_deref()).await?;
             show(&answer, &ISSUER_FIELDS, format);

@@ -5,8 +5,9 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use m2m_edge_verify::claims::numeric_date;
+use m2m_edge_verify::time::{self, TimeRules};
 use m2m_edge_verify::token::object;
+use m2m_edge_verify::Rejection;
 use serde_json::{Map, Value};
 
 use crate::ports::StoreError;
@@ -85,7 +86,7 @@ pub enum Refusal {
     /// `aud` is the token endpoint URL in an assertion typed
     /// [`CLIENT_AUTHENTICATION_TYPE`], which must name the issuer.
     TypedAudience,
-    /// `exp` missing or passed.
+    /// `exp` missing, not a NumericDate, or passed.
     Expired,
     /// `nbf` or `iat` in the future.
     NotYetValid,
@@ -116,7 +117,7 @@ impl Refusal {
             Refusal::TypedAudience => {
                 "aud is the token endpoint URL, not the issuer, in a client-authentication+jwt assertion"
             }
-            Refusal::Expired => "expired or no exp",
+            Refusal::Expired => "expired, or no exp that is a NumericDate",
             Refusal::NotYetValid => "nbf or iat in the future",
             Refusal::TooLong => "valid for longer than ASSERTION_MAX_LIFETIME",
             Refusal::NoJti => "no jti",
@@ -142,11 +143,6 @@ pub fn claimed(jwt: &str, name: &str) -> Option<String> {
     let payload = jwt.split('.').nth(1)?;
     let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
     object(&bytes, "payload").ok()?.get(name)?.as_str().map(str::to_string)
-}
-
-/// A NumericDate claim (RFC 7519 §2), if present.
-pub(crate) fn seconds(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, Refusal> {
-    claims.get(name).map(|v| numeric_date(v).ok_or(Refusal::Malformed)).transpose()
 }
 
 fn text<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
@@ -192,26 +188,26 @@ pub fn check(typ: Option<&str>, claims: &Map<String, Value>, expected: &Expected
         return Err(Refusal::Subject);
     }
     audience(claims, typ.is_some_and(is_client_authentication_type), expected)?;
-    let exp = seconds(claims, "exp")?.ok_or(Refusal::Expired)?;
-    if expected.now >= exp.saturating_add(LEEWAY_SECS) {
-        return Err(Refusal::Expired);
-    }
-    let not_before = expected.now.saturating_add(LEEWAY_SECS);
-    if seconds(claims, "nbf")?.is_some_and(|nbf| nbf > not_before) {
-        return Err(Refusal::NotYetValid);
-    }
-    let iat = seconds(claims, "iat")?;
-    if iat.is_some_and(|iat| iat > not_before) {
-        return Err(Refusal::NotYetValid);
-    }
-    // From iat when given (how long it was made to last), else from now
-    // (how long it can still be used): either way bounded.
-    let lifetime = exp.saturating_sub(iat.unwrap_or(expected.now));
-    if lifetime > expected.max_lifetime.saturating_add(LEEWAY_SECS) {
-        return Err(Refusal::TooLong);
-    }
+    let rules = TimeRules {
+        now: expected.now,
+        leeway: LEEWAY_SECS,
+        require_iat: false,
+        max_age: None,
+        max_lifetime: Some(expected.max_lifetime),
+    };
+    let times = time::check(claims, &rules).map_err(|r| match r {
+        Rejection::Claim("exp") | Rejection::Expired => Refusal::Expired,
+        Rejection::NotYetValid => Refusal::NotYetValid,
+        Rejection::TooLong => Refusal::TooLong,
+        _ => Refusal::Malformed,
+    })?;
     let jti = text(claims, "jti").ok_or(Refusal::NoJti)?;
-    Ok(Checked { issuer: issuer.to_string(), subject: subject.to_string(), jti: jti.to_string(), expires_at: exp })
+    Ok(Checked {
+        issuer: issuer.to_string(),
+        subject: subject.to_string(),
+        jti: jti.to_string(),
+        expires_at: times.expires_at,
+    })
 }
 
 /// Where used assertion ids are remembered until their assertion expires,
@@ -291,7 +287,8 @@ mod tests {
         assert_eq!(refusal(|c| drop(c.insert("aud".into(), json!(AUD)))), Refusal::SeveralAudiences);
         assert_eq!(refusal(|c| drop(c.remove("exp"))), Refusal::Expired);
         assert_eq!(refusal(|c| drop(c.insert("exp".into(), json!(NOW - LEEWAY_SECS)))), Refusal::Expired);
-        assert_eq!(refusal(|c| drop(c.insert("exp".into(), json!("soon")))), Refusal::Malformed);
+        assert_eq!(refusal(|c| drop(c.insert("exp".into(), json!("soon")))), Refusal::Expired);
+        assert_eq!(refusal(|c| drop(c.insert("iat".into(), json!("now")))), Refusal::Malformed);
         assert_eq!(refusal(|c| drop(c.insert("nbf".into(), json!(NOW + 31)))), Refusal::NotYetValid);
         assert_eq!(refusal(|c| drop(c.insert("iat".into(), json!(NOW + 31)))), Refusal::NotYetValid);
         assert_eq!(refusal(|c| drop(c.insert("exp".into(), json!(NOW + 331)))), Refusal::TooLong);
@@ -304,6 +301,14 @@ mod tests {
         );
         assert_eq!(refusal(|c| drop(c.remove("jti"))), Refusal::NoJti);
         assert_eq!(refusal(|c| drop(c.insert("jti".into(), json!("")))), Refusal::NoJti);
+    }
+
+    #[test]
+    fn times_at_the_edges_of_i64_are_refused_not_wrapped() {
+        assert_eq!(refusal(|c| drop(c.insert("iat".into(), json!(i64::MIN)))), Refusal::TooLong);
+        assert_eq!(refusal(|c| drop(c.insert("exp".into(), json!(i64::MAX)))), Refusal::TooLong);
+        assert_eq!(refusal(|c| drop(c.insert("exp".into(), json!(i64::MIN)))), Refusal::Expired);
+        assert_eq!(refusal(|c| drop(c.insert("nbf".into(), json!(i64::MAX)))), Refusal::NotYetValid);
     }
 
     #[test]

@@ -241,7 +241,7 @@ fn issuers_are_administered_and_cannot_be_removed_while_credentials_name_them() 
 }
 
 #[test]
-fn the_exchange_needs_its_parameters_and_nothing_else() {
+fn the_exchange_needs_its_parameters() {
     let (w, github, _, client) = world();
     let token = github.key.sign(&github.kid, &github_claims("p"));
     let bad = |form: String, what: &str| {
@@ -252,7 +252,277 @@ fn the_exchange_needs_its_parameters_and_nothing_else() {
     bad(format!("grant_type={TOKEN_EXCHANGE}&subject_token_type=urn:ietf:params:oauth:token-type:saml2&subject_token={token}&client_id={client}"), "saml2");
     bad(format!("grant_type={TOKEN_EXCHANGE}&subject_token_type={JWT_TYPE}&subject_token={token}"), "no client_id");
     bad(format!("grant_type={TOKEN_EXCHANGE}&subject_token_type={JWT_TYPE}&subject_token={token}&client_id={client}&actor_token=x"), "actor_token");
-    bad(format!("grant_type={TOKEN_EXCHANGE}&subject_token_type={JWT_TYPE}&subject_token={token}&client_id={client}&client_secret=s"), "a secret beside");
+    // Client authentication beside the platform token is taken, and must succeed.
+    let wrong = w.token_form(&format!(
+        "grant_type={TOKEN_EXCHANGE}&subject_token_type={JWT_TYPE}&subject_token={token}&client_id={client}&client_secret=s"
+    ));
+    assert_eq!((wrong.status, error_of(&wrong).as_str()), (401, "invalid_client"), "a wrong secret beside");
     let d = w.call(Req::get("/.well-known/oauth-authorization-server").build()).body_json();
     assert!(d["grant_types_supported"].as_array().unwrap().contains(&json!(TOKEN_EXCHANGE)));
+}
+
+#[test]
+fn a_platform_token_issued_at_the_extremes_of_time_is_refused_not_wrapped() {
+    let (w, github, _, client) = world();
+    for (name, value) in [("iat", json!(i64::MIN)), ("exp", json!(i64::MAX)), ("nbf", json!(i64::MIN))] {
+        let mut claims = github_claims(&format!("extreme-{name}"));
+        claims[name] = value;
+        let r = exchange(&w, &github.key.sign(&github.kid, &claims), &client);
+        if name == "iat" {
+            assert_eq!(r.status, 400, "iat {}: {}", i64::MIN, String::from_utf8_lossy(&r.body));
+        } else {
+            assert_eq!(r.status, 200, "{name} at the extreme is merely far away: {}", String::from_utf8_lossy(&r.body));
+        }
+    }
+    assert!(w.log.lines().iter().any(|l| l.contains("older than the issuer's max_token_age")), "{:?}", w.log.lines());
+}
+
+#[test]
+fn a_forged_platform_token_is_refused_without_a_storage_write_and_a_signed_mismatch_is_recorded() {
+    let (w, github, _, client) = world();
+    let signed = github.key.sign(&github.kid, &github_claims("forged"));
+    let (input, _) = signed.rsplit_once('.').unwrap();
+    let forged = format!("{input}.{}", "A".repeat(342));
+    let unknown_kid = github.key.sign("gh-unknown", &github_claims("unknown-kid"));
+    for i in 0..50 {
+        let token = if i % 2 == 0 { &forged } else { &unknown_kid };
+        assert_eq!(exchange(&w, token, &client).status, 400);
+    }
+    let failures = |w: &World| {
+        let r = w.admin(Method::Get, &format!("/admin/clients/{client}/federation/failures"), None);
+        assert_eq!(r.status, 200);
+        r.body_json()["failures"].as_array().unwrap().clone()
+    };
+    assert_eq!(failures(&w), Vec::<Value>::new(), "an unverified token wrote a failure record");
+    assert!(w.log.lines().iter().any(|l| l.contains("signature does not verify")), "{:?}", w.log.lines());
+
+    let mut other_repo = github_claims("mismatch");
+    other_repo["sub"] = json!("repo:acme/other:environment:production");
+    other_repo["repository"] = json!("acme/other");
+    assert_eq!(exchange(&w, &github.key.sign(&github.kid, &other_repo), &client).status, 400);
+    let recorded = failures(&w);
+    assert_eq!(recorded.len(), 2, "{recorded:?}");
+    assert!(recorded.iter().all(|f| f["count"] == 1), "{recorded:?}");
+}
+
+#[test]
+fn a_credential_that_names_no_workload_is_refused_and_a_stored_one_matches_nothing() {
+    let (w, github, _, client) = world();
+    for (rules, what) in [
+        (json!({"claims": {"iss": GITHUB}}), "iss alone"),
+        (json!({"claims": {"aud": AUDIENCE, "jti": "x"}}), "aud and jti"),
+        (json!({"claims": {"/iss": GITHUB, "/aud/0": AUDIENCE}}), "the same as JSON Pointers"),
+        (json!({"claims": {"exp": "1800000300", "nbf": "1", "iat": "1"}}), "times"),
+    ] {
+        let mut credential = json!({"name": "whole-platform", "issuer": GITHUB});
+        credential.as_object_mut().unwrap().extend(rules.as_object().unwrap().clone());
+        for method in [Method::Patch, Method::Post] {
+            let (path, body) = match method {
+                Method::Patch => (format!("/admin/clients/{client}"), json!({"federated_credentials": [credential]})),
+                _ => (
+                    "/admin/clients".to_string(),
+                    json!({"name": "everyone", "grants": [{"audience": "https://api.test", "scopes": ["deploy"]}], "federated_credentials": [credential]}),
+                ),
+            };
+            let r = w.admin(method, &path, Some(body));
+            assert_eq!(r.status, 400, "{what}: {}", String::from_utf8_lossy(&r.body));
+            assert_eq!(r.body_json()["field"], "federated_credentials[0].claims", "{what}");
+        }
+    }
+    // One stored before the rule (or written by hand) stops matching.
+    pollster::block_on(async {
+        use m2m_edge_core::client::{ClientId, ClientStore};
+        let id = ClientId::parse(&client).unwrap();
+        let mut record = w.store.get(&id).await.unwrap().unwrap();
+        record.federated_credentials = serde_json::from_value(json!([
+            {"name": "whole-platform", "issuer": GITHUB, "claims": {"iss": GITHUB}}
+        ]))
+        .unwrap();
+        assert_eq!(w.store.update(&record).await.unwrap(), m2m_edge_core::ports::Write::Done);
+    });
+    let r = exchange(&w, &github.key.sign(&github.kid, &github_claims("any-repo")), &client);
+    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+    let failures = w.admin(Method::Get, &format!("/admin/clients/{client}/federation/failures"), None).body_json();
+    assert!(failures["failures"][0]["last_reason"].as_str().unwrap().contains("names no workload"), "{failures}");
+}
+
+#[test]
+fn a_single_use_issuer_token_without_jti_is_refused_not_reusable() {
+    let (w, github, _, client) = world();
+    let mut claims = github_claims("unused");
+    claims.as_object_mut().unwrap().remove("jti");
+    let token = github.key.sign(&github.kid, &claims);
+    for _ in 0..2 {
+        let r = exchange(&w, &token, &client);
+        assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+    }
+    let failures = w.admin(Method::Get, &format!("/admin/clients/{client}/federation/failures"), None).body_json();
+    assert!(failures["failures"][0]["last_reason"].as_str().unwrap().contains("no jti"), "{failures}");
+}
+
+#[test]
+fn a_platform_token_without_a_subject_is_refused_so_act_sub_is_never_empty() {
+    let (w, github, _, client) = world();
+    // main-branch matches on repository and ref alone, so only the rule on
+    // sub itself can refuse these.
+    for (i, sub) in [None, Some(json!("")), Some(json!(7)), Some(json!(["repo:acme/deploy"]))].into_iter().enumerate() {
+        let mut claims = github_claims(&format!("no-sub-{i}"));
+        match sub {
+            None => drop(claims.as_object_mut().unwrap().remove("sub")),
+            Some(sub) => claims["sub"] = sub,
+        }
+        let r = exchange(&w, &github.key.sign(&github.kid, &claims), &client);
+        assert_eq!(r.status, 400, "{claims}: {}", String::from_utf8_lossy(&r.body));
+    }
+    assert!(w.log.lines().iter().any(|l| l.contains("no sub")), "{:?}", w.log.lines());
+}
+
+const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+#[test]
+fn the_platform_grants_take_client_authentication_when_sent_and_it_must_be_the_client_the_token_is_for() {
+    let (w, github, _, _) = world();
+    let grants = json!([{"audience": "https://api.test", "scopes": ["deploy"]}]);
+    let (id, secret) = w.create(json!({"client_id": "ci-deployer", "name": "ci", "grants": grants,
+        "federated_credentials": [{"name": "release", "issuer": GITHUB, "subject": "repo:acme/deploy:environment:production"}]}));
+    let (other, other_secret) = w.create(json!({"client_id": "other", "name": "other", "grants": grants}));
+    let token = |jti: &str| github.key.sign(&github.kid, &github_claims(jti));
+
+    // RFC 7523 §2.1: a library that always authenticates (Basic) with the
+    // JWT bearer grant, with or without client_id in the body.
+    for (i, body_id) in [None, Some(id.as_str())].into_iter().enumerate() {
+        let mut form = format!("grant_type={JWT_BEARER}&assertion={}", token(&format!("basic-{i}")));
+        if let Some(body_id) = body_id {
+            form.push_str(&format!("&client_id={body_id}"));
+        }
+        let r = w.call(Req::token().basic(&id, &secret).form(&form));
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let (_, claims) = w.verify(r.body_json()["access_token"].as_str().unwrap());
+        assert_eq!(
+            (claims["sub"].as_str(), claims["act"]["federated_credential"].as_str()),
+            (Some("ci-deployer"), Some("release"))
+        );
+    }
+    // RFC 8693 §2.1: the same for token exchange, client_secret_post.
+    let r = w.token_form(&format!(
+        "grant_type={TOKEN_EXCHANGE}&subject_token_type={JWT_TYPE}&subject_token={}&client_id={id}&client_secret={secret}",
+        token("post")
+    ));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.body_json()["issued_token_type"], "urn:ietf:params:oauth:token-type:access_token");
+
+    let refused = |r: m2m_edge_core::http::Response, status: u16, code: &str, what: &str| {
+        assert_eq!((r.status, error_of(&r).as_str()), (status, code), "{what}: {}", String::from_utf8_lossy(&r.body));
+    };
+    refused(
+        w.call(Req::token().basic(&id, "wrong").form(&format!("grant_type={JWT_BEARER}&assertion={}", token("wrong")))),
+        401,
+        "invalid_client",
+        "a wrong secret",
+    );
+    refused(
+        w.call(
+            Req::token()
+                .basic(&other, &other_secret)
+                .form(&format!("grant_type={JWT_BEARER}&assertion={}&client_id={id}", token("another"))),
+        ),
+        401,
+        "invalid_client",
+        "another client authenticated for this one",
+    );
+    refused(
+        w.call(
+            Req::token()
+                .basic(&other, &other_secret)
+                .form(&format!("grant_type={JWT_BEARER}&assertion={}", token("theirs"))),
+        ),
+        400,
+        "invalid_grant",
+        "another client, whose credentials the platform token does not match",
+    );
+}
+
+const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
+
+/// A client-credentials access token of an RFC 9068 issuer (Duende,
+/// node-oidc-provider, Auth0's RFC 9068 profile): `typ` at+jwt, `sub` and
+/// `client_id` the issuer's client.
+fn rfc9068_claims(jti: &str) -> Value {
+    json!({"iss": GITHUB, "aud": AUDIENCE, "sub": "ci-runner", "client_id": "ci-runner", "scope": "deploy",
+           "iat": NOW - 10, "exp": NOW + 300, "jti": jti})
+}
+
+#[test]
+fn an_access_token_of_a_trusted_issuer_is_exchanged_unless_the_issuer_says_no_and_never_one_of_ours() {
+    let (w, github, _, _) = world();
+    let grants = json!([{"audience": "https://api.test", "scopes": ["deploy"]}]);
+    w.create(json!({"client_id": "from-idp", "name": "from-idp", "grants": grants,
+        "federated_credentials": [{"name": "ci-runner", "issuer": GITHUB, "subject": "ci-runner"}]}));
+    let token = |jti: &str| github.key.sign_typed(&github.kid, "at+jwt", &rfc9068_claims(jti));
+    for (i, subject_token_type) in [ACCESS_TOKEN_TYPE, JWT_TYPE].into_iter().enumerate() {
+        let r = w.token_form(&format!(
+            "grant_type={TOKEN_EXCHANGE}&subject_token_type={subject_token_type}&subject_token={}&client_id=from-idp",
+            token(&format!("te-{i}"))
+        ));
+        assert_eq!(r.status, 200, "{subject_token_type}: {}", String::from_utf8_lossy(&r.body));
+        let (_, claims) = w.verify(r.body_json()["access_token"].as_str().unwrap());
+        assert_eq!(claims["act"], json!({"iss": GITHUB, "sub": "ci-runner", "federated_credential": "ci-runner"}));
+    }
+    let r = w.token_form(&format!("grant_type={JWT_BEARER}&assertion={}&client_id=from-idp", token("bearer")));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+
+    // The issuer can say no: then an at+jwt is refused as before.
+    let list = w.admin(Method::Get, "/admin/federation/issuers", None).body_json();
+    let issuer = list["issuers"].as_array().unwrap().iter().find(|i| i["issuer"] == GITHUB).unwrap().clone();
+    assert_eq!(issuer["accept_access_tokens"], true, "on by default");
+    let path = format!("/admin/federation/issuers/{}", issuer["id"].as_str().unwrap());
+    let patched = w.admin(Method::Patch, &path, Some(json!({"accept_access_tokens": false})));
+    assert_eq!((patched.status, &patched.body_json()["accept_access_tokens"]), (200, &json!(false)));
+    let bad = w.admin(Method::Patch, &path, Some(json!({"accept_access_tokens": "no"})));
+    assert_eq!((bad.status, &bad.body_json()["field"]), (400, &json!("accept_access_tokens")));
+    let r = w.token_form(&format!(
+        "grant_type={TOKEN_EXCHANGE}&subject_token_type={ACCESS_TOKEN_TYPE}&subject_token={}&client_id=from-idp",
+        token("refused")
+    ));
+    assert_eq!((r.status, error_of(&r).as_str()), (400, "invalid_request"), "{}", String::from_utf8_lossy(&r.body));
+
+    // This deployment trusted as an issuer (by mistake, or to chain): its
+    // own access tokens are never exchanged, whatever the setting.
+    w.fetcher.serve(&format!("{ORIGIN}/.well-known/jwks.json"), &w.jwks());
+    let ours = w.admin(
+        Method::Post,
+        "/admin/federation/issuers",
+        Some(json!({"issuer": ORIGIN, "jwks_uri": format!("{ORIGIN}/.well-known/jwks.json"), "algorithm": "ES256",
+                    "audiences": ["https://api.test"], "accept_access_tokens": true})),
+    );
+    assert_eq!(ours.status, 201, "{}", String::from_utf8_lossy(&ours.body));
+    let (holder, holder_secret) = w.create(json!({"name": "holder", "grants": grants}));
+    w.create(json!({"client_id": "chained", "name": "chained", "grants": grants,
+        "federated_credentials": [{"name": "holder", "issuer": ORIGIN, "subject": holder}]}));
+    let own = w.token_basic(&holder, &holder_secret, "grant_type=client_credentials");
+    let own = own.body_json()["access_token"].as_str().unwrap().to_string();
+    let r = w.token_form(&format!(
+        "grant_type={TOKEN_EXCHANGE}&subject_token_type={ACCESS_TOKEN_TYPE}&subject_token={own}&client_id=chained"
+    ));
+    assert_eq!((r.status, error_of(&r).as_str()), (400, "invalid_request"), "{}", String::from_utf8_lossy(&r.body));
+}
+
+#[test]
+fn the_operator_log_names_the_rule_a_platform_token_broke_never_its_opposite() {
+    let (w, github, k8s, client) = world();
+    // An ES256 token where the issuer is pinned to RS256.
+    let mut claims = github_claims("es256");
+    claims["iss"] = json!(GITHUB);
+    assert_eq!(exchange(&w, &k8s.key.sign(&github.kid, &claims), &client).status, 400);
+    // An access token where the issuer's access tokens are not taken.
+    let list = w.admin(Method::Get, "/admin/federation/issuers", None).body_json();
+    let id = list["issuers"].as_array().unwrap().iter().find(|i| i["issuer"] == GITHUB).unwrap()["id"].clone();
+    let path = format!("/admin/federation/issuers/{}", id.as_str().unwrap());
+    assert_eq!(w.admin(Method::Patch, &path, Some(json!({"accept_access_tokens": false}))).status, 200);
+    let at = github.key.sign_typed(&github.kid, "at+jwt", &github_claims("at"));
+    assert_eq!(exchange(&w, &at, &client).status, 400);
+    let lines = w.log.lines();
+    assert!(lines.iter().any(|l| l.contains("alg must be RS256")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains("typ must not be at+jwt")), "{lines:?}");
+    assert!(!lines.iter().any(|l| l.contains("alg must be ES256") || l.contains("typ must be at+jwt")), "{lines:?}");
 }

@@ -200,10 +200,16 @@ impl IssuerKeyPair {
 
     /// A token with `claims`, signed with this key under `kid`.
     pub fn sign(&self, kid: &str, claims: &serde_json::Value) -> String {
+        self.sign_typed(kid, "JWT", claims)
+    }
+
+    /// The same with header `typ` = `typ` (`at+jwt`: an RFC 9068 access
+    /// token, as Duende or node-oidc-provider issue them).
+    pub fn sign_typed(&self, kid: &str, typ: &str, claims: &serde_json::Value) -> String {
         match self {
             IssuerKeyPair::Rsa(key) => {
                 use rsa::signature::{SignatureEncoding, Signer as _};
-                let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": kid});
+                let header = serde_json::json!({"alg": "RS256", "typ": typ, "kid": kid});
                 let input = format!(
                     "{}.{}",
                     URL_SAFE_NO_PAD.encode(header.to_string()),
@@ -213,7 +219,7 @@ impl IssuerKeyPair {
                 let signature = signer.sign(input.as_bytes());
                 format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
             }
-            IssuerKeyPair::Ec(key) => key.sign(&serde_json::json!({"alg": "ES256", "typ": "JWT", "kid": kid}), claims),
+            IssuerKeyPair::Ec(key) => key.sign(&serde_json::json!({"alg": "ES256", "typ": typ, "kid": kid}), claims),
         }
     }
 }

@@ -3,6 +3,7 @@
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use crate::time::{self, TimeRules};
 use crate::Rejection;
 
 /// What a request needs of a token beyond its validity.
@@ -126,25 +127,12 @@ pub fn check(
     if !audience.iter().any(|a| expected.audiences.contains(a)) {
         return Err(Rejection::Audience);
     }
-    let exp = seconds(&claims, "exp")?.ok_or(Rejection::Claim("exp"))?;
-    if expected.now >= exp.saturating_add(expected.leeway) {
-        return Err(Rejection::Expired);
-    }
-    if let Some(nbf) = seconds(&claims, "nbf")? {
-        if nbf > expected.now.saturating_add(expected.leeway) {
-            return Err(Rejection::NotYetValid);
-        }
-    }
-    let iat = seconds(&claims, "iat")?.ok_or(Rejection::Claim("iat"))?;
-    if iat > expected.now.saturating_add(expected.leeway) {
-        return Err(Rejection::NotYetValid);
-    }
-    if let Some(max_age) = required.max_token_age {
-        let max_age = i64::try_from(max_age).unwrap_or(i64::MAX);
-        if expected.now.saturating_sub(iat) > max_age.saturating_add(expected.leeway) {
-            return Err(Rejection::TooOld);
-        }
-    }
+    let rules = TimeRules {
+        max_age: required.max_token_age.map(|age| i64::try_from(age).unwrap_or(i64::MAX)),
+        ..TimeRules::at(expected.now, expected.leeway)
+    };
+    let times = time::check(&claims, &rules)?;
+    let issued_at = times.issued_at.ok_or(Rejection::Claim("iat"))?;
     let client_id = string(&claims, "client_id")?;
     let subject = string(&claims, "sub")?;
     let jti = string(&claims, "jti")?;
@@ -166,23 +154,7 @@ pub fn check(
     for registered in ["iss", "aud", "exp", "nbf", "iat", "client_id", "sub", "jti", "scope"] {
         claims.remove(registered);
     }
-    Ok(VerifiedToken { client_id, subject, audience, scopes, issued_at: iat, expires_at: exp, jti, claims })
-}
-
-/// A NumericDate (RFC 7519 §2): an integer or a non-integer number of
-/// seconds (the fraction dropped); `None` if `value` is neither.
-pub fn numeric_date(value: &Value) -> Option<i64> {
-    match value {
-        Value::Number(n) => {
-            n.as_i64().or_else(|| n.as_f64().filter(|f| f.is_finite() && f.abs() < 1e15).map(|f| f.floor() as i64))
-        }
-        _ => None,
-    }
-}
-
-/// The NumericDate claim `name`; `None` if absent.
-fn seconds(claims: &Map<String, Value>, name: &'static str) -> Result<Option<i64>, Rejection> {
-    claims.get(name).map(|v| numeric_date(v).ok_or(Rejection::Claim(name))).transpose()
+    Ok(VerifiedToken { client_id, subject, audience, scopes, issued_at, expires_at: times.expires_at, jti, claims })
 }
 
 fn string(claims: &Map<String, Value>, name: &'static str) -> Result<String, Rejection> {

@@ -3,7 +3,8 @@
 use std::fmt;
 
 /// A refused request. Each variant names the check that failed — never
-/// key material, never the token.
+/// key material, never the token — and its message states the rule the
+/// token broke, never the rule it kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rejection {
     /// No bearer token: no `Authorization` header, another scheme, or an
@@ -17,12 +18,21 @@ pub enum Rejection {
     /// Not a compact JWS of three canonical base64url parts holding JSON
     /// objects without repeated member names; names what was wrong.
     Malformed(&'static str),
-    /// `alg` is not `ES256` (RFC 8725 §3.1: the algorithm is fixed, never
-    /// taken from the token).
-    Algorithm,
-    /// `typ` is not `at+jwt` (RFC 9068 §4, RFC 8725 §3.11: an ID token or
-    /// another JWT is not an access token).
+    /// `alg` is not the one algorithm expected — `ES256` for access
+    /// tokens (RFC 8725 §3.1: the algorithm is fixed, never taken from the
+    /// token).
+    Algorithm {
+        /// The algorithm the token had to use (`ES256`, `RS256`).
+        expected: &'static str,
+    },
+    /// `typ` is not `at+jwt` where an access token is required (RFC 9068
+    /// §4, RFC 8725 §3.11: an ID token or another JWT is not an access
+    /// token).
     Type,
+    /// `typ` is `at+jwt` where an access token is not accepted (a client
+    /// assertion; a platform token of an issuer whose access tokens are
+    /// not taken): RFC 8725 §3.11 the other way round.
+    AccessTokenType,
     /// `crit` lists extensions this verifier does not implement (RFC 7515 §4.1.11).
     Critical,
     /// No `kid`, or a `kid` the issuer's JWKS does not hold.
@@ -40,6 +50,9 @@ pub enum Rejection {
     NotYetValid,
     /// `iat` is older than the required maximum token age.
     TooOld,
+    /// Valid for longer than the maximum lifetime accepted (`exp` − `iat`):
+    /// for assertions, whose lifetime the receiver bounds.
+    TooLong,
     /// A claim RFC 9068 §2.2 requires is missing or of the wrong type.
     Claim(&'static str),
     /// A claim the API requires ([`crate::Requirements::claim`]) is not the
@@ -137,8 +150,9 @@ impl fmt::Display for Rejection {
             Rejection::MalformedRequest => f.write_str("the Authorization header is not `Bearer <token>`"),
             Rejection::TooLarge => f.write_str("the token is too large"),
             Rejection::Malformed(what) => write!(f, "malformed token: {what}"),
-            Rejection::Algorithm => f.write_str("alg must be ES256"),
+            Rejection::Algorithm { expected } => write!(f, "alg must be {expected}"),
             Rejection::Type => f.write_str("typ must be at+jwt"),
+            Rejection::AccessTokenType => f.write_str("typ must not be at+jwt: an access token is not accepted here"),
             Rejection::Critical => f.write_str("unsupported crit extension"),
             Rejection::UnknownKey => f.write_str("kid names no key of the issuer"),
             Rejection::Signature => f.write_str("bad signature"),
@@ -147,6 +161,7 @@ impl fmt::Display for Rejection {
             Rejection::Expired => f.write_str("the token has expired"),
             Rejection::NotYetValid => f.write_str("the token is not valid yet"),
             Rejection::TooOld => f.write_str("the token was issued too long ago"),
+            Rejection::TooLong => f.write_str("the token is valid for longer than accepted"),
             Rejection::Claim(name) => write!(f, "claim `{name}` missing or invalid"),
             Rejection::ClaimValue(name) => write!(f, "claim `{name}` is not the value this API requires"),
             Rejection::InsufficientScope { required } => write!(f, "requires scope: {required}"),

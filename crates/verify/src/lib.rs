@@ -26,7 +26,7 @@
 //! `invalid_request`, with `WWW-Authenticate: Bearer …`).
 //!
 //! Without the default feature `verifier`, the crate is only the pure
-//! checks ([`token`], [`claims`], [`jwks`], [`in_range`]): what a server
+//! checks ([`token`], [`claims`], [`time`], [`jwks`], [`in_range`]): what a server
 //! that holds its own keys needs (m2m-edge's admin API uses them).
 //!
 //! The issuer's keys are fetched through a [`Fetcher`] — implement it for
@@ -82,6 +82,7 @@ mod error;
 mod fetch;
 pub mod jwks;
 mod scalar;
+pub mod time;
 pub mod token;
 #[cfg(feature = "verifier")]
 mod verifier;

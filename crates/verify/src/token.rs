@@ -70,6 +70,10 @@ pub enum Typing {
     /// platform's identity token, which must not be an access token
     /// replayed as one.
     NotAccessToken,
+    /// Any `typ`: a trusted issuer's tokens, identity and access tokens
+    /// alike, whose kind the caller does not restrict (token exchange,
+    /// RFC 8693, takes both).
+    Any,
 }
 
 /// A JWS algorithm this crate can take apart (RFC 7518 §3.1). Which one a
@@ -140,19 +144,18 @@ pub fn parse_jws(token: &str, typing: Typing, algorithm: Algorithm) -> Result<Jw
         .map_err(|_| Rejection::Malformed("header"))?;
     // RFC 7515 §4.1.1: case-sensitive; the caller's one algorithm (RFC 8725 §3.1).
     if header.alg.as_ref().and_then(Value::as_str) != Some(algorithm.as_str()) {
-        return Err(Rejection::Algorithm);
+        return Err(Rejection::Algorithm { expected: algorithm.as_str() });
     }
-    let typ = match &header.typ {
-        None => None,
-        Some(Value::String(t)) => Some(t.as_str()),
-        Some(_) => return Err(Rejection::Type),
+    let access_token = match (&header.typ, typing) {
+        (None, _) => false,
+        (Some(Value::String(t)), _) => is_access_token_type(t),
+        (Some(_), Typing::AccessToken) => return Err(Rejection::Type),
+        (Some(_), _) => return Err(Rejection::Malformed("typ is not a string")),
     };
-    let typed_right = match typing {
-        Typing::AccessToken => typ.is_some_and(is_access_token_type),
-        Typing::NotAccessToken => !typ.is_some_and(is_access_token_type),
-    };
-    if !typed_right {
-        return Err(Rejection::Type);
+    match typing {
+        Typing::AccessToken if !access_token => return Err(Rejection::Type),
+        Typing::NotAccessToken if access_token => return Err(Rejection::AccessTokenType),
+        _ => {}
     }
     match &header.crit {
         None => {}
@@ -175,7 +178,10 @@ pub fn parse_jws(token: &str, typing: Typing, algorithm: Algorithm) -> Result<Jw
     }
     let payload = decode(payload_b64, "payload")?;
     let signing_input = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
-    let typ = typ.map(str::to_string);
+    let typ = match header.typ {
+        Some(Value::String(t)) => Some(t),
+        _ => None,
+    };
     Ok(Jws { algorithm, kid, typ, signing_input, payload, signature })
 }
 
@@ -248,6 +254,33 @@ mod tests {
         assert_eq!(object(br#"{"a":1,"a":2}"#, "x"), Err(Rejection::Malformed("x")));
         assert_eq!(object(br#"[1]"#, "x"), Err(Rejection::Malformed("x")));
         assert_eq!(object(br#"{"a":1} x"#, "x"), Err(Rejection::Malformed("x")));
+    }
+
+    fn jws(header: &str) -> String {
+        format!(
+            "{}.{}.{}",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode("{}"),
+            URL_SAFE_NO_PAD.encode([1u8; 256])
+        )
+    }
+
+    #[test]
+    fn a_refusal_names_the_rule_the_token_broke_never_its_opposite() {
+        let why = |header: &str, typing, algorithm| parse_jws(&jws(header), typing, algorithm).unwrap_err().to_string();
+        let es256 = r#"{"alg":"ES256","typ":"JWT"}"#;
+        assert_eq!(why(es256, Typing::NotAccessToken, Algorithm::Rs256), "alg must be RS256");
+        let rs256 = r#"{"alg":"RS256","typ":"JWT"}"#;
+        assert_eq!(why(rs256, Typing::AccessToken, Algorithm::Es256), "alg must be ES256");
+        let access_token = r#"{"alg":"RS256","typ":"at+jwt"}"#;
+        assert_eq!(
+            why(access_token, Typing::NotAccessToken, Algorithm::Rs256),
+            "typ must not be at+jwt: an access token is not accepted here"
+        );
+        assert_eq!(why(rs256, Typing::AccessToken, Algorithm::Rs256), "typ must be at+jwt");
+        let numeric = r#"{"alg":"RS256","typ":1}"#;
+        assert_eq!(why(numeric, Typing::Any, Algorithm::Rs256), "malformed token: typ is not a string");
+        assert_eq!(why(numeric, Typing::AccessToken, Algorithm::Rs256), "typ must be at+jwt");
     }
 
     #[test]

@@ -66,8 +66,8 @@ impl From<Refusal> for Failure {
 /// Which rule of the JWS form `rejection` says was broken.
 fn form(rejection: Rejection) -> Refusal {
     match rejection {
-        Rejection::Algorithm => Refusal::Algorithm,
-        Rejection::Type => Refusal::AccessTokenType,
+        Rejection::Algorithm { .. } => Refusal::Algorithm,
+        Rejection::Type | Rejection::AccessTokenType => Refusal::AccessTokenType,
         Rejection::Critical => Refusal::Critical,
         // A kid that is not a non-empty string names no registered key.
         Rejection::UnknownKey => Refusal::UnknownKey,
@@ -89,7 +89,7 @@ async fn verify<R: Runtime>(
     // ES256 or RS256, whichever the header says; the key it names must be
     // of that algorithm (checked below): the key decides, not the token.
     let jws = match parse_jws(jwt, Typing::NotAccessToken, Algorithm::Es256) {
-        Err(Rejection::Algorithm) => parse_jws(jwt, Typing::NotAccessToken, Algorithm::Rs256),
+        Err(Rejection::Algorithm { .. }) => parse_jws(jwt, Typing::NotAccessToken, Algorithm::Rs256),
         parsed => parsed,
     }
     .map_err(form)?;
@@ -112,7 +112,7 @@ async fn verify<R: Runtime>(
     let checked = check(jws.typ.as_deref(), &claims, &expected)?;
     // Last, so only an assertion that passed everything uses up its jti.
     let key = replay_key(record.id.as_str(), &checked.jti);
-    match p.store.first_use(&key, checked.expires_at + LEEWAY_SECS).await {
+    match p.store.first_use(&key, checked.expires_at.saturating_add(LEEWAY_SECS)).await {
         Ok(true) => Ok(record),
         Ok(false) => Err(Refusal::Replayed.into()),
         Err(e) => Err(Failure::Server(OAuthError::server(format!("assertion replay store: {e}")))),

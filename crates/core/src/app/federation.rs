@@ -5,17 +5,23 @@
 //! audiences, times with leeway, a maximum age, single use by `jti` — and
 //! one of the client's federated credentials matches it.
 //!
-//! The caller is told nothing of which rule failed; the operator is: each
-//! failure is logged and counted against the client's credentials
-//! (`GET /admin/clients/{id}/federation/failures`).
+//! The rules themselves are `federation::platform`'s; this module fetches
+//! what they need and records what failed. The caller is told nothing of
+//! which rule failed; the operator is: each failure is logged, and one of
+//! a token whose signature verified is counted against the client's
+//! credentials (`GET /admin/clients/{id}/federation/failures`). A token
+//! that does not verify could come from anyone: it writes nothing.
 
 use m2m_edge_verify::token::{object, parse_jws, Typing};
 use serde_json::{Map, Value};
 
 use super::{Ports, Runtime};
-use crate::assertion::{audience_is, claimed, replay_key, seconds, ReplayStore, LEEWAY_SECS};
+use crate::assertion::{replay_key, ReplayStore};
 use crate::client::{ClientId, ClientRecord, ClientStore, Status};
 use crate::federation::keys::KeyProblem;
+use crate::federation::platform::{
+    actor, check_claims, claimed_issuer, first_match, remember_until, single_use_jti, typing,
+};
 use crate::federation::{FederationFailureStore, IssuerStore, TrustedIssuer};
 use crate::oauth::claims::Actor;
 use crate::oauth::OAuthError;
@@ -31,19 +37,16 @@ pub enum Refused {
     Server(OAuthError),
 }
 
-/// How a check failed: a reason per credential for the operator, or storage.
+/// How a check failed.
 enum Failure {
+    /// Not shown to be the issuer's (malformed, no key, a bad signature):
+    /// anyone can send that, so it is logged but never written down.
+    Unverified(String),
+    /// The issuer's token, refused: a reason per credential, recorded for
+    /// the operator.
     Rejected(Vec<(String, String)>),
+    /// Storage failed.
     Server(OAuthError),
-}
-
-/// Whether a client assertion is a platform's token rather than the
-/// client's own: a `private_key_jwt` assertion's `iss` is the client.
-pub fn is_platform_token(jwt: &str, client_id: Option<&str>) -> bool {
-    match (claimed(jwt, "iss"), client_id) {
-        (Some(iss), Some(id)) => iss != id,
-        _ => false,
-    }
 }
 
 /// The client `client_id` names, and who acted for it, if `jwt` is a
@@ -51,6 +54,7 @@ pub fn is_platform_token(jwt: &str, client_id: Option<&str>) -> bool {
 pub async fn authenticate<R: Runtime>(
     jwt: &str,
     client_id: &str,
+    own_issuer: &str,
     address: Option<&str>,
     p: &Ports<'_, R>,
 ) -> Result<(ClientRecord, Actor), Refused> {
@@ -63,18 +67,22 @@ pub async fn authenticate<R: Runtime>(
     }
     let server = |e: crate::ports::StoreError| Refused::Server(OAuthError::server(e.to_string()));
     let client = p.store.get(&id).await.map_err(server)?.filter(|c| c.status == Status::Active);
-    let claimed_iss = claimed(jwt, "iss");
+    let claimed = claimed_issuer(jwt);
     let issuers = p.store.load_issuers().await.map_err(server)?.1;
-    let issuer = claimed_iss.as_deref().and_then(|url| issuers.into_iter().find(|i| i.issuer == url));
+    let issuer = claimed.as_deref().and_then(|url| issuers.into_iter().find(|i| i.issuer == url));
     let (client, issuer) = match (client, issuer) {
         (Some(c), Some(i)) if c.federated_credentials.iter().any(|f| f.issuer == i.issuer) => (c, i),
         // An unknown or inactive client, an untrusted issuer, or a client
         // that trusts nothing of this issuer: nothing to attribute it to.
         _ => return Err(denied(&id, address, now, p).await),
     };
-    match check(jwt, &client, &issuer, now, p).await {
+    match check(jwt, &client, &issuer, own_issuer, now, p).await {
         Ok(actor) => Ok((client, actor)),
         Err(Failure::Server(e)) => Err(Refused::Server(e)),
+        Err(Failure::Unverified(reason)) => {
+            p.log.error(&format!("federated token refused for client {}: {reason}", id.as_str()));
+            Err(denied(&id, address, now, p).await)
+        }
         Err(Failure::Rejected(reasons)) => {
             for (credential, reason) in &reasons {
                 p.log.error(&format!(
@@ -98,59 +106,44 @@ async fn denied<R: Runtime>(id: &ClientId, address: Option<&str>, now: i64, p: &
     }
 }
 
-/// Verify `jwt` as `issuer`'s, then find the first of `client`'s
-/// credentials for that issuer that it matches.
+/// Verify `jwt` as `issuer`'s, check it by the issuer's terms, then find
+/// the first of `client`'s credentials for that issuer that it matches.
 async fn check<R: Runtime>(
     jwt: &str,
     client: &ClientRecord,
     issuer: &TrustedIssuer,
+    own_issuer: &str,
     now: i64,
     p: &Ports<'_, R>,
 ) -> Result<Actor, Failure> {
     let credentials: Vec<_> = client.federated_credentials.iter().filter(|f| f.issuer == issuer.issuer).collect();
+    let claims = verify(jwt, issuer, typing(issuer, own_issuer), now, p).await.map_err(Failure::Unverified)?;
     let every =
         |reason: String| Failure::Rejected(credentials.iter().map(|c| (c.name.clone(), reason.clone())).collect());
-    let claims = verify(jwt, issuer, now, p).await.map_err(every)?;
-    let mut mismatches = Vec::new();
-    let matched = credentials.iter().find(|c| match c.check(&claims) {
-        Ok(()) => true,
-        Err(mismatch) => {
-            mismatches.push((c.name.clone(), mismatch.to_string()));
-            false
-        }
-    });
-    let Some(credential) = matched else {
-        return Err(Failure::Rejected(mismatches));
-    };
-    // RFC 7523 §3 point 7, where the platform's token has a jti and the
-    // issuer's tokens are meant to be used once.
-    if let (true, Some(jti)) = (issuer.single_use, claims.get("jti").and_then(Value::as_str)) {
-        let exp = seconds(&claims, "exp").ok().flatten().unwrap_or(now);
-        match p.store.first_use(&replay_key(&issuer.issuer, jti), exp + LEEWAY_SECS).await {
+    let checked = check_claims(&claims, issuer, now).map_err(every)?;
+    let credential = first_match(&credentials, &claims).map_err(Failure::Rejected)?;
+    let refused = |reason: String| Failure::Rejected(vec![(credential.name.clone(), reason)]);
+    if let Some(jti) = single_use_jti(&claims, issuer).map_err(refused)? {
+        match p.store.first_use(&replay_key(&issuer.issuer, jti), remember_until(&checked.times, issuer)).await {
             Ok(true) => {}
-            Ok(false) => {
-                return Err(Failure::Rejected(vec![(credential.name.clone(), "token already used (jti)".into())]))
-            }
+            Ok(false) => return Err(refused("token already used (jti)".into())),
             Err(e) => return Err(Failure::Server(OAuthError::server(format!("assertion replay store: {e}")))),
         }
     }
-    Ok(Actor {
-        iss: issuer.issuer.clone(),
-        sub: claims.get("sub").and_then(Value::as_str).unwrap_or_default().to_string(),
-        federated_credential: credential.name.clone(),
-    })
+    Ok(actor(issuer, checked, credential))
 }
 
-/// The claims of `jwt` if it is `issuer`'s and valid now; else why not.
+/// The claims of `jwt` if `issuer` signed it and it is typed as `typing`
+/// allows; else why not.
 async fn verify<R: Runtime>(
     jwt: &str,
     issuer: &TrustedIssuer,
+    typing: Typing,
     now: i64,
     p: &Ports<'_, R>,
 ) -> Result<Map<String, Value>, String> {
     let algorithm = issuer.algorithm;
-    let jws = parse_jws(jwt, Typing::NotAccessToken, algorithm)
-        .map_err(|r| format!("not a {} JWT as accepted: {r}", algorithm.as_str()))?;
+    let jws = parse_jws(jwt, typing, algorithm).map_err(|r| r.to_string())?;
     let key = match p.federation_keys.key(issuer, jws.kid.as_deref(), p.fetcher, now).await {
         Ok(key) => key,
         Err(KeyProblem::Unknown) => return Err("the issuer publishes no key with that kid".into()),
@@ -161,35 +154,5 @@ async fn verify<R: Runtime>(
     if !verified {
         return Err("signature does not verify".into());
     }
-    let claims = object(&jws.payload, "payload").map_err(|_| "claims are not a JSON object".to_string())?;
-    check_claims(&claims, issuer, now)?;
-    Ok(claims)
-}
-
-/// RFC 7519 §4.1 with this issuer's terms: `iss` exact, `aud` one of its
-/// audiences, `exp` not passed, `nbf`/`iat` not in the future, `iat` no
-/// older than `max_token_age`; times with 30 s leeway.
-pub fn check_claims(claims: &Map<String, Value>, issuer: &TrustedIssuer, now: i64) -> Result<(), String> {
-    if claims.get("iss").and_then(Value::as_str) != Some(issuer.issuer.as_str()) {
-        return Err("iss is not the issuer".into());
-    }
-    if !audience_is(claims, |a| issuer.audiences.iter().any(|x| x == a)) {
-        return Err("aud is none of the issuer's allowed audiences".into());
-    }
-    let time = |name| seconds(claims, name).map_err(|_| format!("{name} is not a NumericDate"));
-    let exp = time("exp")?.ok_or("no exp")?;
-    if now >= exp.saturating_add(LEEWAY_SECS) {
-        return Err("expired".into());
-    }
-    if time("nbf")?.is_some_and(|nbf| nbf > now + LEEWAY_SECS) {
-        return Err("not valid yet (nbf)".into());
-    }
-    let iat = time("iat")?.ok_or("no iat: its age cannot be checked")?;
-    if iat > now + LEEWAY_SECS {
-        return Err("issued in the future (iat)".into());
-    }
-    if now - iat > i64::from(issuer.max_token_age) + LEEWAY_SECS {
-        return Err("older than the issuer's max_token_age".into());
-    }
-    Ok(())
+    object(&jws.payload, "payload").map_err(|_| "claims are not a JSON object".to_string())
 }

@@ -88,6 +88,7 @@ pub fn issuer_json(issuer: &TrustedIssuer) -> Value {
         "algorithm": issuer.algorithm.as_str(),
         "max_token_age": issuer.max_token_age,
         "single_use": issuer.single_use,
+        "accept_access_tokens": issuer.accept_access_tokens,
         "created_at": rfc3339(issuer.created_at),
         "updated_at": rfc3339(issuer.updated_at),
     })

@@ -9,6 +9,7 @@ use super::{render, Ports, Runtime};
 use crate::client::secret::verify_any;
 use crate::client::ClientStore;
 use crate::client::{ClientId, ClientRecord, SecretHash, Status};
+use crate::federation::platform::is_platform_token;
 use crate::grant::scope::join;
 use crate::http::{Body, Header, Request, Response, SignatureSlot};
 use crate::jose::{jws, IssuingKey};
@@ -66,23 +67,16 @@ async fn issue<R: Runtime>(req: &Request, p: &Ports<'_, R>, issuer: &str) -> Res
     let address = req.header(Header::CfConnectingIp);
     let (client, actor) = match params.grant_type.as_deref() {
         None => return Err(OAuthError::invalid_request("missing grant_type")),
-        Some(CLIENT_CREDENTIALS) => match client_auth::presented(req.header(Header::Authorization), &params)? {
-            Presented::Secret(credentials) => (authenticate(&credentials, address, p).await?, None),
-            // RFC 7523 §2.2 with a platform's token: workload identity
-            // federation, the client named by client_id (Azure's shape).
-            Presented::Assertion(a) if federation::is_platform_token(&a.jwt, a.client_id.as_deref()) => {
-                let id = a.client_id.as_deref().unwrap_or_default();
-                let (client, actor) = federated(&a.jwt, id, address, ErrorCode::InvalidClient, p).await?;
-                (client, Some(actor))
-            }
-            Presented::Assertion(a) => (super::assertion::authenticate(&a, issuer, address, p).await?, None),
-        },
+        Some(CLIENT_CREDENTIALS) => {
+            client_authentication(req.header(Header::Authorization), &params, issuer, address, p).await?
+        }
         Some(grant @ (TOKEN_EXCHANGE | JWT_BEARER)) => {
-            let (jwt, id) = platform_grant(grant, req, &params)?;
+            let jwt = platform_token(grant, &params)?;
+            let id = platform_client(req, &params, issuer, address, p).await?;
             // RFC 8693 §2.2.2: an unacceptable subject token is
             // invalid_request; RFC 7523 §3.1: a bad JWT grant invalid_grant.
             let code = if grant == TOKEN_EXCHANGE { ErrorCode::InvalidRequest } else { ErrorCode::InvalidGrant };
-            let (client, actor) = federated(jwt, id, address, code, p).await?;
+            let (client, actor) = federated(jwt, &id, issuer, address, code, p).await?;
             (client, Some(actor))
         }
         Some(_) => {
@@ -132,58 +126,107 @@ async fn issue<R: Runtime>(req: &Request, p: &Ports<'_, R>, issuer: &str) -> Res
 
 /// RFC 8693 §3: what this server issues.
 const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
-/// RFC 8693 §3: the subject token types a platform's identity token may be sent as.
-const SUBJECT_TOKEN_TYPES: [&str; 2] =
-    ["urn:ietf:params:oauth:token-type:jwt", "urn:ietf:params:oauth:token-type:id_token"];
+/// RFC 8693 §3: the subject token types a trusted issuer's token may be
+/// sent as: any JWT, an identity token, or an access token (whether the
+/// issuer's access tokens are taken is the issuer's setting, read from the
+/// token's own `typ`).
+const SUBJECT_TOKEN_TYPES: [&str; 3] =
+    ["urn:ietf:params:oauth:token-type:jwt", "urn:ietf:params:oauth:token-type:id_token", ACCESS_TOKEN_TYPE];
 
-/// The platform token and the client id of a token-exchange or JWT-bearer
-/// request. The platform token is the only credential: no other client
-/// authentication is taken beside it, and `client_id` names the client.
-fn platform_grant<'a>(grant: &str, req: &Request, params: &'a TokenParams) -> Result<(&'a str, &'a str), OAuthError> {
-    if req.header(Header::Authorization).is_some()
+/// The platform token of a token-exchange or JWT-bearer request.
+fn platform_token<'a>(grant: &str, params: &'a TokenParams) -> Result<&'a str, OAuthError> {
+    if grant != TOKEN_EXCHANGE {
+        return params.assertion.as_deref().ok_or_else(|| OAuthError::invalid_request("missing assertion"));
+    }
+    if params.actor_token.is_some() {
+        return Err(OAuthError::invalid_request("actor_token is not supported"));
+    }
+    if params.requested_token_type.as_deref().is_some_and(|t| t != ACCESS_TOKEN_TYPE) {
+        return Err(OAuthError::invalid_request("requested_token_type: only access tokens are issued"));
+    }
+    match params.subject_token_type.as_deref() {
+        Some(t) if SUBJECT_TOKEN_TYPES.contains(&t) => {}
+        Some(_) => {
+            return Err(OAuthError::invalid_request(
+                "subject_token_type must be urn:ietf:params:oauth:token-type:jwt, …:id_token or …:access_token",
+            ))
+        }
+        None => return Err(OAuthError::invalid_request("missing subject_token_type")),
+    }
+    params.subject_token.as_deref().ok_or_else(|| OAuthError::invalid_request("missing subject_token"))
+}
+
+/// The id of the client a platform token is exchanged for. Client
+/// authentication is optional with both grants (RFC 7523 §2.1; RFC 8693
+/// §2.1 leaves it to the server) and many libraries always send it: when
+/// sent, it must succeed and authenticate that very client — `client_id`
+/// in the body, if there is one, names it — or the request is
+/// `invalid_client`. Without it, `client_id` names the client and the
+/// platform token is the only credential.
+async fn platform_client<R: Runtime>(
+    req: &Request,
+    params: &TokenParams,
+    issuer: &str,
+    address: Option<&str>,
+    p: &Ports<'_, R>,
+) -> Result<String, OAuthError> {
+    let authorization = req.header(Header::Authorization);
+    let sent = authorization.is_some()
         || params.client_secret.is_some()
         || params.client_assertion.is_some()
-    {
-        return Err(OAuthError::invalid_request(
-            "the platform token is the credential here: send client_id and no other client authentication",
-        ));
+        || params.client_assertion_type.is_some();
+    if !sent {
+        return params
+            .client_id
+            .clone()
+            .ok_or_else(|| OAuthError::invalid_request("missing client_id: it names the client the token is for"));
     }
-    let jwt = if grant == TOKEN_EXCHANGE {
-        if params.actor_token.is_some() {
-            return Err(OAuthError::invalid_request("actor_token is not supported"));
+    // The Basic header names the client it authenticates; the body's
+    // client_id the one the token is for: compared below, so that one
+    // client's secret never stands for another (invalid_client).
+    let mut credentials = params.clone();
+    if authorization.is_some() {
+        credentials.client_id = None;
+    }
+    let (client, _) = client_authentication(authorization, &credentials, issuer, address, p).await?;
+    match &params.client_id {
+        Some(id) if id != client.id.as_str() => Err(OAuthError::invalid_client()),
+        _ => Ok(client.id.as_str().to_string()),
+    }
+}
+
+/// The client a request authenticates (RFC 6749 §2.3): a secret, its own
+/// `private_key_jwt` assertion, or a platform's token as its assertion
+/// (RFC 7523 §2.2 with workload identity federation, the client named by
+/// `client_id`, Azure's shape) — then with who acted for it.
+async fn client_authentication<R: Runtime>(
+    authorization: Option<&str>,
+    params: &TokenParams,
+    issuer: &str,
+    address: Option<&str>,
+    p: &Ports<'_, R>,
+) -> Result<(ClientRecord, Option<Actor>), OAuthError> {
+    match client_auth::presented(authorization, params)? {
+        Presented::Secret(credentials) => Ok((authenticate(&credentials, address, p).await?, None)),
+        Presented::Assertion(a) if is_platform_token(&a.jwt, a.client_id.as_deref()) => {
+            let id = a.client_id.as_deref().unwrap_or_default();
+            let (client, actor) = federated(&a.jwt, id, issuer, address, ErrorCode::InvalidClient, p).await?;
+            Ok((client, Some(actor)))
         }
-        if params.requested_token_type.as_deref().is_some_and(|t| t != ACCESS_TOKEN_TYPE) {
-            return Err(OAuthError::invalid_request("requested_token_type: only access tokens are issued"));
-        }
-        match params.subject_token_type.as_deref() {
-            Some(t) if SUBJECT_TOKEN_TYPES.contains(&t) => {}
-            Some(_) => {
-                return Err(OAuthError::invalid_request(
-                    "subject_token_type must be urn:ietf:params:oauth:token-type:jwt",
-                ))
-            }
-            None => return Err(OAuthError::invalid_request("missing subject_token_type")),
-        }
-        params.subject_token.as_deref().ok_or_else(|| OAuthError::invalid_request("missing subject_token"))?
-    } else {
-        params.assertion.as_deref().ok_or_else(|| OAuthError::invalid_request("missing assertion"))?
-    };
-    let id = params
-        .client_id
-        .as_deref()
-        .ok_or_else(|| OAuthError::invalid_request("missing client_id: it names the client the token is for"))?;
-    Ok((jwt, id))
+        Presented::Assertion(a) => Ok((super::assertion::authenticate(&a, issuer, address, p).await?, None)),
+    }
 }
 
 /// A federated client and its actor, or the refusal as `code` says.
 async fn federated<R: Runtime>(
     jwt: &str,
     client_id: &str,
+    issuer: &str,
     address: Option<&str>,
     code: ErrorCode,
     p: &Ports<'_, R>,
 ) -> Result<(ClientRecord, Actor), OAuthError> {
-    federation::authenticate(jwt, client_id, address, p).await.map_err(|refused| match refused {
+    federation::authenticate(jwt, client_id, issuer, address, p).await.map_err(|refused| match refused {
         Refused::Denied if code == ErrorCode::InvalidClient => OAuthError::invalid_client(),
         Refused::Denied => OAuthError::new(code, "the platform token is not accepted for this client"),
         Refused::TooMany => OAuthError::too_many_requests(),

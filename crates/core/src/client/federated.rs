@@ -1,6 +1,7 @@
 //! A client's federated credentials (the shape of Azure's): which platform
 //! tokens stand for the client. Each names an issuer and either an exact
-//! `sub` or exact values of named claims — or both; never neither, so no
+//! `sub` or exact values of named claims — or both; never neither, and
+//! never only claims every token of the issuer carries alike, so no
 //! credential trusts a whole platform.
 
 use std::collections::BTreeMap;
@@ -17,6 +18,12 @@ pub const MAX_CREDENTIALS: usize = 20;
 const MAX_CLAIM_RULES: usize = 10;
 /// The longest subject or claim value matched.
 const MAX_VALUE_LEN: usize = 512;
+/// Claims that say which issuer, for whom and when (RFC 7519 §4.1), never
+/// which workload: `iss` and `aud` are the same in every token the
+/// issuer's terms admit, the times change with every token, and a `jti`
+/// names one token. Rules on these alone would admit a whole platform
+/// (`{"iss": GitHub}`: every repository), or nothing.
+const NAMES_NO_WORKLOAD: [&str; 6] = ["iss", "aud", "exp", "nbf", "iat", "jti"];
 
 /// One federated credential.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,6 +55,9 @@ pub enum Mismatch {
     Subject,
     /// This claim is missing, not a string, or differs.
     Claim(String),
+    /// The credential's rules name no workload (stored before such
+    /// credentials were refused): it matches no token.
+    NamesNoWorkload,
 }
 
 impl std::fmt::Display for Mismatch {
@@ -55,13 +65,34 @@ impl std::fmt::Display for Mismatch {
         match self {
             Mismatch::Subject => f.write_str("sub does not match"),
             Mismatch::Claim(name) => write!(f, "claim {name} does not match"),
+            Mismatch::NamesNoWorkload => f.write_str(
+                "the credential names no workload (rules only on iss, aud, exp, nbf, iat or jti): it matches no token",
+            ),
         }
     }
+}
+
+/// The top-level claim a rule is on: its name, or a JSON Pointer's first
+/// reference token (RFC 6901 §4: `~1` is `/`, `~0` is `~`).
+fn top_level_claim(rule: &str) -> String {
+    match rule.strip_prefix('/') {
+        Some(pointer) => pointer.split('/').next().unwrap_or_default().replace("~1", "/").replace("~0", "~"),
+        None => rule.to_string(),
+    }
+}
+
+/// Whether rules of a credential (its `subject`, its claim names) tell one
+/// workload of the issuer from another.
+fn names_a_workload<'a>(subject: Option<&str>, mut claims: impl Iterator<Item = &'a String>) -> bool {
+    subject.is_some() || claims.any(|c| !NAMES_NO_WORKLOAD.contains(&top_level_claim(c).as_str()))
 }
 
 impl FederatedCredential {
     /// Whether `claims` (a verified token's) satisfy this credential.
     pub fn check(&self, claims: &Map<String, Value>) -> Result<(), Mismatch> {
+        if !names_a_workload(self.subject.as_deref(), self.claims.keys()) {
+            return Err(Mismatch::NamesNoWorkload);
+        }
         if let Some(subject) = &self.subject {
             if claims.get("sub").and_then(Value::as_str) != Some(subject.as_str()) {
                 return Err(Mismatch::Subject);
@@ -134,6 +165,13 @@ fn one(i: usize, item: &Value) -> Result<FederatedCredential, FieldError> {
         return Err(FieldError::new(
             field("subject"),
             "a credential needs a subject or claim rules: one that matches every token of an issuer is refused",
+        ));
+    }
+    if !names_a_workload(subject.as_deref(), claims.keys()) {
+        return Err(FieldError::new(
+            field("claims"),
+            "rules only on iss, aud, exp, nbf, iat or jti name no workload (they would admit every token of the \
+             issuer, or one): add a subject or a claim that names the workload (repository, namespace, …)",
         ));
     }
     let description = map
@@ -215,6 +253,34 @@ mod tests {
             creds[0].check(elsewhere.as_object().unwrap()),
             Err(Mismatch::Claim("/kubernetes.io/namespace".into()))
         );
+    }
+
+    #[test]
+    fn rules_on_what_every_token_of_the_issuer_carries_name_no_workload() {
+        let field = |claims: Value| parse(&json!([{"name": "abc", "issuer": GITHUB, "claims": claims}])).map(|_| ());
+        for platform_wide in [
+            json!({"iss": GITHUB}),
+            json!({"aud": "x", "exp": "1", "nbf": "1", "iat": "1", "jti": "j"}),
+            json!({"/iss": GITHUB}),
+            json!({"/aud/0": "x"}),
+        ] {
+            assert_eq!(
+                field(platform_wide.clone()).unwrap_err().field,
+                "federated_credentials[0].claims",
+                "{platform_wide}"
+            );
+        }
+        assert!(field(json!({"iss": GITHUB, "repository": "acme/deploy"})).is_ok());
+        assert!(field(json!({"/iss~1x": "y"})).is_ok(), "a claim named iss/x is another claim");
+        assert!(parse(&json!([{"name": "abc", "issuer": GITHUB, "subject": "s", "claims": {"aud": "x"}}])).is_ok());
+        let stored = FederatedCredential {
+            name: "old".into(),
+            description: None,
+            issuer: GITHUB.into(),
+            subject: None,
+            claims: [("iss".to_string(), GITHUB.to_string())].into(),
+        };
+        assert_eq!(stored.check(&github_token()), Err(Mismatch::NamesNoWorkload));
     }
 
     #[test]

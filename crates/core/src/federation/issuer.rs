@@ -47,12 +47,23 @@ pub struct TrustedIssuer {
     /// platforms that hand a workload one token to reuse until it rotates
     /// (Kubernetes projected service-account tokens).
     pub single_use: bool,
+    /// Its access tokens (`typ` at+jwt, RFC 9068) are taken as well as its
+    /// identity tokens: exchanging an access token is what RFC 8693 is
+    /// mainly for, and `audiences` already confines them to this
+    /// deployment. On unless turned off; a set stored before the setting
+    /// existed reads as on.
+    #[serde(default = "accept_access_tokens_by_default")]
+    pub accept_access_tokens: bool,
     /// Unix seconds.
     pub created_at: i64,
     /// Unix seconds.
     pub updated_at: i64,
     /// +1 on every change: the issuer's `ETag`.
     pub version: i64,
+}
+
+fn accept_access_tokens_by_default() -> bool {
+    true
 }
 
 mod algorithm {
@@ -89,6 +100,8 @@ pub struct NewIssuer {
     pub max_token_age: u32,
     /// `single_use`.
     pub single_use: bool,
+    /// `accept_access_tokens`.
+    pub accept_access_tokens: bool,
 }
 
 /// `PATCH /admin/federation/issuers/{id}`: `None` leaves a field alone.
@@ -106,6 +119,8 @@ pub struct IssuerPatch {
     pub max_token_age: Option<u32>,
     /// Single use on or off.
     pub single_use: Option<bool>,
+    /// Access tokens taken or not.
+    pub accept_access_tokens: Option<bool>,
 }
 
 fn audiences(v: &Value) -> Result<Vec<String>, FieldError> {
@@ -152,8 +167,19 @@ fn optional<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
 
 /// The checked body of `POST /admin/federation/issuers`.
 pub fn parse_new(body: &Value) -> Result<NewIssuer, FieldError> {
-    let map =
-        as_object(body, &["issuer", "name", "jwks_uri", "audiences", "algorithm", "max_token_age", "single_use"])?;
+    let map = as_object(
+        body,
+        &[
+            "issuer",
+            "name",
+            "jwks_uri",
+            "audiences",
+            "algorithm",
+            "max_token_age",
+            "single_use",
+            "accept_access_tokens",
+        ],
+    )?;
     let issuer = https_url("issuer", map.get("issuer").ok_or_else(|| FieldError::new("issuer", "is required"))?)?;
     Ok(NewIssuer {
         name: optional(map, "name").map(name).transpose()?.unwrap_or_else(|| issuer.clone()),
@@ -162,6 +188,10 @@ pub fn parse_new(body: &Value) -> Result<NewIssuer, FieldError> {
         algorithm: optional(map, "algorithm").map(algorithm).transpose()?.unwrap_or(Algorithm::Rs256),
         max_token_age: optional(map, "max_token_age").map(max_token_age).transpose()?.unwrap_or(DEFAULT_MAX_TOKEN_AGE),
         single_use: optional(map, "single_use").map(|v| flag("single_use", v)).transpose()?.unwrap_or(true),
+        accept_access_tokens: optional(map, "accept_access_tokens")
+            .map(|v| flag("accept_access_tokens", v))
+            .transpose()?
+            .unwrap_or_else(accept_access_tokens_by_default),
         issuer,
     })
 }
@@ -169,8 +199,19 @@ pub fn parse_new(body: &Value) -> Result<NewIssuer, FieldError> {
 /// The checked body of `PATCH /admin/federation/issuers/{id}`; the issuer
 /// URL never changes (credentials name it).
 pub fn parse_patch(body: &Value) -> Result<IssuerPatch, FieldError> {
-    let map =
-        as_object(body, &["name", "jwks_uri", "audiences", "algorithm", "max_token_age", "single_use", "issuer"])?;
+    let map = as_object(
+        body,
+        &[
+            "name",
+            "jwks_uri",
+            "audiences",
+            "algorithm",
+            "max_token_age",
+            "single_use",
+            "accept_access_tokens",
+            "issuer",
+        ],
+    )?;
     if map.contains_key("issuer") {
         return Err(FieldError::new("issuer", "cannot change: credentials name it; register another issuer"));
     }
@@ -184,6 +225,7 @@ pub fn parse_patch(body: &Value) -> Result<IssuerPatch, FieldError> {
         algorithm: map.get("algorithm").map(algorithm).transpose()?,
         max_token_age: map.get("max_token_age").map(max_token_age).transpose()?,
         single_use: map.get("single_use").map(|v| flag("single_use", v)).transpose()?,
+        accept_access_tokens: map.get("accept_access_tokens").map(|v| flag("accept_access_tokens", v)).transpose()?,
     })
 }
 
@@ -208,6 +250,9 @@ impl TrustedIssuer {
         if let Some(single_use) = patch.single_use {
             self.single_use = single_use;
         }
+        if let Some(accept) = patch.accept_access_tokens {
+            self.accept_access_tokens = accept;
+        }
     }
 
     /// Where its JWK set is: `jwks_uri`, or `None` when its metadata says.
@@ -227,6 +272,7 @@ mod tests {
         assert_eq!(new.algorithm, Algorithm::Rs256);
         assert_eq!(new.max_token_age, 3600);
         assert!(new.single_use);
+        assert!(new.accept_access_tokens);
         assert_eq!(new.name, "https://token.actions.githubusercontent.com");
         assert_eq!(new.jwks_uri, None);
     }
@@ -245,7 +291,20 @@ mod tests {
         assert_eq!(field(json!({"issuer": "https://x", "audiences": aud, "max_token_age": 10})), "max_token_age");
         assert_eq!(field(json!({"issuer": "https://x", "audiences": aud, "jwks_uri": "ftp://x"})), "jwks_uri");
         assert_eq!(field(json!({"issuer": "https://x", "audiences": aud, "single_use": "no"})), "single_use");
+        assert_eq!(
+            field(json!({"issuer": "https://x", "audiences": aud, "accept_access_tokens": 1})),
+            "accept_access_tokens"
+        );
         assert!(parse_new(&json!({"issuer": "http://127.0.0.1:8080", "audiences": aud})).is_ok());
         assert_eq!(parse_patch(&json!({"issuer": "https://y"})).unwrap_err().field, "issuer");
+    }
+
+    #[test]
+    fn a_set_stored_before_access_tokens_were_a_setting_takes_them() {
+        let stored = json!({"id": "tis_00000000000000000000000000000001", "issuer": "https://x", "name": "x",
+            "jwks_uri": null, "audiences": ["a"], "algorithm": "RS256", "max_token_age": 3600, "single_use": true,
+            "created_at": 1, "updated_at": 1, "version": 1});
+        let issuer: TrustedIssuer = serde_json::from_value(stored).unwrap();
+        assert!(issuer.accept_access_tokens);
     }
 }

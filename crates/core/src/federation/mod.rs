@@ -11,11 +11,13 @@
 //!   Kubernetes' namespace and service account), each named.
 //! - [`keys`]: the issuers' keys, fetched and cached per isolate by the
 //!   verifier crate's cache policy.
-//!
-//! The checks on the token path live in the app (`app::federation`).
+//! - [`platform`]: the rules a platform's token must pass once its
+//!   signature verified, and which credential it matches (pure); the token
+//!   path that drives them is `app::federation`.
 
 pub mod issuer;
 pub mod keys;
+pub mod platform;
 
 pub use crate::client::federated::{FederatedCredential, Mismatch};
 pub use issuer::{IssuerId, TrustedIssuer};

@@ -59,6 +59,7 @@ pub(super) async fn create<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> Admin
         algorithm: input.algorithm,
         max_token_age: input.max_token_age,
         single_use: input.single_use,
+        accept_access_tokens: input.accept_access_tokens,
         created_at: now,
         updated_at: now,
         version: 1,
