@@ -510,3 +510,19 @@ fn a_write_read_from_an_earlier_incarnation_never_lands_on_the_new_one() {
     assert_eq!(pollster::block_on(w.store.delete(&id, Some(&read))).unwrap(), Write::Stale);
     assert_eq!(w.admin(Method::Get, "/admin/clients/ci-x", None).body_json()["project_id"], "globex");
 }
+
+/// A project's admin learns nothing of other projects from creating a
+/// client there: an existing and a missing project get the same 403.
+#[test]
+fn creating_in_another_project_says_nothing_of_whether_it_exists() {
+    let w = World::new();
+    project(&w, "acme");
+    project(&w, "globex");
+    let (_, _, token) = admin_client(&w, Some("acme"), &HELD);
+    for other in ["globex", "no-such-project"] {
+        let body = json!({"project_id": other, "name": "x", "grants": api_grants()});
+        let r = w.with_token(&token, Method::Post, "/admin/clients", Some(body));
+        forbidden(&r, other);
+        assert_eq!(r.body_json()["error_description"], "a project's admin changes clients of its own project only");
+    }
+}

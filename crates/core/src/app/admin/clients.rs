@@ -68,9 +68,15 @@ pub(super) async fn allowed_of<R: Runtime>(
 
 pub(super) async fn create<R: Runtime>(req: &Request, caller: &Caller, p: &Ports<'_, R>) -> AdminResult {
     let mut input = parse_new(&json_body(req)?)?;
-    // A project's admin creates clients in its project (the default for it).
-    if let (Some(own), None) = (caller.project(), &input.project_id) {
-        input.project_id = Some(own.clone());
+    // A project's admin creates clients in its project (the default for it)
+    // and nowhere else — refused before any read, so the answer says
+    // nothing of whether another project exists.
+    if let Some(own) = caller.project() {
+        match &input.project_id {
+            None => input.project_id = Some(own.clone()),
+            Some(asked) if asked == own => {}
+            Some(_) => return Err(forbidden(Overreach::OtherProject)),
+        }
     }
     let project = match &input.project_id {
         Some(id) => {
