@@ -111,6 +111,22 @@ describe(`workload identity federation (${STORAGE})`, () => {
     assert.equal(refused.json.error, "invalid_client");
   });
 
+  test("an issuer with a path whose metadata is where RFC 8414 puts it (inserted after the host) is found", async () => {
+    const tenant = await startIssuer("/tenants/acme", { metadataAt: "inserted" });
+    try {
+      await trust(tenant);
+      const client = await ctx.api.createClient({
+        client_id: `tenant-${STORAGE}`,
+        grants: [{ audience: AUDIENCE, scopes: ["deploy"] }],
+        federated_credentials: [{ name: "release", issuer: tenant.issuer, subject: "repo:acme/deploy:environment:production" }],
+      });
+      const r = await exchange(await tenant.mint(githubClaims(), { audience: PLATFORM_AUDIENCE }), client.client_id);
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+    } finally {
+      await tenant.close();
+    }
+  });
+
   test("an unreachable issuer is a clear refusal, never a 5xx", async () => {
     const gone = await startIssuer("/gone");
     await trust(gone);

@@ -5,10 +5,14 @@ import { createServer } from "node:http";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
 
 /**
- * Start an issuer at http://127.0.0.1:<port><path>. Returns `{issuer,
- * mint(claims, {audience, kid, expiresIn}), rotate(), close()}`.
+ * Start an issuer at http://127.0.0.1:<port><path>, its metadata where
+ * OpenID Connect Discovery 1.0 §4 puts it (`metadataAt: "appended"`, the
+ * issuer + /.well-known/openid-configuration) or where RFC 8414 §3 does
+ * (`"inserted"`: /.well-known/oauth-authorization-server + the path).
+ * Returns `{issuer, mint(claims, {audience, kid, expiresIn}), rotate(),
+ * close()}`.
  */
-export async function startIssuer(path = "") {
+export async function startIssuer(path = "", { metadataAt = "appended" } = {}) {
   let keys = [await newKey("key-1")];
   let requests = 0;
   const server = createServer(async (req, res) => {
@@ -17,7 +21,8 @@ export async function startIssuer(path = "") {
       res.writeHead(status, { "content-type": "application/json", "cache-control": "max-age=300" });
       res.end(JSON.stringify(body));
     };
-    if (req.url === `${path}/.well-known/openid-configuration`) {
+    const metadataPath = metadataAt === "inserted" ? `/.well-known/oauth-authorization-server${path}` : `${path}/.well-known/openid-configuration`;
+    if (req.url === metadataPath) {
       return send(200, { issuer: state.issuer, jwks_uri: `${state.issuer}/jwks`, id_token_signing_alg_values_supported: ["RS256"] });
     }
     if (req.url === `${path}/jwks`) return send(200, { keys: keys.map((k) => k.jwk) });

@@ -78,6 +78,7 @@ pub mod cache;
 pub mod claims;
 #[cfg(feature = "verifier")]
 mod crypto;
+pub mod discovery;
 mod error;
 mod fetch;
 pub mod jwks;

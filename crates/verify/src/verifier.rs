@@ -3,11 +3,10 @@
 
 use std::sync::Mutex;
 
-use serde_json::Value;
-
 use crate::cache::{Decision, KeyCache};
 use crate::claims::{self, Expected, Requirements, VerifiedToken};
 use crate::crypto::{self, Key};
+use crate::discovery::{self, Metadata};
 use crate::fetch::{max_age, Fetcher};
 use crate::{jwks, token, Rejection};
 
@@ -45,8 +44,9 @@ pub fn system_clock() -> i64 {
 }
 
 impl<F: Fetcher> Verifier<F> {
-    /// For tokens of `issuer`; its `jwks_uri` is found by discovery (RFC
-    /// 8414 §3) on first use, and the document's `issuer` must match.
+    /// For tokens of `issuer`; its `jwks_uri` is found by discovery on
+    /// first use (RFC 8414 §3, then OpenID Connect Discovery 1.0 §4:
+    /// [`discovery`]), and the document's `issuer` must match.
     pub fn new(issuer: impl Into<String>, fetcher: F) -> Verifier<F> {
         Verifier {
             issuer: issuer.into(),
@@ -199,21 +199,11 @@ impl<F: Fetcher> Verifier<F> {
         Some((keys, fetched.cache_control.as_deref().and_then(max_age)))
     }
 
-    /// `jwks_uri` from the issuer's metadata (RFC 8414 §3; OpenID Connect
-    /// Discovery's location as a fallback), whose `issuer` must be ours (§3.3).
+    /// `jwks_uri` from the issuer's metadata: RFC 8414 §3 first (an
+    /// m2m-edge deployment is an OAuth authorization server), then OpenID
+    /// Connect Discovery 1.0 §4; its `issuer` must be ours.
     async fn discover(&self) -> Option<String> {
-        for suffix in ["oauth-authorization-server", "openid-configuration"] {
-            let Ok(fetched) = self.fetcher.get(&metadata_url(&self.issuer, suffix)).await else { continue };
-            if fetched.status != 200 {
-                continue;
-            }
-            let metadata: Value = serde_json::from_slice(&fetched.body).ok()?;
-            if metadata.get("issuer").and_then(Value::as_str) != Some(self.issuer.as_str()) {
-                return None;
-            }
-            return metadata.get("jwks_uri").and_then(Value::as_str).map(str::to_string);
-        }
-        None
+        discovery::jwks_uri(&self.fetcher, &self.issuer, Metadata::OAuth).await.ok()
     }
 }
 
@@ -235,37 +225,8 @@ impl<K> Drop for InFlight<'_, K> {
     }
 }
 
-/// RFC 8414 §3.1: the well-known suffix goes between the host and the
-/// issuer's path (`https://as/.well-known/x/tenant` for `https://as/tenant`).
-fn metadata_url(issuer: &str, suffix: &str) -> String {
-    let issuer = issuer.trim_end_matches('/');
-    let after_scheme = issuer.find("://").map_or(0, |i| i + 3);
-    let (origin, path) = match issuer[after_scheme..].find('/') {
-        Some(i) => issuer.split_at(after_scheme + i),
-        None => (issuer, ""),
-    };
-    format!("{origin}/.well-known/{suffix}{path}")
-}
-
 /// The value behind a std mutex, even if a panic poisoned it (the cache is
 /// valid between any two statements).
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::metadata_url;
-
-    #[test]
-    fn metadata_location_follows_rfc8414() {
-        assert_eq!(
-            metadata_url("https://as.example", "oauth-authorization-server"),
-            "https://as.example/.well-known/oauth-authorization-server"
-        );
-        assert_eq!(
-            metadata_url("https://as.example/tenant", "openid-configuration"),
-            "https://as.example/.well-known/openid-configuration/tenant"
-        );
-    }
 }

@@ -200,6 +200,24 @@ fn discovery_finds_the_jwks_uri_and_checks_the_issuer() {
 }
 
 #[test]
+fn discovery_of_an_issuer_with_a_path_tries_rfc8414_insertion_then_openid_appending() {
+    const TENANT: &str = "https://auth.example.com/tenants/acme";
+    const INSERTED: &str = "https://auth.example.com/.well-known/oauth-authorization-server/tenants/acme";
+    const APPENDED: &str = "https://auth.example.com/tenants/acme/.well-known/openid-configuration";
+    let key = Key::new("k1", 7);
+    set_time(NOW);
+    for (at, tried) in [(INSERTED, vec![INSERTED, JWKS_URI]), (APPENDED, vec![INSERTED, APPENDED, JWKS_URI])] {
+        let issuer = Issuer::publishing(&[&key]);
+        *issuer.state().metadata.lock().unwrap() = Some(json!({"issuer": TENANT, "jwks_uri": JWKS_URI}));
+        *issuer.state().metadata_at.lock().unwrap() = Some(at.to_string());
+        let verifier = Verifier::new(TENANT, issuer.clone()).audience(AUDIENCE).clock(clock);
+        let verified = block(verifier.verify(&key.token(json!({"iss": TENANT})), &Requirements::none()));
+        assert!(verified.is_ok(), "metadata at {at}: {verified:?}");
+        assert_eq!(issuer.urls(), tried, "metadata at {at}");
+    }
+}
+
+#[test]
 fn a_verifier_without_an_audience_refuses_everything() {
     let key = Key::new("k1", 7);
     let issuer = Issuer::publishing(&[&key]);

@@ -10,6 +10,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use m2m_edge_verify::cache::{Decision, KeyCache};
+use m2m_edge_verify::discovery::{self, Metadata};
 use m2m_edge_verify::jwks::{self, VerificationKey};
 use m2m_edge_verify::token::Algorithm;
 use m2m_edge_verify::{max_age, Fetcher};
@@ -123,19 +124,15 @@ async fn get_json<F: Fetcher>(fetcher: &F, url: &str) -> Result<(Vec<u8>, Option
 }
 
 /// The issuer's keys of its algorithm, and the JWKS `max-age`: from
-/// `jwks_uri`, or from the one its metadata names (whose `issuer` must be
-/// it, OpenID Connect Discovery 1.0 §4.3).
+/// `jwks_uri`, or from the one its metadata names (OpenID Connect
+/// Discovery 1.0 §4 first, as platforms are OpenID providers, then RFC 8414
+/// §3: [`discovery`]; the metadata's `issuer` must be it).
 async fn fetch<F: Fetcher>(issuer: &TrustedIssuer, fetcher: &F) -> Result<(Vec<VerificationKey>, Option<u64>), String> {
     let jwks_uri = match &issuer.jwks_uri {
         Some(uri) => uri.clone(),
         None => {
-            let (body, _) = get_json(fetcher, &issuer.metadata_url()).await?;
-            let metadata: Value = serde_json::from_slice(&body).map_err(|_| "its metadata is not JSON".to_string())?;
-            if metadata["issuer"].as_str() != Some(issuer.issuer.as_str()) {
-                return Err("its metadata names another issuer".into());
-            }
-            https_url("jwks_uri", &metadata["jwks_uri"])
-                .map_err(|_| "its metadata has no usable jwks_uri".to_string())?
+            let uri = discovery::jwks_uri(fetcher, &issuer.issuer, Metadata::OpenId).await.map_err(|e| e.0)?;
+            https_url("jwks_uri", &Value::String(uri)).map_err(|_| "its metadata has no usable jwks_uri".to_string())?
         }
     };
     let (body, max_age) = get_json(fetcher, &jwks_uri).await?;

@@ -110,6 +110,8 @@ pub struct Issuer(Arc<IssuerState>);
 pub struct IssuerState {
     pub jwks: Mutex<Value>,
     pub metadata: Mutex<Option<Value>>,
+    /// Where `metadata` is served: RFC 8414's URL for [`ISSUER`] unless set.
+    pub metadata_at: Mutex<Option<String>>,
     pub fetched: Mutex<Vec<String>>,
     pub count: AtomicU32,
     pub failing: AtomicBool,
@@ -181,8 +183,10 @@ impl Fetcher for Issuer {
             let body = self.0.jwks.lock().unwrap().to_string().into_bytes();
             return Ok(Fetched { status: 200, cache_control, body });
         }
+        let metadata_at = self.0.metadata_at.lock().unwrap().clone();
+        let metadata_at = metadata_at.unwrap_or_else(|| format!("{ISSUER}/.well-known/oauth-authorization-server"));
         match &*self.0.metadata.lock().unwrap() {
-            Some(m) if url == format!("{ISSUER}/.well-known/oauth-authorization-server") => {
+            Some(m) if url == metadata_at => {
                 Ok(Fetched { status: 200, cache_control: None, body: m.to_string().into_bytes() })
             }
             _ => Ok(Fetched { status: 404, cache_control: None, body: Vec::new() }),
