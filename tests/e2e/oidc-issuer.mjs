@@ -15,8 +15,10 @@ import { SignJWT, exportJWK, generateKeyPair } from "jose";
 export async function startIssuer(path = "", { metadataAt = "appended" } = {}) {
   let keys = [await newKey("key-1")];
   let requests = 0;
+  const hits = {};
   const server = createServer(async (req, res) => {
     requests++;
+    hits[req.url] = (hits[req.url] ?? 0) + 1;
     const send = (status, body) => {
       res.writeHead(status, { "content-type": "application/json", "cache-control": "max-age=300" });
       res.end(JSON.stringify(body));
@@ -26,6 +28,14 @@ export async function startIssuer(path = "", { metadataAt = "appended" } = {}) {
       return send(200, { issuer: state.issuer, jwks_uri: `${state.issuer}/jwks`, id_token_signing_alg_values_supported: ["RS256"] });
     }
     if (req.url === `${path}/jwks`) return send(200, { keys: keys.map((k) => k.jwk) });
+    // Misbehaving key sets, for the bounds on fetching them: one that never
+    // answers, one that moves to `state.movedTo`, one of 10 MB.
+    if (req.url === `${path}/jwks-hang`) return;
+    if (req.url === `${path}/jwks-moved`) {
+      res.writeHead(302, { location: state.movedTo });
+      return res.end();
+    }
+    if (req.url === `${path}/jwks-huge`) return send(200, { keys: keys.map((k) => k.jwk), padding: "x".repeat(10 * 1024 * 1024) });
     send(404, { error: "not_found" });
   });
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -34,6 +44,12 @@ export async function startIssuer(path = "", { metadataAt = "appended" } = {}) {
     get requests() {
       return requests;
     },
+    /** How many requests each URL path got. */
+    hits,
+    /** Where `<path>/jwks-moved` redirects to. */
+    movedTo: undefined,
+    /** The JWK set it publishes. */
+    jwks: () => ({ keys: keys.map((k) => k.jwk) }),
     /** A token from this issuer with `claims` (sub, repository, …). */
     mint(claims, { audience, kid = keys[keys.length - 1].kid, expiresIn = "5m", jti = crypto.randomUUID() } = {}) {
       const key = keys.find((k) => k.kid === kid);
@@ -84,5 +100,27 @@ export function kubernetesClaims({ namespace = "payments", serviceAccount = "api
   return {
     sub: `system:serviceaccount:${namespace}:${serviceAccount}`,
     "kubernetes.io": { namespace, serviceaccount: { name: serviceAccount, uid: crypto.randomUUID() }, pod: { name: `${serviceAccount}-0`, uid: crypto.randomUUID() } },
+  };
+}
+
+/** A server at another origin that answers every GET with `body` (JSON), counting them. */
+export async function startStatic(body) {
+  let requests = 0;
+  const server = createServer((req, res) => {
+    requests++;
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify(body));
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}/jwks`,
+    get requests() {
+      return requests;
+    },
+    close: () =>
+      new Promise((resolve) => {
+        server.close(resolve);
+        server.closeAllConnections();
+      }),
   };
 }

@@ -11,7 +11,7 @@
 
 use serde_json::Value;
 
-use crate::fetch::{FetchError, Fetcher};
+use crate::fetch::{self, Answer, FetchError, Fetcher};
 
 /// Which specification to try first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,16 +43,19 @@ pub fn metadata_urls(issuer: &str, first: Metadata) -> [String; 2] {
 /// The `jwks_uri` of `issuer`'s metadata, found at the first of
 /// [`metadata_urls`] that answers 200; its `issuer` must be `issuer`
 /// exactly (RFC 8414 §3.3, OpenID Connect Discovery 1.0 §4.3). A URL that
-/// answers another status moves on to the next; a failure to fetch (the
-/// host is the same for both) ends the search.
+/// answers another status (a redirect included: not followed) moves on to
+/// the next; a failure to fetch or an oversized document (the host is the
+/// same for both) ends the search.
 pub async fn jwks_uri<F: Fetcher>(fetcher: &F, issuer: &str, first: Metadata) -> Result<String, FetchError> {
     let mut last = None;
     for url in metadata_urls(issuer, first) {
-        let fetched = fetcher.get(&url).await.map_err(|e| FetchError(format!("{url}: {}", e.0)))?;
-        if fetched.status != 200 {
-            last = Some(FetchError(format!("{url} answered {}", fetched.status)));
-            continue;
-        }
+        let fetched = match fetch::answer(fetcher, &url).await? {
+            Answer::Document(fetched) => fetched,
+            Answer::Status(status) => {
+                last = Some(fetch::not_a_document(&url, status));
+                continue;
+            }
+        };
         let metadata: Value =
             serde_json::from_slice(&fetched.body).map_err(|_| FetchError(format!("{url} is not JSON")))?;
         if metadata.get("issuer").and_then(Value::as_str) != Some(issuer) {

@@ -118,6 +118,8 @@ pub struct IssuerState {
     pub max_age: Mutex<Option<u64>>,
     /// Make each fetch yield once before answering, so concurrent callers overlap.
     pub yielding: AtomicBool,
+    /// Answer the JWKS URI with this status and body instead of the set.
+    pub jwks_answer: Mutex<Option<(u16, Vec<u8>)>>,
 }
 
 impl Issuer {
@@ -179,6 +181,9 @@ impl Fetcher for Issuer {
             return Err(FetchError("connection refused (test)".into()));
         }
         let cache_control = self.0.max_age.lock().unwrap().map(|s| format!("public, max-age={s}"));
+        if let (true, Some((status, body))) = (url == JWKS_URI, self.0.jwks_answer.lock().unwrap().clone()) {
+            return Ok(Fetched { status, cache_control, body });
+        }
         if url == JWKS_URI {
             let body = self.0.jwks.lock().unwrap().to_string().into_bytes();
             return Ok(Fetched { status: 200, cache_control, body });
