@@ -1,8 +1,9 @@
 // Ring 2, paired with crates/core/tests/audit.rs: the audit trail in
 // workerd, on the configured backend.
-import { describe, test } from "node:test";
+import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { useWorker } from "./harness.mjs";
+import { setTimeout as sleep } from "node:timers/promises";
+import { clientFor, startWorker, useWorker } from "./harness.mjs";
 
 const ctx = useWorker();
 const STORAGE = ctx.storage;
@@ -51,5 +52,48 @@ describe(`audit trail (${STORAGE})`, () => {
       assert.equal(bad.status, 400, q);
     }
     assert.equal((await ctx.api.admin("POST", "/admin/audit")).status, 405);
+  });
+});
+
+describe(`failed admin authentications without a write per request (${STORAGE})`, () => {
+  // A worker of its own: one fresh isolate and empty storage.
+  let w;
+  let api;
+  before(async () => {
+    w = await startWorker({ bindings: { STORAGE } });
+    api = clientFor(w);
+  });
+  after(() => w?.close());
+
+  /** The failure counts as written to storage, summed. */
+  async function written() {
+    if (STORAGE === "d1") {
+      const row = await (await w.mf.getD1Database("DB")).prepare("SELECT COALESCE(SUM(count), 0) AS n FROM audit_auth_failures").first();
+      return row.n;
+    }
+    const kv = await w.mf.getKVNamespace("KV");
+    const { keys } = await kv.list({ prefix: "audit-auth-failures:" });
+    let n = 0;
+    for (const k of keys) n += Number(await kv.get(k.name));
+    return n;
+  }
+
+  async function served() {
+    const r = await api.admin("GET", "/admin/audit/auth-failures");
+    assert.equal(r.status, 200);
+    return r.json.minutes.reduce((n, m) => n + m.count, 0);
+  }
+
+  const fail = async () =>
+    assert.equal((await fetch(`${w.base}/admin/clients`, { headers: { authorization: "Bearer wrong-key" } })).status, 401);
+
+  test("30 bad keys cost one write; the isolate serves all 30 at once, and its next failure 10 s on writes the rest", async () => {
+    for (let i = 0; i < 30; i++) await fail();
+    assert.equal(await written(), 1, "the first at once, the others held");
+    assert.equal(await served(), 30);
+    await sleep(10_500);
+    await fail();
+    assert.equal(await written(), 31);
+    assert.equal(await served(), 31);
   });
 });

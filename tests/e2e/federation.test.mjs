@@ -7,7 +7,7 @@ import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import { useWorker } from "./harness.mjs";
-import { startIssuer, startOidcProvider, githubClaims, kubernetesClaims } from "./oidc-issuer.mjs";
+import { startIssuer, startOidcProvider, startStatic, githubClaims, kubernetesClaims } from "./oidc-issuer.mjs";
 
 const ctx = useWorker();
 const STORAGE = ctx.storage;
@@ -37,6 +37,32 @@ async function trust(issuer, extra = {}) {
 function exchange(subjectToken, clientId) {
   const form = new URLSearchParams({ grant_type: TOKEN_EXCHANGE, subject_token_type: JWT_TYPE, subject_token: subjectToken, client_id: clientId, resource: AUDIENCE });
   return ctx.api.token({ form: form.toString() });
+}
+
+/** A token exchange the test gives up on after `ms` (a status of 0 then). */
+async function exchangeWithin(ms, subjectToken, clientId) {
+  const form = new URLSearchParams({ grant_type: TOKEN_EXCHANGE, subject_token_type: JWT_TYPE, subject_token: subjectToken, client_id: clientId, resource: AUDIENCE });
+  try {
+    const r = await fetch(`${ctx.w.base}/oauth2/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: form.toString(),
+      signal: AbortSignal.timeout(ms),
+    });
+    return { status: r.status, json: await r.json() };
+  } catch {
+    return { status: 0, json: null };
+  }
+}
+
+/** `issuer` trusted with its keys at `<issuer><jwksPath>`, and a client of it. */
+async function trustedWithKeysAt(issuer, jwksPath, name) {
+  await trust(issuer, { jwks_uri: `${issuer.issuer}${jwksPath}` });
+  return ctx.api.createClient({
+    client_id: `${name}-${STORAGE}`,
+    grants: [{ audience: AUDIENCE, scopes: ["deploy"] }],
+    federated_credentials: [{ name: "release", issuer: issuer.issuer, subject: "repo:acme/deploy:environment:production" }],
+  });
 }
 
 describe(`workload identity federation (${STORAGE})`, () => {
@@ -110,6 +136,22 @@ describe(`workload identity federation (${STORAGE})`, () => {
     const refused = await ctx.api.token({ form: form.toString() });
     assert.equal(refused.status, 401);
     assert.equal(refused.json.error, "invalid_client");
+  });
+
+  test("an issuer with a path whose metadata is where RFC 8414 puts it (inserted after the host) is found", async () => {
+    const tenant = await startIssuer("/tenants/acme", { metadataAt: "inserted" });
+    try {
+      await trust(tenant);
+      const client = await ctx.api.createClient({
+        client_id: `tenant-${STORAGE}`,
+        grants: [{ audience: AUDIENCE, scopes: ["deploy"] }],
+        federated_credentials: [{ name: "release", issuer: tenant.issuer, subject: "repo:acme/deploy:environment:production" }],
+      });
+      const r = await exchange(await tenant.mint(githubClaims(), { audience: PLATFORM_AUDIENCE }), client.client_id);
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+    } finally {
+      await tenant.close();
+    }
   });
 
   test("an unreachable issuer is a clear refusal, never a 5xx", async () => {
@@ -331,6 +373,56 @@ describe(`workload identity federation (${STORAGE})`, () => {
       assert.equal(refused.json.error, "invalid_request");
     } finally {
       await op.close();
+    }
+  });
+});
+
+describe(`fetching an issuer's keys is bounded (${STORAGE})`, () => {
+  test("a hung jwks_uri: concurrent token requests get the grant's error within the fetch timeout, after one fetch", async () => {
+    const hung = await startIssuer("/hung");
+    try {
+      const client = await trustedWithKeysAt(hung, "/jwks-hang", "hung");
+      const tokens = await Promise.all(Array.from({ length: 5 }, () => hung.mint(githubClaims(), { audience: PLATFORM_AUDIENCE })));
+      const started = Date.now();
+      const answers = await Promise.all(tokens.map((t) => exchangeWithin(15000, t, client.client_id)));
+      const elapsed = Date.now() - started;
+      for (const a of answers) {
+        assert.equal(a.status, 400, JSON.stringify(a.json));
+        assert.equal(a.json.error, "invalid_request");
+      }
+      assert.ok(elapsed < 9000, `answered after ${elapsed} ms`);
+      assert.equal(hung.hits["/hung/jwks-hang"], 1, "one fetch in flight, the other requests waited for it");
+    } finally {
+      await hung.close();
+    }
+  });
+
+  test("a redirect to another host is not followed", async () => {
+    const moving = await startIssuer("/moving");
+    const elsewhere = await startStatic(moving.jwks());
+    try {
+      moving.movedTo = elsewhere.url;
+      const client = await trustedWithKeysAt(moving, "/jwks-moved", "moving");
+      const r = await exchange(await moving.mint(githubClaims(), { audience: PLATFORM_AUDIENCE }), client.client_id);
+      assert.equal(r.status, 400, JSON.stringify(r.json));
+      assert.equal(moving.hits["/moving/jwks-moved"], 1);
+      assert.equal(elsewhere.requests, 0, "the other host was never asked");
+    } finally {
+      await moving.close();
+      await elsewhere.close();
+    }
+  });
+
+  test("an oversized JWK set (10 MB) is refused", async () => {
+    const huge = await startIssuer("/huge");
+    try {
+      const client = await trustedWithKeysAt(huge, "/jwks-huge", "huge");
+      const r = await exchange(await huge.mint(githubClaims(), { audience: PLATFORM_AUDIENCE }), client.client_id);
+      assert.equal(r.status, 400, JSON.stringify(r.json));
+      const failures = await ctx.api.admin("GET", `/admin/clients/${client.client_id}/federation/failures`);
+      assert.match(failures.json.failures[0].last_reason, /larger than 65536 bytes/);
+    } finally {
+      await huge.close();
     }
   });
 });

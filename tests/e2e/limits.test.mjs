@@ -49,6 +49,29 @@ describe(`rate limits (${STORAGE})`, () => {
     assert.equal((await from("198.51.100.2", c.client_id, c.client_secret)).status, 200);
   });
 
+  test("the addresses of one IPv6 /64 are one source: rotating through them neither escapes a lockout nor the token limit", async () => {
+    const c = await api.createClient();
+    for (let i = 1; i <= 2; i++) assert.equal((await from(`2001:db8:77:1::${i}`, c.client_id, "wrong")).status, 401);
+    assertLimited(await from("2001:db8:77:1:ffff::3", c.client_id, "wrong"));
+    assertLimited(await from("2001:db8:77:1::4", c.client_id, c.client_secret));
+    assert.equal((await from("2001:db8:77:2::1", c.client_id, c.client_secret)).status, 200);
+    const statuses = [];
+    for (let i = 0; i < 8; i++) statuses.push((await from(`2001:db8:77:3::${100 + i}`, c.client_id, c.client_secret)).status);
+    assert.deepEqual(statuses, [200, 200, 200, 200, 200, 429, 429, 429]);
+  });
+
+  test("other zones' Workers, all from Cloudflare's one Workers address, are counted per zone (CF-Worker)", async () => {
+    const c = await api.createClient();
+    const fromWorker = (zone, address = "2a06:98c0:3600::103") =>
+      api.token({ basic: [c.client_id, c.client_secret], form: FORM, headers: { "cf-connecting-ip": address, "cf-worker": zone } });
+    for (let i = 0; i < 5; i++) assert.equal((await fromWorker("a.example")).status, 200);
+    assertLimited(await fromWorker("a.example"));
+    assert.equal((await fromWorker("b.example")).status, 200);
+    // Naming zones from one's own address buys no new count.
+    for (let i = 0; i < 5; i++) assert.equal((await fromWorker(`zone-${i}.example`, "192.0.2.77")).status, 200);
+    assertLimited(await fromWorker("zone-9.example", "192.0.2.77"));
+  });
+
   test("admin requests per address, counted before the key is checked", async () => {
     const call = (key) =>
       fetch(`${w.base}/admin/clients`, { headers: { authorization: `Bearer ${key}`, "cf-connecting-ip": "192.0.2.9" } });
@@ -60,6 +83,30 @@ describe(`rate limits (${STORAGE})`, () => {
       headers: { authorization: `Bearer ${w.secrets.ADMIN_API_KEY}`, "cf-connecting-ip": "192.0.2.10" },
     });
     assert.equal(other.status, 200);
+  });
+});
+
+describe(`rate limits without a source address (${STORAGE})`, () => {
+  // A direct socket: no Miniflare entry worker, so no CF-Connecting-IP, as
+  // for a request over a service binding.
+  let w;
+  let api;
+  before(async () => {
+    w = await startWorker({ bindings: { STORAGE }, direct: true, ratelimits: { AUTH_FAILURE_RATE_LIMIT: { simple: { limit: 2, period: 60 } } } });
+    api = clientFor(w);
+  });
+  after(() => w?.close());
+
+  test("failures are not counted under the client id alone: whoever knows a client id cannot lock it out", async () => {
+    const c = await api.createClient();
+    const direct = (secret) =>
+      fetch(`${w.directBase}/oauth2/token`, {
+        method: "POST",
+        headers: { authorization: `Basic ${Buffer.from(`${c.client_id}:${secret}`).toString("base64")}`, "content-type": "application/x-www-form-urlencoded" },
+        body: FORM,
+      });
+    for (let i = 0; i < 5; i++) assert.equal((await direct("wrong")).status, 401);
+    assert.equal((await direct(c.client_secret)).status, 200);
   });
 });
 

@@ -8,22 +8,37 @@ import { SignJWT, exportJWK, generateKeyPair } from "jose";
 import Provider from "oidc-provider";
 
 /**
- * Start an issuer at http://127.0.0.1:<port><path>. Returns `{issuer,
- * mint(claims, {audience, kid, expiresIn}), rotate(), close()}`.
+ * Start an issuer at http://127.0.0.1:<port><path>, its metadata where
+ * OpenID Connect Discovery 1.0 §4 puts it (`metadataAt: "appended"`, the
+ * issuer + /.well-known/openid-configuration) or where RFC 8414 §3 does
+ * (`"inserted"`: /.well-known/oauth-authorization-server + the path).
+ * Returns `{issuer, mint(claims, {audience, kid, expiresIn}), rotate(),
+ * close()}`.
  */
-export async function startIssuer(path = "") {
+export async function startIssuer(path = "", { metadataAt = "appended" } = {}) {
   let keys = [await newKey("key-1")];
   let requests = 0;
+  const hits = {};
   const server = createServer(async (req, res) => {
     requests++;
+    hits[req.url] = (hits[req.url] ?? 0) + 1;
     const send = (status, body) => {
       res.writeHead(status, { "content-type": "application/json", "cache-control": "max-age=300" });
       res.end(JSON.stringify(body));
     };
-    if (req.url === `${path}/.well-known/openid-configuration`) {
+    const metadataPath = metadataAt === "inserted" ? `/.well-known/oauth-authorization-server${path}` : `${path}/.well-known/openid-configuration`;
+    if (req.url === metadataPath) {
       return send(200, { issuer: state.issuer, jwks_uri: `${state.issuer}/jwks`, id_token_signing_alg_values_supported: ["RS256"] });
     }
     if (req.url === `${path}/jwks`) return send(200, { keys: keys.map((k) => k.jwk) });
+    // Misbehaving key sets, for the bounds on fetching them: one that never
+    // answers, one that moves to `state.movedTo`, one of 10 MB.
+    if (req.url === `${path}/jwks-hang`) return;
+    if (req.url === `${path}/jwks-moved`) {
+      res.writeHead(302, { location: state.movedTo });
+      return res.end();
+    }
+    if (req.url === `${path}/jwks-huge`) return send(200, { keys: keys.map((k) => k.jwk), padding: "x".repeat(10 * 1024 * 1024) });
     send(404, { error: "not_found" });
   });
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -32,6 +47,12 @@ export async function startIssuer(path = "") {
     get requests() {
       return requests;
     },
+    /** How many requests each URL path got. */
+    hits,
+    /** Where `<path>/jwks-moved` redirects to. */
+    movedTo: undefined,
+    /** The JWK set it publishes. */
+    jwks: () => ({ keys: keys.map((k) => k.jwk) }),
     /** A token from this issuer with `claims` (sub, repository, …). */
     mint(claims, { audience, kid = keys[keys.length - 1].kid, expiresIn = "5m", jti = crypto.randomUUID() } = {}) {
       const key = keys.find((k) => k.kid === kid);
@@ -143,6 +164,28 @@ export async function startOidcProvider({ audience }) {
       const body = await r.json();
       if (r.status !== 200) throw new Error(`oidc-provider token: ${r.status} ${JSON.stringify(body)}`);
       return body.access_token;
+    },
+    close: () =>
+      new Promise((resolve) => {
+        server.close(resolve);
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** A server at another origin that answers every GET with `body` (JSON), counting them. */
+export async function startStatic(body) {
+  let requests = 0;
+  const server = createServer((req, res) => {
+    requests++;
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify(body));
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}/jwks`,
+    get requests() {
+      return requests;
     },
     close: () =>
       new Promise((resolve) => {

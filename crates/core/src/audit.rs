@@ -1,9 +1,14 @@
 //! The audit trail: one event per admin change — who (`root` or the admin
 //! client), when, which project, what was done to what, and which fields
 //! it set — never a secret, a hash or key material. Failed admin
-//! authentications are counted per minute rather than stored one by one.
-//! Kept `AUDIT_RETENTION_DAYS` (pruned by the Cron Trigger on D1; on KV
-//! each event expires by itself).
+//! authentications are counted per minute rather than stored one by one,
+//! and each isolate writes its counts at most once per
+//! [`AUTH_FAILURE_WRITE_SECS`] ([`FailureTally`]), so a flood of bad keys
+//! costs no write per request. Kept `AUDIT_RETENTION_DAYS` (pruned by the
+//! Cron Trigger on D1; on KV each event expires by itself).
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +18,60 @@ use crate::project::ProjectId;
 /// How long per-minute failure counts are kept (at most; never longer than
 /// the events): a week of minutes is 10,080 entries.
 pub const AUTH_FAILURE_RETENTION_SECS: i64 = 7 * 24 * 3600;
+
+/// An isolate writes its failed-authentication counts at most once per
+/// this many seconds.
+pub const AUTH_FAILURE_WRITE_SECS: i64 = 10;
+
+/// Failed admin authentications one isolate has counted and not yet
+/// written, per minute. A failure is written at once when the isolate has
+/// not written for [`AUTH_FAILURE_WRITE_SECS`]; otherwise it waits for the
+/// isolate's next write, made by its first failure that many seconds on.
+/// So a flood costs each isolate one write per 10 s, a trickle is written
+/// as it comes, and what the counts served miss is bounded: in the isolate
+/// that counted them, nothing (its reads add what it holds); elsewhere, the
+/// failures an isolate saw in the 10 s after its last write, until its next
+/// failure — never written if it sees none before it is evicted.
+#[derive(Default)]
+pub struct FailureTally {
+    pending: RefCell<BTreeMap<i64, u64>>,
+    last_write: Cell<Option<i64>>,
+}
+
+impl FailureTally {
+    /// `count` more failures in `minute`, at `now`: the counts to write now
+    /// (every minute held), if it is time to write; they are no longer held.
+    pub fn add(&self, minute: i64, count: u64, now: i64) -> Option<Vec<AuthFailures>> {
+        let mut pending = self.pending.borrow_mut();
+        *pending.entry(minute).or_default() += count;
+        if self.last_write.get().is_some_and(|at| now.saturating_sub(at) < AUTH_FAILURE_WRITE_SECS) {
+            return None;
+        }
+        self.last_write.set(Some(now));
+        Some(std::mem::take(&mut *pending).into_iter().map(|(minute, count)| AuthFailures { minute, count }).collect())
+    }
+
+    /// Counts whose write failed, held again for the next one (minutes
+    /// past [`AUTH_FAILURE_RETENTION_SECS`] are dropped: they would be
+    /// pruned anyway).
+    pub fn unwritten(&self, counts: &[AuthFailures], now: i64) {
+        let oldest = (now - AUTH_FAILURE_RETENTION_SECS).div_euclid(60);
+        let mut pending = self.pending.borrow_mut();
+        for c in counts.iter().filter(|c| c.minute >= oldest) {
+            *pending.entry(c.minute).or_default() += c.count;
+        }
+    }
+
+    /// `counts` read from storage, with what this isolate holds since
+    /// `since_minute` added: oldest first.
+    pub fn with_held(&self, counts: Vec<AuthFailures>, since_minute: i64) -> Vec<AuthFailures> {
+        let mut all: BTreeMap<i64, u64> = counts.into_iter().map(|c| (c.minute, c.count)).collect();
+        for (&minute, &count) in self.pending.borrow().range(since_minute..) {
+            *all.entry(minute).or_default() += count;
+        }
+        all.into_iter().map(|(minute, count)| AuthFailures { minute, count }).collect()
+    }
+}
 
 /// One admin change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,8 +159,9 @@ pub trait AuditStore {
     /// Remove events from before `events_before` and minute counts from
     /// before `counts_before` (Unix seconds); how many events went.
     async fn prune(&self, events_before: i64, counts_before: i64) -> Result<u64, StoreError>;
-    /// One more failed admin authentication in `minute`, kept until `expires_at`.
-    async fn count_auth_failure(&self, minute: i64, expires_at: i64) -> Result<(), StoreError>;
+    /// `count` more failed admin authentications in `minute`, kept until
+    /// `expires_at` (through the isolate cache, batched: [`FailureTally`]).
+    async fn count_auth_failures(&self, minute: i64, count: u64, expires_at: i64) -> Result<(), StoreError>;
     /// The per-minute counts since `minute`, oldest first.
     async fn auth_failures(&self, since_minute: i64) -> Result<Vec<AuthFailures>, StoreError>;
 }
@@ -112,4 +172,34 @@ pub trait AuditStore {
 pub async fn prune_expired<S: AuditStore>(store: &S, retention_secs: i64, now: i64) -> Result<u64, StoreError> {
     let counts = retention_secs.min(AUTH_FAILURE_RETENTION_SECS);
     store.prune(now - retention_secs, now - counts).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tally_writes_at_once_after_a_quiet_spell_and_once_per_interval_in_a_flood() {
+        let tally = FailureTally::default();
+        assert_eq!(tally.add(100, 1, 6000), Some(vec![AuthFailures { minute: 100, count: 1 }]));
+        for t in 6000..6000 + AUTH_FAILURE_WRITE_SECS {
+            assert_eq!(tally.add(100, 1, t), None, "at {t}");
+        }
+        assert_eq!(
+            tally.with_held(vec![AuthFailures { minute: 100, count: 1 }], 0),
+            [AuthFailures { minute: 100, count: 11 }]
+        );
+        assert_eq!(tally.with_held(Vec::new(), 101), []);
+        let written = tally.add(101, 1, 6000 + AUTH_FAILURE_WRITE_SECS);
+        assert_eq!(
+            written,
+            Some(vec![AuthFailures { minute: 100, count: 10 }, AuthFailures { minute: 101, count: 1 }])
+        );
+        tally.unwritten(&written.unwrap_or_default(), 6010);
+        assert_eq!(
+            tally.with_held(Vec::new(), 0).iter().map(|c| c.count).sum::<u64>(),
+            11,
+            "a failed write is held again"
+        );
+    }
 }

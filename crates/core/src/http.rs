@@ -67,16 +67,27 @@ pub enum Header {
     /// The client's address as Cloudflare's edge saw it; the key of the
     /// per-address rate limits (set by the edge, replaced if a client sends it).
     CfConnectingIp,
+    /// The zone of the Worker that sent a subrequest (set by Cloudflare);
+    /// with Cloudflare's Workers address, the rate limits' key
+    /// (`limits::source`).
+    CfWorker,
 }
 
 impl Header {
     /// Every header the app reads, in a fixed order.
-    pub const ALL: [Header; 5] =
-        [Header::Authorization, Header::ContentType, Header::ContentLength, Header::IfMatch, Header::CfConnectingIp];
+    pub const ALL: [Header; 6] = [
+        Header::Authorization,
+        Header::ContentType,
+        Header::ContentLength,
+        Header::IfMatch,
+        Header::CfConnectingIp,
+        Header::CfWorker,
+    ];
 
     /// The names of [`Header::ALL`], newline-separated: how the Worker's
     /// glue asks the runtime for them in one call.
-    pub const NAMES: &'static str = "authorization\ncontent-type\ncontent-length\nif-match\ncf-connecting-ip";
+    pub const NAMES: &'static str =
+        "authorization\ncontent-type\ncontent-length\nif-match\ncf-connecting-ip\ncf-worker";
 
     /// The lower-case field name.
     pub const fn name(self) -> &'static str {
@@ -86,6 +97,7 @@ impl Header {
             Header::ContentLength => "content-length",
             Header::IfMatch => "if-match",
             Header::CfConnectingIp => "cf-connecting-ip",
+            Header::CfWorker => "cf-worker",
         }
     }
 

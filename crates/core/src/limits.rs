@@ -1,6 +1,6 @@
-//! Abuse limits: how often one source address may call the token endpoint
-//! and the admin API, and how many failed authentications one client id may
-//! have, per window.
+//! Abuse limits: how often one source may call the token endpoint and the
+//! admin API, and how many failed authentications one client id may have
+//! from one source, per window. [`source`] says who a request comes from.
 //!
 //! The counting is the platform's: on Cloudflare, one Rate Limiting binding
 //! per [`Limit`] (`[[ratelimits]]` in wrangler.toml, where each limit's
@@ -17,21 +17,77 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr};
 
+use crate::http::{Header, Request};
 use crate::ports::Logger;
+
+/// The /64 Cloudflare sends other zones' Workers' subrequests from
+/// (`CF-Connecting-IP: 2a06:98c0:3600::103`,
+/// developers.cloudflare.com/workers/runtime-apis/headers/).
+const WORKERS_PREFIX: [u16; 4] = [0x2a06, 0x98c0, 0x3600, 0];
+
+/// Who a request comes from, as every limit keys it; `None` for a request
+/// that did not come through Cloudflare's edge (no `CF-Connecting-IP`: a
+/// service binding, local tools), which no limit counts.
+///
+/// - IPv4: the address. IPv6: its /64 (`2001:db8:1:2::/64`), the block one
+///   host is given (RFC 4291 §2.5.1 interface identifiers are 64 bits), so
+///   rotating through its addresses is still one source; an IPv4-mapped
+///   address (RFC 4291 §2.5.5.2) is its IPv4 address.
+/// - Another zone's Worker: every Worker's subrequest arrives from
+///   Cloudflare's one Workers address, so the zone in `CF-Worker` names the
+///   source (`worker:example.com`). Only from that address: a client that
+///   names a zone from its own address is counted by its address.
+///
+/// What is believed, and why it holds on Cloudflare: `CF-Connecting-IP` is
+/// set by Cloudflare's edge, which replaces whatever a client sends;
+/// `CF-Worker` only beside Cloudflare's Workers address, which a client
+/// cannot claim through the edge (README, "Rate limits").
+pub fn source(req: &Request) -> Option<String> {
+    let address: IpAddr = req.header(Header::CfConnectingIp)?.trim().parse().ok()?;
+    let v6 = match address {
+        IpAddr::V4(v4) => return Some(v4.to_string()),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => return Some(v4.to_string()),
+            None => v6,
+        },
+    };
+    let s = v6.segments();
+    let prefix = [s[0], s[1], s[2], s[3]];
+    if prefix == WORKERS_PREFIX {
+        if let Some(zone) = req.header(Header::CfWorker).and_then(zone_name) {
+            return Some(format!("worker:{zone}"));
+        }
+    }
+    Some(format!("{}/64", Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0)))
+}
+
+/// A zone name as `CF-Worker` carries it, lower-cased; `None` for anything
+/// that is not a DNS name (RFC 1035 §2.3.4: at most 253 characters).
+fn zone_name(value: &str) -> Option<String> {
+    let zone = value.trim().to_ascii_lowercase();
+    let valid = !zone.is_empty()
+        && zone.len() <= 253
+        && zone.split('.').all(|label| {
+            !label.is_empty() && label.len() <= 63 && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    valid.then_some(zone)
+}
 
 /// One limit: what is counted and under which key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Limit {
-    /// Token requests per source address (`CF-Connecting-IP`).
+    /// Token requests per [`source`].
     TokenByAddress,
-    /// Admin API requests per source address, counted before the admin key
-    /// is checked, so it also bounds guessing the key.
+    /// Admin API requests per [`source`], counted before the admin key is
+    /// checked, so it also bounds guessing the key.
     AdminByAddress,
-    /// Failed client authentications per client id and source address.
-    /// The pair, as Auth0's brute-force protection keys user logins: keyed
-    /// by the client id alone, anyone who knows a client id (it is in every
-    /// token the client uses) could lock the client out from elsewhere.
+    /// Failed client authentications per client id and [`source`]. The
+    /// pair, as Auth0's brute-force protection keys user logins: keyed by
+    /// the client id alone, anyone who knows a client id (it is in every
+    /// token the client uses) could lock the client out from elsewhere. A
+    /// request without a source is not counted, for the same reason.
     FailuresByClient,
 }
 
@@ -129,22 +185,23 @@ pub struct Limits<'a, L: RateLimiter> {
 pub struct TooManyRequests;
 
 impl<L: RateLimiter> Limits<'_, L> {
-    /// Whether `client_id`, from `address`, is locked out after too many
-    /// failures.
-    pub fn locked(&self, client_id: &str, address: Option<&str>, now: i64) -> bool {
-        self.lockouts.locked(&failure_key(client_id, address), now)
+    /// Whether `client_id`, from `source` ([`source`]), is locked out after
+    /// too many failures. Never without a source.
+    pub fn locked(&self, client_id: &str, source: Option<&str>, now: i64) -> bool {
+        failure_key(client_id, source).is_some_and(|key| self.lockouts.locked(&key, now))
     }
 
-    /// Count a failed authentication of `client_id` from `address`; over
+    /// Count a failed authentication of `client_id` from `source`; over
     /// the limit, lock that pair out in this isolate for [`RETRY_AFTER_SECS`].
+    /// Without a source nothing is counted.
     pub async fn failed(
         &self,
         client_id: &str,
-        address: Option<&str>,
+        source: Option<&str>,
         now: i64,
         log: &dyn Logger,
     ) -> Result<(), TooManyRequests> {
-        let key = failure_key(client_id, address);
+        let Some(key) = failure_key(client_id, source) else { return Ok(()) };
         let outcome = self.count(Limit::FailuresByClient, &key, log).await;
         if outcome.is_err() {
             self.lockouts.lock(&key, now);
@@ -153,7 +210,7 @@ impl<L: RateLimiter> Limits<'_, L> {
     }
 
     /// Count one event for `key` under `limit` (for the per-address limits,
-    /// the key is the source address).
+    /// the key is the request's [`source`]).
     pub async fn count(&self, limit: Limit, key: &str, log: &dyn Logger) -> Result<(), TooManyRequests> {
         match self.limiter.hit(limit, key).await {
             Ok(Verdict::Within) => Ok(()),
@@ -166,14 +223,11 @@ impl<L: RateLimiter> Limits<'_, L> {
     }
 }
 
-/// The [`Limit::FailuresByClient`] key: `client_id address`, or the
-/// client id alone for a request without an address. A client id holds no
-/// space, so the pair cannot be confused with another.
-pub fn failure_key(client_id: &str, address: Option<&str>) -> String {
-    match address {
-        Some(address) if !address.is_empty() => format!("{client_id} {address}"),
-        _ => client_id.to_string(),
-    }
+/// The [`Limit::FailuresByClient`] key: `client_id source`; none without
+/// a source. A client id holds no space, so the pair cannot be confused
+/// with another.
+pub fn failure_key(client_id: &str, source: Option<&str>) -> Option<String> {
+    source.filter(|s| !s.is_empty()).map(|source| format!("{client_id} {source}"))
 }
 
 #[cfg(test)]

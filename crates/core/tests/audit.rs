@@ -194,6 +194,36 @@ fn failed_admin_authentications_are_counted_per_minute() {
 }
 
 #[test]
+fn failed_admin_authentications_cost_one_write_per_isolate_per_ten_seconds() {
+    let w = World::new();
+    let total = |w: &World| -> u64 {
+        let counts = w.admin(Method::Get, "/admin/audit/auth-failures", None).body_json();
+        counts["minutes"].as_array().unwrap().iter().map(|m| m["count"].as_u64().unwrap()).sum()
+    };
+    let before = w.store.operations();
+    for i in 0..50 {
+        assert_eq!(w.call(Req::get("/admin/clients").bearer(&format!("wrong-{i}"))).status, 401);
+    }
+    assert_eq!(
+        w.store.operations() - before,
+        1,
+        "the first is written at once, the rest with the isolate's next write"
+    );
+    assert_eq!(total(&w), 50, "the isolate that counted them serves them all at once");
+    let other = w.another_isolate();
+    assert_eq!(total(&other), 1, "another isolate sees what was written");
+    w.clock.advance(9);
+    assert_eq!(w.call(Req::get("/admin/clients").bearer("wrong-again")).status, 401);
+    assert_eq!(total(&other), 1);
+    w.clock.advance(1);
+    let before = w.store.operations();
+    assert_eq!(w.call(Req::get("/admin/clients").bearer("wrong-later")).status, 401);
+    assert!(w.store.operations() - before <= 2, "one write per minute counted");
+    other.clock.advance(10);
+    assert_eq!(total(&other), 52, "written 10 s on: every failure counted");
+}
+
+#[test]
 fn the_cron_prunes_past_the_retention() {
     let w = World::with(&[("AUDIT_RETENTION_DAYS", "1")], Some(A3));
     assert_eq!(w.admin(Method::Post, "/admin/projects", Some(json!({"id": "old", "name": "old"}))).status, 201);

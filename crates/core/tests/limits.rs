@@ -1,8 +1,8 @@
 //! Host ring, paired with tests/e2e/limits.test.mjs: the rate limits per
-//! source address and the failed-authentication limit per client id.
+//! source and the failed-authentication limit per client id and source.
 
 use m2m_edge_core::http::{Method, Response};
-use m2m_edge_core::limits::{Limit, RETRY_AFTER_SECS};
+use m2m_edge_core::limits::{self, Limit, RETRY_AFTER_SECS};
 use m2m_edge_testkit::{error_of, Req, World, ADMIN_KEY};
 
 const FORM: &str = "grant_type=client_credentials";
@@ -40,22 +40,23 @@ fn failed_authentications_lock_the_client_id_out() {
     let w = World::new();
     let (id, secret) = w.simple_client();
     w.limiter.limit(Limit::FailuresByClient, 2);
+    let from = "203.0.113.80";
     // Successes are not failures.
-    assert_eq!(w.token_basic(&id, &secret, FORM).status, 200);
-    assert_eq!(w.limiter.count(Limit::FailuresByClient, &id), 0);
+    assert_eq!(token_from(&w, from, &id, &secret).status, 200);
+    assert_eq!(w.limiter.count(Limit::FailuresByClient, &format!("{id} {from}")), 0);
     for _ in 0..2 {
-        assert_eq!(w.token_basic(&id, "wrong", FORM).status, 401);
+        assert_eq!(token_from(&w, from, &id, "wrong").status, 401);
     }
-    assert_limited(&w.token_basic(&id, "wrong", FORM));
+    assert_limited(&token_from(&w, from, &id, "wrong"));
     // Locked out in this isolate: even the right secret is refused, without
     // a storage read or a secret comparison.
     let reads = w.store.operations();
-    assert_limited(&w.token_basic(&id, &secret, FORM));
+    assert_limited(&token_from(&w, from, &id, &secret));
     assert_eq!(w.store.operations(), reads);
     // The lockout ends after Retry-After, with the limiter's window.
     w.clock.advance(i64::from(RETRY_AFTER_SECS));
     w.limiter.next_window();
-    assert_eq!(w.token_basic(&id, &secret, FORM).status, 200);
+    assert_eq!(token_from(&w, from, &id, &secret).status, 200);
 }
 
 #[test]
@@ -63,14 +64,15 @@ fn another_isolate_learns_the_lockout_from_the_limiter() {
     let w = World::new();
     let (id, secret) = w.simple_client();
     w.limiter.limit(Limit::FailuresByClient, 1);
-    assert_eq!(w.token_basic(&id, "wrong", FORM).status, 401);
+    let from = "198.51.100.80";
+    assert_eq!(token_from(&w, from, &id, "wrong").status, 401);
     let other = w.another_isolate();
     // Its first failure is over the shared count: 429, and locked there too.
-    assert_limited(&other.token_basic(&id, "wrong", FORM));
-    assert_limited(&other.token_basic(&id, &secret, FORM));
+    assert_limited(&token_from(&other, from, &id, "wrong"));
+    assert_limited(&token_from(&other, from, &id, &secret));
     // Other clients are untouched.
     let (id2, secret2) = w.simple_client();
-    assert_eq!(other.token_basic(&id2, &secret2, FORM).status, 200);
+    assert_eq!(token_from(&other, from, &id2, &secret2).status, 200);
 }
 
 #[test]
@@ -122,9 +124,117 @@ fn a_failing_limiter_lets_requests_through_and_says_so_in_the_log() {
     for _ in 0..3 {
         assert_eq!(token_from(&w, "203.0.113.7", &id, &secret).status, 200);
     }
-    assert_eq!(w.token_basic(&id, "wrong", FORM).status, 401);
+    assert_eq!(token_from(&w, "203.0.113.7", &id, "wrong").status, 401);
     let lines = w.log.lines();
     assert!(lines.iter().any(|l| l.contains("TOKEN_RATE_LIMIT not applied")), "{lines:?}");
     assert!(lines.iter().any(|l| l.contains("AUTH_FAILURE_RATE_LIMIT not applied")), "{lines:?}");
     assert!(!lines.iter().any(|l| l.contains(&secret)), "no secret in the log");
+}
+
+/// Cloudflare's address for Workers' subrequests to another zone
+/// (developers.cloudflare.com/workers/runtime-apis/headers/, `CF-Connecting-IP`).
+const WORKERS_ADDRESS: &str = "2a06:98c0:3600::103";
+
+#[test]
+fn one_function_says_which_source_a_request_is_counted_under() {
+    type Case<'a> = (&'a [(&'a str, &'a str)], Option<&'a str>);
+    let cases: &[Case] = &[
+        (&[("cf-connecting-ip", "203.0.113.7")], Some("203.0.113.7")),
+        (&[("cf-connecting-ip", " 203.0.113.7 ")], Some("203.0.113.7")),
+        // IPv6: the /64, as one host holds a whole /64 (RFC 4291 §2.5.1).
+        (&[("cf-connecting-ip", "2001:db8:1:2:aaaa:bbbb:cccc:dddd")], Some("2001:db8:1:2::/64")),
+        (&[("cf-connecting-ip", "2001:DB8:1:2::1")], Some("2001:db8:1:2::/64")),
+        (&[("cf-connecting-ip", "2001:0db8:0001:0002:0000:0000:0000:0009")], Some("2001:db8:1:2::/64")),
+        // An IPv4 client over IPv6 (RFC 4291 §2.5.5.2) is its IPv4 address.
+        (&[("cf-connecting-ip", "::ffff:203.0.113.7")], Some("203.0.113.7")),
+        // Another zone's Worker: Cloudflare's address, and its zone in CF-Worker.
+        (&[("cf-connecting-ip", WORKERS_ADDRESS), ("cf-worker", "example.com")], Some("worker:example.com")),
+        (&[("cf-connecting-ip", WORKERS_ADDRESS), ("cf-worker", "Example.COM")], Some("worker:example.com")),
+        (&[("cf-connecting-ip", WORKERS_ADDRESS)], Some("2a06:98c0:3600::/64")),
+        (&[("cf-connecting-ip", WORKERS_ADDRESS), ("cf-worker", "not a zone")], Some("2a06:98c0:3600::/64")),
+        // CF-Worker from any other address buys no bucket of its own.
+        (&[("cf-connecting-ip", "198.51.100.1"), ("cf-worker", "example.com")], Some("198.51.100.1")),
+        // Not through Cloudflare's edge: no source.
+        (&[("cf-worker", "example.com")], None),
+        (&[], None),
+        (&[("cf-connecting-ip", "")], None),
+        (&[("cf-connecting-ip", "not an address")], None),
+        (&[("cf-connecting-ip", "203.0.113.7, 198.51.100.1")], None),
+    ];
+    for (headers, expected) in cases {
+        let req = headers.iter().fold(Req::token(), |r, (name, value)| r.header(name, value)).form(FORM);
+        assert_eq!(limits::source(&req).as_deref(), *expected, "{headers:?}");
+    }
+}
+
+#[test]
+fn without_a_source_failures_lock_no_client_out() {
+    // Anyone who knows a client id could otherwise lock it out: the id is in
+    // every token the client uses.
+    let w = World::new();
+    let (id, secret) = w.simple_client();
+    w.limiter.limit(Limit::FailuresByClient, 2);
+    for _ in 0..5 {
+        assert_eq!(w.token_basic(&id, "wrong", FORM).status, 401);
+    }
+    assert_eq!(w.limiter.count(Limit::FailuresByClient, &id), 0);
+    assert_eq!(w.token_basic(&id, &secret, FORM).status, 200);
+    assert_eq!(token_from(&w, "203.0.113.9", &id, &secret).status, 200);
+}
+
+#[test]
+fn the_addresses_of_one_ipv6_64_are_one_source() {
+    let w = World::new();
+    let (id, secret) = w.simple_client();
+    w.limiter.limit(Limit::FailuresByClient, 2);
+    w.limiter.limit(Limit::TokenByAddress, 20);
+    for i in 1..=2 {
+        assert_eq!(token_from(&w, &format!("2001:db8:7:7::{i:x}"), &id, "wrong").status, 401);
+    }
+    // A third address of the same /64 is over the failure limit…
+    assert_limited(&token_from(&w, "2001:db8:7:7:ffff::3", &id, "wrong"));
+    assert_limited(&token_from(&w, "2001:db8:7:7::4", &id, &secret));
+    // …and the /64 next door is another source.
+    assert_eq!(token_from(&w, "2001:db8:7:8::1", &id, &secret).status, 200);
+    // Rotating through the /64 does not escape the per-source token limit.
+    let (id2, secret2) = w.simple_client();
+    let statuses: Vec<u16> =
+        (0..30).map(|i| token_from(&w, &format!("2001:db8:9:9::{:x}", 100 + i), &id2, &secret2).status).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 20, "{statuses:?}");
+    assert_eq!(w.limiter.count(Limit::TokenByAddress, "2001:db8:9:9::/64"), 20);
+}
+
+#[test]
+fn other_zones_workers_are_counted_per_zone() {
+    let w = World::new();
+    let (id, secret) = w.simple_client();
+    w.limiter.limit(Limit::TokenByAddress, 2);
+    let from_worker = |zone: &str| {
+        w.call(
+            Req::token()
+                .header("cf-connecting-ip", WORKERS_ADDRESS)
+                .header("cf-worker", zone)
+                .basic(&id, &secret)
+                .form(FORM),
+        )
+    };
+    assert_eq!(from_worker("a.example").status, 200);
+    assert_eq!(from_worker("a.example").status, 200);
+    assert_limited(&from_worker("a.example"));
+    // Every Worker in the world comes from one address: another zone has
+    // its own count.
+    assert_eq!(from_worker("b.example").status, 200);
+    // A client naming a zone from its own address is counted by its address.
+    let spoofing = |zone: &str| {
+        w.call(
+            Req::token()
+                .header("cf-connecting-ip", "192.0.2.44")
+                .header("cf-worker", zone)
+                .basic(&id, &secret)
+                .form(FORM),
+        )
+    };
+    assert_eq!(spoofing("c.example").status, 200);
+    assert_eq!(spoofing("d.example").status, 200);
+    assert_limited(&spoofing("e.example"));
 }

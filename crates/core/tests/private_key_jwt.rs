@@ -220,9 +220,10 @@ fn a_malformed_assertion_is_logged_with_the_client_the_request_names() {
     ] {
         let before = w.log.lines().len();
         let named = if client_id { format!("&client_id={id}") } else { String::new() };
-        let r = w.token_form(&format!(
+        // From an address: failures count per client and source (README, "Rate limits").
+        let r = w.call(Req::token().header("cf-connecting-ip", "192.0.2.7").form(&format!(
             "grant_type=client_credentials{named}&client_assertion_type={ASSERTION_TYPE}&client_assertion={jwt}"
-        ));
+        )));
         assert_eq!((r.status, error_of(&r).as_str()), (401, "invalid_client"), "{why}");
         let logged = w.log.lines()[before..].to_vec();
         assert_eq!(logged.len(), 1, "{why}: {logged:?}");
@@ -233,7 +234,7 @@ fn a_malformed_assertion_is_logged_with_the_client_the_request_names() {
         assert!(!logged[0].contains("none") && !logged[0].contains("HS256"), "nor its header: {logged:?}");
         assert!(!logged[0].contains(ADMIN_KEY));
     }
-    assert_eq!(w.limiter.count(Limit::FailuresByClient, &id), 4);
+    assert_eq!(w.limiter.count(Limit::FailuresByClient, &format!("{id} 192.0.2.7")), 4);
     // Naming no client, it is nobody's failure: nothing to log it under.
     let before = w.log.lines().len();
     assert_eq!(with_assertion(&w, "not.a.jwt").status, 401);

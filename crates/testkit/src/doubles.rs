@@ -116,22 +116,24 @@ impl RateLimiter for MemoryLimiter {
 }
 
 /// An HTTP GET double for trusted issuers' documents: URL → answer, every
-/// request counted, and the whole of it can be made unreachable.
+/// request counted, and the whole of it can be made unreachable or slow.
 #[derive(Default)]
 pub struct MapFetcher {
     documents: RefCell<HashMap<String, m2m_edge_verify::Fetched>>,
     down: Cell<bool>,
+    slow: Cell<bool>,
     requests: RefCell<Vec<String>>,
 }
 
 impl MapFetcher {
     /// Serve `body` at `url` (200, `Cache-Control: max-age=300`).
     pub fn serve(&self, url: &str, body: &serde_json::Value) {
-        let fetched = m2m_edge_verify::Fetched {
-            status: 200,
-            cache_control: Some("max-age=300".into()),
-            body: body.to_string().into_bytes(),
-        };
+        self.answer(url, 200, body.to_string().into_bytes());
+    }
+
+    /// Answer `status` with `body` at `url` (`Cache-Control: max-age=300`).
+    pub fn answer(&self, url: &str, status: u16, body: Vec<u8>) {
+        let fetched = m2m_edge_verify::Fetched { status, cache_control: Some("max-age=300".into()), body };
         self.documents.borrow_mut().insert(url.to_string(), fetched);
     }
 
@@ -140,15 +142,41 @@ impl MapFetcher {
         self.down.set(down);
     }
 
+    /// From now on every GET stays pending while the other requests of
+    /// [`crate::World::call_all`] run, and answers after (or, with `false`,
+    /// answers at once): concurrent requests overlap its fetches.
+    pub fn set_slow(&self, slow: bool) {
+        self.slow.set(slow);
+    }
+
     /// Every URL asked for so far.
     pub fn requests(&self) -> Vec<String> {
         self.requests.borrow().clone()
     }
 }
 
+/// Pending for one poll, then ready: every other future that a `join_all`
+/// polls gets its turn first.
+struct YieldOnce(bool);
+
+impl std::future::Future for YieldOnce {
+    type Output = ();
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}
+
 impl m2m_edge_verify::Fetcher for MapFetcher {
     async fn get(&self, url: &str) -> Result<m2m_edge_verify::Fetched, m2m_edge_verify::FetchError> {
         self.requests.borrow_mut().push(url.to_string());
+        if self.slow.get() {
+            YieldOnce(false).await;
+        }
         if self.down.get() {
             return Err(m2m_edge_verify::FetchError("connection refused".into()));
         }

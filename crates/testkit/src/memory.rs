@@ -249,9 +249,9 @@ impl AuditStore for MemoryStore {
         Ok((was - audit.len()) as u64)
     }
 
-    async fn count_auth_failure(&self, minute: i64, _expires_at: i64) -> Result<(), StoreError> {
+    async fn count_auth_failures(&self, minute: i64, count: u64, _expires_at: i64) -> Result<(), StoreError> {
         self.check()?;
-        *self.0.auth_failures.borrow_mut().entry(minute).or_default() += 1;
+        *self.0.auth_failures.borrow_mut().entry(minute).or_default() += count;
         Ok(())
     }
 

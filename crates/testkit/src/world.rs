@@ -168,38 +168,41 @@ impl World {
     /// One request, served as the Worker serves it: keys from the isolate
     /// copy, the app, the effects applied, the signature slot filled.
     pub fn call(&self, req: impl Into<Request>) -> Response {
-        let req = req.into();
-        pollster::block_on(async {
-            let keys = self.request_keys().await;
-            let store = CachedStore::new(
-                self.store.clone(),
-                self.cache.clone(),
-                self.config.client_cache_ttl,
-                self.clock.now(),
-            );
-            let ports: Ports<'_, Host> = Ports {
-                config: &self.config,
-                store: &store,
-                jwks: keys.jwks.as_deref(),
-                signer: keys.signer.as_deref(),
-                crypto: &HostCrypto,
-                clock: &self.clock,
-                random: &OsRandom,
-                log: &self.log,
-                limits: Limits { limiter: &self.limiter, lockouts: &self.lockouts },
-                fetcher: &*self.fetcher,
-                federation_keys: &self.federation_keys,
-            };
-            let (response, effects) = app::handle(&req, &ports).await;
-            if effects.keys_changed {
-                self.keys.invalidate();
-            }
-            // The glue's part: sign into the slot the app left (glue.js in the Worker).
-            match &keys.signer {
-                Ok(signer) => signer.sign_response(response),
-                Err(_) => response,
-            }
-        })
+        pollster::block_on(self.serve(req.into()))
+    }
+
+    /// Requests served concurrently by this isolate, as workerd interleaves
+    /// the requests one isolate holds; the answers in the same order.
+    pub fn call_all(&self, reqs: Vec<Request>) -> Vec<Response> {
+        pollster::block_on(futures_util::future::join_all(reqs.into_iter().map(|req| self.serve(req))))
+    }
+
+    async fn serve(&self, req: Request) -> Response {
+        let keys = self.request_keys().await;
+        let store =
+            CachedStore::new(self.store.clone(), self.cache.clone(), self.config.client_cache_ttl, self.clock.now());
+        let ports: Ports<'_, Host> = Ports {
+            config: &self.config,
+            store: &store,
+            jwks: keys.jwks.as_deref(),
+            signer: keys.signer.as_deref(),
+            crypto: &HostCrypto,
+            clock: &self.clock,
+            random: &OsRandom,
+            log: &self.log,
+            limits: Limits { limiter: &self.limiter, lockouts: &self.lockouts },
+            fetcher: &*self.fetcher,
+            federation_keys: &self.federation_keys,
+        };
+        let (response, effects) = app::handle(&req, &ports).await;
+        if effects.keys_changed {
+            self.keys.invalidate();
+        }
+        // The glue's part: sign into the slot the app left (glue.js in the Worker).
+        match &keys.signer {
+            Ok(signer) => signer.sign_response(response),
+            Err(_) => response,
+        }
     }
 
     /// An admin API call with the right key, and a JSON body if given.

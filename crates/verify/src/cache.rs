@@ -9,7 +9,15 @@
 //! - A failed refetch keeps the last good set in use for up to
 //!   [`STALE_IF_ERROR_SECS`] past its freshness, retried every
 //!   [`RETRY_AFTER_FAILURE_SECS`].
+//! - One fetch at a time ([`KeyCache::meanwhile`]): while one request
+//!   fetches, the others use the held key if there is one and wait for the
+//!   fetch ([`crate::flight`]) if not, for at most [`MAX_FLIGHT_SECS`].
+//!   [`resolve`] is the loop every holder of a cache runs.
 
+use std::future::Future;
+
+use crate::fetch::FETCH_TIMEOUT_MS;
+use crate::flight::{Gate, Waiter};
 use crate::jwks::{PublicKey, RsaPublicKey, VerificationKey};
 
 /// A published key as the cache holds it: found by its `kid`, and compared
@@ -50,6 +58,11 @@ pub const UNKNOWN_KID_REFETCH_SECS: i64 = 30;
 pub const STALE_IF_ERROR_SECS: i64 = 3600;
 /// Seconds between attempts after a failed fetch.
 pub const RETRY_AFTER_FAILURE_SECS: i64 = 10;
+/// The longest a fetch in flight is waited for: three fetches (two
+/// metadata locations, then the set) of at most [`FETCH_TIMEOUT_MS`] each,
+/// and a second more. A fetch not over by then is taken as abandoned (its
+/// request was cancelled midway) and the next request fetches.
+pub const MAX_FLIGHT_SECS: i64 = 3 * FETCH_TIMEOUT_MS as i64 / 1000 + 1;
 
 /// The held keys (each imported once, as `K`; published as `P`, ES256
 /// keys unless said otherwise) and the times that govern them.
@@ -61,12 +74,16 @@ pub struct KeyCache<K, P = PublicKey> {
     stale_until: i64,
     last_attempt: Option<i64>,
     last_failed: bool,
-    /// Fetch attempts so far: a caller that waited for another's fetch
-    /// sees it changed and decides again instead of fetching twice.
-    pub attempts: u64,
-    /// Fetches started and not finished (by callers that do not wait for
-    /// each other: `Verifier::share_fetches`).
-    pub in_flight: u32,
+    flight: Option<Flight>,
+    flights: u64,
+}
+
+/// The fetch in flight: when it started, and where to wait for it.
+#[derive(Debug)]
+struct Flight {
+    id: u64,
+    started: i64,
+    waiter: Waiter,
 }
 
 impl<K, P> Default for KeyCache<K, P> {
@@ -78,8 +95,17 @@ impl<K, P> Default for KeyCache<K, P> {
             stale_until: 0,
             last_attempt: None,
             last_failed: false,
-            attempts: 0,
-            in_flight: 0,
+            flight: None,
+            flights: 0,
+        }
+    }
+}
+
+impl<K, P> KeyCache<K, P> {
+    /// Fetch `flight` is over (its outcome recorded, or abandoned).
+    pub fn landed(&mut self, flight: u64) {
+        if self.flight.as_ref().is_some_and(|f| f.id == flight) {
+            self.flight = None;
         }
     }
 }
@@ -95,6 +121,30 @@ pub enum Decision<K> {
     Unknown,
     /// No usable set: never fetched successfully, or too stale.
     Unavailable,
+}
+
+/// What a request told to [`Decision::Refetch`] does, given the fetch in
+/// flight, if any.
+#[derive(Debug)]
+pub enum Meanwhile<K> {
+    /// No fetch in flight: fetch, hold `gate` until the outcome is recorded,
+    /// then call [`KeyCache::landed`] with `flight`.
+    Fetch {
+        /// Dropped, it lets the requests waiting for this fetch go on.
+        gate: Gate,
+        /// Which fetch this is.
+        flight: u64,
+    },
+    /// Another request is fetching, and the held key serves meanwhile.
+    Use(K),
+    /// Another request is fetching and nothing held serves: wait for it,
+    /// at most `millis`, then decide again.
+    Wait {
+        /// Where to wait.
+        waiter: Waiter,
+        /// How long at most.
+        millis: u32,
+    },
 }
 
 impl<K: Clone, P: Published> KeyCache<K, P> {
@@ -124,19 +174,30 @@ impl<K: Clone, P: Published> KeyCache<K, P> {
         }
     }
 
-    /// For a caller that will not wait on another's fetch and was told to
-    /// [`Decision::Refetch`]: `None` if no fetch is in flight (fetch), else
-    /// what the held set offers meanwhile — the key if it is held and not
-    /// past the stale bound ([`Decision::Use`]), or [`Decision::Unknown`] if
-    /// a set is held without it; `None` again if nothing usable is held.
-    pub fn while_fetching(&self, kid: &str, now: i64) -> Option<Decision<K>> {
-        if self.in_flight == 0 || !self.loaded || now >= self.stale_until {
-            return None;
+    /// For a request told to [`Decision::Refetch`] for `kid` at `now`:
+    /// fetch if no fetch is in flight (or the one in flight is older than
+    /// [`MAX_FLIGHT_SECS`]); otherwise use the key held, if it is and the
+    /// set is within the stale bound, or wait for the fetch.
+    pub fn meanwhile(&mut self, kid: &str, now: i64) -> Meanwhile<K> {
+        if let Some(flight) = &self.flight {
+            let age = now.saturating_sub(flight.started).max(0);
+            if age < MAX_FLIGHT_SECS {
+                let held = (self.loaded && now < self.stale_until)
+                    .then(|| self.keys.iter().find(|(k, _)| k.kid() == kid))
+                    .flatten();
+                return match held {
+                    Some((_, key)) => Meanwhile::Use(key.clone()),
+                    None => Meanwhile::Wait {
+                        waiter: flight.waiter.clone(),
+                        millis: u32::try_from((MAX_FLIGHT_SECS - age) * 1000).unwrap_or(u32::MAX),
+                    },
+                };
+            }
         }
-        Some(match self.keys.iter().find(|(k, _)| k.kid() == kid) {
-            Some((_, key)) => Decision::Use(key.clone()),
-            None => Decision::Unknown,
-        })
+        self.flights += 1;
+        let gate = Gate::new();
+        self.flight = Some(Flight { id: self.flights, started: now, waiter: gate.waiter() });
+        Meanwhile::Fetch { gate, flight: self.flights }
     }
 
     /// The published keys held.
@@ -160,14 +221,76 @@ impl<K: Clone, P: Published> KeyCache<K, P> {
         self.stale_until = self.fresh_until + STALE_IF_ERROR_SECS;
         self.last_attempt = Some(now);
         self.last_failed = false;
-        self.attempts += 1;
     }
 
     /// A fetch failed at `now`: the held set stays as it was.
     pub fn failed(&mut self, now: i64) {
         self.last_attempt = Some(now);
         self.last_failed = true;
-        self.attempts += 1;
+    }
+}
+
+/// Where a [`KeyCache`] is held: behind a lock, or in an isolate's map.
+pub trait Holder<K, P> {
+    /// Run `f` on the cache (never across an await).
+    fn with<R>(&self, f: impl FnOnce(&mut KeyCache<K, P>) -> R) -> R;
+}
+
+impl<K, P> Holder<K, P> for std::sync::Mutex<KeyCache<K, P>> {
+    fn with<R>(&self, f: impl FnOnce(&mut KeyCache<K, P>) -> R) -> R {
+        f(&mut self.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+}
+
+/// The decision for `kid`, after fetching or waiting for another request's
+/// fetch where the policy says: `fetch` fetches and records the outcome
+/// (`fetched` or `failed`) in the cache; the fetch counts as over when it
+/// returns or is dropped. Never [`Decision::Refetch`]: a fetch or a wait
+/// always leaves another decision for the moment after it, and past three
+/// rounds (each fetch abandoned) the keys are [`Decision::Unavailable`].
+pub async fn resolve<K, P, H, Fut>(
+    holder: &H,
+    kid: &str,
+    clock: impl Fn() -> i64,
+    fetch: impl Fn() -> Fut,
+) -> Decision<K>
+where
+    K: Clone,
+    P: Published,
+    H: Holder<K, P>,
+    Fut: Future<Output = ()>,
+{
+    for _ in 0..3 {
+        let now = clock();
+        let step = holder.with(|cache| match cache.decide(kid, now) {
+            Decision::Refetch => Ok(cache.meanwhile(kid, now)),
+            decided => Err(decided),
+        });
+        match step {
+            Err(decided) => return decided,
+            Ok(Meanwhile::Use(key)) => return Decision::Use(key),
+            Ok(Meanwhile::Wait { waiter, millis }) => waiter.wait(millis).await,
+            Ok(Meanwhile::Fetch { gate, flight }) => {
+                let _landing = Landing { holder, flight, _gate: gate, _keys: std::marker::PhantomData };
+                fetch().await;
+            }
+        }
+    }
+    Decision::Unavailable
+}
+
+/// Ends a fetch when it is dropped: the flight cleared, then the gate
+/// dropped (fields drop after `drop`), so waiters see the outcome.
+struct Landing<'a, K, P, H: Holder<K, P>> {
+    holder: &'a H,
+    flight: u64,
+    _gate: Gate,
+    _keys: std::marker::PhantomData<fn() -> (K, P)>,
+}
+
+impl<K, P, H: Holder<K, P>> Drop for Landing<'_, K, P, H> {
+    fn drop(&mut self) {
+        self.holder.with(|cache| cache.landed(self.flight));
     }
 }
 
@@ -216,14 +339,37 @@ mod tests {
     }
 
     #[test]
-    fn while_another_fetches_the_held_set_serves_within_the_stale_bound() {
+    fn while_another_fetches_the_held_key_serves_and_without_one_a_request_waits() {
         let mut cache = cache_with(&["a"], Some(60), 0);
-        assert_eq!(cache.while_fetching("a", 61), None, "nothing in flight: fetch");
-        cache.in_flight = 1;
-        assert_eq!(cache.while_fetching("a", 61), Some(Decision::Use(7)));
-        assert_eq!(cache.while_fetching("b", 61), Some(Decision::Unknown));
-        assert_eq!(cache.while_fetching("a", 60 + STALE_IF_ERROR_SECS), None, "too stale: fetch too");
-        assert_eq!(KeyCache::<u8> { in_flight: 1, ..KeyCache::default() }.while_fetching("a", 0), None);
+        let Meanwhile::Fetch { gate, flight } = cache.meanwhile("a", 61) else { panic!("nothing in flight: fetch") };
+        assert!(matches!(cache.meanwhile("a", 61), Meanwhile::Use(7)));
+        assert!(
+            matches!(cache.meanwhile("b", 61), Meanwhile::Wait { millis, .. } if millis == MAX_FLIGHT_SECS as u32 * 1000)
+        );
+        cache.landed(flight);
+        drop(gate);
+        let Meanwhile::Fetch { gate, flight } = cache.meanwhile("a", 59 + STALE_IF_ERROR_SECS) else { panic!() };
+        assert!(matches!(cache.meanwhile("a", 60 + STALE_IF_ERROR_SECS), Meanwhile::Wait { .. }), "too stale: wait");
+        cache.landed(flight);
+        drop(gate);
+        assert!(matches!(cache.meanwhile("a", 62), Meanwhile::Fetch { .. }), "landed: the next one fetches");
+    }
+
+    #[test]
+    fn a_fetch_in_flight_too_long_is_taken_as_abandoned() {
+        let mut cache = KeyCache::<u8>::default();
+        let Meanwhile::Fetch { flight: first, .. } = cache.meanwhile("a", 0) else { panic!() };
+        assert!(
+            matches!(cache.meanwhile("a", 1), Meanwhile::Wait { millis, .. } if millis == (MAX_FLIGHT_SECS as u32 - 1) * 1000)
+        );
+        let Meanwhile::Fetch { flight: second, .. } = cache.meanwhile("a", MAX_FLIGHT_SECS) else { panic!() };
+        cache.landed(first);
+        assert!(
+            matches!(cache.meanwhile("a", MAX_FLIGHT_SECS), Meanwhile::Wait { .. }),
+            "the stale one's end ends nothing"
+        );
+        cache.landed(second);
+        assert!(matches!(cache.meanwhile("a", MAX_FLIGHT_SECS), Meanwhile::Fetch { .. }));
     }
 
     #[test]

@@ -35,19 +35,45 @@ struct Jwk {
     d: Option<serde_json::Value>,
 }
 
-/// The JWK set is not JSON of the RFC 7517 §5 shape.
+/// Most members a JWK set may have: issuers publish a handful (the
+/// current key and the next or previous), and each one costs work.
+pub const MAX_KEYS: usize = 32;
+
+/// Why a body is no JWK set to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NotAKeySet;
+pub enum KeySetError {
+    /// Not JSON of the RFC 7517 §5 shape.
+    NotAKeySet,
+    /// More than [`MAX_KEYS`] members.
+    TooManyKeys,
+}
+
+impl std::fmt::Display for KeySetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeySetError::NotAKeySet => f.write_str("is not a JWK set"),
+            KeySetError::TooManyKeys => write!(f, "holds more than {MAX_KEYS} keys"),
+        }
+    }
+}
+
+/// The members of a JWK set: at most [`MAX_KEYS`].
+fn members(body: &[u8]) -> Result<Vec<serde_json::Value>, KeySetError> {
+    let set: Set = serde_json::from_slice(body).map_err(|_| KeySetError::NotAKeySet)?;
+    if set.keys.len() > MAX_KEYS {
+        return Err(KeySetError::TooManyKeys);
+    }
+    Ok(set.keys)
+}
 
 /// The ES256 verification keys of a JWK set: `kty` EC, `crv` P-256, a
 /// `kid`, `use` absent or `sig`, `alg` absent or `ES256`. Other keys (RSA,
 /// other curves, encryption keys, a member that is not a JWK) are skipped,
 /// as RFC 7517 §5 asks; so is a key carrying private material, which a
-/// published set must never hold.
-pub fn parse(body: &[u8]) -> Result<Vec<PublicKey>, NotAKeySet> {
-    let set: Set = serde_json::from_slice(body).map_err(|_| NotAKeySet)?;
-    let keys = set
-        .keys
+/// published set must never hold. A set of more than [`MAX_KEYS`] members
+/// is refused whole.
+pub fn parse(body: &[u8]) -> Result<Vec<PublicKey>, KeySetError> {
+    let keys = members(body)?
         .into_iter()
         .filter_map(|value| serde_json::from_value::<Jwk>(value).ok())
         .filter(|k| k.kty == "EC" && k.crv.as_deref() == Some("P-256") && k.d.is_none())
@@ -93,10 +119,8 @@ struct RsaJwk {
 /// absent or `sig`, `alg` absent or `RS256`, a modulus of at least
 /// [`MIN_RSA_BITS`] and the exponent 65537. Other members are skipped as
 /// [`parse`] skips them.
-pub fn parse_rsa(body: &[u8]) -> Result<Vec<RsaPublicKey>, NotAKeySet> {
-    let set: Set = serde_json::from_slice(body).map_err(|_| NotAKeySet)?;
-    let keys = set
-        .keys
+pub fn parse_rsa(body: &[u8]) -> Result<Vec<RsaPublicKey>, KeySetError> {
+    let keys = members(body)?
         .into_iter()
         .filter_map(|value| serde_json::from_value::<RsaJwk>(value).ok())
         .filter(|k| k.kty == "RSA" && k.d.is_none())
@@ -171,8 +195,11 @@ mod tests {
         let keys = parse(body.to_string().as_bytes()).unwrap();
         let kids: Vec<&str> = keys.iter().map(|k| k.kid.as_str()).collect();
         assert_eq!(kids, ["a", "b"]);
-        assert_eq!(parse(b"{}"), Err(NotAKeySet));
-        assert_eq!(parse(b"[]"), Err(NotAKeySet));
+        assert_eq!(parse(b"{}"), Err(KeySetError::NotAKeySet));
+        assert_eq!(parse(b"[]"), Err(KeySetError::NotAKeySet));
+        let crowd = serde_json::json!({"keys": vec![serde_json::json!({"kty": "EC"}); MAX_KEYS + 1]});
+        assert_eq!(parse(crowd.to_string().as_bytes()), Err(KeySetError::TooManyKeys));
+        assert_eq!(parse_rsa(crowd.to_string().as_bytes()), Err(KeySetError::TooManyKeys));
     }
 
     #[test]

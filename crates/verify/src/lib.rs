@@ -35,9 +35,11 @@
 //! binding to the token service). They are held per [`Verifier`] under the
 //! rules of the [`cache`] module: the JWKS `max-age` (60 s – 1 h), at most
 //! one refetch per 30 s for an unknown `kid`, the last good set for up to
-//! an hour while refetches fail; natively, concurrent misses share one
-//! fetch, and in a Worker no request waits on another's fetch (workerd
-//! cancels such a request as hung: [`Verifier::share_fetches`]).
+//! an hour while refetches fail, one fetch at a time that concurrent
+//! misses wait for ([`flight`]: in a Worker at a JS promise, since workerd
+//! cancels a request that waits on Rust state another request changes).
+//! Every fetch is bounded ([`FETCH_TIMEOUT_MS`], no redirect followed,
+//! [`MAX_DOCUMENT_BYTES`], at most [`jwks::MAX_KEYS`] keys).
 //!
 //! # Example
 //!
@@ -78,8 +80,10 @@ pub mod cache;
 pub mod claims;
 #[cfg(feature = "verifier")]
 mod crypto;
+pub mod discovery;
 mod error;
 mod fetch;
+pub mod flight;
 pub mod jwks;
 mod scalar;
 pub mod time;
@@ -89,11 +93,13 @@ mod verifier;
 
 pub use claims::{Requirements, VerifiedToken};
 pub use error::{ErrorResponse, Rejection};
+#[cfg(target_arch = "wasm32")]
+pub use fetch::fetch_within_bounds;
 #[cfg(all(feature = "reqwest", not(target_arch = "wasm32")))]
 pub use fetch::ReqwestFetcher;
 #[cfg(all(feature = "worker", target_arch = "wasm32"))]
 pub use fetch::WorkerFetcher;
-pub use fetch::{max_age, FetchError, Fetched, Fetcher};
+pub use fetch::{document, max_age, FetchError, Fetched, Fetcher, FETCH_TIMEOUT_MS, MAX_DOCUMENT_BYTES};
 pub use scalar::in_range;
 pub use token::MAX_TOKEN_BYTES;
 #[cfg(feature = "verifier")]

@@ -3,12 +3,11 @@
 
 use std::sync::Mutex;
 
-use serde_json::Value;
-
-use crate::cache::{Decision, KeyCache};
+use crate::cache::{self, Decision, KeyCache};
 use crate::claims::{self, Expected, Requirements, VerifiedToken};
 use crate::crypto::{self, Key};
-use crate::fetch::{max_age, Fetcher};
+use crate::discovery::{self, Metadata};
+use crate::fetch::{self, max_age, Fetcher};
 use crate::{jwks, token, Rejection};
 
 /// Default clock leeway, seconds.
@@ -26,9 +25,6 @@ pub struct Verifier<F: Fetcher> {
     leeway: i64,
     fetcher: F,
     cache: Mutex<KeyCache<Key>>,
-    /// Held while fetching: concurrent misses wait for one fetch and use it.
-    refresh: futures_util::lock::Mutex<()>,
-    share_fetches: bool,
     clock: fn() -> i64,
 }
 
@@ -45,8 +41,9 @@ pub fn system_clock() -> i64 {
 }
 
 impl<F: Fetcher> Verifier<F> {
-    /// For tokens of `issuer`; its `jwks_uri` is found by discovery (RFC
-    /// 8414 §3) on first use, and the document's `issuer` must match.
+    /// For tokens of `issuer`; its `jwks_uri` is found by discovery on
+    /// first use (RFC 8414 §3, then OpenID Connect Discovery 1.0 §4:
+    /// [`discovery`]), and the document's `issuer` must match.
     pub fn new(issuer: impl Into<String>, fetcher: F) -> Verifier<F> {
         Verifier {
             issuer: issuer.into(),
@@ -55,8 +52,6 @@ impl<F: Fetcher> Verifier<F> {
             leeway: DEFAULT_LEEWAY_SECS as i64,
             fetcher,
             cache: Mutex::new(KeyCache::default()),
-            refresh: futures_util::lock::Mutex::new(()),
-            share_fetches: !cfg!(target_arch = "wasm32"),
             clock: system_clock,
         }
     }
@@ -79,20 +74,6 @@ impl<F: Fetcher> Verifier<F> {
     /// (default 30 s; capped at 300 s).
     pub fn leeway(mut self, seconds: u64) -> Verifier<F> {
         self.leeway = seconds.min(MAX_LEEWAY_SECS) as i64;
-        self
-    }
-
-    /// Whether a request that needs the keys while another request fetches
-    /// them waits for that fetch (`true`, the default natively: concurrent
-    /// misses share one fetch) or does not wait (`false`, the default on
-    /// wasm32): workerd cancels a request that waits on another request's
-    /// I/O as hung, so in a Worker a request never waits for another's
-    /// fetch. It uses the set already held if that has the key (fresh or
-    /// within the stale bound) and fetches on its own only when it has
-    /// nothing to go on; an unknown `kid` while a fetch is in flight is
-    /// refused, as it would be within the refetch interval.
-    pub fn share_fetches(mut self, share: bool) -> Verifier<F> {
-        self.share_fetches = share;
         self
     }
 
@@ -124,40 +105,15 @@ impl<F: Fetcher> Verifier<F> {
         claims::check(claims, &expected, required)
     }
 
-    /// The key for `kid`, fetching the set when the cache policy says so.
+    /// The key for `kid`, fetching the set when the cache policy says so:
+    /// one fetch at a time, which concurrent misses wait for, natively and
+    /// in a Worker alike ([`crate::flight`]).
     async fn key(&self, kid: &str) -> Result<Key, Rejection> {
-        // Decide, fetch at most once, decide again: a fetch always leaves a
-        // decision other than Refetch for the same moment.
-        for _ in 0..3 {
-            let (decision, attempts) = {
-                let cache = lock(&self.cache);
-                (cache.decide(kid, (self.clock)()), cache.attempts)
-            };
-            match decision {
-                Decision::Use(key) => return Ok(key),
-                Decision::Unknown => return Err(Rejection::UnknownKey),
-                Decision::Unavailable => return Err(Rejection::KeysUnavailable),
-                Decision::Refetch if self.share_fetches => {
-                    let _fetching = self.refresh.lock().await;
-                    // Someone else fetched while this one waited: use theirs.
-                    if lock(&self.cache).attempts == attempts {
-                        self.refetch().await;
-                    }
-                }
-                Decision::Refetch => {
-                    let decision = lock(&self.cache).while_fetching(kid, (self.clock)());
-                    match decision {
-                        Some(Decision::Use(key)) => return Ok(key),
-                        Some(_) => return Err(Rejection::UnknownKey),
-                        None => {
-                            let _flight = InFlight::start(&self.cache);
-                            self.refetch().await;
-                        }
-                    }
-                }
-            }
+        match cache::resolve(&self.cache, kid, self.clock, || self.refetch()).await {
+            Decision::Use(key) => Ok(key),
+            Decision::Unknown => Err(Rejection::UnknownKey),
+            Decision::Refetch | Decision::Unavailable => Err(Rejection::KeysUnavailable),
         }
-        Err(Rejection::KeysUnavailable)
     }
 
     async fn refetch(&self) {
@@ -182,7 +138,7 @@ impl<F: Fetcher> Verifier<F> {
                 uri
             }
         };
-        let fetched = self.fetcher.get(&uri).await.ok().filter(|f| f.status == 200)?;
+        let fetched = fetch::document(&self.fetcher, &uri).await.ok()?;
         let published = jwks::parse(&fetched.body).ok()?;
         let mut keys = Vec::with_capacity(published.len());
         for public in published {
@@ -199,73 +155,16 @@ impl<F: Fetcher> Verifier<F> {
         Some((keys, fetched.cache_control.as_deref().and_then(max_age)))
     }
 
-    /// `jwks_uri` from the issuer's metadata (RFC 8414 §3; OpenID Connect
-    /// Discovery's location as a fallback), whose `issuer` must be ours (§3.3).
+    /// `jwks_uri` from the issuer's metadata: RFC 8414 §3 first (an
+    /// m2m-edge deployment is an OAuth authorization server), then OpenID
+    /// Connect Discovery 1.0 §4; its `issuer` must be ours.
     async fn discover(&self) -> Option<String> {
-        for suffix in ["oauth-authorization-server", "openid-configuration"] {
-            let Ok(fetched) = self.fetcher.get(&metadata_url(&self.issuer, suffix)).await else { continue };
-            if fetched.status != 200 {
-                continue;
-            }
-            let metadata: Value = serde_json::from_slice(&fetched.body).ok()?;
-            if metadata.get("issuer").and_then(Value::as_str) != Some(self.issuer.as_str()) {
-                return None;
-            }
-            return metadata.get("jwks_uri").and_then(Value::as_str).map(str::to_string);
-        }
-        None
+        discovery::jwks_uri(&self.fetcher, &self.issuer, Metadata::OAuth).await.ok()
     }
-}
-
-/// Marks a fetch in flight for as long as it lives, even if the request
-/// that started it is dropped midway.
-struct InFlight<'a, K>(&'a Mutex<KeyCache<K>>);
-
-impl<'a, K> InFlight<'a, K> {
-    fn start(cache: &'a Mutex<KeyCache<K>>) -> InFlight<'a, K> {
-        lock(cache).in_flight += 1;
-        InFlight(cache)
-    }
-}
-
-impl<K> Drop for InFlight<'_, K> {
-    fn drop(&mut self) {
-        let mut cache = lock(self.0);
-        cache.in_flight = cache.in_flight.saturating_sub(1);
-    }
-}
-
-/// RFC 8414 §3.1: the well-known suffix goes between the host and the
-/// issuer's path (`https://as/.well-known/x/tenant` for `https://as/tenant`).
-fn metadata_url(issuer: &str, suffix: &str) -> String {
-    let issuer = issuer.trim_end_matches('/');
-    let after_scheme = issuer.find("://").map_or(0, |i| i + 3);
-    let (origin, path) = match issuer[after_scheme..].find('/') {
-        Some(i) => issuer.split_at(after_scheme + i),
-        None => (issuer, ""),
-    };
-    format!("{origin}/.well-known/{suffix}{path}")
 }
 
 /// The value behind a std mutex, even if a panic poisoned it (the cache is
 /// valid between any two statements).
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::metadata_url;
-
-    #[test]
-    fn metadata_location_follows_rfc8414() {
-        assert_eq!(
-            metadata_url("https://as.example", "oauth-authorization-server"),
-            "https://as.example/.well-known/oauth-authorization-server"
-        );
-        assert_eq!(
-            metadata_url("https://as.example/tenant", "openid-configuration"),
-            "https://as.example/.well-known/openid-configuration/tenant"
-        );
-    }
 }

@@ -6,8 +6,9 @@
 mod common;
 
 use common::*;
-use m2m_edge_verify::cache::{STALE_IF_ERROR_SECS, UNKNOWN_KID_REFETCH_SECS};
-use m2m_edge_verify::{Rejection, Requirements, Verifier};
+use m2m_edge_verify::cache::{RETRY_AFTER_FAILURE_SECS, STALE_IF_ERROR_SECS, UNKNOWN_KID_REFETCH_SECS};
+use m2m_edge_verify::jwks::MAX_KEYS;
+use m2m_edge_verify::{Rejection, Requirements, Verifier, MAX_DOCUMENT_BYTES};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -200,6 +201,24 @@ fn discovery_finds_the_jwks_uri_and_checks_the_issuer() {
 }
 
 #[test]
+fn discovery_of_an_issuer_with_a_path_tries_rfc8414_insertion_then_openid_appending() {
+    const TENANT: &str = "https://auth.example.com/tenants/acme";
+    const INSERTED: &str = "https://auth.example.com/.well-known/oauth-authorization-server/tenants/acme";
+    const APPENDED: &str = "https://auth.example.com/tenants/acme/.well-known/openid-configuration";
+    let key = Key::new("k1", 7);
+    set_time(NOW);
+    for (at, tried) in [(INSERTED, vec![INSERTED, JWKS_URI]), (APPENDED, vec![INSERTED, APPENDED, JWKS_URI])] {
+        let issuer = Issuer::publishing(&[&key]);
+        *issuer.state().metadata.lock().unwrap() = Some(json!({"issuer": TENANT, "jwks_uri": JWKS_URI}));
+        *issuer.state().metadata_at.lock().unwrap() = Some(at.to_string());
+        let verifier = Verifier::new(TENANT, issuer.clone()).audience(AUDIENCE).clock(clock);
+        let verified = block(verifier.verify(&key.token(json!({"iss": TENANT})), &Requirements::none()));
+        assert!(verified.is_ok(), "metadata at {at}: {verified:?}");
+        assert_eq!(issuer.urls(), tried, "metadata at {at}");
+    }
+}
+
+#[test]
 fn a_verifier_without_an_audience_refuses_everything() {
     let key = Key::new("k1", 7);
     let issuer = Issuer::publishing(&[&key]);
@@ -222,22 +241,58 @@ fn verification_is_send_for_multithreaded_servers() {
 }
 
 #[test]
-fn without_shared_fetches_no_request_waits_for_another_and_refreshes_serve_the_held_set() {
-    // As in a Worker: workerd cancels a request that waits on another's I/O.
+fn concurrent_misses_wait_for_one_fetch_and_a_failed_one_is_not_retried_for_ten_seconds() {
+    // One fetch in flight per verifier: requests that need the keys
+    // meanwhile wait for it (in a Worker, at a JS promise the fetching
+    // request settles: flight::Gate), and a failure is retried only after
+    // RETRY_AFTER_FAILURE_SECS, however many requests arrive.
     let key = Key::new("k1", 7);
     let issuer = Issuer::publishing(&[&key]);
     issuer.state().yielding.store(true, std::sync::atomic::Ordering::SeqCst);
-    let verifier = issuer.verifier().share_fetches(false);
-    set_time(NOW);
+    issuer.set_failing(true);
+    let verifier = issuer.verifier();
     let none = Requirements::none();
-    let tokens: Vec<String> = (0..4).map(|i| key.token(json!({"jti": format!("j{i}")}))).collect();
-    // Cold: nothing held, so each concurrent miss fetches for itself.
-    let cold = block(futures_util::future::join_all(tokens.iter().map(|t| verifier.verify(t, &none))));
-    assert!(cold.iter().all(Result::is_ok));
-    assert_eq!(issuer.fetches(), 4);
-    // Expired: the first refreshes; the others use the held set meanwhile.
-    set_time(NOW + 300);
+    let tokens: Vec<String> = (0..8).map(|i| key.token(json!({"jti": format!("j{i}")}))).collect();
+    let burst = || block(futures_util::future::join_all(tokens.iter().map(|t| verifier.verify(t, &none))));
+    set_time(NOW);
+    assert!(burst().iter().all(|r| *r == Err(Rejection::KeysUnavailable)));
+    assert_eq!(issuer.fetches(), 1);
+    set_time(NOW + RETRY_AFTER_FAILURE_SECS - 1);
+    assert!(burst().iter().all(|r| *r == Err(Rejection::KeysUnavailable)));
+    assert_eq!(issuer.fetches(), 1);
+    issuer.set_failing(false);
+    set_time(NOW + RETRY_AFTER_FAILURE_SECS);
+    assert!(burst().iter().all(Result::is_ok));
+    assert_eq!(issuer.fetches(), 2);
+    // Expired: one request refreshes, the others use the held set meanwhile.
+    set_time(NOW + RETRY_AFTER_FAILURE_SECS + 300);
+    let tokens: Vec<String> = (0..8).map(|i| key.token(json!({"jti": format!("w{i}")}))).collect();
     let warm = block(futures_util::future::join_all(tokens.iter().map(|t| verifier.verify(t, &none))));
     assert!(warm.iter().all(Result::is_ok));
-    assert_eq!(issuer.fetches(), 5);
+    assert_eq!(issuer.fetches(), 3);
+}
+
+#[test]
+fn a_redirect_an_oversized_set_and_a_set_of_too_many_keys_are_refused() {
+    let key = Key::new("k1", 7);
+    set_time(NOW);
+    let token = key.token(json!({}));
+    let refused = |status: u16, body: Vec<u8>, what: &str| {
+        let issuer = Issuer::publishing(&[&key]);
+        *issuer.state().jwks_answer.lock().unwrap() = Some((status, body));
+        let verified = block(issuer.verifier().verify(&token, &Requirements::none()));
+        assert_eq!(verified, Err(Rejection::KeysUnavailable), "{what}");
+    };
+    refused(302, Vec::new(), "a redirect");
+    let mut padded = json!({"keys": [key.jwk()]});
+    padded["padding"] = json!("x".repeat(MAX_DOCUMENT_BYTES));
+    refused(200, padded.to_string().into_bytes(), "a set over MAX_DOCUMENT_BYTES");
+    let crowd: Vec<_> = (0..=MAX_KEYS)
+        .map(|i| {
+            let mut k = key.jwk();
+            k["kid"] = json!(if i == 0 { "k1".to_string() } else { format!("k{i}-extra") });
+            k
+        })
+        .collect();
+    refused(200, json!({"keys": crowd}).to_string().into_bytes(), "more than MAX_KEYS keys");
 }

@@ -77,8 +77,8 @@ impl AuditStore for Backend {
     async fn prune(&self, events_before: i64, counts_before: i64) -> Result<u64, StoreError> {
         on_backend!(self, s => s.prune(events_before, counts_before).await)
     }
-    async fn count_auth_failure(&self, minute: i64, expires_at: i64) -> Result<(), StoreError> {
-        on_backend!(self, s => s.count_auth_failure(minute, expires_at).await)
+    async fn count_auth_failures(&self, minute: i64, count: u64, expires_at: i64) -> Result<(), StoreError> {
+        on_backend!(self, s => s.count_auth_failures(minute, count, expires_at).await)
     }
     async fn auth_failures(&self, since_minute: i64) -> Result<Vec<AuthFailures>, StoreError> {
         on_backend!(self, s => s.auth_failures(since_minute).await)

@@ -191,8 +191,8 @@ const FAILURES_OF: &str = "SELECT credential, count, last_reason, last_at FROM f
      WHERE client_id = ?1 ORDER BY credential LIMIT 100";
 const AUDIT_PRUNE: &str = "DELETE FROM audit_events WHERE at < ?1";
 const FAILURES_PRUNE: &str = "DELETE FROM audit_auth_failures WHERE minute < ?1";
-const FAILURE_COUNT: &str = "INSERT INTO audit_auth_failures (minute, count) VALUES (?1, 1) \
-     ON CONFLICT (minute) DO UPDATE SET count = count + 1";
+const FAILURE_COUNT: &str = "INSERT INTO audit_auth_failures (minute, count) VALUES (?1, ?2) \
+     ON CONFLICT (minute) DO UPDATE SET count = count + ?2";
 // A week of minutes at most (AUTH_FAILURE_RETENTION_SECS).
 const FAILURES_SINCE: &str =
     "SELECT minute, count FROM audit_auth_failures WHERE minute >= ?1 ORDER BY minute LIMIT 10080";
@@ -473,8 +473,9 @@ impl AuditStore for D1Store {
         Ok(gone as u64)
     }
 
-    async fn count_auth_failure(&self, minute: i64, _expires_at: i64) -> Result<(), StoreError> {
-        self.changes(FAILURE_COUNT, &[int(minute)]).await.map(|_| ())
+    async fn count_auth_failures(&self, minute: i64, count: u64, _expires_at: i64) -> Result<(), StoreError> {
+        let count = i64::try_from(count).unwrap_or(i64::MAX);
+        self.changes(FAILURE_COUNT, &[int(minute), int(count)]).await.map(|_| ())
     }
 
     async fn auth_failures(&self, since_minute: i64) -> Result<Vec<AuthFailures>, StoreError> {

@@ -309,13 +309,13 @@ impl AuditStore for KvStore {
         Ok(0)
     }
 
-    async fn count_auth_failure(&self, minute: i64, expires_at: i64) -> Result<(), StoreError> {
+    async fn count_auth_failures(&self, minute: i64, count: u64, expires_at: i64) -> Result<(), StoreError> {
         let key = format!("{FAILURES_PREFIX}{minute:012}");
-        let count: u64 = match self.read(&key).await? {
+        let written: u64 = match self.read(&key).await? {
             Some(text) => decode(&key, &text)?,
             None => 0,
         };
-        self.write_expiring(&key, (count + 1).to_string(), expires_at).await
+        self.write_expiring(&key, written.saturating_add(count).to_string(), expires_at).await
     }
 
     async fn auth_failures(&self, since_minute: i64) -> Result<Vec<AuthFailures>, StoreError> {

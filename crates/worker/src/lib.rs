@@ -143,7 +143,7 @@ pub fn fetch(req: web_sys::Request, env: Env, _ctx: JsValue) -> JsValue {
             // The per-address count, made while the body is read.
             let count = app::address_limit(&plain)
                 .and_then(|(limit, key)| limiter::binding(&env, limit).map(|binding| (binding, key)));
-            let count = count.as_ref().map(|(binding, key)| (binding, *key));
+            let count = count.as_ref().map(|(binding, key)| (binding, key.as_str()));
             BODY_READ.with(|next| ffi::with_body(&req, &env, declared.is_some(), MAX_BODY_BYTES, count, next))
         }
     }
@@ -169,7 +169,7 @@ thread_local! {
                 Body::Bytes(Vec::new())
             }
         };
-        let answered = app::address_limit(&plain).and_then(|(limit, key)| Answered::from_js(limit, key, &within));
+        let answered = app::address_limit(&plain).and_then(|(limit, key)| Answered::from_js(limit, &key, &within));
         serve_counted(plain, env, answered)
     });
 }

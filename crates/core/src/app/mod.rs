@@ -15,11 +15,11 @@ pub use wellknown::OPENAPI_DOCUMENT;
 
 use crate::config::Config;
 use crate::federation::keys::FederationKeys;
-use crate::http::{Header, Method, Request, Response};
+use crate::http::{Method, Request, Response};
 use crate::jose::IssuingKey;
 use crate::keys::sealed::KeyCrypto;
 use crate::keys::KeyError;
-use crate::limits::{Limit, Limits, RateLimiter};
+use crate::limits::{self, Limit, Limits, RateLimiter};
 use crate::oauth::metadata::{JWKS_PATH, OPENAPI_PATH, TOKEN_PATH};
 use crate::oauth::OAuthError;
 use crate::ports::{Clock, Logger, Random};
@@ -80,18 +80,19 @@ pub struct Effects {
 /// Discovery 1.0 §4, where many client libraries look.
 pub const DISCOVERY_PATHS: [&str; 2] = ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"];
 
-/// The per-address limit `req` counts against, and its key (the source
-/// address): every request to the token endpoint and to the admin API — the
-/// admin API's counted before its key is checked, so the limit also bounds
-/// guessing the key. A Worker may ask the limiter while it reads the body;
-/// [`handle`] then takes that answer (README, "Rate limits").
-pub fn address_limit(req: &Request) -> Option<(Limit, &str)> {
-    let address = req.header(Header::CfConnectingIp).filter(|a| !a.is_empty())?;
-    match req.path.as_str() {
-        TOKEN_PATH => Some((Limit::TokenByAddress, address)),
-        p if is_admin(p) => Some((Limit::AdminByAddress, address)),
-        _ => None,
-    }
+/// The per-source limit `req` counts against, and its key
+/// ([`limits::source`]): every request to the token endpoint and to the
+/// admin API — the admin API's counted before its key is checked, so the
+/// limit also bounds guessing the key. A Worker may ask the limiter while
+/// it reads the body; [`handle`] then takes that answer (README, "Rate
+/// limits").
+pub fn address_limit(req: &Request) -> Option<(Limit, String)> {
+    let limit = match req.path.as_str() {
+        TOKEN_PATH => Limit::TokenByAddress,
+        p if is_admin(p) => Limit::AdminByAddress,
+        _ => return None,
+    };
+    Some((limit, limits::source(req)?))
 }
 
 fn is_admin(path: &str) -> bool {
@@ -100,8 +101,8 @@ fn is_admin(path: &str) -> bool {
 
 /// Route one request and answer it.
 pub async fn handle<R: Runtime>(req: &Request, ports: &Ports<'_, R>) -> (Response, Effects) {
-    if let Some((limit, address)) = address_limit(req) {
-        if ports.limits.count(limit, address, ports.log).await.is_err() {
+    if let Some((limit, source)) = address_limit(req) {
+        if ports.limits.count(limit, &source, ports.log).await.is_err() {
             return (render::oauth_error(&OAuthError::too_many_requests(), ""), Effects::default());
         }
     }

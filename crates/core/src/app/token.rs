@@ -13,6 +13,7 @@ use crate::federation::platform::is_platform_token;
 use crate::grant::scope::join;
 use crate::http::{Body, Header, Request, Response, SignatureSlot};
 use crate::jose::{jws, IssuingKey};
+use crate::limits;
 use crate::oauth::claims::{AccessTokenClaims, Actor, CustomClaims};
 use crate::oauth::client_auth::{self, Credentials, Presented};
 use crate::oauth::negotiate::negotiate;
@@ -64,7 +65,8 @@ async fn issue<R: Runtime>(req: &Request, p: &Ports<'_, R>, issuer: &str) -> Res
             ))
         }
     };
-    let address = req.header(Header::CfConnectingIp);
+    let source = limits::source(req);
+    let address = source.as_deref();
     let (client, actor) = match params.grant_type.as_deref() {
         None => return Err(OAuthError::invalid_request("missing grant_type")),
         Some(CLIENT_CREDENTIALS) => {

@@ -32,8 +32,8 @@ pub struct TrustedIssuer {
     pub issuer: String,
     /// A display name.
     pub name: String,
-    /// Where its JWK set is; `None`: found through its metadata at
-    /// `<issuer>/.well-known/openid-configuration`.
+    /// Where its JWK set is; `None`: found through its metadata
+    /// (`m2m_edge_verify::discovery`, OpenID Connect Discovery first).
     pub jwks_uri: Option<String>,
     /// Its tokens must carry one of these in `aud` (GitHub lets the
     /// workflow choose; Kubernetes the pod spec).
@@ -253,11 +253,6 @@ impl TrustedIssuer {
         if let Some(accept) = patch.accept_access_tokens {
             self.accept_access_tokens = accept;
         }
-    }
-
-    /// Where its JWK set is: `jwks_uri`, or `None` when its metadata says.
-    pub fn metadata_url(&self) -> String {
-        format!("{}/.well-known/openid-configuration", self.issuer.trim_end_matches('/'))
     }
 }
 

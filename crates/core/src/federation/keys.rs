@@ -2,17 +2,21 @@
 //! under the verifier crate's cache policy (`m2m_edge_verify::cache`):
 //! `max-age` bounded to 1 min – 1 h, an unknown `kid` refetched at most
 //! every 30 s (so forged `kid`s cannot make this server hammer an issuer),
-//! and the last good set used for an hour past its freshness while the
-//! issuer is unreachable. A request never waits on another request's fetch
-//! (workerd cancels a request blocked on another's I/O).
+//! the last good set used for an hour past its freshness while the issuer
+//! is unreachable, a failed fetch retried after 10 s, and one fetch per
+//! issuer in flight at a time, which the isolate's other requests for that
+//! issuer wait for (`m2m_edge_verify::flight`: at a JS promise in the
+//! Worker). Every fetch is bounded (`m2m_edge_verify::fetch`): 5 s, no
+//! redirect, 64 KiB, 32 keys.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use m2m_edge_verify::cache::{Decision, KeyCache};
+use m2m_edge_verify::cache::{self, Decision, Holder, KeyCache};
+use m2m_edge_verify::discovery::{self, Metadata};
 use m2m_edge_verify::jwks::{self, VerificationKey};
 use m2m_edge_verify::token::Algorithm;
-use m2m_edge_verify::{max_age, Fetcher};
+use m2m_edge_verify::{document, max_age, Fetcher};
 use serde_json::Value;
 
 use super::issuer::TrustedIssuer;
@@ -39,14 +43,15 @@ fn cache_key(issuer: &TrustedIssuer) -> String {
     format!("{} {} {}", issuer.issuer, issuer.jwks_uri.as_deref().unwrap_or("(discovery)"), issuer.algorithm.as_str())
 }
 
-/// Decrements the in-flight count when a fetch ends, however it ends.
-struct InFlight<'a>(&'a FederationKeys, &'a str);
+/// One issuer's cache in the isolate's map.
+struct Held<'a> {
+    keys: &'a FederationKeys,
+    name: &'a str,
+}
 
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        if let Some(cache) = self.0.caches.borrow_mut().get_mut(self.1) {
-            cache.in_flight = cache.in_flight.saturating_sub(1);
-        }
+impl Holder<(), VerificationKey> for Held<'_> {
+    fn with<R>(&self, f: impl FnOnce(&mut KeyCache<(), VerificationKey>) -> R) -> R {
+        f(self.keys.caches.borrow_mut().entry(self.name.to_string()).or_default())
     }
 }
 
@@ -61,49 +66,25 @@ impl FederationKeys {
     ) -> Result<VerificationKey, KeyProblem> {
         let kid = kid.ok_or(KeyProblem::Unknown)?;
         let name = cache_key(issuer);
-        let decision = {
-            let mut caches = self.caches.borrow_mut();
-            let cache = caches.entry(name.clone()).or_default();
-            match cache.decide(kid, now) {
-                Decision::Refetch => match cache.while_fetching(kid, now) {
-                    Some(meanwhile) => meanwhile,
-                    None => {
-                        cache.in_flight += 1;
-                        Decision::Refetch
-                    }
-                },
-                other => other,
-            }
-        };
-        if let Decision::Refetch = decision {
-            let _guard = InFlight(self, &name);
+        let held = Held { keys: self, name: &name };
+        // Why this request's own fetch failed, for the log.
+        let failure = RefCell::new(None);
+        let refetch = || async {
             let fetched = fetch(issuer, fetcher).await;
-            let mut caches = self.caches.borrow_mut();
-            let cache = caches.entry(name.clone()).or_default();
-            let problem = match fetched {
-                Ok((keys, max_age)) => {
-                    cache.fetched(keys.into_iter().map(|k| (k, ())).collect(), max_age, now);
-                    None
-                }
+            held.with(|cache| match fetched {
+                Ok((keys, max_age)) => cache.fetched(keys.into_iter().map(|k| (k, ())).collect(), max_age, now),
                 Err(why) => {
                     cache.failed(now);
-                    Some(why)
+                    *failure.borrow_mut() = Some(why);
                 }
-            };
-            return match (cache.decide(kid, now), problem) {
-                (Decision::Use(()), _) => cache_lookup(cache, kid),
-                (Decision::Unknown, _) => Err(KeyProblem::Unknown),
-                (_, Some(why)) => Err(KeyProblem::Unavailable(why)),
-                (_, None) => Err(KeyProblem::Unknown),
-            };
-        }
-        match decision {
-            Decision::Use(()) => {
-                let caches = self.caches.borrow();
-                caches.get(&name).map_or(Err(KeyProblem::Unknown), |cache| cache_lookup(cache, kid))
-            }
+            });
+        };
+        match cache::resolve(&held, kid, || now, refetch).await {
+            Decision::Use(()) => held.with(|cache| cache_lookup(cache, kid)),
             Decision::Unknown => Err(KeyProblem::Unknown),
-            _ => Err(KeyProblem::Unavailable("the last fetch of its keys failed; retrying shortly".into())),
+            Decision::Refetch | Decision::Unavailable => Err(KeyProblem::Unavailable(
+                failure.take().unwrap_or_else(|| "the last fetch of its keys failed; retrying shortly".into()),
+            )),
         }
     }
 }
@@ -114,35 +95,23 @@ fn cache_lookup(cache: &KeyCache<(), VerificationKey>, kid: &str) -> Result<Veri
     cache.held().find(|k| k.kid() == kid).cloned().ok_or(KeyProblem::Unknown)
 }
 
-async fn get_json<F: Fetcher>(fetcher: &F, url: &str) -> Result<(Vec<u8>, Option<u64>), String> {
-    let fetched = fetcher.get(url).await.map_err(|e| format!("{url}: {e}"))?;
-    if fetched.status != 200 {
-        return Err(format!("{url} answered {}", fetched.status));
-    }
-    Ok((fetched.body, fetched.cache_control.as_deref().and_then(max_age)))
-}
-
 /// The issuer's keys of its algorithm, and the JWKS `max-age`: from
-/// `jwks_uri`, or from the one its metadata names (whose `issuer` must be
-/// it, OpenID Connect Discovery 1.0 §4.3).
+/// `jwks_uri`, or from the one its metadata names (OpenID Connect
+/// Discovery 1.0 §4 first, as platforms are OpenID providers, then RFC 8414
+/// §3: [`discovery`]; the metadata's `issuer` must be it).
 async fn fetch<F: Fetcher>(issuer: &TrustedIssuer, fetcher: &F) -> Result<(Vec<VerificationKey>, Option<u64>), String> {
     let jwks_uri = match &issuer.jwks_uri {
         Some(uri) => uri.clone(),
         None => {
-            let (body, _) = get_json(fetcher, &issuer.metadata_url()).await?;
-            let metadata: Value = serde_json::from_slice(&body).map_err(|_| "its metadata is not JSON".to_string())?;
-            if metadata["issuer"].as_str() != Some(issuer.issuer.as_str()) {
-                return Err("its metadata names another issuer".into());
-            }
-            https_url("jwks_uri", &metadata["jwks_uri"])
-                .map_err(|_| "its metadata has no usable jwks_uri".to_string())?
+            let uri = discovery::jwks_uri(fetcher, &issuer.issuer, Metadata::OpenId).await.map_err(|e| e.0)?;
+            https_url("jwks_uri", &Value::String(uri)).map_err(|_| "its metadata has no usable jwks_uri".to_string())?
         }
     };
-    let (body, max_age) = get_json(fetcher, &jwks_uri).await?;
+    let fetched = document(fetcher, &jwks_uri).await.map_err(|e| e.0)?;
     let keys: Vec<VerificationKey> = match issuer.algorithm {
-        Algorithm::Es256 => jwks::parse(&body).map(|k| k.into_iter().map(VerificationKey::Es256).collect()),
-        Algorithm::Rs256 => jwks::parse_rsa(&body).map(|k| k.into_iter().map(VerificationKey::Rs256).collect()),
+        Algorithm::Es256 => jwks::parse(&fetched.body).map(|k| k.into_iter().map(VerificationKey::Es256).collect()),
+        Algorithm::Rs256 => jwks::parse_rsa(&fetched.body).map(|k| k.into_iter().map(VerificationKey::Rs256).collect()),
     }
-    .map_err(|_| format!("{jwks_uri} is not a JWK set"))?;
-    Ok((keys, max_age))
+    .map_err(|e| format!("{jwks_uri} {e}"))?;
+    Ok((keys, fetched.cache_control.as_deref().and_then(max_age)))
 }

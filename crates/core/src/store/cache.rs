@@ -18,6 +18,9 @@
 //! isolate may be refused here for up to the TTL after this isolate last
 //! looked its id up (one created through this isolate works at once). The
 //! whole resource list (discovery's `scopes_supported`) is kept the same way.
+//!
+//! Failed admin authentications are counted here before they are written:
+//! at most one write per isolate per 10 s (`audit::FailureTally`).
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -25,7 +28,7 @@ use std::future::Future;
 use std::rc::Rc;
 
 use crate::assertion::ReplayStore;
-use crate::audit::{AuditEvent, AuditFilter, AuditPage, AuditStore, AuthFailures};
+use crate::audit::{AuditEvent, AuditFilter, AuditPage, AuditStore, AuthFailures, FailureTally};
 use crate::client::{ClientFilter, ClientId, ClientRecord, ClientStore, Page};
 use crate::federation::{CredentialFailures, FederationFailureStore, IssuerStore, TrustedIssuer};
 use crate::keys::{KeyStore, ManagedKey, StoredKeys};
@@ -47,6 +50,8 @@ pub struct IsolateCache {
     all_resources: RefCell<Option<(i64, Vec<ApiResource>)>>,
     /// Moved on by every write through this isolate, before and after it.
     generation: Cell<u64>,
+    /// Failed admin authentications not yet written.
+    auth_failures: FailureTally,
 }
 
 /// Insert into one of the cache's maps, starting the map over when it is
@@ -174,7 +179,9 @@ impl<S: ClientStore> ClientStore for CachedStore<S> {
     }
 }
 
-/// The audit trail is read and written on admin paths only: never cached.
+/// The audit trail is read and written on admin paths only: never cached;
+/// failed-authentication counts are batched per isolate, and read with what
+/// this isolate holds added.
 impl<S: AuditStore> AuditStore for CachedStore<S> {
     async fn append(&self, event: &AuditEvent, expires_at: i64) -> Result<(), StoreError> {
         self.inner.append(event, expires_at).await
@@ -185,11 +192,20 @@ impl<S: AuditStore> AuditStore for CachedStore<S> {
     async fn prune(&self, events_before: i64, counts_before: i64) -> Result<u64, StoreError> {
         self.inner.prune(events_before, counts_before).await
     }
-    async fn count_auth_failure(&self, minute: i64, expires_at: i64) -> Result<(), StoreError> {
-        self.inner.count_auth_failure(minute, expires_at).await
+    async fn count_auth_failures(&self, minute: i64, count: u64, expires_at: i64) -> Result<(), StoreError> {
+        let tally = &self.cache.auth_failures;
+        let Some(due) = tally.add(minute, count, self.now) else { return Ok(()) };
+        for (i, c) in due.iter().enumerate() {
+            if let Err(e) = self.inner.count_auth_failures(c.minute, c.count, expires_at).await {
+                tally.unwritten(&due[i..], self.now);
+                return Err(e);
+            }
+        }
+        Ok(())
     }
     async fn auth_failures(&self, since_minute: i64) -> Result<Vec<AuthFailures>, StoreError> {
-        self.inner.auth_failures(since_minute).await
+        let written = self.inner.auth_failures(since_minute).await?;
+        Ok(self.cache.auth_failures.with_held(written, since_minute))
     }
 }
 

@@ -110,12 +110,16 @@ pub struct Issuer(Arc<IssuerState>);
 pub struct IssuerState {
     pub jwks: Mutex<Value>,
     pub metadata: Mutex<Option<Value>>,
+    /// Where `metadata` is served: RFC 8414's URL for [`ISSUER`] unless set.
+    pub metadata_at: Mutex<Option<String>>,
     pub fetched: Mutex<Vec<String>>,
     pub count: AtomicU32,
     pub failing: AtomicBool,
     pub max_age: Mutex<Option<u64>>,
     /// Make each fetch yield once before answering, so concurrent callers overlap.
     pub yielding: AtomicBool,
+    /// Answer the JWKS URI with this status and body instead of the set.
+    pub jwks_answer: Mutex<Option<(u16, Vec<u8>)>>,
 }
 
 impl Issuer {
@@ -177,12 +181,17 @@ impl Fetcher for Issuer {
             return Err(FetchError("connection refused (test)".into()));
         }
         let cache_control = self.0.max_age.lock().unwrap().map(|s| format!("public, max-age={s}"));
+        if let (true, Some((status, body))) = (url == JWKS_URI, self.0.jwks_answer.lock().unwrap().clone()) {
+            return Ok(Fetched { status, cache_control, body });
+        }
         if url == JWKS_URI {
             let body = self.0.jwks.lock().unwrap().to_string().into_bytes();
             return Ok(Fetched { status: 200, cache_control, body });
         }
+        let metadata_at = self.0.metadata_at.lock().unwrap().clone();
+        let metadata_at = metadata_at.unwrap_or_else(|| format!("{ISSUER}/.well-known/oauth-authorization-server"));
         match &*self.0.metadata.lock().unwrap() {
-            Some(m) if url == format!("{ISSUER}/.well-known/oauth-authorization-server") => {
+            Some(m) if url == metadata_at => {
                 Ok(Fetched { status: 200, cache_control: None, body: m.to_string().into_bytes() })
             }
             _ => Ok(Fetched { status: 404, cache_control: None, body: Vec::new() }),

@@ -79,12 +79,14 @@ fn body_bytes(req: &Request) -> &[u8] {
     }
 }
 
-/// Count one failed admin authentication in the current minute.
+/// Count one failed admin authentication in the current minute: held by
+/// the isolate and written with its next write, at most one per 10 s
+/// (`audit::FailureTally`), so failures cost no write per request.
 pub(super) async fn failed_authentication<R: Runtime>(p: &Ports<'_, R>) {
     let now = p.clock.now();
     let keep = p.config.audit_retention_secs().min(AUTH_FAILURE_RETENTION_SECS);
-    if let Err(e) = p.store.count_auth_failure(now.div_euclid(60), now + keep).await {
-        p.log.error(&format!("audit: a failed admin authentication went uncounted: {e}"));
+    if let Err(e) = p.store.count_auth_failures(now.div_euclid(60), 1, now + keep).await {
+        p.log.error(&format!("audit: failed admin authentications not written yet (held for the next write): {e}"));
     }
 }
 
@@ -128,8 +130,9 @@ pub(super) async fn list<R: Runtime>(req: &Request, caller: &Caller, p: &Ports<'
 }
 
 /// `GET /admin/audit/auth-failures?since=`: failed admin authentications
-/// per minute (the last 24 hours by default). Deployment-wide: not for a
-/// project's admin.
+/// per minute (the last 24 hours by default): every one this isolate
+/// counted, and those other isolates have written (each writes at most
+/// every 10 s). Deployment-wide: not for a project's admin.
 pub(super) async fn auth_failures<R: Runtime>(req: &Request, caller: &Caller, p: &Ports<'_, R>) -> AdminResult {
     if caller.project().is_some() {
         return Err(AdminError::Forbidden("a project's admin cannot read deployment-wide counts".into()));
