@@ -419,8 +419,10 @@ describe(`fetching an issuer's keys is bounded (${STORAGE})`, () => {
       const client = await trustedWithKeysAt(huge, "/jwks-huge", "huge");
       const r = await exchange(await huge.mint(githubClaims(), { audience: PLATFORM_AUDIENCE }), client.client_id);
       assert.equal(r.status, 400, JSON.stringify(r.json));
+      assert.equal(huge.hits["/huge/jwks-huge"], 1, "fetched once, refused (the host test names the 64 KiB cap)");
+      // Keys that cannot be had are logged, not recorded: anyone can cause that.
       const failures = await ctx.api.admin("GET", `/admin/clients/${client.client_id}/federation/failures`);
-      assert.match(failures.json.failures[0].last_reason, /larger than 65536 bytes/);
+      assert.deepEqual(failures.json.failures, []);
     } finally {
       await huge.close();
     }

@@ -374,7 +374,9 @@ fn repointing_a_trusted_issuer_is_handing_out_the_clients_that_trust_it() {
     let body = json!({"client_id": "deployer", "name": "deployer", "grants": admin_grants(&["clients:read", "audit:read"]),
                       "federated_credentials": credential("release")});
     assert_eq!(w.admin(Method::Post, "/admin/clients", Some(body)).status, 201);
-    let repoint = json!({"jwks_uri": "https://evil.test/jwks", "single_use": false});
+    // Keys elsewhere are the root key's alone (the next test); this changes
+    // which tokens count and how often they may be used.
+    let repoint = json!({"audiences": ["https://auth.test", "https://elsewhere.test"], "single_use": false});
 
     let (_, _, federation_only) = admin_client(&w, None, &["federation:write"]);
     forbidden(&w.with_token(&federation_only, Method::Patch, &path, Some(repoint.clone())), "federation:write alone");
@@ -383,7 +385,7 @@ fn repointing_a_trusted_issuer_is_handing_out_the_clients_that_trust_it() {
     forbidden(&r, "a trusting client holds audit:read");
     assert!(r.body_json()["error_description"].as_str().unwrap().contains("audit:read"));
     let untouched = w.admin(Method::Get, &path, None).body_json();
-    assert_eq!(untouched["jwks_uri"], Value::Null, "unchanged");
+    assert_eq!(untouched["audiences"], json!(["https://auth.test"]), "unchanged");
     assert_eq!(w.with_token(&federation_only, Method::Patch, &path, Some(json!({"name": "GitHub"}))).status, 200);
     let (_, _, higher) = admin_client(&w, None, &["federation:write", "clients:write", "clients:read", "audit:read"]);
     assert_eq!(w.with_token(&higher, Method::Patch, &path, Some(repoint)).status, 200);
@@ -524,5 +526,64 @@ fn creating_in_another_project_says_nothing_of_whether_it_exists() {
         let r = w.with_token(&token, Method::Post, "/admin/clients", Some(body));
         forbidden(&r, other);
         assert_eq!(r.body_json()["error_description"], "a project's admin changes clients of its own project only");
+    }
+}
+
+/// The second review: an admin token trusts an issuer's keys only at the
+/// issuer's own origin; a `jwks_uri` elsewhere would decide whose
+/// signatures stand for every client that later trusts the issuer (the
+/// root key attaching a credential to a planted issuer), and is the root
+/// key's decision.
+#[test]
+fn an_admin_token_trusts_an_issuers_keys_only_at_the_issuers_own_origin() {
+    let w = World::new();
+    let (_, _, federation) = admin_client(&w, None, &["federation:write", "federation:read"]);
+    let elsewhere = json!({"issuer": GITHUB, "name": "GitHub", "audiences": ["https://auth.test"], "jwks_uri": "https://attacker.test/jwks"});
+    forbidden(&w.with_token(&federation, Method::Post, "/admin/federation/issuers", Some(elsewhere.clone())), "create");
+    let own = json!({"issuer": GITHUB, "name": "GitHub", "audiences": ["https://auth.test"], "jwks_uri": format!("{GITHUB}/.well-known/jwks")});
+    let r = w.with_token(&federation, Method::Post, "/admin/federation/issuers", Some(own));
+    assert_eq!(r.status, 201, "its own origin: {}", String::from_utf8_lossy(&r.body));
+    let path = format!("/admin/federation/issuers/{}", r.body_json()["id"].as_str().unwrap());
+    let repoint = json!({"jwks_uri": "https://attacker.test/jwks"});
+    forbidden(&w.with_token(&federation, Method::Patch, &path, Some(repoint.clone())), "PATCH, nobody trusting it yet");
+    assert_eq!(
+        w.with_token(&federation, Method::Patch, &path, Some(json!({"jwks_uri": null}))).status,
+        200,
+        "discovery"
+    );
+    assert_eq!(w.admin(Method::Patch, &path, Some(repoint)).status, 200, "the root key decides");
+}
+
+/// The second review: while a secret rotation is pending, widening the
+/// client's API grants is refused as granting admin scopes is.
+#[test]
+fn api_grants_are_not_widened_while_a_secret_rotation_is_pending() {
+    let w = World::new();
+    project(&w, "acme");
+    let (_, _, rotator) = admin_client(&w, Some("acme"), &["clients:rotate"]);
+    let (billing, _) = w.create(json!({"project_id": "acme", "name": "billing", "grants": api_grants()}));
+    let path = format!("/admin/clients/{billing}");
+    assert_eq!(w.with_token(&rotator, Method::Post, &format!("{path}/secrets/rotate"), None).status, 200);
+    let wider = json!({"grants": [{"audience": "https://api.test", "scopes": ["read"]}, {"audience": "https://payments.test", "scopes": ["refund"]}]});
+    let r = w.admin(Method::Patch, &path, Some(wider.clone()));
+    assert_eq!((r.status, error_of(&r).as_str()), (409, "conflict"));
+    assert_eq!(
+        w.admin(Method::Patch, &path, Some(json!({"name": "billing-2"}))).status,
+        200,
+        "other changes go through"
+    );
+    assert_eq!(w.admin(Method::Post, &format!("{path}/secrets/rotate/complete"), None).status, 200);
+    assert_eq!(w.admin(Method::Patch, &path, Some(wider)).status, 200);
+}
+
+/// Claims other issuers' verifiers read as grants (`scp`, `scopes`,
+/// `permissions`) are reserved: no custom claim carries them.
+#[test]
+fn custom_claims_cannot_carry_what_verifiers_read_as_grants() {
+    let w = World::new();
+    for name in ["scp", "scopes", "permissions"] {
+        let body = json!({"name": "x", "grants": api_grants(), "custom_claims": {name: "admin"}});
+        let r = w.admin(Method::Post, "/admin/clients", Some(body));
+        assert_eq!(r.status, 400, "{name}");
     }
 }

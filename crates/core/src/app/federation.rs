@@ -117,7 +117,7 @@ async fn check<R: Runtime>(
     p: &Ports<'_, R>,
 ) -> Result<Actor, Failure> {
     let credentials: Vec<_> = client.federated_credentials.iter().filter(|f| f.issuer == issuer.issuer).collect();
-    let claims = verify(jwt, issuer, typing(issuer, own_issuer), now, p).await.map_err(Failure::Unverified)?;
+    let claims = verify(jwt, issuer, typing(issuer, own_issuer), p).await.map_err(Failure::Unverified)?;
     let every =
         |reason: String| Failure::Rejected(credentials.iter().map(|c| (c.name.clone(), reason.clone())).collect());
     let checked = check_claims(&claims, issuer, now).map_err(every)?;
@@ -139,12 +139,11 @@ async fn verify<R: Runtime>(
     jwt: &str,
     issuer: &TrustedIssuer,
     typing: Typing,
-    now: i64,
     p: &Ports<'_, R>,
 ) -> Result<Map<String, Value>, String> {
     let algorithm = issuer.algorithm;
     let jws = parse_jws(jwt, typing, algorithm).map_err(|r| r.to_string())?;
-    let key = match p.federation_keys.key(issuer, jws.kid.as_deref(), p.fetcher, now).await {
+    let key = match p.federation_keys.key(issuer, jws.kid.as_deref(), p.fetcher, p.clock).await {
         Ok(key) => key,
         Err(KeyProblem::Unknown) => return Err("the issuer publishes no key with that kid".into()),
         Err(KeyProblem::Unavailable(why)) => return Err(format!("the issuer's keys are unavailable: {why}")),

@@ -20,6 +20,7 @@ use m2m_edge_verify::{document, max_age, Fetcher};
 use serde_json::Value;
 
 use super::issuer::TrustedIssuer;
+use crate::ports::Clock;
 use crate::validate::https_url;
 
 /// Why no key could be had.
@@ -57,12 +58,15 @@ impl Holder<(), VerificationKey> for Held<'_> {
 
 impl FederationKeys {
     /// The key `kid` of `issuer`, fetching its set when the policy says.
+    /// `clock` is read afresh at each step: a request that waited for
+    /// another's fetch judges that fetch by the time it ended, not by when
+    /// this request began.
     pub async fn key<F: Fetcher>(
         &self,
         issuer: &TrustedIssuer,
         kid: Option<&str>,
         fetcher: &F,
-        now: i64,
+        clock: &dyn Clock,
     ) -> Result<VerificationKey, KeyProblem> {
         let kid = kid.ok_or(KeyProblem::Unknown)?;
         let name = cache_key(issuer);
@@ -72,14 +76,14 @@ impl FederationKeys {
         let refetch = || async {
             let fetched = fetch(issuer, fetcher).await;
             held.with(|cache| match fetched {
-                Ok((keys, max_age)) => cache.fetched(keys.into_iter().map(|k| (k, ())).collect(), max_age, now),
+                Ok((keys, max_age)) => cache.fetched(keys.into_iter().map(|k| (k, ())).collect(), max_age, clock.now()),
                 Err(why) => {
-                    cache.failed(now);
+                    cache.failed(clock.now());
                     *failure.borrow_mut() = Some(why);
                 }
             });
         };
-        match cache::resolve(&held, kid, || now, refetch).await {
+        match cache::resolve(&held, kid, || clock.now(), refetch).await {
             Decision::Use(()) => held.with(|cache| cache_lookup(cache, kid)),
             Decision::Unknown => Err(KeyProblem::Unknown),
             Decision::Refetch | Decision::Unavailable => Err(KeyProblem::Unavailable(

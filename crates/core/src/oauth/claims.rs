@@ -9,8 +9,11 @@ use serde_json::{Map, Value};
 /// RFC 9068 §2.2.3, OIDC Core §2) whose forgery would change how a resource
 /// server reads the token; RFC 9396's `authorization_details`; the RFC 9068
 /// §2.2.3.1 authorization attributes (`roles`, `groups`, `entitlements`);
-/// and `token_type`, which some verifiers read to tell token kinds apart.
-pub const RESERVED_CLAIMS: [&str; 26] = [
+/// the scope and permission claims other issuers' verifiers read as
+/// grants (`scp` of Okta and Microsoft, `scopes`, `permissions` of Auth0's
+/// role-based access); and `token_type`, which some verifiers read to tell
+/// token kinds apart.
+pub const RESERVED_CLAIMS: [&str; 29] = [
     "iss",
     "sub",
     "aud",
@@ -37,6 +40,9 @@ pub const RESERVED_CLAIMS: [&str; 26] = [
     "roles",
     "groups",
     "entitlements",
+    "scp",
+    "scopes",
+    "permissions",
 ];
 
 /// Everything a token says. Borrowed, since it lives for one serialization.

@@ -39,6 +39,9 @@ use crate::resource::{ApiResource, ResourceId, ResourceStore};
 /// Entries kept before the cache starts over (bounds memory under a flood of ids).
 const MAX_ENTRIES: usize = 10_000;
 
+/// How often an isolate writes a failure of one federated credential.
+pub const FEDERATION_FAILURE_WRITE_SECS: i64 = 10;
+
 /// What one isolate remembers between requests. Times in Unix seconds.
 #[derive(Default)]
 pub struct IsolateCache {
@@ -52,6 +55,9 @@ pub struct IsolateCache {
     generation: Cell<u64>,
     /// Failed admin authentications not yet written.
     auth_failures: FailureTally,
+    /// When this isolate last wrote a federation failure, per client and
+    /// credential.
+    federation_failures: RefCell<HashMap<String, i64>>,
 }
 
 /// Insert into one of the cache's maps, starting the map over when it is
@@ -238,6 +244,16 @@ impl<S: FederationFailureStore> FederationFailureStore for CachedStore<S> {
         reason: &str,
         at: i64,
     ) -> Result<(), StoreError> {
+        // A stranger holding genuine tokens of an open platform (anyone can
+        // mint a GitHub Actions token) matches no credential on every try:
+        // at most one write per credential per isolate per window, the rest
+        // logged only, so failures cost no write per request.
+        let key = format!("{} {credential}", client.as_str());
+        let last = self.cache.federation_failures.borrow().get(&key).copied();
+        if last.is_some_and(|last| at.saturating_sub(last) < FEDERATION_FAILURE_WRITE_SECS) {
+            return Ok(());
+        }
+        bounded_insert(&self.cache.federation_failures, &key, at);
         self.inner.record_failure(client, credential, reason, at).await
     }
     async fn failures(&self, client: &ClientId) -> Result<Vec<CredentialFailures>, StoreError> {

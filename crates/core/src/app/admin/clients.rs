@@ -149,7 +149,7 @@ pub(super) async fn load<R: Runtime>(
 /// Edit the client under compare-and-swap ([`edit`]), if the caller may:
 /// every change to a client, whatever it touches, passes
 /// [`Caller::may_hand_out`] with what the client held before and holds
-/// after, on the record as stored at the write. Adding admin scopes to a
+/// after, on the record as stored at the write. Widening the grants of a
 /// client with a secret rotation pending is refused, whoever asks: the
 /// pending secret may be in the hands of a lower admin that started it.
 async fn modify<R: Runtime, T>(
@@ -173,9 +173,9 @@ async fn modify<R: Runtime, T>(
         let after = Holding::of(&record.grants, p.config);
         let tenancy = Tenancy { project: record.project_id.as_ref(), allowed: allowed.as_deref() };
         caller.may_hand_out(tenancy, Some(&before), &after).map_err(forbidden)?;
-        if record.next_secret.is_some() && after.adds_admin_scopes_to(&before) {
+        if record.next_secret.is_some() && after.widens(&before) {
             return Err(AdminError::conflict(
-                "a secret rotation is pending on this client: complete or cancel it before granting it admin scopes",
+                "a secret rotation is pending on this client: complete or cancel it before widening its grants",
             ));
         }
         Ok(out)

@@ -46,7 +46,7 @@ async fn change_set<R: Runtime>(
     Err(AdminError::conflict("the trusted issuers kept changing while this request applied; retry"))
 }
 
-pub(super) async fn create<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> AdminResult {
+pub(super) async fn create<R: Runtime>(req: &Request, caller: &Caller, p: &Ports<'_, R>) -> AdminResult {
     let input = parse_new(&json_body(req)?)?;
     let now = p.clock.now();
     let id = IssuerId::generate(p.random).map_err(|_| AdminError::Server("random source failed".into()))?;
@@ -64,6 +64,7 @@ pub(super) async fn create<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> Admin
         updated_at: now,
         version: 1,
     };
+    caller.may_locate_keys(&issuer).map_err(|why| AdminError::Forbidden(why.to_string()))?;
     let created = change_set(p, |issuers| {
         if issuers.iter().any(|i| i.issuer == issuer.issuer) {
             return Err(AdminError::conflict(format!("issuer {} is trusted already", issuer.issuer)));
@@ -120,6 +121,7 @@ async fn may_change_trust<R: Runtime>(
     let current = issuers.iter().find(|i| &i.id == id).ok_or(AdminError::NotFound("trusted issuer"))?;
     let mut changed = current.clone();
     changed.apply(patch.clone());
+    caller.may_locate_keys(&changed).map_err(|why| AdminError::Forbidden(why.to_string()))?;
     changed.name.clone_from(&current.name);
     if changed == *current {
         return Ok(());

@@ -12,6 +12,7 @@
 
 use super::caller::{AdminScope, Caller};
 use crate::config::Config;
+use crate::federation::TrustedIssuer;
 use crate::grant::{first_outside, Grant};
 use crate::oauth::metadata::ADMIN_PATH;
 use crate::project::ProjectId;
@@ -48,9 +49,12 @@ impl Holding {
         Holding { admin, api }
     }
 
-    /// Whether this holds an admin scope `before` did not.
-    pub fn adds_admin_scopes_to(&self, before: &Holding) -> bool {
+    /// Whether this holds anything `before` did not: an admin scope, or an
+    /// API audience or scope.
+    pub fn widens(&self, before: &Holding) -> bool {
+        let held: Vec<Grant> = before.api.iter().map(|(_, g)| g.clone()).collect();
         self.admin.iter().any(|s| !before.admin.contains(s))
+            || first_outside(self.api.iter().map(|(i, g)| (*i, g)), &held).is_some()
     }
 }
 
@@ -82,6 +86,8 @@ pub enum Overreach {
     /// Changing how a trusted issuer's tokens are verified hands out every
     /// client that trusts it, which needs `clients:write`.
     NeedsClientsWrite,
+    /// A trusted issuer's keys from another origin than its own.
+    KeysElsewhere,
 }
 
 impl std::fmt::Display for Overreach {
@@ -101,6 +107,9 @@ impl std::fmt::Display for Overreach {
             ),
             Overreach::NeedsClientsWrite => f.write_str(
                 "changing how an issuer's tokens are verified hands out the clients that trust it: it needs clients:write and every scope they hold",
+            ),
+            Overreach::KeysElsewhere => f.write_str(
+                "jwks_uri: an issuer's keys from another origin than the issuer's own are trusted by the root key only",
             ),
         }
     }
@@ -141,6 +150,20 @@ impl Caller {
         Ok(())
     }
 
+    /// Whether the caller may trust `issuer` with its keys where it says:
+    /// an admin token only from the issuer's own origin (its discovery
+    /// document, or a `jwks_uri` beside it), which only the issuer controls.
+    /// A `jwks_uri` elsewhere decides whose signatures stand for every
+    /// client that will ever trust the issuer — before any does, so no
+    /// client's holdings can be weighed — and is the root key's decision.
+    pub fn may_locate_keys(&self, issuer: &TrustedIssuer) -> Result<(), Overreach> {
+        match (self, &issuer.jwks_uri) {
+            (Caller::Root, _) | (_, None) => Ok(()),
+            (_, Some(uri)) if origin(uri).is_some() && origin(uri) == origin(&issuer.issuer) => Ok(()),
+            _ => Err(Overreach::KeysElsewhere),
+        }
+    }
+
     /// Whether the caller may change how a trusted issuer's tokens are
     /// verified, given the clients that trust it (each with its tenancy
     /// and holding): that is handing each of them out, so it needs
@@ -157,4 +180,12 @@ impl Caller {
         }
         trusting.try_for_each(|(tenancy, holding)| self.may_hand_out(tenancy, Some(&holding), &holding))
     }
+}
+
+/// `scheme://authority` of a URL, lower-cased (RFC 3986 §6.2.2.1: scheme
+/// and host are case-insensitive).
+fn origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    (!authority.is_empty()).then(|| format!("{scheme}://{authority}").to_ascii_lowercase())
 }

@@ -237,7 +237,7 @@ async fn answer<R: Runtime>(op: Op, id: &str, req: &Request, caller: &Caller, p:
         Op::RotationCancel => clients::rotate_finish(req, &client()?, false, caller, p).await,
         Op::FederationFailures => federation::failures(&clients::load(&client()?, caller, p).await?, p).await,
         Op::IssuersList => federation::list(p).await,
-        Op::IssuerCreate => federation::create(req, p).await,
+        Op::IssuerCreate => federation::create(req, caller, p).await,
         Op::IssuerGet => federation::get(&issuer()?, p).await,
         Op::IssuerUpdate => federation::update(req, &issuer()?, caller, p).await,
         Op::IssuerDelete => federation::delete(req, &issuer()?, p).await,
