@@ -97,9 +97,11 @@ describe(`workload identity federation (${STORAGE})`, () => {
 
     const failures = await ctx.api.admin("GET", `/admin/clients/${client.client_id}/federation/failures`);
     assert.equal(failures.status, 200);
+    // Recorded once per credential per isolate every 10 s (a stranger's
+    // flood costs no write per request): the first of the three refusals.
     const release = failures.json.failures.find((f) => f.credential === "release");
-    assert.ok(release.count >= 3, JSON.stringify(failures.json));
-    assert.match(release.last_reason, /aud is none of the issuer's allowed audiences/);
+    assert.equal(release.count, 1, JSON.stringify(failures.json));
+    assert.match(release.last_reason, /token already used \(jti\)/);
 
     // The issuer moves to key-2: its tokens verify with the set already
     // held. (A kid nobody published yet is refetched at most every 30 s:
@@ -192,8 +194,13 @@ describe(`workload identity federation (${STORAGE})`, () => {
       const none = await ctx.api.admin("GET", `/admin/clients/${client.client_id}/federation/failures`);
       assert.deepEqual(none.json.failures, []);
 
-      const otherRepo = await forger.mint(githubClaims({ repository: "acme/other" }), { audience: PLATFORM_AUDIENCE });
-      assert.equal((await exchange(otherRepo, client.client_id)).status, 400);
+      // A stranger's genuine tokens (anyone can mint a GitHub Actions token
+      // for a repository of their own): recorded, at most once per
+      // credential per isolate every 10 s, not once per request.
+      for (let i = 0; i < 2; i++) {
+        const otherRepo = await forger.mint(githubClaims({ repository: "acme/other" }), { audience: PLATFORM_AUDIENCE });
+        assert.equal((await exchange(otherRepo, client.client_id)).status, 400);
+      }
       const recorded = await ctx.api.admin("GET", `/admin/clients/${client.client_id}/federation/failures`);
       assert.deepEqual(recorded.json.failures.map((f) => [f.credential, f.count]).sort(), [["main-branch", 1], ["release", 1]]);
     } finally {

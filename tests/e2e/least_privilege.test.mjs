@@ -129,4 +129,38 @@ describe(`least privilege (${STORAGE})`, () => {
       assert.equal(r.status, 403, `${other}: ${JSON.stringify(r.json)}`);
     }
   });
+
+  test("an admin token trusts an issuer's keys only at the issuer's own origin; the root key decides elsewhere", async () => {
+    const federation = await adminClient({ grants: adminGrants(["federation:write", "federation:read"]) });
+    const issuer = `https://issuer-${STORAGE}.example.com`;
+    const body = (jwks_uri) => ({ issuer, name: "planted", audiences: ["https://auth.m2m.test"], jwks_uri });
+    const elsewhere = await call(federation.token, "POST", "/admin/federation/issuers", body("https://attacker.example.net/jwks"));
+    assert.equal(elsewhere.status, 403, JSON.stringify(elsewhere.json));
+    assert.match(elsewhere.json.error_description, /jwks_uri/);
+    const own = await call(federation.token, "POST", "/admin/federation/issuers", body(`${issuer}/jwks`));
+    assert.equal(own.status, 201, JSON.stringify(own.json));
+    const path = `/admin/federation/issuers/${own.json.id}`;
+    assert.equal((await call(federation.token, "PATCH", path, { jwks_uri: "https://attacker.example.net/jwks" })).status, 403);
+    assert.equal((await ctx.api.admin("PATCH", path, { jwks_uri: "https://keys.example.net/jwks" })).status, 200);
+  });
+
+  test("while a secret rotation is pending, nobody widens the client's grants", async () => {
+    const p = await project();
+    const rotator = await adminClient({ project_id: p, grants: adminGrants(["clients:rotate"]) });
+    const billing = await ctx.api.admin("POST", "/admin/clients", { project_id: p, name: "billing", grants: API });
+    const path = `/admin/clients/${billing.json.client_id}`;
+    assert.equal((await call(rotator.token, "POST", `${path}/secrets/rotate`)).status, 200);
+    const wider = { grants: [...API, { audience: "https://payments.example.com", scopes: ["refund"] }] };
+    const refused = await ctx.api.admin("PATCH", path, wider);
+    assert.equal(refused.status, 409, JSON.stringify(refused.json));
+    assert.equal((await ctx.api.admin("POST", `${path}/secrets/rotate/cancel`)).status, 200);
+    assert.equal((await ctx.api.admin("PATCH", path, wider)).status, 200);
+  });
+
+  test("custom claims cannot carry what verifiers read as grants", async () => {
+    for (const name of ["scp", "scopes", "permissions", "roles", "cnf"]) {
+      const r = await ctx.api.admin("POST", "/admin/clients", { name: "x", grants: API, custom_claims: { [name]: "admin" } });
+      assert.equal(r.status, 400, name);
+    }
+  });
 });
