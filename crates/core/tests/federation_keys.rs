@@ -46,49 +46,35 @@ fn exchange(w: &World, token: &str) -> Response {
     ))
 }
 
-#[test]
-fn an_issuer_with_a_path_is_found_where_openid_discovery_appends_first() {
+/// An issuer at `https://idp.example.com/tenants/acme` whose metadata is
+/// served at `metadata`: the exchange works, and the fetcher was asked
+/// for exactly `asked` then its keys.
+fn found_at(metadata: &str, asked: &[&str], why: &str) {
     let issuer = "https://idp.example.com/tenants/acme";
     let w = World::new();
     let key = IssuerKeyPair::rsa();
     let jwks_uri = "https://idp.example.com/tenants/acme/keys";
-    w.fetcher.serve(
-        "https://idp.example.com/tenants/acme/.well-known/openid-configuration",
-        &json!({"issuer": issuer, "jwks_uri": jwks_uri}),
-    );
+    w.fetcher.serve(metadata, &json!({"issuer": issuer, "jwks_uri": jwks_uri}));
     w.fetcher.serve(jwks_uri, &key.jwks(KID));
     trusting(&w, issuer, None);
     let r = exchange(&w, &key.sign(KID, &claims(issuer, "a")));
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    assert_eq!(
-        w.fetcher.requests(),
-        ["https://idp.example.com/tenants/acme/.well-known/openid-configuration", jwks_uri],
-        "OpenID Connect Discovery 1.0 §4 first: trusted issuers are OpenID providers"
-    );
+    let mut expected: Vec<&str> = asked.to_vec();
+    expected.push(jwks_uri);
+    assert_eq!(w.fetcher.requests(), expected, "{why}");
+}
+
+#[test]
+fn an_issuer_with_a_path_is_found_where_openid_discovery_appends_first() {
+    let appended = "https://idp.example.com/tenants/acme/.well-known/openid-configuration";
+    found_at(appended, &[appended], "OpenID Connect Discovery 1.0 §4 first: trusted issuers are OpenID providers");
 }
 
 #[test]
 fn an_issuer_with_a_path_is_found_where_rfc8414_inserts_when_its_metadata_is_there() {
-    let issuer = "https://idp.example.com/tenants/acme";
-    let w = World::new();
-    let key = IssuerKeyPair::rsa();
-    let jwks_uri = "https://idp.example.com/tenants/acme/keys";
-    w.fetcher.serve(
-        "https://idp.example.com/.well-known/oauth-authorization-server/tenants/acme",
-        &json!({"issuer": issuer, "jwks_uri": jwks_uri}),
-    );
-    w.fetcher.serve(jwks_uri, &key.jwks(KID));
-    trusting(&w, issuer, None);
-    let r = exchange(&w, &key.sign(KID, &claims(issuer, "a")));
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    assert_eq!(
-        w.fetcher.requests(),
-        [
-            "https://idp.example.com/tenants/acme/.well-known/openid-configuration",
-            "https://idp.example.com/.well-known/oauth-authorization-server/tenants/acme",
-            jwks_uri
-        ]
-    );
+    let appended = "https://idp.example.com/tenants/acme/.well-known/openid-configuration";
+    let inserted = "https://idp.example.com/.well-known/oauth-authorization-server/tenants/acme";
+    found_at(inserted, &[appended, inserted], "RFC 8414 §3 second");
 }
 
 #[test]

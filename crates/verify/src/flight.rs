@@ -17,7 +17,6 @@
 
 #[cfg(not(target_arch = "wasm32"))]
 mod imp {
-    use std::fmt;
     use std::future::Future;
     use std::pin::Pin;
     use std::sync::{Arc, Mutex, PoisonError};
@@ -88,23 +87,10 @@ mod imp {
             Poll::Pending
         }
     }
-
-    impl fmt::Debug for Gate {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("Gate")
-        }
-    }
-
-    impl fmt::Debug for Waiter {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("Waiter")
-        }
-    }
 }
 
 #[cfg(target_arch = "wasm32")]
 mod imp {
-    use std::fmt;
 
     use js_sys::{Array, Function, Promise, Reflect};
     use wasm_bindgen::{JsCast, JsValue};
@@ -164,21 +150,22 @@ mod imp {
         let set_timeout: Function = Reflect::get(&global, &JsValue::from_str("setTimeout"))?.dyn_into()?;
         set_timeout.call2(&global, callback, &JsValue::from(ms))
     }
-
-    impl fmt::Debug for Gate {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("Gate")
-        }
-    }
-
-    impl fmt::Debug for Waiter {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("Waiter")
-        }
-    }
 }
 
 pub use imp::{Gate, Waiter};
+
+// Both back ends hold runtime handles with nothing worth printing.
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Gate")
+    }
+}
+
+impl std::fmt::Debug for Waiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Waiter")
+    }
+}
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {

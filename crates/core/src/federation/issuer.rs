@@ -165,21 +165,13 @@ fn optional<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
     map.get(key).filter(|v| !v.is_null())
 }
 
+/// A trusted issuer's fields, as created and (but `issuer`) changed.
+const FIELDS: [&str; 8] =
+    ["issuer", "name", "jwks_uri", "audiences", "algorithm", "max_token_age", "single_use", "accept_access_tokens"];
+
 /// The checked body of `POST /admin/federation/issuers`.
 pub fn parse_new(body: &Value) -> Result<NewIssuer, FieldError> {
-    let map = as_object(
-        body,
-        &[
-            "issuer",
-            "name",
-            "jwks_uri",
-            "audiences",
-            "algorithm",
-            "max_token_age",
-            "single_use",
-            "accept_access_tokens",
-        ],
-    )?;
+    let map = as_object(body, &FIELDS)?;
     let issuer = https_url("issuer", map.get("issuer").ok_or_else(|| FieldError::new("issuer", "is required"))?)?;
     Ok(NewIssuer {
         name: optional(map, "name").map(name).transpose()?.unwrap_or_else(|| issuer.clone()),
@@ -199,19 +191,8 @@ pub fn parse_new(body: &Value) -> Result<NewIssuer, FieldError> {
 /// The checked body of `PATCH /admin/federation/issuers/{id}`; the issuer
 /// URL never changes (credentials name it).
 pub fn parse_patch(body: &Value) -> Result<IssuerPatch, FieldError> {
-    let map = as_object(
-        body,
-        &[
-            "name",
-            "jwks_uri",
-            "audiences",
-            "algorithm",
-            "max_token_age",
-            "single_use",
-            "accept_access_tokens",
-            "issuer",
-        ],
-    )?;
+    // `issuer` is named so that an attempt to change it gets its own answer.
+    let map = as_object(body, &FIELDS)?;
     if map.contains_key("issuer") {
         return Err(FieldError::new("issuer", "cannot change: credentials name it; register another issuer"));
     }

@@ -159,15 +159,11 @@ async fn modify<R: Runtime, T>(
     p: &Ports<'_, R>,
     mut change: impl FnMut(&mut ClientRecord) -> Result<T, AdminError>,
 ) -> Result<(ClientRecord, T), AdminError> {
-    // A client never changes project, so its project's allowed_grants are
-    // read once (and only for an admin token).
-    let allowed = match caller {
-        Caller::Root => None,
-        Caller::Client { .. } => allowed_of(caller, load(id, caller, p).await?.project_id.as_ref(), p).await?,
-    };
     let read = async || load(id, caller, p).await;
     let save = async |record: &ClientRecord| p.store.update(record).await;
     let guarded = async |record: &mut ClientRecord| {
+        // The project of the record this attempt read (no read for the root key).
+        let allowed = allowed_of(caller, record.project_id.as_ref(), p).await?;
         let before = Holding::of(&record.grants, p.config);
         let out = change(record)?;
         let after = Holding::of(&record.grants, p.config);
