@@ -7,10 +7,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use m2m_edge_verify::time::{self, TimeRules};
 use m2m_edge_verify::token::object;
-use m2m_edge_verify::Rejection;
 use serde_json::{Map, Value};
 
 use crate::ports::StoreError;
+use crate::refusal::Refusal;
 
 /// `client_assertion_type` of a JWT client assertion (RFC 7523 §2.2).
 pub const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -53,77 +53,6 @@ pub struct Checked {
     pub jti: String,
     /// `exp`, Unix seconds.
     pub expires_at: i64,
-}
-
-/// Why an assertion was refused: for the log and the operator, never for
-/// the caller (who gets `invalid_client` whatever the reason).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    /// Not a compact JWS with JSON objects for header and payload.
-    NotJws,
-    /// `alg` is neither ES256 nor RS256.
-    Algorithm,
-    /// `typ` is an access token's, `at+jwt` (RFC 9068 §4), or not a string.
-    AccessTokenType,
-    /// `crit` names extensions this server does not implement (RFC 7515 §4.1.11).
-    Critical,
-    /// A claim is not what RFC 7519 says it holds.
-    Malformed,
-    /// The request's `client_id` is not the assertion's `sub` (RFC 7521 §4.2).
-    OtherClient,
-    /// `iss` or `sub` missing, or they differ (RFC 7523 §3 points 1–2).
-    Subject,
-    /// No client with that id, or not active, or it does not use keys.
-    UnknownClient,
-    /// The header names no key the client registered.
-    UnknownKey,
-    /// The signature does not verify.
-    Signature,
-    /// `aud` is neither the issuer nor the token endpoint URL.
-    Audience,
-    /// `aud` has more than one value.
-    SeveralAudiences,
-    /// `aud` is the token endpoint URL in an assertion typed
-    /// [`CLIENT_AUTHENTICATION_TYPE`], which must name the issuer.
-    TypedAudience,
-    /// `exp` missing, not a NumericDate, or passed.
-    Expired,
-    /// `nbf` or `iat` in the future.
-    NotYetValid,
-    /// Valid for longer than the maximum lifetime.
-    TooLong,
-    /// No `jti`: the assertion could be replayed.
-    NoJti,
-    /// Its `jti` was used already.
-    Replayed,
-}
-
-impl Refusal {
-    /// The reason, for log lines.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Refusal::NotJws => "not a compact JWS with a JSON header and payload",
-            Refusal::Algorithm => "alg is neither ES256 nor RS256",
-            Refusal::AccessTokenType => "typ is at+jwt (an access token) or not a string",
-            Refusal::Critical => "crit names an extension this server does not implement",
-            Refusal::Malformed => "malformed assertion",
-            Refusal::OtherClient => "client_id is not the assertion's sub",
-            Refusal::Subject => "iss and sub must both be the client id",
-            Refusal::UnknownClient => "no active private_key_jwt client with that id",
-            Refusal::UnknownKey => "no registered key matches the kid",
-            Refusal::Signature => "signature does not verify",
-            Refusal::Audience => "aud is neither the issuer nor the token endpoint URL",
-            Refusal::SeveralAudiences => "aud has more than one value",
-            Refusal::TypedAudience => {
-                "aud is the token endpoint URL, not the issuer, in a client-authentication+jwt assertion"
-            }
-            Refusal::Expired => "expired, or no exp that is a NumericDate",
-            Refusal::NotYetValid => "nbf or iat in the future",
-            Refusal::TooLong => "valid for longer than ASSERTION_MAX_LIFETIME",
-            Refusal::NoJti => "no jti",
-            Refusal::Replayed => "jti already used",
-        }
-    }
 }
 
 /// Whether `aud` — one string, or an array of them (RFC 7519 §4.1.3) —
@@ -195,12 +124,7 @@ pub fn check(typ: Option<&str>, claims: &Map<String, Value>, expected: &Expected
         max_age: None,
         max_lifetime: Some(expected.max_lifetime),
     };
-    let times = time::check(claims, &rules).map_err(|r| match r {
-        Rejection::Claim("exp") | Rejection::Expired => Refusal::Expired,
-        Rejection::NotYetValid => Refusal::NotYetValid,
-        Rejection::TooLong => Refusal::TooLong,
-        _ => Refusal::Malformed,
-    })?;
+    let times = time::check(claims, &rules)?;
     let jti = text(claims, "jti").ok_or(Refusal::NoJti)?;
     Ok(Checked {
         issuer: issuer.to_string(),
@@ -231,6 +155,7 @@ pub fn replay_key(issuer: &str, jti: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use m2m_edge_verify::Rejection;
     use serde_json::json;
 
     const NOW: i64 = 1_800_000_000;
@@ -285,19 +210,22 @@ mod tests {
         assert_eq!(refusal(|c| drop(c.insert("aud".into(), json!(7)))), Refusal::Audience);
         assert_eq!(refusal(|c| drop(c.insert("aud".into(), json!([])))), Refusal::Audience);
         assert_eq!(refusal(|c| drop(c.insert("aud".into(), json!(AUD)))), Refusal::SeveralAudiences);
-        assert_eq!(refusal(|c| drop(c.remove("exp"))), Refusal::Expired);
-        assert_eq!(refusal(|c| drop(c.insert("exp".into(), json!(NOW - LEEWAY_SECS)))), Refusal::Expired);
-        assert_eq!(refusal(|c| drop(c.insert("exp".into(), json!("soon")))), Refusal::Expired);
-        assert_eq!(refusal(|c| drop(c.insert("iat".into(), json!("now")))), Refusal::Malformed);
-        assert_eq!(refusal(|c| drop(c.insert("nbf".into(), json!(NOW + 31)))), Refusal::NotYetValid);
-        assert_eq!(refusal(|c| drop(c.insert("iat".into(), json!(NOW + 31)))), Refusal::NotYetValid);
-        assert_eq!(refusal(|c| drop(c.insert("exp".into(), json!(NOW + 331)))), Refusal::TooLong);
+        assert_eq!(refusal(|c| drop(c.remove("exp"))), Refusal::Token(Rejection::Claim("exp")));
+        assert_eq!(
+            refusal(|c| drop(c.insert("exp".into(), json!(NOW - LEEWAY_SECS)))),
+            Refusal::Token(Rejection::Expired)
+        );
+        assert_eq!(refusal(|c| drop(c.insert("exp".into(), json!("soon")))), Refusal::Token(Rejection::Claim("exp")));
+        assert_eq!(refusal(|c| drop(c.insert("iat".into(), json!("now")))), Refusal::Token(Rejection::Claim("iat")));
+        assert_eq!(refusal(|c| drop(c.insert("nbf".into(), json!(NOW + 31)))), Refusal::Token(Rejection::NotYetValid));
+        assert_eq!(refusal(|c| drop(c.insert("iat".into(), json!(NOW + 31)))), Refusal::Token(Rejection::NotYetValid));
+        assert_eq!(refusal(|c| drop(c.insert("exp".into(), json!(NOW + 331)))), Refusal::Token(Rejection::TooLong));
         assert_eq!(
             refusal(|c| {
                 c.remove("iat");
                 c.insert("exp".into(), json!(NOW + 400));
             }),
-            Refusal::TooLong
+            Refusal::Token(Rejection::TooLong)
         );
         assert_eq!(refusal(|c| drop(c.remove("jti"))), Refusal::NoJti);
         assert_eq!(refusal(|c| drop(c.insert("jti".into(), json!("")))), Refusal::NoJti);
@@ -305,10 +233,10 @@ mod tests {
 
     #[test]
     fn times_at_the_edges_of_i64_are_refused_not_wrapped() {
-        assert_eq!(refusal(|c| drop(c.insert("iat".into(), json!(i64::MIN)))), Refusal::TooLong);
-        assert_eq!(refusal(|c| drop(c.insert("exp".into(), json!(i64::MAX)))), Refusal::TooLong);
-        assert_eq!(refusal(|c| drop(c.insert("exp".into(), json!(i64::MIN)))), Refusal::Expired);
-        assert_eq!(refusal(|c| drop(c.insert("nbf".into(), json!(i64::MAX)))), Refusal::NotYetValid);
+        assert_eq!(refusal(|c| drop(c.insert("iat".into(), json!(i64::MIN)))), Refusal::Token(Rejection::TooLong));
+        assert_eq!(refusal(|c| drop(c.insert("exp".into(), json!(i64::MAX)))), Refusal::Token(Rejection::TooLong));
+        assert_eq!(refusal(|c| drop(c.insert("exp".into(), json!(i64::MIN)))), Refusal::Token(Rejection::Expired));
+        assert_eq!(refusal(|c| drop(c.insert("nbf".into(), json!(i64::MAX)))), Refusal::Token(Rejection::NotYetValid));
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //!
 //! - [`ports`], [`http`], [`ids`], [`time`] — what the core needs from the
 //!   world, and plain request/response types.
+//! - [`refusal`] — why a credential did not authenticate its client: the
+//!   one "why not" of every authentication path.
 //! - [`grant`], [`validate`] — audiences, scopes, grants; admin input checks.
 //! - [`jose`] — JWK sets, compact JWS, the issuing key.
 //! - [`oauth`] — the token protocol: parameters, client authentication,
@@ -59,6 +61,7 @@ pub mod limits;
 pub mod oauth;
 pub mod ports;
 pub mod project;
+pub mod refusal;
 pub mod resource;
 pub mod store;
 pub mod time;

@@ -123,6 +123,28 @@ fn every_authentication_failure_is_one_invalid_client() {
     assert_eq!(error_of(&wrong_secret), "invalid_client");
 }
 
+/// Every authentication path says why it refused in the same words, with
+/// the client id and never the credential (`refusal::Refusal`, run by
+/// `app::attempt`): a wrong secret too, not only an assertion.
+#[test]
+fn a_refused_secret_is_logged_with_the_client_and_the_rule_never_the_secret() {
+    let w = World::new();
+    let (id, _) = w.simple_client();
+    let wrong = "m2msk_wrong_secret_value";
+    assert_eq!(w.token_basic(&id, wrong, "grant_type=client_credentials").status, 401);
+    w.admin(Method::Patch, &format!("/admin/clients/{id}"), Some(json!({"status": "inactive"})));
+    assert_eq!(w.token_basic(&id, wrong, "grant_type=client_credentials").status, 401);
+    let lines = w.log.lines();
+    assert!(lines.contains(&format!("client_secret refused for client {id}: the secret does not match")), "{lines:?}");
+    assert!(
+        lines.contains(&format!(
+            "client_secret refused for client {id}: no active client with that id uses this authentication method"
+        )),
+        "{lines:?}"
+    );
+    assert!(!lines.iter().any(|l| l.contains(wrong)), "a secret reached the log: {lines:?}");
+}
+
 #[test]
 fn deactivation_stops_new_tokens_at_once_and_reactivation_restores() {
     let w = World::new();

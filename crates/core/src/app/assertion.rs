@@ -1,18 +1,21 @@
 //! `private_key_jwt` at the token endpoint (RFC 7523 §2.2): the client
 //! proves itself with a JWT it signed with a key it registered. Every
 //! failure is one `invalid_client` for the caller; the reason goes to the
-//! log, and counts against the client's failure limit like a wrong secret.
+//! log, and counts against the client's failure limit like a wrong secret
+//! ([`super::attempt`]).
 
 use m2m_edge_verify::token::{object, parse_jws, Algorithm, Typing};
 use m2m_edge_verify::Rejection;
 use serde_json::Value;
 
+use super::attempt::{answer, attempt};
 use super::{Ports, Runtime};
-use crate::assertion::{check, claimed, replay_key, Expected, Refusal, ReplayStore, LEEWAY_SECS};
+use crate::assertion::{check, claimed, replay_key, Expected, ReplayStore, LEEWAY_SECS};
 use crate::client::{ClientId, ClientRecord, ClientStore, Status};
 use crate::oauth::client_auth::ClientAssertion;
 use crate::oauth::metadata::{endpoint, TOKEN_PATH};
 use crate::oauth::OAuthError;
+use crate::refusal::Refusal;
 
 /// The active `private_key_jwt` client `assertion` authenticates.
 pub async fn authenticate<R: Runtime>(
@@ -30,91 +33,44 @@ pub async fn authenticate<R: Runtime>(
     let Some(id) = named.as_deref().and_then(ClientId::parse) else {
         return Err(OAuthError::invalid_client());
     };
-    let now = p.clock.now();
-    if p.limits.locked(id.as_str(), address, now) {
-        return Err(OAuthError::too_many_requests());
-    }
-    match verify(&assertion.jwt, &id, issuer, now, p).await {
-        Ok(record) => Ok(record),
-        Err(Failure::Server(e)) => Err(e),
-        Err(Failure::Refused(refusal)) => {
-            // The rule it broke, for the client's operator (a misconfigured
-            // key or clock shows here); never the assertion itself.
-            p.log.error(&format!("private_key_jwt refused for client {}: {}", id.as_str(), refusal.as_str()));
-            if p.limits.failed(id.as_str(), address, now, p.log).await.is_err() {
-                return Err(OAuthError::too_many_requests());
-            }
-            Err(OAuthError::invalid_client())
-        }
-    }
-}
-
-/// How checking a client's assertion failed.
-enum Failure {
-    /// The assertion does not authenticate the client, for this reason.
-    Refused(Refusal),
-    /// Storage failed.
-    Server(OAuthError),
-}
-
-impl From<Refusal> for Failure {
-    fn from(refusal: Refusal) -> Failure {
-        Failure::Refused(refusal)
-    }
-}
-
-/// Which rule of the JWS form `rejection` says was broken.
-fn form(rejection: Rejection) -> Refusal {
-    match rejection {
-        Rejection::Algorithm { .. } => Refusal::Algorithm,
-        Rejection::Type | Rejection::AccessTokenType => Refusal::AccessTokenType,
-        Rejection::Critical => Refusal::Critical,
-        // A kid that is not a non-empty string names no registered key.
-        Rejection::UnknownKey => Refusal::UnknownKey,
-        // A signature not of the algorithm's size.
-        Rejection::Signature => Refusal::Signature,
-        _ => Refusal::NotJws,
-    }
+    attempt("private_key_jwt", &id, address, p, || verify(&assertion.jwt, &id, issuer, p))
+        .await
+        .map_err(|refusal| answer(refusal, OAuthError::invalid_client))
 }
 
 /// The client `id`, if `jwt` is a valid, unused assertion it signed with
 /// one of its keys.
-async fn verify<R: Runtime>(
-    jwt: &str,
-    id: &ClientId,
-    issuer: &str,
-    now: i64,
-    p: &Ports<'_, R>,
-) -> Result<ClientRecord, Failure> {
+async fn verify<R: Runtime>(jwt: &str, id: &ClientId, issuer: &str, p: &Ports<'_, R>) -> Result<ClientRecord, Refusal> {
     // ES256 or RS256, whichever the header says; the key it names must be
     // of that algorithm (checked below): the key decides, not the token.
     let jws = match parse_jws(jwt, Typing::NotAccessToken, Algorithm::Es256) {
         Err(Rejection::Algorithm { .. }) => parse_jws(jwt, Typing::NotAccessToken, Algorithm::Rs256),
         parsed => parsed,
     }
-    .map_err(form)?;
-    let claims = object(&jws.payload, "payload").map_err(|_| Refusal::NotJws)?;
+    .map_err(|rejection| match rejection {
+        Rejection::Algorithm { .. } => Rejection::Algorithm { expected: "ES256 or RS256" },
+        other => other,
+    })?;
+    let claims = object(&jws.payload, "payload")?;
     // The client is the assertion's subject (RFC 7523 §3 point 2): a
     // client_id sent beside it must be the same (RFC 7521 §4.2).
     if claims.get("sub").and_then(Value::as_str) != Some(id.as_str()) {
-        return Err(Refusal::OtherClient.into());
+        return Err(Refusal::OtherClient);
     }
-    let record = p.store.get(id).await.map_err(|e| Failure::Server(OAuthError::server(e.to_string())))?;
-    let record = record.filter(|r| r.status == Status::Active).ok_or(Refusal::UnknownClient)?;
+    let record = p.store.get(id).await?.filter(|r| r.status == Status::Active).ok_or(Refusal::UnknownClient)?;
     let keys = record.keys.as_ref().ok_or(Refusal::UnknownClient)?;
-    let key = keys.find(jws.kid.as_deref()).ok_or(Refusal::UnknownKey)?;
+    let key = keys.find(jws.kid.as_deref()).ok_or(Rejection::UnknownKey)?;
     if key.algorithm() != jws.algorithm || !super::signature::verifies(p.crypto, key, &jws).await {
-        return Err(Refusal::Signature.into());
+        return Err(Rejection::Signature.into());
     }
     let token_endpoint = endpoint(issuer, TOKEN_PATH);
     let max_lifetime = i64::from(p.config.assertion_max_lifetime);
-    let expected = Expected { issuer, token_endpoint: &token_endpoint, now, max_lifetime };
+    let expected = Expected { issuer, token_endpoint: &token_endpoint, now: p.clock.now(), max_lifetime };
     let checked = check(jws.typ.as_deref(), &claims, &expected)?;
     // Last, so only an assertion that passed everything uses up its jti.
     let key = replay_key(record.id.as_str(), &checked.jti);
-    match p.store.first_use(&key, checked.expires_at.saturating_add(LEEWAY_SECS)).await {
-        Ok(true) => Ok(record),
-        Ok(false) => Err(Refusal::Replayed.into()),
-        Err(e) => Err(Failure::Server(OAuthError::server(format!("assertion replay store: {e}")))),
+    match p.store.first_use(&key, checked.expires_at.saturating_add(LEEWAY_SECS)).await? {
+        true => Ok(record),
+        false => Err(Refusal::Replayed),
     }
 }

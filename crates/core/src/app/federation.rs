@@ -7,151 +7,129 @@
 //!
 //! The rules themselves are `federation::platform`'s; this module fetches
 //! what they need and records what failed. The caller is told nothing of
-//! which rule failed; the operator is: each failure is logged, and one of
-//! a token whose signature verified is counted against the client's
-//! credentials (`GET /admin/clients/{id}/federation/failures`). A token
-//! that does not verify could come from anyone: it writes nothing.
+//! which rule failed; the operator is: each failure is logged
+//! ([`super::attempt`]), and one of a token whose signature verified is
+//! recorded against the client's credentials
+//! (`GET /admin/clients/{id}/federation/failures`). A token that does not
+//! verify could come from anyone: it writes nothing.
 
 use m2m_edge_verify::token::{object, parse_jws, Typing};
+use m2m_edge_verify::Rejection;
 use serde_json::{Map, Value};
 
+use super::attempt::{answer, attempt};
 use super::{Ports, Runtime};
 use crate::assertion::{replay_key, ReplayStore};
+use crate::client::federated::FederatedCredential;
 use crate::client::{ClientId, ClientRecord, ClientStore, Status};
-use crate::federation::keys::KeyProblem;
 use crate::federation::platform::{
     actor, check_claims, claimed_issuer, first_match, remember_until, single_use_jti, typing,
 };
 use crate::federation::{FederationFailureStore, IssuerStore, TrustedIssuer};
 use crate::oauth::claims::Actor;
 use crate::oauth::OAuthError;
-
-/// Why a federated request was refused, before the grant decides how to say it.
-#[derive(Debug)]
-pub enum Refused {
-    /// Refused: the grant's own error code, nothing said of why.
-    Denied,
-    /// Over the failure limit.
-    TooMany,
-    /// Storage failed.
-    Server(OAuthError),
-}
-
-/// How a check failed.
-enum Failure {
-    /// Not shown to be the issuer's (malformed, no key, a bad signature):
-    /// anyone can send that, so it is logged but never written down.
-    Unverified(String),
-    /// The issuer's token, refused: a reason per credential, recorded for
-    /// the operator.
-    Rejected(Vec<(String, String)>),
-    /// Storage failed.
-    Server(OAuthError),
-}
+use crate::ports::StoreError;
+use crate::refusal::Refusal;
 
 /// The client `client_id` names, and who acted for it, if `jwt` is a
-/// trusted issuer's token that one of the client's credentials matches.
+/// trusted issuer's token that one of the client's credentials matches;
+/// else `denied` (the grant's error code), or 429 or 500
+/// ([`super::attempt::answer`]).
 pub async fn authenticate<R: Runtime>(
     jwt: &str,
     client_id: &str,
     own_issuer: &str,
     address: Option<&str>,
+    denied: impl FnOnce() -> OAuthError,
     p: &Ports<'_, R>,
-) -> Result<(ClientRecord, Actor), Refused> {
+) -> Result<(ClientRecord, Actor), OAuthError> {
     let Some(id) = ClientId::parse(client_id) else {
-        return Err(Refused::Denied);
+        return Err(denied());
     };
-    let now = p.clock.now();
-    if p.limits.locked(id.as_str(), address, now) {
-        return Err(Refused::TooMany);
-    }
-    let server = |e: crate::ports::StoreError| Refused::Server(OAuthError::server(e.to_string()));
-    let client = p.store.get(&id).await.map_err(server)?.filter(|c| c.status == Status::Active);
+    attempt("federated token", &id, address, p, || check(jwt, &id, own_issuer, p))
+        .await
+        .map_err(|refusal| answer(refusal, denied))
+}
+
+/// Find the client and the issuer `jwt` claims, verify it as that
+/// issuer's, and match it against the client's credentials for it.
+async fn check<R: Runtime>(
+    jwt: &str,
+    id: &ClientId,
+    own_issuer: &str,
+    p: &Ports<'_, R>,
+) -> Result<(ClientRecord, Actor), Refusal> {
+    let client = p.store.get(id).await?.filter(|c| c.status == Status::Active).ok_or(Refusal::UnknownClient)?;
     let claimed = claimed_issuer(jwt);
-    let issuers = p.store.load_issuers().await.map_err(server)?.1;
-    let issuer = claimed.as_deref().and_then(|url| issuers.into_iter().find(|i| i.issuer == url));
-    let (client, issuer) = match (client, issuer) {
-        (Some(c), Some(i)) if c.federated_credentials.iter().any(|f| f.issuer == i.issuer) => (c, i),
-        // An unknown or inactive client, an untrusted issuer, or a client
-        // that trusts nothing of this issuer: nothing to attribute it to.
-        _ => return Err(denied(&id, address, now, p).await),
-    };
-    match check(jwt, &client, &issuer, own_issuer, now, p).await {
+    let issuers = p.store.load_issuers().await?.1;
+    let issuer = claimed
+        .as_deref()
+        .and_then(|url| issuers.into_iter().find(|i| i.issuer == url))
+        .filter(|i| client.federated_credentials.iter().any(|f| f.issuer == i.issuer))
+        .ok_or(Refusal::UntrustedIssuer)?;
+    let credentials: Vec<_> = client.federated_credentials.iter().filter(|f| f.issuer == issuer.issuer).collect();
+    // Until its signature verifies the token could be anyone's: refused,
+    // it is logged but never written down.
+    let claims = verify(jwt, &issuer, typing(&issuer, own_issuer), p).await?;
+    match accept(&claims, &credentials, &issuer, p).await? {
         Ok(actor) => Ok((client, actor)),
-        Err(Failure::Server(e)) => Err(Refused::Server(e)),
-        Err(Failure::Unverified(reason)) => {
-            p.log.error(&format!("federated token refused for client {}: {reason}", id.as_str()));
-            Err(denied(&id, address, now, p).await)
-        }
-        Err(Failure::Rejected(reasons)) => {
-            for (credential, reason) in &reasons {
-                p.log.error(&format!(
-                    "federated token refused for client {} (credential {credential}): {reason}",
-                    id.as_str()
-                ));
-                if let Err(e) = p.store.record_failure(&id, credential, reason, now).await {
+        Err(each) => {
+            let now = p.clock.now();
+            for (credential, refusal) in &each {
+                if let Err(e) = p.store.record_failure(id, credential, &refusal.to_string(), now).await {
                     p.log.error(&format!("federation failure not recorded: {e}"));
                 }
             }
-            Err(denied(&id, address, now, p).await)
+            Err(Refusal::Credentials(each))
         }
     }
 }
 
-/// Count a failure against the client id and address, like a wrong secret.
-async fn denied<R: Runtime>(id: &ClientId, address: Option<&str>, now: i64, p: &Ports<'_, R>) -> Refused {
-    match p.limits.failed(id.as_str(), address, now, p.log).await {
-        Ok(()) => Refused::Denied,
-        Err(_) => Refused::TooMany,
-    }
-}
-
-/// Verify `jwt` as `issuer`'s, check it by the issuer's terms, then find
-/// the first of `client`'s credentials for that issuer that it matches.
-async fn check<R: Runtime>(
-    jwt: &str,
-    client: &ClientRecord,
+/// The actor, if the verified `claims` pass `issuer`'s terms and match the
+/// first of `credentials` they can; else the refusal per credential it
+/// concerns: the issuer's terms every credential, a replay the matched one.
+async fn accept<R: Runtime>(
+    claims: &Map<String, Value>,
+    credentials: &[&FederatedCredential],
     issuer: &TrustedIssuer,
-    own_issuer: &str,
-    now: i64,
     p: &Ports<'_, R>,
-) -> Result<Actor, Failure> {
-    let credentials: Vec<_> = client.federated_credentials.iter().filter(|f| f.issuer == issuer.issuer).collect();
-    let claims = verify(jwt, issuer, typing(issuer, own_issuer), p).await.map_err(Failure::Unverified)?;
-    let every =
-        |reason: String| Failure::Rejected(credentials.iter().map(|c| (c.name.clone(), reason.clone())).collect());
-    let checked = check_claims(&claims, issuer, now).map_err(every)?;
-    let credential = first_match(&credentials, &claims).map_err(Failure::Rejected)?;
-    let refused = |reason: String| Failure::Rejected(vec![(credential.name.clone(), reason)]);
-    if let Some(jti) = single_use_jti(&claims, issuer).map_err(refused)? {
-        match p.store.first_use(&replay_key(&issuer.issuer, jti), remember_until(&checked.times, issuer)).await {
-            Ok(true) => {}
-            Ok(false) => return Err(refused("token already used (jti)".into())),
-            Err(e) => return Err(Failure::Server(OAuthError::server(format!("assertion replay store: {e}")))),
+) -> Result<Result<Actor, Vec<(String, Refusal)>>, StoreError> {
+    let every = |refusal: Refusal| credentials.iter().map(|c| (c.name.clone(), refusal.clone())).collect();
+    let checked = match check_claims(claims, issuer, p.clock.now()) {
+        Ok(checked) => checked,
+        Err(refusal) => return Ok(Err(every(refusal))),
+    };
+    let credential = match first_match(credentials, claims) {
+        Ok(credential) => credential,
+        Err(each) => return Ok(Err(each)),
+    };
+    let refused = |refusal: Refusal| Ok(Err(vec![(credential.name.clone(), refusal)]));
+    match single_use_jti(claims, issuer) {
+        Err(refusal) => return refused(refusal),
+        Ok(Some(jti)) => {
+            if !p.store.first_use(&replay_key(&issuer.issuer, jti), remember_until(&checked.times, issuer)).await? {
+                return refused(Refusal::Replayed);
+            }
         }
+        Ok(None) => {}
     }
-    Ok(actor(issuer, checked, credential))
+    Ok(Ok(actor(issuer, checked, credential)))
 }
 
 /// The claims of `jwt` if `issuer` signed it and it is typed as `typing`
-/// allows; else why not.
+/// allows.
 async fn verify<R: Runtime>(
     jwt: &str,
     issuer: &TrustedIssuer,
     typing: Typing,
     p: &Ports<'_, R>,
-) -> Result<Map<String, Value>, String> {
+) -> Result<Map<String, Value>, Refusal> {
     let algorithm = issuer.algorithm;
-    let jws = parse_jws(jwt, typing, algorithm).map_err(|r| r.to_string())?;
-    let key = match p.federation_keys.key(issuer, jws.kid.as_deref(), p.fetcher, p.clock).await {
-        Ok(key) => key,
-        Err(KeyProblem::Unknown) => return Err("the issuer publishes no key with that kid".into()),
-        Err(KeyProblem::Unavailable(why)) => return Err(format!("the issuer's keys are unavailable: {why}")),
-    };
+    let jws = parse_jws(jwt, typing, algorithm)?;
+    let key = p.federation_keys.key(issuer, jws.kid.as_deref(), p.fetcher, p.clock).await?;
     // The issuer's set holds keys of its algorithm only (federation::keys).
-    let verified = key.algorithm() == algorithm && super::signature::verifies(p.crypto, &key, &jws).await;
-    if !verified {
-        return Err("signature does not verify".into());
+    if key.algorithm() != algorithm || !super::signature::verifies(p.crypto, &key, &jws).await {
+        return Err(Rejection::Signature.into());
     }
-    object(&jws.payload, "payload").map_err(|_| "claims are not a JSON object".to_string())
+    Ok(object(&jws.payload, "payload")?)
 }

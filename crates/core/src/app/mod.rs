@@ -4,6 +4,7 @@
 
 mod admin;
 mod assertion;
+mod attempt;
 mod federation;
 pub mod render;
 mod signature;

@@ -4,7 +4,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Serialize;
 
-use super::federation::{self, Refused};
+use super::attempt::{answer, attempt};
+use super::federation;
 use super::{render, Ports, Runtime};
 use crate::client::secret::verify_any;
 use crate::client::ClientStore;
@@ -19,6 +20,7 @@ use crate::oauth::client_auth::{self, Credentials, Presented};
 use crate::oauth::negotiate::negotiate;
 use crate::oauth::params::{TokenParams, CLIENT_CREDENTIALS, JWT_BEARER, TOKEN_EXCHANGE};
 use crate::oauth::{ErrorCode, OAuthError};
+use crate::refusal::Refusal;
 use crate::resource::ResourceStore;
 
 /// Answer one token request.
@@ -228,12 +230,11 @@ async fn federated<R: Runtime>(
     code: ErrorCode,
     p: &Ports<'_, R>,
 ) -> Result<(ClientRecord, Actor), OAuthError> {
-    federation::authenticate(jwt, client_id, issuer, address, p).await.map_err(|refused| match refused {
-        Refused::Denied if code == ErrorCode::InvalidClient => OAuthError::invalid_client(),
-        Refused::Denied => OAuthError::new(code, "the platform token is not accepted for this client"),
-        Refused::TooMany => OAuthError::too_many_requests(),
-        Refused::Server(e) => e,
-    })
+    let denied = || match code {
+        ErrorCode::InvalidClient => OAuthError::invalid_client(),
+        code => OAuthError::new(code, "the platform token is not accepted for this client"),
+    };
+    federation::authenticate(jwt, client_id, issuer, address, denied, p).await
 }
 
 /// The RFC 6749 §5.1 body with the access token's signature left to the
@@ -275,32 +276,36 @@ async fn authenticate<R: Runtime>(
     address: Option<&str>,
     p: &Ports<'_, R>,
 ) -> Result<ClientRecord, OAuthError> {
-    let id = ClientId::parse(&credentials.client_id);
-    let now = p.clock.now();
-    if id.as_ref().is_some_and(|id| p.limits.locked(id.as_str(), address, now)) {
-        return Err(OAuthError::too_many_requests());
-    }
-    let record = match &id {
-        Some(id) => p.store.get(id).await.map_err(|e| OAuthError::server(e.to_string()))?,
-        None => None,
+    // Only well-formed ids are counted: anything else is refused without a
+    // read, and counting it would let junk ids crowd out the lockouts of
+    // real ones. The secret is compared anyway, so that a malformed id
+    // costs what a wrong secret does.
+    let Some(id) = ClientId::parse(&credentials.client_id) else {
+        verify_any(&SecretHash::UNMATCHABLE, Some(&SecretHash::UNMATCHABLE), &credentials.secret);
+        return Err(OAuthError::invalid_client());
     };
-    let secret_ok = match &record {
-        Some(r) => verify_any(&r.secret.hash, r.next_secret.as_ref().map(|n| &n.hash), &credentials.secret),
+    attempt("client_secret", &id, address, p, || secret(&id, &credentials.secret, p))
+        .await
+        .map_err(|refusal| answer(refusal, OAuthError::invalid_client))
+}
+
+/// The active secret client `id`, if `presented` is its secret or its
+/// pending one.
+async fn secret<R: Runtime>(id: &ClientId, presented: &str, p: &Ports<'_, R>) -> Result<ClientRecord, Refusal> {
+    let record = p.store.get(id).await?;
+    let Some(record) = record else {
         // Unknown id: compare anyway, so it costs the same as a wrong secret.
-        None => verify_any(&SecretHash::UNMATCHABLE, Some(&SecretHash::UNMATCHABLE), &credentials.secret),
+        verify_any(&SecretHash::UNMATCHABLE, Some(&SecretHash::UNMATCHABLE), presented);
+        return Err(Refusal::UnknownClient);
     };
-    match record {
-        // A private_key_jwt client has no secret (its hash matches none);
-        // said here too, so no secret path depends on that alone.
-        Some(r) if secret_ok && r.status == Status::Active && r.keys.is_none() => Ok(r),
-        _ => match id {
-            // Only well-formed ids are counted: anything else is refused
-            // without a read, and counting it would let junk ids crowd out
-            // the lockouts of real ones.
-            Some(id) if p.limits.failed(id.as_str(), address, now, p.log).await.is_err() => {
-                Err(OAuthError::too_many_requests())
-            }
-            _ => Err(OAuthError::invalid_client()),
-        },
+    let matches = verify_any(&record.secret.hash, record.next_secret.as_ref().map(|n| &n.hash), presented);
+    // A private_key_jwt client has no secret (its hash matches none); said
+    // here too, so no secret path depends on that alone.
+    if record.status != Status::Active || record.keys.is_some() {
+        return Err(Refusal::UnknownClient);
     }
+    if !matches {
+        return Err(Refusal::WrongSecret);
+    }
+    Ok(record)
 }

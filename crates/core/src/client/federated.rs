@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::ids::is_valid_chosen;
+use crate::refusal::Refusal;
 use crate::validate::{description, https_url, FieldError};
 
 /// Most federated credentials per client.
@@ -47,31 +48,6 @@ pub struct FederatedCredential {
     pub claims: BTreeMap<String, String>,
 }
 
-/// Why a token did not match a credential: for the operator (failure
-/// records), never for the caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Mismatch {
-    /// `sub` differs.
-    Subject,
-    /// This claim is missing, not a string, or differs.
-    Claim(String),
-    /// The credential's rules name no workload (stored before such
-    /// credentials were refused): it matches no token.
-    NamesNoWorkload,
-}
-
-impl std::fmt::Display for Mismatch {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Mismatch::Subject => f.write_str("sub does not match"),
-            Mismatch::Claim(name) => write!(f, "claim {name} does not match"),
-            Mismatch::NamesNoWorkload => f.write_str(
-                "the credential names no workload (rules only on iss, aud, exp, nbf, iat or jti): it matches no token",
-            ),
-        }
-    }
-}
-
 /// The top-level claim a rule is on: its name, or a JSON Pointer's first
 /// reference token (RFC 6901 §4: `~1` is `/`, `~0` is `~`).
 fn top_level_claim(rule: &str) -> String {
@@ -89,13 +65,13 @@ fn names_a_workload<'a>(subject: Option<&str>, mut claims: impl Iterator<Item = 
 
 impl FederatedCredential {
     /// Whether `claims` (a verified token's) satisfy this credential.
-    pub fn check(&self, claims: &Map<String, Value>) -> Result<(), Mismatch> {
+    pub fn check(&self, claims: &Map<String, Value>) -> Result<(), Refusal> {
         if !names_a_workload(self.subject.as_deref(), self.claims.keys()) {
-            return Err(Mismatch::NamesNoWorkload);
+            return Err(Refusal::NamesNoWorkload);
         }
         if let Some(subject) = &self.subject {
             if claims.get("sub").and_then(Value::as_str) != Some(subject.as_str()) {
-                return Err(Mismatch::Subject);
+                return Err(Refusal::SubjectMismatch);
             }
         }
         for (name, expected) in &self.claims {
@@ -105,7 +81,7 @@ impl FederatedCredential {
                 claims.get(name).cloned()
             };
             if found.as_ref().and_then(Value::as_str) != Some(expected.as_str()) {
-                return Err(Mismatch::Claim(name.clone()));
+                return Err(Refusal::ClaimMismatch(name.clone()));
             }
         }
         Ok(())
@@ -234,10 +210,10 @@ mod tests {
         let token = github_token();
         assert_eq!(creds[0].check(&token), Ok(()));
         assert_eq!(creds[1].check(&token), Ok(()));
-        assert_eq!(creds[2].check(&token), Err(Mismatch::Claim("repository".into())));
+        assert_eq!(creds[2].check(&token), Err(Refusal::ClaimMismatch("repository".into())));
         let mut other = token.clone();
         other.insert("sub".into(), json!("repo:acme/deploy:ref:refs/heads/feature"));
-        assert_eq!(creds[0].check(&other), Err(Mismatch::Subject));
+        assert_eq!(creds[0].check(&other), Err(Refusal::SubjectMismatch));
     }
 
     #[test]
@@ -251,7 +227,7 @@ mod tests {
         let elsewhere = json!({"kubernetes.io": {"namespace": "default", "serviceaccount": {"name": "api"}}});
         assert_eq!(
             creds[0].check(elsewhere.as_object().unwrap()),
-            Err(Mismatch::Claim("/kubernetes.io/namespace".into()))
+            Err(Refusal::ClaimMismatch("/kubernetes.io/namespace".into()))
         );
     }
 
@@ -280,7 +256,7 @@ mod tests {
             subject: None,
             claims: [("iss".to_string(), GITHUB.to_string())].into(),
         };
-        assert_eq!(stored.check(&github_token()), Err(Mismatch::NamesNoWorkload));
+        assert_eq!(stored.check(&github_token()), Err(Refusal::NamesNoWorkload));
     }
 
     #[test]

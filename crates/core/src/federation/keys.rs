@@ -16,21 +16,13 @@ use m2m_edge_verify::cache::{self, Decision, Holder, KeyCache};
 use m2m_edge_verify::discovery::{self, Metadata};
 use m2m_edge_verify::jwks::{self, VerificationKey};
 use m2m_edge_verify::token::Algorithm;
-use m2m_edge_verify::{document, max_age, Fetcher};
+use m2m_edge_verify::{document, max_age, Fetcher, Rejection};
 use serde_json::Value;
 
 use super::issuer::TrustedIssuer;
 use crate::ports::Clock;
+use crate::refusal::Refusal;
 use crate::validate::https_url;
-
-/// Why no key could be had.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeyProblem {
-    /// The token names no `kid`, or one the issuer does not publish.
-    Unknown,
-    /// The issuer's keys cannot be fetched, and no recent copy is held.
-    Unavailable(String),
-}
 
 /// Every trusted issuer's keys in this isolate.
 #[derive(Default)]
@@ -57,7 +49,10 @@ impl Holder<(), VerificationKey> for Held<'_> {
 }
 
 impl FederationKeys {
-    /// The key `kid` of `issuer`, fetching its set when the policy says.
+    /// The key `kid` of `issuer`, fetching its set when the policy says;
+    /// refused as [`Rejection::UnknownKey`] when the token names no `kid`
+    /// or one the issuer does not publish, [`Refusal::KeysUnavailable`]
+    /// when the keys cannot be fetched and no recent copy is held.
     /// `clock` is read afresh at each step: a request that waited for
     /// another's fetch judges that fetch by the time it ended, not by when
     /// this request began.
@@ -67,8 +62,8 @@ impl FederationKeys {
         kid: Option<&str>,
         fetcher: &F,
         clock: &dyn Clock,
-    ) -> Result<VerificationKey, KeyProblem> {
-        let kid = kid.ok_or(KeyProblem::Unknown)?;
+    ) -> Result<VerificationKey, Refusal> {
+        let kid = kid.ok_or(Rejection::UnknownKey)?;
         let name = cache_key(issuer);
         let held = Held { keys: self, name: &name };
         // Why this request's own fetch failed, for the log.
@@ -85,8 +80,8 @@ impl FederationKeys {
         };
         match cache::resolve(&held, kid, || clock.now(), refetch).await {
             Decision::Use(()) => held.with(|cache| cache_lookup(cache, kid)),
-            Decision::Unknown => Err(KeyProblem::Unknown),
-            Decision::Refetch | Decision::Unavailable => Err(KeyProblem::Unavailable(
+            Decision::Unknown => Err(Rejection::UnknownKey.into()),
+            Decision::Refetch | Decision::Unavailable => Err(Refusal::KeysUnavailable(
                 failure.take().unwrap_or_else(|| "the last fetch of its keys failed; retrying shortly".into()),
             )),
         }
@@ -95,8 +90,8 @@ impl FederationKeys {
 
 /// The held key for `kid` (the cache holds `()` per key: the public key is
 /// what is needed, and it is imported per use).
-fn cache_lookup(cache: &KeyCache<(), VerificationKey>, kid: &str) -> Result<VerificationKey, KeyProblem> {
-    cache.held().find(|k| k.kid() == kid).cloned().ok_or(KeyProblem::Unknown)
+fn cache_lookup(cache: &KeyCache<(), VerificationKey>, kid: &str) -> Result<VerificationKey, Refusal> {
+    cache.held().find(|k| k.kid() == kid).cloned().ok_or(Rejection::UnknownKey.into())
 }
 
 /// The issuer's keys of its algorithm, and the JWKS `max-age`: from

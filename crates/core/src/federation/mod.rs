@@ -19,7 +19,7 @@ pub mod issuer;
 pub mod keys;
 pub mod platform;
 
-pub use crate::client::federated::{FederatedCredential, Mismatch};
+pub use crate::client::federated::FederatedCredential;
 pub use issuer::{IssuerId, TrustedIssuer};
 
 use serde::{Deserialize, Serialize};

@@ -12,6 +12,7 @@ use super::issuer::TrustedIssuer;
 use crate::assertion::{audience_is, LEEWAY_SECS};
 use crate::client::federated::FederatedCredential;
 use crate::oauth::claims::Actor;
+use crate::refusal::Refusal;
 
 /// The `iss` of a compact JWS, read before anything is verified: only to
 /// choose whose keys to verify it with.
@@ -55,23 +56,16 @@ pub struct Checked {
 /// older than `max_token_age`, times with 30 s leeway; and a `sub`, since
 /// the issued token's `act` names the actor by it (RFC 8693 §4.1). What
 /// the token says if it passes; else why not, for the operator.
-pub fn check_claims(claims: &Map<String, Value>, issuer: &TrustedIssuer, now: i64) -> Result<Checked, String> {
+pub fn check_claims(claims: &Map<String, Value>, issuer: &TrustedIssuer, now: i64) -> Result<Checked, Refusal> {
     if claims.get("iss").and_then(Value::as_str) != Some(issuer.issuer.as_str()) {
-        return Err("iss is not the issuer".into());
+        return Err(Rejection::Issuer.into());
     }
     if !audience_is(claims, |a| issuer.audiences.iter().any(|x| x == a)) {
-        return Err("aud is none of the issuer's allowed audiences".into());
+        return Err(Refusal::IssuerAudience);
     }
     let rules = TimeRules { max_age: Some(i64::from(issuer.max_token_age)), ..TimeRules::at(now, LEEWAY_SECS) };
-    let times = time::check(claims, &rules).map_err(|r| match r {
-        Rejection::TooOld => "older than the issuer's max_token_age".to_string(),
-        other => other.to_string(),
-    })?;
-    let subject = claims
-        .get("sub")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .ok_or("no sub (a non-empty string): the issued token's act.sub would name no one")?;
+    let times = time::check(claims, &rules)?;
+    let subject = claims.get("sub").and_then(Value::as_str).filter(|s| !s.is_empty()).ok_or(Refusal::NoSubject)?;
     Ok(Checked { times, subject: subject.to_string() })
 }
 
@@ -85,13 +79,13 @@ pub fn remember_until(times: &Times, issuer: &TrustedIssuer) -> i64 {
 /// The `jti` to use up, when the issuer's tokens are single-use (RFC 7523
 /// §3 point 7): one without a `jti` is refused, since nothing would stop
 /// its replay. `None` when the issuer's tokens may be reused.
-pub fn single_use_jti<'a>(claims: &'a Map<String, Value>, issuer: &TrustedIssuer) -> Result<Option<&'a str>, String> {
+pub fn single_use_jti<'a>(claims: &'a Map<String, Value>, issuer: &TrustedIssuer) -> Result<Option<&'a str>, Refusal> {
     if !issuer.single_use {
         return Ok(None);
     }
     match claims.get("jti").and_then(Value::as_str).filter(|j| !j.is_empty()) {
         Some(jti) => Ok(Some(jti)),
-        None => Err("no jti, and the issuer's tokens are single_use: it could be replayed".into()),
+        None => Err(Refusal::NoJti),
     }
 }
 
@@ -100,12 +94,12 @@ pub fn single_use_jti<'a>(claims: &'a Map<String, Value>, issuer: &TrustedIssuer
 pub fn first_match<'a>(
     credentials: &[&'a FederatedCredential],
     claims: &Map<String, Value>,
-) -> Result<&'a FederatedCredential, Vec<(String, String)>> {
+) -> Result<&'a FederatedCredential, Vec<(String, Refusal)>> {
     let mut mismatches = Vec::new();
     for credential in credentials {
         match credential.check(claims) {
             Ok(()) => return Ok(credential),
-            Err(mismatch) => mismatches.push((credential.name.clone(), mismatch.to_string())),
+            Err(mismatch) => mismatches.push((credential.name.clone(), mismatch)),
         }
     }
     Err(mismatches)
@@ -157,13 +151,13 @@ mod tests {
     fn reason(change: impl FnOnce(&mut Map<String, Value>)) -> String {
         let mut claims = token();
         change(&mut claims);
-        check_claims(&claims, &github(), NOW).unwrap_err()
+        check_claims(&claims, &github(), NOW).unwrap_err().to_string()
     }
 
     #[test]
     fn the_issuer_terms_each_refuse_with_their_reason() {
         assert!(check_claims(&token(), &github(), NOW).is_ok());
-        assert_eq!(reason(|c| drop(c.insert("iss".into(), json!("https://gitlab.com")))), "iss is not the issuer");
+        assert_eq!(reason(|c| drop(c.insert("iss".into(), json!("https://gitlab.com")))), "wrong issuer");
         assert_eq!(
             reason(|c| drop(c.insert("aud".into(), json!(["https://other.example.com"])))),
             "aud is none of the issuer's allowed audiences"
@@ -208,7 +202,7 @@ mod tests {
             if let Some(jti) = jti {
                 claims.insert("jti".into(), jti);
             }
-            assert!(single_use_jti(&claims, &github()).unwrap_err().contains("no jti"));
+            assert_eq!(single_use_jti(&claims, &github()), Err(Refusal::NoJti));
             let reusable = TrustedIssuer { single_use: false, ..github() };
             assert_eq!(single_use_jti(&claims, &reusable), Ok(None));
         }
@@ -228,8 +222,8 @@ mod tests {
         assert_eq!(
             first_match(&all, &pr).unwrap_err(),
             vec![
-                ("other".to_string(), "claim repository does not match".to_string()),
-                ("release".to_string(), "sub does not match".to_string())
+                ("other".to_string(), Refusal::ClaimMismatch("repository".into())),
+                ("release".to_string(), Refusal::SubjectMismatch)
             ]
         );
         let actor = actor(&github(), check_claims(&token(), &github(), NOW).unwrap(), &credentials[1]);
