@@ -22,16 +22,23 @@ pub fn is_valid(prefix: &str, s: &str) -> bool {
         .is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
 }
 
+/// What every client secret begins with (`client::secret`): never an id,
+/// so a secret sent where the id goes (`-u "$SECRET:$ID"`) is refused
+/// without being read, counted or written to a log line as a client id.
+pub const SECRET_PREFIX: &str = "m2msk_";
+
 /// The longest id a caller may choose.
 pub const MAX_CHOSEN_CHARS: usize = 64;
 /// The shortest id a caller may choose.
 pub const MIN_CHOSEN_CHARS: usize = 3;
 
 /// Whether `s` is an id a caller may choose (the Hydra-like flow): 3 to 64
-/// characters of `A-Z a-z 0-9 . _ -`, starting with a letter or digit. The
+/// characters of `A-Z a-z 0-9 . _ -`, starting with a letter or digit, not
+/// with [`SECRET_PREFIX`]. The
 /// set is safe in a URL path, a KV key and a log line without escaping.
 pub fn is_valid_chosen(s: &str) -> bool {
     (MIN_CHOSEN_CHARS..=MAX_CHOSEN_CHARS).contains(&s.len())
+        && !s.starts_with(SECRET_PREFIX)
         && s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
         && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }

@@ -554,6 +554,28 @@ fn an_admin_token_trusts_an_issuers_keys_only_at_the_issuers_own_origin() {
     assert_eq!(w.admin(Method::Patch, &path, Some(repoint)).status, 200, "the root key decides");
 }
 
+/// The third review: "its own origin" is not the issuer's on a shared
+/// host (a Kubernetes cluster's OIDC documents in a storage bucket): anyone
+/// can publish beside it. An admin token trusts keys only under the
+/// issuer's URL, and never through a `.`/`..` segment that climbs out.
+#[test]
+fn an_admin_token_trusts_keys_only_under_the_issuers_own_url_not_beside_it() {
+    let w = World::new();
+    let (_, _, federation) = admin_client(&w, None, &["federation:write", "federation:read"]);
+    let bucket = "https://storage.googleapis.com/victim-cluster-oidc";
+    let issuer = |jwks_uri: &str| json!({"issuer": bucket, "name": "Cluster", "audiences": ["https://auth.test"], "jwks_uri": jwks_uri});
+    for beside in [
+        "https://storage.googleapis.com/attacker-bucket/jwks.json",
+        "https://storage.googleapis.com/victim-cluster-oidc-evil/jwks.json",
+        "https://storage.googleapis.com/victim-cluster-oidc/../attacker-bucket/jwks.json",
+        "https://storage.googleapis.com/victim-cluster-oidc/%2E%2E/attacker-bucket/jwks.json",
+    ] {
+        forbidden(&w.with_token(&federation, Method::Post, "/admin/federation/issuers", Some(issuer(beside))), beside);
+    }
+    let under = issuer(&format!("{bucket}/openid/v1/jwks"));
+    assert_eq!(w.with_token(&federation, Method::Post, "/admin/federation/issuers", Some(under)).status, 201);
+}
+
 /// The second review: while a secret rotation is pending, widening the
 /// client's API grants is refused as granting admin scopes is.
 #[test]

@@ -123,6 +123,29 @@ fn every_authentication_failure_is_one_invalid_client() {
     assert_eq!(error_of(&wrong_secret), "invalid_client");
 }
 
+/// The third review: a secret sent where the id goes (`-u "$SECRET:$ID"`)
+/// is a valid-looking chosen id; it must never be logged as one. Ids may
+/// not begin with the secrets' prefix, so it is refused unread and unlogged.
+#[test]
+fn a_secret_sent_where_the_id_goes_never_reaches_the_log() {
+    let w = World::new();
+    let (id, secret) = w.simple_client();
+    assert_eq!(w.token_basic(&secret, &id, "grant_type=client_credentials").status, 401);
+    assert_eq!(
+        w.token_form(&format!("grant_type=client_credentials&client_id={secret}&client_secret={id}")).status,
+        401
+    );
+    let lines = w.log.lines();
+    assert!(!lines.iter().any(|l| l.contains(&secret)), "a secret reached the log: {lines:?}");
+    let chosen = w.admin(
+        Method::Post,
+        "/admin/clients",
+        Some(json!({"client_id": "m2msk_chosen", "name": "x",
+        "grants": [{"audience": "https://api.example.com", "scopes": ["read"]}]})),
+    );
+    assert_eq!(chosen.status, 400, "an id with the secrets' prefix is refused at creation");
+}
+
 /// Every authentication path says why it refused in the same words, with
 /// the client id and never the credential (`refusal::Refusal`, run by
 /// `app::attempt`): a wrong secret too, not only an assertion.

@@ -11,7 +11,7 @@ use crate::ports::{Random, RandomError};
 
 /// Recognisable prefix, so secret scanners (GitHub push protection, trufflehog)
 /// can be taught to find a leaked secret: `m2msk_` + 43 base64url characters.
-pub const SECRET_PREFIX: &str = "m2msk_";
+pub use crate::ids::SECRET_PREFIX;
 
 /// A freshly generated secret: shown once, in the create response, then dropped.
 /// Deliberately not `Debug` or `Display`.

@@ -151,15 +151,19 @@ impl Caller {
     }
 
     /// Whether the caller may trust `issuer` with its keys where it says:
-    /// an admin token only from the issuer's own origin (its discovery
-    /// document, or a `jwks_uri` beside it), which only the issuer controls.
-    /// A `jwks_uri` elsewhere decides whose signatures stand for every
-    /// client that will ever trust the issuer — before any does, so no
-    /// client's holdings can be weighed — and is the root key's decision.
+    /// an admin token only from within the issuer itself (its discovery
+    /// document, or a `jwks_uri` under the issuer's URL), which only the
+    /// issuer controls. Within, not merely at the same origin: issuers
+    /// often live on shared hosts (a Kubernetes cluster's OIDC documents
+    /// in a storage bucket, `https://storage.googleapis.com/<bucket>`),
+    /// where anyone can publish beside them. A `jwks_uri` elsewhere decides
+    /// whose signatures stand for every client that will ever trust the
+    /// issuer — before any does, so no client's holdings can be weighed —
+    /// and is the root key's decision.
     pub fn may_locate_keys(&self, issuer: &TrustedIssuer) -> Result<(), Overreach> {
         match (self, &issuer.jwks_uri) {
             (Caller::Root, _) | (_, None) => Ok(()),
-            (_, Some(uri)) if origin(uri).is_some() && origin(uri) == origin(&issuer.issuer) => Ok(()),
+            (_, Some(uri)) if is_within(uri, &issuer.issuer) => Ok(()),
             _ => Err(Overreach::KeysElsewhere),
         }
     }
@@ -180,6 +184,29 @@ impl Caller {
         }
         trusting.try_for_each(|(tenancy, holding)| self.may_hand_out(tenancy, Some(&holding), &holding))
     }
+}
+
+/// Whether `url` lies under `base`: the same origin, and `base`'s path
+/// (without a trailing `/`) followed by `/` begins `url`'s path. A path
+/// with a `.` or `..` segment, plain or percent-encoded, is never within:
+/// resolved (RFC 3986 §5.2.4), it could climb out of `base`.
+fn is_within(url: &str, base: &str) -> bool {
+    let path = |u: &str| {
+        let rest = u.split_once("://").map_or("", |(_, rest)| rest);
+        let rest = rest.split(['?', '#']).next().unwrap_or_default();
+        rest.find('/').map_or(String::new(), |i| rest[i..].to_string())
+    };
+    let url_path = path(url);
+    let dot_segment = url_path.split('/').any(|segment| {
+        let segment = segment.to_ascii_lowercase().replace("%2e", ".");
+        segment == "." || segment == ".."
+    });
+    let base_path = path(base);
+    let base_path = base_path.trim_end_matches('/');
+    origin(url).is_some()
+        && origin(url) == origin(base)
+        && !dot_segment
+        && (base_path.is_empty() || url_path.starts_with(&format!("{base_path}/")))
 }
 
 /// `scheme://authority` of a URL, lower-cased (RFC 3986 §6.2.2.1: scheme
