@@ -11,7 +11,7 @@ export CLOUDFLARE_CF_FETCH_ENABLED := false
 
 SOURCES := $(shell find crates examples -path '*/build' -prune -o -path crates/cli -prune -o \( -name '*.rs' -o -name '*.js' -o -name Cargo.toml \) -print) crates/core/openapi.json Cargo.toml Cargo.lock
 
-.PHONY: dev test tools build cli test-host test-glue test-e2e test-api test-smoke lint fuzz latency key-costs bench clean
+.PHONY: dev test tools build cli test-host test-glue test-e2e test-api test-smoke lint fuzz latency latency-model key-costs bench clean
 
 ## Install what is missing: wasm32 target, worker-build, wasm-bindgen-cli, npm packages.
 tools:
@@ -75,10 +75,11 @@ lint: tools
 test-glue: tools
 	node --test tests/glue/
 
-# The same suite, same assertions, once per storage backend.
+# The same suite, same assertions, once per storage configuration: D1 with
+# the token path on read replicas (as deployed), and D1 alone (tests/e2e/harness.mjs).
 test-e2e: build
+	M2M_STORAGE=d1-replicas node --test --test-concurrency=1 tests/e2e/
 	M2M_STORAGE=d1 node --test --test-concurrency=1 tests/e2e/
-	M2M_STORAGE=kv node --test --test-concurrency=1 tests/e2e/
 
 # schemathesis against the OpenAPI document the worker serves (tests/api).
 test-api: build
@@ -107,6 +108,12 @@ bench: build
 ## p50/p90/p99 of a token request under wrangler dev, per backend (not a test).
 latency: build
 	node scripts/latency.mjs 300
+
+## What a caller in each region waits for, per request kind: the real worker
+## with the round trips of a placement added to each D1 query (a test-only
+## shim, scripts/latency-model/); writes its table into BENCHMARKS.md (not a test).
+latency-model: build
+	node scripts/latency-model/run.mjs
 
 ## Managed-key record size and cold-vs-warm first token cost (not a test).
 key-costs: build

@@ -1,4 +1,4 @@
-// Token request latency under `wrangler dev`, per storage backend: a simple
+// Token request latency under `wrangler dev`, per storage configuration: a simple
 // sequential loop (not a load test; `make bench` is the benchmark). Prints
 // p50 / p90 / p99 in milliseconds. Usage: node scripts/latency.mjs [N]
 import { createClient, startWranglerDev } from "./wrangler-dev.mjs";
@@ -6,7 +6,7 @@ import { createClient, startWranglerDev } from "./wrangler-dev.mjs";
 const n = Number(process.argv[2] ?? 300);
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
-for (const storage of ["d1", "kv"]) {
+for (const storage of ["d1-replicas", "d1"]) {
   const dev = await startWranglerDev({ storage });
   try {
     const c = await createClient(dev.base, dev.secrets.ADMIN_API_KEY, {

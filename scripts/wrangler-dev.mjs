@@ -23,10 +23,15 @@ function freePort() {
   });
 }
 
-/** Returns { base, secrets, output(), stop() } once the worker answers. */
-export async function startWranglerDev({ storage = "d1", keyMode = "byok" } = {}) {
-  const state = mkdtempSync(join(tmpdir(), "m2m-wrangler-"));
-  const secrets = freshSecrets();
+/**
+ * Returns { base, secrets, output(), stop() } once the worker answers.
+ * `storage`: "d1-replicas" (the token path through D1's Sessions API, as
+ * deployed) or "d1" (every read on the primary). `state`: a persisted
+ * local state directory to start from (a fresh one by default).
+ */
+export async function startWranglerDev({ storage = "d1-replicas", keyMode = "byok", state, secrets = freshSecrets() } = {}) {
+  state ??= mkdtempSync(join(tmpdir(), "m2m-wrangler-"));
+  secrets = { ...secrets };
   // Managed keys: no SIGNING_KEYS, only the key-encryption key.
   if (keyMode === "managed") delete secrets.SIGNING_KEYS;
   // An env file of our own, so a developer's .dev.vars is neither needed nor touched.
@@ -40,7 +45,7 @@ export async function startWranglerDev({ storage = "d1", keyMode = "byok" } = {}
   const child = spawn(
     wrangler,
     ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector), "--persist-to", state,
-     "--env-file", envFile, "--var", `STORAGE:${storage}`, "--var", `ISSUER:${base}`, "--show-interactive-dev-session=false"],
+     "--env-file", envFile, "--var", `D1_READ_REPLICAS:${storage === "d1" ? "off" : "on"}`, "--var", `ISSUER:${base}`, "--show-interactive-dev-session=false"],
     { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] },
   );
   child.stdout.on("data", (d) => (output += d));

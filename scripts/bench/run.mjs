@@ -118,7 +118,7 @@ async function benchWorkers() {
   const running = [];
   const series = [];
   try {
-    for (const storage of ["d1", "kv"]) {
+    for (const storage of ["d1-replicas", "d1"]) {
       for (const keyMode of ["byok", "managed"]) {
         const before = new Set(workerdPids());
         const bindings = { STORAGE: storage, ...(keyMode === "managed" ? { SIGNING_KEYS: undefined } : {}) };
@@ -408,7 +408,7 @@ const cold = await coldStart();
 
 const summary = [];
 const peer8 = find("node-oidc", "memory", "-", "token", 8);
-for (const storage of ["d1", "kv"]) {
+for (const storage of ["d1-replicas", "d1"]) {
   for (const keyMode of ["byok", "managed"]) {
     const t8 = find("m2m-edge", storage, keyMode, "token", 8);
     const j8 = find("m2m-edge", storage, keyMode, "jwks", 8);

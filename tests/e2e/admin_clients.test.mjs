@@ -32,9 +32,7 @@ describe(`admin API (${STORAGE})`, () => {
     assert.equal(patched.json.token_ttl, null);
     assert.equal(patched.json.description, "nightly");
     // Storage holds only the hash (and the last four characters).
-    const row = STORAGE === "d1"
-      ? await (await ctx.w.mf.getD1Database("DB")).prepare("SELECT * FROM clients WHERE id = ?").bind(c.client_id).first()
-      : JSON.parse(await (await ctx.w.mf.getKVNamespace("KV")).get(`client:${c.client_id}`));
+    const row = await (await ctx.w.mf.getD1Database("DB")).prepare("SELECT * FROM clients WHERE id = ?").bind(c.client_id).first();
     assert.match(row.secret_hash, /^[0-9a-f]{64}$/);
     assert.equal(row.secret_last_four, c.client_secret.slice(-4));
     assert.ok(!JSON.stringify(row).includes(c.client_secret));
@@ -97,14 +95,8 @@ describe(`admin API (${STORAGE})`, () => {
     const c = await ctx.api.createClient();
     const basic = [c.client_id, c.client_secret];
     assert.equal((await ctx.api.token({ basic, form: "grant_type=client_credentials" })).status, 200, "cached as active");
-    if (STORAGE === "d1") {
-      const db = await ctx.w.mf.getD1Database("DB");
-      await db.prepare("UPDATE clients SET status = 'inactive', version = version + 1 WHERE id = ?").bind(c.client_id).run();
-    } else {
-      const kv = await ctx.w.mf.getKVNamespace("KV");
-      const row = JSON.parse(await kv.get(`client:${c.client_id}`));
-      await kv.put(`client:${c.client_id}`, JSON.stringify({ ...row, status: "inactive", version: (row.version ?? 1) + 1 }));
-    }
+    const db = await ctx.w.mf.getD1Database("DB");
+    await db.prepare("UPDATE clients SET status = 'inactive', version = version + 1 WHERE id = ?").bind(c.client_id).run();
     const edited = await ctx.api.admin("PATCH", `/admin/clients/${c.client_id}`, { description: "nightly" });
     assert.equal(edited.status, 200);
     assert.equal(edited.json.status, "inactive");
@@ -145,5 +137,37 @@ describe(`admin API (${STORAGE})`, () => {
     const final = (await ctx.api.admin("GET", path)).json;
     const landed = results.filter((r) => r.status === 200).map((r) => r.json.description);
     assert.ok(landed.includes(final.description), "the stored description is one that was answered 200");
+  });
+  // The races the KV layout of earlier versions lost (docs/storage.md):
+  // every write is one conditional statement on D1's primary, so of two
+  // creates of one chosen id exactly one lands, and a deactivation racing
+  // an edit always stands.
+  test("concurrent_creates_of_one_chosen_id_give_one_201_and_one_409", async () => {
+    for (const p of ["race-a", "race-b"]) assert.equal((await ctx.api.admin("POST", "/admin/projects", { id: `${p}-${STORAGE}`, name: p })).status, 201);
+    for (let i = 0; i < 10; i++) {
+      const id = `race-${STORAGE}-${i}`;
+      const body = (p) => ({ client_id: id, name: p, project_id: `${p}-${STORAGE}`, grants: [{ audience: "https://api.example.com", scopes: ["read"] }] });
+      const results = await Promise.all([ctx.api.admin("POST", "/admin/clients", body("race-a")), ctx.api.admin("POST", "/admin/clients", body("race-b"))]);
+      assert.deepEqual(results.map((r) => r.status).sort(), [201, 409], `try ${i}`);
+      const won = results.find((r) => r.status === 201).json;
+      const stored = (await ctx.api.admin("GET", `/admin/clients/${id}`)).json;
+      assert.equal(stored.project_id, won.project_id, "the record is the one answered 201");
+      const token = await ctx.api.token({ basic: [id, won.client_secret], form: "grant_type=client_credentials" });
+      assert.equal(token.status, 200, "and its secret works");
+    }
+  });
+
+  test("a deactivation racing an edit always stands", async () => {
+    for (let i = 0; i < 10; i++) {
+      const c = await ctx.api.createClient();
+      const path = `/admin/clients/${c.client_id}`;
+      const results = await Promise.all([
+        ctx.api.admin("PATCH", path, { status: "inactive" }),
+        ctx.api.admin("PATCH", path, { description: `edit ${i}` }),
+      ]);
+      assert.equal(results[0].status, 200, `try ${i}`);
+      assert.ok([200, 409].includes(results[1].status), `try ${i}: ${results[1].status}`);
+      assert.equal((await ctx.api.admin("GET", path)).json.status, "inactive", `try ${i}: the deactivation was undone`);
+    }
   });
 });

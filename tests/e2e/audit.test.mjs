@@ -67,15 +67,8 @@ describe(`failed admin authentications without a write per request (${STORAGE})`
 
   /** The failure counts as written to storage, summed. */
   async function written() {
-    if (STORAGE === "d1") {
-      const row = await (await w.mf.getD1Database("DB")).prepare("SELECT COALESCE(SUM(count), 0) AS n FROM audit_auth_failures").first();
-      return row.n;
-    }
-    const kv = await w.mf.getKVNamespace("KV");
-    const { keys } = await kv.list({ prefix: "audit-auth-failures:" });
-    let n = 0;
-    for (const k of keys) n += Number(await kv.get(k.name));
-    return n;
+    const row = await (await w.mf.getD1Database("DB")).prepare("SELECT COALESCE(SUM(count), 0) AS n FROM audit_auth_failures").first();
+    return row.n;
   }
 
   async function served() {

@@ -9,13 +9,7 @@ const STORAGE = process.env.M2M_STORAGE ?? "d1";
 
 /** Deactivate a client behind the worker's back. */
 async function deactivateInStorage(w, id) {
-  if (STORAGE === "d1") {
-    await (await w.mf.getD1Database("DB")).prepare("UPDATE clients SET status = 'inactive' WHERE id = ?").bind(id).run();
-  } else {
-    const kv = await w.mf.getKVNamespace("KV");
-    const row = JSON.parse(await kv.get(`client:${id}`));
-    await kv.put(`client:${id}`, JSON.stringify({ ...row, status: "inactive" }));
-  }
+  await (await w.mf.getD1Database("DB")).prepare("UPDATE clients SET status = 'inactive' WHERE id = ?").bind(id).run();
 }
 
 for (const ttl of ["2", "0"]) {

@@ -27,13 +27,27 @@ for (const [name, SIGNING_KEYS] of [["missing", undefined], ["not JSON", "{nope"
   });
 }
 
-test(`unusable storage (D1 without tables / no KV binding) is a server_error (${STORAGE})`, async () => {
-  const w = await startWorker({ bindings: { STORAGE }, migrate: STORAGE !== "d1", kv: STORAGE !== "kv" });
+test(`unusable storage (D1 without tables) is a server_error (${STORAGE})`, async () => {
+  const w = await startWorker({ bindings: { STORAGE }, migrate: false });
   try {
     const r = await clientFor(w).token({ basic: ["m2m_00000000000000000000000000000000", "x"], form: "grant_type=client_credentials" });
     assert.equal(r.status, 500);
     assert.equal(r.json.error, "server_error");
     assert.ok(!JSON.stringify(r.json).toLowerCase().includes("sql"));
+  } finally {
+    await w.close();
+  }
+});
+
+// Earlier versions could keep everything in KV; a worker still configured
+// so must not serve from an empty D1 as if nothing had happened.
+test("STORAGE=kv (the removed KV layout) is a server_error, never served from an empty D1", async () => {
+  const w = await startWorker({ bindings: { STORAGE: "kv" } });
+  try {
+    const r = await clientFor(w).token({ basic: ["m2m_00000000000000000000000000000000", "x"], form: "grant_type=client_credentials" });
+    assert.equal(r.status, 500);
+    assert.equal(r.json.error, "server_error");
+    assert.ok(!JSON.stringify(r.json).includes("migrate"), "the detail goes to the log, not the response");
   } finally {
     await w.close();
   }

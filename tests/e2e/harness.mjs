@@ -42,26 +42,43 @@ export function shippedRateLimits() {
   return limits;
 }
 
-const WASM_MODULES = [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }];
+// The build is ES modules throughout (a test-only module that imports it,
+// scripts/latency-model/shim.mjs, makes Miniflare read build/index.js as an
+// import, which by default it would take for CommonJS).
+const WASM_MODULES = [
+  { type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true },
+  { type: "ESModule", include: ["**/*.js"] },
+];
 const COMPATIBILITY_DATE = "2026-04-20";
 const DIRECT = [{ host: "127.0.0.1", port: 0 }];
 
+/**
+ * The storage configurations the suite runs against, by the name in
+ * M2M_STORAGE (and in a test's `STORAGE` binding): D1 alone, every read on
+ * the primary; and D1 with the token path's reads through the Sessions API
+ * (`D1_READ_REPLICAS`), as deployed. Any other `STORAGE` is passed on as
+ * the var itself.
+ */
+const CONFIGURATIONS = { d1: { D1_READ_REPLICAS: "off" }, "d1-replicas": { D1_READ_REPLICAS: "on" } };
+
 /** The token service's vars and secrets: fresh secrets, `bindings` on top (`undefined` removes one). */
-function serviceBindings(bindings) {
-  const all = { STORAGE: "d1", DEFAULT_TOKEN_TTL: "3600", ...freshSecrets(), ...bindings };
+function serviceBindings({ STORAGE = "d1", ...bindings }) {
+  const storage = CONFIGURATIONS[STORAGE] ?? { STORAGE };
+  const all = { ...storage, DEFAULT_TOKEN_TTL: "3600", ...freshSecrets(), ...bindings };
   for (const [k, v] of Object.entries(all)) if (v === undefined) delete all[k];
   return all;
 }
 
 /** Miniflare's options for the token service built into build/. */
-function serviceOptions({ bindings, kv, ratelimits, direct }) {
+function serviceOptions({ bindings, ratelimits, direct, script }) {
   return {
     modules: true,
-    scriptPath: join(root, "build/index.js"),
+    // `script`: a test-only module wrapping the built worker (scripts/latency-model/shim.mjs).
+    scriptPath: script ?? join(root, "build/index.js"),
+    modulesRoot: root,
     modulesRules: WASM_MODULES,
     compatibilityDate: COMPATIBILITY_DATE,
     d1Databases: ["DB"],
-    kvNamespaces: kv ? ["KV"] : [],
     ratelimits,
     // For measurements: a socket straight into the worker, without
     // Miniflare's entry worker in front (closest to bare workerd).
@@ -82,11 +99,11 @@ async function migrated(mf, migrate) {
  * `undefined` is left out entirely. `ratelimits` replaces wrangler.toml's
  * rate limits (Miniflare's shape: `{NAME: {simple: {limit, period}}}`).
  */
-export async function startWorker({ bindings = {}, migrate = true, kv = true, persist, direct = false, ratelimits = shippedRateLimits() } = {}) {
+export async function startWorker({ bindings = {}, migrate = true, persist, direct = false, ratelimits = shippedRateLimits(), script } = {}) {
   const all = serviceBindings(bindings);
   const mf = new Miniflare({
-    ...serviceOptions({ bindings: all, kv, ratelimits, direct }),
-    ...(persist ? { d1Persist: persist, kvPersist: persist } : {}),
+    ...serviceOptions({ bindings: all, ratelimits, direct, script }),
+    ...(persist ? { d1Persist: persist } : {}),
     inspectorPort: 0,
     // Lets tests fire the Cron Trigger: GET /cdn-cgi/handler/scheduled.
     unsafeTriggerHandlers: true,
@@ -124,7 +141,7 @@ export async function startWithEdgeApi({ bindings = {}, edges = ["edge-api"], ed
   });
   const mf = new Miniflare({
     inspectorPort: 0,
-    workers: [{ name: "auth", ...serviceOptions({ bindings: all, kv: true, ratelimits, direct }) }, ...edges.map(edgeWorker), ...extraWorkers],
+    workers: [{ name: "auth", ...serviceOptions({ bindings: all, ratelimits, direct }) }, ...edges.map(edgeWorker), ...extraWorkers],
   });
   const url = await mf.ready;
   await migrated(mf, true);

@@ -1,7 +1,8 @@
 // Ring 3: `wrangler dev` started the way a user starts it (its [build] step
 // runs `make build`), local D1 migrated with `wrangler d1 migrations apply`,
 // one client created and one token fetched and verified with jose — on D1
-// with bring-your-own keys, and on KV with managed keys — and the
+// alone with bring-your-own keys, and on D1 with the token path on read
+// replicas with managed keys — and the
 // `[[ratelimits]]` of wrangler.toml running: a flood of wrong secrets is
 // refused with 429.
 import { test } from "node:test";
@@ -10,7 +11,7 @@ import { createRemoteJWKSet, jwtVerify } from "jose";
 import { createClient, startWranglerDev } from "../../scripts/wrangler-dev.mjs";
 import { shippedRateLimits } from "../e2e/harness.mjs";
 
-for (const [storage, keyMode] of [["d1", "byok"], ["kv", "managed"]]) {
+for (const [storage, keyMode] of [["d1", "byok"], ["d1-replicas", "managed"]]) {
   test(`wrangler dev (${storage}, ${keyMode} keys): create a client, fetch a token, verify it with jose`, async () => {
     const dev = await startWranglerDev({ storage, keyMode });
     try {

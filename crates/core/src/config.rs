@@ -49,15 +49,6 @@ pub const DEFAULT_TOKEN_TTL: u32 = 3600;
 /// `CLIENT_CACHE_TTL` when unset, in seconds.
 pub const DEFAULT_CLIENT_CACHE_TTL: u32 = 5;
 
-/// Where clients, resources and managed keys are kept (`STORAGE`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StorageKind {
-    /// Cloudflare D1 (SQLite): strongly consistent.
-    D1,
-    /// Workers KV: edge-cached, changes take up to ~60 s to propagate.
-    Kv,
-}
-
 /// Shortest `ADMIN_API_KEY` the admin API runs with: a key that anyone
 /// can reach must not be guessable (`make dev` generates 50 characters).
 pub const MIN_ADMIN_KEY_CHARS: usize = 32;
@@ -114,8 +105,10 @@ pub struct Config {
     pub issuer: Option<String>,
     /// `DEFAULT_TOKEN_TTL`: a token's lifetime unless the client or resource says less.
     pub default_token_ttl: u32,
-    /// `STORAGE`.
-    pub storage: StorageKind,
+    /// `D1_READ_REPLICAS`: whether the token path reads D1's nearest read
+    /// replica (the Sessions API) rather than the primary. Every write, and
+    /// every read an admin change depends on, goes to the primary either way.
+    pub read_replicas: bool,
     /// `ADMIN_API_KEY`.
     pub admin_api_key: AdminKey,
     /// `KEY_MODE`; defaults to managed when `SIGNING_KEYS` is not set.
@@ -140,7 +133,7 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("issuer", &self.issuer)
             .field("default_token_ttl", &self.default_token_ttl)
-            .field("storage", &self.storage)
+            .field("read_replicas", &self.read_replicas)
             .field("admin_api_key", &self.admin_api_key)
             .field("key_mode", &self.key_mode)
             .field("key_encryption_key", &self.key_encryption_key.as_ref().map(|_| ".."))
@@ -168,10 +161,24 @@ impl Config {
                 .filter(|n| (MIN_TOKEN_TTL..=MAX_TOKEN_TTL).contains(n))
                 .ok_or_else(|| ConfigError::invalid("DEFAULT_TOKEN_TTL", "an integer between 60 and 86400"))?,
         };
-        let storage = match nonempty("STORAGE").as_deref() {
-            None | Some("d1") => StorageKind::D1,
-            Some("kv") => StorageKind::Kv,
-            Some(_) => return Err(ConfigError::invalid("STORAGE", "\"d1\" or \"kv\"")),
+        // D1 is the one store (docs/storage.md). A deployment that kept its
+        // data in KV is told how to move it rather than served from an
+        // empty database.
+        match nonempty("STORAGE").as_deref() {
+            None | Some("d1") => {}
+            Some("kv") => {
+                return Err(ConfigError::invalid(
+                    "STORAGE",
+                    "\"d1\" (or unset): KV is no longer a store; copy its data into D1 with \
+                     `node scripts/migrate-kv-to-d1.mjs --remote`, then remove STORAGE (README, \"Storage\")",
+                ))
+            }
+            Some(_) => return Err(ConfigError::invalid("STORAGE", "\"d1\" (or unset)")),
+        }
+        let read_replicas = match nonempty("D1_READ_REPLICAS").as_deref() {
+            None | Some("on") => true,
+            Some("off") => false,
+            Some(_) => return Err(ConfigError::invalid("D1_READ_REPLICAS", "\"on\" or \"off\"")),
         };
         let key_mode = match nonempty("KEY_MODE").as_deref() {
             None if nonempty("SIGNING_KEYS").is_some() => KeyMode::Byok,
@@ -221,7 +228,7 @@ impl Config {
             assertion_max_lifetime,
             issuer,
             default_token_ttl,
-            storage,
+            read_replicas,
             admin_api_key: match nonempty("ADMIN_API_KEY") {
                 None => AdminKey::Unset,
                 Some(key) if key.chars().count() < MIN_ADMIN_KEY_CHARS => AdminKey::TooShort,
@@ -370,7 +377,7 @@ mod tests {
         let c = cfg(&[]).unwrap();
         assert_eq!(c.issuer, None);
         assert_eq!(c.default_token_ttl, 3600);
-        assert_eq!(c.storage, StorageKind::D1);
+        assert!(c.read_replicas);
         assert_eq!(c.issuer_for("http://127.0.0.1:8787"), Ok("http://127.0.0.1:8787"));
         assert_eq!(c.issuer_for("https://auth.example.com"), Err(IssuerUnset));
     }
@@ -380,6 +387,10 @@ mod tests {
         assert!(cfg(&[("DEFAULT_TOKEN_TTL", "ten")]).unwrap_err().to_string().contains("DEFAULT_TOKEN_TTL"));
         assert!(cfg(&[("DEFAULT_TOKEN_TTL", "30")]).unwrap_err().to_string().contains("DEFAULT_TOKEN_TTL"));
         assert!(cfg(&[("STORAGE", "r2")]).unwrap_err().to_string().contains("STORAGE"));
+        let kv = cfg(&[("STORAGE", "kv")]).unwrap_err().to_string();
+        assert!(kv.contains("STORAGE") && kv.contains("migrate-kv-to-d1"), "{kv}");
+        assert!(cfg(&[("D1_READ_REPLICAS", "yes")]).unwrap_err().to_string().contains("D1_READ_REPLICAS"));
+        assert!(!cfg(&[("D1_READ_REPLICAS", "off")]).unwrap().read_replicas);
         for bad in
             ["auth.example.com", "https://", "https://x?y=1", "https://x#f", "ftp://x", "http://auth.example.com"]
         {

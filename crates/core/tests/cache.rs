@@ -229,3 +229,26 @@ fn discovery_is_served_from_the_isolate_cache() {
     let d = w.call(Req::get("/.well-known/oauth-authorization-server")).body_json();
     assert_eq!(d["scopes_supported"], json!(["read"]));
 }
+
+/// The trusted issuers' set is read on every federated request: kept for
+/// the TTL like a client record, so a federated token costs no storage
+/// read for it within the TTL; a change through this isolate is seen at
+/// once, one made elsewhere within the TTL; the admin API reads past it.
+#[test]
+fn the_trusted_issuers_set_is_kept_for_the_ttl_and_admin_reads_past_it() {
+    use m2m_edge_core::federation::IssuerStore;
+    pollster::block_on(async {
+        let inner = MemoryStore::default();
+        let cache = std::rc::Rc::new(IsolateCache::default());
+        let at = |now| CachedStore::new(inner.clone(), cache.clone(), 5, now);
+        assert_eq!(at(100).load_issuers().await.unwrap().0, 0);
+        // Another isolate writes the set directly in storage.
+        assert!(inner.save_issuers(0, &[]).await.unwrap());
+        assert_eq!(at(104).load_issuers().await.unwrap().0, 0, "within the TTL: the kept set");
+        assert_eq!(at(104).load_issuers_fresh().await.unwrap().0, 1, "the admin API reads past the cache");
+        assert_eq!(at(105).load_issuers().await.unwrap().0, 1, "after the TTL: read again");
+        // A write through this isolate is seen at once.
+        assert!(at(106).save_issuers(1, &[]).await.unwrap());
+        assert_eq!(at(106).load_issuers().await.unwrap().0, 2);
+    });
+}

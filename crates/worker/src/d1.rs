@@ -1,9 +1,16 @@
-//! The D1 adapter: tables `clients`, `projects` and `resources` from `migrations/`,
-//! documented in docs/storage.md. Strongly consistent: a change is seen by
-//! the next request everywhere.
+//! The D1 adapter, the one store: the tables of `migrations/`, documented
+//! in docs/storage.md. Every write, and every read a write depends on
+//! (`get_fresh`, `resources_fresh`, the versioned sets), goes to the
+//! primary, so conditional writes compare against the truth. The token
+//! path's reads — a client by id, resources — go to the nearest read
+//! replica through the Sessions API (`first-unconstrained`) when
+//! `D1_READ_REPLICAS` is on; a client a replica does not have yet (created
+//! seconds ago) is read again from the primary.
+
+use std::cell::OnceCell;
 
 use wasm_bindgen::JsValue;
-use worker::{D1Database, Env};
+use worker::{D1Database, D1DatabaseSession, D1PreparedStatement, Env};
 
 use m2m_edge_core::assertion::ReplayStore;
 use m2m_edge_core::audit::{AuditEvent, AuditFilter, AuditPage, AuditStore, AuthFailures};
@@ -21,12 +28,39 @@ use crate::binding::Binding;
 /// The store on D1, bound to `DB` on first use.
 pub struct D1Store {
     db: Binding<D1Database>,
+    /// Whether the token path's reads may go to a read replica.
+    replicas: bool,
+    /// This request's session for them, opened on first use.
+    session: OnceCell<D1DatabaseSession>,
+}
+
+/// Where a read goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    /// The primary: the truth a conditional write compares against.
+    Primary,
+    /// The nearest replica, when replicas are on: reads the token path
+    /// can take a replication lag late.
+    Near,
 }
 
 impl D1Store {
-    /// The `DB` binding of `env`, looked up when first needed.
-    pub fn new(env: Env) -> D1Store {
-        D1Store { db: Binding::new(env, "DB", |env, name| env.d1(name)) }
+    /// The `DB` binding of `env`, looked up when first needed; the token
+    /// path's reads from read replicas when `replicas`.
+    pub fn new(env: Env, replicas: bool) -> D1Store {
+        D1Store { db: Binding::new(env, "DB", |env, name| env.d1(name)), replicas, session: OnceCell::new() }
+    }
+
+    fn statement(&self, sql: &str, reach: Reach) -> Result<D1PreparedStatement, StoreError> {
+        let db = self.db.get()?;
+        if reach == Reach::Primary || !self.replicas {
+            return Ok(db.prepare(sql));
+        }
+        if let Some(session) = self.session.get() {
+            return Ok(session.prepare(sql));
+        }
+        let session = db.with_session(Some("first-unconstrained")).map_err(backend)?;
+        Ok(self.session.get_or_init(|| session).prepare(sql))
     }
 }
 
@@ -236,7 +270,8 @@ struct SetRow {
 
 impl D1Store {
     async fn changes(&self, sql: &str, values: &[JsValue]) -> Result<usize, StoreError> {
-        let result = self.db.get()?.prepare(sql).bind(values).map_err(backend)?.run().await.map_err(backend)?;
+        let statement = self.statement(sql, Reach::Primary)?;
+        let result = statement.bind(values).map_err(backend)?.run().await.map_err(backend)?;
         Ok(result.meta().map_err(backend)?.and_then(|m| m.changes).unwrap_or(0))
     }
 
@@ -266,8 +301,9 @@ impl D1Store {
         &self,
         sql: &str,
         what: &str,
+        reach: Reach,
     ) -> Result<(i64, Vec<T>), StoreError> {
-        match self.first::<SetRow>(sql, &[]).await? {
+        match self.first_at::<SetRow>(sql, &[], reach).await? {
             None => Ok((0, Vec::new())),
             Some(row) => {
                 let items =
@@ -299,19 +335,53 @@ impl D1Store {
         sql: &str,
         values: &[JsValue],
     ) -> Result<Option<T>, StoreError> {
-        self.db.get()?.prepare(sql).bind(values).map_err(backend)?.first(None).await.map_err(backend)
+        self.first_at(sql, values, Reach::Primary).await
+    }
+
+    async fn first_at<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        values: &[JsValue],
+        reach: Reach,
+    ) -> Result<Option<T>, StoreError> {
+        self.statement(sql, reach)?.bind(values).map_err(backend)?.first(None).await.map_err(backend)
     }
 
     async fn all<T: serde::de::DeserializeOwned>(&self, sql: &str, values: &[JsValue]) -> Result<Vec<T>, StoreError> {
-        let statement = self.db.get()?.prepare(sql).bind(values).map_err(backend)?;
+        self.all_at(sql, values, Reach::Primary).await
+    }
+
+    async fn all_at<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        values: &[JsValue],
+        reach: Reach,
+    ) -> Result<Vec<T>, StoreError> {
+        let statement = self.statement(sql, reach)?.bind(values).map_err(backend)?;
         statement.all().await.map_err(backend)?.results().map_err(backend)
+    }
+
+    /// A client by id, read where `reach` says.
+    async fn client_at(&self, id: &ClientId, reach: Reach) -> Result<Option<ClientRecord>, StoreError> {
+        let row: Option<ClientRow> = self.first_at(CLIENT_BY_ID, &[text(id.as_str())], reach).await?;
+        row.map(ClientRow::into_record).transpose()
     }
 }
 
 impl ClientStore for D1Store {
+    /// The token path's read: the nearest replica, then — when it has no
+    /// such client, which may be one created seconds ago — the primary. A
+    /// replica only ever lags: what it has is a state the primary had.
     async fn get(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
-        let row: Option<ClientRow> = self.first(CLIENT_BY_ID, &[text(id.as_str())]).await?;
-        row.map(ClientRow::into_record).transpose()
+        match self.client_at(id, Reach::Near).await? {
+            Some(record) => Ok(Some(record)),
+            None if self.replicas => self.client_at(id, Reach::Primary).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn get_fresh(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
+        self.client_at(id, Reach::Primary).await
     }
 
     async fn create(&self, client: &ClientRecord) -> Result<(), StoreError> {
@@ -383,7 +453,12 @@ struct FailureRow {
 
 impl IssuerStore for D1Store {
     async fn load_issuers(&self) -> Result<(i64, Vec<TrustedIssuer>), StoreError> {
-        self.load_set(ISSUERS_LOAD, "trusted_issuers.issuers").await
+        self.load_set(ISSUERS_LOAD, "trusted_issuers.issuers", Reach::Near).await
+    }
+
+    /// What an admin change compares against: the primary.
+    async fn load_issuers_fresh(&self) -> Result<(i64, Vec<TrustedIssuer>), StoreError> {
+        self.load_set(ISSUERS_LOAD, "trusted_issuers.issuers", Reach::Primary).await
     }
 
     async fn save_issuers(&self, expected: i64, issuers: &[TrustedIssuer]) -> Result<bool, StoreError> {
@@ -520,12 +595,20 @@ impl ResourceStore for D1Store {
         row.map(ResourceRow::into_resource).transpose()
     }
 
+    /// The token path's read (a resource by the token's audience): near.
     async fn resource_by_identifier(&self, identifier: &str) -> Result<Option<ApiResource>, StoreError> {
-        let row: Option<ResourceRow> = self.first(RESOURCE_BY_IDENTIFIER, &[text(identifier)]).await?;
+        let row: Option<ResourceRow> = self.first_at(RESOURCE_BY_IDENTIFIER, &[text(identifier)], Reach::Near).await?;
         row.map(ResourceRow::into_resource).transpose()
     }
 
+    /// Discovery's `scopes_supported`: near.
     async fn resources(&self) -> Result<Vec<ApiResource>, StoreError> {
+        let rows: Vec<ResourceRow> = self.all_at(RESOURCE_ALL, &[int(MAX_RESOURCES as i64)], Reach::Near).await?;
+        rows.into_iter().map(ResourceRow::into_resource).collect()
+    }
+
+    /// What admin changes check against: the primary.
+    async fn resources_fresh(&self) -> Result<Vec<ApiResource>, StoreError> {
         let rows: Vec<ResourceRow> = self.all(RESOURCE_ALL, &[int(MAX_RESOURCES as i64)]).await?;
         rows.into_iter().map(ResourceRow::into_resource).collect()
     }
@@ -548,7 +631,7 @@ impl ResourceStore for D1Store {
 
 impl KeyStore for D1Store {
     async fn load_keys(&self) -> Result<StoredKeys, StoreError> {
-        let (version, keys) = self.load_set(KEYS_LOAD, "key_set.keys").await?;
+        let (version, keys) = self.load_set(KEYS_LOAD, "key_set.keys", Reach::Primary).await?;
         Ok(StoredKeys { keys, version })
     }
 

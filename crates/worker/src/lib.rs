@@ -1,6 +1,6 @@
 //! m2m-edge as a Cloudflare Worker (wasm32 only): the `fetch` and
 //! `scheduled` exports and the composition root that plugs the Worker's
-//! adapters — D1 or KV, WebCrypto, the JS clock and console — into
+//! adapters — D1, WebCrypto, the JS clock and console — into
 //! `m2m-edge-core`'s app. Nothing here decides protocol behaviour: the glue
 //! moves bytes (docs/architecture.md, "The glue contract").
 //!
@@ -8,12 +8,10 @@
 //! passes over it; `make build` builds it for wasm32 with worker-build.
 #![cfg(target_arch = "wasm32")]
 
-mod backend;
 mod binding;
 mod d1;
 mod fetch;
 mod ffi;
-mod kv;
 mod limiter;
 mod webcrypto;
 
@@ -36,7 +34,7 @@ use m2m_edge_core::limits::{Limits, Lockouts};
 use m2m_edge_core::ports::{Clock, Logger, PooledRandom};
 use m2m_edge_core::store::cache::{CachedStore, IsolateCache};
 
-use backend::Backend;
+use d1::D1Store;
 use fetch::GlobalFetch;
 use limiter::{Answered, BindingLimiter};
 use webcrypto::{WebCryptoImport, WebCryptoKeys, WebCryptoSigner};
@@ -70,7 +68,7 @@ impl Logger for ConsoleLog {
 struct Worker;
 
 impl Runtime for Worker {
-    type Store = CachedStore<Backend>;
+    type Store = CachedStore<D1Store>;
     type Key = WebCryptoSigner;
     type Crypto = WebCryptoKeys;
     type Limiter = BindingLimiter;
@@ -208,7 +206,7 @@ async fn handle(plain: Request, env: Env, answered: Option<Answered>) -> (Respon
     };
     let limiter = BindingLimiter::new(env.clone(), answered);
     let lockouts = LOCKOUTS.with(Rc::clone);
-    let store = Backend::new(config.storage, env);
+    let store = D1Store::new(env, config.read_replicas);
     let now = JsClock.now();
     let isolate_keys = KEYS.with(Rc::clone);
     let federation_keys = FEDERATION_KEYS.with(Rc::clone);
@@ -249,7 +247,7 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         Ok(c) => c,
         Err(problem) => return ConsoleLog.error(&format!("scheduled: configuration: {problem}")),
     };
-    let store = Backend::new(config.storage, env);
+    let store = D1Store::new(env, config.read_replicas);
     let now = JsClock.now();
     if let Err(e) = m2m_edge_core::store::prune(&store, config.audit_retention_secs(), now).await {
         ConsoleLog.error(&format!("scheduled pruning: {e}"));

@@ -32,8 +32,15 @@ use crate::ports::StoreError;
 /// of the whole set (as the managed signing keys are).
 #[allow(async_fn_in_trait)] // single-threaded (wasm32): no Send bound wanted
 pub trait IssuerStore {
-    /// The set and its version (0 when none was ever written).
+    /// The set and its version (0 when none was ever written), as the
+    /// token path may read it: up to `CLIENT_CACHE_TTL` old in an isolate,
+    /// from a read replica.
     async fn load_issuers(&self) -> Result<(i64, Vec<TrustedIssuer>), StoreError>;
+    /// The set as storage has it now, past any cache or replica: what an
+    /// admin change starts from.
+    async fn load_issuers_fresh(&self) -> Result<(i64, Vec<TrustedIssuer>), StoreError> {
+        self.load_issuers().await
+    }
     /// Replace the set if it is still at `expected`; `false` if someone
     /// wrote in between.
     async fn save_issuers(&self, expected: i64, issuers: &[TrustedIssuer]) -> Result<bool, StoreError>;
@@ -41,7 +48,7 @@ pub trait IssuerStore {
 
 /// Failed federated token requests, per client and credential: what an
 /// operator looks at when a workload cannot get tokens. Stored as it is
-/// (KV, memory) or as a row (D1).
+/// (memory) or as a row (D1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CredentialFailures {
     /// The federated credential's name.

@@ -17,7 +17,8 @@
 //! per isolate; the cost is that a client created through *another*
 //! isolate may be refused here for up to the TTL after this isolate last
 //! looked its id up (one created through this isolate works at once). The
-//! whole resource list (discovery's `scopes_supported`) is kept the same way.
+//! whole resource list (discovery's `scopes_supported`) and the trusted
+//! issuers' set (read on every federated request) are kept the same way.
 //!
 //! Failed admin authentications are counted here before they are written:
 //! at most one write per isolate per 10 s (`audit::FailureTally`).
@@ -42,6 +43,9 @@ const MAX_ENTRIES: usize = 10_000;
 /// How often an isolate writes a failure of one federated credential.
 pub const FEDERATION_FAILURE_WRITE_SECS: i64 = 10;
 
+/// The trusted issuers' set as storage answers it: its version and issuers.
+type IssuerSet = (i64, Vec<TrustedIssuer>);
+
 /// What one isolate remembers between requests. Times in Unix seconds.
 #[derive(Default)]
 pub struct IsolateCache {
@@ -51,6 +55,8 @@ pub struct IsolateCache {
     resources: RefCell<HashMap<String, (i64, Option<ApiResource>)>>,
     /// Every resource, until when.
     all_resources: RefCell<Option<(i64, Vec<ApiResource>)>>,
+    /// The trusted issuers' set and its version, until when.
+    issuers: RefCell<Option<(i64, IssuerSet)>>,
     /// Moved on by every write through this isolate, before and after it.
     generation: Cell<u64>,
     /// Failed admin authentications not yet written.
@@ -225,14 +231,31 @@ impl<S: ReplayStore> ReplayStore for CachedStore<S> {
     }
 }
 
-/// Trusted issuers and failure counts: read on the federated path and by
-/// the admin API only, never cached (a removed issuer stops at once).
+/// The trusted issuers' set: read on every federated request, so kept
+/// like client records — a removed or changed issuer is seen by other
+/// isolates up to `CLIENT_CACHE_TTL` late (README, "Storage"); the admin
+/// API reads past the cache.
 impl<S: IssuerStore> IssuerStore for CachedStore<S> {
     async fn load_issuers(&self) -> Result<(i64, Vec<TrustedIssuer>), StoreError> {
-        self.inner.load_issuers().await
+        if self.enabled() {
+            let hit =
+                self.cache.issuers.borrow().as_ref().filter(|(until, _)| self.now < *until).map(|(_, s)| s.clone());
+            if let Some(set) = hit {
+                return Ok(set);
+            }
+        }
+        let until = self.now + self.ttl;
+        self.read_through(self.inner.load_issuers(), |set| {
+            *self.cache.issuers.borrow_mut() = Some((until, set.clone()))
+        })
+        .await
+    }
+    async fn load_issuers_fresh(&self) -> Result<(i64, Vec<TrustedIssuer>), StoreError> {
+        self.inner.load_issuers_fresh().await
     }
     async fn save_issuers(&self, expected: i64, issuers: &[TrustedIssuer]) -> Result<bool, StoreError> {
-        self.inner.save_issuers(expected, issuers).await
+        let forget = |c: &IsolateCache| *c.issuers.borrow_mut() = None;
+        self.write_through(forget, self.inner.save_issuers(expected, issuers)).await
     }
 }
 

@@ -26,7 +26,7 @@ fn issuer_response(status: u16, issuer: &TrustedIssuer) -> Response {
 }
 
 pub(super) async fn list<R: Runtime>(p: &Ports<'_, R>) -> AdminResult {
-    let (_, issuers) = p.store.load_issuers().await?;
+    let (_, issuers) = p.store.load_issuers_fresh().await?;
     Ok(ok(200, json!({"issuers": issuers.iter().map(issuer_json).collect::<Vec<_>>()})))
 }
 
@@ -37,7 +37,7 @@ async fn change_set<R: Runtime>(
     mut change: impl FnMut(&mut Vec<TrustedIssuer>) -> Result<Option<TrustedIssuer>, AdminError>,
 ) -> Result<Option<TrustedIssuer>, AdminError> {
     for _ in 0..ATTEMPTS {
-        let (version, mut issuers) = p.store.load_issuers().await?;
+        let (version, mut issuers) = p.store.load_issuers_fresh().await?;
         let out = change(&mut issuers)?;
         if p.store.save_issuers(version, &issuers).await? {
             return Ok(out);
@@ -82,7 +82,7 @@ pub(super) async fn create<R: Runtime>(req: &Request, caller: &Caller, p: &Ports
 }
 
 pub(super) async fn get<R: Runtime>(id: &IssuerId, p: &Ports<'_, R>) -> AdminResult {
-    let (_, issuers) = p.store.load_issuers().await?;
+    let (_, issuers) = p.store.load_issuers_fresh().await?;
     let issuer = issuers.iter().find(|i| &i.id == id).ok_or(AdminError::NotFound("trusted issuer"))?;
     Ok(issuer_response(200, issuer))
 }
@@ -117,7 +117,7 @@ async fn may_change_trust<R: Runtime>(
     if *caller == Caller::Root {
         return Ok(());
     }
-    let (_, issuers) = p.store.load_issuers().await?;
+    let (_, issuers) = p.store.load_issuers_fresh().await?;
     let current = issuers.iter().find(|i| &i.id == id).ok_or(AdminError::NotFound("trusted issuer"))?;
     let mut changed = current.clone();
     changed.apply(patch.clone());
@@ -144,7 +144,7 @@ async fn may_change_trust<R: Runtime>(
 
 /// 409 naming the clients whose credentials still name the issuer.
 pub(super) async fn delete<R: Runtime>(req: &Request, id: &IssuerId, p: &Ports<'_, R>) -> AdminResult {
-    let (_, issuers) = p.store.load_issuers().await?;
+    let (_, issuers) = p.store.load_issuers_fresh().await?;
     let url = issuers.iter().find(|i| &i.id == id).ok_or(AdminError::NotFound("trusted issuer"))?.issuer.clone();
     let trusting = |c: &ClientRecord| c.federated_credentials.iter().any(|f| f.issuer == url);
     let clients = client_ids(&ClientFilter::default(), trusting, 100, p).await?;
@@ -174,7 +174,7 @@ pub(super) async fn check_credentials<R: Runtime>(
     if credentials.is_empty() {
         return Ok(());
     }
-    let (_, issuers) = p.store.load_issuers().await?;
+    let (_, issuers) = p.store.load_issuers_fresh().await?;
     for (i, credential) in credentials.iter().enumerate() {
         if !issuers.iter().any(|t| t.issuer == credential.issuer) {
             return Err(AdminError::Invalid(FieldError::new(

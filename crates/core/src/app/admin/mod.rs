@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 use super::{Effects, Ports, Runtime};
 use crate::client::{ClientId, ClientRecord, ClientStore};
-use crate::config::StorageKind;
+use crate::config::Config;
 use crate::federation::IssuerId;
 use crate::http::{Body, Header, Method, Request, Response};
 use crate::oauth::form::parse_pairs;
@@ -29,11 +29,22 @@ pub use caller::AdminScope;
 use caller::Caller;
 use routes::{Found, Op};
 
-/// Said on every successful change when the backend is Workers KV: KV is
-/// eventually consistent, and other locations may serve the old value
-/// (cached reads) for up to about a minute.
-pub const KV_PROPAGATION: &str =
-    "Workers KV: this change can take up to 60 seconds to reach every location; until then other locations may still accept the old state";
+/// How long a change may take to reach every token request, said on every
+/// successful change (`propagation`, `X-M2M-Propagation`): each isolate
+/// keeps what it read for `CLIENT_CACHE_TTL`, and with `D1_READ_REPLICAS`
+/// the token path reads a replica, which follows the primary by its
+/// replication lag. `None` when nothing lags: no cache, primary reads.
+pub fn propagation(config: &Config) -> Option<String> {
+    match (config.client_cache_ttl, config.read_replicas) {
+        (0, false) => None,
+        (0, true) => Some("token requests see this change once D1's read replicas have it (replication lag)".into()),
+        (ttl, false) => Some(format!("up to {ttl} s (CLIENT_CACHE_TTL) until every token request sees this change")),
+        (ttl, true) => Some(format!(
+            "up to {ttl} s (CLIENT_CACHE_TTL) after D1's read replicas have this change (replication lag) until \
+             every token request sees it"
+        )),
+    }
+}
 
 /// The realm of the admin API's challenges.
 const ADMIN_REALM: &str = "m2m-edge admin";
@@ -153,10 +164,9 @@ pub async fn handle<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> (Response, E
     match route(req, p).await {
         Ok((response, effects)) => {
             let changed = !matches!(req.method, Method::Get | Method::Head);
-            let response = if changed && p.config.storage == StorageKind::Kv {
-                with_propagation_notice(response)
-            } else {
-                response
+            let response = match propagation(p.config) {
+                Some(notice) if changed => with_propagation_notice(response, &notice),
+                _ => response,
             };
             (response.with_header("cache-control", "no-store"), effects)
         }
@@ -169,11 +179,11 @@ pub async fn handle<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> (Response, E
     }
 }
 
-/// KV's consistency cost, stated where it matters: on every change.
-fn with_propagation_notice(response: Response) -> Response {
-    let mut response = response.with_header("x-m2m-propagation", "up to 60 s (Workers KV)");
+/// The cost of reading near the caller, stated where it matters: on every change.
+fn with_propagation_notice(response: Response, notice: &str) -> Response {
+    let mut response = response.with_header("x-m2m-propagation", notice);
     if let Ok(Value::Object(mut body)) = serde_json::from_slice::<Value>(&response.body) {
-        body.insert("propagation".into(), Value::String(KV_PROPAGATION.into()));
+        body.insert("propagation".into(), Value::String(notice.into()));
         response.body = Value::Object(body).to_string().into_bytes();
     }
     response
