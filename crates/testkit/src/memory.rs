@@ -180,16 +180,10 @@ impl IssuerStore for MemoryStore {
 }
 
 impl FederationFailureStore for MemoryStore {
-    async fn record_failure(
-        &self,
-        client: &ClientId,
-        credential: &str,
-        reason: &str,
-        at: i64,
-    ) -> Result<(), StoreError> {
+    async fn record_failure(&self, client: &ClientId, name: &str, reason: &str, at: i64) -> Result<(), StoreError> {
         self.check()?;
         let mut failures = self.0.federation_failures.borrow_mut();
-        CredentialFailures::record(failures.entry(client.as_str().to_string()).or_default(), credential, reason, at);
+        CredentialFailures::record(failures.entry(client.as_str().to_string()).or_default(), name, reason, at);
         Ok(())
     }
     async fn failures(&self, client: &ClientId) -> Result<Vec<CredentialFailures>, StoreError> {

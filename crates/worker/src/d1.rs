@@ -467,16 +467,8 @@ impl IssuerStore for D1Store {
 }
 
 impl FederationFailureStore for D1Store {
-    async fn record_failure(
-        &self,
-        client: &ClientId,
-        credential: &str,
-        reason: &str,
-        at: i64,
-    ) -> Result<(), StoreError> {
-        self.changes(FAILURE_RECORD, &[text(client.as_str()), text(credential), text(reason), int(at)])
-            .await
-            .map(|_| ())
+    async fn record_failure(&self, client: &ClientId, name: &str, reason: &str, at: i64) -> Result<(), StoreError> {
+        self.changes(FAILURE_RECORD, &[text(client.as_str()), text(name), text(reason), int(at)]).await.map(|_| ())
     }
 
     async fn failures(&self, client: &ClientId) -> Result<Vec<CredentialFailures>, StoreError> {

@@ -83,14 +83,8 @@ impl CredentialFailures {
 /// Where [`CredentialFailures`] are counted.
 #[allow(async_fn_in_trait)] // single-threaded (wasm32): no Send bound wanted
 pub trait FederationFailureStore {
-    /// Count one failure of `credential` of `client`, for `reason`.
-    async fn record_failure(
-        &self,
-        client: &ClientId,
-        credential: &str,
-        reason: &str,
-        at: i64,
-    ) -> Result<(), StoreError>;
+    /// Count one failure of the credential `name` of `client`, for `reason`.
+    async fn record_failure(&self, client: &ClientId, name: &str, reason: &str, at: i64) -> Result<(), StoreError>;
     /// The failures of `client`'s credentials.
     async fn failures(&self, client: &ClientId) -> Result<Vec<CredentialFailures>, StoreError>;
 }

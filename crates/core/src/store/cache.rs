@@ -260,24 +260,18 @@ impl<S: IssuerStore> IssuerStore for CachedStore<S> {
 }
 
 impl<S: FederationFailureStore> FederationFailureStore for CachedStore<S> {
-    async fn record_failure(
-        &self,
-        client: &ClientId,
-        credential: &str,
-        reason: &str,
-        at: i64,
-    ) -> Result<(), StoreError> {
+    async fn record_failure(&self, client: &ClientId, name: &str, reason: &str, at: i64) -> Result<(), StoreError> {
         // A stranger holding genuine tokens of an open platform (anyone can
         // mint a GitHub Actions token) matches no credential on every try:
         // at most one write per credential per isolate per window, the rest
         // logged only, so failures cost no write per request.
-        let key = format!("{} {credential}", client.as_str());
+        let key = format!("{} {name}", client.as_str());
         let last = self.cache.federation_failures.borrow().get(&key).copied();
         if last.is_some_and(|last| at.saturating_sub(last) < FEDERATION_FAILURE_WRITE_SECS) {
             return Ok(());
         }
         bounded_insert(&self.cache.federation_failures, &key, at);
-        self.inner.record_failure(client, credential, reason, at).await
+        self.inner.record_failure(client, name, reason, at).await
     }
     async fn failures(&self, client: &ClientId) -> Result<Vec<CredentialFailures>, StoreError> {
         self.inner.failures(client).await
