@@ -8,10 +8,13 @@
 // It reads every key with wrangler (`kv key list`, `kv bulk get`) and
 // writes one SQL file that `wrangler d1 execute DB` runs as a batch:
 // projects, clients, resources, the managed key set, the trusted issuers
-// and the audit trail. A record already in D1 is replaced only by a newer
-// version of itself (`version` is compared), so running it again after
-// more changes reached KV copies those, and nothing D1 holds is ever
-// overwritten by an older copy. Failure counts (`audit-auth-failures:`,
+// and the audit trail. It only ever adds what D1 does not hold: a record
+// D1 has — by id, or the key set and issuer set once they exist — is left
+// as it is, whatever KV says, since D1's decisions (a deactivation, a
+// rotation, a client deleted and created again) are the ones that count
+// once this version serves; KV's version numbers say nothing about D1's.
+// A client whose project neither KV nor D1 holds is skipped (KV had no
+// foreign key). Failure counts (`audit-auth-failures:`,
 // `federation-failures:`) are short-lived tallies and are not copied; the
 // resource index keys are rebuilt by D1's own index.
 import { execFileSync } from "node:child_process";
@@ -32,15 +35,10 @@ function literal(v) {
   return `'${text.replaceAll("'", "''")}'`;
 }
 
-/**
- * An upsert of `row` into `table` keyed by `id`: inserted when absent,
- * replaced when the copy's `version` is newer, else left alone.
- */
-function upsert(table, columns, row) {
+/** An insert of `row` into `table` that leaves whatever D1 already holds. */
+function insert(table, columns, row) {
   const values = columns.map((c) => literal(row[c])).join(", ");
-  const sets = columns.filter((c) => c !== "id").map((c) => `${c} = excluded.${c}`).join(", ");
-  return `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${values}) ` +
-    `ON CONFLICT(id) DO UPDATE SET ${sets} WHERE excluded.version > ${table}.version;`;
+  return `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${values}) ON CONFLICT DO NOTHING;`;
 }
 
 const CLIENT_COLUMNS = ["id", "name", "description", "grants", "custom_claims", "token_ttl", "status", "secret_hash",
@@ -57,7 +55,13 @@ const AUDIT_COLUMNS = ["id", "at", "actor", "project_id", "action", "target", "c
 export function migrationSql(entries, now = Math.floor(Date.now() / 1000)) {
   const parsed = Object.entries(entries)
     .filter(([, text]) => typeof text === "string")
-    .map(([key, text]) => [key, JSON.parse(text)]);
+    .map(([key, text]) => {
+      try {
+        return [key, JSON.parse(text)];
+      } catch (e) {
+        throw new Error(`KV key ${key} does not hold JSON (${e.message}); nothing was copied`);
+      }
+    });
   const of = (prefix) => parsed.filter(([k]) => k.startsWith(prefix)).map(([, v]) => v);
   const counts = {};
   const sql = [];
@@ -67,11 +71,15 @@ export function migrationSql(entries, now = Math.floor(Date.now() / 1000)) {
   };
   // Projects before the clients that name them (clients.project_id is a foreign key).
   add("projects", of("project:").map((p) =>
-    upsert("projects", PROJECT_COLUMNS, { version: 1, ...p, allowed_grants: JSON.stringify(p.allowed_grants ?? []) })));
-  add("clients", of("client:").map((c) => upsert("clients", CLIENT_COLUMNS, { version: 1, custom_claims: "{}", ...c })));
-  // Resources: by id; an identifier D1 already holds under another id stays D1's.
-  add("resources", of("resource:").map((r) =>
-    upsert("resources", RESOURCE_COLUMNS, { version: 1, ...r }).replace(/;$/, " ON CONFLICT DO NOTHING;")));
+    insert("projects", PROJECT_COLUMNS, { version: 1, ...p, allowed_grants: JSON.stringify(p.allowed_grants ?? []) })));
+  // A client of a project that exists nowhere is skipped, not a failed batch.
+  add("clients", of("client:").map((c) => {
+    const row = { version: 1, custom_claims: "{}", ...c };
+    return `INSERT INTO clients (${CLIENT_COLUMNS.join(", ")}) SELECT ${CLIENT_COLUMNS.map((k) => literal(row[k])).join(", ")} ` +
+      `WHERE ${literal(row.project_id)} IS NULL OR EXISTS (SELECT 1 FROM projects WHERE id = ${literal(row.project_id)}) ON CONFLICT DO NOTHING;`;
+  }));
+  // An identifier D1 already holds under another id stays D1's (the same conflict clause).
+  add("resources", of("resource:").map((r) => insert("resources", RESOURCE_COLUMNS, { version: 1, ...r })));
   add("audit_events", of("audit:").map((e) =>
     `INSERT INTO audit_events (${AUDIT_COLUMNS.join(", ")}) VALUES (${AUDIT_COLUMNS.map((c) =>
       literal(c === "changed_fields" ? JSON.stringify(e[c] ?? []) : e[c])).join(", ")}) ON CONFLICT DO NOTHING;`));
@@ -80,10 +88,8 @@ export function migrationSql(entries, now = Math.floor(Date.now() / 1000)) {
     if (!found) return [];
     const extra = table === "key_set" ? ", updated_at" : "";
     const extraValue = table === "key_set" ? `, ${now}` : "";
-    const extraSet = table === "key_set" ? ", updated_at = excluded.updated_at" : "";
-    return [`INSERT INTO ${table} (id, version, ${column}${extra}) VALUES (1, ${literal(found.version)}, ` +
-      `${literal(JSON.stringify(found[column]))}${extraValue}) ON CONFLICT(id) DO UPDATE SET version = excluded.version, ` +
-      `${column} = excluded.${column}${extraSet} WHERE excluded.version > ${table}.version;`];
+    return [`INSERT INTO ${table} (id, version, ${column}${extra}) VALUES (1, ${literal(found.version ?? 1)}, ` +
+      `${literal(JSON.stringify(found[column] ?? []))}${extraValue}) ON CONFLICT DO NOTHING;`];
   };
   add("signing_keys", set("signing-keys", "key_set", "keys"));
   add("trusted_issuers", set("trusted-issuers", "trusted_issuers", "issuers"));
@@ -126,7 +132,7 @@ async function main(argv) {
   writeFileSync(file, sql);
   if (keys.length > 0) run(["d1", "execute", database, "--file", file, "--yes", ...where, ...persist]);
   console.log(`copied from KV into D1 (${where[0].slice(2)}): ${Object.entries(counts).map(([k, n]) => `${n} ${k}`).join(", ")}`);
-  console.log("records D1 already held at the same or a newer version were left as they were");
+  console.log("records D1 already held were left as they were (D1 decides once this version serves)");
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main(process.argv.slice(2));

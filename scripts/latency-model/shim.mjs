@@ -7,9 +7,22 @@
 // of the used-assertion write when it is modelled elsewhere than the
 // primary, such as a Durable Object near the client). Nothing here is part
 // of the Worker that ships.
+//
+// With a second D1 database bound as `REPLICA` (tests/e2e/replicas.test.mjs),
+// it also stands in for a lagging read replica: Sessions API reads are
+// answered from REPLICA whenever it is at least as new as the session
+// needs — as D1 promises for a bookmark — and from the primary otherwise.
+// Versions count the writes made through this shim; bookmarks are
+// `bm-<version>`, so they sort like D1's. `POST /__replica/sync` copies the
+// primary's records into REPLICA. Writes made to the primary behind the
+// shim's back stand for another location's: the replica does not lag them
+// as far as the shim knows, which is how a replica serves a stale record.
 import Service from "../../build/index.js";
 
 const sleep = (ms) => (ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve());
+
+/** Writes made through the shim (the primary's version), and the version REPLICA holds. */
+const versions = { primary: 0, replica: 0 };
 
 /** A prepared statement whose results arrive `rtt(sql)` ms late. */
 class Statement {
@@ -27,7 +40,9 @@ class Statement {
   }
   async run() {
     await sleep(this.rtt(this.sql));
-    return this.inner.run();
+    const result = await this.inner.run();
+    versions.primary++;
+    return result;
   }
   async all() {
     await sleep(this.rtt(this.sql));
@@ -44,11 +59,65 @@ function primaryRtt(placement) {
   return (sql) => (placement.replay !== undefined && /used_assertions/.test(sql) ? placement.replay : placement.primary);
 }
 
+/**
+ * A Sessions API session over the primary and REPLICA: each query goes to
+ * REPLICA when it is at least as new as the session has seen (never for
+ * the first query of a `first-primary` session), else to the primary.
+ */
+class EmulatedSession {
+  constructor(primary, replica, constraint, placement) {
+    this.primary = primary;
+    this.replica = replica;
+    this.placement = placement;
+    this.primaryFirst = constraint === "first-primary";
+    this.seen = constraint === "first-primary" || constraint === "first-unconstrained" ? 0 : Number(constraint.slice(3));
+    this.asked = false;
+  }
+  prepare(sql) {
+    return { bind: (...values) => this.query(sql, values) };
+  }
+  query(sql, values) {
+    const pick = () => {
+      const fromPrimary = (this.primaryFirst && !this.asked) || versions.replica < this.seen;
+      this.asked = true;
+      this.seen = fromPrimary ? versions.primary : Math.max(this.seen, versions.replica);
+      const db = fromPrimary ? this.primary : this.replica;
+      return { statement: db.prepare(sql).bind(...values), rtt: fromPrimary ? this.placement.primary : this.placement.replica };
+    };
+    const run = (method) => async (arg) => {
+      const { statement, rtt } = pick();
+      await sleep(rtt);
+      return statement[method](arg);
+    };
+    return { first: run("first"), all: run("all"), raw: run("raw"), run: run("run") };
+  }
+  getBookmark() {
+    return this.asked ? `bm-${String(this.seen).padStart(12, "0")}` : null;
+  }
+}
+
+/** Copy the primary's records into REPLICA: it is now as new as the primary. */
+async function syncReplica(primary, replica) {
+  const tables = ["projects", "clients", "resources", "trusted_issuers", "key_set"];
+  const statements = [...tables].reverse().map((t) => replica.prepare(`DELETE FROM ${t}`));
+  for (const table of tables) {
+    const { results } = await primary.prepare(`SELECT * FROM ${table}`).all();
+    for (const row of results) {
+      const columns = Object.keys(row);
+      const insert = `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`;
+      statements.push(replica.prepare(insert).bind(...columns.map((c) => row[c])));
+    }
+  }
+  await replica.batch(statements);
+  versions.replica = versions.primary;
+}
+
 /** Named as workers-rs expects a D1 binding to be. */
 class D1Database {
-  constructor(inner, placement) {
+  constructor(inner, placement, replica) {
     this.inner = inner;
     this.placement = placement;
+    this.replica = replica;
   }
   prepare(sql) {
     return new Statement(this.inner.prepare(sql), sql, primaryRtt(this.placement));
@@ -58,6 +127,7 @@ class D1Database {
     return this.inner.batch(statements.map((s) => s.inner));
   }
   withSession(constraint) {
+    if (this.replica) return new EmulatedSession(this.inner, this.replica, constraint ?? "first-unconstrained", this.placement);
     const session = this.inner.withSession(constraint);
     const replica = () => this.placement.replica;
     return {
@@ -72,9 +142,13 @@ class D1Database {
 }
 
 export default {
-  fetch(request, env, ctx) {
+  async fetch(request, env, ctx) {
+    if (env.REPLICA && new URL(request.url).pathname === "/__replica/sync") {
+      await syncReplica(env.DB, env.REPLICA);
+      return new Response(JSON.stringify(versions), { headers: { "content-type": "application/json" } });
+    }
     const placement = JSON.parse(request.headers.get("x-latency-model") ?? '{"primary": 0, "replica": 0}');
-    const placed = { ...env, DB: new D1Database(env.DB, placement) };
+    const placed = { ...env, DB: new D1Database(env.DB, placement, env.REPLICA) };
     return Service.prototype.fetch.call({ env: placed, ctx }, request);
   },
 };

@@ -70,7 +70,7 @@ function serviceBindings({ STORAGE = "d1", ...bindings }) {
 }
 
 /** Miniflare's options for the token service built into build/. */
-function serviceOptions({ bindings, ratelimits, direct, script }) {
+function serviceOptions({ bindings, ratelimits, direct, script, replica }) {
   return {
     modules: true,
     // `script`: a test-only module wrapping the built worker (scripts/latency-model/shim.mjs).
@@ -78,7 +78,9 @@ function serviceOptions({ bindings, ratelimits, direct, script }) {
     modulesRoot: root,
     modulesRules: WASM_MODULES,
     compatibilityDate: COMPATIBILITY_DATE,
-    d1Databases: ["DB"],
+    // REPLICA: a second database the latency-model shim serves Sessions API
+    // reads from, standing in for a lagging read replica (tests/e2e/replicas.test.mjs).
+    d1Databases: replica ? ["DB", "REPLICA"] : ["DB"],
     ratelimits,
     // For measurements: a socket straight into the worker, without
     // Miniflare's entry worker in front (closest to bare workerd).
@@ -87,10 +89,12 @@ function serviceOptions({ bindings, ratelimits, direct, script }) {
   };
 }
 
-async function migrated(mf, migrate) {
+async function migrated(mf, migrate, replica) {
   if (migrate) {
-    const db = await mf.getD1Database("DB");
-    await db.batch(migrationStatements().map((s) => db.prepare(s)));
+    for (const name of replica ? ["DB", "REPLICA"] : ["DB"]) {
+      const db = await mf.getD1Database(name);
+      await db.batch(migrationStatements().map((s) => db.prepare(s)));
+    }
   }
 }
 
@@ -99,17 +103,17 @@ async function migrated(mf, migrate) {
  * `undefined` is left out entirely. `ratelimits` replaces wrangler.toml's
  * rate limits (Miniflare's shape: `{NAME: {simple: {limit, period}}}`).
  */
-export async function startWorker({ bindings = {}, migrate = true, persist, direct = false, ratelimits = shippedRateLimits(), script } = {}) {
+export async function startWorker({ bindings = {}, migrate = true, persist, direct = false, ratelimits = shippedRateLimits(), script, replica = false } = {}) {
   const all = serviceBindings(bindings);
   const mf = new Miniflare({
-    ...serviceOptions({ bindings: all, ratelimits, direct, script }),
+    ...serviceOptions({ bindings: all, ratelimits, direct, script, replica }),
     ...(persist ? { d1Persist: persist } : {}),
     inspectorPort: 0,
     // Lets tests fire the Cron Trigger: GET /cdn-cgi/handler/scheduled.
     unsafeTriggerHandlers: true,
   });
   const url = await mf.ready;
-  await migrated(mf, migrate);
+  await migrated(mf, migrate, replica);
   const base = url.href.replace(/\/$/, "");
   const directBase = direct ? (await mf.unsafeGetDirectURL()).href.replace(/\/$/, "") : undefined;
   return { mf, base, directBase, secrets: all, close: () => mf.dispose() };

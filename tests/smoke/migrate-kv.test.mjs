@@ -3,8 +3,9 @@
 // documented command, scripts/migrate-kv-to-d1.mjs, on local state as
 // wrangler keeps it — then `wrangler dev` on that state serves what KV held:
 // the client's secret gets a token, its project, the trusted issuer and the
-// audit trail are there. Run twice, the copy changes nothing; a newer
-// version that reached KV later replaces the copy, an older one does not.
+// audit trail are there. Run again, it only adds what D1 lacks: a record D1
+// holds stays D1's whatever KV says; a client of a project that exists
+// nowhere is skipped rather than failing the batch.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -40,23 +41,25 @@ function kvPut(state, records) {
 const migrate = (state) =>
   execFileSync("node", ["scripts/migrate-kv-to-d1.mjs", "--namespace-id", NAMESPACE, "--local", "--persist-to", state], { cwd: root, env, encoding: "utf8" });
 
-test("the copy is SQL that never lets an older version replace a newer one", () => {
+test("the copy is SQL that only adds, and names a record that is not JSON", () => {
   const { sql, counts } = migrationSql({ "client:acme-sync": JSON.stringify(client(3, "it's")), "resource-by-audience:x": JSON.stringify("api_1") });
   assert.deepEqual(counts, { projects: 0, clients: 1, resources: 0, audit_events: 0, signing_keys: 0, trusted_issuers: 0 });
   assert.match(sql, /'it''s'/, "quotes are doubled, not left to break the statement");
-  assert.match(sql, /WHERE excluded\.version > clients\.version;/);
+  assert.match(sql, /ON CONFLICT DO NOTHING;$/m);
+  assert.doesNotMatch(sql, /DO UPDATE/, "nothing D1 holds is ever replaced");
+  assert.throws(() => migrationSql({ "client:broken": "{not json" }), /client:broken/);
 });
 
 test("one command copies a KV deployment into D1, and wrangler dev serves it", async () => {
   const state = mkdtempSync(join(tmpdir(), "m2m-migrate-kv-"));
   execFileSync(wrangler, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", state], { cwd: root, env, stdio: "pipe" });
-  kvPut(state, { "project:acme": project, "client:acme-sync": client(3, "Acme sync"), "trusted-issuers": issuers, [`audit:${event.id}`]: event });
+  const resource = { id: "api_0123456789abcdef0123456789abcdef", identifier: "https://api.example.com", name: "API", scopes: JSON.stringify([{ name: "read", description: "" }]), token_ttl: 600, created_at: T, updated_at: T, version: 1 };
+  const orphan = { ...client(1, "Orphan"), id: "orphan", project_id: "gone" };
+  kvPut(state, { "project:acme": project, "client:acme-sync": client(3, "Acme sync"), "client:orphan": orphan, [`resource:${resource.id}`]: resource, "trusted-issuers": issuers, [`audit:${event.id}`]: event });
   const first = migrate(state);
-  assert.match(first, /1 projects, 1 clients, 0 resources, 1 audit_events, 0 signing_keys, 1 trusted_issuers/, first);
-  // KV later holds an older copy (a stale location) and then a newer one.
-  kvPut(state, { "client:acme-sync": client(2, "stale") });
-  migrate(state);
-  kvPut(state, { "client:acme-sync": client(4, "Acme sync v4") });
+  assert.match(first, /1 projects, 2 clients, 1 resources, 1 audit_events, 0 signing_keys, 1 trusted_issuers/, first);
+  // KV later holds another version of a record D1 now has: D1's stands.
+  kvPut(state, { "client:acme-sync": client(9, "changed in KV later") });
   migrate(state);
 
   const dev = await startWranglerDev({ state });
@@ -72,7 +75,10 @@ test("one command copies a KV deployment into D1, and wrangler dev serves it", a
       body: "grant_type=client_credentials",
     });
     assert.equal(token.status, 200, await token.clone().text());
-    assert.equal((await admin("/admin/clients/acme-sync")).name, "Acme sync v4", "the newer version replaced the copy, the stale one did not");
+    assert.equal((await admin("/admin/clients/acme-sync")).name, "Acme sync", "a record D1 holds is never replaced by the copy");
+    const orphanRead = await fetch(`${dev.base}/admin/clients/orphan`, { headers: { authorization: `Bearer ${dev.secrets.ADMIN_API_KEY}` } });
+    assert.equal(orphanRead.status, 404, "a client of a project that exists nowhere is skipped");
+    assert.equal((await admin("/admin/resources")).resources[0].token_ttl, 600);
     assert.deepEqual((await admin("/admin/projects/acme")).allowed_grants, project.allowed_grants);
     assert.equal((await admin("/admin/federation/issuers")).issuers[0].issuer, issuers.issuers[0].issuer);
     assert.ok((await admin("/admin/audit")).events.some((e) => e.id === event.id && e.target === "acme-sync"));

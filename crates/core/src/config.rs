@@ -46,6 +46,11 @@ pub const JWKS_MAX_AGE: u32 = 300;
 
 /// `DEFAULT_TOKEN_TTL` when unset: one hour.
 pub const DEFAULT_TOKEN_TTL: u32 = 3600;
+/// With `D1_READ_REPLICAS`, the oldest state of the primary a token path
+/// read may reflect, in seconds: each isolate starts a session at the
+/// primary at least this often (the worker's D1 adapter says how).
+pub const REPLICA_ANCHOR_SECS: u32 = 10;
+
 /// `CLIENT_CACHE_TTL` when unset, in seconds.
 pub const DEFAULT_CLIENT_CACHE_TTL: u32 = 5;
 

@@ -201,9 +201,8 @@ pub trait ResourceStore {
 
     /// Every resource as storage has it now, past any cache: what admin
     /// checks against.
-    async fn resources_fresh(&self) -> Result<Vec<ApiResource>, StoreError> {
-        self.resources().await
-    }
+    /// No default, for the reason [`ClientStore::get_fresh`](crate::client::ClientStore::get_fresh) has none.
+    async fn resources_fresh(&self) -> Result<Vec<ApiResource>, StoreError>;
 
     /// [`StoreError::Conflict`] if the id or the identifier is taken.
     async fn create_resource(&self, resource: &ApiResource) -> Result<(), StoreError>;

@@ -122,6 +122,9 @@ impl ClientStore for SlowReads {
         Gate(self.open.clone()).await;
         found
     }
+    async fn get_fresh(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
+        self.inner.get_fresh(id).await
+    }
     async fn create(&self, client: &ClientRecord) -> Result<(), StoreError> {
         self.inner.create(client).await
     }

@@ -83,6 +83,11 @@ impl ClientStore for MemoryStore {
         self.0.rows.borrow().get(id.as_str()).cloned().map(ClientRow::into_record).transpose()
     }
 
+    /// Memory has no replica and no cache: the same read.
+    async fn get_fresh(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
+        self.get(id).await
+    }
+
     async fn create(&self, client: &ClientRecord) -> Result<(), StoreError> {
         self.check()?;
         let mut rows = self.0.rows.borrow_mut();
@@ -139,6 +144,10 @@ impl ResourceStore for MemoryStore {
         self.0.resources.borrow().values().take(MAX_RESOURCES).cloned().map(ResourceRow::into_resource).collect()
     }
 
+    async fn resources_fresh(&self) -> Result<Vec<ApiResource>, StoreError> {
+        self.resources().await
+    }
+
     async fn create_resource(&self, resource: &ApiResource) -> Result<(), StoreError> {
         self.check()?;
         let mut all = self.0.resources.borrow_mut();
@@ -167,6 +176,9 @@ impl IssuerStore for MemoryStore {
     async fn load_issuers(&self) -> Result<(i64, Vec<TrustedIssuer>), StoreError> {
         self.check()?;
         Ok(self.0.issuers.borrow().clone())
+    }
+    async fn load_issuers_fresh(&self) -> Result<(i64, Vec<TrustedIssuer>), StoreError> {
+        self.load_issuers().await
     }
     async fn save_issuers(&self, expected: i64, issuers: &[TrustedIssuer]) -> Result<bool, StoreError> {
         self.check()?;

@@ -1,14 +1,27 @@
 //! The D1 adapter, the one store: the tables of `migrations/`, documented
 //! in docs/storage.md. Every write, and every read a write depends on
-//! (`get_fresh`, `resources_fresh`, the versioned sets), goes to the
-//! primary, so conditional writes compare against the truth. The token
-//! path's reads — a client by id, resources — go to the nearest read
-//! replica through the Sessions API (`first-unconstrained`) when
-//! `D1_READ_REPLICAS` is on; a client a replica does not have yet (created
-//! seconds ago) is read again from the primary.
+//! (`get_fresh`, `resources_fresh`, `load_issuers_fresh`, the key set),
+//! goes to the primary, so conditional writes compare against the truth.
+//!
+//! With `D1_READ_REPLICAS` on, the token path's reads — a client by id, the
+//! resources, the trusted-issuer set — go through a Sessions API session,
+//! which D1 serves from the nearest read replica that is at least as new as
+//! the session's bookmark. Cloudflare bounds no replica's lag, so the
+//! isolate bounds it: it keeps the newest bookmark it has seen and when a
+//! session last started at the primary (its *anchor*), and opens its
+//! sessions from that bookmark only while the anchor is younger than
+//! [`REPLICA_ANCHOR_SECS`]; otherwise the session's first query goes to the
+//! primary (`first-primary`) and anchors anew. So a read reflects every
+//! change committed at least that long ago, and reads in one isolate never
+//! go back in time. A change this isolate writes to what the token path
+//! reads ages the anchor out at once, so this isolate's next token request
+//! sees it. A client a replica lacks (created after the anchor) is read
+//! again from the primary, and the rest of that request's reads go there
+//! too, so it never pairs a new client with an older resource or issuer.
 
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell, RefCell};
 
+use m2m_edge_core::config::REPLICA_ANCHOR_SECS;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, D1DatabaseSession, D1PreparedStatement, Env};
 
@@ -31,7 +44,37 @@ pub struct D1Store {
     /// Whether the token path's reads may go to a read replica.
     replicas: bool,
     /// This request's session for them, opened on first use.
-    session: OnceCell<D1DatabaseSession>,
+    session: OnceCell<Session>,
+    /// A replica lacked a record this request asked for: the rest of its
+    /// reads go to the primary.
+    primary_only: Cell<bool>,
+}
+
+/// A request's Sessions API session.
+struct Session {
+    inner: D1DatabaseSession,
+    /// Opened `first-primary`: its first answer anchors the isolate.
+    anchoring: Cell<bool>,
+    /// When it was opened, ms.
+    opened_ms: i64,
+}
+
+/// The newest bookmark this isolate has seen, and when (ms) a session last
+/// started at the primary.
+struct Anchor {
+    bookmark: String,
+    at_ms: i64,
+}
+
+thread_local! {
+    static ANCHOR: RefCell<Option<Anchor>> = const { RefCell::new(None) };
+    /// When (ms) this isolate last finished a write of what the token path
+    /// reads: a session opened before it anchors nothing.
+    static LAST_RECORD_WRITE: Cell<i64> = const { Cell::new(i64::MIN) };
+}
+
+fn now_ms() -> i64 {
+    js_sys::Date::now() as i64
 }
 
 /// Where a read goes.
@@ -48,19 +91,69 @@ impl D1Store {
     /// The `DB` binding of `env`, looked up when first needed; the token
     /// path's reads from read replicas when `replicas`.
     pub fn new(env: Env, replicas: bool) -> D1Store {
-        D1Store { db: Binding::new(env, "DB", |env, name| env.d1(name)), replicas, session: OnceCell::new() }
+        D1Store {
+            db: Binding::new(env, "DB", |env, name| env.d1(name)),
+            replicas,
+            session: OnceCell::new(),
+            primary_only: Cell::new(false),
+        }
     }
 
     fn statement(&self, sql: &str, reach: Reach) -> Result<D1PreparedStatement, StoreError> {
         let db = self.db.get()?;
-        if reach == Reach::Primary || !self.replicas {
+        if reach == Reach::Primary || !self.replicas || self.primary_only.get() {
             return Ok(db.prepare(sql));
         }
         if let Some(session) = self.session.get() {
-            return Ok(session.prepare(sql));
+            return Ok(session.inner.prepare(sql));
         }
-        let session = db.with_session(Some("first-unconstrained")).map_err(backend)?;
-        Ok(self.session.get_or_init(|| session).prepare(sql))
+        let now = now_ms();
+        let max_age = i64::from(REPLICA_ANCHOR_SECS) * 1000;
+        let anchored = ANCHOR.with(|a| {
+            a.borrow().as_ref().filter(|a| now.saturating_sub(a.at_ms) < max_age).map(|a| a.bookmark.clone())
+        });
+        let constraint = anchored.as_deref().unwrap_or("first-primary");
+        let inner = db.with_session(Some(constraint)).map_err(backend)?;
+        let session = Session { inner, anchoring: Cell::new(anchored.is_none()), opened_ms: now };
+        Ok(self.session.get_or_init(|| session).inner.prepare(sql))
+    }
+
+    /// After a read through the session: keep its bookmark if it is newer
+    /// (bookmarks sort by time), and, for the first answer of an anchoring
+    /// session, the anchor's time.
+    fn note_bookmark(&self) {
+        let Some(session) = self.session.get() else { return };
+        let Ok(Some(bookmark)) = session.inner.get_bookmark() else { return };
+        let anchored_now = session.anchoring.replace(false) && session.opened_ms > LAST_RECORD_WRITE.with(Cell::get);
+        ANCHOR.with(|a| {
+            let mut a = a.borrow_mut();
+            let at_ms = match (&*a, anchored_now) {
+                (_, true) => session.opened_ms,
+                (Some(held), false) => held.at_ms,
+                (None, false) => i64::MIN,
+            };
+            let bookmark = match &*a {
+                Some(held) if held.bookmark > bookmark => held.bookmark.clone(),
+                _ => bookmark,
+            };
+            let at_ms = a.as_ref().map_or(at_ms, |held| held.at_ms.max(at_ms));
+            *a = Some(Anchor { bookmark, at_ms });
+        });
+    }
+
+    /// A write of what the token path reads (a client, a resource, the
+    /// issuer set): once it is done, this isolate's next session starts at
+    /// the primary, so its next token request sees the change — also when
+    /// another request anchored while the write was on its way.
+    async fn record_write<T>(&self, write: impl std::future::Future<Output = T>) -> T {
+        let out = write.await;
+        LAST_RECORD_WRITE.with(|w| w.set(now_ms()));
+        ANCHOR.with(|a| {
+            if let Some(held) = a.borrow_mut().as_mut() {
+                held.at_ms = i64::MIN;
+            }
+        });
+        out
     }
 }
 
@@ -344,7 +437,11 @@ impl D1Store {
         values: &[JsValue],
         reach: Reach,
     ) -> Result<Option<T>, StoreError> {
-        self.statement(sql, reach)?.bind(values).map_err(backend)?.first(None).await.map_err(backend)
+        let found = self.statement(sql, reach)?.bind(values).map_err(backend)?.first(None).await.map_err(backend)?;
+        if reach == Reach::Near {
+            self.note_bookmark();
+        }
+        Ok(found)
     }
 
     async fn all<T: serde::de::DeserializeOwned>(&self, sql: &str, values: &[JsValue]) -> Result<Vec<T>, StoreError> {
@@ -358,7 +455,11 @@ impl D1Store {
         reach: Reach,
     ) -> Result<Vec<T>, StoreError> {
         let statement = self.statement(sql, reach)?.bind(values).map_err(backend)?;
-        statement.all().await.map_err(backend)?.results().map_err(backend)
+        let rows = statement.all().await.map_err(backend)?.results().map_err(backend)?;
+        if reach == Reach::Near {
+            self.note_bookmark();
+        }
+        Ok(rows)
     }
 
     /// A client by id, read where `reach` says.
@@ -375,7 +476,10 @@ impl ClientStore for D1Store {
     async fn get(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
         match self.client_at(id, Reach::Near).await? {
             Some(record) => Ok(Some(record)),
-            None if self.replicas => self.client_at(id, Reach::Primary).await,
+            None if self.replicas => {
+                self.primary_only.set(true);
+                self.client_at(id, Reach::Primary).await
+            }
             None => Ok(None),
         }
     }
@@ -385,18 +489,20 @@ impl ClientStore for D1Store {
     }
 
     async fn create(&self, client: &ClientRecord) -> Result<(), StoreError> {
-        self.insert(CLIENT_INSERT, &client_values(&ClientRow::from_record(client)?)).await
+        let row = ClientRow::from_record(client)?;
+        self.record_write(self.insert(CLIENT_INSERT, &client_values(&row))).await
     }
 
     async fn update(&self, client: &ClientRecord) -> Result<Write, StoreError> {
-        let changed = self.changes(CLIENT_UPDATE, &client_values(&ClientRow::from_record(client)?)).await?;
+        let row = ClientRow::from_record(client)?;
+        let changed = self.record_write(self.changes(CLIENT_UPDATE, &client_values(&row))).await?;
         self.outcome(changed, CLIENT_VERSION, client.id.as_str()).await
     }
 
     async fn delete(&self, id: &ClientId, read: Option<&ClientRecord>) -> Result<Write, StoreError> {
         let incarnation = read.and_then(|r| r.incarnation.as_ref()).map(|i| i.as_str());
         let values = [text(id.as_str()), opt_int(read.map(|r| r.version)), opt_text(incarnation)];
-        let changed = self.changes(CLIENT_DELETE, &values).await?;
+        let changed = self.record_write(self.changes(CLIENT_DELETE, &values)).await?;
         self.outcome(changed, CLIENT_VERSION, id.as_str()).await
     }
 
@@ -462,7 +568,7 @@ impl IssuerStore for D1Store {
     }
 
     async fn save_issuers(&self, expected: i64, issuers: &[TrustedIssuer]) -> Result<bool, StoreError> {
-        self.save_set((ISSUERS_INSERT, ISSUERS_UPDATE), expected, issuers).await
+        self.record_write(self.save_set((ISSUERS_INSERT, ISSUERS_UPDATE), expected, issuers)).await
     }
 }
 
@@ -606,17 +712,19 @@ impl ResourceStore for D1Store {
     }
 
     async fn create_resource(&self, resource: &ApiResource) -> Result<(), StoreError> {
-        self.insert(RESOURCE_INSERT, &resource_values(&ResourceRow::from_resource(resource)?)).await
+        let row = ResourceRow::from_resource(resource)?;
+        self.record_write(self.insert(RESOURCE_INSERT, &resource_values(&row))).await
     }
 
     async fn update_resource(&self, resource: &ApiResource) -> Result<Write, StoreError> {
-        let changed = self.changes(RESOURCE_UPDATE, &resource_values(&ResourceRow::from_resource(resource)?)).await?;
+        let row = ResourceRow::from_resource(resource)?;
+        let changed = self.record_write(self.changes(RESOURCE_UPDATE, &resource_values(&row))).await?;
         self.outcome(changed, RESOURCE_VERSION, resource.id.as_str()).await
     }
 
     async fn delete_resource(&self, resource: &ApiResource) -> Result<Write, StoreError> {
         let values = [text(resource.id.as_str()), int(resource.version)];
-        let changed = self.changes(RESOURCE_DELETE, &values).await?;
+        let changed = self.record_write(self.changes(RESOURCE_DELETE, &values)).await?;
         self.outcome(changed, RESOURCE_VERSION, resource.id.as_str()).await
     }
 }

@@ -55,9 +55,9 @@ pub trait ClientStore {
 
     /// The client as storage has it now, past any cache: what a
     /// read-modify-write starts from.
-    async fn get_fresh(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
-        self.get(id).await
-    }
+    /// No default: a store that forgot it would answer admin changes from
+    /// whatever `get` reads (a cache, a replica).
+    async fn get_fresh(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError>;
 
     /// Replace the client if the stored one is still the same incarnation at
     /// `client.version`, storing `client.version + 1`.

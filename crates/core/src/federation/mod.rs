@@ -38,9 +38,8 @@ pub trait IssuerStore {
     async fn load_issuers(&self) -> Result<(i64, Vec<TrustedIssuer>), StoreError>;
     /// The set as storage has it now, past any cache or replica: what an
     /// admin change starts from.
-    async fn load_issuers_fresh(&self) -> Result<(i64, Vec<TrustedIssuer>), StoreError> {
-        self.load_issuers().await
-    }
+    /// No default, for the reason `ClientStore::get_fresh` has none.
+    async fn load_issuers_fresh(&self) -> Result<(i64, Vec<TrustedIssuer>), StoreError>;
     /// Replace the set if it is still at `expected`; `false` if someone
     /// wrote in between.
     async fn save_issuers(&self, expected: i64, issuers: &[TrustedIssuer]) -> Result<bool, StoreError>;

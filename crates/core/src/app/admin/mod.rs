@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 use super::{Effects, Ports, Runtime};
 use crate::client::{ClientId, ClientRecord, ClientStore};
-use crate::config::Config;
+use crate::config::{Config, REPLICA_ANCHOR_SECS};
 use crate::federation::IssuerId;
 use crate::http::{Body, Header, Method, Request, Response};
 use crate::oauth::form::parse_pairs;
@@ -32,18 +32,20 @@ use routes::{Found, Op};
 /// How long a change may take to reach every token request, said on every
 /// successful change (`propagation`, `X-M2M-Propagation`): each isolate
 /// keeps what it read for `CLIENT_CACHE_TTL`, and with `D1_READ_REPLICAS`
-/// the token path reads a replica, which follows the primary by its
-/// replication lag. `None` when nothing lags: no cache, primary reads.
+/// reads replicas that reflect the primary as it was at most
+/// [`REPLICA_ANCHOR_SECS`] ago. `None` when nothing lags: no cache, primary
+/// reads.
 pub fn propagation(config: &Config) -> Option<String> {
-    match (config.client_cache_ttl, config.read_replicas) {
-        (0, false) => None,
-        (0, true) => Some("token requests see this change once D1's read replicas have it (replication lag)".into()),
-        (ttl, false) => Some(format!("up to {ttl} s (CLIENT_CACHE_TTL) until every token request sees this change")),
-        (ttl, true) => Some(format!(
-            "up to {ttl} s (CLIENT_CACHE_TTL) after D1's read replicas have this change (replication lag) until \
-             every token request sees it"
-        )),
-    }
+    let replicas = if config.read_replicas { REPLICA_ANCHOR_SECS } else { 0 };
+    let bound = config.client_cache_ttl.saturating_add(replicas);
+    let parts = match (config.client_cache_ttl, replicas) {
+        (0, r) => format!("D1 read replicas {r} s"),
+        (ttl, 0) => format!("CLIENT_CACHE_TTL {ttl} s"),
+        (ttl, r) => format!("CLIENT_CACHE_TTL {ttl} s + D1 read replicas {r} s"),
+    };
+    (bound > 0).then(|| {
+        format!("every token request sees this change within {bound} s ({parts}); the isolate that made it, at once")
+    })
 }
 
 /// The realm of the admin API's challenges.
