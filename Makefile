@@ -11,7 +11,7 @@ export CLOUDFLARE_CF_FETCH_ENABLED := false
 
 SOURCES := $(shell find crates examples -path '*/build' -prune -o -path crates/cli -prune -o \( -name '*.rs' -o -name '*.js' -o -name Cargo.toml \) -print) crates/core/openapi.json Cargo.toml Cargo.lock
 
-.PHONY: dev test tools build cli test-host test-glue test-e2e test-api test-smoke lint fuzz latency latency-model key-costs bench clean
+.PHONY: dev test size tools build cli test-host test-glue test-e2e test-api test-smoke lint fuzz latency latency-model key-costs bench clean
 
 ## Install what is missing: wasm32 target, worker-build, wasm-bindgen-cli, npm packages.
 tools:
@@ -26,12 +26,21 @@ build: tools build/index.js examples/edge-api/build/index.js cli
 cli: tools
 	cargo build -p m2m-edge-cli
 
+# The Workers are built for size ("z"), the host binaries (the CLI, the
+# native verifier) for speed (the release profile's 3): a fresh isolate
+# compiles the whole wasm before its first request, and at "z" it is a
+# third of the size and its first token ~25 % sooner, for ~15 µs more CPU
+# per warm token (docs/architecture.md, "Performance decisions"). Both
+# Workers share the setting, so they share cargo's build of their deps.
+WASM_OPT_LEVEL ?= z
+
 # worker-build would download wasm-bindgen, wasm-opt and esbuild; point it
 # at the local copies instead. It builds crates/worker into build/ here.
 # Its own wasm-opt run always keeps the `name` section (it passes
 # --debuginfo whatever the profile says), so a second, pass-free wasm-opt
 # run drops the debugging sections: `name` and `producers` (~1 s).
 build/index.js: $(SOURCES)
+	CARGO_PROFILE_RELEASE_OPT_LEVEL=$(WASM_OPT_LEVEL) \
 	WASM_BINDGEN_BIN=$(CARGO_BIN)/wasm-bindgen \
 	WASM_OPT_BIN=$(CURDIR)/node_modules/.bin/wasm-opt \
 	ESBUILD_BIN=$(CURDIR)/node_modules/.bin/esbuild \
@@ -40,6 +49,7 @@ build/index.js: $(SOURCES)
 	@touch $@
 
 examples/edge-api/build/index.js: $(SOURCES)
+	CARGO_PROFILE_RELEASE_OPT_LEVEL=$(WASM_OPT_LEVEL) \
 	WASM_BINDGEN_BIN=$(CARGO_BIN)/wasm-bindgen \
 	WASM_OPT_BIN=$(CURDIR)/node_modules/.bin/wasm-opt \
 	ESBUILD_BIN=$(CURDIR)/node_modules/.bin/esbuild \
@@ -59,8 +69,13 @@ dev: build .dev.vars
 	@scripts/dev-banner.sh $(PORT)
 	wrangler dev --ip 127.0.0.1 --port $(PORT) --var ISSUER:http://127.0.0.1:$(PORT)
 
-## Every test ring: host unit/flow tests, e2e in workerd (Miniflare), wrangler dev smoke.
-test: build lint test-host test-glue test-e2e test-api test-smoke
+## Every test ring: host unit/flow tests, e2e in workerd (Miniflare), wrangler dev smoke;
+## and the wasm size budget.
+test: build size lint test-host test-glue test-e2e test-api test-smoke
+
+## The worker's wasm against its size budget (gzip -9, KiB): one line; fails over it.
+size: build
+	@node scripts/wasm-size.mjs
 
 test-host: tools
 	cargo test --workspace

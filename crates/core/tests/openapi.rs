@@ -125,3 +125,16 @@ fn the_worker_serves_it_and_discovery_points_at_it() {
     let issuer = metadata["issuer"].as_str().unwrap();
     assert_eq!(metadata["service_documentation"], format!("{}/openapi.json", issuer.trim_end_matches('/')));
 }
+
+/// The served document is the repository's, whitespace between tokens
+/// aside (`build.rs` minifies it): the same JSON value, members in the
+/// same order.
+#[test]
+fn the_served_document_is_the_repositorys_minified() {
+    let pretty = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json")).expect("openapi.json");
+    let written: serde_json::Value = serde_json::from_str(&pretty).expect("JSON");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(OPENAPI_DOCUMENT).expect("JSON"), written);
+    assert!(OPENAPI_DOCUMENT.len() * 10 < pretty.len() * 7, "{} of {} bytes", OPENAPI_DOCUMENT.len(), pretty.len());
+    let keys = |text: &str| text.match_indices("\"operationId\"").count();
+    assert_eq!(keys(OPENAPI_DOCUMENT), keys(&pretty));
+}

@@ -6,10 +6,11 @@ use crate::http::{Request, Response};
 use crate::oauth::{metadata, OAuthError};
 use crate::resource::ResourceStore;
 
-/// The OpenAPI 3.1 document, kept in the repository beside this crate and
-/// checked against the router by `tests/openapi.rs` and against the running
-/// worker by schemathesis (`make test`).
-pub const OPENAPI_DOCUMENT: &str = include_str!("../../openapi.json");
+/// The OpenAPI 3.1 document, kept in the repository beside this crate
+/// (pretty-printed; embedded minified by `build.rs`) and checked against the
+/// router by `tests/openapi.rs` and against the running worker by
+/// schemathesis (`make test`).
+pub const OPENAPI_DOCUMENT: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.min.json"));
 
 /// `GET /openapi.json`: the document, cacheable and readable from any origin
 /// (API explorers load it cross-origin).
