@@ -434,7 +434,7 @@ summary.push(
 const sSecret = find("m2m-edge secretless", "d1", "byok", "token (secret)", 8);
 const sFed = find("m2m-edge secretless", "d1", "byok", "token exchange (federated)", 8);
 summary.push(
-  `- secretless, D1, 8 connections: token exchange with an RS256 platform token (keys warm, reusable token) ${f1(sFed.rps)} tokens/s against ${f1(sSecret.rps)} with a secret in the same worker; worker CPU ${f1(sFed.cpuMsPer1k - sSecret.cpuMsPer1k)} µs more per token (the issuer set from the isolate cache, an RS256 verification with the key imported each time, the credential match)`,
+  `- secretless, D1, 8 connections: token exchange with an RS256 platform token (keys warm, reusable token) ${f1(sFed.rps)} tokens/s against ${f1(sSecret.rps)} with a secret in the same worker; worker CPU ${f1(sFed.cpuMsPer1k - sSecret.cpuMsPer1k)} µs more per token (the issuer set from the isolate cache, an RS256 verification with the key imported once per isolate, the credential match)`,
 );
 summary.push(
   `- private_key_jwt, D1, sequential, ${secretless.n} requests each with a fresh assertion: p50 ${f2(secretless.seqKey.p50)} ms and ${f1(secretless.seqKey.cpu)} µs worker CPU per token, against p50 ${f2(secretless.seqSecret.p50)} ms and ${f1(secretless.seqSecret.cpu)} µs with a secret sent the same way (an ES256 verification and one D1 write for the jti)`,

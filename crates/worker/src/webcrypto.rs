@@ -3,7 +3,12 @@
 //! more than an order of magnitude faster than p256 compiled to wasm
 //! (BENCHMARKS.md). The private key is imported once per isolate as a
 //! non-extractable `CryptoKey`; `glue.js` signs with it while it builds the
-//! token response (`m2m_edge_core::http::SignatureSlot`).
+//! token response (`m2m_edge_core::http::SignatureSlot`). Public keys that
+//! verify client assertions and platform tokens are imported once per
+//! isolate as well (importing an RSA key cost more than verifying with it).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -182,40 +187,90 @@ impl KeyCrypto for WebCryptoKeys {
         Ok(Uint8Array::new(&JsFuture::from(promise).await.map_err(|_| js_failed(what))?).to_vec())
     }
 
-    /// Imports the public key on each call: the admin API is not a hot path.
     async fn verify_es256(&self, key: &PublicKey, input: &[u8], signature: &[u8; 64]) -> bool {
-        let verified = async {
-            let subtle = subtle().ok()?;
-            let s = |v: &str| JsValue::from_str(v);
-            let (x, y) = (URL_SAFE_NO_PAD.encode(key.x), URL_SAFE_NO_PAD.encode(key.y));
-            let jwk = object(&[("kty", &s("EC")), ("crv", &s("P-256")), ("x", &s(&x)), ("y", &s(&y))]).ok()?;
-            let import = object(&[("name", &s("ECDSA")), ("namedCurve", &s("P-256"))]).ok()?;
-            let promise = subtle.import_key_with_object("jwk", &jwk, &import, false, &Array::of1(&s("verify"))).ok()?;
-            let public: CryptoKey = JsFuture::from(promise).await.ok()?.unchecked_into();
-            let algorithm = object(&[("name", &s("ECDSA")), ("hash", &s("SHA-256"))]).ok()?;
-            let promise =
-                subtle.verify_with_object_and_u8_array_and_u8_array(&algorithm, &public, signature, input).ok()?;
-            JsFuture::from(promise).await.ok()?.as_bool()
+        let (x, y) = (URL_SAFE_NO_PAD.encode(key.x), URL_SAFE_NO_PAD.encode(key.y));
+        let key = PublicJwk {
+            fields: [("kty", "EC"), ("crv", "P-256"), ("x", &x), ("y", &y)],
+            import: &[("namedCurve", "P-256")],
         };
-        verified.await == Some(true)
+        verify_with(key, "ECDSA", &[("hash", "SHA-256")], input, signature).await
     }
 
-    /// Imports the public key on each call: a federated token request
-    /// verifies one platform token.
     async fn verify_rs256(&self, key: &RsaPublicKey, input: &[u8], signature: &[u8]) -> bool {
-        let verified = async {
-            let subtle = subtle().ok()?;
-            let s = |v: &str| JsValue::from_str(v);
-            let (n, e) = (URL_SAFE_NO_PAD.encode(&key.n), URL_SAFE_NO_PAD.encode(&key.e));
-            let jwk = object(&[("kty", &s("RSA")), ("n", &s(&n)), ("e", &s(&e)), ("alg", &s("RS256"))]).ok()?;
-            let import = object(&[("name", &s("RSASSA-PKCS1-v1_5")), ("hash", &s("SHA-256"))]).ok()?;
-            let promise = subtle.import_key_with_object("jwk", &jwk, &import, false, &Array::of1(&s("verify"))).ok()?;
-            let public: CryptoKey = JsFuture::from(promise).await.ok()?.unchecked_into();
-            let algorithm = object(&[("name", &s("RSASSA-PKCS1-v1_5"))]).ok()?;
-            let promise =
-                subtle.verify_with_object_and_u8_array_and_u8_array(&algorithm, &public, signature, input).ok()?;
-            JsFuture::from(promise).await.ok()?.as_bool()
+        let (n, e) = (URL_SAFE_NO_PAD.encode(&key.n), URL_SAFE_NO_PAD.encode(&key.e));
+        let key = PublicJwk {
+            fields: [("kty", "RSA"), ("n", &n), ("e", &e), ("alg", "RS256")],
+            import: &[("hash", "SHA-256")],
         };
-        verified.await == Some(true)
+        verify_with(key, "RSASSA-PKCS1-v1_5", &[], input, signature).await
     }
+}
+
+/// Most public keys an isolate keeps imported; past it, it starts over.
+const MAX_VERIFICATION_KEYS: usize = 256;
+
+thread_local! {
+    /// Public keys imported for verification, by their JWK members.
+    /// Importing is a function of the key's own bytes, so an entry never
+    /// goes stale: a rotated or removed key is simply not asked for again.
+    /// The keys come from clients' registered sets and trusted issuers'
+    /// fetched ones (at most 32 each), never from a request.
+    static VERIFICATION_KEYS: RefCell<HashMap<String, CryptoKey>> = RefCell::new(HashMap::new());
+}
+
+/// A public key as the JWK WebCrypto imports, and the import parameters
+/// its algorithm needs beside `name`.
+struct PublicJwk<'a> {
+    fields: [(&'a str, &'a str); 4],
+    import: &'a [(&'a str, &'a str)],
+}
+
+/// A JS object of string members.
+fn text_object(pairs: &[(&str, &str)]) -> Option<Object> {
+    let o = Object::new();
+    for (k, v) in pairs {
+        Reflect::set(&o, &JsValue::from_str(k), &JsValue::from_str(v)).ok()?;
+    }
+    Some(o)
+}
+
+/// Whether `signature` over `input` verifies with `key` under `algorithm`
+/// (with `verify_params` beside `name`); the key imported once per isolate.
+async fn verify_with(
+    key: PublicJwk<'_>,
+    algorithm: &str,
+    verify_params: &[(&str, &str)],
+    input: &[u8],
+    signature: &[u8],
+) -> bool {
+    let named = |extra: &[(&str, &str)]| {
+        let mut pairs = vec![("name", algorithm)];
+        pairs.extend_from_slice(extra);
+        text_object(&pairs)
+    };
+    let verified = async {
+        let subtle = subtle().ok()?;
+        let cache_key = key.fields.iter().map(|(_, v)| *v).collect::<Vec<_>>().join(" ");
+        let public = match VERIFICATION_KEYS.with(|keys| keys.borrow().get(&cache_key).cloned()) {
+            Some(public) => public,
+            None => {
+                let (jwk, import) = (text_object(&key.fields)?, named(key.import)?);
+                let usages = Array::of1(&JsValue::from_str("verify"));
+                let promise = subtle.import_key_with_object("jwk", &jwk, &import, false, &usages).ok()?;
+                let public: CryptoKey = JsFuture::from(promise).await.ok()?.unchecked_into();
+                VERIFICATION_KEYS.with(|keys| {
+                    let mut keys = keys.borrow_mut();
+                    if keys.len() >= MAX_VERIFICATION_KEYS {
+                        keys.clear();
+                    }
+                    keys.insert(cache_key, public.clone());
+                });
+                public
+            }
+        };
+        let params = named(verify_params)?;
+        let promise = subtle.verify_with_object_and_u8_array_and_u8_array(&params, &public, signature, input).ok()?;
+        JsFuture::from(promise).await.ok()?.as_bool()
+    };
+    verified.await == Some(true)
 }
