@@ -17,7 +17,7 @@
 //! reads ages the anchor out at once, so this isolate's next token request
 //! sees it. A client a replica lacks (created after the anchor) is read
 //! again from the primary, and the rest of that request's reads go there
-//! too, so it never pairs a new client with an older resource or issuer.
+//! too, rather than to the replica that lacked it.
 
 use std::cell::{Cell, OnceCell, RefCell};
 
@@ -125,19 +125,14 @@ impl D1Store {
         let Some(session) = self.session.get() else { return };
         let Ok(Some(bookmark)) = session.inner.get_bookmark() else { return };
         let anchored_now = session.anchoring.replace(false) && session.opened_ms > LAST_RECORD_WRITE.with(Cell::get);
+        let anchored_at = if anchored_now { session.opened_ms } else { i64::MIN };
         ANCHOR.with(|a| {
             let mut a = a.borrow_mut();
-            let at_ms = match (&*a, anchored_now) {
-                (_, true) => session.opened_ms,
-                (Some(held), false) => held.at_ms,
-                (None, false) => i64::MIN,
+            let anchor = match a.take() {
+                Some(held) => Anchor { bookmark: held.bookmark.max(bookmark), at_ms: held.at_ms.max(anchored_at) },
+                None => Anchor { bookmark, at_ms: anchored_at },
             };
-            let bookmark = match &*a {
-                Some(held) if held.bookmark > bookmark => held.bookmark.clone(),
-                _ => bookmark,
-            };
-            let at_ms = a.as_ref().map_or(at_ms, |held| held.at_ms.max(at_ms));
-            *a = Some(Anchor { bookmark, at_ms });
+            *a = Some(anchor);
         });
     }
 

@@ -227,11 +227,9 @@ struct PublicJwk<'a> {
 
 /// A JS object of string members.
 fn text_object(pairs: &[(&str, &str)]) -> Option<Object> {
-    let o = Object::new();
-    for (k, v) in pairs {
-        Reflect::set(&o, &JsValue::from_str(k), &JsValue::from_str(v)).ok()?;
-    }
-    Some(o)
+    let values: Vec<JsValue> = pairs.iter().map(|(_, v)| JsValue::from_str(v)).collect();
+    let pairs: Vec<(&str, &JsValue)> = pairs.iter().zip(&values).map(|((k, _), v)| (*k, v)).collect();
+    object(&pairs).ok()
 }
 
 /// Whether `signature` over `input` verifies with `key` under `algorithm`

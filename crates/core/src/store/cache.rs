@@ -46,6 +46,9 @@ pub const FEDERATION_FAILURE_WRITE_SECS: i64 = 10;
 /// The trusted issuers' set as storage answers it: its version and issuers.
 type IssuerSet = (i64, Vec<TrustedIssuer>);
 
+/// One value kept whole, until when (Unix seconds).
+type Slot<T> = RefCell<Option<(i64, T)>>;
+
 /// What one isolate remembers between requests. Times in Unix seconds.
 #[derive(Default)]
 pub struct IsolateCache {
@@ -54,9 +57,9 @@ pub struct IsolateCache {
     unknown: RefCell<HashMap<String, i64>>,
     resources: RefCell<HashMap<String, (i64, Option<ApiResource>)>>,
     /// Every resource, until when.
-    all_resources: RefCell<Option<(i64, Vec<ApiResource>)>>,
+    all_resources: Slot<Vec<ApiResource>>,
     /// The trusted issuers' set and its version, until when.
-    issuers: RefCell<Option<(i64, IssuerSet)>>,
+    issuers: Slot<IssuerSet>,
     /// Moved on by every write through this isolate, before and after it.
     generation: Cell<u64>,
     /// Failed admin authentications not yet written.
@@ -136,6 +139,23 @@ impl<S> CachedStore<S> {
             keep(&found);
         }
         Ok(found)
+    }
+
+    /// What `slot` holds while it is fresh, else `read`, kept in `slot`
+    /// for the TTL (unless this isolate wrote meanwhile).
+    async fn slot_through<T: Clone>(
+        &self,
+        slot: &Slot<T>,
+        read: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        if self.enabled() {
+            let hit = slot.borrow().as_ref().filter(|(until, _)| self.now < *until).map(|(_, v)| v.clone());
+            if let Some(value) = hit {
+                return Ok(value);
+            }
+        }
+        let until = self.now + self.ttl;
+        self.read_through(read, |found| *slot.borrow_mut() = Some((until, found.clone()))).await
     }
 
     /// A write: `forget` drops what it may change, before and after it, and
@@ -237,18 +257,7 @@ impl<S: ReplayStore> ReplayStore for CachedStore<S> {
 /// API reads past the cache.
 impl<S: IssuerStore> IssuerStore for CachedStore<S> {
     async fn load_issuers(&self) -> Result<(i64, Vec<TrustedIssuer>), StoreError> {
-        if self.enabled() {
-            let hit =
-                self.cache.issuers.borrow().as_ref().filter(|(until, _)| self.now < *until).map(|(_, s)| s.clone());
-            if let Some(set) = hit {
-                return Ok(set);
-            }
-        }
-        let until = self.now + self.ttl;
-        self.read_through(self.inner.load_issuers(), |set| {
-            *self.cache.issuers.borrow_mut() = Some((until, set.clone()))
-        })
-        .await
+        self.slot_through(&self.cache.issuers, self.inner.load_issuers()).await
     }
     async fn load_issuers_fresh(&self) -> Result<(i64, Vec<TrustedIssuer>), StoreError> {
         self.inner.load_issuers_fresh().await
@@ -325,23 +334,7 @@ impl<S: ResourceStore> ResourceStore for CachedStore<S> {
     }
 
     async fn resources(&self) -> Result<Vec<ApiResource>, StoreError> {
-        if self.enabled() {
-            let hit = self
-                .cache
-                .all_resources
-                .borrow()
-                .as_ref()
-                .filter(|(until, _)| self.now < *until)
-                .map(|(_, r)| r.clone());
-            if let Some(resources) = hit {
-                return Ok(resources);
-            }
-        }
-        let until = self.now + self.ttl;
-        self.read_through(self.inner.resources(), |found| {
-            *self.cache.all_resources.borrow_mut() = Some((until, found.clone()))
-        })
-        .await
+        self.slot_through(&self.cache.all_resources, self.inner.resources()).await
     }
 
     async fn resources_fresh(&self) -> Result<Vec<ApiResource>, StoreError> {
