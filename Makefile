@@ -77,8 +77,11 @@ test: build size lint test-host test-glue test-e2e test-api test-smoke
 size: build
 	@node scripts/wasm-size.mjs
 
+# The verifier's tests run twice natively: with its default back end
+# (ring) and with the pure-Rust fallback (p256) that targets without ring use.
 test-host: tools
 	cargo test --workspace
+	cargo test -p m2m-edge-verify --no-default-features --features verifier
 
 ## rustfmt, and clippy on the host and for wasm32, warnings as errors (part of `make test`).
 lint: tools

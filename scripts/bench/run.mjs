@@ -333,12 +333,25 @@ async function benchVerifiers() {
   }
 }
 
-/** The native verifier's verifications/s on one core (crates/verify/benches/native.rs). */
+/**
+ * The native verifier's verifications/s on one core beside jsonwebtoken's
+ * (crates/verify/benches/native.rs): with the default back end (ring) and
+ * with the pure-Rust fallback (p256).
+ */
 function benchNativeVerifier() {
-  const out = execFileSync("cargo", ["bench", "-q", "-p", "m2m-edge-verify", "--bench", "native"], { cwd: root, encoding: "utf8" });
-  const line = out.split("\n").find((l) => l.startsWith("native verifications/s"));
-  console.error(`  ${line}`);
-  return line;
+  const run = (features) => {
+    const out = execFileSync("cargo", ["bench", "-q", "-p", "m2m-edge-verify", ...features, "--bench", "native"], { cwd: root, encoding: "utf8" });
+    const rate = (prefix) => {
+      const line = out.split("\n").find((l) => l.startsWith(prefix));
+      if (!line) throw new Error(`native bench: no line starting "${prefix}" in:\n${out}`);
+      console.error(`  ${line}`);
+      return Number(line.match(/: (\d+)/)[1]);
+    };
+    return { ours: rate("native verifications/s"), jsonwebtoken: rate("jsonwebtoken verifications/s") };
+  };
+  const ring = run([]);
+  const p256 = run(["--no-default-features", "--features", "verifier"]);
+  return { ring: ring.ours, jsonwebtoken: ring.jsonwebtoken, p256: p256.ours, jsonwebtokenAgain: p256.jsonwebtoken };
 }
 
 /** Process start → first token answered; and first vs second token in a fresh isolate. */
@@ -439,7 +452,9 @@ summary.push(
 summary.push(
   `- private_key_jwt, D1, sequential, ${secretless.n} requests each with a fresh assertion: p50 ${f2(secretless.seqKey.p50)} ms and ${f1(secretless.seqKey.cpu)} µs worker CPU per token, against p50 ${f2(secretless.seqSecret.p50)} ms and ${f1(secretless.seqSecret.cpu)} µs with a secret sent the same way (an ES256 verification and one D1 write for the jti)`,
 );
-summary.push(`- ${native} — p256 compiled natively, release profile, whole \`verify\` with a warm key cache`);
+summary.push(
+  `- native verify (1 core, release profile, the whole \`verify\` with a warm key cache, taken in turn with jsonwebtoken 9 checking the same token for the same rules): ring ${native.ring} verifications/s = ${f2(native.ring / native.jsonwebtoken)}× jsonwebtoken (${native.jsonwebtoken}); the pure-Rust fallback (p256) ${native.p256}/s = ${f2(native.p256 / native.jsonwebtokenAgain)}× jsonwebtoken in its run (${native.jsonwebtokenAgain})`,
+);
 summary.push(`- wasm: ${wasm.length} bytes raw, ${gzipSync(wasm, { level: 9 }).length} bytes gzip (-9)`);
 summary.push(`- cold start (${cold.samples} runs, median): process start → first token answered ${f1(cold.startToToken)} ms; first token in a fresh isolate ${f2(cold.first)} ms, second ${f2(cold.second)} ms`);
 
