@@ -5,6 +5,8 @@
 
 mod common;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use common::*;
 use m2m_edge_verify::cache::{RETRY_AFTER_FAILURE_SECS, STALE_IF_ERROR_SECS, UNKNOWN_KID_REFETCH_SECS};
 use m2m_edge_verify::jwks::MAX_KEYS;
@@ -295,4 +297,26 @@ fn a_redirect_an_oversized_set_and_a_set_of_too_many_keys_are_refused() {
         })
         .collect();
     refused(200, json!({"keys": crowd}).to_string().into_bytes(), "more than MAX_KEYS keys");
+}
+
+/// A published point that is not on P-256 is dropped when the set is
+/// imported, by either native back end (ring and p256 alike): the token
+/// naming it is refused as naming no usable key, and the other keys of the
+/// set still verify.
+#[test]
+fn a_published_point_off_the_curve_is_never_used() {
+    let good = Key::new("k1", 7);
+    let bad = Key::new("k2", 8);
+    let issuer = Issuer::default();
+    *issuer.state().max_age.lock().unwrap() = Some(300);
+    let mut off_curve = bad.jwk();
+    // y + 1 (in its last byte): the same x, a point off the curve.
+    let mut y = URL_SAFE_NO_PAD.decode(off_curve["y"].as_str().unwrap()).unwrap();
+    y[31] ^= 1;
+    off_curve["y"] = json!(URL_SAFE_NO_PAD.encode(&y));
+    *issuer.state().jwks.lock().unwrap() = json!({"keys": [good.jwk(), off_curve]});
+    let verifier = issuer.verifier();
+    let required = Requirements::scopes(["orders:read"]);
+    assert_eq!(block(verifier.verify(&bad.token(json!({})), &required)).unwrap_err(), Rejection::UnknownKey);
+    assert!(block(verifier.verify(&good.token(json!({})), &required)).is_ok());
 }
