@@ -10,14 +10,15 @@
 // before and after each slice, and reported per 1,000 requests, so the
 // worker's own cost per token reads as token CPU − JWKS CPU.
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { Miniflare } from "miniflare";
 import { build as esbuild } from "esbuild";
 import { EDGE_AUDIENCE, EDGE_ISSUER, clientFor, startWithEdgeApi, startWorker, workerdPids } from "../../tests/e2e/harness.mjs";
 import { script as floorScript } from "./floor.mjs";
+import { coldLines, coldStart } from "./cold.mjs";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
 import { githubClaims, startIssuer } from "../../tests/e2e/oidc-issuer.mjs";
 
@@ -354,36 +355,6 @@ function benchNativeVerifier() {
   return { ring: ring.ours, jsonwebtoken: ring.jsonwebtoken, p256: p256.ours, jsonwebtokenAgain: p256.jsonwebtoken };
 }
 
-/** Process start → first token answered; and first vs second token in a fresh isolate. */
-async function coldStart() {
-  const persist = mkdtempSync(join(tmpdir(), "m2m-bench-"));
-  let w = await startWorker({ persist });
-  const c = await clientFor(w).createClient();
-  const secrets = w.secrets;
-  await w.close();
-  const samples = QUICK ? 2 : 5;
-  const starts = [];
-  const firsts = [];
-  const seconds = [];
-  for (let i = 0; i < samples; i++) {
-    const t0 = process.hrtime.bigint();
-    w = await startWorker({ bindings: secrets, persist, migrate: false });
-    const ms = (a, b) => Number(b - a) / 1e6;
-    const api = clientFor(w);
-    const t1 = process.hrtime.bigint();
-    await api.token({ basic: [c.client_id, c.client_secret], form: "grant_type=client_credentials" });
-    const t2 = process.hrtime.bigint();
-    await api.token({ basic: [c.client_id, c.client_secret], form: "grant_type=client_credentials" });
-    const t3 = process.hrtime.bigint();
-    starts.push(ms(t0, t2));
-    firsts.push(ms(t1, t2));
-    seconds.push(ms(t2, t3));
-    await w.close();
-  }
-  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  return { samples, startToToken: median(starts), first: median(firsts), second: median(seconds) };
-}
-
 // ------------------------------------------------------------- report ----
 
 const f1 = (x) => (Number.isFinite(x) ? x.toFixed(1) : "–");
@@ -417,7 +388,7 @@ await benchVerifiers();
 const native = benchNativeVerifier();
 const secretless = await benchSecretless();
 await benchPeer();
-const cold = await coldStart();
+const cold = await coldStart(QUICK ? 3 : 9);
 
 const summary = [];
 const peer8 = find("node-oidc", "memory", "-", "token", 8);
@@ -456,7 +427,7 @@ summary.push(
   `- native verify (1 core, release profile, the whole \`verify\` with a warm key cache, taken in turn with jsonwebtoken 9 checking the same token for the same rules): ring ${native.ring} verifications/s = ${f2(native.ring / native.jsonwebtoken)}× jsonwebtoken (${native.jsonwebtoken}); the pure-Rust fallback (p256) ${native.p256}/s = ${f2(native.p256 / native.jsonwebtokenAgain)}× jsonwebtoken in its run (${native.jsonwebtokenAgain})`,
 );
 summary.push(`- wasm: ${wasm.length} bytes raw, ${gzipSync(wasm, { level: 9 }).length} bytes gzip (-9)`);
-summary.push(`- cold start (${cold.samples} runs, median): process start → first token answered ${f1(cold.startToToken)} ms; first token in a fresh isolate ${f2(cold.first)} ms, second ${f2(cold.second)} ms`);
+summary.push(...coldLines(cold));
 
 const doc = `# Benchmarks
 

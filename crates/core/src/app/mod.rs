@@ -14,6 +14,9 @@ mod wellknown;
 pub use admin::{scope_for, AdminScope};
 pub use wellknown::OPENAPI_DOCUMENT;
 
+use std::future::Future;
+use std::pin::Pin;
+
 use crate::config::Config;
 use crate::federation::keys::FederationKeys;
 use crate::http::{Method, Request, Response};
@@ -108,23 +111,34 @@ pub async fn handle<R: Runtime>(req: &Request, ports: &Ports<'_, R>) -> (Respons
         }
     }
     let (response, effects) = match (req.method, req.path.as_str()) {
-        (Method::Post, TOKEN_PATH) => (token::handle(req, ports).await, Effects::default()),
+        (Method::Post, TOKEN_PATH) => (apart(token::handle(req, ports)).await, Effects::default()),
         (_, TOKEN_PATH) => (method_not_allowed("POST"), Effects::default()),
         (Method::Get | Method::Head, JWKS_PATH) => (wellknown::jwks(ports), Effects::default()),
         (Method::Get | Method::Head, p) if DISCOVERY_PATHS.contains(&p) => {
-            (wellknown::metadata(req, ports).await, Effects::default())
+            (apart(wellknown::metadata(req, ports)).await, Effects::default())
         }
         (Method::Get | Method::Head, OPENAPI_PATH) => (wellknown::openapi(), Effects::default()),
         (_, p) if p == JWKS_PATH || p == OPENAPI_PATH || DISCOVERY_PATHS.contains(&p) => {
             (method_not_allowed("GET, HEAD"), Effects::default())
         }
-        (_, p) if is_admin(p) => admin::handle(req, ports).await,
+        (_, p) if is_admin(p) => apart(admin::handle(req, ports)).await,
         _ => (not_found(), Effects::default()),
     };
     if req.method == Method::Head {
         return (Response { body: Vec::new(), signature: None, ..response }, effects);
     }
     (response, effects)
+}
+
+/// A route's future behind a pointer, polled through its vtable: its state
+/// machine stays a function of its own instead of being merged into this
+/// router's. A fresh Worker isolate compiles each wasm function when it is
+/// first called (V8's lazy compilation), and with every route merged the
+/// router's poll was one 157 KB function that every isolate's first request
+/// compiled — about 24 ms, most of a cold token (docs/architecture.md,
+/// "Performance decisions"). One allocation per request buys it.
+fn apart<'a, T>(route: impl Future<Output = T> + 'a) -> Pin<Box<dyn Future<Output = T> + 'a>> {
+    Box::pin(route)
 }
 
 /// For the glue when configuration itself is broken, or a response cannot
