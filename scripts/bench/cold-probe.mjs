@@ -2,7 +2,8 @@
 // unchanged, with clocks around what its first requests wait on, so the
 // bench can say where a fresh isolate's first token goes. Each request's
 // time inside the isolate is split into what it awaited from D1 (storage),
-// from WebCrypto's importKey (key import) and sign (signature), and the
+// from WebCrypto's importKey (key import), sign (signature) and verify
+// (verification), and the
 // rest: the worker's own work, which in a fresh isolate includes V8
 // compiling each wasm function on its first call. `GET /__cold` answers
 // the figures. workerd's clock in a request has millisecond resolution, so
@@ -30,6 +31,7 @@ function timed(part, f) {
 const subtle = crypto.subtle;
 subtle.importKey = timed("keyImport", subtle.importKey.bind(subtle));
 subtle.sign = timed("signature", subtle.sign.bind(subtle));
+subtle.verify = timed("verification", subtle.verify.bind(subtle));
 
 const statement = (inner) => ({
   inner,
