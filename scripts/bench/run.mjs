@@ -9,7 +9,7 @@
 // every workerd process Miniflare started, or the peer's node process —
 // before and after each slice, and reported per 1,000 requests, so the
 // worker's own cost per token reads as token CPU − JWKS CPU.
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
@@ -352,8 +352,29 @@ function benchNativeVerifier() {
     return { ours: rate("native verifications/s"), jsonwebtoken: rate("jsonwebtoken verifications/s"), ratio };
   };
   const ring = run([]);
+  // Instructions per verification, which the machine's neighbours cannot
+  // move: callgrind over 1,000 verifications of one side, less a run of none.
+  const binary = execFileSync("cargo", ["bench", "-q", "-p", "m2m-edge-verify", "--bench", "native", "--no-run", "--message-format", "json"], { cwd: root, encoding: "utf8" })
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
+    .find((m) => m.reason === "compiler-artifact" && m.target?.name === "native" && m.executable)?.executable;
+  let counts;
+  try {
+    const collected = (spec) => {
+      const r = spawnSync("valgrind", ["--tool=callgrind", "--callgrind-out-file=/dev/null", binary], { encoding: "utf8", env: { ...process.env, NATIVE_BENCH_COUNT: spec } });
+      const n = Number(/Collected : (\d+)/.exec(r.stderr ?? "")?.[1]);
+      if (!Number.isFinite(n)) throw new Error("no instruction count");
+      return n;
+    };
+    const none = collected("ours:0");
+    counts = { ours: (collected("ours:1000") - none) / 1000, jsonwebtoken: (collected("jsonwebtoken:1000") - none) / 1000 };
+    console.error(`  instructions per verification: ours ${counts.ours.toFixed(0)}, jsonwebtoken ${counts.jsonwebtoken.toFixed(0)}`);
+  } catch {
+    counts = undefined; // no valgrind here: the timed figures stand alone
+  }
   const p256 = run(["--no-default-features", "--features", "verifier"]);
-  return { ring, p256 };
+  return { ring, p256, counts };
 }
 
 // ------------------------------------------------------------- report ----
@@ -425,7 +446,7 @@ summary.push(
   `- private_key_jwt, D1, sequential, ${secretless.n} requests each with a fresh assertion: p50 ${f2(secretless.seqKey.p50)} ms and ${f1(secretless.seqKey.cpu)} µs worker CPU per token, against p50 ${f2(secretless.seqSecret.p50)} ms and ${f1(secretless.seqSecret.cpu)} µs with a secret sent the same way (an ES256 verification and one D1 write for the jti)`,
 );
 summary.push(
-  `- native verify (1 core, release profile, the whole \`verify\` with a warm key cache, taken in turn with jsonwebtoken 9 checking the same token for the same rules): ring ${native.ring.ours} verifications/s against jsonwebtoken's ${native.ring.jsonwebtoken}, ratio ${native.ring.ratio.toFixed(3)} (median of paired half-second windows); the pure-Rust fallback (p256) ${native.p256.ours}/s, ratio ${native.p256.ratio.toFixed(3)} to jsonwebtoken in its run`,
+  `- native verify (1 core, release profile, the whole \`verify\` with a warm key cache, taken in turn with jsonwebtoken 9 checking the same token for the same rules): ring ${native.ring.ours} verifications/s against jsonwebtoken's ${native.ring.jsonwebtoken}, ratio ${native.ring.ratio.toFixed(3)} (median of paired half-second windows); ${native.counts ? `instructions per verification (callgrind) ${native.counts.ours.toFixed(0)} against ${native.counts.jsonwebtoken.toFixed(0)} = ${(native.counts.ours / native.counts.jsonwebtoken).toFixed(3)}; ` : ""}the pure-Rust fallback (p256) ${native.p256.ours}/s, ratio ${native.p256.ratio.toFixed(3)} to jsonwebtoken in its run`,
 );
 summary.push(`- wasm: ${wasm.length} bytes raw, ${gzipSync(wasm, { level: 9 }).length} bytes gzip (-9)`);
 summary.push(...coldLines(cold));

@@ -109,6 +109,21 @@ mod native {
             assert!(data.claims.scope.split(' ').any(|s| s == "orders:read"));
         };
 
+        // `NATIVE_BENCH_COUNT=ours:N` (or `jsonwebtoken:N`): only N
+        // verifications of one side, untimed — for an instruction count
+        // under `valgrind --tool=callgrind`, which the neighbours cannot move.
+        if let Ok(spec) = std::env::var("NATIVE_BENCH_COUNT") {
+            let (side, n) = spec.split_once(':').expect("side:count");
+            let n: u32 = n.parse().expect("a count");
+            for _ in 0..n {
+                if side == "ours" {
+                    ours()
+                } else {
+                    theirs()
+                }
+            }
+            return;
+        }
         // Half-second windows taken in pairs, back to back: this machine's
         // neighbours come and go, and a slow window then slows one pair, not
         // one side. The ratio is the median of the pairs' ratios.

@@ -133,9 +133,9 @@ pub fn check(
     };
     let times = time::check(&claims, &rules)?;
     let issued_at = times.issued_at.ok_or(Rejection::Claim("iat"))?;
-    let client_id = string(&claims, "client_id")?;
-    let subject = string(&claims, "sub")?;
-    let jti = string(&claims, "jti")?;
+    for name in ["client_id", "sub", "jti"] {
+        string(&claims, name)?;
+    }
     let scopes: Vec<String> = match claims.get("scope") {
         None => Vec::new(),
         Some(Value::String(s)) => s.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect(),
@@ -151,15 +151,21 @@ pub fn check(
     if !missing.is_empty() {
         return Err(Rejection::InsufficientScope { required: required.required_scopes.join(" ") });
     }
-    for registered in ["iss", "aud", "exp", "nbf", "iat", "client_id", "sub", "jti", "scope"] {
+    let mut take = |name| match claims.remove(name) {
+        Some(Value::String(s)) => s,
+        _ => String::new(), // checked above: a non-empty string
+    };
+    let (client_id, subject, jti) = (take("client_id"), take("sub"), take("jti"));
+    for registered in ["iss", "aud", "exp", "nbf", "iat", "scope"] {
         claims.remove(registered);
     }
     Ok(VerifiedToken { client_id, subject, audience, scopes, issued_at, expires_at: times.expires_at, jti, claims })
 }
 
-fn string(claims: &Map<String, Value>, name: &'static str) -> Result<String, Rejection> {
+/// The non-empty string claim `name`.
+fn string<'a>(claims: &'a Map<String, Value>, name: &'static str) -> Result<&'a str, Rejection> {
     match claims.get(name) {
-        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        Some(Value::String(s)) if !s.is_empty() => Ok(s),
         _ => Err(Rejection::Claim(name)),
     }
 }
