@@ -121,3 +121,17 @@ test("withBody and withBoundedBody count on the limiter while they read, and han
   assert.deepEqual(await withBoundedBody(post(), null, seen, 16, undefined, ""), ["grant_type=x", undefined]);
   assert.equal(asked.length, 3);
 });
+
+test("withBody and withBoundedBody hand the request's description back as given, on every path", async () => {
+  const post = () => new Request("https://as.example/", { method: "POST", body: "grant_type=x" });
+  const described = describeRequest(post(), "authorization");
+  const back = (req, env, bytes, within, d) => d;
+  const limiter = { limit: async () => ({ success: true }) };
+  assert.equal(await withBody(post(), null, back, undefined, "", described), described);
+  assert.equal(await withBody(post(), null, back, limiter, "k", described), described);
+  assert.equal(await withBoundedBody(post(), null, back, 16, undefined, "", described), described);
+  assert.equal(await withBoundedBody(post(), null, back, 16, limiter, "k", described), described);
+  const used = post();
+  await used.text();
+  assert.equal(await withBody(used, null, back, undefined, "", described), described);
+});

@@ -13,7 +13,7 @@ use m2m_edge_core::http::{Header, Method, Request, Response, SignatureSlot};
 #[wasm_bindgen(module = "/src/glue.js")]
 extern "C" {
     #[wasm_bindgen(js_name = describe)]
-    fn js_describe(req: &web_sys::Request, names: &str) -> String;
+    fn js_describe(req: &web_sys::Request, names: &str) -> js_sys::JsString;
 
     #[wasm_bindgen(js_name = withBody)]
     fn js_with_body(
@@ -22,6 +22,7 @@ extern "C" {
         next: &BodyContinuation,
         limiter: &JsValue,
         key: &str,
+        described: &js_sys::JsString,
     ) -> JsValue;
 
     #[wasm_bindgen(js_name = withBoundedBody)]
@@ -32,6 +33,7 @@ extern "C" {
         limit: u32,
         limiter: &JsValue,
         key: &str,
+        described: &js_sys::JsString,
     ) -> JsValue;
 
     #[wasm_bindgen(catch, js_name = rateLimit)]
@@ -57,8 +59,14 @@ extern "C" {
 }
 
 /// The Rust side of `withBody`: `(request, env, bytes or undefined, the
-/// rate limiter's outcome: true, false, null if it failed, undefined if not asked)`.
-pub type BodyContinuation = Closure<dyn FnMut(web_sys::Request, Env, JsValue, JsValue) -> JsValue>;
+/// rate limiter's outcome: true, false, null if it failed, undefined if not
+/// asked; the request's [`Description`] as `with_body` was given it)`.
+pub type BodyContinuation = Closure<dyn FnMut(web_sys::Request, Env, JsValue, JsValue, JsValue) -> JsValue>;
+
+/// What the runtime says of a request without its body — method, URL and
+/// the headers the app reads — as one JS string: asked once per request,
+/// read by [`Description::request`], and handed through the body read.
+pub struct Description(js_sys::JsString);
 
 /// What the runtime handed over could not be described as a request.
 #[derive(Debug)]
@@ -70,23 +78,34 @@ impl std::fmt::Display for Undescribable {
     }
 }
 
-/// The plain request, without its body: method, URL and the headers the
-/// app reads, in one JS call rather than six. Repeated headers arrive
-/// joined with ", " (Fetch's `Headers.get`), as [`Request::with_header`]
-/// joins them on the host.
-pub fn describe(req: &web_sys::Request) -> Result<Request, Undescribable> {
-    let text = js_describe(req, Header::NAMES);
-    let mut lines = text.split('\n');
-    let method = Method::parse(lines.next().ok_or(Undescribable("no method"))?);
-    let url = lines.next().ok_or(Undescribable("no URL"))?;
-    let mut plain = Request::for_url(method, url).ok_or(Undescribable("URL without a scheme"))?;
-    for (name, line) in Header::NAMES.split('\n').zip(lines) {
-        // "=value" for a header that is present (even if empty), "" for one that is not.
-        if let Some(value) = line.strip_prefix('=') {
-            plain = plain.with_header(name, value);
-        }
+impl Description {
+    /// Method, URL and the headers the app reads, in one JS call rather
+    /// than six. Repeated headers arrive joined with ", " (Fetch's
+    /// `Headers.get`), as [`Request::with_header`] joins them on the host.
+    pub fn of(req: &web_sys::Request) -> Description {
+        Description(js_describe(req, Header::NAMES))
     }
-    Ok(plain)
+
+    /// The description `with_body` handed back to its continuation.
+    pub fn handed_back(value: JsValue) -> Option<Description> {
+        value.dyn_into::<js_sys::JsString>().ok().map(Description)
+    }
+
+    /// The plain request it describes, without its body.
+    pub fn request(&self) -> Result<Request, Undescribable> {
+        let text = String::from(&self.0);
+        let mut lines = text.split('\n');
+        let method = Method::parse(lines.next().ok_or(Undescribable("no method"))?);
+        let url = lines.next().ok_or(Undescribable("no URL"))?;
+        let mut plain = Request::for_url(method, url).ok_or(Undescribable("URL without a scheme"))?;
+        for (name, line) in Header::NAMES.split('\n').zip(lines) {
+            // "=value" for a header that is present (even if empty), "" for one that is not.
+            if let Some(value) = line.strip_prefix('=') {
+                plain = plain.with_header(name, value);
+            }
+        }
+        Ok(plain)
+    }
 }
 
 /// Read the body in JS, then continue in `next`. With a declared length
@@ -98,6 +117,7 @@ pub fn describe(req: &web_sys::Request) -> Result<Request, Undescribable> {
 /// outcome.
 pub fn with_body(
     req: &web_sys::Request,
+    described: &Description,
     env: &Env,
     declared: bool,
     limit: usize,
@@ -107,9 +127,9 @@ pub fn with_body(
     let undefined = JsValue::UNDEFINED;
     let (limiter, key) = count.unwrap_or((&undefined, ""));
     if declared {
-        js_with_body(req, env, next, limiter, key)
+        js_with_body(req, env, next, limiter, key, &described.0)
     } else {
-        js_with_bounded_body(req, env, next, limit as u32, limiter, key)
+        js_with_bounded_body(req, env, next, limit as u32, limiter, key, &described.0)
     }
 }
 

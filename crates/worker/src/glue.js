@@ -21,7 +21,9 @@ export function describe(request, names) {
 
 /**
  * Read the request body, then continue in Rust: `next(request, env, bytes,
- * within)`, with `bytes` undefined when the body could not be read. A
+ * within, described)`, with `bytes` undefined when the body could not be
+ * read, and `described` handed back as given (what `describe` said of the
+ * request, so Rust need not ask the runtime for its headers twice). A
  * long-lived Rust callback, so no per-request closure is built on either
  * side. Only for a body whose Content-Length Rust has checked: the runtime
  * delivers no more than that many bytes.
@@ -32,18 +34,18 @@ export function describe(request, names) {
  * a limiter. Asked here, the count costs no extra trip through Rust's
  * async machinery on the token path (Rust decides what it means).
  */
-export function withBody(request, env, next, limiter, key) {
+export function withBody(request, env, next, limiter, key, described) {
   if (limiter === undefined) {
     return request.arrayBuffer().then(
-      (buffer) => next(request, env, new Uint8Array(buffer), undefined),
-      () => next(request, env, undefined, undefined),
+      (buffer) => next(request, env, new Uint8Array(buffer), undefined, described),
+      () => next(request, env, undefined, undefined, described),
     );
   }
   const bytes = request.arrayBuffer().then(
     (buffer) => new Uint8Array(buffer),
     () => undefined,
   );
-  return continueWith(request, env, next, bytes, limiter, key);
+  return continueWith(request, env, next, bytes, limiter, key, described);
 }
 
 /**
@@ -52,7 +54,7 @@ export function withBody(request, env, next, limiter, key) {
  * isolate buffer more than that. `bytes` is `false` when the body is
  * longer than `limit`.
  */
-export function withBoundedBody(request, env, next, limit, limiter, key) {
+export function withBoundedBody(request, env, next, limit, limiter, key, described) {
   const bytes =
     request.body === null
       ? Promise.resolve(new Uint8Array(0))
@@ -60,17 +62,17 @@ export function withBoundedBody(request, env, next, limit, limiter, key) {
           (read) => read,
           () => undefined,
         );
-  return continueWith(request, env, next, bytes, limiter, key);
+  return continueWith(request, env, next, bytes, limiter, key, described);
 }
 
-function continueWith(request, env, next, bytes, limiter, key) {
-  if (limiter === undefined) return bytes.then((read) => next(request, env, read, undefined));
+function continueWith(request, env, next, bytes, limiter, key, described) {
+  if (limiter === undefined) return bytes.then((read) => next(request, env, read, undefined, described));
   // Both started now; one `then` each (cheaper than Promise.all here).
   const within = limiter.limit({ key }).then(
     (outcome) => outcome.success === true,
     () => null,
   );
-  return bytes.then((read) => within.then((ok) => next(request, env, read, ok)));
+  return bytes.then((read) => within.then((ok) => next(request, env, read, ok, described)));
 }
 
 async function readAtMost(reader, limit) {

@@ -127,7 +127,8 @@ fn string_binding(env: &Env, name: &str) -> Option<String> {
 /// when it really waits (a storage read, a signature).
 #[wasm_bindgen(js_name = fetch)]
 pub fn fetch(req: web_sys::Request, env: Env, _ctx: JsValue) -> JsValue {
-    let mut plain = match ffi::describe(&req) {
+    let described = ffi::Description::of(&req);
+    let mut plain = match described.request() {
         Ok(plain) => plain,
         Err(why) => return fallback(&format!("request not readable: {why}")),
     };
@@ -142,7 +143,8 @@ pub fn fetch(req: web_sys::Request, env: Env, _ctx: JsValue) -> JsValue {
             let count = app::address_limit(&plain)
                 .and_then(|(limit, key)| limiter::binding(&env, limit).map(|binding| (binding, key)));
             let count = count.as_ref().map(|(binding, key)| (binding, key.as_str()));
-            BODY_READ.with(|next| ffi::with_body(&req, &env, declared.is_some(), MAX_BODY_BYTES, count, next))
+            BODY_READ
+                .with(|next| ffi::with_body(&req, &described, &env, declared.is_some(), MAX_BODY_BYTES, count, next))
         }
     }
 }
@@ -150,8 +152,11 @@ pub fn fetch(req: web_sys::Request, env: Env, _ctx: JsValue) -> JsValue {
 thread_local! {
     /// The continuation after the body is read (`glue.js` `withBody`): built
     /// once per isolate rather than once per request.
-    static BODY_READ: ffi::BodyContinuation = Closure::new(|req: web_sys::Request, env: Env, bytes: JsValue, within: JsValue| {
-        let mut plain = match ffi::describe(&req) {
+    static BODY_READ: ffi::BodyContinuation = Closure::new(|_: web_sys::Request, env: Env, bytes: JsValue, within: JsValue, described: JsValue| {
+        let Some(described) = ffi::Description::handed_back(described) else {
+            return fallback("request description not handed back");
+        };
+        let mut plain = match described.request() {
             Ok(plain) => plain,
             Err(why) => return fallback(&format!("request not readable: {why}")),
         };
