@@ -58,14 +58,11 @@ struct Header {
 }
 
 impl Header {
-    /// The members read, taken out of the header's object.
+    /// The members read, taken out of the header's object; a member whose
+    /// value is `null` counts as absent, as serde reads an `Option`.
     fn of(mut members: Map<String, Value>) -> Header {
-        Header {
-            alg: members.remove("alg"),
-            typ: members.remove("typ"),
-            kid: members.remove("kid"),
-            crit: members.remove("crit"),
-        }
+        let mut member = |name| members.remove(name).filter(|v| !v.is_null());
+        Header { alg: member("alg"), typ: member("typ"), kid: member("kid"), crit: member("crit") }
     }
 }
 
@@ -289,6 +286,18 @@ mod tests {
         let numeric = r#"{"alg":"RS256","typ":1}"#;
         assert_eq!(why(numeric, Typing::Any, Algorithm::Rs256), "malformed token: typ is not a string");
         assert_eq!(why(numeric, Typing::AccessToken, Algorithm::Rs256), "typ must be at+jwt");
+    }
+
+    #[test]
+    fn a_header_member_that_is_null_counts_as_absent() {
+        let token = jws(r#"{"alg":"RS256","kid":null,"crit":null,"typ":null}"#);
+        let parsed = parse_jws(&token, Typing::Any, Algorithm::Rs256).unwrap();
+        assert_eq!((parsed.kid, parsed.typ), (None, None));
+        let token = jws(r#"{"alg":null}"#);
+        assert_eq!(
+            parse_jws(&token, Typing::Any, Algorithm::Rs256).unwrap_err(),
+            Rejection::Algorithm { expected: "RS256" }
+        );
     }
 
     #[test]
