@@ -6,8 +6,9 @@
 // (verification), and the
 // rest: the worker's own work, which in a fresh isolate includes V8
 // compiling each wasm function on its first call. `GET /__cold` answers
-// the figures. workerd's clock in a request has millisecond resolution, so
-// the bench averages several fresh isolates. Nothing here ships.
+// the figures (`?reset` forgets them). workerd's clock in a request has
+// millisecond resolution, so the bench averages over many requests or
+// fresh isolates. Requests must come one at a time. Nothing here ships.
 import "./cold-mark.js";
 import Service from "../../build/index.js";
 
@@ -66,7 +67,10 @@ class D1Database {
 
 export default {
   async fetch(request, env, ctx) {
-    const path = new URL(request.url).pathname;
+    const url = new URL(request.url);
+    const path = url.pathname;
+    // `?reset`: forget the requests so far (the bench's warm-up).
+    if (path === "/__cold" && url.search === "?reset") requests.length = 0;
     if (path === "/__cold") return new Response(JSON.stringify({ evaluated, requests }));
     current = { path };
     const t = performance.now();

@@ -153,89 +153,149 @@ async function benchWorkers() {
 }
 
 /**
- * Secretless token requests beside the secret one, in one D1 worker:
- * token exchange with a GitHub-shaped RS256 platform token (an issuer set
- * to reusable tokens, so one token can be sent over and over; keys warm),
- * at 8 connections, side by side with client_secret_basic; and
- * private_key_jwt, whose assertions are single-use, one fresh assertion per
- * request, sequentially, beside the secret path sent the same way.
+ * One D1 worker with a secret client, a federated client (a GitHub-shaped
+ * RS256 platform token from an issuer set to reusable tokens, so one token
+ * can be sent over and over; keys warm) and a private_key_jwt client, and
+ * the three kinds of token request. `script`: a test-only module around the
+ * built worker (cold-probe.mjs).
  */
-async function benchSecretless() {
+async function secretlessWorker(script) {
   const before = new Set(workerdPids());
   const never = { simple: { limit: 1e9, period: 60 } };
   const ratelimits = { TOKEN_RATE_LIMIT: never, ADMIN_RATE_LIMIT: never, AUTH_FAILURE_RATE_LIMIT: never };
-  const w = await startWorker({ bindings: { STORAGE: "d1" }, direct: true, ratelimits });
+  const w = await startWorker({ bindings: { STORAGE: "d1" }, direct: true, ratelimits, script });
   const issuer = await startIssuer();
+  const own = workerdPids().filter((pid) => !before.has(pid));
+  const api = clientFor(w);
+  await api.admin("POST", "/admin/federation/issuers", { issuer: issuer.issuer, audiences: ["m2m-edge"], single_use: false });
+  const secret = await api.createClient();
+  const federated = await api.createClient({ federated_credentials: [{ name: "release", issuer: issuer.issuer, claims: { repository: "acme/deploy" } }] });
+  const platform = await issuer.mint(githubClaims(), { audience: "m2m-edge", expiresIn: "1h" });
+  const address = { "cf-connecting-ip": "203.0.113.1" };
+  const url = `${w.directBase}/oauth2/token`;
+  const secretSpec = { url, method: "POST", headers: { ...tokenForm, ...address, authorization: basic(secret.client_id, secret.client_secret) }, body: "grant_type=client_credentials" };
+  const exchange = new URLSearchParams({
+    grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
+    subject_token_type: "urn:ietf:params:oauth:token-type:jwt",
+    subject_token: platform,
+    client_id: federated.client_id,
+  });
+  const federatedSpec = { url, method: "POST", headers: { ...tokenForm, ...address }, body: exchange.toString() };
+  // The issuer is served from this process, whose event loop oha blocks:
+  // the worker fetches its keys now, once, and holds them (max-age 300 s).
+  const warm = await fetch(url, { method: "POST", headers: federatedSpec.headers, body: federatedSpec.body });
+  if (warm.status !== 200) throw new Error(`token exchange: ${warm.status} ${await warm.text()}`);
+  const { publicKey, privateKey } = await generateKeyPair("ES256");
+  const created = await api.admin("POST", "/admin/clients", {
+    name: "signer",
+    token_endpoint_auth_method: "private_key_jwt",
+    jwks: { keys: [{ ...(await exportJWK(publicKey)), kid: "k" }] },
+    grants: [{ audience: "https://api.example.com", scopes: ["read"] }],
+  });
+  const keyClient = created.json.client_id;
+  const assertion = async () => ({
+    headers: { ...tokenForm, ...address },
+    body: new URLSearchParams({
+      grant_type: "client_credentials",
+      client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+      client_assertion: await new SignJWT({ jti: crypto.randomUUID() })
+        .setProtectedHeader({ alg: "ES256", kid: "k" })
+        .setIssuer(keyClient)
+        .setSubject(keyClient)
+        .setAudience(url)
+        .setIssuedAt()
+        .setExpirationTime("1m")
+        .sign(privateKey),
+    }).toString(),
+  });
+  const kinds = {
+    secret: async () => ({ headers: secretSpec.headers, body: secretSpec.body }),
+    federated: async () => ({ headers: federatedSpec.headers, body: federatedSpec.body }),
+    privateKeyJwt: assertion,
+  };
+  const close = async () => {
+    await issuer.close();
+    await w.close();
+  };
+  return { w, own, url, secretSpec, federatedSpec, kinds, close };
+}
+
+/** `n` requests made by `request()`, one at a time: p50 and server CPU per request. */
+async function sequential(own, url, request, n) {
+  const bodies = [];
+  for (let i = 0; i < n; i++) bodies.push(await request());
+  const times = [];
+  const cpuBefore = cpuTicks(own);
+  for (const { method = "POST", headers, body } of bodies) {
+    const start = performance.now();
+    const r = await fetch(url, { method, headers, body });
+    await r.arrayBuffer();
+    if (r.status !== 200) throw new Error(`sequential request: ${r.status}`);
+    times.push(performance.now() - start);
+  }
+  const cpu = (((cpuTicks(own) - cpuBefore) / TICKS) * 1e6) / n;
+  times.sort((a, b) => a - b);
+  return { p50: times[Math.floor(n / 2)], cpu };
+}
+
+/**
+ * Secretless token requests beside the secret one, in one D1 worker: token
+ * exchange at 8 connections side by side with client_secret_basic; then all
+ * three sequentially (private_key_jwt's assertions are single-use: one
+ * fresh assertion per request). Then where each one's time goes inside the
+ * isolate (cold-probe.mjs around the same worker: D1, WebCrypto verify and
+ * sign, the rest), and what one D1 write costs a plain JS worker here
+ * (write-floor.js), since private_key_jwt makes one per request.
+ */
+async function benchSecretless() {
+  const n = QUICK ? 100 : 500;
+  const s = await secretlessWorker();
+  let sequentialFigures;
   try {
-    const own = workerdPids().filter((pid) => !before.has(pid));
-    const api = clientFor(w);
-    await api.admin("POST", "/admin/federation/issuers", { issuer: issuer.issuer, audiences: ["m2m-edge"], single_use: false });
-    const secret = await api.createClient();
-    const federated = await api.createClient({ federated_credentials: [{ name: "release", issuer: issuer.issuer, claims: { repository: "acme/deploy" } }] });
-    const platform = await issuer.mint(githubClaims(), { audience: "m2m-edge", expiresIn: "1h" });
-    const address = { "cf-connecting-ip": "203.0.113.1" };
-    const url = `${w.directBase}/oauth2/token`;
-    const secretSpec = { url, method: "POST", headers: { ...tokenForm, ...address, authorization: basic(secret.client_id, secret.client_secret) }, body: "grant_type=client_credentials" };
-    const exchange = new URLSearchParams({
-      grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
-      subject_token_type: "urn:ietf:params:oauth:token-type:jwt",
-      subject_token: platform,
-      client_id: federated.client_id,
-    });
-    const federatedSpec = { url, method: "POST", headers: { ...tokenForm, ...address }, body: exchange.toString() };
-    // The issuer is served from this process, whose event loop oha blocks:
-    // the worker fetches its keys now, once, and holds them (max-age 300 s).
-    const warm = await fetch(url, { method: "POST", headers: federatedSpec.headers, body: federatedSpec.body });
-    if (warm.status !== 200) throw new Error(`token exchange: ${warm.status} ${await warm.text()}`);
-    load({ ...federatedSpec, connections: 8, seconds: 1 });
-    const series = [{ storage: "d1", keyMode: "byok", pids: () => own, specs: [["token (secret)", secretSpec], ["token exchange (federated)", federatedSpec]] }];
+    load({ ...s.federatedSpec, connections: 8, seconds: 1 });
+    const series = [{ storage: "d1", keyMode: "byok", pids: () => s.own, specs: [["token (secret)", s.secretSpec], ["token exchange (federated)", s.federatedSpec]] }];
     for (const r of points(series, 8)[0]) {
       rows.push({ target: "m2m-edge secretless", storage: "d1", keyMode: "byok", ...r });
       log(rows.at(-1));
     }
-    const { publicKey, privateKey } = await generateKeyPair("ES256");
-    const created = await api.admin("POST", "/admin/clients", {
-      name: "signer",
-      token_endpoint_auth_method: "private_key_jwt",
-      jwks: { keys: [{ ...(await exportJWK(publicKey)), kid: "k" }] },
-      grants: [{ audience: "https://api.example.com", scopes: ["read"] }],
-    });
-    const keyClient = created.json.client_id;
-    const assertionBody = async () =>
-      new URLSearchParams({
-        grant_type: "client_credentials",
-        client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-        client_assertion: await new SignJWT({ jti: crypto.randomUUID() })
-          .setProtectedHeader({ alg: "ES256", kid: "k" })
-          .setIssuer(keyClient)
-          .setSubject(keyClient)
-          .setAudience(url)
-          .setIssuedAt()
-          .setExpirationTime("1m")
-          .sign(privateKey),
-      }).toString();
-    const sequential = async (request, n) => {
-      const bodies = [];
-      for (let i = 0; i < n; i++) bodies.push(await request());
-      const times = [];
-      const cpuBefore = cpuTicks(own);
-      for (const { headers, body } of bodies) {
-        const start = performance.now();
-        const r = await fetch(url, { method: "POST", headers, body });
-        await r.text();
-        if (r.status !== 200) throw new Error(`sequential token request: ${r.status}`);
-        times.push(performance.now() - start);
-      }
-      const cpu = (((cpuTicks(own) - cpuBefore) / TICKS) * 1e6) / n;
-      times.sort((a, b) => a - b);
-      return { p50: times[Math.floor(n / 2)], cpu };
-    };
-    const n = QUICK ? 100 : 500;
-    const seqSecret = await sequential(async () => ({ headers: secretSpec.headers, body: secretSpec.body }), n);
-    const seqKey = await sequential(async () => ({ headers: { ...tokenForm, ...address }, body: await assertionBody() }), n);
-    return { seqSecret, seqKey, n };
+    sequentialFigures = {};
+    for (const [kind, request] of Object.entries(s.kinds)) sequentialFigures[kind] = await sequential(s.own, s.url, request, n);
   } finally {
-    await issuer.close();
+    await s.close();
+  }
+  const probed = await secretlessWorker("scripts/bench/cold-probe.mjs");
+  const inside = {};
+  try {
+    for (const kind of Object.keys(probed.kinds)) {
+      await sequential(probed.own, probed.url, probed.kinds[kind], 20); // warm
+      await fetch(`${probed.w.directBase}/__cold?reset`);
+      await sequential(probed.own, probed.url, probed.kinds[kind], n);
+      const { requests } = await (await fetch(`${probed.w.directBase}/__cold`)).json();
+      const mean = (part) => (1000 * requests.reduce((sum, r) => sum + (r[part] ?? 0), 0)) / requests.length;
+      const parts = { storage: mean("storage"), verification: mean("verification"), signature: mean("signature"), total: mean("total") };
+      inside[kind] = { ...parts, own: parts.total - parts.storage - parts.verification - parts.signature };
+    }
+  } finally {
+    await probed.close();
+  }
+  const writeFloor = await benchWriteFloor(n);
+  return { sequential: sequentialFigures, inside, writeFloor, n };
+}
+
+/** CPU per request of write-floor.js: one D1 write per POST, against its GET (no D1). */
+async function benchWriteFloor(n) {
+  const before = new Set(workerdPids());
+  const w = await startWorker({ direct: true, script: "scripts/bench/write-floor.js" });
+  try {
+    const own = workerdPids().filter((pid) => !before.has(pid));
+    const url = `${w.directBase}/`;
+    const post = async () => ({ headers: tokenForm, body: `key=${crypto.randomUUID()}` });
+    const get = async () => ({ method: "GET" });
+    await sequential(own, url, post, 20);
+    const write = await sequential(own, url, post, n);
+    const trivial = await sequential(own, url, get, n);
+    return { write: write.cpu, trivial: trivial.cpu };
+  } finally {
     await w.close();
   }
 }
@@ -442,9 +502,17 @@ const sFed = find("m2m-edge secretless", "d1", "byok", "token exchange (federate
 summary.push(
   `- secretless, D1, 8 connections: token exchange with an RS256 platform token (keys warm, reusable token) ${f1(sFed.rps)} tokens/s against ${f1(sSecret.rps)} with a secret in the same worker; worker CPU ${f1(sFed.cpuMsPer1k - sSecret.cpuMsPer1k)} µs more per token (the issuer set from the isolate cache, an RS256 verification with the key imported once per isolate, the credential match)`,
 );
-summary.push(
-  `- private_key_jwt, D1, sequential, ${secretless.n} requests each with a fresh assertion: p50 ${f2(secretless.seqKey.p50)} ms and ${f1(secretless.seqKey.cpu)} µs worker CPU per token, against p50 ${f2(secretless.seqSecret.p50)} ms and ${f1(secretless.seqSecret.cpu)} µs with a secret sent the same way (an ES256 verification and one D1 write for the jti)`,
-);
+{
+  const { sequential: q, inside, writeFloor, n } = secretless;
+  const us = (x) => x.toFixed(0);
+  summary.push(
+    `- sequentially, D1, ${n} requests each: secret p50 ${f2(q.secret.p50)} ms and ${f1(q.secret.cpu)} µs server CPU per token; federated ${f2(q.federated.p50)} ms, ${f1(q.federated.cpu)} µs (${f2(q.federated.cpu / q.secret.cpu)}×); private_key_jwt (a fresh assertion each) ${f2(q.privateKeyJwt.p50)} ms, ${f1(q.privateKeyJwt.cpu)} µs (${f2(q.privateKeyJwt.cpu / q.secret.cpu)}×). One D1 write costs a plain JS worker here ${f1(writeFloor.write - writeFloor.trivial)} µs of server CPU (write-floor.js: POST with one INSERT against its GET), private_key_jwt makes one per request (the assertion's jti)`,
+  );
+  const split = (x) => `D1 ${us(x.storage)}, WebCrypto verify ${us(x.verification)}, sign ${us(x.signature)}, the worker's own work ${us(x.own)}; in all ${us(x.total)}`;
+  summary.push(
+    `- inside the isolate (cold-probe.mjs, means over ${n} sequential requests, µs): secret ${split(inside.secret)}; federated ${split(inside.federated)}; private_key_jwt ${split(inside.privateKeyJwt)}. The worker's own work: federated ${f2(inside.federated.own / inside.secret.own)}× the secret path's, private_key_jwt ${f2(inside.privateKeyJwt.own / inside.secret.own)}×; with the verification it must make, ${f2((inside.federated.own + inside.federated.verification) / inside.secret.own)}× and ${f2((inside.privateKeyJwt.own + inside.privateKeyJwt.verification) / inside.secret.own)}×`,
+  );
+}
 summary.push(
   `- native verify (1 core, release profile, the whole \`verify\` with a warm key cache, taken in turn with jsonwebtoken 9 checking the same token for the same rules): ring ${native.ring.ours} verifications/s against jsonwebtoken's ${native.ring.jsonwebtoken}, ratio ${native.ring.ratio.toFixed(3)} (median of paired half-second windows); ${native.counts ? `instructions per verification (callgrind) ${native.counts.ours.toFixed(0)} against ${native.counts.jsonwebtoken.toFixed(0)} = ${(native.counts.ours / native.counts.jsonwebtoken).toFixed(3)}; ` : ""}the pure-Rust fallback (p256) ${native.p256.ours}/s, ratio ${native.p256.ratio.toFixed(3)} to jsonwebtoken in its run`,
 );
