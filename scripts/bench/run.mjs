@@ -226,9 +226,19 @@ async function sequential(own, url, request, n) {
   for (let i = 0; i < n; i++) bodies.push(await request());
   const times = [];
   const cpuBefore = cpuTicks(own);
-  for (const { method = "POST", headers, body } of bodies) {
+  for (let made of bodies) {
     const start = performance.now();
-    const r = await fetch(url, { method, headers, body });
+    let r;
+    try {
+      r = await fetch(url, { method: made.method ?? "POST", headers: made.headers, body: made.body });
+    } catch (e) {
+      // A kept-alive connection the server closed while the bodies were
+      // made: once more on a new one, with a fresh request (an assertion
+      // may have arrived before the socket closed).
+      if (e?.cause?.code !== "UND_ERR_SOCKET") throw e;
+      made = await request();
+      r = await fetch(url, { method: made.method ?? "POST", headers: made.headers, body: made.body });
+    }
     await r.arrayBuffer();
     if (r.status !== 200) throw new Error(`sequential request: ${r.status}`);
     times.push(performance.now() - start);
