@@ -6,7 +6,7 @@
 // (verification), and the
 // rest: the worker's own work, which in a fresh isolate includes V8
 // compiling each wasm function on its first call. `GET /__cold` answers
-// the figures (`?reset` forgets them). workerd's clock in a request has
+// the figures (`?reset`: and forgets them). workerd's clock in a request has
 // millisecond resolution, so the bench averages over many requests or
 // fresh isolates. Requests must come one at a time. Nothing here ships.
 import "./cold-mark.js";
@@ -69,9 +69,12 @@ export default {
   async fetch(request, env, ctx) {
     const url = new URL(request.url);
     const path = url.pathname;
-    // `?reset`: forget the requests so far (the bench's warm-up).
-    if (path === "/__cold" && url.search === "?reset") requests.length = 0;
-    if (path === "/__cold") return new Response(JSON.stringify({ evaluated, requests }));
+    if (path === "/__cold") {
+      const answer = new Response(JSON.stringify({ evaluated, requests }));
+      // `?reset`: and forget them, so the next answer has only what follows.
+      if (url.search === "?reset") requests.length = 0;
+      return answer;
+    }
     current = { path };
     const t = performance.now();
     const response = await Service.prototype.fetch.call({ env: { ...env, DB: new D1Database(env.DB) }, ctx }, request);

@@ -249,6 +249,34 @@ async function sequential(own, url, request, n) {
 }
 
 /**
+ * The three kinds of `worker` (secretlessWorker) one request at a time:
+ * each warmed first (JIT, caches), then taken in five rounds of `n / 5`
+ * each, kind after kind, so a slow moment of the machine falls on every
+ * kind alike; `after(kind, warmUp)` runs after each kind's share of a
+ * round, and after its warm-up. Per kind: p50 of the latencies and server CPU
+ * per request.
+ */
+async function interleaved(worker, n, after = async () => {}) {
+  const kinds = Object.entries(worker.kinds);
+  for (const [kind, request] of kinds) {
+    await sequential(worker.own, worker.url, request, 200);
+    await after(kind, true);
+  }
+  const figures = Object.fromEntries(kinds.map(([kind]) => [kind, { p50s: [], cpus: [] }]));
+  for (let round = 0; round < 5; round++) {
+    for (const [kind, request] of kinds) {
+      const r = await sequential(worker.own, worker.url, request, n / 5);
+      await after(kind, false);
+      figures[kind].p50s.push(r.p50);
+      figures[kind].cpus.push(r.cpu);
+    }
+  }
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  return Object.fromEntries(Object.entries(figures).map(([kind, f]) => [kind, { p50: median(f.p50s), cpu: mean(f.cpus) }]));
+}
+
+/**
  * Secretless token requests beside the secret one, in one D1 worker: token
  * exchange at 8 connections side by side with client_secret_basic; then all
  * three sequentially (private_key_jwt's assertions are single-use: one
@@ -258,7 +286,7 @@ async function sequential(own, url, request, n) {
  * (write-floor.js), since private_key_jwt makes one per request.
  */
 async function benchSecretless() {
-  const n = QUICK ? 100 : 500;
+  const n = QUICK ? 100 : 1000;
   const s = await secretlessWorker();
   let sequentialFigures;
   try {
@@ -268,22 +296,22 @@ async function benchSecretless() {
       rows.push({ target: "m2m-edge secretless", storage: "d1", keyMode: "byok", ...r });
       log(rows.at(-1));
     }
-    sequentialFigures = {};
-    for (const [kind, request] of Object.entries(s.kinds)) sequentialFigures[kind] = await sequential(s.own, s.url, request, n);
+    sequentialFigures = await interleaved(s, n);
   } finally {
     await s.close();
   }
   const probed = await secretlessWorker("scripts/bench/cold-probe.mjs");
   const inside = {};
   try {
-    for (const kind of Object.keys(probed.kinds)) {
-      await sequential(probed.own, probed.url, probed.kinds[kind], 20); // warm
-      await fetch(`${probed.w.directBase}/__cold?reset`);
-      await sequential(probed.own, probed.url, probed.kinds[kind], n);
-      const { requests } = await (await fetch(`${probed.w.directBase}/__cold`)).json();
+    const parts = Object.fromEntries(Object.keys(probed.kinds).map((kind) => [kind, []]));
+    await interleaved(probed, n, async (kind, warmUp) => {
+      const { requests } = await (await fetch(`${probed.w.directBase}/__cold?reset`)).json();
+      if (!warmUp) parts[kind].push(...requests);
+    });
+    for (const [kind, requests] of Object.entries(parts)) {
       const mean = (part) => (1000 * requests.reduce((sum, r) => sum + (r[part] ?? 0), 0)) / requests.length;
-      const parts = { storage: mean("storage"), verification: mean("verification"), signature: mean("signature"), total: mean("total") };
-      inside[kind] = { ...parts, own: parts.total - parts.storage - parts.verification - parts.signature };
+      const split = { storage: mean("storage"), verification: mean("verification"), signature: mean("signature"), total: mean("total") };
+      inside[kind] = { ...split, own: split.total - split.storage - split.verification - split.signature };
     }
   } finally {
     await probed.close();
