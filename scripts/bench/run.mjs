@@ -499,6 +499,16 @@ const machine = {
   nproc: execFileSync("nproc", { encoding: "utf8" }).trim(),
   cpu: cpus()[0]?.model ?? "unknown",
   date: new Date().toISOString().slice(0, 10),
+  // The commit measured, "+changes" when tracked files differed from it.
+  commit: (() => {
+    try {
+      const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8" }).trim();
+      const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { cwd: root, encoding: "utf8" }).trim();
+      return dirty ? `${head}+changes` : head;
+    } catch {
+      return "unknown";
+    }
+  })(),
 };
 
 console.error(`make bench${QUICK ? " (QUICK: 1 s per point)" : ""}: ${machine.nproc} cores, ${machine.cpu}`);
@@ -559,7 +569,7 @@ summary.push(...coldLines(cold));
 
 const doc = `# Benchmarks
 
-Measured by \`make bench\`${QUICK ? " (QUICK=1: 1 s per point — not representative)" : ""} on ${machine.date}: ${machine.nproc} cores, ${machine.cpu}.
+Measured by \`make bench\`${QUICK ? " (QUICK=1: 1 s per point — not representative)" : ""} on ${machine.date} at commit ${machine.commit}: ${machine.nproc} cores, ${machine.cpu}.
 Loopback only; load generator oha 1.16 (raw latencies); ${SECONDS} s per point, taken as ${SLICES} slices of
 ${SECONDS / SLICES} s. The four m2m-edge configurations run side by side and take their slices in
 turn (token, JWKS, next configuration, …); the JS floor and the peer follow, alone. Each figure is
@@ -581,9 +591,18 @@ API as a JS worker with jose (\`scripts/bench/jose-api.mjs\`), keys warm in
 both; the "JS verify floor" (\`scripts/bench/verify-floor.mjs\`) makes only
 the one WebCrypto verification. The "secretless" rows and lines measure
 token exchange (workload identity federation) beside the secret path in one
-D1 worker, and \`private_key_jwt\` sequentially (each assertion works once,
-so each request carries a fresh one). Run-to-run noise on this machine is about
-±10 µs of CPU per request.
+D1 worker at 8 connections, then all three kinds sequentially, interleaved
+(\`private_key_jwt\`'s assertions work once, so each request carries a fresh
+one), and inside the isolate (\`scripts/bench/cold-probe.mjs\`: D1, WebCrypto
+and the worker's own work, in milliseconds of workerd's clock, averaged); the
+cost of one D1 write to a plain JS worker (\`scripts/bench/write-floor.js\`)
+sits beside them. The native verifier is timed against jsonwebtoken in
+paired half-second windows and counted in instructions under callgrind
+(\`crates/verify/benches/native.rs\`). The fresh-isolate lines start a workerd
+per sample for m2m-edge and for a cold JS floor (\`scripts/bench/cold.mjs\`,
+\`cold-floor.js\`). Run-to-run noise on this machine is about ±10 µs of CPU
+per request at 8 connections, more for the sequential figures (workerd's CPU
+is read in 10 ms ticks).
 
 ${table()}
 
