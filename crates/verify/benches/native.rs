@@ -131,7 +131,9 @@ mod native {
         for _ in 0..11 {
             let window = Duration::from_millis(500);
             let (x, y) = (rate(window, ours), rate(window, theirs));
-            (a.push(x), b.push(y), ratios.push(x / y));
+            a.push(x);
+            b.push(y);
+            ratios.push(x / y);
         }
         let (a, b, ratio) = (median(a), median(b), median(ratios));
         let backend = if cfg!(feature = "ring") { "ring" } else { "p256" };
