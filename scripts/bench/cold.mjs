@@ -21,10 +21,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { clientFor, startWorker } from "../../tests/e2e/harness.mjs";
+import { meanSplit, median } from "./stats.mjs";
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const PARTS = ["storage", "keyImport", "signature"];
 
 /** The figures of `samples` fresh isolates of each worker. */
 export async function coldStart(samples) {
@@ -65,11 +63,7 @@ export async function coldStart(samples) {
       runs.probe.push(await fresh("scripts/bench/cold-probe.mjs", true));
     }
     const summary = (xs) => ({ startup: median(xs.map((x) => x.startup)), first: median(xs.map((x) => x.first)), second: median(xs.map((x) => x.second)) });
-    const split = (xs, n) => {
-      const parts = Object.fromEntries([...PARTS, "total"].map((p) => [p, mean(xs.map((x) => x.split[n][p] ?? 0))]));
-      parts.worker = parts.total - PARTS.reduce((sum, p) => sum + parts[p], 0);
-      return parts;
-    };
+    const split = (xs, n) => meanSplit(xs.map((x) => x.split[n]));
     return {
       samples,
       floor: { ...summary(runs.floor), inside: [split(runs.floor, 0), split(runs.floor, 1)] },

@@ -19,6 +19,7 @@ import { build as esbuild } from "esbuild";
 import { EDGE_AUDIENCE, EDGE_ISSUER, clientFor, startWithEdgeApi, startWorker, workerdPids } from "../../tests/e2e/harness.mjs";
 import { script as floorScript } from "./floor.mjs";
 import { coldLines, coldStart } from "./cold.mjs";
+import { mean, meanSplit, median } from "./stats.mjs";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
 import { githubClaims, startIssuer } from "../../tests/e2e/oidc-issuer.mjs";
 
@@ -91,18 +92,17 @@ function points(series, connections) {
       s.specs.forEach(([, spec], ri) => slices[si][ri].push(slice(s.pids, { ...spec, connections, seconds: SECONDS / SLICES }))),
     );
   }
-  const median = (xs, f) => xs.map(f).sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   return series.map((s, si) =>
     s.specs.map(([request], ri) => {
       const xs = slices[si][ri];
       return {
         request,
         connections,
-        rps: median(xs, (x) => x.rps),
-        p50: median(xs, (x) => x.p50),
-        p99: median(xs, (x) => x.p99),
+        rps: median(xs.map((x) => x.rps)),
+        p50: median(xs.map((x) => x.p50)),
+        p99: median(xs.map((x) => x.p99)),
         errors: xs.reduce((n, x) => n + x.errors, 0),
-        cpuMsPer1k: median(xs, (x) => x.cpuMsPer1k),
+        cpuMsPer1k: median(xs.map((x) => x.cpuMsPer1k)),
       };
     }),
   );
@@ -111,6 +111,11 @@ function points(series, connections) {
 // ------------------------------------------------------------ targets ----
 
 const rows = [];
+// The rate limiters run and count every token request, as in production
+// (where Cloudflare always sets CF-Connecting-IP), with limits high enough
+// never to trip.
+const never = { simple: { limit: 1e9, period: 60 } };
+const NEVER_TRIPPED = { TOKEN_RATE_LIMIT: never, ADMIN_RATE_LIMIT: never, AUTH_FAILURE_RATE_LIMIT: never };
 const basic = (id, secret) => `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}`;
 const tokenForm = { "content-type": "application/x-www-form-urlencoded" };
 
@@ -123,12 +128,7 @@ async function benchWorkers() {
       for (const keyMode of ["byok", "managed"]) {
         const before = new Set(workerdPids());
         const bindings = { STORAGE: storage, ...(keyMode === "managed" ? { SIGNING_KEYS: undefined } : {}) };
-        // The rate limiters run and count every token request, as in
-        // production (where Cloudflare always sets CF-Connecting-IP), with
-        // limits high enough never to trip.
-        const never = { simple: { limit: 1e9, period: 60 } };
-        const ratelimits = { TOKEN_RATE_LIMIT: never, ADMIN_RATE_LIMIT: never, AUTH_FAILURE_RATE_LIMIT: never };
-        const w = await startWorker({ bindings, direct: true, ratelimits });
+        const w = await startWorker({ bindings, direct: true, ratelimits: NEVER_TRIPPED });
         running.push(w);
         const own = workerdPids().filter((pid) => !before.has(pid));
         if (own.length === 0) throw new Error(`no workerd process found for ${storage}/${keyMode}`);
@@ -161,9 +161,7 @@ async function benchWorkers() {
  */
 async function secretlessWorker(script) {
   const before = new Set(workerdPids());
-  const never = { simple: { limit: 1e9, period: 60 } };
-  const ratelimits = { TOKEN_RATE_LIMIT: never, ADMIN_RATE_LIMIT: never, AUTH_FAILURE_RATE_LIMIT: never };
-  const w = await startWorker({ bindings: { STORAGE: "d1" }, direct: true, ratelimits, script });
+  const w = await startWorker({ bindings: { STORAGE: "d1" }, direct: true, ratelimits: NEVER_TRIPPED, script });
   const issuer = await startIssuer();
   const own = workerdPids().filter((pid) => !before.has(pid));
   const api = clientFor(w);
@@ -271,8 +269,6 @@ async function interleaved(worker, n, after = async () => {}) {
       figures[kind].cpus.push(r.cpu);
     }
   }
-  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
   return Object.fromEntries(Object.entries(figures).map(([kind, f]) => [kind, { p50: median(f.p50s), cpu: mean(f.cpus) }]));
 }
 
@@ -308,11 +304,7 @@ async function benchSecretless() {
       const { requests } = await (await fetch(`${probed.w.directBase}/__cold?reset`)).json();
       if (!warmUp) parts[kind].push(...requests);
     });
-    for (const [kind, requests] of Object.entries(parts)) {
-      const mean = (part) => (1000 * requests.reduce((sum, r) => sum + (r[part] ?? 0), 0)) / requests.length;
-      const split = { storage: mean("storage"), verification: mean("verification"), signature: mean("signature"), total: mean("total") };
-      inside[kind] = { ...split, own: split.total - split.storage - split.verification - split.signature };
-    }
+    for (const [kind, requests] of Object.entries(parts)) inside[kind] = meanSplit(requests);
   } finally {
     await probed.close();
   }
@@ -552,13 +544,13 @@ summary.push(
 );
 {
   const { sequential: q, inside, writeFloor, n } = secretless;
-  const us = (x) => x.toFixed(0);
+  const us = (ms) => (1000 * ms).toFixed(0);
   summary.push(
     `- sequentially, D1, ${n} requests each: secret p50 ${f2(q.secret.p50)} ms and ${f1(q.secret.cpu)} µs server CPU per token; federated ${f2(q.federated.p50)} ms, ${f1(q.federated.cpu)} µs (${f2(q.federated.cpu / q.secret.cpu)}×); private_key_jwt (a fresh assertion each) ${f2(q.privateKeyJwt.p50)} ms, ${f1(q.privateKeyJwt.cpu)} µs (${f2(q.privateKeyJwt.cpu / q.secret.cpu)}×). One D1 write costs a plain JS worker here ${f1(writeFloor.write - writeFloor.trivial)} µs of server CPU (write-floor.js: POST with one INSERT against its GET), private_key_jwt makes one per request (the assertion's jti)`,
   );
-  const split = (x) => `D1 ${us(x.storage)}, WebCrypto verify ${us(x.verification)}, sign ${us(x.signature)}, the worker's own work ${us(x.own)}; in all ${us(x.total)}`;
+  const split = (x) => `D1 ${us(x.storage)}, WebCrypto verify ${us(x.verification)}, sign ${us(x.signature)}, the worker's own work ${us(x.worker)}; in all ${us(x.total)}`;
   summary.push(
-    `- inside the isolate (cold-probe.mjs, means over ${n} sequential requests, µs): secret ${split(inside.secret)}; federated ${split(inside.federated)}; private_key_jwt ${split(inside.privateKeyJwt)}. The worker's own work: federated ${f2(inside.federated.own / inside.secret.own)}× the secret path's, private_key_jwt ${f2(inside.privateKeyJwt.own / inside.secret.own)}×; with the verification it must make, ${f2((inside.federated.own + inside.federated.verification) / inside.secret.own)}× and ${f2((inside.privateKeyJwt.own + inside.privateKeyJwt.verification) / inside.secret.own)}×`,
+    `- inside the isolate (cold-probe.mjs, means over ${n} sequential requests, µs): secret ${split(inside.secret)}; federated ${split(inside.federated)}; private_key_jwt ${split(inside.privateKeyJwt)}. The worker's own work: federated ${f2(inside.federated.worker / inside.secret.worker)}× the secret path's, private_key_jwt ${f2(inside.privateKeyJwt.worker / inside.secret.worker)}×; with the verification it must make, ${f2((inside.federated.worker + inside.federated.verification) / inside.secret.worker)}× and ${f2((inside.privateKeyJwt.worker + inside.privateKeyJwt.verification) / inside.secret.worker)}×`,
   );
 }
 summary.push(
