@@ -215,7 +215,8 @@ thread_local! {
     /// goes stale: a rotated or removed key is simply not asked for again.
     /// The keys come from clients' registered sets and trusted issuers'
     /// fetched ones (at most 32 each), never from a request.
-    static VERIFICATION_KEYS: RefCell<HashMap<String, CryptoKey>> = RefCell::new(HashMap::new());
+    /// Each with the parameters `verify` takes for it, built once too.
+    static VERIFICATION_KEYS: RefCell<HashMap<String, (CryptoKey, Object)>> = RefCell::new(HashMap::new());
 }
 
 /// A public key as the JWK WebCrypto imports, and the import parameters
@@ -233,7 +234,8 @@ fn text_object(pairs: &[(&str, &str)]) -> Option<Object> {
 }
 
 /// Whether `signature` over `input` verifies with `key` under `algorithm`
-/// (with `verify_params` beside `name`); the key imported once per isolate.
+/// (with `verify_params` beside `name`); the key imported, and those
+/// parameters built, once per isolate.
 async fn verify_with(
     key: PublicJwk<'_>,
     algorithm: &str,
@@ -249,24 +251,24 @@ async fn verify_with(
     let verified = async {
         let subtle = subtle().ok()?;
         let cache_key = key.fields.iter().map(|(_, v)| *v).collect::<Vec<_>>().join(" ");
-        let public = match VERIFICATION_KEYS.with(|keys| keys.borrow().get(&cache_key).cloned()) {
-            Some(public) => public,
+        let (public, params) = match VERIFICATION_KEYS.with(|keys| keys.borrow().get(&cache_key).cloned()) {
+            Some(held) => held,
             None => {
                 let (jwk, import) = (text_object(&key.fields)?, named(key.import)?);
                 let usages = Array::of1(&JsValue::from_str("verify"));
                 let promise = subtle.import_key_with_object("jwk", &jwk, &import, false, &usages).ok()?;
                 let public: CryptoKey = JsFuture::from(promise).await.ok()?.unchecked_into();
+                let held = (public, named(verify_params)?);
                 VERIFICATION_KEYS.with(|keys| {
                     let mut keys = keys.borrow_mut();
                     if keys.len() >= MAX_VERIFICATION_KEYS {
                         keys.clear();
                     }
-                    keys.insert(cache_key, public.clone());
+                    keys.insert(cache_key, held.clone());
                 });
-                public
+                held
             }
         };
-        let params = named(verify_params)?;
         let promise = subtle.verify_with_object_and_u8_array_and_u8_array(&params, &public, signature, input).ok()?;
         JsFuture::from(promise).await.ok()?.as_bool()
     };
