@@ -36,6 +36,12 @@ pub struct Expected<'a> {
     /// names only this server, and it is the one URL that takes client
     /// assertions here.
     pub token_endpoint: &'a str,
+    /// The URL of the endpoint the assertion was presented at — the token,
+    /// revocation or introspection endpoint (RFC 7009 §2.1 and RFC 7662
+    /// §2.1 authenticate clients as the token endpoint does): accepted
+    /// like the token endpoint, since Authlib's client puts the URL it
+    /// calls there.
+    pub called: &'a str,
     /// Unix seconds.
     pub now: i64,
     /// The longest validity accepted: `exp` − `iat` (or − now), seconds.
@@ -99,8 +105,10 @@ fn audience(claims: &Map<String, Value>, typed: bool, expected: &Expected<'_>) -
     };
     match sole {
         Some(aud) if aud == expected.issuer => Ok(()),
-        Some(aud) if aud == expected.token_endpoint && typed => Err(Refusal::TypedAudience),
-        Some(aud) if aud == expected.token_endpoint => Ok(()),
+        Some(aud) if aud == expected.token_endpoint || aud == expected.called => match typed {
+            true => Err(Refusal::TypedAudience),
+            false => Ok(()),
+        },
         _ => Err(Refusal::Audience),
     }
 }
@@ -162,7 +170,7 @@ mod tests {
     const AUD: [&str; 2] = ["https://auth.example.com", "https://auth.example.com/oauth2/token"];
 
     fn expected() -> Expected<'static> {
-        Expected { issuer: AUD[0], token_endpoint: AUD[1], now: NOW, max_lifetime: 300 }
+        Expected { issuer: AUD[0], token_endpoint: AUD[1], called: AUD[1], now: NOW, max_lifetime: 300 }
     }
 
     fn good() -> Value {

@@ -18,6 +18,8 @@
 //! - [`keys`] — key rotation policy, sealing, the managed key set, the
 //!   per-isolate key cache.
 //! - [`audit`] — the audit trail's events and its storage port.
+//! - [`revocation`] — tokens revoked by `jti`, not-before times per client
+//!   and project, and their storage port.
 //! - [`store`] — the whole store, its rows and the isolate read cache.
 //! - [`limits`] — rate limits per source address and failed authentications per client.
 //! - [`config`] — settings from vars and secrets.
@@ -63,6 +65,7 @@ pub mod ports;
 pub mod project;
 pub mod refusal;
 pub mod resource;
+pub mod revocation;
 pub mod store;
 pub mod time;
 pub mod validate;

@@ -13,6 +13,7 @@ use m2m_edge_core::keys::{KeyStore, ManagedKey, StoredKeys};
 use m2m_edge_core::ports::{StoreError, Write};
 use m2m_edge_core::project::{Project, ProjectId, ProjectPage, ProjectStore};
 use m2m_edge_core::resource::{ApiResource, ResourceId, ResourceStore, MAX_RESOURCES};
+use m2m_edge_core::revocation::{Holder, Issued, RevocationStore, Revoked, Standing, NOT_BEFORE_LIFETIME};
 use m2m_edge_core::store::page_by_id;
 use m2m_edge_core::store::row::{ClientRow, ResourceRow};
 
@@ -35,6 +36,10 @@ struct State {
     federation_failures: RefCell<BTreeMap<String, Vec<CredentialFailures>>>,
     /// Used assertion keys and when each may be forgotten.
     used_assertions: RefCell<BTreeMap<String, i64>>,
+    /// Revoked tokens by (`jti`, project or "" for any) and their expiry.
+    revoked: RefCell<BTreeMap<(String, String), i64>>,
+    /// Not-before times by holder key.
+    not_before: RefCell<BTreeMap<String, i64>>,
     /// The key set as JSON text, as D1 and KV keep it.
     keys: RefCell<Option<(i64, String)>>,
     /// When set, every operation fails like an unreachable backend.
@@ -220,6 +225,53 @@ impl ReplayStore for MemoryStore {
         let count = used.len();
         used.retain(|_, expires_at| *expires_at >= before);
         Ok((count - used.len()) as u64)
+    }
+}
+
+impl RevocationStore for MemoryStore {
+    async fn revoke(&self, revoked: &Revoked) -> Result<(), StoreError> {
+        self.check()?;
+        let key = (revoked.jti.clone(), revoked.project_id.clone().unwrap_or_default());
+        let mut entries = self.0.revoked.borrow_mut();
+        let expires_at = entries.entry(key).or_insert(revoked.expires_at);
+        *expires_at = (*expires_at).max(revoked.expires_at);
+        Ok(())
+    }
+    async fn set_not_before(&self, holder: Holder<'_>, not_before: i64) -> Result<(), StoreError> {
+        self.check()?;
+        let mut times = self.0.not_before.borrow_mut();
+        let time = times.entry(holder.key()).or_insert(not_before);
+        *time = (*time).max(not_before);
+        Ok(())
+    }
+    async fn standing(&self, token: &Issued<'_>) -> Result<Standing, StoreError> {
+        self.check()?;
+        let entries = self.0.revoked.borrow();
+        let revoked = ["", token.project_id.unwrap_or_default()]
+            .iter()
+            .any(|project| entries.contains_key(&(token.jti.to_string(), project.to_string())));
+        let times = self.0.not_before.borrow();
+        let mut holders = vec![Holder::Client(token.client_id)];
+        holders.extend(token.project_id.map(Holder::Project));
+        let not_before = holders.iter().filter_map(|h| times.get(&h.key()).copied()).max();
+        Ok(Standing { revoked, not_before })
+    }
+    async fn prune_revocations(&self, now: i64) -> Result<u64, StoreError> {
+        self.check()?;
+        let mut entries = self.0.revoked.borrow_mut();
+        let mut times = self.0.not_before.borrow_mut();
+        let before = entries.len() + times.len();
+        entries.retain(|_, expires_at| *expires_at >= now);
+        times.retain(|_, not_before| *not_before + NOT_BEFORE_LIFETIME >= now);
+        Ok((before - entries.len() - times.len()) as u64)
+    }
+}
+
+impl MemoryStore {
+    /// How many revocation entries are kept (revoked `jti`s and not-before
+    /// times): what a day of revocations leaves behind.
+    pub fn revocation_entries(&self) -> usize {
+        self.0.revoked.borrow().len() + self.0.not_before.borrow().len()
     }
 }
 

@@ -33,6 +33,7 @@ use m2m_edge_core::keys::{KeyStore, ManagedKey, StoredKeys};
 use m2m_edge_core::ports::{StoreError, Write};
 use m2m_edge_core::project::{Project, ProjectId, ProjectPage, ProjectStore};
 use m2m_edge_core::resource::{ApiResource, ResourceId, ResourceStore, MAX_RESOURCES};
+use m2m_edge_core::revocation::{Holder, Issued, RevocationStore, Revoked, Standing, NOT_BEFORE_LIFETIME};
 use m2m_edge_core::store::page_by_id;
 use m2m_edge_core::store::row::{ClientRow, ResourceRow};
 
@@ -300,6 +301,17 @@ const AUDIT_PAGE: &str = "SELECT id, at, actor, project_id, action, target, chan
      WHERE id > ?1 AND (?3 IS NULL OR project_id = ?3) AND (?4 IS NULL OR at >= ?4) ORDER BY id LIMIT ?2";
 const USED_INSERT: &str = "INSERT INTO used_assertions (key, expires_at) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING";
 const USED_PRUNE: &str = "DELETE FROM used_assertions WHERE expires_at < ?1";
+const REVOKE: &str = "INSERT INTO revoked_tokens (jti, project_id, expires_at) VALUES (?1, ?2, ?3) \
+     ON CONFLICT (jti, project_id) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)";
+const NOT_BEFORE: &str = "INSERT INTO token_not_before (holder, not_before) VALUES (?1, ?2) \
+     ON CONFLICT (holder) DO UPDATE SET not_before = max(not_before, excluded.not_before)";
+/// ?2 is the token's project or '' (a project's revocation never reaches a
+/// token of no project); ?4 its project holder key or ''.
+const STANDING: &str =
+    "SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = ?1 AND project_id IN ('', ?2)) AS revoked, \
+     (SELECT max(not_before) FROM token_not_before WHERE holder IN (?3, ?4)) AS not_before";
+const REVOKED_PRUNE: &str = "DELETE FROM revoked_tokens WHERE expires_at < ?1";
+const NOT_BEFORE_PRUNE: &str = "DELETE FROM token_not_before WHERE not_before < ?1";
 const ISSUERS_LOAD: &str = "SELECT version, issuers AS items FROM trusted_issuers WHERE id = 1";
 // Version 0 means "no row yet": the first writer inserts, later ones lose.
 const ISSUERS_INSERT: &str =
@@ -541,6 +553,36 @@ impl ReplayStore for D1Store {
     }
     async fn prune_used(&self, before: i64) -> Result<u64, StoreError> {
         Ok(self.changes(USED_PRUNE, &[int(before)]).await? as u64)
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct StandingRow {
+    revoked: i64,
+    not_before: Option<i64>,
+}
+
+/// Each write only widens (the later expiry, the later time), in one statement.
+impl RevocationStore for D1Store {
+    async fn revoke(&self, revoked: &Revoked) -> Result<(), StoreError> {
+        let project = revoked.project_id.as_deref().unwrap_or_default();
+        self.changes(REVOKE, &[text(&revoked.jti), text(project), int(revoked.expires_at)]).await.map(|_| ())
+    }
+    async fn set_not_before(&self, holder: Holder<'_>, not_before: i64) -> Result<(), StoreError> {
+        self.changes(NOT_BEFORE, &[text(&holder.key()), int(not_before)]).await.map(|_| ())
+    }
+    async fn standing(&self, token: &Issued<'_>) -> Result<Standing, StoreError> {
+        let project = token.project_id.unwrap_or_default();
+        let project_holder = token.project_id.map(|p| Holder::Project(p).key()).unwrap_or_default();
+        let values =
+            [text(token.jti), text(project), text(&Holder::Client(token.client_id).key()), text(&project_holder)];
+        let row: Option<StandingRow> = self.first(STANDING, &values).await?;
+        Ok(row.map(|r| Standing { revoked: r.revoked != 0, not_before: r.not_before }).unwrap_or_default())
+    }
+    async fn prune_revocations(&self, now: i64) -> Result<u64, StoreError> {
+        let tokens = self.changes(REVOKED_PRUNE, &[int(now)]).await?;
+        let times = self.changes(NOT_BEFORE_PRUNE, &[int(now - NOT_BEFORE_LIFETIME)]).await?;
+        Ok((tokens + times) as u64)
     }
 }
 

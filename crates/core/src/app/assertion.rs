@@ -21,6 +21,7 @@ use crate::refusal::Refusal;
 pub async fn authenticate<R: Runtime>(
     assertion: &ClientAssertion,
     issuer: &str,
+    called: &str,
     address: Option<&str>,
     p: &Ports<'_, R>,
 ) -> Result<ClientRecord, OAuthError> {
@@ -33,14 +34,20 @@ pub async fn authenticate<R: Runtime>(
     let Some(id) = named.as_deref().and_then(ClientId::parse) else {
         return Err(OAuthError::invalid_client());
     };
-    attempt("private_key_jwt", &id, address, p, || verify(&assertion.jwt, &id, issuer, p))
+    attempt("private_key_jwt", &id, address, p, || verify(&assertion.jwt, &id, issuer, called, p))
         .await
         .map_err(|refusal| answer(refusal, OAuthError::invalid_client))
 }
 
 /// The client `id`, if `jwt` is a valid, unused assertion it signed with
-/// one of its keys.
-async fn verify<R: Runtime>(jwt: &str, id: &ClientId, issuer: &str, p: &Ports<'_, R>) -> Result<ClientRecord, Refusal> {
+/// one of its keys, presented at the endpoint `called` (a path).
+async fn verify<R: Runtime>(
+    jwt: &str,
+    id: &ClientId,
+    issuer: &str,
+    called: &str,
+    p: &Ports<'_, R>,
+) -> Result<ClientRecord, Refusal> {
     // ES256 or RS256, whichever the header says; the key it names must be
     // of that algorithm (checked below): the key decides, not the token.
     let jws = match parse_jws(jwt, Typing::NotAccessToken, Algorithm::Es256) {
@@ -63,9 +70,10 @@ async fn verify<R: Runtime>(jwt: &str, id: &ClientId, issuer: &str, p: &Ports<'_
     if key.algorithm() != jws.algorithm || !super::signature::verifies(p.crypto, key, &jws).await {
         return Err(Rejection::Signature.into());
     }
-    let token_endpoint = endpoint(issuer, TOKEN_PATH);
+    let (token_endpoint, called) = (endpoint(issuer, TOKEN_PATH), endpoint(issuer, called));
     let max_lifetime = i64::from(p.config.assertion_max_lifetime);
-    let expected = Expected { issuer, token_endpoint: &token_endpoint, now: p.clock.now(), max_lifetime };
+    let expected =
+        Expected { issuer, token_endpoint: &token_endpoint, called: &called, now: p.clock.now(), max_lifetime };
     let checked = check(jws.typ.as_deref(), &claims, &expected)?;
     // Last, so only an assertion that passed everything uses up its jti.
     let key = replay_key(record.id.as_str(), &checked.jti);

@@ -6,7 +6,9 @@ mod admin;
 mod assertion;
 mod attempt;
 mod federation;
+mod own_token;
 pub mod render;
+mod revocation;
 mod signature;
 mod token;
 mod wellknown;
@@ -24,7 +26,7 @@ use crate::jose::IssuingKey;
 use crate::keys::sealed::KeyCrypto;
 use crate::keys::KeyError;
 use crate::limits::{self, Limit, Limits, RateLimiter};
-use crate::oauth::metadata::{JWKS_PATH, OPENAPI_PATH, TOKEN_PATH};
+use crate::oauth::metadata::{INTROSPECTION_PATH, JWKS_PATH, OPENAPI_PATH, REVOCATION_PATH, TOKEN_PATH};
 use crate::oauth::OAuthError;
 use crate::ports::{Clock, Logger, Random};
 use crate::store::Store;
@@ -85,14 +87,15 @@ pub struct Effects {
 pub const DISCOVERY_PATHS: [&str; 2] = ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"];
 
 /// The per-source limit `req` counts against, and its key
-/// ([`limits::source`]): every request to the token endpoint and to the
+/// ([`limits::source`]): every request to the token, revocation and
+/// introspection endpoints (one count: each authenticates a client) and to the
 /// admin API — the admin API's counted before its key is checked, so the
 /// limit also bounds guessing the key. A Worker may ask the limiter while
 /// it reads the body; [`handle`] then takes that answer (README, "Rate
 /// limits").
 pub fn address_limit(req: &Request) -> Option<(Limit, String)> {
     let limit = match req.path.as_str() {
-        TOKEN_PATH => Limit::TokenByAddress,
+        TOKEN_PATH | REVOCATION_PATH | INTROSPECTION_PATH => Limit::TokenByAddress,
         p if is_admin(p) => Limit::AdminByAddress,
         _ => return None,
     };
@@ -112,7 +115,9 @@ pub async fn handle<R: Runtime>(req: &Request, ports: &Ports<'_, R>) -> (Respons
     }
     let (response, effects) = match (req.method, req.path.as_str()) {
         (Method::Post, TOKEN_PATH) => (apart(token::handle(req, ports)).await, Effects::default()),
-        (_, TOKEN_PATH) => (method_not_allowed("POST"), Effects::default()),
+        (Method::Post, REVOCATION_PATH) => (apart(revocation::revoke(req, ports)).await, Effects::default()),
+        (Method::Post, INTROSPECTION_PATH) => (apart(revocation::introspect(req, ports)).await, Effects::default()),
+        (_, TOKEN_PATH | REVOCATION_PATH | INTROSPECTION_PATH) => (method_not_allowed("POST"), Effects::default()),
         (Method::Get | Method::Head, JWKS_PATH) => (wellknown::jwks(ports), Effects::default()),
         (Method::Get | Method::Head, p) if DISCOVERY_PATHS.contains(&p) => {
             (apart(wellknown::metadata(req, ports)).await, Effects::default())

@@ -17,6 +17,7 @@ use crate::jose::{jws, IssuingKey};
 use crate::limits;
 use crate::oauth::claims::{AccessTokenClaims, Actor, CustomClaims};
 use crate::oauth::client_auth::{self, Credentials, Presented};
+use crate::oauth::metadata::TOKEN_PATH;
 use crate::oauth::negotiate::negotiate;
 use crate::oauth::params::{TokenParams, CLIENT_CREDENTIALS, JWT_BEARER, TOKEN_EXCHANGE};
 use crate::oauth::{ErrorCode, OAuthError};
@@ -72,7 +73,7 @@ async fn issue<R: Runtime>(req: &Request, p: &Ports<'_, R>, issuer: &str) -> Res
     let (client, actor) = match params.grant_type.as_deref() {
         None => return Err(OAuthError::invalid_request("missing grant_type")),
         Some(CLIENT_CREDENTIALS) => {
-            client_authentication(req.header(Header::Authorization), &params, issuer, address, p).await?
+            client_authentication(req.header(Header::Authorization), &params, issuer, TOKEN_PATH, address, p).await?
         }
         Some(grant @ (TOKEN_EXCHANGE | JWT_BEARER)) => {
             let jwt = platform_token(grant, &params)?;
@@ -192,21 +193,24 @@ async fn platform_client<R: Runtime>(
     if authorization.is_some() {
         credentials.client_id = None;
     }
-    let (client, _) = client_authentication(authorization, &credentials, issuer, address, p).await?;
+    let (client, _) = client_authentication(authorization, &credentials, issuer, TOKEN_PATH, address, p).await?;
     match &params.client_id {
         Some(id) if id != client.id.as_str() => Err(OAuthError::invalid_client()),
         _ => Ok(client.id.as_str().to_string()),
     }
 }
 
-/// The client a request authenticates (RFC 6749 §2.3): a secret, its own
-/// `private_key_jwt` assertion, or a platform's token as its assertion
-/// (RFC 7523 §2.2 with workload identity federation, the client named by
-/// `client_id`, Azure's shape) — then with who acted for it.
-async fn client_authentication<R: Runtime>(
+/// The client a request to the endpoint at `called` (a path) authenticates
+/// (RFC 6749 §2.3): a secret, its own `private_key_jwt` assertion, or a
+/// platform's token as its assertion (RFC 7523 §2.2 with workload identity
+/// federation, the client named by `client_id`, Azure's shape) — then with
+/// who acted for it. Revocation and introspection authenticate the same
+/// way (RFC 7009 §2.1, RFC 7662 §2.1).
+pub(super) async fn client_authentication<R: Runtime>(
     authorization: Option<&str>,
     params: &TokenParams,
     issuer: &str,
+    called: &str,
     address: Option<&str>,
     p: &Ports<'_, R>,
 ) -> Result<(ClientRecord, Option<Actor>), OAuthError> {
@@ -217,7 +221,7 @@ async fn client_authentication<R: Runtime>(
             let (client, actor) = federated(&a.jwt, id, issuer, address, ErrorCode::InvalidClient, p).await?;
             Ok((client, Some(actor)))
         }
-        Presented::Assertion(a) => Ok((super::assertion::authenticate(&a, issuer, address, p).await?, None)),
+        Presented::Assertion(a) => Ok((super::assertion::authenticate(&a, issuer, called, address, p).await?, None)),
     }
 }
 

@@ -17,6 +17,9 @@ pub enum ErrorCode {
     /// "The provided authorization grant ... is invalid, expired, revoked"
     /// (RFC 6749 §5.2): a JWT bearer grant (RFC 7523 §3.1) that fails.
     InvalidGrant,
+    /// "The authenticated client is not authorized to use this
+    /// authorization grant type": here, a client not granted introspection.
+    UnauthorizedClient,
     /// "The authorization grant type is not supported by the authorization server."
     UnsupportedGrantType,
     /// "The requested scope is invalid, unknown, malformed, or exceeds the
@@ -39,6 +42,7 @@ impl ErrorCode {
             ErrorCode::InvalidRequest => "invalid_request",
             ErrorCode::InvalidClient => "invalid_client",
             ErrorCode::InvalidGrant => "invalid_grant",
+            ErrorCode::UnauthorizedClient => "unauthorized_client",
             ErrorCode::UnsupportedGrantType => "unsupported_grant_type",
             ErrorCode::InvalidScope => "invalid_scope",
             ErrorCode::InvalidTarget => "invalid_target",

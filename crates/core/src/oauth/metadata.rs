@@ -7,6 +7,10 @@ use super::params::GRANT_TYPES;
 
 /// The token endpoint.
 pub const TOKEN_PATH: &str = "/oauth2/token";
+/// The revocation endpoint (RFC 7009 §2).
+pub const REVOCATION_PATH: &str = "/oauth2/revoke";
+/// The introspection endpoint (RFC 7662 §2).
+pub const INTROSPECTION_PATH: &str = "/oauth2/introspect";
 /// The JWKS (RFC 7517 §5).
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 
@@ -28,6 +32,12 @@ pub fn endpoint(issuer: &str, path: &str) -> String {
     format!("{}{path}", issuer.trim_end_matches('/'))
 }
 
+/// How clients authenticate at the token, revocation and introspection
+/// endpoints (RFC 6749 §2.3, RFC 7523 §2.2).
+const AUTH_METHODS: [&str; 3] = ["client_secret_basic", "client_secret_post", "private_key_jwt"];
+/// The algorithms a `private_key_jwt` assertion may be signed with.
+const ASSERTION_ALGS: [&str; 2] = ["ES256", "RS256"];
+
 /// The metadata document for `issuer`.
 pub fn document(issuer: &str) -> Value {
     json!({
@@ -37,9 +47,17 @@ pub fn document(issuer: &str) -> Value {
         // RFC 8693 token exchange and the RFC 7523 JWT bearer grant take a
         // trusted platform's identity token instead of a client secret.
         "grant_types_supported": GRANT_TYPES,
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "token_endpoint_auth_methods_supported": AUTH_METHODS,
         // RFC 8414 §2: the algorithms private_key_jwt assertions may use.
-        "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256"],
+        "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
+        // RFC 8414 §2: revocation (RFC 7009) and introspection (RFC 7662)
+        // authenticate clients exactly as the token endpoint does.
+        "revocation_endpoint": endpoint(issuer, REVOCATION_PATH),
+        "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+        "revocation_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
+        "introspection_endpoint": endpoint(issuer, INTROSPECTION_PATH),
+        "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
+        "introspection_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
         // RFC 8414 §2: REQUIRED, "an empty array" is not excluded; this
         // server has no authorization endpoint, so it supports no response type.
         "response_types_supported": [],

@@ -48,11 +48,17 @@ pub struct TokenParams {
     pub requested_token_type: Option<String>,
     /// `actor_token` (RFC 8693 §2.1): not supported, refused when sent.
     pub actor_token: Option<String>,
+    /// `token`: the token to revoke (RFC 7009 §2.1) or introspect (RFC 7662
+    /// §2.1); those requests authenticate their client as a token request
+    /// does, so the same parameters are read for them.
+    pub token: Option<String>,
+    /// `token_type_hint` (RFC 7009 §2.1, RFC 7662 §2.1).
+    pub token_type_hint: Option<String>,
 }
 
 /// The single-valued parameters. RFC 6749 §3.2: "Request and response
 /// parameters MUST NOT be included more than once."
-const SINGLE: [&str; 11] = [
+const SINGLE: [&str; 13] = [
     "grant_type",
     "client_id",
     "client_secret",
@@ -64,6 +70,8 @@ const SINGLE: [&str; 11] = [
     "subject_token_type",
     "requested_token_type",
     "actor_token",
+    "token",
+    "token_type_hint",
 ];
 
 impl TokenParams {
@@ -80,6 +88,8 @@ impl TokenParams {
             "subject_token_type" => &mut self.subject_token_type,
             "requested_token_type" => &mut self.requested_token_type,
             "actor_token" => &mut self.actor_token,
+            "token" => &mut self.token,
+            "token_type_hint" => &mut self.token_type_hint,
             "resource" => {
                 push_nonempty(&mut self.resource, value);
                 return Ok(());

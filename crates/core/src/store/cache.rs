@@ -36,6 +36,7 @@ use crate::keys::{KeyStore, ManagedKey, StoredKeys};
 use crate::ports::{StoreError, Write};
 use crate::project::{Project, ProjectId, ProjectPage, ProjectStore};
 use crate::resource::{ApiResource, ResourceId, ResourceStore};
+use crate::revocation::{Holder, Issued, RevocationStore, Revoked, Standing};
 
 /// Entries kept before the cache starts over (bounds memory under a flood of ids).
 const MAX_ENTRIES: usize = 10_000;
@@ -248,6 +249,22 @@ impl<S: ReplayStore> ReplayStore for CachedStore<S> {
     }
     async fn prune_used(&self, before: i64) -> Result<u64, StoreError> {
         self.inner.prune_used(before).await
+    }
+}
+
+/// Never cached: a revocation is seen by the next request.
+impl<S: RevocationStore> RevocationStore for CachedStore<S> {
+    async fn revoke(&self, revoked: &Revoked) -> Result<(), StoreError> {
+        self.inner.revoke(revoked).await
+    }
+    async fn set_not_before(&self, holder: Holder<'_>, not_before: i64) -> Result<(), StoreError> {
+        self.inner.set_not_before(holder, not_before).await
+    }
+    async fn standing(&self, token: &Issued<'_>) -> Result<Standing, StoreError> {
+        self.inner.standing(token).await
+    }
+    async fn prune_revocations(&self, now: i64) -> Result<u64, StoreError> {
+        self.inner.prune_revocations(now).await
     }
 }
 

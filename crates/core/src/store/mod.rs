@@ -17,10 +17,19 @@ use crate::keys::KeyStore;
 use crate::ports::StoreError;
 use crate::project::ProjectStore;
 use crate::resource::ResourceStore;
+use crate::revocation::RevocationStore;
 
 /// Everything the app needs from storage.
 pub trait Store:
-    ClientStore + ResourceStore + KeyStore + ProjectStore + AuditStore + ReplayStore + IssuerStore + FederationFailureStore
+    ClientStore
+    + ResourceStore
+    + KeyStore
+    + ProjectStore
+    + AuditStore
+    + ReplayStore
+    + IssuerStore
+    + FederationFailureStore
+    + RevocationStore
 {
 }
 
@@ -33,6 +42,7 @@ impl<T> Store for T where
         + ReplayStore
         + IssuerStore
         + FederationFailureStore
+        + RevocationStore
 {
 }
 
@@ -49,9 +59,10 @@ pub fn page_by_id<T>(mut items: Vec<T>, limit: usize, id: impl Fn(&T) -> &str) -
 /// What the Cron Trigger prunes from storage: audit events past
 /// `retention_secs` (and failure counts past their own bound), and used
 /// assertion ids whose assertions have expired (they can no longer be
-/// replayed). Idempotent: concurrent runs are harmless.
+/// replayed), and revocations whose tokens have all expired. Idempotent: concurrent runs are harmless.
 pub async fn prune<S: Store>(store: &S, retention_secs: i64, now: i64) -> Result<(), StoreError> {
     crate::audit::prune_expired(store, retention_secs, now).await?;
     store.prune_used(now).await?;
+    store.prune_revocations(now).await?;
     Ok(())
 }

@@ -34,11 +34,14 @@ pub(super) async fn record<R: Runtime>(
     let target = path_target
         .map(str::to_string)
         .or_else(|| {
-            answered.get("client_id").or_else(|| answered.get("id")).and_then(Value::as_str).map(str::to_string)
+            let named = answered.get("client_id").or_else(|| answered.get("id")).or_else(|| answered.get("jti"));
+            named.and_then(Value::as_str).map(str::to_string)
         })
         .unwrap_or_default();
     let project_id = match action.split('.').next() {
-        Some("client") => answered.get("project_id").and_then(Value::as_str).map(str::to_string).or(client_project),
+        Some("client" | "token") => {
+            answered.get("project_id").and_then(Value::as_str).map(str::to_string).or(client_project)
+        }
         Some("project") => Some(target.clone()),
         _ => None,
     };

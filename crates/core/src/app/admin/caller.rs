@@ -6,21 +6,16 @@
 //! again from storage on every request: deactivating or deleting an admin
 //! client stops its tokens at once (on D1; within KV's propagation on KV).
 
-use m2m_edge_verify::claims::{check, Expected};
-use m2m_edge_verify::{in_range, jwks, token, Rejection, Requirements, VerifiedToken};
+use m2m_edge_verify::{Rejection, VerifiedToken};
 
 use super::AdminError;
+use crate::app::own_token::{self, Audience, Unaccepted};
 use crate::app::{Ports, Runtime};
 use crate::client::{ClientId, ClientRecord, ClientStore, SecretHash, Status};
 use crate::config::{AdminKey, MIN_ADMIN_KEY_CHARS};
 use crate::http::{Header, Request};
-use crate::keys::sealed::KeyCrypto;
 use crate::oauth::metadata::admin_audience;
 use crate::project::ProjectId;
-
-/// Clock difference tolerated in admin tokens' times, seconds (the
-/// verifier's default).
-const LEEWAY_SECS: i64 = 30;
 
 /// The admin API's scopes: a fixed set, each route needing one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,11 +44,17 @@ pub enum AdminScope {
     FederationRead,
     /// Trust, change, remove issuers.
     FederationWrite,
+    /// Revoke tokens: one by its `jti`, or everything a client or project
+    /// was issued until now.
+    TokensRevoke,
+    /// Not for the admin API: lets a client (a resource server) call the
+    /// introspection endpoint (RFC 7662), for the tokens of its project.
+    TokensIntrospect,
 }
 
 impl AdminScope {
     /// Every admin scope.
-    pub const ALL: [AdminScope; 12] = [
+    pub const ALL: [AdminScope; 14] = [
         AdminScope::ProjectsRead,
         AdminScope::ProjectsWrite,
         AdminScope::ClientsRead,
@@ -66,6 +67,8 @@ impl AdminScope {
         AdminScope::AuditRead,
         AdminScope::FederationRead,
         AdminScope::FederationWrite,
+        AdminScope::TokensRevoke,
+        AdminScope::TokensIntrospect,
     ];
 
     /// The scope as granted and carried in tokens.
@@ -83,6 +86,8 @@ impl AdminScope {
             AdminScope::AuditRead => "audit:read",
             AdminScope::FederationRead => "federation:read",
             AdminScope::FederationWrite => "federation:write",
+            AdminScope::TokensRevoke => "tokens:revoke",
+            AdminScope::TokensIntrospect => "tokens:introspect",
         }
     }
 
@@ -199,21 +204,17 @@ async fn admin_token<R: Runtime>(
     p: &Ports<'_, R>,
 ) -> Result<Caller, AdminError> {
     let issuer = p.config.issuer_for(&req.origin).map_err(|unset| AdminError::Server(unset.to_string()))?;
-    let unverified = token::parse(presented).map_err(AdminError::Token)?;
-    if !in_range(&unverified.signature) {
-        return Err(AdminError::Token(Rejection::Signature));
-    }
-    let set = p.jwks.map_err(|e| AdminError::Server(format!("admin token: keys unavailable: {e}")))?;
-    let keys =
-        jwks::parse(set.as_bytes()).map_err(|_| AdminError::Server("admin token: the JWKS does not parse".into()))?;
-    let key = keys.iter().find(|k| k.kid == unverified.kid).ok_or(AdminError::Token(Rejection::UnknownKey))?;
-    if !p.crypto.verify_es256(key, unverified.signing_input, &unverified.signature).await {
-        return Err(AdminError::Token(Rejection::Signature));
-    }
-    let claims = token::object(&unverified.payload, "payload").map_err(AdminError::Token)?;
     let audiences = [admin_audience(issuer)];
-    let expected = Expected { issuer, audiences: &audiences, leeway: LEEWAY_SECS, now: p.clock.now() };
-    let verified = check(claims, &expected, &Requirements::none()).map_err(AdminError::Token)?;
+    let verified = match own_token::verify(presented, issuer, Audience::Only(&audiences[0]), p).await {
+        Ok(verified) => verified,
+        Err(Unaccepted::Token(rejection)) => return Err(AdminError::Token(rejection)),
+        Err(Unaccepted::Server(why)) => return Err(AdminError::Server(format!("admin token: {why}"))),
+    };
+    // Revoked by jti, or issued before a not-before time of its client or
+    // project (RFC 7009; the admin API's revocations).
+    if own_token::standing(&verified, p).await?.refuses(verified.issued_at) {
+        return Err(AdminError::Token(Rejection::Revoked));
+    }
     // Read again, past every cache: a deactivated, deleted or downgraded
     // admin client's tokens change now, not when they expire.
     let id = ClientId::parse(&verified.client_id).ok_or(AdminError::Token(Rejection::Claim("client_id")))?;

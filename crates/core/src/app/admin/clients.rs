@@ -22,6 +22,7 @@ use crate::ports::Write;
 use crate::project::{ProjectId, ProjectStore};
 use crate::resource::check_grants;
 use crate::resource::ResourceStore;
+use crate::revocation::{not_before_now, Holder, RevocationStore};
 
 /// The page size when the whole registry is walked.
 const MAX_LIMIT: usize = 200;
@@ -255,7 +256,23 @@ pub(super) async fn update<R: Runtime>(req: &Request, id: &ClientId, caller: &Ca
         Ok(())
     })
     .await?;
+    // What an operator means by deactivating a client in an incident: its
+    // tokens in flight stop too, not only new ones (README, "Revocation").
+    if patch.status == Some(Status::Inactive) {
+        end_tokens(id, p).await?;
+    }
     Ok(client_response(200, &record, &[]))
+}
+
+/// Every token `id` was issued until now stops being accepted. A failure
+/// is a 500 the operator can retry: deactivating again, or deleting (which
+/// does this first).
+async fn end_tokens<R: Runtime>(id: &ClientId, p: &Ports<'_, R>) -> Result<(), AdminError> {
+    let not_before = not_before_now(p.clock.now());
+    p.store
+        .set_not_before(Holder::Client(id.as_str()), not_before)
+        .await
+        .map_err(|e| AdminError::Server(format!("client {}: its tokens were not revoked: {e}", id.as_str())))
 }
 
 pub(super) async fn delete<R: Runtime>(req: &Request, id: &ClientId, caller: &Caller, p: &Ports<'_, R>) -> AdminResult {
@@ -264,6 +281,8 @@ pub(super) async fn delete<R: Runtime>(req: &Request, id: &ClientId, caller: &Ca
     // deletes what it may change, at the version it checked: a grant
     // added in between makes the delete stale, and it is checked again.
     if expected.is_none() && *caller == Caller::Root {
+        // Before the delete, so that a failure leaves the client to delete again.
+        end_tokens(id, p).await?;
         return match p.store.delete(id, None).await? {
             Write::Done => Ok(Response::empty(204)),
             Write::Missing | Write::Stale => Err(AdminError::NotFound("client")),
@@ -276,6 +295,7 @@ pub(super) async fn delete<R: Runtime>(req: &Request, id: &ClientId, caller: &Ca
         let allowed = allowed_of(caller, record.project_id.as_ref(), p).await?;
         let tenancy = Tenancy { project: record.project_id.as_ref(), allowed: allowed.as_deref() };
         caller.may_hand_out(tenancy, Some(&held), &held).map_err(forbidden)?;
+        end_tokens(id, p).await?;
         match p.store.delete(id, Some(&record)).await? {
             Write::Done => return Ok(Response::empty(204)),
             Write::Missing => return Err(AdminError::NotFound("client")),

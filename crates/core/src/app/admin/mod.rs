@@ -12,6 +12,7 @@ mod keys;
 mod projects;
 mod resources;
 mod routes;
+mod tokens;
 
 use serde_json::{json, Value};
 
@@ -165,7 +166,9 @@ type AdminResult = Result<Response, AdminError>;
 pub async fn handle<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> (Response, Effects) {
     match route(req, p).await {
         Ok((response, effects)) => {
-            let changed = !matches!(req.method, Method::Get | Method::Head);
+            let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
+            let changed =
+                !matches!(req.method, Method::Get | Method::Head) && routes::propagates(req.method, &segments);
             let response = match propagation(p.config) {
                 Some(notice) if changed => with_propagation_notice(response, &notice),
                 _ => response,
@@ -262,6 +265,9 @@ async fn answer<R: Runtime>(op: Op, id: &str, req: &Request, caller: &Caller, p:
         Op::AuthFailures => audit::auth_failures(req, caller, p).await,
         Op::KeysList => keys::list(p).await,
         Op::KeysRotate => keys::rotate(req, p).await,
+        Op::TokenRevoke => tokens::revoke(req, caller, p).await,
+        Op::ClientTokensRevoke => tokens::revoke_client(&client()?, caller, p).await,
+        Op::ProjectTokensRevoke => tokens::revoke_project(&project()?, caller, p).await,
     }
 }
 

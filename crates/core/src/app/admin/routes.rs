@@ -38,6 +38,9 @@ pub(super) enum Op {
     AuthFailures,
     KeysList,
     KeysRotate,
+    TokenRevoke,
+    ClientTokensRevoke,
+    ProjectTokensRevoke,
 }
 
 /// One route. In `path`, `{id}` stands for one path segment.
@@ -58,7 +61,7 @@ use AdminScope as S;
 use Method::{Delete, Get, Patch, Post};
 
 /// Every admin route.
-pub(super) const ROUTES: [Route; 28] = [
+pub(super) const ROUTES: [Route; 31] = [
     route(Get, "/admin/projects", Op::ProjectsList, S::ProjectsRead, None),
     route(Post, "/admin/projects", Op::ProjectCreate, S::ProjectsWrite, Some("project.create")),
     route(Get, "/admin/projects/{id}", Op::ProjectGet, S::ProjectsRead, None),
@@ -105,6 +108,21 @@ pub(super) const ROUTES: [Route; 28] = [
     route(Get, "/admin/audit/auth-failures", Op::AuthFailures, S::AuditRead, None),
     route(Get, "/admin/keys", Op::KeysList, S::KeysRead, None),
     route(Post, "/admin/keys/rotate", Op::KeysRotate, S::KeysWrite, Some("keys.rotate")),
+    route(Post, "/admin/tokens/revoke", Op::TokenRevoke, S::TokensRevoke, Some("token.revoke")),
+    route(
+        Post,
+        "/admin/clients/{id}/tokens/revoke",
+        Op::ClientTokensRevoke,
+        S::TokensRevoke,
+        Some("client.tokens.revoke"),
+    ),
+    route(
+        Post,
+        "/admin/projects/{id}/tokens/revoke",
+        Op::ProjectTokensRevoke,
+        S::TokensRevoke,
+        Some("project.tokens.revoke"),
+    ),
 ];
 
 /// What the table says of a request.
@@ -172,6 +190,18 @@ pub(super) fn required_scope(method: Method, segments: &[&str]) -> Option<AdminS
     match find(method, segments) {
         Found::Route(route, _) => Some(route.scope),
         Found::WrongMethod(_) | Found::Nothing => None,
+    }
+}
+
+/// Whether a change reaches token requests through the caches (the
+/// `propagation` notice): a revocation does not; it is read from the
+/// primary by the next request that checks it.
+pub(super) fn propagates(method: Method, segments: &[&str]) -> bool {
+    match find(method, segments) {
+        Found::Route(route, _) => {
+            !matches!(route.op, Op::TokenRevoke | Op::ClientTokensRevoke | Op::ProjectTokensRevoke)
+        }
+        Found::WrongMethod(_) | Found::Nothing => true,
     }
 }
 

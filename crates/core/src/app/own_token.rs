@@ -1,0 +1,83 @@
+//! Access tokens this deployment issued, presented back to it — to the
+//! admin API, to revocation (RFC 7009) and to introspection (RFC 7662):
+//! one check, the verifier's own rules (`m2m_edge_verify`) against the
+//! deployment's current keys, and one question to storage of whether it
+//! was revoked since.
+
+use m2m_edge_verify::claims::{check, Expected};
+use m2m_edge_verify::{in_range, jwks, token, Rejection, Requirements, VerifiedToken};
+use serde_json::Value;
+
+use super::{Ports, Runtime};
+use crate::keys::sealed::KeyCrypto;
+use crate::ports::StoreError;
+use crate::revocation::{Issued, RevocationStore, Standing};
+
+/// Clock difference tolerated in the token's times, seconds (the
+/// verifier's default).
+pub(super) const LEEWAY_SECS: i64 = 30;
+
+/// The audience the token must carry.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Audience<'a> {
+    /// Exactly this one (the admin API's).
+    Only(&'a str),
+    /// Whichever it names: the caller decides what it may see.
+    Any,
+}
+
+/// Why a presented token is not taken.
+#[derive(Debug)]
+pub(super) enum Unaccepted {
+    /// The token itself (RFC 6750 answers).
+    Token(Rejection),
+    /// The deployment's keys are unavailable; logged, never shown.
+    Server(String),
+}
+
+/// The token `presented`, if this deployment issued it under `issuer`
+/// with one of its current keys and it is within its lifetime.
+pub(super) async fn verify<R: Runtime>(
+    presented: &str,
+    issuer: &str,
+    audience: Audience<'_>,
+    p: &Ports<'_, R>,
+) -> Result<VerifiedToken, Unaccepted> {
+    let unverified = token::parse(presented).map_err(Unaccepted::Token)?;
+    if !in_range(&unverified.signature) {
+        return Err(Unaccepted::Token(Rejection::Signature));
+    }
+    let set = p.jwks.map_err(|e| Unaccepted::Server(format!("keys unavailable: {e}")))?;
+    let keys = jwks::parse(set.as_bytes()).map_err(|_| Unaccepted::Server("the JWKS does not parse".into()))?;
+    let key = keys.iter().find(|k| k.kid == unverified.kid).ok_or(Unaccepted::Token(Rejection::UnknownKey))?;
+    if !p.crypto.verify_es256(key, unverified.signing_input, &unverified.signature).await {
+        return Err(Unaccepted::Token(Rejection::Signature));
+    }
+    let claims = token::object(&unverified.payload, "payload").map_err(Unaccepted::Token)?;
+    let audiences = match audience {
+        Audience::Only(only) => vec![only.to_string()],
+        Audience::Any => audiences_of(&claims),
+    };
+    let expected = Expected { issuer, audiences: &audiences, leeway: LEEWAY_SECS, now: p.clock.now() };
+    check(claims, &expected, &Requirements::none()).map_err(Unaccepted::Token)
+}
+
+/// The audiences a payload names (RFC 7519 §4.1.3: one string or an array).
+fn audiences_of(claims: &serde_json::Map<String, Value>) -> Vec<String> {
+    match claims.get("aud") {
+        Some(Value::String(one)) => vec![one.clone()],
+        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The project a verified token's client belongs to (its `project_id` claim).
+pub(super) fn project_of(token: &VerifiedToken) -> Option<&str> {
+    token.claims.get("project_id").and_then(Value::as_str)
+}
+
+/// What storage holds against a verified token (read from the primary).
+pub(super) async fn standing<R: Runtime>(token: &VerifiedToken, p: &Ports<'_, R>) -> Result<Standing, StoreError> {
+    let issued = Issued { jti: &token.jti, client_id: &token.client_id, project_id: project_of(token) };
+    p.store.standing(&issued).await
+}

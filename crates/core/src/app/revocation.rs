@@ -1,0 +1,152 @@
+//! `POST /oauth2/revoke` (RFC 7009) and `POST /oauth2/introspect` (RFC
+//! 7662): a client hands back one of this deployment's access tokens, to
+//! revoke it or to ask whether it is still good. Both authenticate the
+//! client exactly as the token endpoint does (RFC 7009 §2.1, RFC 7662
+//! §2.1), through the same function, so every credential, lockout and
+//! failure count applies here too.
+
+use m2m_edge_verify::token;
+use serde_json::{Map, Value};
+
+use super::admin::AdminScope;
+use super::own_token::{self, Audience, Unaccepted};
+use super::token::client_authentication;
+use super::{render, Ports, Runtime};
+use crate::client::ClientRecord;
+use crate::http::{Body, Header, Request, Response};
+use crate::limits;
+use crate::oauth::metadata::{INTROSPECTION_PATH, REVOCATION_PATH};
+use crate::oauth::params::TokenParams;
+use crate::oauth::{ErrorCode, OAuthError};
+use crate::revocation::{RevocationStore, Revoked, KEPT_PAST_EXPIRY};
+
+/// Answer one revocation request.
+pub async fn revoke<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> Response {
+    answer(req, p, REVOCATION_PATH, revoke_token).await
+}
+
+/// Answer one introspection request.
+pub async fn introspect<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> Response {
+    answer(req, p, INTROSPECTION_PATH, introspect_token).await
+}
+
+/// What both endpoints do around their own step: the issuer, the form,
+/// the client's authentication, the `token` parameter; errors rendered as
+/// the token endpoint renders them (RFC 6749 §5.2, which both RFCs use).
+async fn answer<R: Runtime, F>(req: &Request, p: &Ports<'_, R>, called: &str, step: F) -> Response
+where
+    F: AsyncFn(&str, &str, &ClientRecord, &Ports<'_, R>) -> Result<Response, OAuthError>,
+{
+    let issuer = match p.config.issuer_for(&req.origin) {
+        Ok(issuer) => issuer,
+        Err(unset) => return super::issuer_unset(unset, p),
+    };
+    let outcome = async {
+        let params = params(req)?;
+        let source = limits::source(req);
+        let authorization = req.header(Header::Authorization);
+        let (client, _) = client_authentication(authorization, &params, issuer, called, source.as_deref(), p).await?;
+        let token = params.token.as_deref().ok_or_else(|| OAuthError::invalid_request("missing token"))?;
+        step(token, issuer, &client, p).await
+    };
+    match outcome.await {
+        Ok(response) => response.with_header("cache-control", "no-store"),
+        Err(error) => {
+            if let Some(detail) = &error.log {
+                p.log.error(detail);
+            }
+            render::oauth_error(&error, issuer)
+        }
+    }
+}
+
+/// The request's parameters: RFC 7009 §2.1 and RFC 7662 §2.1 are
+/// form-encoded; JSON is taken as at the token endpoint.
+fn params(req: &Request) -> Result<TokenParams, OAuthError> {
+    let body = match &req.body {
+        Body::Bytes(b) => b,
+        Body::TooLarge => return Err(OAuthError::invalid_request("the request body exceeds 16 KiB").with_status(413)),
+    };
+    match req.media_type().as_deref() {
+        Some("application/x-www-form-urlencoded") => TokenParams::from_form(body),
+        Some("application/json") => TokenParams::from_json(body),
+        _ => Err(OAuthError::invalid_request("Content-Type must be application/x-www-form-urlencoded")),
+    }
+}
+
+/// RFC 7009 §2.1–2.2. A token that is not this deployment's, or no longer
+/// valid, has nothing left to revoke: 200, as §2.2 says of invalid tokens.
+/// `token_type_hint` needs no lookup here: every token this server issues
+/// is an access token, and §2.1 has a server search past a hint anyway.
+/// A valid token issued to another client is refused (§2.1: "If this
+/// validation fails, the request is refused"), with `invalid_grant`, RFC
+/// 6749 §5.2's code for a grant "issued to another client".
+async fn revoke_token<R: Runtime>(
+    token: &str,
+    issuer: &str,
+    client: &ClientRecord,
+    p: &Ports<'_, R>,
+) -> Result<Response, OAuthError> {
+    let verified = match own_token::verify(token, issuer, Audience::Any, p).await {
+        Ok(verified) => verified,
+        Err(Unaccepted::Token(_)) => return Ok(Response::empty(200)),
+        Err(Unaccepted::Server(why)) => return Err(OAuthError::server(format!("revocation: {why}"))),
+    };
+    if verified.client_id != client.id.as_str() {
+        return Err(OAuthError::new(ErrorCode::InvalidGrant, "the token was issued to another client"));
+    }
+    let revoked = Revoked {
+        jti: verified.jti.clone(),
+        project_id: own_token::project_of(&verified).map(str::to_string),
+        expires_at: verified.expires_at.saturating_add(KEPT_PAST_EXPIRY),
+    };
+    p.store.revoke(&revoked).await.map_err(|e| OAuthError::server(format!("revocation: {e}")))?;
+    Ok(Response::empty(200))
+}
+
+/// RFC 7662 §2.2. The caller must be granted `tokens:introspect` on the
+/// admin audience; a client of a project sees that project's tokens only.
+/// Any token it may not see, or that is not valid now, is `active: false`
+/// and nothing more (§2.2, and §4: the answer must not tell a token that
+/// exists from one that does not).
+async fn introspect_token<R: Runtime>(
+    token: &str,
+    issuer: &str,
+    client: &ClientRecord,
+    p: &Ports<'_, R>,
+) -> Result<Response, OAuthError> {
+    let granted = client.grants.iter().any(|g| {
+        p.config.is_admin_audience(g.audience.as_str())
+            && g.scopes.iter().any(|s| s.as_str() == AdminScope::TokensIntrospect.as_str())
+    });
+    if !granted {
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "this client may not introspect tokens (admin scope tokens:introspect)",
+        ));
+    }
+    let inactive = || Ok(Response::json(200, r#"{"active":false}"#));
+    let verified = match own_token::verify(token, issuer, Audience::Any, p).await {
+        Ok(verified) => verified,
+        Err(Unaccepted::Token(_)) => return inactive(),
+        Err(Unaccepted::Server(why)) => return Err(OAuthError::server(format!("introspection: {why}"))),
+    };
+    let own_project = client.project_id.as_ref().map(|p| p.as_str());
+    if own_project.is_some() && own_token::project_of(&verified) != own_project {
+        return inactive();
+    }
+    let standing =
+        own_token::standing(&verified, p).await.map_err(|e| OAuthError::server(format!("introspection: {e}")))?;
+    if standing.refuses(verified.issued_at) {
+        return inactive();
+    }
+    // Every claim the token carries (RFC 7662 §2.2 names most of them and
+    // allows the rest), as signed: the verifier's result keeps only some.
+    let mut answer: Map<String, Value> = match token::parse(token).and_then(|t| token::object(&t.payload, "payload")) {
+        Ok(claims) => claims,
+        Err(_) => return inactive(),
+    };
+    answer.insert("active".into(), Value::Bool(true));
+    answer.insert("token_type".into(), Value::String("Bearer".into()));
+    Ok(Response::json(200, Value::Object(answer).to_string()))
+}
