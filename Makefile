@@ -9,7 +9,7 @@ export PATH := $(CARGO_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 export CLOUDFLARE_CF_FETCH_ENABLED := false
 
-SOURCES := $(shell find crates examples -path '*/build' -prune -o -path crates/cli -prune -o \( -name '*.rs' -o -name '*.js' -o -name Cargo.toml \) -print) crates/core/openapi.json Cargo.toml Cargo.lock
+SOURCES := $(shell find crates examples -path '*/build' -prune -o -path crates/cli -prune -o \( -name '*.rs' -o -name '*.js' -o -name Cargo.toml \) -print) Cargo.toml Cargo.lock
 
 .PHONY: dev test size tools build cli test-host test-glue test-e2e test-api test-smoke lint fuzz latency latency-model key-costs bench clean
 
@@ -20,7 +20,7 @@ tools:
 ## Release build of the worker into build/, of the example edge API
 ## into examples/edge-api/build/, and the CLI into target/debug/m2m-edge
 ## (incremental).
-build: tools build/index.js examples/edge-api/build/index.js cli
+build: tools build/index.js build/assets/openapi.json examples/edge-api/build/index.js cli
 
 ## The command line (crates/cli): target/debug/m2m-edge.
 cli: tools
@@ -47,6 +47,10 @@ build/index.js: $(SOURCES)
 	worker-build --release --out-dir $(CURDIR)/build crates/worker
 	wasm-opt build/index_bg.wasm --strip-debug --strip-producers -o build/index_bg.wasm
 	@touch $@
+
+# The OpenAPI document, served as a static asset (wrangler.toml [assets]).
+build/assets/openapi.json: crates/core/openapi.json scripts/openapi-asset.mjs build/index.js
+	node scripts/openapi-asset.mjs
 
 examples/edge-api/build/index.js: $(SOURCES)
 	CARGO_PROFILE_RELEASE_OPT_LEVEL=$(WASM_OPT_LEVEL) \

@@ -19,7 +19,7 @@ const st = join(root, ".venv/bin/st");
 test("schemathesis finds nothing the document does not describe", { timeout: 20 * 60_000 }, async () => {
   // No rate limits: thousands of requests from one address would trip them
   // (429 is documented, and tested in tests/e2e/limits.test.mjs).
-  const w = await startWorker({ bindings: { STORAGE: "d1" }, ratelimits: {} });
+  const w = await startWorker({ bindings: { STORAGE: "d1" }, ratelimits: {}, assets: true });
   try {
     const api = clientFor(w);
     const client = await api.createClient({ name: "schemathesis", grants: [{ audience: "https://api.example.com", scopes: ["read", "write"] }] });

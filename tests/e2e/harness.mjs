@@ -70,8 +70,12 @@ function serviceBindings({ STORAGE = "d1", ...bindings }) {
 }
 
 /** Miniflare's options for the token service built into build/. */
-function serviceOptions({ bindings, ratelimits, direct, script, replica }) {
+function serviceOptions({ bindings, ratelimits, direct, script, replica, assets }) {
   return {
+    // wrangler.toml [assets]: the OpenAPI document, served before the
+    // worker (Miniflare's asset router, as wrangler dev runs it). Off unless
+    // asked, so that measurements see the worker alone.
+    ...(assets ? { assets: { directory: join(root, "build/assets"), routerConfig: { has_user_worker: true } } } : {}),
     modules: true,
     // `script`: a test-only module wrapping the built worker (scripts/latency-model/shim.mjs).
     scriptPath: script ?? join(root, "build/index.js"),
@@ -102,11 +106,12 @@ async function migrated(mf, migrate, replica) {
  * A running worker. `bindings` override or add vars/secrets; a binding set to
  * `undefined` is left out entirely. `ratelimits` replaces wrangler.toml's
  * rate limits (Miniflare's shape: `{NAME: {simple: {limit, period}}}`).
+ * `assets`: serve build/assets in front of the worker, as wrangler.toml says.
  */
-export async function startWorker({ bindings = {}, migrate = true, persist, direct = false, ratelimits = shippedRateLimits(), script, replica = false } = {}) {
+export async function startWorker({ bindings = {}, migrate = true, persist, direct = false, ratelimits = shippedRateLimits(), script, replica = false, assets = false } = {}) {
   const all = serviceBindings(bindings);
   const mf = new Miniflare({
-    ...serviceOptions({ bindings: all, ratelimits, direct, script, replica }),
+    ...serviceOptions({ bindings: all, ratelimits, direct, script, replica, assets }),
     ...(persist ? { d1Persist: persist } : {}),
     inspectorPort: 0,
     // Lets tests fire the Cron Trigger: GET /cdn-cgi/handler/scheduled.

@@ -1,24 +1,12 @@
 //! `GET /.well-known/jwks.json` (RFC 7517 §5) and the RFC 8414 metadata.
+//! (The OpenAPI document, `/openapi.json`, is a static asset: wrangler.toml
+//! `[assets]`, written by `scripts/openapi-asset.mjs`.)
 
 use super::{render, Ports, Runtime};
 use crate::config::JWKS_MAX_AGE;
 use crate::http::{Request, Response};
 use crate::oauth::{metadata, OAuthError};
 use crate::resource::ResourceStore;
-
-/// The OpenAPI 3.1 document, kept in the repository beside this crate
-/// (pretty-printed; embedded minified by `build.rs`) and checked against the
-/// router by `tests/openapi.rs` and against the running worker by
-/// schemathesis (`make test`).
-pub const OPENAPI_DOCUMENT: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.min.json"));
-
-/// `GET /openapi.json`: the document, cacheable and readable from any origin
-/// (API explorers load it cross-origin).
-pub fn openapi() -> Response {
-    Response::json(200, OPENAPI_DOCUMENT.as_bytes().to_vec())
-        .with_header("cache-control", format!("public, max-age={JWKS_MAX_AGE}"))
-        .with_header("access-control-allow-origin", "*")
-}
 
 pub fn jwks<R: Runtime>(p: &Ports<'_, R>) -> Response {
     match p.jwks {

@@ -14,7 +14,8 @@ pub const INTROSPECTION_PATH: &str = "/oauth2/introspect";
 /// The JWKS (RFC 7517 §5).
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 
-/// The OpenAPI 3.1 document of the whole HTTP surface.
+/// The OpenAPI 3.1 document of the whole HTTP surface: a static asset
+/// (wrangler.toml `[assets]`), not routed by the app.
 pub const OPENAPI_PATH: &str = "/openapi.json";
 
 /// Where the admin API lives; also the path of its audience.
