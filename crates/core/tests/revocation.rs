@@ -251,6 +251,8 @@ fn the_admin_api_revokes_a_token_a_jti_a_client_and_a_project() {
         ("/admin/tokens/revoke", Some(json!({"jti": ""}))),
         ("/admin/tokens/revoke", Some(json!({"jti": "a", "token": "b"}))),
         ("/admin/tokens/revoke", Some(json!({"token": "not-a-token"}))),
+        ("/admin/tokens/revoke", Some(json!({"jti": "a", "reason": "leaked"}))),
+        ("/admin/tokens/revoke", Some(json!(["jti"]))),
     ] {
         let r = w.admin(Method::Post, path, body.clone());
         assert_eq!(r.status, 400, "{body:?}: {}", String::from_utf8_lossy(&r.body));

@@ -17,7 +17,7 @@ use crate::http::Request;
 use crate::project::{ProjectId, ProjectStore};
 use crate::revocation::{not_before_now, Holder, RevocationStore, Revoked, KEPT_PAST_EXPIRY};
 use crate::time::rfc3339;
-use crate::validate::MAX_TOKEN_TTL;
+use crate::validate::{as_object, MAX_TOKEN_TTL};
 
 /// The longest `jti` taken (this server's are 22 characters).
 const MAX_JTI_CHARS: usize = 256;
@@ -26,7 +26,7 @@ const MAX_JTI_CHARS: usize = 256;
 /// `{"jti": "<jti>"}`.
 pub(super) async fn revoke<R: Runtime>(req: &Request, caller: &Caller, p: &Ports<'_, R>) -> AdminResult {
     let body = json_body(req)?;
-    let Value::Object(body) = body else { return Err(AdminError::invalid("body", "must be a JSON object")) };
+    let body = as_object(&body, &["token", "jti"])?;
     let now = p.clock.now();
     let revoked = match (body.get("token"), body.get("jti")) {
         (Some(Value::String(token)), None) => by_token(token, req, caller, p).await?,
