@@ -90,6 +90,29 @@ pub fn not_before_now(now: i64) -> i64 {
     now + 1
 }
 
+/// Everything revoked that can still refuse a token: what the revocation
+/// list publishes to verifiers (`GET /oauth2/revocations`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Revocations {
+    /// Tokens revoked by `jti`.
+    pub tokens: Vec<Revoked>,
+    /// Not-before times: (client id, time).
+    pub clients: Vec<(String, i64)>,
+    /// Not-before times: (project id, time).
+    pub projects: Vec<(String, i64)>,
+}
+
+impl Revocations {
+    /// Sort a not-before time by its holder key (`client:…`, `project:…`).
+    pub fn add_not_before(&mut self, holder_key: &str, not_before: i64) {
+        if let Some(id) = holder_key.strip_prefix("client:") {
+            self.clients.push((id.to_string(), not_before));
+        } else if let Some(id) = holder_key.strip_prefix("project:") {
+            self.projects.push((id.to_string(), not_before));
+        }
+    }
+}
+
 /// Where revocations are kept. Every write only ever widens what is
 /// refused (a later expiry, a later not-before), so two concurrent admin
 /// requests cannot undo each other.
@@ -103,6 +126,9 @@ pub trait RevocationStore {
     /// What is held against `token`, read from the primary: a revocation is
     /// seen by the next request.
     async fn standing(&self, token: &Issued<'_>) -> Result<Standing, StoreError>;
+    /// Every entry that can still refuse a token at `now`, read from the
+    /// primary.
+    async fn revocations(&self, now: i64) -> Result<Revocations, StoreError>;
     /// Forget entries that can refuse nothing any more (every token they
     /// covered has expired by `now`); how many.
     async fn prune_revocations(&self, now: i64) -> Result<u64, StoreError>;

@@ -355,3 +355,37 @@ fn a_day_of_revocations_keeps_no_more_than_the_tokens_in_flight() {
     let lifetime_minutes = (900 + KEPT_PAST_EXPIRY) / 60;
     assert!(most as i64 <= lifetime_minutes + 60 + 1, "{most} entries kept at most");
 }
+
+/// What verifiers hold: every revocation that can still refuse a token,
+/// named by discovery, read fresh on every request.
+#[test]
+fn the_revocation_list_publishes_what_can_still_refuse_a_token() {
+    let w = World::new();
+    project(&w, "blue");
+    let (id, secret) = api_client(&w, None);
+    let token = token_of(&w, &id, &secret, "https://api.test");
+    let rs = introspector(&w, None);
+    let jti = introspect(&w, &rs, &token)["jti"].as_str().unwrap().to_string();
+    let discovery = w.call(Req::get("/.well-known/oauth-authorization-server")).body_json();
+    assert_eq!(discovery["revocation_list_uri"], "https://auth.test/oauth2/revocations");
+
+    let empty = w.call(Req::get("/oauth2/revocations").build());
+    assert_eq!(empty.status, 200);
+    assert_eq!(empty.header("cache-control"), Some("no-cache"));
+    assert_eq!(empty.body_json(), json!({"issuer": ORIGIN, "generated_at": NOW, "tokens": [], "clients": {}, "projects": {}}));
+
+    assert_eq!(revoke(&w, &id, &secret, &format!("token={token}")).status, 200);
+    assert_eq!(w.admin(Method::Post, &format!("/admin/clients/{id}/tokens/revoke"), None).status, 200);
+    assert_eq!(w.admin(Method::Post, "/admin/projects/blue/tokens/revoke", None).status, 200);
+    let list = w.another_isolate().call(Req::get("/oauth2/revocations").build()).body_json();
+    assert_eq!(list["tokens"], json!([{"jti": jti}]));
+    assert_eq!(list["clients"], json!({id.as_str(): NOW + 1}));
+    assert_eq!(list["projects"], json!({"blue": NOW + 1}));
+    // Past the token's exp and the leeway kept, the token's entry is gone;
+    // the not-before times stay a day.
+    w.clock.advance(3_600 + KEPT_PAST_EXPIRY + 1);
+    let later = w.call(Req::get("/oauth2/revocations").build()).body_json();
+    assert_eq!(later["tokens"], json!([]));
+    assert_eq!(later["clients"], json!({id.as_str(): NOW + 1}));
+    assert_eq!(w.call(Req::post("/oauth2/revocations").form("")).status, 405);
+}

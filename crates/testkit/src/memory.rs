@@ -13,7 +13,7 @@ use m2m_edge_core::keys::{KeyStore, ManagedKey, StoredKeys};
 use m2m_edge_core::ports::{StoreError, Write};
 use m2m_edge_core::project::{Project, ProjectId, ProjectPage, ProjectStore};
 use m2m_edge_core::resource::{ApiResource, ResourceId, ResourceStore, MAX_RESOURCES};
-use m2m_edge_core::revocation::{Holder, Issued, RevocationStore, Revoked, Standing, NOT_BEFORE_LIFETIME};
+use m2m_edge_core::revocation::{Holder, Issued, RevocationStore, Revocations, Revoked, Standing, NOT_BEFORE_LIFETIME};
 use m2m_edge_core::store::page_by_id;
 use m2m_edge_core::store::row::{ClientRow, ResourceRow};
 
@@ -255,6 +255,19 @@ impl RevocationStore for MemoryStore {
         holders.extend(token.project_id.map(Holder::Project));
         let not_before = holders.iter().filter_map(|h| times.get(&h.key()).copied()).max();
         Ok(Standing { revoked, not_before })
+    }
+    async fn revocations(&self, now: i64) -> Result<Revocations, StoreError> {
+        self.check()?;
+        let mut all = Revocations::default();
+        for ((jti, project), expires_at) in self.0.revoked.borrow().iter().filter(|(_, e)| **e >= now) {
+            let project_id = Some(project.clone()).filter(|p| !p.is_empty());
+            all.tokens.push(Revoked { jti: jti.clone(), project_id, expires_at: *expires_at });
+        }
+        for (holder, not_before) in self.0.not_before.borrow().iter().filter(|(_, t)| **t + NOT_BEFORE_LIFETIME >= now)
+        {
+            all.add_not_before(holder, *not_before);
+        }
+        Ok(all)
     }
     async fn prune_revocations(&self, now: i64) -> Result<u64, StoreError> {
         self.check()?;

@@ -33,7 +33,7 @@ use m2m_edge_core::keys::{KeyStore, ManagedKey, StoredKeys};
 use m2m_edge_core::ports::{StoreError, Write};
 use m2m_edge_core::project::{Project, ProjectId, ProjectPage, ProjectStore};
 use m2m_edge_core::resource::{ApiResource, ResourceId, ResourceStore, MAX_RESOURCES};
-use m2m_edge_core::revocation::{Holder, Issued, RevocationStore, Revoked, Standing, NOT_BEFORE_LIFETIME};
+use m2m_edge_core::revocation::{Holder, Issued, RevocationStore, Revocations, Revoked, Standing, NOT_BEFORE_LIFETIME};
 use m2m_edge_core::store::page_by_id;
 use m2m_edge_core::store::row::{ClientRow, ResourceRow};
 
@@ -310,6 +310,8 @@ const NOT_BEFORE: &str = "INSERT INTO token_not_before (holder, not_before) VALU
 const STANDING: &str =
     "SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = ?1 AND project_id IN ('', ?2)) AS revoked, \
      (SELECT max(not_before) FROM token_not_before WHERE holder IN (?3, ?4)) AS not_before";
+const REVOKED_LIST: &str = "SELECT jti, project_id, expires_at FROM revoked_tokens WHERE expires_at >= ?1";
+const NOT_BEFORE_LIST: &str = "SELECT holder, not_before FROM token_not_before WHERE not_before >= ?1";
 const REVOKED_PRUNE: &str = "DELETE FROM revoked_tokens WHERE expires_at < ?1";
 const NOT_BEFORE_PRUNE: &str = "DELETE FROM token_not_before WHERE not_before < ?1";
 const ISSUERS_LOAD: &str = "SELECT version, issuers AS items FROM trusted_issuers WHERE id = 1";
@@ -557,6 +559,19 @@ impl ReplayStore for D1Store {
 }
 
 #[derive(serde::Deserialize)]
+struct RevokedRow {
+    jti: String,
+    project_id: String,
+    expires_at: i64,
+}
+
+#[derive(serde::Deserialize)]
+struct NotBeforeRow {
+    holder: String,
+    not_before: i64,
+}
+
+#[derive(serde::Deserialize)]
 struct StandingRow {
     revoked: i64,
     not_before: Option<i64>,
@@ -578,6 +593,19 @@ impl RevocationStore for D1Store {
             [text(token.jti), text(project), text(&Holder::Client(token.client_id).key()), text(&project_holder)];
         let row: Option<StandingRow> = self.first(STANDING, &values).await?;
         Ok(row.map(|r| Standing { revoked: r.revoked != 0, not_before: r.not_before }).unwrap_or_default())
+    }
+    async fn revocations(&self, now: i64) -> Result<Revocations, StoreError> {
+        let mut all = Revocations::default();
+        let tokens: Vec<RevokedRow> = self.all(REVOKED_LIST, &[int(now)]).await?;
+        for row in tokens {
+            let project_id = Some(row.project_id).filter(|p| !p.is_empty());
+            all.tokens.push(Revoked { jti: row.jti, project_id, expires_at: row.expires_at });
+        }
+        let times: Vec<NotBeforeRow> = self.all(NOT_BEFORE_LIST, &[int(now - NOT_BEFORE_LIFETIME)]).await?;
+        for row in times {
+            all.add_not_before(&row.holder, row.not_before);
+        }
+        Ok(all)
     }
     async fn prune_revocations(&self, now: i64) -> Result<u64, StoreError> {
         let tokens = self.changes(REVOKED_PRUNE, &[int(now)]).await?;

@@ -25,7 +25,7 @@ use crate::jose::IssuingKey;
 use crate::keys::sealed::KeyCrypto;
 use crate::keys::KeyError;
 use crate::limits::{self, Limit, Limits, RateLimiter};
-use crate::oauth::metadata::{INTROSPECTION_PATH, JWKS_PATH, REVOCATION_PATH, TOKEN_PATH};
+use crate::oauth::metadata::{INTROSPECTION_PATH, JWKS_PATH, REVOCATION_LIST_PATH, REVOCATION_PATH, TOKEN_PATH};
 use crate::oauth::OAuthError;
 use crate::ports::{Clock, Logger, Random};
 use crate::store::Store;
@@ -121,7 +121,10 @@ pub async fn handle<R: Runtime>(req: &Request, ports: &Ports<'_, R>) -> (Respons
         (Method::Get | Method::Head, p) if DISCOVERY_PATHS.contains(&p) => {
             (apart(wellknown::metadata(req, ports)).await, Effects::default())
         }
-        (_, p) if p == JWKS_PATH || DISCOVERY_PATHS.contains(&p) => {
+        (Method::Get | Method::Head, REVOCATION_LIST_PATH) => {
+            (apart(revocation::list(req, ports)).await, Effects::default())
+        }
+        (_, p) if p == JWKS_PATH || p == REVOCATION_LIST_PATH || DISCOVERY_PATHS.contains(&p) => {
             (method_not_allowed("GET, HEAD"), Effects::default())
         }
         (_, p) if is_admin(p) => apart(admin::handle(req, ports)).await,

@@ -1,6 +1,7 @@
 //! `POST /oauth2/revoke` (RFC 7009) and `POST /oauth2/introspect` (RFC
 //! 7662): a client hands back one of this deployment's access tokens, to
-//! revoke it or to ask whether it is still good. Both authenticate the
+//! revoke it or to ask whether it is still good; and `GET
+//! /oauth2/revocations`, the revocation list verifiers hold. Both authenticate the
 //! client exactly as the token endpoint does (RFC 7009 §2.1, RFC 7662
 //! §2.1), through the same function, so every credential, lockout and
 //! failure count applies here too.
@@ -149,4 +150,41 @@ async fn introspect_token<R: Runtime>(
     answer.insert("active".into(), Value::Bool(true));
     answer.insert("token_type".into(), Value::String("Bearer".into()));
     Ok(Response::json(200, Value::Object(answer).to_string()))
+}
+
+/// `GET /oauth2/revocations`: everything revoked that can still refuse a
+/// token, read from the primary, for verifiers that check tokens without
+/// calling back (`m2m_edge_verify::Verifier::revocations`). Like a
+/// certificate revocation list (RFC 5280 §5) it is public: it names `jti`s
+/// (which grant nothing), client ids (not secrets, RFC 6749 §2.2) and
+/// project ids, with the times of their revocations.
+pub async fn list<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> Response {
+    let issuer = match p.config.issuer_for(&req.origin) {
+        Ok(issuer) => issuer,
+        Err(unset) => return super::issuer_unset(unset, p),
+    };
+    let now = p.clock.now();
+    let all = match p.store.revocations(now).await {
+        Ok(all) => all,
+        Err(e) => return render::oauth_error(&OAuthError::server(format!("revocation list: {e}")), issuer),
+    };
+    let tokens: Vec<Value> = all
+        .tokens
+        .iter()
+        .map(|t| match &t.project_id {
+            Some(project) => serde_json::json!({"jti": t.jti, "project_id": project}),
+            None => serde_json::json!({"jti": t.jti}),
+        })
+        .collect();
+    let times = |list: &[(String, i64)]| -> Map<String, Value> {
+        list.iter().map(|(id, at)| (id.clone(), Value::from(*at))).collect()
+    };
+    let document = serde_json::json!({
+        "issuer": issuer,
+        "generated_at": now,
+        "tokens": tokens,
+        "clients": times(&all.clients),
+        "projects": times(&all.projects),
+    });
+    Response::json(200, document.to_string()).with_header("cache-control", "no-cache")
 }

@@ -11,6 +11,9 @@ pub const TOKEN_PATH: &str = "/oauth2/token";
 pub const REVOCATION_PATH: &str = "/oauth2/revoke";
 /// The introspection endpoint (RFC 7662 §2).
 pub const INTROSPECTION_PATH: &str = "/oauth2/introspect";
+/// The revocation list verifiers hold (not an RFC endpoint: like a
+/// certificate revocation list for access tokens).
+pub const REVOCATION_LIST_PATH: &str = "/oauth2/revocations";
 /// The JWKS (RFC 7517 §5).
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 
@@ -71,6 +74,9 @@ pub fn document(issuer: &str) -> Value {
         // RFC 8414 §2 `service_documentation`: the machine-readable API
         // description doubles as the developers' reference.
         "service_documentation": endpoint(issuer, OPENAPI_PATH),
+        // Not an RFC 8414 name (§2 allows more): where verifiers that check
+        // tokens themselves learn of revocations.
+        "revocation_list_uri": endpoint(issuer, REVOCATION_LIST_PATH),
         // Not an RFC 8414 name (§2 allows more): the audience an admin
         // client's tokens must carry for the admin API.
         "admin_audience": admin_audience(issuer),

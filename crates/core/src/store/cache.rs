@@ -36,7 +36,7 @@ use crate::keys::{KeyStore, ManagedKey, StoredKeys};
 use crate::ports::{StoreError, Write};
 use crate::project::{Project, ProjectId, ProjectPage, ProjectStore};
 use crate::resource::{ApiResource, ResourceId, ResourceStore};
-use crate::revocation::{Holder, Issued, RevocationStore, Revoked, Standing};
+use crate::revocation::{Holder, Issued, RevocationStore, Revocations, Revoked, Standing};
 
 /// Entries kept before the cache starts over (bounds memory under a flood of ids).
 const MAX_ENTRIES: usize = 10_000;
@@ -262,6 +262,9 @@ impl<S: RevocationStore> RevocationStore for CachedStore<S> {
     }
     async fn standing(&self, token: &Issued<'_>) -> Result<Standing, StoreError> {
         self.inner.standing(token).await
+    }
+    async fn revocations(&self, now: i64) -> Result<Revocations, StoreError> {
+        self.inner.revocations(now).await
     }
     async fn prune_revocations(&self, now: i64) -> Result<u64, StoreError> {
         self.inner.prune_revocations(now).await
