@@ -280,8 +280,10 @@ fn deactivating_or_deleting_a_client_ends_its_tokens_in_flight() {
     let r = w.admin(Method::Patch, &format!("/admin/clients/{id}"), Some(json!({"status": "inactive"})));
     assert_eq!(r.status, 200, "{}", body(&r));
     assert!(!active(&w, &rs, &token));
-    // Active again, it gets tokens that work; the old one stays revoked.
-    w.clock.advance(1);
+    // Active again, it gets tokens that work once the deactivation has
+    // reached every isolate (CLIENT_CACHE_TTL and the replicas' 10 s, 15 s
+    // here); the old one stays revoked.
+    w.clock.advance(16);
     let r = w.admin(Method::Patch, &format!("/admin/clients/{id}"), Some(json!({"status": "active"})));
     assert_eq!(r.status, 200);
     let fresh = token_of(&w, &id, &secret, "https://api.test");
@@ -372,7 +374,10 @@ fn the_revocation_list_publishes_what_can_still_refuse_a_token() {
     let empty = w.call(Req::get("/oauth2/revocations").build());
     assert_eq!(empty.status, 200);
     assert_eq!(empty.header("cache-control"), Some("no-cache"));
-    assert_eq!(empty.body_json(), json!({"issuer": ORIGIN, "generated_at": NOW, "tokens": [], "clients": {}, "projects": {}}));
+    assert_eq!(
+        empty.body_json(),
+        json!({"issuer": ORIGIN, "generated_at": NOW, "tokens": [], "clients": {}, "projects": {}})
+    );
 
     assert_eq!(revoke(&w, &id, &secret, &format!("token={token}")).status, 200);
     assert_eq!(w.admin(Method::Post, &format!("/admin/clients/{id}/tokens/revoke"), None).status, 200);
@@ -388,4 +393,54 @@ fn the_revocation_list_publishes_what_can_still_refuse_a_token() {
     assert_eq!(later["tokens"], json!([]));
     assert_eq!(later["clients"], json!({id.as_str(): NOW + 1}));
     assert_eq!(w.call(Req::post("/oauth2/revocations").form("")).status, 405);
+}
+
+/// An isolate that has not yet seen a deactivation (its cache holds the
+/// client for CLIENT_CACHE_TTL) still issues tokens; those are revoked too.
+#[test]
+fn tokens_an_isolate_issues_before_it_sees_a_deactivation_are_revoked_too() {
+    let w = World::new();
+    let rs = introspector(&w, None);
+    let (id, secret) = api_client(&w, None);
+    let stale = w.another_isolate();
+    token_of(&stale, &id, &secret, "https://api.test"); // now cached there
+    let r = w.admin(Method::Patch, &format!("/admin/clients/{id}"), Some(json!({"status": "inactive"})));
+    assert_eq!(r.status, 200);
+    stale.clock.advance(3);
+    w.clock.advance(3);
+    let late = token_of(&stale, &id, &secret, "https://api.test");
+    assert!(!active(&w, &rs, &late), "issued after the deactivation, by an isolate that had not seen it");
+    let list = w.call(Req::get("/oauth2/revocations").build()).body_json();
+    assert!(list["clients"][id.as_str()].as_i64().unwrap() > NOW + 3, "verifiers refuse it too: {list}");
+}
+
+/// Revoking all of a client's tokens is acting on the client: a caller
+/// holding less than the client does is refused, and a project's admin
+/// does not revoke its whole project.
+#[test]
+fn revoking_a_clients_tokens_needs_all_it_holds_and_a_project_needs_a_deployment_admin() {
+    let w = World::new();
+    project(&w, "blue");
+    let (revoker, revoker_secret) = w.create(json!({
+        "name": "revoker", "grants": [{"audience": ADMIN_AUDIENCE, "scopes": ["tokens:revoke"]}],
+    }));
+    let revoker_token = token_of(&w, &revoker, &revoker_secret, ADMIN_AUDIENCE);
+    let (higher, _) = w.create(json!({
+        "name": "higher", "grants": [{"audience": ADMIN_AUDIENCE, "scopes": ["tokens:revoke", "clients:write"]}],
+    }));
+    let r = w.with_token(&revoker_token, Method::Post, &format!("/admin/clients/{higher}/tokens/revoke"), None);
+    assert_eq!(r.status, 403, "{}", body(&r));
+    let (plain, _) = api_client(&w, None);
+    let r = w.with_token(&revoker_token, Method::Post, &format!("/admin/clients/{plain}/tokens/revoke"), None);
+    assert_eq!(r.status, 200, "{}", body(&r));
+    assert_eq!(w.with_token(&revoker_token, Method::Post, "/admin/projects/blue/tokens/revoke", None).status, 200);
+
+    let (blue_admin, blue_secret) = w.create(json!({
+        "name": "blue-admin", "project_id": "blue",
+        "grants": [{"audience": ADMIN_AUDIENCE, "scopes": ["tokens:revoke"]}],
+    }));
+    w.clock.advance(1); // past the project's not-before time just set
+    let blue_token = token_of(&w, &blue_admin, &blue_secret, ADMIN_AUDIENCE);
+    let r = w.with_token(&blue_token, Method::Post, "/admin/projects/blue/tokens/revoke", None);
+    assert_eq!(r.status, 403, "{}", body(&r));
 }

@@ -172,7 +172,7 @@ impl std::future::Future for YieldOnce {
 }
 
 impl m2m_edge_verify::Fetcher for MapFetcher {
-    async fn get(&self, url: &str) -> Result<m2m_edge_verify::Fetched, m2m_edge_verify::FetchError> {
+    async fn get(&self, url: &str, _limit: usize) -> Result<m2m_edge_verify::Fetched, m2m_edge_verify::FetchError> {
         self.requests.borrow_mut().push(url.to_string());
         if self.slow.get() {
             YieldOnce(false).await;

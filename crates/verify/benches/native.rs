@@ -30,7 +30,7 @@ mod native {
     struct Jwks(String);
 
     impl Fetcher for Jwks {
-        async fn get(&self, _url: &str) -> Result<Fetched, FetchError> {
+        async fn get(&self, _url: &str, _limit: usize) -> Result<Fetched, FetchError> {
             Ok(Fetched { status: 200, cache_control: Some("max-age=3600".into()), body: self.0.clone().into_bytes() })
         }
     }

@@ -40,16 +40,31 @@ pub fn metadata_urls(issuer: &str, first: Metadata) -> [String; 2] {
     }
 }
 
-/// The `jwks_uri` of `issuer`'s metadata, found at the first of
+/// What an issuer's metadata says a verifier needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    /// `jwks_uri` (RFC 8414 §2).
+    pub jwks_uri: String,
+    /// `revocation_list_uri`: an m2m-edge deployment's revocation list
+    /// (not an RFC 8414 name); `None` for other issuers.
+    pub revocation_list_uri: Option<String>,
+}
+
+/// The `jwks_uri` of `issuer`'s metadata ([`locate`]).
+pub async fn jwks_uri<F: Fetcher>(fetcher: &F, issuer: &str, first: Metadata) -> Result<String, FetchError> {
+    locate(fetcher, issuer, first).await.map(|located| located.jwks_uri)
+}
+
+/// What `issuer`'s metadata names ([`Located`]), found at the first of
 /// [`metadata_urls`] that answers 200; its `issuer` must be `issuer`
 /// exactly (RFC 8414 §3.3, OpenID Connect Discovery 1.0 §4.3). A URL that
 /// answers another status (a redirect included: not followed) moves on to
 /// the next; a failure to fetch or an oversized document (the host is the
 /// same for both) ends the search.
-pub async fn jwks_uri<F: Fetcher>(fetcher: &F, issuer: &str, first: Metadata) -> Result<String, FetchError> {
+pub async fn locate<F: Fetcher>(fetcher: &F, issuer: &str, first: Metadata) -> Result<Located, FetchError> {
     let mut last = None;
     for url in metadata_urls(issuer, first) {
-        let fetched = match fetch::answer(fetcher, &url).await? {
+        let fetched = match fetch::answer(fetcher, &url, fetch::MAX_DOCUMENT_BYTES).await? {
             Answer::Document(fetched) => fetched,
             Answer::Status(status) => {
                 last = Some(fetch::not_a_document(&url, status));
@@ -61,11 +76,13 @@ pub async fn jwks_uri<F: Fetcher>(fetcher: &F, issuer: &str, first: Metadata) ->
         if metadata.get("issuer").and_then(Value::as_str) != Some(issuer) {
             return Err(FetchError(format!("{url} names another issuer")));
         }
-        return metadata
+        let jwks_uri = metadata
             .get("jwks_uri")
             .and_then(Value::as_str)
             .map(str::to_string)
-            .ok_or_else(|| FetchError(format!("{url} names no jwks_uri")));
+            .ok_or_else(|| FetchError(format!("{url} names no jwks_uri")))?;
+        let revocation_list_uri = metadata.get("revocation_list_uri").and_then(Value::as_str).map(str::to_string);
+        return Ok(Located { jwks_uri, revocation_list_uri });
     }
     Err(last.unwrap_or_else(|| FetchError("no metadata".into())))
 }

@@ -65,9 +65,12 @@ pub enum Rejection {
     },
     /// The issuer's keys could not be fetched and no recent copy is held.
     KeysUnavailable,
-    /// Valid, but withdrawn by the issuer since it was issued (its client
-    /// was deactivated or deleted): for servers that check their own tokens.
+    /// Valid, but withdrawn by the issuer since it was issued: revoked, or
+    /// its client deactivated or deleted.
     Revoked,
+    /// The issuer's revocation list could not be had and the one held is
+    /// older than the verifier's bound.
+    RevocationsUnavailable,
 }
 
 impl Rejection {
@@ -78,7 +81,7 @@ impl Rejection {
             Rejection::MalformedRequest => Some("invalid_request"),
             Rejection::InsufficientScope { .. } => Some("insufficient_scope"),
             // Not the caller's fault: no code of RFC 6750 fits; 503 says so.
-            Rejection::KeysUnavailable => None,
+            Rejection::KeysUnavailable | Rejection::RevocationsUnavailable => None,
             _ => Some("invalid_token"),
         }
     }
@@ -88,7 +91,7 @@ impl Rejection {
         match self {
             Rejection::MalformedRequest => 400,
             Rejection::InsufficientScope { .. } => 403,
-            Rejection::KeysUnavailable => 503,
+            Rejection::KeysUnavailable | Rejection::RevocationsUnavailable => 503,
             _ => 401,
         }
     }
@@ -110,13 +113,13 @@ impl Rejection {
     pub fn to_response(&self, realm: &str) -> ErrorResponse {
         let body = match self.error_code() {
             Some(code) => serde_json::json!({"error": code, "error_description": self.to_string()}),
-            None if *self == Rejection::KeysUnavailable => {
+            None if matches!(self, Rejection::KeysUnavailable | Rejection::RevocationsUnavailable) => {
                 serde_json::json!({"error": "temporarily_unavailable", "error_description": self.to_string()})
             }
             None => serde_json::json!({"error": "unauthorized", "error_description": self.to_string()}),
         };
         let mut headers = vec![("content-type", "application/json".to_string()), ("cache-control", "no-store".into())];
-        if *self == Rejection::KeysUnavailable {
+        if matches!(self, Rejection::KeysUnavailable | Rejection::RevocationsUnavailable) {
             headers.push(("retry-after", "30".into()));
         } else {
             headers.push(("www-authenticate", self.www_authenticate(realm)));
@@ -167,6 +170,7 @@ impl fmt::Display for Rejection {
             Rejection::InsufficientScope { required } => write!(f, "requires scope: {required}"),
             Rejection::KeysUnavailable => f.write_str("the issuer's keys are unavailable"),
             Rejection::Revoked => f.write_str("the token has been revoked"),
+            Rejection::RevocationsUnavailable => f.write_str("the issuer's revocation list is unavailable"),
         }
     }
 }

@@ -3,7 +3,7 @@
 //! `reqwest`) and for Workers (`fetch` or a service binding, feature
 //! `worker`; [`fetch_within_bounds`] on wasm32), and the bounds every fetch
 //! keeps: at most [`FETCH_TIMEOUT_MS`], no redirect followed, at most
-//! [`MAX_DOCUMENT_BYTES`] read. An issuer's URLs come from an admin or from
+//! [`MAX_DOCUMENT_BYTES`] read ([`MAX_LIST_BYTES`] of a revocation list). An issuer's URLs come from an admin or from
 //! its metadata; a redirect would let whoever answers them send this server
 //! elsewhere, and a slow or endless answer would hold the requests that
 //! need the keys.
@@ -48,13 +48,18 @@ impl std::error::Error for FetchError {}
 /// a 200), only a failure to get one is an error. Keep the bounds the
 /// implementations here keep: give up after [`FETCH_TIMEOUT_MS`], answer a
 /// redirect with its 3xx instead of following it, and stop reading a body
-/// past [`MAX_DOCUMENT_BYTES`] (an error). The verifier refuses a 3xx and a
-/// larger body whatever the fetcher does, but only the fetcher can stop
-/// waiting or reading.
+/// past `limit` bytes (an error): [`MAX_DOCUMENT_BYTES`] for metadata and
+/// keys, [`MAX_LIST_BYTES`] for a revocation list. The verifier refuses a
+/// 3xx and a larger body whatever the fetcher does, but only the fetcher
+/// can stop waiting or reading.
 pub trait Fetcher {
-    /// GET `url`.
-    fn get(&self, url: &str) -> impl Future<Output = Result<Fetched, FetchError>>;
+    /// GET `url`, reading at most `limit` bytes of its body.
+    fn get(&self, url: &str, limit: usize) -> impl Future<Output = Result<Fetched, FetchError>>;
 }
+
+/// The largest revocation list read: 4 MiB, some 100,000 revocations in
+/// flight (an issuer's keys and metadata stay within [`MAX_DOCUMENT_BYTES`]).
+pub const MAX_LIST_BYTES: usize = 4 * 1024 * 1024;
 
 /// A 200 with a body, or the status a document was not found with.
 pub(crate) enum Answer {
@@ -63,22 +68,28 @@ pub(crate) enum Answer {
 }
 
 /// GET `url` as an issuer's document is fetched: a failure to fetch, or a
-/// body over [`MAX_DOCUMENT_BYTES`], is an error naming the URL.
-pub(crate) async fn answer<F: Fetcher>(fetcher: &F, url: &str) -> Result<Answer, FetchError> {
-    let fetched = fetcher.get(url).await.map_err(|e| FetchError(format!("{url}: {}", e.0)))?;
+/// body over `limit`, is an error naming the URL.
+pub(crate) async fn answer<F: Fetcher>(fetcher: &F, url: &str, limit: usize) -> Result<Answer, FetchError> {
+    let fetched = fetcher.get(url, limit).await.map_err(|e| FetchError(format!("{url}: {}", e.0)))?;
     if fetched.status != 200 {
         return Ok(Answer::Status(fetched.status));
     }
-    if fetched.body.len() > MAX_DOCUMENT_BYTES {
-        return Err(too_large(url));
+    if fetched.body.len() > limit {
+        return Err(too_large(url, limit));
     }
     Ok(Answer::Document(fetched))
 }
 
-/// An issuer's document at `url`: a 200 within the bounds; any other
-/// status is an error (a 3xx included: redirects are not followed).
+/// An issuer's document at `url`: a 200 within the bounds
+/// ([`MAX_DOCUMENT_BYTES`]); any other status is an error (a 3xx included:
+/// redirects are not followed).
 pub async fn document<F: Fetcher>(fetcher: &F, url: &str) -> Result<Fetched, FetchError> {
-    match answer(fetcher, url).await? {
+    document_within(fetcher, url, MAX_DOCUMENT_BYTES).await
+}
+
+/// [`document`], reading at most `limit` bytes.
+pub(crate) async fn document_within<F: Fetcher>(fetcher: &F, url: &str, limit: usize) -> Result<Fetched, FetchError> {
+    match answer(fetcher, url, limit).await? {
         Answer::Document(fetched) => Ok(fetched),
         Answer::Status(status) => Err(not_a_document(url, status)),
     }
@@ -92,8 +103,8 @@ pub(crate) fn not_a_document(url: &str, status: u16) -> FetchError {
     }
 }
 
-fn too_large(url: &str) -> FetchError {
-    FetchError(format!("{url} is larger than {MAX_DOCUMENT_BYTES} bytes"))
+fn too_large(url: &str, limit: usize) -> FetchError {
+    FetchError(format!("{url} is larger than {limit} bytes"))
 }
 
 /// `max-age` of a `Cache-Control` value (RFC 9111 §5.2.2.1), if it has one.
@@ -108,7 +119,7 @@ pub fn max_age(cache_control: &str) -> Option<u64> {
 mod with_reqwest {
     use std::time::Duration;
 
-    use super::{too_large, FetchError, Fetched, Fetcher, FETCH_TIMEOUT_MS, MAX_DOCUMENT_BYTES};
+    use super::{too_large, FetchError, Fetched, Fetcher, FETCH_TIMEOUT_MS};
 
     /// [`Fetcher`] over a `reqwest::Client` (feature `reqwest`).
     #[derive(Debug, Clone)]
@@ -147,7 +158,7 @@ mod with_reqwest {
     }
 
     impl Fetcher for ReqwestFetcher {
-        async fn get(&self, url: &str) -> Result<Fetched, FetchError> {
+        async fn get(&self, url: &str, limit: usize) -> Result<Fetched, FetchError> {
             let timeout = Duration::from_millis(FETCH_TIMEOUT_MS.into());
             let mut response = self.client.get(url).timeout(timeout).send().await.map_err(failed)?;
             if reqwest::Url::parse(url).ok().as_ref() != Some(response.url()) {
@@ -162,13 +173,13 @@ mod with_reqwest {
             if status != 200 {
                 return Ok(Fetched { status, cache_control, body: Vec::new() });
             }
-            if response.content_length().is_some_and(|n| n > MAX_DOCUMENT_BYTES as u64) {
-                return Err(too_large(url));
+            if response.content_length().is_some_and(|n| n > limit as u64) {
+                return Err(too_large(url, limit));
             }
             let mut body = Vec::new();
             while let Some(chunk) = response.chunk().await.map_err(failed)? {
-                if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
-                    return Err(too_large(url));
+                if body.len() + chunk.len() > limit {
+                    return Err(too_large(url, limit));
                 }
                 body.extend_from_slice(&chunk);
             }
@@ -187,14 +198,14 @@ mod js {
     use wasm_bindgen_futures::JsFuture;
     use web_sys::{AbortSignal, ReadableStreamDefaultReader, Response};
 
-    use super::{too_large, FetchError, Fetched, FETCH_TIMEOUT_MS, MAX_DOCUMENT_BYTES};
+    use super::{too_large, FetchError, Fetched, FETCH_TIMEOUT_MS};
 
     /// GET `url` with `target.fetch` — the global scope, or a service
     /// binding — within the bounds: `redirect: "manual"` (a 3xx is
     /// answered, not followed), `AbortSignal.timeout(FETCH_TIMEOUT_MS)` for
-    /// the response and its body alike, and at most [`MAX_DOCUMENT_BYTES`]
+    /// the response and its body alike, and at most `limit` bytes
     /// of a 200's body read (a larger `Content-Length` is refused unread).
-    pub async fn fetch_within_bounds(target: &JsValue, url: &str) -> Result<Fetched, FetchError> {
+    pub async fn fetch_within_bounds(target: &JsValue, url: &str, limit: usize) -> Result<Fetched, FetchError> {
         let fetch: Function = Reflect::get(target, &JsValue::from_str("fetch"))
             .ok()
             .and_then(|f| f.dyn_into().ok())
@@ -221,10 +232,10 @@ mod js {
         let Some(stream) = response.body() else {
             return Ok(Fetched { status, cache_control, body: Vec::new() });
         };
-        if status != 200 || declared.is_some_and(|n| n > MAX_DOCUMENT_BYTES as u64) {
+        if status != 200 || declared.is_some_and(|n| n > limit as u64) {
             let _ = stream.cancel();
             return match status {
-                200 => Err(too_large(url)),
+                200 => Err(too_large(url, limit)),
                 _ => Ok(Fetched { status, cache_control, body: Vec::new() }),
             };
         }
@@ -240,9 +251,9 @@ mod js {
                 .and_then(|v| v.dyn_into().ok())
                 .ok_or_else(|| FetchError("the body is not bytes".into()))?;
             let at = body.len();
-            if at + chunk.length() as usize > MAX_DOCUMENT_BYTES {
+            if at + chunk.length() as usize > limit {
                 let _ = reader.cancel();
-                return Err(too_large(url));
+                return Err(too_large(url, limit));
             }
             body.resize(at + chunk.length() as usize, 0);
             chunk.copy_to(&mut body[at..]);
@@ -282,10 +293,10 @@ mod with_worker {
     }
 
     impl Fetcher for WorkerFetcher {
-        async fn get(&self, url: &str) -> Result<Fetched, FetchError> {
+        async fn get(&self, url: &str, limit: usize) -> Result<Fetched, FetchError> {
             match self {
-                WorkerFetcher::Internet => fetch_within_bounds(&js_sys::global(), url).await,
-                WorkerFetcher::Service(binding) => fetch_within_bounds(binding.as_ref(), url).await,
+                WorkerFetcher::Internet => fetch_within_bounds(&js_sys::global(), url, limit).await,
+                WorkerFetcher::Service(binding) => fetch_within_bounds(binding.as_ref(), url, limit).await,
             }
         }
     }

@@ -51,7 +51,7 @@
 //! struct Issuer;
 //!
 //! impl Fetcher for Issuer {
-//!     async fn get(&self, _url: &str) -> Result<Fetched, FetchError> {
+//!     async fn get(&self, _url: &str, _limit: usize) -> Result<Fetched, FetchError> {
 //!         let jwks = r#"{"keys":[{"kty":"EC","crv":"P-256","kid":"k1","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}"#;
 //!         Ok(Fetched { status: 200, cache_control: Some("max-age=300".into()), body: jwks.into() })
 //!     }
@@ -86,6 +86,7 @@ mod error;
 mod fetch;
 pub mod flight;
 pub mod jwks;
+pub mod revocation;
 mod scalar;
 pub mod time;
 pub mod token;
@@ -100,8 +101,10 @@ pub use fetch::fetch_within_bounds;
 pub use fetch::ReqwestFetcher;
 #[cfg(all(feature = "worker", target_arch = "wasm32"))]
 pub use fetch::WorkerFetcher;
-pub use fetch::{document, max_age, FetchError, Fetched, Fetcher, FETCH_TIMEOUT_MS, MAX_DOCUMENT_BYTES};
+pub use fetch::{
+    document, max_age, FetchError, Fetched, Fetcher, FETCH_TIMEOUT_MS, MAX_DOCUMENT_BYTES, MAX_LIST_BYTES,
+};
 pub use scalar::in_range;
 pub use token::MAX_TOKEN_BYTES;
 #[cfg(feature = "verifier")]
-pub use verifier::{system_clock, Verifier, DEFAULT_LEEWAY_SECS, MAX_LEEWAY_SECS};
+pub use verifier::{system_clock, Verifier, DEFAULT_LEEWAY_SECS, MAX_LEEWAY_SECS, MAX_REVOCATIONS_WITHIN_SECS};

@@ -3,11 +3,12 @@
 
 use std::sync::Mutex;
 
-use crate::cache::{self, Decision, KeyCache};
+use crate::cache::{self, Decision, KeyCache, MAX_FLIGHT_SECS};
 use crate::claims::{self, Expected, Requirements, VerifiedToken};
 use crate::crypto::{self, Key};
 use crate::discovery::{self, Metadata};
-use crate::fetch::{self, max_age, Fetcher};
+use crate::fetch::{self, max_age, Fetcher, MAX_LIST_BYTES};
+use crate::revocation::{HeldList, RevocationList, Step, DEFAULT_REVOCATIONS_WITHIN_SECS};
 use crate::{jwks, token, Rejection};
 
 /// Default clock leeway, seconds.
@@ -26,7 +27,18 @@ pub struct Verifier<F: Fetcher> {
     fetcher: F,
     cache: Mutex<KeyCache<Key>>,
     clock: fn() -> i64,
+    /// Where the issuer's revocation list is: configured, or named by its
+    /// metadata (an m2m-edge deployment's `revocation_list_uri`).
+    revocation_uri: Mutex<Option<String>>,
+    /// Whether revocations are checked at all.
+    revocations_on: bool,
+    /// The longest a held list is trusted, seconds.
+    revocations_within: i64,
+    revocations: Mutex<HeldList>,
 }
+
+/// The most [`Verifier::revocations_within`] accepts, seconds.
+pub const MAX_REVOCATIONS_WITHIN_SECS: u64 = 3600;
 
 /// Unix seconds from the system clock (`Date.now()` on wasm32).
 pub fn system_clock() -> i64 {
@@ -53,6 +65,10 @@ impl<F: Fetcher> Verifier<F> {
             fetcher,
             cache: Mutex::new(KeyCache::default()),
             clock: system_clock,
+            revocation_uri: Mutex::new(None),
+            revocations_on: true,
+            revocations_within: DEFAULT_REVOCATIONS_WITHIN_SECS as i64,
+            revocations: Mutex::new(HeldList::default()),
         }
     }
 
@@ -74,6 +90,32 @@ impl<F: Fetcher> Verifier<F> {
     /// (default 30 s; capped at 300 s).
     pub fn leeway(mut self, seconds: u64) -> Verifier<F> {
         self.leeway = seconds.min(MAX_LEEWAY_SECS) as i64;
+        self
+    }
+
+    /// Learn revocations from the list at `uri` (an m2m-edge deployment's
+    /// `revocation_list_uri`, `<issuer>/oauth2/revocations`). A verifier
+    /// made by [`Verifier::new`] finds it by discovery; one with a
+    /// configured `jwks_uri` needs this.
+    pub fn revocations(self, uri: impl Into<String>) -> Verifier<F> {
+        *lock(&self.revocation_uri) = Some(uri.into());
+        self
+    }
+
+    /// Trust a held revocation list for at most this long (default 60 s,
+    /// 1 s to an hour): a token revoked at the issuer is refused here within
+    /// this bound. Past it, the list is fetched again before a token is
+    /// accepted, and while it cannot be had tokens are refused with 503
+    /// ([`Rejection::RevocationsUnavailable`]).
+    pub fn revocations_within(mut self, seconds: u64) -> Verifier<F> {
+        self.revocations_within = seconds.clamp(1, MAX_REVOCATIONS_WITHIN_SECS) as i64;
+        self
+    }
+
+    /// Check no revocations, even if the issuer publishes them: a revoked
+    /// token is then accepted until it expires.
+    pub fn without_revocations(mut self) -> Verifier<F> {
+        self.revocations_on = false;
         self
     }
 
@@ -102,7 +144,37 @@ impl<F: Fetcher> Verifier<F> {
         let claims = token::object(&unverified.payload, "payload")?;
         let expected =
             Expected { issuer: &self.issuer, audiences: &self.audiences, leeway: self.leeway, now: (self.clock)() };
-        claims::check(claims, &expected, required)
+        let verified = claims::check(claims, &expected, required)?;
+        self.not_revoked(&verified).await?;
+        Ok(verified)
+    }
+
+    /// Refuse `token` if the issuer's revocation list names it, with a list
+    /// no older than the bound; nothing to check if the issuer publishes
+    /// none (or checks are off).
+    async fn not_revoked(&self, token: &VerifiedToken) -> Result<(), Rejection> {
+        if !self.revocations_on {
+            return Ok(());
+        }
+        let Some(uri) = lock(&self.revocation_uri).clone() else { return Ok(()) };
+        for _ in 0..3 {
+            let step = lock(&self.revocations).step((self.clock)(), self.revocations_within);
+            match step {
+                Step::Use(list) if list.refuses(token) => return Err(Rejection::Revoked),
+                Step::Use(_) => return Ok(()),
+                Step::Unavailable => return Err(Rejection::RevocationsUnavailable),
+                Step::Wait(waiter) => waiter.wait(MAX_FLIGHT_SECS as u32 * 1000).await,
+                Step::Fetch(gate, flight) => {
+                    let outcome = match fetch::document_within(&self.fetcher, &uri, MAX_LIST_BYTES).await {
+                        Ok(fetched) => RevocationList::parse(&fetched.body, &self.issuer).ok(),
+                        Err(_) => None,
+                    };
+                    lock(&self.revocations).landed(flight, outcome, (self.clock)());
+                    drop(gate);
+                }
+            }
+        }
+        Err(Rejection::RevocationsUnavailable)
     }
 
     /// The key for `kid`, fetching the set when the cache policy says so:
@@ -157,9 +229,15 @@ impl<F: Fetcher> Verifier<F> {
 
     /// `jwks_uri` from the issuer's metadata: RFC 8414 §3 first (an
     /// m2m-edge deployment is an OAuth authorization server), then OpenID
-    /// Connect Discovery 1.0 §4; its `issuer` must be ours.
+    /// Connect Discovery 1.0 §4; its `issuer` must be ours. The revocation
+    /// list it names is taken too, unless one was configured.
     async fn discover(&self) -> Option<String> {
-        discovery::jwks_uri(&self.fetcher, &self.issuer, Metadata::OAuth).await.ok()
+        let located = discovery::locate(&self.fetcher, &self.issuer, Metadata::OAuth).await.ok()?;
+        let mut configured = lock(&self.revocation_uri);
+        if configured.is_none() {
+            *configured = located.revocation_list_uri;
+        }
+        Some(located.jwks_uri)
     }
 }
 

@@ -50,7 +50,7 @@ fn a_hung_server_is_given_up_on_after_the_timeout() {
     let outcome = run(async {
         tokio::time::timeout(
             Duration::from_millis(u64::from(FETCH_TIMEOUT_MS) + 3000),
-            ReqwestFetcher::default().get(&format!("{origin}/jwks")),
+            ReqwestFetcher::default().get(&format!("{origin}/jwks"), MAX_DOCUMENT_BYTES),
         )
         .await
     });
@@ -64,7 +64,7 @@ fn a_redirect_is_answered_not_followed() {
     let (elsewhere, visits) = server(Some(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}".to_vec()));
     let redirect = format!("HTTP/1.1 302 Found\r\nlocation: {elsewhere}/jwks\r\ncontent-length: 0\r\n\r\n");
     let (origin, _) = server(Some(redirect.into_bytes()));
-    let fetched = run(ReqwestFetcher::default().get(&format!("{origin}/jwks"))).unwrap();
+    let fetched = run(ReqwestFetcher::default().get(&format!("{origin}/jwks"), MAX_DOCUMENT_BYTES)).unwrap();
     assert_eq!(fetched.status, 302);
     assert_eq!(visits.load(Ordering::SeqCst), 0, "the other host was never asked");
 }
@@ -74,7 +74,7 @@ fn a_body_over_the_cap_is_not_read() {
     let mut answer = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", 10 * 1024 * 1024).into_bytes();
     answer.extend(std::iter::repeat_n(b' ', 10 * 1024 * 1024));
     let (origin, _) = server(Some(answer));
-    let fetched = run(ReqwestFetcher::default().get(&format!("{origin}/jwks")));
+    let fetched = run(ReqwestFetcher::default().get(&format!("{origin}/jwks"), MAX_DOCUMENT_BYTES));
     assert!(fetched.is_err(), "a 10 MB body: {:?}", fetched.map(|f| f.body.len()));
     // Chunked, so no Content-Length says so beforehand.
     let mut chunked = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
@@ -85,6 +85,6 @@ fn a_body_over_the_cap_is_not_read() {
     }
     chunked.extend(b"0\r\n\r\n");
     let (origin, _) = server(Some(chunked));
-    let fetched = run(ReqwestFetcher::default().get(&format!("{origin}/jwks")));
+    let fetched = run(ReqwestFetcher::default().get(&format!("{origin}/jwks"), MAX_DOCUMENT_BYTES));
     assert!(fetched.is_err(), "a chunked body over the cap: {:?}", fetched.map(|f| f.body.len()));
 }

@@ -11,7 +11,7 @@ use m2m_edge_verify::{fetch_within_bounds, FetchError, Fetched, Fetcher};
 pub struct GlobalFetch;
 
 impl Fetcher for GlobalFetch {
-    async fn get(&self, url: &str) -> Result<Fetched, FetchError> {
-        fetch_within_bounds(&js_sys::global(), url).await
+    async fn get(&self, url: &str, limit: usize) -> Result<Fetched, FetchError> {
+        fetch_within_bounds(&js_sys::global(), url, limit).await
     }
 }

@@ -9,6 +9,7 @@ use m2m_edge_verify::{in_range, jwks, token, Rejection, Requirements, VerifiedTo
 use serde_json::Value;
 
 use super::{Ports, Runtime};
+use crate::client::ClientRecord;
 use crate::keys::sealed::KeyCrypto;
 use crate::ports::StoreError;
 use crate::revocation::{Issued, RevocationStore, Standing};
@@ -80,4 +81,22 @@ pub(super) fn project_of(token: &VerifiedToken) -> Option<&str> {
 pub(super) async fn standing<R: Runtime>(token: &VerifiedToken, p: &Ports<'_, R>) -> Result<Standing, StoreError> {
     let issued = Issued { jti: &token.jti, client_id: &token.client_id, project_id: project_of(token) };
     p.store.standing(&issued).await
+}
+
+/// Whether a token was issued to this very client rather than to an
+/// earlier one with the same id (deleted, and the id chosen again, or an
+/// isolate still holding the old record): its `client_incarnation` is the
+/// client's; its `project_id` is the client's; and it was issued no
+/// earlier than the client was created. (A client created before
+/// incarnations existed has none, and its tokens carry none.)
+pub(super) fn is_incarnation_of(token: &VerifiedToken, client: &ClientRecord) -> bool {
+    let claim = |name: &str| token.claims.get(name).map(|v| v.as_str());
+    let same = |claimed: Option<Option<&str>>, own: Option<&str>| match (claimed, own) {
+        (None, None) => true,
+        (Some(Some(claimed)), Some(own)) => claimed == own,
+        _ => false,
+    };
+    same(claim("client_incarnation"), client.incarnation.as_ref().map(|i| i.as_str()))
+        && same(claim("project_id"), client.project_id.as_ref().map(|p| p.as_str()))
+        && token.issued_at >= client.created_at
 }

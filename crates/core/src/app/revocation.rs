@@ -10,10 +10,10 @@ use m2m_edge_verify::token;
 use serde_json::{Map, Value};
 
 use super::admin::AdminScope;
-use super::own_token::{self, Audience, Unaccepted};
+use super::own_token::{self, is_incarnation_of, Audience, Unaccepted};
 use super::token::client_authentication;
 use super::{render, Ports, Runtime};
-use crate::client::ClientRecord;
+use crate::client::{ClientId, ClientRecord, ClientStore, Status};
 use crate::http::{Body, Header, Request, Response};
 use crate::limits;
 use crate::oauth::metadata::{INTROSPECTION_PATH, REVOCATION_PATH};
@@ -139,6 +139,19 @@ async fn introspect_token<R: Runtime>(
     let standing =
         own_token::standing(&verified, p).await.map_err(|e| OAuthError::server(format!("introspection: {e}")))?;
     if standing.refuses(verified.issued_at) {
+        return inactive();
+    }
+    // The client as stored now, past every cache, as the admin API reads it:
+    // a deactivated or deleted client's tokens are inactive however they
+    // were issued (an isolate that had not yet seen the change, or before
+    // revocation existed), and so is a token of an earlier client of the
+    // same id.
+    let owner = ClientId::parse(&verified.client_id);
+    let owner = match owner {
+        Some(id) => p.store.get_fresh(&id).await.map_err(|e| OAuthError::server(format!("introspection: {e}")))?,
+        None => None,
+    };
+    if !owner.is_some_and(|c| c.status == Status::Active && is_incarnation_of(&verified, &c)) {
         return inactive();
     }
     // Every claim the token carries (RFC 7662 §2.2 names most of them and

@@ -20,6 +20,7 @@ use m2m_edge_verify::{FetchError, Fetched, Fetcher, Verifier};
 pub const ISSUER: &str = "https://auth.example.com";
 pub const JWKS_URI: &str = "https://auth.example.com/.well-known/jwks.json";
 pub const AUDIENCE: &str = "https://orders.example.com";
+pub const REVOCATIONS_URI: &str = "https://auth.example.com/oauth2/revocations";
 pub const NOW: i64 = 1_800_000_000;
 
 thread_local! {
@@ -120,6 +121,8 @@ pub struct IssuerState {
     pub yielding: AtomicBool,
     /// Answer the JWKS URI with this status and body instead of the set.
     pub jwks_answer: Mutex<Option<(u16, Vec<u8>)>>,
+    /// The revocation list served at [`REVOCATIONS_URI`], if any.
+    pub revocations: Mutex<Option<Value>>,
 }
 
 impl Issuer {
@@ -171,7 +174,7 @@ impl Future for YieldOnce {
 }
 
 impl Fetcher for Issuer {
-    async fn get(&self, url: &str) -> Result<Fetched, FetchError> {
+    async fn get(&self, url: &str, _limit: usize) -> Result<Fetched, FetchError> {
         if self.0.yielding.load(Ordering::SeqCst) {
             YieldOnce(false).await;
         }
@@ -187,6 +190,9 @@ impl Fetcher for Issuer {
         if url == JWKS_URI {
             let body = self.0.jwks.lock().unwrap().to_string().into_bytes();
             return Ok(Fetched { status: 200, cache_control, body });
+        }
+        if let (true, Some(list)) = (url == REVOCATIONS_URI, self.0.revocations.lock().unwrap().clone()) {
+            return Ok(Fetched { status: 200, cache_control: None, body: list.to_string().into_bytes() });
         }
         let metadata_at = self.0.metadata_at.lock().unwrap().clone();
         let metadata_at = metadata_at.unwrap_or_else(|| format!("{ISSUER}/.well-known/oauth-authorization-server"));

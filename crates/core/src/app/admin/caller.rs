@@ -6,12 +6,12 @@
 //! again from storage on every request: deactivating or deleting an admin
 //! client stops its tokens at once (on D1; within KV's propagation on KV).
 
-use m2m_edge_verify::{Rejection, VerifiedToken};
+use m2m_edge_verify::Rejection;
 
 use super::AdminError;
-use crate::app::own_token::{self, Audience, Unaccepted};
+use crate::app::own_token::{self, is_incarnation_of, Audience, Unaccepted};
 use crate::app::{Ports, Runtime};
-use crate::client::{ClientId, ClientRecord, ClientStore, SecretHash, Status};
+use crate::client::{ClientId, ClientStore, SecretHash, Status};
 use crate::config::{AdminKey, MIN_ADMIN_KEY_CHARS};
 use crate::http::{Header, Request};
 use crate::oauth::metadata::admin_audience;
@@ -236,22 +236,4 @@ async fn admin_token<R: Runtime>(
         return Err(AdminError::Token(Rejection::InsufficientScope { required: needed.as_str().to_string() }));
     }
     Ok(Caller::Client { id: client.id, project: client.project_id, scopes })
-}
-
-/// Whether a token was issued to this very client rather than to an
-/// earlier one with the same id (deleted, and the id chosen again, or an
-/// isolate still holding the old record): its `client_incarnation` is the
-/// client's; its `project_id` is the client's; and it was issued no
-/// earlier than the client was created. (A client created before
-/// incarnations existed has none, and its tokens carry none.)
-pub(crate) fn is_incarnation_of(token: &VerifiedToken, client: &ClientRecord) -> bool {
-    let claim = |name: &str| token.claims.get(name).map(|v| v.as_str());
-    let same = |claimed: Option<Option<&str>>, own: Option<&str>| match (claimed, own) {
-        (None, None) => true,
-        (Some(Some(claimed)), Some(own)) => claimed == own,
-        _ => false,
-    };
-    same(claim("client_incarnation"), client.incarnation.as_ref().map(|i| i.as_str()))
-        && same(claim("project_id"), client.project_id.as_ref().map(|p| p.as_str()))
-        && token.issued_at >= client.created_at
 }

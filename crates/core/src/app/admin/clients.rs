@@ -6,8 +6,8 @@ use serde_json::{json, Value};
 use super::caller::{AdminScope, Caller};
 use super::hand_out::{Holding, Overreach, Tenancy};
 use super::{
-    check_precondition, edit, etag, if_match, json_body, list_limit, listed_project, ok, query_pairs, query_param,
-    AdminError, AdminResult,
+    check_precondition, edit, etag, if_match, json_body, list_limit, listed_project, ok, propagation_bound,
+    query_pairs, query_param, AdminError, AdminResult,
 };
 use crate::app::render::client_json;
 use crate::app::{Ports, Runtime};
@@ -264,11 +264,27 @@ pub(super) async fn update<R: Runtime>(req: &Request, id: &ClientId, caller: &Ca
     Ok(client_response(200, &record, &[]))
 }
 
-/// Every token `id` was issued until now stops being accepted. A failure
-/// is a 500 the operator can retry: deactivating again, or deleting (which
-/// does this first).
+/// Whether `caller` may act on the client `record` as a whole (delete it,
+/// revoke its tokens): it must hold all the client holds, as for any
+/// change to it ([`Caller::may_hand_out`]).
+pub(super) async fn may_act_on<R: Runtime>(
+    record: &ClientRecord,
+    caller: &Caller,
+    p: &Ports<'_, R>,
+) -> Result<(), AdminError> {
+    let held = Holding::of(&record.grants, p.config);
+    let allowed = allowed_of(caller, record.project_id.as_ref(), p).await?;
+    let tenancy = Tenancy { project: record.project_id.as_ref(), allowed: allowed.as_deref() };
+    caller.may_hand_out(tenancy, Some(&held), &held).map_err(forbidden)
+}
+
+/// Every token `id` was issued until now stops being accepted — and until
+/// the change has reached every isolate ([`propagation_bound`]): an
+/// isolate that still holds the client as it was may issue tokens in that
+/// window, and those are refused too. A failure is a 500 the operator can
+/// retry: deactivating again, or deleting (which does this first).
 async fn end_tokens<R: Runtime>(id: &ClientId, p: &Ports<'_, R>) -> Result<(), AdminError> {
-    let not_before = not_before_now(p.clock.now());
+    let not_before = not_before_now(p.clock.now()) + propagation_bound(p.config);
     p.store
         .set_not_before(Holder::Client(id.as_str()), not_before)
         .await
@@ -291,10 +307,7 @@ pub(super) async fn delete<R: Runtime>(req: &Request, id: &ClientId, caller: &Ca
     for _ in 0..2 {
         let record = load(id, caller, p).await?;
         check_precondition(expected.as_ref(), record.version)?;
-        let held = Holding::of(&record.grants, p.config);
-        let allowed = allowed_of(caller, record.project_id.as_ref(), p).await?;
-        let tenancy = Tenancy { project: record.project_id.as_ref(), allowed: allowed.as_deref() };
-        caller.may_hand_out(tenancy, Some(&held), &held).map_err(forbidden)?;
+        may_act_on(&record, caller, p).await?;
         end_tokens(id, p).await?;
         match p.store.delete(id, Some(&record)).await? {
             Write::Done => return Ok(Response::empty(204)),

@@ -49,6 +49,13 @@ pub fn propagation(config: &Config) -> Option<String> {
     })
 }
 
+/// Seconds until a change to a client has reached every token request
+/// ([`propagation`]'s bound).
+fn propagation_bound(config: &Config) -> i64 {
+    let replicas = if config.read_replicas { REPLICA_ANCHOR_SECS } else { 0 };
+    i64::from(config.client_cache_ttl.saturating_add(replicas))
+}
+
 /// The realm of the admin API's challenges.
 const ADMIN_REALM: &str = "m2m-edge admin";
 

@@ -2,9 +2,10 @@
 //! itself or its `jti`; and everything a client or a project was issued
 //! until now (a not-before time). A project's admin acts inside its
 //! project only: its `jti` revocations reach that project's tokens, and it
-//! sees no other project's clients. Revoking grants nothing and every
-//! client it touches can fetch a new token at once, so it needs no more
-//! authority over a client than seeing it.
+//! sees no other project's clients. Revoking all of a client's tokens is
+//! acting on that client: the caller must hold all it holds, as for any
+//! change to it; so a project's admin cannot revoke a whole project (its
+//! admins above the caller included).
 
 use serde_json::{json, Value};
 
@@ -79,6 +80,7 @@ async fn by_token<R: Runtime>(
 /// issued until now.
 pub(super) async fn revoke_client<R: Runtime>(id: &ClientId, caller: &Caller, p: &Ports<'_, R>) -> AdminResult {
     let client = clients::load(id, caller, p).await?;
+    clients::may_act_on(&client, caller, p).await?;
     let not_before = not_before_now(p.clock.now());
     p.store.set_not_before(Holder::Client(client.id.as_str()), not_before).await?;
     Ok(ok(
@@ -92,6 +94,12 @@ pub(super) async fn revoke_client<R: Runtime>(id: &ClientId, caller: &Caller, p:
 pub(super) async fn revoke_project<R: Runtime>(id: &ProjectId, caller: &Caller, p: &Ports<'_, R>) -> AdminResult {
     if !caller.sees(Some(id)) || p.store.project(id).await?.is_none() {
         return Err(AdminError::NotFound("project"));
+    }
+    // It reaches every client of the project, its admins above the caller
+    // too: a project's own admin revokes client by client, each under the
+    // hand-out rule.
+    if caller.project().is_some() {
+        return Err(AdminError::Forbidden("a project's admin revokes its clients' tokens one client at a time".into()));
     }
     let not_before = not_before_now(p.clock.now());
     p.store.set_not_before(Holder::Project(id.as_str()), not_before).await?;
