@@ -8,6 +8,8 @@ import { createHmac, createPrivateKey, sign as nodeSign } from "node:crypto";
 import { EDGE_AUDIENCE, EDGE_ISSUER, clientFor, startWithEdgeApi } from "./harness.mjs";
 
 const STORAGE = process.env.M2M_STORAGE ?? "d1";
+/** The revocation bound of one edge API here (REVOCATIONS_WITHIN), seconds; the default is 60. */
+const REVOCATION_BOUND = 2;
 const b64 = (data) => Buffer.from(data).toString("base64url");
 
 /** GET or POST /orders on an edge API with this Authorization header (none if undefined). */
@@ -40,8 +42,8 @@ describe(`edge API with m2m-edge-verify (${STORAGE})`, () => {
   before(async () => {
     w = await startWithEdgeApi({
       bindings: { STORAGE },
-      edges: ["edge-api", "edge-api-burst", "edge-api-acme"],
-      edgeVars: { "edge-api-acme": { PROJECT_ID: "acme" } },
+      edges: ["edge-api", "edge-api-burst", "edge-api-acme", "edge-api-revocations"],
+      edgeVars: { "edge-api-acme": { PROJECT_ID: "acme" }, "edge-api-revocations": { REVOCATIONS_WITHIN: String(REVOCATION_BOUND) } },
     });
     api = clientFor(w);
     const jwk = JSON.parse(w.secrets.SIGNING_KEYS).keys[0];
@@ -104,6 +106,34 @@ describe(`edge API with m2m-edge-verify (${STORAGE})`, () => {
       assert.match(r.json.error_description, /project_id/);
     }
     assert.equal((await orders(edge(), `Bearer ${globex}`)).status, 200, "an API without PROJECT_ID serves every tenant");
+  });
+
+  test("a revoked token is refused at the edge within the verifier's bound, with no call per request", async () => {
+    const revocations = w.edge["edge-api-revocations"];
+    const c = await api.createClient(grant(["orders:read"]));
+    const token = await tokenFor(api, c);
+    const kept = await tokenFor(api, c);
+    assert.equal((await orders(revocations, `Bearer ${token}`)).status, 200);
+    const revokedAt = Date.now();
+    const basic = `Basic ${Buffer.from(`${c.client_id}:${c.client_secret}`).toString("base64")}`;
+    const r = await fetch(`${w.base}/oauth2/revoke`, {
+      method: "POST",
+      headers: { authorization: basic, "content-type": "application/x-www-form-urlencoded" },
+      body: `token=${token}`,
+    });
+    assert.equal(r.status, 200);
+    let refused;
+    while (Date.now() - revokedAt < (REVOCATION_BOUND + 3) * 1000) {
+      refused = await orders(revocations, `Bearer ${token}`);
+      if (refused.status !== 200) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const took = Date.now() - revokedAt;
+    assertInvalidToken(refused, "revoked");
+    assert.match(refused.json.error_description, /revoked/);
+    // The bound, plus the clock's one-second resolution.
+    assert.ok(took <= (REVOCATION_BOUND + 1) * 1000, `refused ${took} ms after the revocation`);
+    assert.equal((await orders(revocations, `Bearer ${kept}`)).status, 200, "the client's other token is untouched");
   });
 
   test("the wrong scope: 403 insufficient_scope with the scope in the challenge", async () => {

@@ -7,13 +7,12 @@
 //! ([`Rejection::RevocationsUnavailable`]), not a token that may be revoked.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::cache::MAX_FLIGHT_SECS;
 use crate::claims::VerifiedToken;
-use crate::flight::{Gate, Waiter};
+#[cfg(feature = "verifier")]
+pub(crate) use held::{HeldList, Step};
 
 /// The longest a held list is trusted by default, seconds.
 pub const DEFAULT_REVOCATIONS_WITHIN_SECS: u64 = 60;
@@ -91,63 +90,74 @@ fn times(document: &Map<String, Value>, name: &'static str) -> Result<HashMap<St
         .collect()
 }
 
-/// The held list, and when to fetch it again: policy over "now".
-#[derive(Debug, Default)]
-pub(crate) struct HeldList {
-    list: Option<Arc<RevocationList>>,
-    fetched_at: i64,
-    failed_at: Option<i64>,
-    /// The fetch in flight: its number, when it started, where to wait.
-    flight: Option<(u64, i64, Waiter)>,
-    flights: u64,
-}
+/// The held list and when to fetch it again (the verifier's, feature
+/// `verifier`).
+#[cfg(feature = "verifier")]
+mod held {
+    use std::sync::Arc;
 
-/// What a verification does with the held list.
-pub(crate) enum Step {
-    /// Check against this list.
-    Use(Arc<RevocationList>),
-    /// Fetch it, holding the gate others wait at; record the outcome under
-    /// this flight's number.
-    Fetch(Gate, u64),
-    /// Another request is fetching: wait for it.
-    Wait(Waiter),
-    /// None fresh enough, and a fetch failed just now: refuse.
-    Unavailable,
-}
+    use super::{RevocationList, RETRY_AFTER_FAILURE_SECS};
+    use crate::cache::MAX_FLIGHT_SECS;
+    use crate::flight::{Gate, Waiter};
 
-impl HeldList {
-    /// The step at `now` for a list trusted `within` seconds.
-    pub(crate) fn step(&mut self, now: i64, within: i64) -> Step {
-        if let Some(list) = self.list.as_ref().filter(|_| now - self.fetched_at < within) {
-            return Step::Use(list.clone());
-        }
-        if let Some((_, started, waiter)) = &self.flight {
-            if now - started < MAX_FLIGHT_SECS {
-                return Step::Wait(waiter.clone());
-            }
-        }
-        if self.failed_at.is_some_and(|at| now - at < RETRY_AFTER_FAILURE_SECS.min(within)) {
-            return Step::Unavailable;
-        }
-        let gate = Gate::new();
-        self.flights += 1;
-        self.flight = Some((self.flights, now, gate.waiter()));
-        Step::Fetch(gate, self.flights)
+    /// The held list, and when to fetch it again: policy over "now".
+    #[derive(Debug, Default)]
+    pub(crate) struct HeldList {
+        list: Option<Arc<RevocationList>>,
+        fetched_at: i64,
+        failed_at: Option<i64>,
+        /// The fetch in flight: its number, when it started, where to wait.
+        flight: Option<(u64, i64, Waiter)>,
+        flights: u64,
     }
 
-    /// The outcome of flight `flight` at `now`: the list, or `None` if it
-    /// could not be had.
-    pub(crate) fn landed(&mut self, flight: u64, outcome: Option<RevocationList>, now: i64) {
-        match outcome {
-            Some(list) => {
-                self.list = Some(Arc::new(list));
-                self.fetched_at = now;
-                self.failed_at = None;
+    /// What a verification does with the held list.
+    pub(crate) enum Step {
+        /// Check against this list.
+        Use(Arc<RevocationList>),
+        /// Fetch it, holding the gate others wait at; record the outcome under
+        /// this flight's number.
+        Fetch(Gate, u64),
+        /// Another request is fetching: wait for it.
+        Wait(Waiter),
+        /// None fresh enough, and a fetch failed just now: refuse.
+        Unavailable,
+    }
+
+    impl HeldList {
+        /// The step at `now` for a list trusted `within` seconds.
+        pub(crate) fn step(&mut self, now: i64, within: i64) -> Step {
+            if let Some(list) = self.list.as_ref().filter(|_| now - self.fetched_at < within) {
+                return Step::Use(list.clone());
             }
-            None => self.failed_at = Some(now),
+            if let Some((_, started, waiter)) = &self.flight {
+                if now - started < MAX_FLIGHT_SECS {
+                    return Step::Wait(waiter.clone());
+                }
+            }
+            if self.failed_at.is_some_and(|at| now - at < RETRY_AFTER_FAILURE_SECS.min(within)) {
+                return Step::Unavailable;
+            }
+            let gate = Gate::new();
+            self.flights += 1;
+            self.flight = Some((self.flights, now, gate.waiter()));
+            Step::Fetch(gate, self.flights)
         }
-        if self.flight.as_ref().is_some_and(|(id, _, _)| *id == flight) {
-            self.flight = None;
+
+        /// The outcome of flight `flight` at `now`: the list, or `None` if it
+        /// could not be had.
+        pub(crate) fn landed(&mut self, flight: u64, outcome: Option<RevocationList>, now: i64) {
+            match outcome {
+                Some(list) => {
+                    self.list = Some(Arc::new(list));
+                    self.fetched_at = now;
+                    self.failed_at = None;
+                }
+                None => self.failed_at = Some(now),
+            }
+            if self.flight.as_ref().is_some_and(|(id, _, _)| *id == flight) {
+                self.flight = None;
+            }
         }
     }
 }
@@ -212,6 +222,10 @@ mod tests {
         assert!(RevocationList::parse(b"[]", "https://as").is_err());
     }
 
+    #[cfg(feature = "verifier")]
+    use crate::cache::MAX_FLIGHT_SECS;
+
+    #[cfg(feature = "verifier")]
     #[test]
     fn a_held_list_is_used_within_the_bound_then_fetched_and_never_trusted_past_it() {
         let mut held = HeldList::default();
@@ -226,6 +240,7 @@ mod tests {
         assert!(matches!(held.step(1_065, 60), Step::Fetch(..)), "tried again after RETRY_AFTER_FAILURE_SECS");
     }
 
+    #[cfg(feature = "verifier")]
     #[test]
     fn an_abandoned_fetch_is_not_waited_for_past_the_flight_bound() {
         let mut held = HeldList::default();

@@ -12,7 +12,9 @@
 //! Keys come from the token service through the `AUTH` service binding
 //! (`[[services]]` in wrangler.toml), or over the Internet without one.
 //! The verifier is built once per isolate and keeps the keys between
-//! requests (its cache rules: `m2m_edge_verify::cache`).
+//! requests (its cache rules: `m2m_edge_verify::cache`), and the token
+//! service's revocation list: a revoked token is refused within 60 s
+//! (`REVOCATIONS_WITHIN` sets another bound, in seconds).
 //!
 //! The `fetch` export is written against `web_sys` rather than with
 //! `#[worker::event(fetch)]`: the macro's request and response conversions
@@ -55,7 +57,13 @@ fn api(env: &Env) -> Option<Rc<Api>> {
                 Err(_) => WorkerFetcher::Internet,
             };
             let project = env.var("PROJECT_ID").ok().map(|v| v.to_string()).filter(|p| !p.is_empty());
-            Some(Rc::new(Api { verifier: Verifier::new(issuer, fetcher).audience(audience), project }))
+            let mut verifier = Verifier::new(issuer, fetcher).audience(audience);
+            // Revocations: the issuer's list, found by discovery, trusted for
+            // 60 s unless REVOCATIONS_WITHIN says otherwise.
+            if let Some(seconds) = env.var("REVOCATIONS_WITHIN").ok().and_then(|v| v.to_string().parse().ok()) {
+                verifier = verifier.revocations_within(seconds);
+            }
+            Some(Rc::new(Api { verifier, project }))
         })
         .clone()
     })
