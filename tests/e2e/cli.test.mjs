@@ -211,6 +211,44 @@ describe(`the command line (${STORAGE})`, () => {
     assert.match(busy.err, new RegExp(deployerId));
   });
 
+  test("tokens: introspect as a resource server, revoke by token, jti and client; verify sees the revocation", () => {
+    assert.equal(cli("clients", "create", "--name", "rs", "--audience", `${ctx.w.base}/admin`, "--scope", "tokens:introspect", "--save", "rs.json").code, 0);
+    assert.equal(cli("clients", "create", "--name", "revoked", "--audience", AUDIENCE, "--scope", "read", "--save", "svc.json").code, 0);
+    const fresh = () => cli("token", "--credentials", "svc.json", "--no-cache").out.trim();
+    const token = fresh();
+    const live = cli("tokens", "introspect", token, "--credentials", "rs.json", "--json");
+    assert.equal(live.code, 0, live.err);
+    assert.equal(JSON.parse(live.out).active, true);
+    assert.match(cli("tokens", "introspect", token, "--credentials", "rs.json").out, /^active: issued to /);
+
+    const revoked = cli("tokens", "revoke", token);
+    assert.equal(revoked.code, 0, revoked.err);
+    assert.match(revoked.out, /^revoked: jti /);
+    assert.deepEqual(JSON.parse(cli("tokens", "introspect", token, "--credentials", "rs.json", "--json").out), { active: false });
+    const verified = cli("verify", token, "--issuer", ctx.w.base, "--audience", AUDIENCE);
+    assert.equal(verified.code, 9, verified.err);
+    assert.match(verified.err, /revoked/);
+
+    const second = fresh();
+    const jti = JSON.parse(cli("decode", "--json", second).out).claims.jti;
+    assert.equal(cli("tokens", "revoke", "--jti", jti).code, 0);
+    assert.equal(JSON.parse(cli("tokens", "introspect", second, "--credentials", "rs.json", "--json").out).active, false);
+
+    const third = fresh();
+    const id = JSON.parse(readFileSync(join(home, "svc.json"), "utf8")).client_id;
+    const all = cli("tokens", "revoke", "--client", id);
+    assert.equal(all.code, 0, all.err);
+    assert.match(all.out, /^revoked: every token issued before /);
+    assert.equal(JSON.parse(cli("tokens", "introspect", third, "--credentials", "rs.json", "--json").out).active, false);
+
+    assert.equal(cli("tokens", "revoke").code, 2, "one of token, --jti, --client, --project");
+    assert.equal(cli("tokens", "revoke", "--jti", "a", "--client", "b").code, 2);
+    assert.equal(cli("tokens", "revoke", "--client", "nobody").code, 4);
+    const notAllowed = cli("tokens", "introspect", third, "--credentials", "svc.json");
+    assert.equal(notAllowed.code, 6, notAllowed.err);
+    assert.match(notAllowed.err, /unauthorized_client/);
+  });
+
   test("the README's command-line example runs as written, in order", () => {
     const readme = readFileSync(join(root, "README.md"), "utf8");
     const section = readme.slice(readme.indexOf("## Command line"));

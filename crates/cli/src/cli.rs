@@ -63,6 +63,9 @@ pub enum Command {
     Keys(Keys),
     /// The audit trail of admin changes.
     Audit(AuditArgs),
+    /// Tokens already issued: revoke them, or ask whether one is still active.
+    #[command(subcommand)]
+    Tokens(Tokens),
     /// Workload identity federation: the issuers whose tokens stand for clients.
     #[command(subcommand)]
     Federation(Federation),
@@ -491,6 +494,42 @@ pub struct KeyRotate {
     /// Also drop the old key from the JWKS at once: its tokens stop verifying.
     #[arg(long)]
     pub revoke_current: bool,
+}
+
+/// `tokens …`.
+#[derive(Debug, Subcommand)]
+pub enum Tokens {
+    /// Revoke one token (by itself or its jti), or every token a client or a project was issued until now.
+    Revoke(TokensRevoke),
+    /// Ask whether a token is active (RFC 7662), as a client granted `tokens:introspect`.
+    Introspect(TokensIntrospect),
+}
+
+/// `tokens revoke`: exactly one of a token, `--jti`, `--client`, `--project`.
+#[derive(Debug, Args)]
+#[group(id = "what", required = true, multiple = false, args = ["token", "jti", "client", "project"])]
+pub struct TokensRevoke {
+    /// The token (`-` reads it from standard input).
+    pub token: Option<String>,
+    /// A token's `jti`.
+    #[arg(long)]
+    pub jti: Option<String>,
+    /// Every token this client was issued until now.
+    #[arg(long)]
+    pub client: Option<String>,
+    /// Every token this project's clients were issued until now.
+    #[arg(long)]
+    pub project: Option<String>,
+}
+
+/// `tokens introspect`.
+#[derive(Debug, Args)]
+pub struct TokensIntrospect {
+    /// The token (`-` reads it from standard input).
+    pub token: String,
+    /// The credentials file of a client granted `tokens:introspect` (`clients create --save`).
+    #[arg(long, env = "M2M_EDGE_CREDENTIALS")]
+    pub credentials: PathBuf,
 }
 
 /// `audit`.

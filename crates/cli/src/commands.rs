@@ -53,6 +53,8 @@ pub async fn run(cli: Cli) -> Outcome {
         Command::Resources(command) => resources(&connect(&global).await?, command, format).await,
         Command::Keys(command) => keys(&connect(&global).await?, command, format).await,
         Command::Audit(args) => audit(&connect(&global).await?, args, format).await,
+        Command::Tokens(Tokens::Revoke(args)) => revoke(&connect(&global).await?, args, format).await,
+        Command::Tokens(Tokens::Introspect(args)) => introspect(args, format).await,
         Command::Federation(Federation::Issuers(command)) => issuers(&connect(&global).await?, command, format).await,
         Command::Token(args) => token(args, format).await,
         Command::Decode(args) => {
@@ -682,6 +684,60 @@ async fn keys(admin: &Admin, command: Keys, format: Format) -> Outcome {
                 println!("warning: {warning}");
             }
         }
+    }
+    Ok(())
+}
+
+/// `tokens revoke`: through the admin API (scope `tokens:revoke`).
+async fn revoke(admin: &Admin, args: TokensRevoke, format: Format) -> Outcome {
+    let answer = match (args.token, args.jti, args.client, args.project) {
+        (Some(token), ..) => {
+            let token = read_argument(&token)?;
+            let body = json!({"token": token.trim()});
+            admin.call(Method::POST, "/admin/tokens/revoke", Some(&body), None).await?
+        }
+        (_, Some(jti), ..) => {
+            admin.call(Method::POST, "/admin/tokens/revoke", Some(&json!({"jti": jti})), None).await?
+        }
+        (_, _, Some(client), _) => {
+            let path = format!("/admin/clients/{}/tokens/revoke", path_segment(&client));
+            admin.call(Method::POST, &path, None, None).await?
+        }
+        (_, _, _, Some(project)) => {
+            let path = format!("/admin/projects/{}/tokens/revoke", path_segment(&project));
+            admin.call(Method::POST, &path, None, None).await?
+        }
+        (None, None, None, None) => {
+            return Err(Failure::new(Kind::Other, "name a token, --jti, --client or --project"))
+        }
+    };
+    match format {
+        Format::Json => output::json(&answer.json),
+        Format::Human => match (answer.json["jti"].as_str(), answer.json["not_before"].as_str()) {
+            (Some(jti), _) => println!("revoked: jti {jti}, kept until {}", output::cell(&answer.json["kept_until"])),
+            (_, Some(time)) => println!("revoked: every token issued before {time}"),
+            _ => output::json(&answer.json),
+        },
+    }
+    Ok(())
+}
+
+/// `tokens introspect`: RFC 7662, as the client of a credentials file.
+async fn introspect(args: TokensIntrospect, format: Format) -> Outcome {
+    let credentials = Credentials::load(&args.credentials)?;
+    let deployment = Deployment::new(&credentials.issuer)?;
+    let token = read_argument(&args.token)?;
+    let answer = deployment.introspect(&credentials.client_id, &credentials.client_secret, token.trim()).await?;
+    match format {
+        Format::Json => output::json(&answer),
+        Format::Human if answer["active"] == json!(true) => {
+            let now = token_cache::now();
+            println!("active: issued to {}", output::cell(&answer["client_id"]));
+            println!("aud         {}", output::cell(&answer["aud"]));
+            println!("scope       {}", output::cell(&answer["scope"]));
+            println!("expires_at  {}", output::timestamp(answer["exp"].as_i64().unwrap_or_default(), now));
+        }
+        Format::Human => println!("not active (expired, revoked, unknown, or not this client's to see)"),
     }
     Ok(())
 }

@@ -74,6 +74,24 @@ impl Deployment {
         }
     }
 
+    /// RFC 7662 introspection of `token`, authenticated as a client
+    /// (`client_secret_basic`): the answer, `{"active": false}` included.
+    pub async fn introspect(&self, client_id: &str, client_secret: &str, token: &str) -> Outcome<Value> {
+        let url = format!("{}/oauth2/introspect", self.base);
+        let (user, password) = (form_urlencode(client_id), form_urlencode(client_secret));
+        let builder = self.http.post(&url).basic_auth(user, Some(password)).form(&[("token", token)]);
+        let (status, _, body) = self.send(builder).await?;
+        let json: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        if status.is_success() && json["active"].is_boolean() {
+            return Ok(json);
+        }
+        let why = describe_error(&json, status);
+        Err(Failure::new(
+            Kind::of_status(status.as_u16()),
+            format!("the introspection endpoint refused the request: {why}"),
+        ))
+    }
+
     /// A client-credentials token request (`client_secret_basic`).
     pub async fn request_token(&self, request: &TokenRequest) -> Outcome<Value> {
         let mut form: Vec<(&str, &str)> = vec![("grant_type", "client_credentials")];
