@@ -301,3 +301,42 @@ fn a_token_of_another_project_is_refused_where_a_project_is_required() {
     let typed = key.token(json!({"project_id": ["acme"], "scope": "read"}));
     assert_eq!(verify_for(&typed, "acme"), Err(Rejection::ClaimValue("project_id".into())));
 }
+
+/// A revoked token, and the same token with its signature malleated to
+/// `(r, n - s)` — still a valid ES256 signature over the same bytes: the
+/// revocation is by `jti`, so both encodings are refused.
+#[test]
+fn a_revoked_token_in_any_encoding_and_a_token_from_before_its_clients_not_before() {
+    let (key, issuer) = setup();
+    set_time(NOW);
+    *issuer.state().revocations.lock().unwrap() = Some(json!({
+        "issuer": ISSUER, "tokens": [{"jti": "revoked"}], "clients": {"m2m_client": NOW}, "projects": {"acme": NOW},
+    }));
+    let verifier = issuer.verifier().revocations(REVOCATIONS_URI);
+    let verify = |token: &str| pollster::block_on(verifier.verify(token, &Requirements::none()));
+    let revoked = key.token(json!({"jti": "revoked", "iat": NOW, "nbf": NOW}));
+    assert_eq!(verify(&revoked), Err(Rejection::Revoked));
+    // (r, s) → (r, n − s): the other valid encoding of the same signature.
+    let n = hex_literal("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551");
+    let (input, signature) = revoked.rsplit_once('.').unwrap();
+    let bytes = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, signature).unwrap();
+    let s = &bytes[32..];
+    let mut flipped = [0u8; 32];
+    let mut borrow = 0i16;
+    for i in (0..32).rev() {
+        let d = i16::from(n[i]) - i16::from(s[i]) - borrow;
+        (flipped[i], borrow) = if d < 0 { ((d + 256) as u8, 1) } else { (d as u8, 0) };
+    }
+    let malleated = format!("{input}.{}", b64(&[&bytes[..32], &flipped[..]].concat()));
+    assert_ne!(malleated, revoked);
+    assert!(matches!(verify(&malleated), Err(Rejection::Revoked | Rejection::Signature)), "never accepted");
+    // Issued before its client's not-before time, or its project's.
+    assert_eq!(verify(&key.token(json!({"jti": "a", "iat": NOW - 1}))), Err(Rejection::Revoked));
+    let other = json!({"jti": "b", "client_id": "m2m_other", "sub": "m2m_other", "iat": NOW - 1, "project_id": "acme"});
+    assert_eq!(verify(&key.token(other)), Err(Rejection::Revoked));
+    assert!(verify(&key.token(json!({"jti": "c", "iat": NOW}))).is_ok());
+}
+
+fn hex_literal(hex: &str) -> Vec<u8> {
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
+}
