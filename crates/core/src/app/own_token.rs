@@ -12,7 +12,7 @@ use super::{Ports, Runtime};
 use crate::client::ClientRecord;
 use crate::keys::sealed::KeyCrypto;
 use crate::ports::StoreError;
-use crate::revocation::{Issued, RevocationStore, Standing};
+use crate::revocation::{Issued, RevocationStore, Revoked, Standing, KEPT_PAST_EXPIRY};
 
 /// Clock difference tolerated in the token's times, seconds (the
 /// verifier's default).
@@ -75,6 +75,16 @@ fn audiences_of(claims: &serde_json::Map<String, Value>) -> Vec<String> {
 /// The project a verified token's client belongs to (its `project_id` claim).
 pub(super) fn project_of(token: &VerifiedToken) -> Option<&str> {
     token.claims.get("project_id").and_then(Value::as_str)
+}
+
+/// The revocation of a verified token: its `jti` in its project, kept
+/// until its `exp` plus [`KEPT_PAST_EXPIRY`].
+pub(super) fn revocation_of(token: &VerifiedToken) -> Revoked {
+    Revoked {
+        jti: token.jti.clone(),
+        project_id: project_of(token).map(str::to_string),
+        expires_at: token.expires_at.saturating_add(KEPT_PAST_EXPIRY),
+    }
 }
 
 /// What storage holds against a verified token (read from the primary).

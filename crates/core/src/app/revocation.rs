@@ -19,7 +19,7 @@ use crate::limits;
 use crate::oauth::metadata::{INTROSPECTION_PATH, REVOCATION_PATH};
 use crate::oauth::params::TokenParams;
 use crate::oauth::{ErrorCode, OAuthError};
-use crate::revocation::{RevocationStore, Revoked, KEPT_PAST_EXPIRY};
+use crate::revocation::RevocationStore;
 
 /// Answer one revocation request.
 pub async fn revoke<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> Response {
@@ -96,12 +96,10 @@ async fn revoke_token<R: Runtime>(
     if verified.client_id != client.id.as_str() {
         return Err(OAuthError::new(ErrorCode::InvalidGrant, "the token was issued to another client"));
     }
-    let revoked = Revoked {
-        jti: verified.jti.clone(),
-        project_id: own_token::project_of(&verified).map(str::to_string),
-        expires_at: verified.expires_at.saturating_add(KEPT_PAST_EXPIRY),
-    };
-    p.store.revoke(&revoked).await.map_err(|e| OAuthError::server(format!("revocation: {e}")))?;
+    p.store
+        .revoke(&own_token::revocation_of(&verified))
+        .await
+        .map_err(|e| OAuthError::server(format!("revocation: {e}")))?;
     Ok(Response::empty(200))
 }
 

@@ -65,15 +65,10 @@ async fn by_token<R: Runtime>(
         }
         Err(Unaccepted::Server(why)) => return Err(AdminError::Server(format!("token revocation: {why}"))),
     };
-    let project = own_token::project_of(&verified);
-    if !caller.sees(project.and_then(ProjectId::parse).as_ref()) {
+    if !caller.sees(own_token::project_of(&verified).and_then(ProjectId::parse).as_ref()) {
         return Err(AdminError::NotFound("token"));
     }
-    Ok(Revoked {
-        jti: verified.jti.clone(),
-        project_id: project.map(str::to_string),
-        expires_at: verified.expires_at.saturating_add(KEPT_PAST_EXPIRY),
-    })
+    Ok(own_token::revocation_of(&verified))
 }
 
 /// `POST /admin/clients/{id}/tokens/revoke`: every token the client was
