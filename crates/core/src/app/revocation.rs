@@ -1,10 +1,10 @@
 //! `POST /oauth2/revoke` (RFC 7009) and `POST /oauth2/introspect` (RFC
 //! 7662): a client hands back one of this deployment's access tokens, to
-//! revoke it or to ask whether it is still good; and `GET
-//! /oauth2/revocations`, the revocation list verifiers hold. Both authenticate the
+//! revoke it or to ask whether it is still good. Both authenticate the
 //! client exactly as the token endpoint does (RFC 7009 §2.1, RFC 7662
 //! §2.1), through the same function, so every credential, lockout and
-//! failure count applies here too.
+//! failure count applies here too. And `GET /oauth2/revocations`, the
+//! revocation list verifiers hold.
 
 use m2m_edge_verify::token;
 use serde_json::{Map, Value};
