@@ -42,8 +42,12 @@ describe(`edge API with m2m-edge-verify (${STORAGE})`, () => {
   before(async () => {
     w = await startWithEdgeApi({
       bindings: { STORAGE },
-      edges: ["edge-api", "edge-api-burst", "edge-api-acme", "edge-api-revocations"],
-      edgeVars: { "edge-api-acme": { PROJECT_ID: "acme" }, "edge-api-revocations": { REVOCATIONS_WITHIN: String(REVOCATION_BOUND) } },
+      edges: ["edge-api", "edge-api-burst", "edge-api-acme", "edge-api-revocations", "edge-api-strict"],
+      edgeVars: {
+        "edge-api-acme": { PROJECT_ID: "acme" },
+        "edge-api-revocations": { REVOCATIONS_WITHIN: String(REVOCATION_BOUND) },
+        "edge-api-strict": { REVOCATIONS: "strict" },
+      },
     });
     api = clientFor(w);
     const jwk = JSON.parse(w.secrets.SIGNING_KEYS).keys[0];
@@ -134,6 +138,17 @@ describe(`edge API with m2m-edge-verify (${STORAGE})`, () => {
     // The bound, plus the clock's one-second resolution.
     assert.ok(took <= (REVOCATION_BOUND + 1) * 1000, `refused ${took} ms after the revocation`);
     assert.equal((await orders(revocations, `Bearer ${kept}`)).status, 200, "the client's other token is untouched");
+  });
+
+  test("in strict mode the edge asks the service of every token: a revocation is refused on the next request", async () => {
+    const strict = w.edge["edge-api-strict"];
+    const c = await api.createClient(grant(["orders:read"]));
+    const token = await tokenFor(api, c);
+    assert.equal((await orders(strict, `Bearer ${token}`)).status, 200);
+    const r = await api.admin("POST", "/admin/tokens/revoke", { token });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assertInvalidToken(await orders(strict, `Bearer ${token}`), "revoked, strict");
+    assert.equal((await orders(strict, `Bearer ${await tokenFor(api, c)}`)).status, 200, "a new token of the client");
   });
 
   test("the wrong scope: 403 insufficient_scope with the scope in the challenge", async () => {

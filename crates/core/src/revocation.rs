@@ -76,6 +76,21 @@ pub struct Standing {
 }
 
 impl Standing {
+    /// The revocation list of the one token `issued`, as this standing
+    /// says: its `jti` (in its project) if revoked, and the later of its
+    /// client's and its project's not-before times as its client's.
+    pub fn as_list(&self, issued: &Issued<'_>) -> Revocations {
+        let mut list = Revocations::default();
+        if self.revoked {
+            let project_id = issued.project_id.map(str::to_string);
+            list.tokens.push(Revoked { jti: issued.jti.to_string(), project_id, expires_at: 0 });
+        }
+        if let Some(not_before) = self.not_before {
+            list.clients.push((issued.client_id.to_string(), not_before));
+        }
+        list
+    }
+
     /// Whether the token issued at `issued_at` is refused: revoked, or
     /// issued before a not-before time of its client or project.
     pub fn refuses(&self, issued_at: i64) -> bool {

@@ -393,6 +393,19 @@ fn the_revocation_list_publishes_what_can_still_refuse_a_token() {
     assert_eq!(later["tokens"], json!([]));
     assert_eq!(later["clients"], json!({id.as_str(): NOW + 1}));
     assert_eq!(w.call(Req::post("/oauth2/revocations").form("")).status, 405);
+
+    // Asked of one token (a verifier's strict mode): only what concerns it.
+    let one = |query: &str| w.call(Req::get(&format!("/oauth2/revocations?{query}")).build());
+    let answer = one(&format!("jti={jti}&client_id={id}")).body_json();
+    assert_eq!(answer["tokens"], json!([{"jti": jti}]), "{answer}");
+    assert_eq!(answer["clients"], json!({id.as_str(): NOW + 1}));
+    let (other, _) = api_client(&w, None);
+    let clean = one(&format!("jti=never-revoked&client_id={other}")).body_json();
+    assert_eq!((clean["tokens"].clone(), clean["clients"].clone()), (json!([]), json!({})));
+    let blue = one(&format!("jti=x&client_id={other}&project_id=blue")).body_json();
+    assert_eq!(blue["clients"], json!({other.as_str(): NOW + 1}), "its project's time, as its client's");
+    let r = one("jti=only");
+    assert_eq!((r.status, error_of(&r)), (400, "invalid_request".to_string()));
 }
 
 /// An isolate that has not yet seen a deactivation (its cache holds the

@@ -32,6 +32,8 @@ pub struct Verifier<F: Fetcher> {
     revocation_uri: Mutex<Option<String>>,
     /// Whether revocations are checked at all.
     revocations_on: bool,
+    /// Ask the issuer of each token, instead of holding the list.
+    revocations_strict: bool,
     /// The longest a held list is trusted, seconds.
     revocations_within: i64,
     revocations: Mutex<HeldList>,
@@ -67,6 +69,7 @@ impl<F: Fetcher> Verifier<F> {
             clock: system_clock,
             revocation_uri: Mutex::new(None),
             revocations_on: true,
+            revocations_strict: false,
             revocations_within: DEFAULT_REVOCATIONS_WITHIN_SECS as i64,
             revocations: Mutex::new(HeldList::default()),
         }
@@ -109,6 +112,17 @@ impl<F: Fetcher> Verifier<F> {
     /// ([`Rejection::RevocationsUnavailable`]).
     pub fn revocations_within(mut self, seconds: u64) -> Verifier<F> {
         self.revocations_within = seconds.clamp(1, MAX_REVOCATIONS_WITHIN_SECS) as i64;
+        self
+    }
+
+    /// Ask the issuer about each token before accepting it (the list for
+    /// that one token: `<revocation list>?jti=…&client_id=…&project_id=…`),
+    /// instead of holding the list: a revocation is seen at once, for one
+    /// call per verification (over a service binding in a Worker, a call
+    /// that stays in Cloudflare's network). When the issuer cannot answer,
+    /// the token is refused with 503.
+    pub fn revocations_strict(mut self) -> Verifier<F> {
+        self.revocations_strict = true;
         self
     }
 
@@ -157,6 +171,13 @@ impl<F: Fetcher> Verifier<F> {
             return Ok(());
         }
         let Some(uri) = lock(&self.revocation_uri).clone() else { return Ok(()) };
+        if self.revocations_strict {
+            return match self.list_for(&uri, token).await {
+                Some(list) if list.refuses(token) => Err(Rejection::Revoked),
+                Some(_) => Ok(()),
+                None => Err(Rejection::RevocationsUnavailable),
+            };
+        }
         for _ in 0..3 {
             let step = lock(&self.revocations).step((self.clock)(), self.revocations_within);
             match step {
@@ -227,6 +248,16 @@ impl<F: Fetcher> Verifier<F> {
         Some((keys, fetched.cache_control.as_deref().and_then(max_age)))
     }
 
+    /// The issuer's list for `token` alone (strict mode), if it answers.
+    async fn list_for(&self, uri: &str, token: &VerifiedToken) -> Option<RevocationList> {
+        let mut url = format!("{uri}?jti={}&client_id={}", encode(&token.jti), encode(&token.client_id));
+        if let Some(project) = token.claims.get("project_id").and_then(serde_json::Value::as_str) {
+            url.push_str(&format!("&project_id={}", encode(project)));
+        }
+        let fetched = fetch::document_within(&self.fetcher, &url, MAX_LIST_BYTES).await.ok()?;
+        RevocationList::parse(&fetched.body, &self.issuer).ok()
+    }
+
     /// `jwks_uri` from the issuer's metadata: RFC 8414 §3 first (an
     /// m2m-edge deployment is an OAuth authorization server), then OpenID
     /// Connect Discovery 1.0 §4; its `issuer` must be ours. The revocation
@@ -245,4 +276,18 @@ impl<F: Fetcher> Verifier<F> {
 /// valid between any two statements).
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// `value` for a URL query: unreserved characters (RFC 3986 §2.3) as they
+/// are, every other byte percent-encoded.
+fn encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }

@@ -91,3 +91,21 @@ fn discovery_names_the_list_and_the_verifier_uses_it_unless_told_not_to() {
     let verifier = Verifier::new(ISSUER, plain.clone()).audience(AUDIENCE).clock(clock);
     assert!(block(verifier.verify(&token, &Requirements::none())).is_ok());
 }
+
+#[test]
+fn strict_mode_asks_of_each_token_and_sees_a_revocation_at_once() {
+    let key = Key::new("k1", 7);
+    let issuer = Issuer::publishing(&[&key]);
+    *issuer.state().revocations.lock().unwrap() = Some(list(json!([]), json!({})));
+    set_time(NOW);
+    let verifier = issuer.verifier().revocations(REVOCATIONS_URI).revocations_strict();
+    let token = key.token(json!({"jti": "j 1", "project_id": "acme"}));
+    assert!(block(verifier.verify(&token, &Requirements::none())).is_ok());
+    *issuer.state().revocations.lock().unwrap() = Some(list(json!([{"jti": "j 1"}]), json!({})));
+    assert_eq!(block(verifier.verify(&token, &Requirements::none())), Err(Rejection::Revoked), "no bound: at once");
+    let asked = issuer.urls().into_iter().filter(|u| u.starts_with(REVOCATIONS_URI)).collect::<Vec<_>>();
+    assert_eq!(asked.len(), 2, "one question per verification");
+    assert_eq!(asked[0], format!("{REVOCATIONS_URI}?jti=j%201&client_id=m2m_client&project_id=acme"));
+    issuer.set_failing(true);
+    assert_eq!(block(verifier.verify(&token, &Requirements::none())), Err(Rejection::RevocationsUnavailable));
+}

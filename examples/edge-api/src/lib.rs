@@ -14,7 +14,8 @@
 //! The verifier is built once per isolate and keeps the keys between
 //! requests (its cache rules: `m2m_edge_verify::cache`), and the token
 //! service's revocation list: a revoked token is refused within 60 s
-//! (`REVOCATIONS_WITHIN` sets another bound, in seconds).
+//! (`REVOCATIONS_WITHIN` sets another bound, in seconds; `REVOCATIONS =
+//! "strict"` asks the service of every token instead).
 //!
 //! The `fetch` export is written against `web_sys` rather than with
 //! `#[worker::event(fetch)]`: the macro's request and response conversions
@@ -62,6 +63,10 @@ fn api(env: &Env) -> Option<Rc<Api>> {
             // 60 s unless REVOCATIONS_WITHIN says otherwise.
             if let Some(seconds) = env.var("REVOCATIONS_WITHIN").ok().and_then(|v| v.to_string().parse().ok()) {
                 verifier = verifier.revocations_within(seconds);
+            }
+            // REVOCATIONS = "strict": ask the token service of every token.
+            if env.var("REVOCATIONS").is_ok_and(|v| v.to_string() == "strict") {
+                verifier = verifier.revocations_strict();
             }
             Some(Rc::new(Api { verifier, project }))
         })

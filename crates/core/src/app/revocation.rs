@@ -16,10 +16,11 @@ use super::{render, Ports, Runtime};
 use crate::client::{ClientId, ClientRecord, ClientStore, Status};
 use crate::http::{Body, Header, Request, Response};
 use crate::limits;
+use crate::oauth::form::parse_pairs;
 use crate::oauth::metadata::{INTROSPECTION_PATH, REVOCATION_PATH};
 use crate::oauth::params::TokenParams;
 use crate::oauth::{ErrorCode, OAuthError};
-use crate::revocation::RevocationStore;
+use crate::revocation::{Issued, RevocationStore};
 
 /// Answer one revocation request.
 pub async fn revoke<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> Response {
@@ -175,7 +176,21 @@ pub async fn list<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> Response {
         Err(unset) => return super::issuer_unset(unset, p),
     };
     let now = p.clock.now();
-    let all = match p.store.revocations(now).await {
+    let asked = match query_of_one(req) {
+        Ok(asked) => asked,
+        Err(error) => return render::oauth_error(&error, issuer),
+    };
+    let all = match &asked {
+        // A verifier in strict mode asks of one token on every request.
+        Some(pairs) => {
+            let value = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+            let (jti, client_id) = (value("jti").unwrap_or_default(), value("client_id").unwrap_or_default());
+            let issued = Issued { jti, client_id, project_id: value("project_id") };
+            p.store.standing(&issued).await.map(|standing| standing.as_list(&issued))
+        }
+        None => p.store.revocations(now).await,
+    };
+    let all = match all {
         Ok(all) => all,
         Err(e) => return render::oauth_error(&OAuthError::server(format!("revocation list: {e}")), issuer),
     };
@@ -198,4 +213,16 @@ pub async fn list<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> Response {
         "projects": times(&all.projects),
     });
     Response::json(200, document.to_string()).with_header("cache-control", "no-cache")
+}
+
+/// The query of a list asked for one token (`jti`, `client_id`, and
+/// `project_id` if it has one), if the request has one.
+fn query_of_one(req: &Request) -> Result<Option<Vec<(String, String)>>, OAuthError> {
+    let Some(query) = req.query.as_deref().filter(|q| !q.is_empty()) else { return Ok(None) };
+    let pairs = parse_pairs(query.as_bytes()).map_err(|e| OAuthError::invalid_request(e.describe()))?;
+    let has = |name: &str| pairs.iter().any(|(k, v)| k == name && !v.is_empty());
+    if !has("jti") || !has("client_id") {
+        return Err(OAuthError::invalid_request("a list for one token needs its jti and client_id"));
+    }
+    Ok(Some(pairs))
 }

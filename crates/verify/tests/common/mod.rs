@@ -191,7 +191,8 @@ impl Fetcher for Issuer {
             let body = self.0.jwks.lock().unwrap().to_string().into_bytes();
             return Ok(Fetched { status: 200, cache_control, body });
         }
-        if let (true, Some(list)) = (url == REVOCATIONS_URI, self.0.revocations.lock().unwrap().clone()) {
+        let list_url = url.split('?').next() == Some(REVOCATIONS_URI);
+        if let (true, Some(list)) = (list_url, self.0.revocations.lock().unwrap().clone()) {
             return Ok(Fetched { status: 200, cache_control: None, body: list.to_string().into_bytes() });
         }
         let metadata_at = self.0.metadata_at.lock().unwrap().clone();
