@@ -9,10 +9,10 @@ use m2m_edge_verify::{in_range, jwks, token, Rejection, Requirements, VerifiedTo
 use serde_json::Value;
 
 use super::{Ports, Runtime};
-use crate::client::ClientRecord;
+use crate::client::{ClientId, ClientRecord, ClientStore, Status};
 use crate::keys::sealed::KeyCrypto;
 use crate::ports::StoreError;
-use crate::revocation::{Issued, RevocationStore, Revoked, Standing, KEPT_PAST_EXPIRY};
+use crate::revocation::{Issued, RevocationStore, Revoked, KEPT_PAST_EXPIRY};
 
 /// Clock difference tolerated in the token's times, seconds (the
 /// verifier's default).
@@ -87,10 +87,27 @@ pub(super) fn revocation_of(token: &VerifiedToken) -> Revoked {
     }
 }
 
-/// What storage holds against a verified token (read from the primary).
-pub(super) async fn standing<R: Runtime>(token: &VerifiedToken, p: &Ports<'_, R>) -> Result<Standing, StoreError> {
+/// The client a verified token is still good for: the token not revoked,
+/// not issued before a not-before time of its client or project, and its
+/// client — as stored now, past every cache — active and the same
+/// incarnation. So a deactivated or deleted client's tokens stop however
+/// they were issued (by an isolate that had not yet seen the change, or
+/// before revocation existed). Read from the primary: a revocation or a
+/// deactivation is seen by the next request.
+pub(super) async fn live_owner<R: Runtime>(
+    token: &VerifiedToken,
+    p: &Ports<'_, R>,
+) -> Result<ClientRecord, Unaccepted> {
+    let stored = |e: StoreError| Unaccepted::Server(e.to_string());
     let issued = Issued { jti: &token.jti, client_id: &token.client_id, project_id: project_of(token) };
-    p.store.standing(&issued).await
+    if p.store.standing(&issued).await.map_err(stored)?.refuses(token.issued_at) {
+        return Err(Unaccepted::Token(Rejection::Revoked));
+    }
+    let id = ClientId::parse(&token.client_id).ok_or(Unaccepted::Token(Rejection::Claim("client_id")))?;
+    let client = p.store.get_fresh(&id).await.map_err(stored)?;
+    client
+        .filter(|c| c.status == Status::Active && is_incarnation_of(token, c))
+        .ok_or(Unaccepted::Token(Rejection::Revoked))
 }
 
 /// Whether a token was issued to this very client rather than to an
@@ -99,7 +116,7 @@ pub(super) async fn standing<R: Runtime>(token: &VerifiedToken, p: &Ports<'_, R>
 /// client's; its `project_id` is the client's; and it was issued no
 /// earlier than the client was created. (A client created before
 /// incarnations existed has none, and its tokens carry none.)
-pub(super) fn is_incarnation_of(token: &VerifiedToken, client: &ClientRecord) -> bool {
+fn is_incarnation_of(token: &VerifiedToken, client: &ClientRecord) -> bool {
     let claim = |name: &str| token.claims.get(name).map(|v| v.as_str());
     let same = |claimed: Option<Option<&str>>, own: Option<&str>| match (claimed, own) {
         (None, None) => true,

@@ -10,10 +10,10 @@ use m2m_edge_verify::token;
 use serde_json::{Map, Value};
 
 use super::admin::AdminScope;
-use super::own_token::{self, is_incarnation_of, Audience, Unaccepted};
+use super::own_token::{self, Audience, Unaccepted};
 use super::token::client_authentication;
 use super::{render, Ports, Runtime};
-use crate::client::{ClientId, ClientRecord, ClientStore, Status};
+use crate::client::ClientRecord;
 use crate::http::{Body, Header, Request, Response};
 use crate::limits;
 use crate::oauth::form::parse_pairs;
@@ -135,23 +135,10 @@ async fn introspect_token<R: Runtime>(
     if own_project.is_some() && own_token::project_of(&verified) != own_project {
         return inactive();
     }
-    let standing =
-        own_token::standing(&verified, p).await.map_err(|e| OAuthError::server(format!("introspection: {e}")))?;
-    if standing.refuses(verified.issued_at) {
-        return inactive();
-    }
-    // The client as stored now, past every cache, as the admin API reads it:
-    // a deactivated or deleted client's tokens are inactive however they
-    // were issued (an isolate that had not yet seen the change, or before
-    // revocation existed), and so is a token of an earlier client of the
-    // same id.
-    let owner = ClientId::parse(&verified.client_id);
-    let owner = match owner {
-        Some(id) => p.store.get_fresh(&id).await.map_err(|e| OAuthError::server(format!("introspection: {e}")))?,
-        None => None,
-    };
-    if !owner.is_some_and(|c| c.status == Status::Active && is_incarnation_of(&verified, &c)) {
-        return inactive();
+    match own_token::live_owner(&verified, p).await {
+        Ok(_) => {}
+        Err(Unaccepted::Token(_)) => return inactive(),
+        Err(Unaccepted::Server(why)) => return Err(OAuthError::server(format!("introspection: {why}"))),
     }
     // Every claim the token carries (RFC 7662 §2.2 names most of them and
     // allows the rest), as signed: the verifier's result keeps only some.

@@ -9,9 +9,9 @@
 use m2m_edge_verify::Rejection;
 
 use super::AdminError;
-use crate::app::own_token::{self, is_incarnation_of, Audience, Unaccepted};
+use crate::app::own_token::{self, Audience, Unaccepted};
 use crate::app::{Ports, Runtime};
-use crate::client::{ClientId, ClientStore, SecretHash, Status};
+use crate::client::{ClientId, SecretHash};
 use crate::config::{AdminKey, MIN_ADMIN_KEY_CHARS};
 use crate::http::{Header, Request};
 use crate::oauth::metadata::admin_audience;
@@ -210,17 +210,13 @@ async fn admin_token<R: Runtime>(
         Err(Unaccepted::Token(rejection)) => return Err(AdminError::Token(rejection)),
         Err(Unaccepted::Server(why)) => return Err(AdminError::Server(format!("admin token: {why}"))),
     };
-    // Revoked by jti, or issued before a not-before time of its client or
-    // project (RFC 7009; the admin API's revocations).
-    if own_token::standing(&verified, p).await?.refuses(verified.issued_at) {
-        return Err(AdminError::Token(Rejection::Revoked));
-    }
-    // Read again, past every cache: a deactivated, deleted or downgraded
-    // admin client's tokens change now, not when they expire.
-    let id = ClientId::parse(&verified.client_id).ok_or(AdminError::Token(Rejection::Claim("client_id")))?;
-    let client = p.store.get_fresh(&id).await?;
-    let Some(client) = client.filter(|c| c.status == Status::Active && is_incarnation_of(&verified, c)) else {
-        return Err(AdminError::Token(Rejection::Revoked));
+    // Revoked, or its client deactivated, deleted or another incarnation:
+    // read again past every cache, so its tokens change now, not when they
+    // expire.
+    let client = match own_token::live_owner(&verified, p).await {
+        Ok(client) => client,
+        Err(Unaccepted::Token(rejection)) => return Err(AdminError::Token(rejection)),
+        Err(Unaccepted::Server(why)) => return Err(AdminError::Server(format!("admin token: {why}"))),
     };
     // The scopes it may use are those the token carries that the client is
     // still granted: taking a scope away stops the tokens already issued.
