@@ -37,8 +37,8 @@ use routes::{Found, Op};
 /// [`REPLICA_ANCHOR_SECS`] ago. `None` when nothing lags: no cache, primary
 /// reads.
 pub fn propagation(config: &Config) -> Option<String> {
-    let replicas = if config.read_replicas { REPLICA_ANCHOR_SECS } else { 0 };
-    let bound = config.client_cache_ttl.saturating_add(replicas);
+    let replicas = replica_lag(config);
+    let bound = propagation_bound(config);
     let parts = match (config.client_cache_ttl, replicas) {
         (0, r) => format!("D1 read replicas {r} s"),
         (ttl, 0) => format!("CLIENT_CACHE_TTL {ttl} s"),
@@ -52,8 +52,16 @@ pub fn propagation(config: &Config) -> Option<String> {
 /// Seconds until a change to a client has reached every token request
 /// ([`propagation`]'s bound).
 fn propagation_bound(config: &Config) -> i64 {
-    let replicas = if config.read_replicas { REPLICA_ANCHOR_SECS } else { 0 };
-    i64::from(config.client_cache_ttl.saturating_add(replicas))
+    i64::from(config.client_cache_ttl.saturating_add(replica_lag(config)))
+}
+
+/// The most a read replica lags behind the primary here, seconds.
+fn replica_lag(config: &Config) -> u32 {
+    if config.read_replicas {
+        REPLICA_ANCHOR_SECS
+    } else {
+        0
+    }
 }
 
 /// The realm of the admin API's challenges.
