@@ -169,10 +169,8 @@ pub async fn list<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> Response {
     };
     let all = match &asked {
         // A verifier in strict mode asks of one token on every request.
-        Some(pairs) => {
-            let value = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-            let (jti, client_id) = (value("jti").unwrap_or_default(), value("client_id").unwrap_or_default());
-            let issued = Issued { jti, client_id, project_id: value("project_id") };
+        Some(one) => {
+            let issued = Issued { jti: &one.jti, client_id: &one.client_id, project_id: one.project_id.as_deref() };
             p.store.standing(&issued).await.map(|standing| standing.as_list(&issued))
         }
         None => p.store.revocations(now).await,
@@ -202,14 +200,21 @@ pub async fn list<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> Response {
     Response::json(200, document.to_string()).with_header("cache-control", "no-cache")
 }
 
-/// The query of a list asked for one token (`jti`, `client_id`, and
-/// `project_id` if it has one), if the request has one.
-fn query_of_one(req: &Request) -> Result<Option<Vec<(String, String)>>, OAuthError> {
+/// The token a list is asked for: its query's `jti`, `client_id`, and
+/// `project_id` if it has one.
+struct OneToken {
+    jti: String,
+    client_id: String,
+    project_id: Option<String>,
+}
+
+/// The token the request's query names, if it has a query.
+fn query_of_one(req: &Request) -> Result<Option<OneToken>, OAuthError> {
     let Some(query) = req.query.as_deref().filter(|q| !q.is_empty()) else { return Ok(None) };
     let pairs = parse_pairs(query.as_bytes()).map_err(|e| OAuthError::invalid_request(e.describe()))?;
-    let has = |name: &str| pairs.iter().any(|(k, v)| k == name && !v.is_empty());
-    if !has("jti") || !has("client_id") {
-        return Err(OAuthError::invalid_request("a list for one token needs its jti and client_id"));
+    let value = |name: &str| pairs.iter().find(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v.clone());
+    match (value("jti"), value("client_id")) {
+        (Some(jti), Some(client_id)) => Ok(Some(OneToken { jti, client_id, project_id: value("project_id") })),
+        _ => Err(OAuthError::invalid_request("a list for one token needs its jti and client_id")),
     }
-    Ok(Some(pairs))
 }
