@@ -167,12 +167,14 @@ impl<F: Fetcher> Verifier<F> {
     /// no older than the bound; nothing to check if the issuer publishes
     /// none (or checks are off).
     async fn not_revoked(&self, token: &VerifiedToken) -> Result<(), Rejection> {
-        if !self.revocations_on {
+        if !self.revocations_on || lock(&self.revocation_uri).is_none() {
             return Ok(());
         }
-        let Some(uri) = lock(&self.revocation_uri).clone() else { return Ok(()) };
+        // The URI is copied out only to fetch: a verification against the
+        // held list allocates nothing for it. Once set it stays set.
+        let uri = || lock(&self.revocation_uri).clone().unwrap_or_default();
         if self.revocations_strict {
-            return match self.list_for(&uri, token).await {
+            return match self.list_for(&uri(), token).await {
                 Some(list) if list.refuses(token) => Err(Rejection::Revoked),
                 Some(_) => Ok(()),
                 None => Err(Rejection::RevocationsUnavailable),
@@ -186,7 +188,7 @@ impl<F: Fetcher> Verifier<F> {
                 Step::Unavailable => return Err(Rejection::RevocationsUnavailable),
                 Step::Wait(waiter) => waiter.wait(MAX_FLIGHT_SECS as u32 * 1000).await,
                 Step::Fetch(gate, flight) => {
-                    let outcome = match fetch::document_within(&self.fetcher, &uri, MAX_LIST_BYTES).await {
+                    let outcome = match fetch::document_within(&self.fetcher, &uri(), MAX_LIST_BYTES).await {
                         Ok(fetched) => RevocationList::parse(&fetched.body, &self.issuer).ok(),
                         Err(_) => None,
                     };
