@@ -20,7 +20,7 @@ tools:
 ## Release build of the worker into build/, of the example edge API
 ## into examples/edge-api/build/, and the CLI into target/debug/m2m-edge
 ## (incremental).
-build: tools build/index.js build/assets/openapi.json examples/edge-api/build/index.js cli
+build: tools build/index.js build/admin/index.js build/assets/openapi.json examples/edge-api/build/index.js cli
 
 ## The command line (crates/cli): target/debug/m2m-edge.
 cli: tools
@@ -35,31 +35,37 @@ cli: tools
 WASM_OPT_LEVEL ?= z
 
 # worker-build would download wasm-bindgen, wasm-opt and esbuild; point it
-# at the local copies instead. It builds crates/worker into build/ here.
-# Its own wasm-opt run always keeps the `name` section (it passes
-# --debuginfo whatever the profile says), so a second, pass-free wasm-opt
-# run drops the debugging sections: `name` and `producers` (~1 s).
-build/index.js: $(SOURCES)
+# at the local copies instead. `$(call worker,CRATE,OUT,CARGO-ARGS)` builds
+# CRATE for wasm32 into OUT. Its own wasm-opt run always keeps the `name`
+# section (it passes --debuginfo whatever the profile says), so a second,
+# pass-free wasm-opt run drops the debugging sections: `name` and
+# `producers` (~1 s).
+define worker
 	CARGO_PROFILE_RELEASE_OPT_LEVEL=$(WASM_OPT_LEVEL) \
 	WASM_BINDGEN_BIN=$(CARGO_BIN)/wasm-bindgen \
 	WASM_OPT_BIN=$(CURDIR)/node_modules/.bin/wasm-opt \
 	ESBUILD_BIN=$(CURDIR)/node_modules/.bin/esbuild \
-	worker-build --release --out-dir $(CURDIR)/build crates/worker
-	wasm-opt build/index_bg.wasm --strip-debug --strip-producers -o build/index_bg.wasm
-	@touch $@
+	worker-build --release --out-dir $(CURDIR)/$(2) $(1) $(3)
+	wasm-opt $(2)/index_bg.wasm --strip-debug --strip-producers -o $(2)/index_bg.wasm
+	@touch $(2)/index.js
+endef
+
+# Two Workers from crates/worker (docs/architecture.md, "Two Workers"): the
+# token service (wrangler.toml) into build/, and the admin Worker
+# (wrangler.admin.toml, the feature `admin`) into build/admin/. One after
+# the other: they share cargo's build of every dependency.
+build/index.js: $(SOURCES)
+	$(call worker,crates/worker,build)
+
+build/admin/index.js: $(SOURCES) build/index.js
+	$(call worker,crates/worker,build/admin,--features admin)
 
 # The OpenAPI document, served as a static asset (wrangler.toml [assets]).
 build/assets/openapi.json: crates/core/openapi.json scripts/openapi-asset.mjs build/index.js
 	node scripts/openapi-asset.mjs
 
 examples/edge-api/build/index.js: $(SOURCES)
-	CARGO_PROFILE_RELEASE_OPT_LEVEL=$(WASM_OPT_LEVEL) \
-	WASM_BINDGEN_BIN=$(CARGO_BIN)/wasm-bindgen \
-	WASM_OPT_BIN=$(CURDIR)/node_modules/.bin/wasm-opt \
-	ESBUILD_BIN=$(CURDIR)/node_modules/.bin/esbuild \
-	worker-build --release --out-dir $(CURDIR)/examples/edge-api/build examples/edge-api
-	wasm-opt examples/edge-api/build/index_bg.wasm --strip-debug --strip-producers -o examples/edge-api/build/index_bg.wasm
-	@touch $@
+	$(call worker,examples/edge-api,examples/edge-api/build)
 
 .dev.vars:
 	@node scripts/dev-vars.mjs > .dev.vars
@@ -67,11 +73,13 @@ examples/edge-api/build/index.js: $(SOURCES)
 
 ## Build, migrate the local D1, and serve on 127.0.0.1:$(PORT), with one
 ## issuer: ISSUER is the URL it serves on (without it, every loopback name
-## would be an issuer of its own).
+## would be an issuer of its own). Both Workers in one wrangler dev: the
+## token service, and the admin Worker behind it (which, with no ISSUER of
+## its own here, takes the loopback origin the token service forwards).
 dev: build .dev.vars
 	@wrangler d1 migrations apply DB --local > /dev/null
 	@scripts/dev-banner.sh $(PORT)
-	wrangler dev --ip 127.0.0.1 --port $(PORT) --var ISSUER:http://127.0.0.1:$(PORT)
+	wrangler dev -c wrangler.toml -c wrangler.admin.toml --ip 127.0.0.1 --port $(PORT) --var ISSUER:http://127.0.0.1:$(PORT)
 
 ## Every test ring: host unit/flow tests, e2e in workerd (Miniflare), wrangler dev smoke;
 ## and the wasm size budget.
@@ -87,11 +95,12 @@ test-host: tools
 	cargo test --workspace
 	cargo test -p m2m-edge-verify --no-default-features --features verifier
 
-## rustfmt, and clippy on the host and for wasm32, warnings as errors (part of `make test`).
+## rustfmt, and clippy on the host and for wasm32 (both Workers' feature sets), warnings as errors (part of `make test`).
 lint: tools
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --all-features -- -D warnings
 	cargo clippy --workspace --exclude m2m-edge-cli --all-targets --all-features --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy -p m2m-edge-worker --target wasm32-unknown-unknown -- -D warnings
 
 # The JS half of the Worker glue (crates/worker/src/glue.js), in Node.
 test-glue: tools

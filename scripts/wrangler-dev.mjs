@@ -2,7 +2,7 @@
 // on a free loopback port, with its own persisted state and secrets, and
 // stop it cleanly. Shared by the smoke test and `make latency`.
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -41,11 +41,15 @@ export async function startWranglerDev({ storage = "d1-replicas", keyMode = "byo
   const port = await freePort();
   const inspector = await freePort();
   const base = `http://127.0.0.1:${port}`;
+  const vars = { D1_READ_REPLICAS: storage === "d1" ? "off" : "on", ISSUER: base };
   let output = "";
+  // Both Workers, as `make dev` runs them: the token service first (its
+  // flags, D1 state and rate limits), the admin Worker beside it.
   const child = spawn(
     wrangler,
-    ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector), "--persist-to", state,
-     "--env-file", envFile, "--var", `D1_READ_REPLICAS:${storage === "d1" ? "off" : "on"}`, "--var", `ISSUER:${base}`, "--show-interactive-dev-session=false"],
+    ["dev", "-c", "wrangler.toml", "-c", adminConfig(state, secrets, vars), "--ip", "127.0.0.1", "--port", String(port),
+     "--inspector-port", String(inspector), "--persist-to", state, "--env-file", envFile,
+     ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]), "--show-interactive-dev-session=false"],
     { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] },
   );
   child.stdout.on("data", (d) => (output += d));
@@ -71,6 +75,27 @@ export async function startWranglerDev({ storage = "d1-replicas", keyMode = "byo
     await new Promise((r) => setTimeout(r, 250));
   }
   return { base, secrets, output: () => output, stop };
+}
+
+/**
+ * wrangler.admin.toml as this run needs it, written into `state`: wrangler
+ * dev hands its flags (--env-file, --var) to the first Worker only, and
+ * the others read `.dev.vars` beside their configuration. So the copy
+ * gets this run's secrets beside it and `vars` in its [vars]; its `main`
+ * points at the build, and its [build] step is left to the first Worker's
+ * (`make build` builds both). Returns its path.
+ */
+function adminConfig(state, secrets, vars) {
+  const shipped = readFileSync(join(root, "wrangler.admin.toml"), "utf8");
+  if (!/\n\[vars\]\n(?![^]*\n\[)/.test(shipped)) throw new Error("wrangler.admin.toml: [vars] must be its last table");
+  const text = shipped
+    .replace(/^main = "([^"]+)"$/m, (_, main) => `main = ${JSON.stringify(join(root, main))}`)
+    .replace(/^\[build\]\ncommand = .*\n/m, "")
+    .replace(/^(D1_READ_REPLICAS|ISSUER) = .*\n/gm, "");
+  const path = join(state, "wrangler.admin.toml");
+  writeFileSync(path, text + Object.entries(vars).map(([k, v]) => `${k} = ${JSON.stringify(v)}\n`).join(""));
+  writeFileSync(join(state, ".dev.vars"), Object.entries(secrets).map(([k, v]) => `${k}='${v}'`).join("\n") + "\n");
+  return path;
 }
 
 /** Create a client through the admin API; returns its JSON (with the secret). */

@@ -1,5 +1,6 @@
-// Start the built worker (build/index.js + wasm) in workerd through
-// Miniflare, with a real local D1 that has the migrations applied.
+// Start the built Workers — the token service (build/index.js + wasm) and
+// the admin Worker behind it (build/admin/) — in workerd through Miniflare,
+// with a real local D1 that has the migrations applied.
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { request } from "node:http";
@@ -28,7 +29,8 @@ export function migrationStatements() {
 
 /**
  * The `[[ratelimits]]` blocks of wrangler.toml as Miniflare takes them:
- * the limits the tests run with are the ones that ship.
+ * the limits the tests run with are the ones that ship. (The admin
+ * Worker has none: the token service counts its limit.)
  */
 export function shippedRateLimits() {
   const text = readFileSync(join(root, "wrangler.toml"), "utf8");
@@ -93,6 +95,32 @@ function serviceOptions({ bindings, ratelimits, direct, script, replica, assets 
   };
 }
 
+/**
+ * The admin Worker (wrangler.admin.toml, built into build/admin/): the
+ * token service hands it every `/admin/...` request over its `ADMIN`
+ * service binding. Same vars and secrets, same D1.
+ */
+function adminOptions({ bindings }) {
+  return {
+    name: "admin",
+    modules: true,
+    scriptPath: join(root, "build/admin/index.js"),
+    modulesRoot: root,
+    modulesRules: WASM_MODULES,
+    compatibilityDate: COMPATIBILITY_DATE,
+    d1Databases: ["DB"],
+    bindings,
+  };
+}
+
+/** The token service (named `auth`) and the admin Worker behind it, as Miniflare workers. */
+function tokenServiceWorkers({ bindings, ratelimits = shippedRateLimits(), ...options }) {
+  return [
+    { name: "auth", ...serviceOptions({ bindings, ratelimits, ...options }), serviceBindings: { ADMIN: "admin" } },
+    adminOptions({ bindings }),
+  ];
+}
+
 async function migrated(mf, migrate, replica) {
   if (migrate) {
     for (const name of replica ? ["DB", "REPLICA"] : ["DB"]) {
@@ -103,25 +131,31 @@ async function migrated(mf, migrate, replica) {
 }
 
 /**
- * A running worker. `bindings` override or add vars/secrets; a binding set to
- * `undefined` is left out entirely. `ratelimits` replaces wrangler.toml's
- * rate limits (Miniflare's shape: `{NAME: {simple: {limit, period}}}`).
- * `assets`: serve build/assets in front of the worker, as wrangler.toml says.
+ * A running token service, with the admin Worker behind it. `bindings`
+ * override or add vars/secrets (of both); a binding set to `undefined` is
+ * left out entirely. `ratelimits` replaces wrangler.toml's rate limits
+ * (Miniflare's shape: `{NAME: {simple: {limit, period}}}`).
+ * `assets`: serve build/assets in front of the worker, as wrangler.toml
+ * says. `scheduled()` fires the admin Worker's Cron Trigger.
  */
-export async function startWorker({ bindings = {}, migrate = true, persist, direct = false, ratelimits = shippedRateLimits(), script, replica = false, assets = false } = {}) {
+export async function startWorker({ bindings = {}, migrate = true, persist, direct = false, ratelimits, script, replica = false, assets = false } = {}) {
   const all = serviceBindings(bindings);
   const mf = new Miniflare({
-    ...serviceOptions({ bindings: all, ratelimits, direct, script, replica, assets }),
+    workers: tokenServiceWorkers({ bindings: all, ratelimits, direct, script, replica, assets }),
     ...(persist ? { d1Persist: persist } : {}),
     inspectorPort: 0,
-    // Lets tests fire the Cron Trigger: GET /cdn-cgi/handler/scheduled.
-    unsafeTriggerHandlers: true,
   });
   const url = await mf.ready;
   await migrated(mf, migrate, replica);
   const base = url.href.replace(/\/$/, "");
-  const directBase = direct ? (await mf.unsafeGetDirectURL()).href.replace(/\/$/, "") : undefined;
-  return { mf, base, directBase, secrets: all, close: () => mf.dispose() };
+  const directBase = direct ? (await mf.unsafeGetDirectURL("auth")).href.replace(/\/$/, "") : undefined;
+  return { mf, base, directBase, secrets: all, scheduled: () => cron(mf), close: () => mf.dispose() };
+}
+
+/** Fire the admin Worker's Cron Trigger (wrangler.admin.toml `[triggers]`) once; its outcome. */
+async function cron(mf) {
+  const admin = await mf.getWorker("admin");
+  return (await admin.scheduled({ cron: "17 * * * *" })).outcome;
 }
 
 /** Where the example edge API expects its tokens from, and for. */
@@ -136,7 +170,7 @@ export const EDGE_AUDIENCE = "https://orders.example.com";
  * `edge` when they have a direct socket. Returns what `startWorker` does,
  * plus `edge[name]`: the base URL of each API worker.
  */
-export async function startWithEdgeApi({ bindings = {}, edges = ["edge-api"], edgeVars = {}, ratelimits = shippedRateLimits(), direct = false, extraWorkers = [] } = {}) {
+export async function startWithEdgeApi({ bindings = {}, edges = ["edge-api"], edgeVars = {}, ratelimits, direct = false, extraWorkers = [] } = {}) {
   const all = serviceBindings({ ISSUER: EDGE_ISSUER, ...bindings });
   const edgeWorker = (name) => ({
     name,
@@ -150,14 +184,14 @@ export async function startWithEdgeApi({ bindings = {}, edges = ["edge-api"], ed
   });
   const mf = new Miniflare({
     inspectorPort: 0,
-    workers: [{ name: "auth", ...serviceOptions({ bindings: all, ratelimits, direct }) }, ...edges.map(edgeWorker), ...extraWorkers],
+    workers: [...tokenServiceWorkers({ bindings: all, ratelimits, direct }), ...edges.map(edgeWorker), ...extraWorkers],
   });
   const url = await mf.ready;
   await migrated(mf, true);
   const edge = {};
   for (const name of [...edges, ...extraWorkers.filter((x) => x.unsafeDirectSockets).map((x) => x.name)]) edge[name] = (await mf.unsafeGetDirectURL(name)).href.replace(/\/$/, "");
   const directBase = direct ? (await mf.unsafeGetDirectURL("auth")).href.replace(/\/$/, "") : undefined;
-  return { mf, base: url.href.replace(/\/$/, ""), directBase, edge, secrets: all, close: () => mf.dispose() };
+  return { mf, base: url.href.replace(/\/$/, ""), directBase, edge, secrets: all, scheduled: () => cron(mf), close: () => mf.dispose() };
 }
 
 /** Small HTTP helpers bound to one worker. */

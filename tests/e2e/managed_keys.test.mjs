@@ -1,6 +1,6 @@
 // Ring 2: managed signing keys (no SIGNING_KEYS, a KEY_ENCRYPTION_KEY) in
 // workerd, on the configured backend: the Cron Trigger creates the first
-// pair, admin rotation hands over with overlap, emergency rotation revokes.
+// pair (the admin Worker's), admin rotation hands over with overlap, emergency rotation revokes.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
@@ -34,8 +34,7 @@ test(`managed keys: cron, rotation, emergency revocation, wrong KEK (${STORAGE})
   try {
     const api = clientFor(w);
     // The Cron Trigger on an empty store creates the first pair.
-    const cron = await fetch(`${w.base}/cdn-cgi/handler/scheduled?cron=17+*+*+*+*`);
-    assert.equal(cron.status, 200);
+    assert.equal(await w.scheduled(), "ok");
     const listed = await api.admin("GET", "/admin/keys");
     assert.equal(listed.json.mode, "managed");
     assert.deepEqual(listed.json.keys.map((k) => k.state), ["current", "next"]);
@@ -49,7 +48,7 @@ test(`managed keys: cron, rotation, emergency revocation, wrong KEK (${STORAGE})
     assert.ok(await verifies(w, first));
 
     // Scheduled run before the interval: nothing changes.
-    await fetch(`${w.base}/cdn-cgi/handler/scheduled?cron=17+*+*+*+*`);
+    assert.equal(await w.scheduled(), "ok");
     assert.equal(decodeProtectedHeader(await ask()).kid, listed.json.keys[0].kid);
 
     // Rotation: the next key signs; the old one stays published, so tokens it

@@ -3,7 +3,7 @@
 // path that a healthy workerd never takes.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { describe as describeRequest, rateLimit, respond, signThenRespond, withBody, withBoundedBody } from "../../crates/worker/src/glue.js";
+import { describe as describeRequest, forward, rateLimit, respond, signThenRespond, withBody, withBoundedBody } from "../../crates/worker/src/glue.js";
 
 const NAMES = "authorization\ncontent-type\ncontent-length";
 const ECDSA = { name: "ECDSA", hash: "SHA-256" };
@@ -134,4 +134,23 @@ test("withBody and withBoundedBody hand the request's description back as given,
   const used = post();
   await used.text();
   assert.equal(await withBody(used, null, back, undefined, "", described), described);
+});
+
+test("forward hands the request over as it came, answers with the other Worker's response, then runs `answered`", async () => {
+  const request = new Request("https://as.example/admin/clients", { method: "POST", body: "{}" });
+  const seen = [];
+  const service = { fetch: async (r) => (seen.push(r), new Response("made", { status: 201 })) };
+  let answered = 0;
+  const response = await forward(service, request, () => answered++, () => assert.fail("not failed"));
+  assert.equal(seen[0], request, "the same Request object, body unread");
+  assert.equal(response.status, 201);
+  assert.equal(await response.text(), "made");
+  assert.equal(answered, 1);
+  // Without `answered` (a read), nothing runs after.
+  assert.equal((await forward(service, request, undefined, () => assert.fail("not failed"))).status, 201);
+  // A call that fails is `failed`'s to answer; `answered` never runs.
+  const down = { fetch: async () => { throw new Error("no such service"); } };
+  const failedWith = await forward(down, request, () => answered++, (why) => `failed: ${why.message}`);
+  assert.equal(failedWith, "failed: no such service");
+  assert.equal(answered, 1);
 });

@@ -143,14 +143,21 @@ impl D1Store {
     /// another request anchored while the write was on its way.
     async fn record_write<T>(&self, write: impl std::future::Future<Output = T>) -> T {
         let out = write.await;
-        LAST_RECORD_WRITE.with(|w| w.set(now_ms()));
-        ANCHOR.with(|a| {
-            if let Some(held) = a.borrow_mut().as_mut() {
-                held.at_ms = i64::MIN;
-            }
-        });
+        records_written();
         out
     }
+}
+
+/// What the token path reads has just been written — by this isolate, or by
+/// the admin Worker it handed a request to: the next session starts at the
+/// primary, and none opened before now anchors.
+pub fn records_written() {
+    LAST_RECORD_WRITE.with(|w| w.set(now_ms()));
+    ANCHOR.with(|a| {
+        if let Some(held) = a.borrow_mut().as_mut() {
+            held.at_ms = i64::MIN;
+        }
+    });
 }
 
 /// D1's own message (`no such table: clients: SQLITE_ERROR`) without the JS

@@ -42,6 +42,14 @@ extern "C" {
     #[wasm_bindgen(catch, js_name = respond)]
     fn js_respond(status: u16, body: &[u8], headers: &str) -> Result<JsValue, JsValue>;
 
+    #[wasm_bindgen(catch, js_name = forward)]
+    fn js_forward(
+        service: &JsValue,
+        request: &web_sys::Request,
+        answered: Option<&Closure<dyn FnMut()>>,
+        failed: &Closure<dyn FnMut(JsValue) -> JsValue>,
+    ) -> Result<JsValue, JsValue>;
+
     #[allow(clippy::too_many_arguments)]
     #[wasm_bindgen(catch, js_name = signThenRespond)]
     fn js_sign_then_respond(
@@ -190,4 +198,17 @@ pub fn sign_then_respond(
         &header_lines(response),
         failed,
     )
+}
+
+/// A promise of `service`'s response to `request`, handed over unread
+/// (`forward`), with `answered` run once it arrives; `failed` answers
+/// instead if the call fails, `Err` if it throws at once.
+#[cfg(not(feature = "admin"))]
+pub fn forward(
+    service: &JsValue,
+    request: &web_sys::Request,
+    answered: Option<&Closure<dyn FnMut()>>,
+    failed: &Closure<dyn FnMut(JsValue) -> JsValue>,
+) -> Result<JsValue, JsValue> {
+    js_forward(service, request, answered, failed)
 }

@@ -167,3 +167,16 @@ function base64urlInto(bytes, out, at) {
     if (i + 1 < bytes.length) out[o++] = ALPHABET[(n >> 6) & 63];
   }
 }
+
+/**
+ * Hand a request to another Worker over its service binding (`service`)
+ * as it came, body unread, and answer with that Worker's response; then
+ * `answered()` (Rust), if given. A failed call answers `failed(reason)`
+ * (Rust).
+ */
+export function forward(service, request, answered, failed) {
+  return service.fetch(request).then((response) => {
+    if (answered !== undefined) answered();
+    return response;
+  }, failed);
+}

@@ -4,6 +4,11 @@
 //! `m2m-edge-core`'s app. Nothing here decides protocol behaviour: the glue
 //! moves bytes (docs/architecture.md, "The glue contract").
 //!
+//! Built twice (docs/architecture.md, "Two Workers"): without the feature
+//! `admin` it is the token service, which hands `/admin/...` requests to
+//! the admin Worker over the `ADMIN` service binding; with it, the admin
+//! Worker, which serves the admin API (and would serve every route).
+//!
 //! On the host this crate is empty, so a host `cargo test --workspace`
 //! passes over it; `make build` builds it for wasm32 with worker-build.
 #![cfg(target_arch = "wasm32")]
@@ -23,13 +28,19 @@ use std::task::Poll;
 use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use worker::{event, Env, ScheduleContext, ScheduledEvent};
+use worker::Env;
+#[cfg(feature = "admin")]
+use worker::{event, ScheduleContext, ScheduledEvent};
 
 use m2m_edge_core::app::{self, Ports, Runtime};
-use m2m_edge_core::config::{Config, ConfigError, KeyMode};
+#[cfg(feature = "admin")]
+use m2m_edge_core::config::KeyMode;
+use m2m_edge_core::config::{Config, ConfigError};
 use m2m_edge_core::federation::keys::FederationKeys;
 use m2m_edge_core::http::{Body, Method, Request, Response, MAX_BODY_BYTES};
 use m2m_edge_core::keys::isolate::IsolateKeys;
+#[cfg(feature = "admin")]
+use m2m_edge_core::limits::Limit;
 use m2m_edge_core::limits::{Limits, Lockouts};
 use m2m_edge_core::ports::{Clock, Logger, PooledRandom};
 use m2m_edge_core::store::cache::{CachedStore, IsolateCache};
@@ -132,6 +143,10 @@ pub fn fetch(req: web_sys::Request, env: Env, _ctx: JsValue) -> JsValue {
         Ok(plain) => plain,
         Err(why) => return fallback(&format!("request not readable: {why}")),
     };
+    #[cfg(not(feature = "admin"))]
+    if app::is_admin(&plain.path) {
+        return forward_admin(req, env, plain);
+    }
     match (plain.method, plain.declared_length()) {
         (Method::Get | Method::Head, _) => serve(plain, env),
         (_, Some(n)) if n > MAX_BODY_BYTES as u64 => {
@@ -209,6 +224,8 @@ async fn handle(plain: Request, env: Env, answered: Option<Answered>) -> (Respon
             return (app::server_error_response(), None);
         }
     };
+    #[cfg(feature = "admin")]
+    let answered = answered.or_else(|| counted_upstream(&plain));
     let limiter = BindingLimiter::new(env.clone(), answered);
     let lockouts = LOCKOUTS.with(Rc::clone);
     let store = D1Store::new(env, config.read_replicas);
@@ -241,10 +258,77 @@ async fn handle(plain: Request, env: Env, answered: Option<Answered>) -> (Respon
     (response, keys.signer.ok())
 }
 
-/// The Cron Trigger (`[triggers] crons` in wrangler.toml): prune the audit
-/// trail past `AUDIT_RETENTION_DAYS` and expired assertion ids, and apply the managed-key rotation
-/// policy. Concurrent runs are safe: pruning is idempotent and the key set
-/// is replaced by compare-and-swap (docs/storage.md).
+/// The service binding to the admin Worker (wrangler.toml `[[services]]`).
+#[cfg(not(feature = "admin"))]
+const ADMIN_BINDING: &str = "ADMIN";
+
+/// Hand an admin API request to the admin Worker as it came (body unread;
+/// that Worker authenticates), once it is counted against the admin API's
+/// per-address limit here, and answer with that Worker's response.
+#[cfg(not(feature = "admin"))]
+fn forward_admin(req: web_sys::Request, env: Env, plain: Request) -> JsValue {
+    wasm_bindgen_futures::future_to_promise(async move {
+        let limiter = BindingLimiter::new(env.clone(), None);
+        let lockouts = LOCKOUTS.with(Rc::clone);
+        let limits = Limits { limiter: &limiter, lockouts: &lockouts };
+        if let Err(refused) = app::within_address_limit(&plain, &limits, &ConsoleLog).await {
+            return Ok(to_js(refused, None));
+        }
+        let service = js_sys::Reflect::get(env.as_ref(), &JsValue::from_str(ADMIN_BINDING)).ok();
+        let Some(service) = service.filter(|s| !s.is_undefined()) else {
+            return Ok(fallback(
+                "no ADMIN service binding: the admin API is the admin Worker's (wrangler.toml [[services]])",
+            ));
+        };
+        // A promise of the admin Worker's answer, which this one adopts.
+        // After a write, this isolate sees it at once, as when it wrote
+        // itself: it drops the records and keys it holds and its next reads
+        // start at the primary. Other isolates see it within
+        // CLIENT_CACHE_TTL, REPLICA_ANCHOR_SECS and MANAGED_CACHE_MS, as any
+        // change made elsewhere.
+        let writes = !matches!(plain.method, Method::Get | Method::Head);
+        let forwarded = WROTE_ELSEWHERE
+            .with(|wrote| FORWARD_FAILED.with(|failed| ffi::forward(&service, &req, writes.then_some(wrote), failed)));
+        Ok(forwarded.unwrap_or_else(forward_failed))
+    })
+    .into()
+}
+
+#[cfg(not(feature = "admin"))]
+thread_local! {
+    /// Run when the admin Worker has answered a write.
+    static WROTE_ELSEWHERE: Closure<dyn FnMut()> = Closure::new(|| {
+        READ_CACHE.with(|cache| cache.forget_records());
+        d1::records_written();
+        KEYS.with(|keys| keys.invalidate());
+    });
+    /// The answer when the admin Worker cannot be reached.
+    static FORWARD_FAILED: Closure<dyn FnMut(JsValue) -> JsValue> = Closure::new(forward_failed);
+}
+
+#[cfg(not(feature = "admin"))]
+fn forward_failed(why: JsValue) -> JsValue {
+    fallback(&format!("the admin Worker did not answer: {}", reason(&why)))
+}
+
+/// In the admin Worker, the admin API's per-address limit: the token
+/// service counted it before it handed the request on, and hands on only
+/// what is within it.
+#[cfg(feature = "admin")]
+fn counted_upstream(plain: &Request) -> Option<Answered> {
+    app::address_limit(plain)
+        .filter(|(limit, _)| *limit == Limit::AdminByAddress)
+        .map(|(limit, key)| Answered::counted_upstream(limit, &key))
+}
+
+/// The Cron Trigger (`[triggers] crons` in wrangler.admin.toml: the admin
+/// Worker's, management off the token path): prune the audit trail past
+/// `AUDIT_RETENTION_DAYS`, expired assertion ids and revocations, and apply
+/// the managed-key rotation policy. Concurrent runs are safe: pruning is
+/// idempotent and the key set is replaced by compare-and-swap
+/// (docs/storage.md). Token service isolates see a rotation within
+/// `MANAGED_CACHE_MS`.
+#[cfg(feature = "admin")]
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let settings = settings(&env);

@@ -41,6 +41,13 @@ impl Answered {
         };
         Some(Answered { limit, key: key.to_string(), outcome })
     }
+
+    /// A count another Worker made, within the limit, before it handed the
+    /// request on.
+    #[cfg(feature = "admin")]
+    pub fn counted_upstream(limit: Limit, key: &str) -> Answered {
+        Answered { limit, key: key.to_string(), outcome: Ok(Verdict::Within) }
+    }
 }
 
 /// The verdict a binding's outcome (`true` within the limit, `false` over

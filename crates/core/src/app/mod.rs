@@ -2,7 +2,12 @@
 //! runtime types, so every flow runs in host tests with the in-memory store
 //! and a fixed clock, and the same code runs in workerd.
 
+// The admin API: left out of the token service's build (feature `admin`,
+// docs/architecture.md, "Two Workers"), whose wasm every fresh isolate on
+// the token path compiles; a Worker of its own serves it.
+#[cfg(feature = "admin")]
 mod admin;
+mod admin_scope;
 mod assertion;
 mod attempt;
 mod federation;
@@ -13,7 +18,9 @@ mod signature;
 mod token;
 mod wellknown;
 
-pub use admin::{scope_for, AdminScope};
+#[cfg(feature = "admin")]
+pub use admin::scope_for;
+pub use admin_scope::AdminScope;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -101,16 +108,32 @@ pub fn address_limit(req: &Request) -> Option<(Limit, String)> {
     Some((limit, limits::source(req)?))
 }
 
-fn is_admin(path: &str) -> bool {
+/// Count `req` against its per-address limit ([`address_limit`]); the
+/// `too_many_requests` answer when it is over. [`handle`] does it first;
+/// the token service's Worker does it before it hands an admin request on.
+pub async fn within_address_limit<L: RateLimiter>(
+    req: &Request,
+    limits: &Limits<'_, L>,
+    log: &dyn Logger,
+) -> Result<(), Response> {
+    if let Some((limit, source)) = address_limit(req) {
+        if limits.count(limit, &source, log).await.is_err() {
+            return Err(render::oauth_error(&OAuthError::too_many_requests(), ""));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `path` is the admin API's: a build without the `admin` feature
+/// hands such requests to the admin Worker untouched.
+pub fn is_admin(path: &str) -> bool {
     path == "/admin" || path.starts_with("/admin/")
 }
 
 /// Route one request and answer it.
 pub async fn handle<R: Runtime>(req: &Request, ports: &Ports<'_, R>) -> (Response, Effects) {
-    if let Some((limit, source)) = address_limit(req) {
-        if ports.limits.count(limit, &source, ports.log).await.is_err() {
-            return (render::oauth_error(&OAuthError::too_many_requests(), ""), Effects::default());
-        }
+    if let Err(refused) = within_address_limit(req, &ports.limits, ports.log).await {
+        return (refused, Effects::default());
     }
     let (response, effects) = match (req.method, req.path.as_str()) {
         (Method::Post, TOKEN_PATH) => (apart(token::handle(req, ports)).await, Effects::default()),
@@ -127,6 +150,7 @@ pub async fn handle<R: Runtime>(req: &Request, ports: &Ports<'_, R>) -> (Respons
         (_, p) if p == JWKS_PATH || p == REVOCATION_LIST_PATH || DISCOVERY_PATHS.contains(&p) => {
             (method_not_allowed("GET, HEAD"), Effects::default())
         }
+        #[cfg(feature = "admin")]
         (_, p) if is_admin(p) => apart(admin::handle(req, ports)).await,
         _ => (not_found(), Effects::default()),
     };

@@ -20,6 +20,7 @@ pub(super) const LEEWAY_SECS: i64 = 30;
 
 /// The audience the token must carry.
 #[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(feature = "admin"), allow(dead_code))] // `Only` is the admin API's
 pub(super) enum Audience<'a> {
     /// Exactly this one (the admin API's).
     Only(&'a str),
@@ -29,6 +30,7 @@ pub(super) enum Audience<'a> {
 
 /// Why a presented token is not taken.
 #[derive(Debug)]
+#[cfg_attr(not(feature = "admin"), allow(dead_code))] // the admin API reads the rejection
 pub(super) enum Unaccepted {
     /// The token itself (RFC 6750 answers).
     Token(Rejection),

@@ -9,7 +9,7 @@
 use m2m_edge_verify::token;
 use serde_json::{Map, Value};
 
-use super::admin::AdminScope;
+use super::admin_scope::AdminScope;
 use super::own_token::{self, Audience, Unaccepted};
 use super::token::client_authentication;
 use super::{render, Ports, Runtime};

@@ -106,6 +106,19 @@ impl IsolateCache {
         self.resources.borrow_mut().clear();
         *self.all_resources.borrow_mut() = None;
     }
+
+    /// Drop every record kept — clients, unknown ids, resources, trusted
+    /// issuers — for a write made outside this isolate's store that may have
+    /// changed any of them: the admin Worker's, in the token service isolate
+    /// that handed it the request. Reads in flight keep nothing (the
+    /// generation moves on).
+    pub fn forget_records(&self) {
+        self.clients.borrow_mut().clear();
+        self.unknown.borrow_mut().clear();
+        self.forget_resources();
+        *self.issuers.borrow_mut() = None;
+        self.generation.set(self.generation.get().wrapping_add(1));
+    }
 }
 
 /// A store that reads through an [`IsolateCache`] for one request.
