@@ -104,7 +104,7 @@ lint: tools
 
 # The JS half of the Worker glue (crates/worker/src/glue.js), in Node.
 test-glue: tools
-	node --test tests/glue/
+	node --import ./tests/glue/cloudflare-workers.mjs --test tests/glue/
 
 # The same suite, same assertions, once per storage configuration: D1 with
 # the token path on read replicas (as deployed), and D1 alone (tests/e2e/harness.mjs).

@@ -3,7 +3,7 @@
 // path that a healthy workerd never takes.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { describe as describeRequest, forward, rateLimit, respond, signThenRespond, withBody, withBoundedBody } from "../../crates/worker/src/glue.js";
+import { describe as describeRequest, forward, rateLimit, respond, rpcAnswer, signThenRespond, withBody, withBoundedBody } from "../../crates/worker/src/glue.js";
 
 const NAMES = "authorization\ncontent-type\ncontent-length";
 const ECDSA = { name: "ECDSA", hash: "SHA-256" };
@@ -153,4 +153,18 @@ test("forward hands the request over as it came, answers with the other Worker's
   const failedWith = await forward(down, request, () => answered++, (why) => `failed: ${why.message}`);
   assert.equal(failedWith, "failed: no such service");
   assert.equal(answered, 1);
+});
+
+test("rpcAnswer: the app's answer as the RPC returns it; malformed options a TypeError; no answer at all the 503 refusal", async () => {
+  const answer = { valid: false, status: 401, error: "invalid_token", error_description: "revoked", headers: { "www-authenticate": 'Bearer realm="api"' } };
+  assert.deepEqual(await rpcAnswer(Response.json(answer)), answer);
+  assert.deepEqual(await rpcAnswer(Promise.resolve(Response.json({ valid: true, claims: { sub: "x" } }))), { valid: true, claims: { sub: "x" } });
+  await assert.rejects(
+    rpcAnswer(Response.json({ error: "invalid_options", error_description: "options.audience: required" }, { status: 400 })),
+    (e) => e instanceof TypeError && e.message === "options.audience: required",
+  );
+  const down = await rpcAnswer(Response.json({ error: "server_error" }, { status: 500 }));
+  assert.equal(down.valid, false);
+  assert.equal(down.status, 503);
+  assert.equal(down.headers["retry-after"], "30");
 });

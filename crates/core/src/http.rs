@@ -152,9 +152,30 @@ pub struct Request {
     pub body: Body,
     /// `scheme://host[:port]` of the request URL; the issuer when `ISSUER` is unset.
     pub origin: String,
+    /// How it came: over HTTP, or as a call of a Worker bound to this one.
+    pub via: Via,
+}
+
+/// How a request reached the app. Only the Worker's RPC method makes a
+/// [`Via::ServiceBinding`] request ([`Request::from_service_binding`]);
+/// nothing a client sends over HTTP can.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// A request over HTTP.
+    Http,
+    /// A call of a Worker bound to this one (`env.AUTH.verify(…)`).
+    ServiceBinding,
 }
 
 impl Request {
+    /// The call `body` of a Worker bound to this one (a service binding's
+    /// RPC method), as a request to `path`.
+    pub fn from_service_binding(path: &str, body: impl Into<Vec<u8>>) -> Request {
+        let mut req = Request::new(Method::Post, path, "").with_body(body);
+        req.via = Via::ServiceBinding;
+        req
+    }
+
     /// A request for `url_path_and_query` (`/path?query`) at `origin`, with
     /// no headers and an empty body.
     pub fn new(method: Method, url_path_and_query: &str, origin: &str) -> Request {
@@ -169,6 +190,7 @@ impl Request {
             headers: Default::default(),
             body: Body::Bytes(Vec::new()),
             origin: origin.to_string(),
+            via: Via::Http,
         }
     }
 

@@ -457,3 +457,51 @@ fn revoking_a_clients_tokens_needs_all_it_holds_and_a_project_needs_a_deployment
     let r = w.with_token(&blue_token, Method::Post, "/admin/projects/blue/tokens/revoke", None);
     assert_eq!(r.status, 403, "{}", body(&r));
 }
+
+/// The service binding's `verify`: claims for a live token, the RFC 6750
+/// answer for any other, and a revocation refused on the very next call.
+#[test]
+fn the_rpc_verifier_answers_claims_or_the_rfc6750_refusal_and_sees_revocations_at_once() {
+    let w = World::new();
+    let (id, secret) =
+        w.create(json!({"name": "svc", "grants": [{"audience": "https://api.test", "scopes": ["read", "write"]}]}));
+    let token = token_of(&w, &id, &secret, "https://api.test");
+    let options = json!({"audience": "https://api.test", "scopes": ["read"], "realm": "orders"});
+    let ok = w.verify_rpc(&format!("Bearer {token}"), options.clone());
+    assert_eq!(ok["valid"], true, "{ok}");
+    assert_eq!(ok["claims"]["client_id"], id.as_str());
+    assert_eq!(ok["claims"]["aud"], "https://api.test");
+    assert_eq!(w.verify_rpc(&token, options.clone())["valid"], true, "a bare token too");
+
+    let missing = w.verify_rpc("", options.clone());
+    assert_eq!((missing["valid"].clone(), missing["status"].clone()), (json!(false), json!(401)));
+    assert_eq!(missing["headers"]["www-authenticate"], "Bearer realm=\"orders\"");
+    let scope = w.verify_rpc(&token, json!({"audience": "https://api.test", "scopes": ["admin"]}));
+    assert_eq!((scope["status"].clone(), scope["error"].clone()), (json!(403), json!("insufficient_scope")));
+    assert!(scope["headers"]["www-authenticate"].as_str().unwrap().contains("scope=\"admin\""));
+    let elsewhere = w.verify_rpc(&token, json!({"audience": "https://other.test"}));
+    assert_eq!((elsewhere["status"].clone(), elsewhere["error"].clone()), (json!(401), json!("invalid_token")));
+    let old = w.verify_rpc(&token, json!({"audience": "https://api.test", "maxTokenAge": 60}));
+    assert_eq!(old["valid"], true);
+    w.clock.advance(60 + 31); // past the age and the 30 s leeway
+    let old = w.verify_rpc(&token, json!({"audience": "https://api.test", "maxTokenAge": 60}));
+    assert_eq!(old["status"], 401, "{old}");
+    assert!(w.verify_rpc(&token, json!({"scopes": ["read"]}))["invalid_options"].is_string());
+    // Only a Worker bound to this one calls it: over HTTP there is no such route.
+    let call = json!({"authorization": token, "options": options});
+    assert_eq!(w.call(Req::post("/verify").json(&call)).status, 404);
+
+    assert_eq!(revoke(&w, &id, &secret, &format!("token={token}")).status, 200);
+    let revoked = w.verify_rpc(&token, options.clone());
+    assert_eq!(
+        (revoked["status"].clone(), revoked["error"].clone()),
+        (json!(401), json!("invalid_token")),
+        "{revoked}"
+    );
+    assert!(revoked["error_description"].as_str().unwrap().contains("revoked"));
+    let other = token_of(&w, &id, &secret, "https://api.test");
+    assert_eq!(w.verify_rpc(&other, options.clone())["valid"], true);
+    let r = w.admin(Method::Patch, &format!("/admin/clients/{id}"), Some(json!({"status": "inactive"})));
+    assert_eq!(r.status, 200);
+    assert_eq!(w.verify_rpc(&other, options)["status"], 401, "deactivated: refused at once");
+}

@@ -178,6 +178,20 @@ impl World {
     }
 
     async fn serve(&self, req: Request) -> Response {
+        let ((response, effects), signer) = self.with_ports(async |ports| app::handle(&req, ports).await).await;
+        if effects.keys_changed {
+            self.keys.invalidate();
+        }
+        // The glue's part: sign into the slot the app left (glue.js in the Worker).
+        match signer {
+            Some(signer) => signer.sign_response(response),
+            None => response,
+        }
+    }
+
+    /// `run` with this isolate's ports, built as the Worker builds them;
+    /// what it returned, and the key for a signature slot.
+    async fn with_ports<T>(&self, run: impl AsyncFnOnce(&Ports<'_, Host>) -> T) -> (T, Option<Rc<P256Signer>>) {
         let keys = self.request_keys().await;
         let store =
             CachedStore::new(self.store.clone(), self.cache.clone(), self.config.client_cache_ttl, self.clock.now());
@@ -194,14 +208,20 @@ impl World {
             fetcher: &*self.fetcher,
             federation_keys: &self.federation_keys,
         };
-        let (response, effects) = app::handle(&req, &ports).await;
-        if effects.keys_changed {
-            self.keys.invalidate();
-        }
-        // The glue's part: sign into the slot the app left (glue.js in the Worker).
-        match &keys.signer {
-            Ok(signer) => signer.sign_response(response),
-            Err(_) => response,
+        let out = run(&ports).await;
+        (out, keys.signer.ok())
+    }
+
+    /// A service binding's `verify(authorization, options)` (the Worker's
+    /// RPC method), served by this isolate as the Worker serves it: the
+    /// answer, or `{"invalid_options": …}` where the Worker rejects the call.
+    pub fn verify_rpc(&self, authorization: &str, options: Value) -> Value {
+        let call = json!({"authorization": authorization, "options": options});
+        let response = self.call(Request::from_service_binding(app::rpc::VERIFY_PATH, call.to_string()));
+        let body: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+        match response.status {
+            200 => body,
+            _ => json!({"invalid_options": body["error_description"]}),
         }
     }
 

@@ -109,21 +109,33 @@ impl Rejection {
         value
     }
 
+    /// The `error` of the JSON body: the RFC 6750 code, or
+    /// `temporarily_unavailable` (503), or `unauthorized` (no token sent).
+    pub fn error_name(&self) -> &'static str {
+        match self.error_code() {
+            Some(code) => code,
+            None if self.status() == 503 => "temporarily_unavailable",
+            None => "unauthorized",
+        }
+    }
+
+    /// The header that goes with the refusal: `WWW-Authenticate` (RFC 6750
+    /// §3), or `Retry-After` for a 503.
+    pub fn header(&self, realm: &str) -> (&'static str, String) {
+        match self.status() {
+            503 => ("retry-after", "30".into()),
+            _ => ("www-authenticate", self.www_authenticate(realm)),
+        }
+    }
+
     /// The whole answer: status, headers and an RFC 6750-style JSON body.
     pub fn to_response(&self, realm: &str) -> ErrorResponse {
-        let body = match self.error_code() {
-            Some(code) => serde_json::json!({"error": code, "error_description": self.to_string()}),
-            None if matches!(self, Rejection::KeysUnavailable | Rejection::RevocationsUnavailable) => {
-                serde_json::json!({"error": "temporarily_unavailable", "error_description": self.to_string()})
-            }
-            None => serde_json::json!({"error": "unauthorized", "error_description": self.to_string()}),
-        };
-        let mut headers = vec![("content-type", "application/json".to_string()), ("cache-control", "no-store".into())];
-        if matches!(self, Rejection::KeysUnavailable | Rejection::RevocationsUnavailable) {
-            headers.push(("retry-after", "30".into()));
-        } else {
-            headers.push(("www-authenticate", self.www_authenticate(realm)));
-        }
+        let body = serde_json::json!({"error": self.error_name(), "error_description": self.to_string()});
+        let headers = vec![
+            ("content-type", "application/json".to_string()),
+            ("cache-control", "no-store".into()),
+            self.header(realm),
+        ];
         ErrorResponse { status: self.status(), headers, body: body.to_string() }
     }
 }

@@ -15,6 +15,15 @@ extern "C" {
     #[wasm_bindgen(js_name = describe)]
     fn js_describe(req: &web_sys::Request, names: &str) -> js_sys::JsString;
 
+    /// The Worker's bindings (`env` of "cloudflare:workers").
+    #[wasm_bindgen(js_name = bindings)]
+    pub fn bindings() -> Env;
+
+    /// The JSON body of a service-binding call's response (or a promise of
+    /// it): its value, or a `TypeError` for a 400.
+    #[wasm_bindgen(js_name = rpcAnswer)]
+    pub fn rpc_answer(response: &JsValue) -> JsValue;
+
     #[wasm_bindgen(js_name = withBody)]
     fn js_with_body(
         req: &web_sys::Request,

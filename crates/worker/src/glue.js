@@ -3,6 +3,38 @@
 // exists; BENCHMARKS.md has the figures). No protocol decisions here: Rust
 // decides every byte of every response except the signature WebCrypto makes.
 
+import { env as workerEnv } from "cloudflare:workers";
+
+/**
+ * The Worker's bindings, for a call that comes without a request: a
+ * service binding's RPC method (`verify`).
+ */
+export function bindings() {
+  return workerEnv;
+}
+
+/**
+ * What a service binding's call answers (`verify`): the app's JSON body;
+ * for a call the app refused as malformed (400), a `TypeError` with its
+ * description; and when the app could not answer at all (500: its
+ * configuration, logged), the 503 refusal an API passes on. `response` may
+ * still be a promise.
+ */
+export function rpcAnswer(response) {
+  return Promise.resolve(response).then((r) =>
+    r.json().then((body) => {
+      if (r.status === 400) throw new TypeError(body.error_description);
+      if (r.status !== 200) {
+        return {
+          valid: false, status: 503, error: "temporarily_unavailable",
+          error_description: "the token service could not answer", headers: { "retry-after": "30" },
+        };
+      }
+      return body;
+    }),
+  );
+}
+
 /**
  * The request line and the named headers ("a\nb\n…") in one string:
  * "METHOD\nURL\n" then, per name, "=value" if the header is present or ""

@@ -258,6 +258,25 @@ async fn handle(plain: Request, env: Env, answered: Option<Answered>) -> (Respon
     (response, keys.signer.ok())
 }
 
+/// `verify(authorization, options)`: the RPC method an API bound to this
+/// Worker calls (`env.AUTH.verify(…)`; worker-build puts every export on
+/// the entrypoint). `authorization` is the header's value or a bare token;
+/// `options` `{audience, scopes?, maxTokenAge?, realm?}`. Served by the app
+/// as a service-binding request (`app::rpc`): a promise of the claims or of
+/// the RFC 6750 answer, rejected with a `TypeError` for options that are
+/// not these (`glue.js` `rpcAnswer`).
+#[wasm_bindgen(js_name = verify)]
+pub fn verify(authorization: String, options: JsValue) -> JsValue {
+    let options = js_sys::JSON::stringify(&options).map(String::from).unwrap_or_default();
+    let call = format!(
+        r#"{{"authorization":{},"options":{}}}"#,
+        serde_json::Value::String(authorization),
+        if options.is_empty() { "null" } else { options.as_str() }
+    );
+    let req = Request::from_service_binding(app::rpc::VERIFY_PATH, call);
+    ffi::rpc_answer(&serve(req, ffi::bindings()))
+}
+
 /// The service binding to the admin Worker (wrangler.toml `[[services]]`).
 #[cfg(not(feature = "admin"))]
 const ADMIN_BINDING: &str = "ADMIN";

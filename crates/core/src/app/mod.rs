@@ -14,6 +14,7 @@ mod federation;
 mod own_token;
 pub mod render;
 mod revocation;
+pub mod rpc;
 mod signature;
 mod token;
 mod wellknown;
@@ -27,7 +28,7 @@ use std::pin::Pin;
 
 use crate::config::Config;
 use crate::federation::keys::FederationKeys;
-use crate::http::{Method, Request, Response};
+use crate::http::{Method, Request, Response, Via};
 use crate::jose::IssuingKey;
 use crate::keys::sealed::KeyCrypto;
 use crate::keys::KeyError;
@@ -132,6 +133,14 @@ pub fn is_admin(path: &str) -> bool {
 
 /// Route one request and answer it.
 pub async fn handle<R: Runtime>(req: &Request, ports: &Ports<'_, R>) -> (Response, Effects) {
+    // A Worker bound to this one calling `verify`: never an HTTP route.
+    if req.via == Via::ServiceBinding {
+        let response = match (req.method, req.path.as_str()) {
+            (Method::Post, rpc::VERIFY_PATH) => apart(rpc::answer(req, ports)).await,
+            _ => not_found(),
+        };
+        return (response, Effects::default());
+    }
     if let Err(refused) = within_address_limit(req, &ports.limits, ports.log).await {
         return (refused, Effects::default());
     }

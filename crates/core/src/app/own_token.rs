@@ -20,9 +20,8 @@ pub(super) const LEEWAY_SECS: i64 = 30;
 
 /// The audience the token must carry.
 #[derive(Debug, Clone, Copy)]
-#[cfg_attr(not(feature = "admin"), allow(dead_code))] // `Only` is the admin API's
 pub(super) enum Audience<'a> {
-    /// Exactly this one (the admin API's).
+    /// Exactly this one (the admin API's, or the one an API asks for).
     Only(&'a str),
     /// Whichever it names: the caller decides what it may see.
     Any,
@@ -30,7 +29,6 @@ pub(super) enum Audience<'a> {
 
 /// Why a presented token is not taken.
 #[derive(Debug)]
-#[cfg_attr(not(feature = "admin"), allow(dead_code))] // the admin API reads the rejection
 pub(super) enum Unaccepted {
     /// The token itself (RFC 6750 answers).
     Token(Rejection),
@@ -44,6 +42,17 @@ pub(super) async fn verify<R: Runtime>(
     presented: &str,
     issuer: &str,
     audience: Audience<'_>,
+    p: &Ports<'_, R>,
+) -> Result<VerifiedToken, Unaccepted> {
+    verify_for(presented, issuer, audience, &Requirements::none(), p).await
+}
+
+/// [`verify`], and `required` of it (scopes, maximum age, claims).
+pub(super) async fn verify_for<R: Runtime>(
+    presented: &str,
+    issuer: &str,
+    audience: Audience<'_>,
+    required: &Requirements,
     p: &Ports<'_, R>,
 ) -> Result<VerifiedToken, Unaccepted> {
     let unverified = token::parse(presented).map_err(Unaccepted::Token)?;
@@ -62,7 +71,20 @@ pub(super) async fn verify<R: Runtime>(
         Audience::Any => audiences_of(&claims),
     };
     let expected = Expected { issuer, audiences: &audiences, leeway: LEEWAY_SECS, now: p.clock.now() };
-    check(claims, &expected, &Requirements::none()).map_err(Unaccepted::Token)
+    check(claims, &expected, required).map_err(Unaccepted::Token)
+}
+
+/// A token that is [`verify_for`]'s and still live ([`live_owner`]).
+pub(super) async fn live<R: Runtime>(
+    presented: &str,
+    issuer: &str,
+    audience: Audience<'_>,
+    required: &Requirements,
+    p: &Ports<'_, R>,
+) -> Result<VerifiedToken, Unaccepted> {
+    let verified = verify_for(presented, issuer, audience, required, p).await?;
+    live_owner(&verified, p).await?;
+    Ok(verified)
 }
 
 /// The audiences a payload names (RFC 7519 §4.1.3: one string or an array).

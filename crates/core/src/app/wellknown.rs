@@ -30,19 +30,22 @@ pub async fn metadata<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> Response {
     let mut document = metadata::document(issuer);
     // RFC 8414 §2 `scopes_supported` (RECOMMENDED): the registered API
     // resources' scopes. Without storage the document is still served.
-    match p.store.resources().await {
+    let resources = p.store.resources().await;
+    match &resources {
         Ok(resources) => {
             let mut scopes: Vec<&str> =
                 resources.iter().flat_map(|r| r.scopes.iter().map(|s| s.name.as_str())).collect();
             scopes.sort_unstable();
             scopes.dedup();
-            if !scopes.is_empty() {
-                document["scopes_supported"] = serde_json::json!(scopes);
-            }
+            document.scopes_supported = scopes;
         }
         Err(e) => p.log.error(&format!("discovery: scopes_supported left out: {e}")),
     }
-    Response::json(200, document.to_string())
+    let body = match serde_json::to_vec(&document) {
+        Ok(body) => body,
+        Err(e) => return render::oauth_error(&OAuthError::server(format!("metadata: {e}")), issuer),
+    };
+    Response::json(200, body)
         .with_header("cache-control", format!("public, max-age={JWKS_MAX_AGE}"))
         .with_header("access-control-allow-origin", "*")
 }
