@@ -505,3 +505,43 @@ fn the_rpc_verifier_answers_claims_or_the_rfc6750_refusal_and_sees_revocations_a
     assert_eq!(r.status, 200);
     assert_eq!(w.verify_rpc(&other, options)["status"], 401, "deactivated: refused at once");
 }
+
+/// The RPC's options are taken as given or refused, never half-read: a
+/// single-tenant API's `projectId` refuses another project's token; a
+/// `maxTokenAge` that is not a whole number of seconds (NaN and Infinity
+/// arrive as `null`) is an error, not "no limit"; an Authorization value
+/// past the size of any token is the RFC 6750 refusal, not a malformed call.
+#[test]
+fn the_rpc_verifier_takes_its_options_exactly_and_refuses_an_oversized_header() {
+    let w = World::new();
+    project(&w, "blue");
+    project(&w, "green");
+    let (blue, blue_secret) = api_client(&w, Some("blue"));
+    let (green, green_secret) = api_client(&w, Some("green"));
+    let blue_token = token_of(&w, &blue, &blue_secret, "https://api.test");
+    let green_token = token_of(&w, &green, &green_secret, "https://api.test");
+    let for_blue = json!({"audience": "https://api.test", "projectId": "blue"});
+    assert_eq!(w.verify_rpc(&blue_token, for_blue.clone())["valid"], true);
+    let other = w.verify_rpc(&green_token, for_blue);
+    assert_eq!((other["status"].clone(), other["error"].clone()), (json!(401), json!("invalid_token")), "{other}");
+    assert_eq!(w.verify_rpc(&green_token, json!({"audience": "https://api.test"}))["valid"], true, "no project asked");
+
+    for bad in [
+        json!({"audience": "https://api.test", "maxTokenAge": null}),
+        json!({"audience": "https://api.test", "maxTokenAge": 1.5}),
+        json!({"audience": "https://api.test", "maxTokenAge": "60"}),
+        json!({"audience": "https://api.test", "projectId": ""}),
+        json!({"audience": "https://api.test", "projectId": 7}),
+        json!({"audience": "https://api.test", "realm": ["orders"]}),
+        json!({"audience": "https://api.test", "scopes": "read"}),
+        json!({"audience": ""}),
+        Value::Null,
+    ] {
+        assert!(w.verify_rpc(&blue_token, bad.clone())["invalid_options"].is_string(), "{bad}");
+    }
+
+    let huge = format!("Bearer {}", "\\".repeat(9_000));
+    let refused = w.verify_rpc(&huge, json!({"audience": "https://api.test", "realm": "orders"}));
+    assert_eq!((refused["valid"].clone(), refused["status"].clone()), (json!(false), json!(401)), "{refused}");
+    assert_eq!(refused["error"], "invalid_token");
+}

@@ -147,6 +147,14 @@ pub fn fetch(req: web_sys::Request, env: Env, _ctx: JsValue) -> JsValue {
     if app::is_admin(&plain.path) {
         return forward_admin(req, env, plain);
     }
+    // The admin Worker serves the admin API only: whatever reached it
+    // otherwise (a route added by mistake) finds no token endpoint without
+    // its rate limits there, nor anything else.
+    #[cfg(feature = "admin")]
+    if !app::is_admin(&plain.path) {
+        return ffi::respond(&app::not_found())
+            .unwrap_or_else(|e| fallback(&format!("Response not built: {}", reason(&e))));
+    }
     match (plain.method, plain.declared_length()) {
         (Method::Get | Method::Head, _) => serve(plain, env),
         (_, Some(n)) if n > MAX_BODY_BYTES as u64 => {
@@ -261,17 +269,19 @@ async fn handle(plain: Request, env: Env, answered: Option<Answered>) -> (Respon
 /// `verify(authorization, options)`: the RPC method an API bound to this
 /// Worker calls (`env.AUTH.verify(…)`; worker-build puts every export on
 /// the entrypoint). `authorization` is the header's value or a bare token;
-/// `options` `{audience, scopes?, maxTokenAge?, realm?}`. Served by the app
+/// `options` `{audience, scopes?, maxTokenAge?, projectId?, realm?}`. Served by the app
 /// as a service-binding request (`app::rpc`): a promise of the claims or of
 /// the RFC 6750 answer, rejected with a `TypeError` for options that are
 /// not these (`glue.js` `rpcAnswer`).
 #[wasm_bindgen(js_name = verify)]
 pub fn verify(authorization: String, options: JsValue) -> JsValue {
-    let options = js_sys::JSON::stringify(&options).map(String::from).unwrap_or_default();
+    // `undefined`, a function or a symbol stringify to `undefined`, not a
+    // string: the call then has no options, which the app refuses.
+    let options = js_sys::JSON::stringify(&options).ok().and_then(|json| json.as_string());
     let call = format!(
         r#"{{"authorization":{},"options":{}}}"#,
         serde_json::Value::String(authorization),
-        if options.is_empty() { "null" } else { options.as_str() }
+        options.as_deref().unwrap_or("null")
     );
     let req = Request::from_service_binding(app::rpc::VERIFY_PATH, call);
     ffi::rpc_answer(&serve(req, ffi::bindings()))
@@ -300,9 +310,10 @@ fn forward_admin(req: web_sys::Request, env: Env, plain: Request) -> JsValue {
             ));
         };
         // A promise of the admin Worker's answer, which this one adopts.
-        // After a write, this isolate sees it at once, as when it wrote
-        // itself: it drops the records and keys it holds and its next reads
-        // start at the primary. Other isolates see it within
+        // Once a write is answered, this isolate sees it at once, as when it
+        // wrote itself: it drops the records and keys it holds and its next
+        // reads start at the primary. Other isolates — and this one, if the
+        // call failed after the write committed — see it within
         // CLIENT_CACHE_TTL, REPLICA_ANCHOR_SECS and MANAGED_CACHE_MS, as any
         // change made elsewhere.
         let writes = !matches!(plain.method, Method::Get | Method::Head);

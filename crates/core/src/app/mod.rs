@@ -202,6 +202,7 @@ fn method_not_allowed(allow: &'static str) -> Response {
     .with_header("allow", allow)
 }
 
-fn not_found() -> Response {
+/// The answer for a path nothing serves.
+pub fn not_found() -> Response {
     Response::json(404, r#"{"error":"not_found","error_description":"no such endpoint"}"#)
 }

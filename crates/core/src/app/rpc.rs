@@ -21,7 +21,11 @@ pub const VERIFY_PATH: &str = "/verify";
 pub async fn answer<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> Response {
     let call: Value = match &req.body {
         Body::Bytes(bytes) => serde_json::from_slice(bytes).unwrap_or(Value::Null),
-        Body::TooLarge => Value::Null,
+        // The call carries the Authorization value whole: past the body
+        // limit it is past any token's size, a refusal like any other.
+        Body::TooLarge => {
+            return Response::json(200, refused(&Rejection::TooLarge, DEFAULT_REALM, p, None).to_string())
+        }
     };
     let authorization = call.get("authorization").and_then(Value::as_str);
     let ask =
@@ -37,6 +41,9 @@ fn invalid(why: &str) -> Response {
     Response::json(400, json!({"error": "invalid_options", "error_description": why}).to_string())
 }
 
+/// The challenge's realm when the caller names none.
+const DEFAULT_REALM: &str = "api";
+
 /// What a caller asks of a token.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ask {
@@ -46,14 +53,19 @@ pub struct Ask {
     pub scopes: Vec<String>,
     /// Refuse a token issued longer ago than this, seconds.
     pub max_token_age: Option<u64>,
+    /// The project the token's client must belong to (its `project_id`
+    /// claim): an API that serves one tenant.
+    pub project_id: Option<String>,
     /// The realm of the `WWW-Authenticate` challenge of a refusal.
     pub realm: String,
 }
 
 impl Ask {
     /// The options object of `verify`, as JSON: `audience` required,
-    /// `scopes` (array of strings), `maxTokenAge` (seconds) and `realm`
-    /// optional.
+    /// `scopes` (array of strings), `maxTokenAge` (seconds), `projectId`
+    /// and `realm` optional. A member given but not of its type is an
+    /// error, never ignored: `maxTokenAge: NaN` arrives as `null` (JSON has
+    /// no NaN) and is refused rather than taken as no limit.
     pub fn from_options(options: &Value) -> Result<Ask, String> {
         let audience = options.get("audience").and_then(Value::as_str).filter(|a| !a.is_empty());
         let audience = audience.ok_or("options.audience: the API's audience, a string, is required")?;
@@ -67,11 +79,20 @@ impl Ask {
             Some(_) => return Err("options.scopes: an array of strings".into()),
         };
         let max_token_age = match options.get("maxTokenAge") {
-            None | Some(Value::Null) => None,
-            Some(age) => Some(age.as_u64().ok_or("options.maxTokenAge: a number of seconds")?),
+            None => None,
+            Some(age) => Some(age.as_u64().ok_or("options.maxTokenAge: a whole number of seconds")?),
         };
-        let realm = options.get("realm").and_then(Value::as_str).unwrap_or("api").to_string();
-        Ok(Ask { audience: audience.to_string(), scopes, max_token_age, realm })
+        let project_id = match options.get("projectId") {
+            None => None,
+            Some(Value::String(id)) if !id.is_empty() => Some(id.clone()),
+            Some(_) => return Err("options.projectId: a project id, a string".into()),
+        };
+        let realm = match options.get("realm") {
+            None => DEFAULT_REALM.to_string(),
+            Some(Value::String(realm)) => realm.clone(),
+            Some(_) => return Err("options.realm: a string".into()),
+        };
+        Ok(Ask { audience: audience.to_string(), scopes, max_token_age, project_id, realm })
     }
 }
 
@@ -90,6 +111,9 @@ pub async fn verify<R: Runtime>(authorization: &str, ask: &Ask, p: &Ports<'_, R>
     };
     let mut required = Requirements::scopes(&ask.scopes);
     required.max_token_age = ask.max_token_age;
+    if let Some(project) = &ask.project_id {
+        required = required.claim("project_id", project.as_str());
+    }
     match own_token::live(presented, issuer, Audience::Only(&ask.audience), &required, p).await {
         Ok(_) => {
             // Every claim as signed (the verifier's result keeps only some).
