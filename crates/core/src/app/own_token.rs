@@ -6,7 +6,7 @@
 
 use m2m_edge_verify::claims::{check, Expected};
 use m2m_edge_verify::{in_range, jwks, token, Rejection, Requirements, VerifiedToken};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::{Ports, Runtime};
 use crate::client::{ClientId, ClientRecord, ClientStore, Status};
@@ -44,17 +44,29 @@ pub(super) async fn verify<R: Runtime>(
     audience: Audience<'_>,
     p: &Ports<'_, R>,
 ) -> Result<VerifiedToken, Unaccepted> {
-    verify_for(presented, issuer, audience, &Requirements::none(), p).await
+    Ok(signed(presented, issuer, audience, &Requirements::none(), p).await?.token)
 }
 
-/// [`verify`], and `required` of it (scopes, maximum age, claims).
-pub(super) async fn verify_for<R: Runtime>(
+/// A token of ours that passed [`verify`]'s checks and `required`, with
+/// every claim as signed: the verified token keeps only some, and the
+/// answers that show a token's claims (introspection, the RPC) show them
+/// all.
+pub(super) struct Signed {
+    /// The checked token.
+    pub token: VerifiedToken,
+    /// Its payload, whole.
+    pub claims: Map<String, Value>,
+}
+
+/// [`verify`], and `required` of it (scopes, maximum age, claims); the
+/// claims as signed kept beside the checked token.
+async fn signed<R: Runtime>(
     presented: &str,
     issuer: &str,
     audience: Audience<'_>,
     required: &Requirements,
     p: &Ports<'_, R>,
-) -> Result<VerifiedToken, Unaccepted> {
+) -> Result<Signed, Unaccepted> {
     let unverified = token::parse(presented).map_err(Unaccepted::Token)?;
     if !in_range(&unverified.signature) {
         return Err(Unaccepted::Token(Rejection::Signature));
@@ -71,20 +83,21 @@ pub(super) async fn verify_for<R: Runtime>(
         Audience::Any => audiences_of(&claims),
     };
     let expected = Expected { issuer, audiences: &audiences, leeway: LEEWAY_SECS, now: p.clock.now() };
-    check(claims, &expected, required).map_err(Unaccepted::Token)
+    let token = check(claims.clone(), &expected, required).map_err(Unaccepted::Token)?;
+    Ok(Signed { token, claims })
 }
 
-/// A token that is [`verify_for`]'s and still live ([`live_owner`]).
+/// A token that is [`signed`]'s and still live ([`live_owner`]).
 pub(super) async fn live<R: Runtime>(
     presented: &str,
     issuer: &str,
     audience: Audience<'_>,
     required: &Requirements,
     p: &Ports<'_, R>,
-) -> Result<VerifiedToken, Unaccepted> {
-    let verified = verify_for(presented, issuer, audience, required, p).await?;
-    live_owner(&verified, p).await?;
-    Ok(verified)
+) -> Result<Signed, Unaccepted> {
+    let signed = signed(presented, issuer, audience, required, p).await?;
+    live_owner(&signed.token, p).await?;
+    Ok(signed)
 }
 
 /// The audiences a payload names (RFC 7519 §4.1.3: one string or an array).

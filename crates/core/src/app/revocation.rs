@@ -8,9 +8,9 @@
 
 use std::collections::BTreeMap;
 
-use m2m_edge_verify::{token, Requirements};
+use m2m_edge_verify::Requirements;
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::admin_scope::AdminScope;
 use super::own_token::{self, Audience, Unaccepted};
@@ -129,21 +129,18 @@ async fn introspect_token<R: Runtime>(
         ));
     }
     let inactive = || Ok(Response::json(200, r#"{"active":false}"#));
-    let verified = match own_token::live(token, issuer, Audience::Any, &Requirements::none(), p).await {
-        Ok(verified) => verified,
-        Err(Unaccepted::Token(_)) => return inactive(),
-        Err(Unaccepted::Server(why)) => return Err(OAuthError::server(format!("introspection: {why}"))),
-    };
+    let own_token::Signed { token: verified, claims: mut answer } =
+        match own_token::live(token, issuer, Audience::Any, &Requirements::none(), p).await {
+            Ok(signed) => signed,
+            Err(Unaccepted::Token(_)) => return inactive(),
+            Err(Unaccepted::Server(why)) => return Err(OAuthError::server(format!("introspection: {why}"))),
+        };
     let own_project = client.project_id.as_ref().map(|p| p.as_str());
     if own_project.is_some() && own_token::project_of(&verified) != own_project {
         return inactive();
     }
-    // Every claim the token carries (RFC 7662 §2.2 names most of them and
-    // allows the rest), as signed: the verifier's result keeps only some.
-    let mut answer: Map<String, Value> = match token::parse(token).and_then(|t| token::object(&t.payload, "payload")) {
-        Ok(claims) => claims,
-        Err(_) => return inactive(),
-    };
+    // Every claim the token carries, as signed (RFC 7662 §2.2 names most
+    // of them and allows the rest).
     answer.insert("active".into(), Value::Bool(true));
     answer.insert("token_type".into(), Value::String("Bearer".into()));
     Ok(Response::json(200, Value::Object(answer).to_string()))
