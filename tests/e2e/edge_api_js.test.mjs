@@ -6,7 +6,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { EDGE_AUDIENCE, clientFor, startWithEdgeApi } from "./harness.mjs";
+import { EDGE_AUDIENCE, boundJsWorker, clientFor, startWithEdgeApi } from "./harness.mjs";
 
 const STORAGE = process.env.M2M_STORAGE ?? "d1";
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -18,15 +18,7 @@ describe(`JS edge API over the RPC verifier (${STORAGE})`, () => {
     w = await startWithEdgeApi({
       bindings: { STORAGE },
       edges: [],
-      extraWorkers: [{
-        name: "edge-api-js",
-        modules: true,
-        scriptPath: join(root, "examples/edge-api-js/index.js"),
-        compatibilityDate: "2026-04-20",
-        bindings: { AUDIENCE: EDGE_AUDIENCE },
-        serviceBindings: { AUTH: "auth" },
-        unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-      }],
+      extraWorkers: [boundJsWorker("edge-api-js", { scriptPath: join(root, "examples/edge-api-js/index.js") }, { AUDIENCE: EDGE_AUDIENCE })],
     });
     api = clientFor(w);
   });

@@ -194,6 +194,14 @@ export async function startWithEdgeApi({ bindings = {}, edges = ["edge-api"], ed
   return { mf, base: url.href.replace(/\/$/, ""), directBase, edge, secrets: all, scheduled: () => cron(mf), close: () => mf.dispose() };
 }
 
+/**
+ * A JS Worker bound to the token service as `AUTH`, for `extraWorkers`:
+ * `source` is `{ scriptPath }` or `{ script }`; reachable at `edge[name]`.
+ */
+export function boundJsWorker(name, source, bindings = {}) {
+  return { name, modules: true, ...source, compatibilityDate: COMPATIBILITY_DATE, bindings, serviceBindings: { AUTH: "auth" }, unsafeDirectSockets: DIRECT };
+}
+
 /** Small HTTP helpers bound to one worker. */
 export function clientFor(w) {
   const adminHeaders = { authorization: `Bearer ${w.secrets.ADMIN_API_KEY}` };

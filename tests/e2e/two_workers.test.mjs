@@ -6,7 +6,7 @@
 // TypeError or the RFC 6750 refusal, never an accepted token or a crash.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { EDGE_AUDIENCE, clientFor, startWithEdgeApi } from "./harness.mjs";
+import { EDGE_AUDIENCE, boundJsWorker, clientFor, startWithEdgeApi } from "./harness.mjs";
 
 const STORAGE = process.env.M2M_STORAGE ?? "d1";
 
@@ -33,14 +33,7 @@ describe(`two Workers, and the RPC's edges (${STORAGE})`, () => {
     w = await startWithEdgeApi({
       bindings: { STORAGE },
       edges: [],
-      extraWorkers: [{
-        name: "caller",
-        modules: true,
-        script: CALLER,
-        compatibilityDate: "2026-04-20",
-        serviceBindings: { AUTH: "auth" },
-        unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-      }],
+      extraWorkers: [boundJsWorker("caller", { script: CALLER })],
     });
     api = clientFor(w);
   });
