@@ -71,23 +71,28 @@ pub enum Header {
     /// with Cloudflare's Workers address, the rate limits' key
     /// (`limits::source`).
     CfWorker,
+    /// A DPoP proof (RFC 9449 §4.1): the token is to be bound to its key.
+    /// Two `DPoP` fields arrive joined by a comma, which no proof holds, and
+    /// are refused (§4.3 point 1).
+    Dpop,
 }
 
 impl Header {
     /// Every header the app reads, in a fixed order.
-    pub const ALL: [Header; 6] = [
+    pub const ALL: [Header; 7] = [
         Header::Authorization,
         Header::ContentType,
         Header::ContentLength,
         Header::IfMatch,
         Header::CfConnectingIp,
         Header::CfWorker,
+        Header::Dpop,
     ];
 
     /// The names of [`Header::ALL`], newline-separated: how the Worker's
     /// glue asks the runtime for them in one call.
     pub const NAMES: &'static str =
-        "authorization\ncontent-type\ncontent-length\nif-match\ncf-connecting-ip\ncf-worker";
+        "authorization\ncontent-type\ncontent-length\nif-match\ncf-connecting-ip\ncf-worker\ndpop";
 
     /// The lower-case field name.
     pub const fn name(self) -> &'static str {
@@ -98,6 +103,7 @@ impl Header {
             Header::IfMatch => "if-match",
             Header::CfConnectingIp => "cf-connecting-ip",
             Header::CfWorker => "cf-worker",
+            Header::Dpop => "dpop",
         }
     }
 

@@ -17,6 +17,7 @@ fn record(id: &str, name: &str) -> ClientRecord {
         grants: Vec::new(),
         custom_claims: Default::default(),
         token_ttl: None,
+        dpop_bound_access_tokens: false,
         status: Status::Active,
         secret: StoredSecret { hash: SecretHash::of("s"), last_four: "s".into() },
         next_secret: None,

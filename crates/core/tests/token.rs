@@ -299,6 +299,7 @@ fn custom_claims_are_added_but_never_override() {
         grants: vec![serde_json::from_value(json!({"audience": "https://api.test", "scopes": ["read"]})).unwrap()],
         custom_claims: custom,
         token_ttl: None,
+        dpop_bound_access_tokens: false,
         status: Status::Active,
         secret: StoredSecret { hash: SecretHash::of("m2msk_forged"), last_four: "rged".into() },
         next_secret: None,

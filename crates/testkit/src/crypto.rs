@@ -206,10 +206,18 @@ impl IssuerKeyPair {
     /// The same with header `typ` = `typ` (`at+jwt`: an RFC 9068 access
     /// token, as Duende or node-oidc-provider issue them).
     pub fn sign_typed(&self, kid: &str, typ: &str, claims: &serde_json::Value) -> String {
+        let alg = match self {
+            IssuerKeyPair::Rsa(_) => "RS256",
+            IssuerKeyPair::Ec(_) => "ES256",
+        };
+        self.sign_with(&serde_json::json!({"alg": alg, "typ": typ, "kid": kid}), claims)
+    }
+
+    /// `claims` signed under `header` as it is (its `alg` the key's).
+    pub fn sign_with(&self, header: &serde_json::Value, claims: &serde_json::Value) -> String {
         match self {
             IssuerKeyPair::Rsa(key) => {
                 use rsa::signature::{SignatureEncoding, Signer as _};
-                let header = serde_json::json!({"alg": "RS256", "typ": typ, "kid": kid});
                 let input = format!(
                     "{}.{}",
                     URL_SAFE_NO_PAD.encode(header.to_string()),
@@ -219,78 +227,44 @@ impl IssuerKeyPair {
                 let signature = signer.sign(input.as_bytes());
                 format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
             }
-            IssuerKeyPair::Ec(key) => key.sign(&serde_json::json!({"alg": "ES256", "typ": typ, "kid": kid}), claims),
+            IssuerKeyPair::Ec(key) => key.sign(header, claims),
         }
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use p256::ecdsa::signature::Verifier;
-    use p256::ecdsa::{Signature, VerifyingKey};
-
-    use super::*;
-    use m2m_edge_core::http::SignatureSlot;
-    use m2m_edge_core::jose::jwk;
-
-    const X: &str = "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU";
-    const Y: &str = "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0";
-    const D: &str = "jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI";
-
-    fn verifying_key() -> VerifyingKey {
-        let mut sec1 = vec![4u8];
-        sec1.extend(URL_SAFE_NO_PAD.decode(X).unwrap());
-        sec1.extend(URL_SAFE_NO_PAD.decode(Y).unwrap());
-        VerifyingKey::from_sec1_bytes(&sec1).unwrap()
+    /// The public JWK alone (no `kid`, `use`, `alg`): what a DPoP proof's
+    /// header carries.
+    pub fn bare_jwk(&self) -> serde_json::Value {
+        let mut jwk = self.jwks("-")["keys"][0].clone();
+        for member in ["kid", "use", "alg"] {
+            jwk.as_object_mut().map(|o| o.remove(member));
+        }
+        jwk
     }
 
-    #[test]
-    fn rfc7515_a3_signature_verifies() {
-        // RFC 7515 A.3: the published JWS verifies with the published key.
-        let input = "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ";
-        let sig = URL_SAFE_NO_PAD
-            .decode("DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q")
-            .unwrap();
-        let sig = Signature::from_slice(&sig).unwrap();
-        assert!(verifying_key().verify(input.as_bytes(), &sig).is_ok());
+    /// Its RFC 7638 thumbprint: a DPoP-bound token's `cnf.jkt`.
+    pub fn jkt(&self) -> String {
+        let jwk = self.bare_jwk();
+        let member = |name: &str| jwk[name].as_str().unwrap_or_default().to_string();
+        match self {
+            IssuerKeyPair::Rsa(_) => {
+                m2m_edge_core::jose::jwk::thumbprint(&[("e", &member("e")), ("kty", "RSA"), ("n", &member("n"))])
+            }
+            IssuerKeyPair::Ec(_) => m2m_edge_core::jose::jwk::ec_thumbprint(&member("x"), &member("y")),
+        }
     }
 
-    /// A signer holding the RFC 7515 A.3 key.
-    fn rfc7515_signer() -> P256Signer {
-        let raw = format!(r#"{{"kty":"EC","crv":"P-256","x":"{X}","y":"{Y}","d":"{D}","kid":"a3"}}"#);
-        P256Signer::new(jwk::parse(Some(&raw)).unwrap().current()).unwrap()
-    }
-
-    #[test]
-    fn signer_output_verifies_and_is_raw_r_s() {
-        let signer = rfc7515_signer();
-        let input = jws::signing_input(signer.header_b64(), br#"{"sub":"x"}"#);
-        let sig = signer.sign(input.as_bytes());
-        assert!(verifying_key().verify(input.as_bytes(), &Signature::from_slice(&sig).unwrap()).is_ok());
-    }
-
-    #[test]
-    fn signature_fills_its_slot() {
-        let signer = rfc7515_signer();
-        let mut unsigned = Response::json(200, r#"{"t":"abc.","n":1}"#);
-        unsigned.signature = Some(SignatureSlot { input: 6..9, at: 10 });
-        let signed = signer.sign_response(unsigned);
-        assert_eq!(signed.signature, None);
-        let token = signed.body_json()["t"].as_str().unwrap().to_string();
-        let (input, sig) = token.rsplit_once('.').unwrap();
-        assert_eq!(input, "abc");
-        let sig = URL_SAFE_NO_PAD.decode(sig).unwrap();
-        assert_eq!(sig.len(), 64);
-        assert!(verifying_key().verify(b"abc", &Signature::from_slice(&sig).unwrap()).is_ok());
-        assert_eq!(signed.body_json()["n"], 1);
-        // Without a slot the response is untouched.
-        assert_eq!(signer.sign_response(Response::json(200, "{}")).body, b"{}");
-    }
-
-    #[test]
-    fn mismatched_public_key_is_rejected() {
-        let raw = format!(r#"{{"kty":"EC","crv":"P-256","x":"{Y}","y":"{X}","d":"{D}","kid":"bad"}}"#);
-        let set = jwk::parse(Some(&raw)).unwrap();
-        assert_eq!(P256Signer::new(set.current()).err(), Some(JwkError::Rejected { kid: "bad".into() }));
+    /// A DPoP proof (RFC 9449 §4.2) by this key for `method` `url` at
+    /// `iat`, with `jti`, and `ath` for `access_token` if given.
+    pub fn dpop_proof(&self, method: &str, url: &str, iat: i64, jti: &str, access_token: Option<&str>) -> String {
+        let alg = match self {
+            IssuerKeyPair::Rsa(_) => "RS256",
+            IssuerKeyPair::Ec(_) => "ES256",
+        };
+        let header = serde_json::json!({"typ": "dpop+jwt", "alg": alg, "jwk": self.bare_jwk()});
+        let mut claims = serde_json::json!({"jti": jti, "htm": method, "htu": url, "iat": iat});
+        if let Some(token) = access_token {
+            claims["ath"] = m2m_edge_verify::dpop::access_token_hash(token).into();
+        }
+        self.sign_with(&header, &claims)
     }
 }

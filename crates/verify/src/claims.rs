@@ -18,6 +18,9 @@ pub struct Requirements {
     /// one tenant requires its `project_id`, so a valid token of another
     /// project is refused ([`Requirements::claim`]).
     pub required_claims: Vec<(String, String)>,
+    /// Refuse bearer tokens: take only DPoP-bound ones, with their proof
+    /// (RFC 9728's `dpop_bound_access_tokens_required`).
+    pub dpop_bound: bool,
 }
 
 impl Requirements {
@@ -51,6 +54,28 @@ impl Requirements {
         self.required_claims.push((name.into(), value.into()));
         self
     }
+
+    /// The same, refusing bearer tokens: only a DPoP-bound token presented
+    /// with its proof ([`crate::Verifier::verify_dpop`]) is taken.
+    pub fn dpop_bound(mut self) -> Requirements {
+        self.dpop_bound = true;
+        self
+    }
+}
+
+/// How the token was presented, which its binding must match (RFC 9449
+/// §7.1): a token bound to a key (`cnf.jkt`) is worth nothing without a
+/// proof by that key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Binding<'a> {
+    /// As a bearer token: refused if it is bound to a key.
+    Bearer,
+    /// With a DPoP proof by the key of this RFC 7638 thumbprint, already
+    /// checked: the token must be bound to that key.
+    Proven(&'a str),
+    /// Handed back to its issuer (revocation, introspection), not used:
+    /// whoever holds it may ask, bound or not.
+    Any,
 }
 
 /// A token whose signature and claims passed every check.
@@ -102,6 +127,8 @@ pub struct Expected<'a> {
     pub leeway: i64,
     /// Unix seconds.
     pub now: i64,
+    /// How the token was presented.
+    pub binding: Binding<'a>,
 }
 
 /// Check the payload's claims (RFC 9068 §4, RFC 7519 §4.1) and the
@@ -146,6 +173,7 @@ pub fn check(
     {
         return Err(Rejection::ClaimValue(name.clone()));
     }
+    bound_as_presented(&claims, expected.binding, required.dpop_bound)?;
     let missing: Vec<&str> =
         required.required_scopes.iter().filter(|r| !scopes.contains(r)).map(String::as_str).collect();
     if !missing.is_empty() {
@@ -160,6 +188,23 @@ pub fn check(
         claims.remove(registered);
     }
     Ok(VerifiedToken { client_id, subject, audience, scopes, issued_at, expires_at: times.expires_at, jti, claims })
+}
+
+/// Whether the token's binding (`cnf.jkt`) is how it was presented.
+fn bound_as_presented(claims: &Map<String, Value>, binding: Binding<'_>, dpop_bound: bool) -> Result<(), Rejection> {
+    match (binding, crate::dpop::confirmation(claims)?) {
+        (Binding::Any, _) => Ok(()),
+        (Binding::Bearer, None) if !dpop_bound => Ok(()),
+        (Binding::Bearer, None) => Err(Rejection::Bound("this API takes DPoP-bound tokens only")),
+        (Binding::Bearer, Some(_)) => {
+            Err(Rejection::Bound("the token is DPoP-bound: present it with the DPoP scheme and a proof"))
+        }
+        (Binding::Proven(key), Some(jkt)) if key == jkt => Ok(()),
+        (Binding::Proven(_), Some(_)) => Err(Rejection::Proof("signed by another key than the token is bound to")),
+        (Binding::Proven(_), None) => {
+            Err(Rejection::Bound("the token is not DPoP-bound: present it as a bearer token"))
+        }
+    }
 }
 
 /// The non-empty string claim `name`.

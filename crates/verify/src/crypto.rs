@@ -13,7 +13,21 @@
 //! are in `[1, n-1]` ([`crate::in_range`]), so none has to be trusted to
 //! refuse a zero or oversized scalar.
 
-use crate::jwks::PublicKey;
+use crate::jwks::{PublicKey, RsaPublicKey, VerificationKey};
+
+/// Whether `signature` is `key`'s over `input`, with a key used once and
+/// not held: a DPoP proof's own key (RFC 9449 §4.3), ES256 or RS256 as the
+/// key is. An ES256 signature is range-checked first, as every other is.
+pub async fn verify_once(key: &VerificationKey, input: &[u8], signature: &[u8]) -> bool {
+    match key {
+        VerificationKey::Es256(key) => match <[u8; 64]>::try_from(signature) {
+            Ok(signature) => crate::in_range(&signature) && verify_es256_once(key, input, &signature).await,
+            Err(_) => false,
+        },
+        // PKCS #1 v1.5: the signature is exactly as long as the modulus.
+        VerificationKey::Rs256(key) => signature.len() == key.n.len() && verify_rs256(key, input, signature).await,
+    }
+}
 
 /// The SEC 1 uncompressed encoding of `jwk`'s point: `04 || x || y`.
 #[cfg(not(target_arch = "wasm32"))]
@@ -29,9 +43,11 @@ fn uncompressed(jwk: &PublicKey) -> [u8; 65] {
 mod ring_backend {
     use ring::agreement::{self, EphemeralPrivateKey, ECDH_P256};
     use ring::rand::SystemRandom;
-    use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_FIXED};
+    use ring::signature::{
+        RsaPublicKeyComponents, UnparsedPublicKey, ECDSA_P256_SHA256_FIXED, RSA_PKCS1_2048_8192_SHA256,
+    };
 
-    use super::PublicKey;
+    use super::{PublicKey, RsaPublicKey};
 
     /// An imported verification key: the point, checked on the curve.
     pub type Key = UnparsedPublicKey<[u8; 65]>;
@@ -53,6 +69,18 @@ mod ring_backend {
     pub async fn verify(key: &Key, input: &[u8], signature: &[u8; 64]) -> bool {
         key.verify(input, signature).is_ok()
     }
+
+    /// [`verify`] with a key not imported: `ring` checks that the point is
+    /// on the curve as it verifies.
+    pub async fn verify_es256_once(key: &PublicKey, input: &[u8], signature: &[u8; 64]) -> bool {
+        UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, super::uncompressed(key)).verify(input, signature).is_ok()
+    }
+
+    /// Whether `signature` is `key`'s RS256 (PKCS #1 v1.5, SHA-256) signature of `input`.
+    pub async fn verify_rs256(key: &RsaPublicKey, input: &[u8], signature: &[u8]) -> bool {
+        let key = RsaPublicKeyComponents { n: &key.n, e: &key.e };
+        key.verify(&RSA_PKCS1_2048_8192_SHA256, input, signature).is_ok()
+    }
 }
 
 #[cfg(all(not(target_arch = "wasm32"), not(feature = "ring")))]
@@ -60,7 +88,7 @@ mod rust_crypto {
     use p256::ecdsa::signature::Verifier as _;
     use p256::ecdsa::{Signature, VerifyingKey};
 
-    use super::PublicKey;
+    use super::{PublicKey, RsaPublicKey};
 
     /// An imported verification key.
     pub type Key = VerifyingKey;
@@ -74,6 +102,21 @@ mod rust_crypto {
     pub async fn verify(key: &Key, input: &[u8], signature: &[u8; 64]) -> bool {
         Signature::from_slice(signature).is_ok_and(|s| key.verify(input, &s).is_ok())
     }
+
+    /// [`verify`] with a key not imported.
+    pub async fn verify_es256_once(key: &PublicKey, input: &[u8], signature: &[u8; 64]) -> bool {
+        match import(key).await {
+            Some(key) => verify(&key, input, signature).await,
+            None => false,
+        }
+    }
+
+    /// RS256 is not checked without `ring`: no pure-Rust RSA back end is
+    /// built in, so an RS256 DPoP proof is refused (ES256 ones, what
+    /// DPoP libraries make by default, are checked).
+    pub async fn verify_rs256(_key: &RsaPublicKey, _input: &[u8], _signature: &[u8]) -> bool {
+        false
+    }
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -86,7 +129,7 @@ mod webcrypto {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine;
 
-    use super::PublicKey;
+    use super::{PublicKey, RsaPublicKey};
 
     /// An imported verification key, with what `verify` needs alongside.
     #[derive(Clone, Debug)]
@@ -130,11 +173,44 @@ mod webcrypto {
         };
         JsFuture::from(promise).await.ok().and_then(|v| v.as_bool()) == Some(true)
     }
+
+    /// [`verify`] with a key imported for this one check.
+    pub async fn verify_es256_once(key: &PublicKey, input: &[u8], signature: &[u8; 64]) -> bool {
+        match import(key).await {
+            Some(key) => verify(&key, input, signature).await,
+            None => false,
+        }
+    }
+
+    /// Whether `signature` is `key`'s RS256 signature of `input`
+    /// (WebCrypto's RSASSA-PKCS1-v1_5 with SHA-256).
+    pub async fn verify_rs256(key: &RsaPublicKey, input: &[u8], signature: &[u8]) -> bool {
+        let checked = async {
+            let crypto = Reflect::get(&js_sys::global(), &JsValue::from_str("crypto")).ok()?;
+            let subtle: SubtleCrypto = Reflect::get(&crypto, &JsValue::from_str("subtle")).ok()?.unchecked_into();
+            let (n, e) = (URL_SAFE_NO_PAD.encode(&key.n), URL_SAFE_NO_PAD.encode(&key.e));
+            let jwk = object(&[("kty", "RSA"), ("n", &n), ("e", &e)])?;
+            let algorithm = object(&[("name", "RSASSA-PKCS1-v1_5"), ("hash", "SHA-256")])?;
+            let usages = Array::of1(&JsValue::from_str("verify"));
+            let promise = subtle.import_key_with_object("jwk", &jwk, &algorithm, false, &usages).ok()?;
+            let key: CryptoKey = JsFuture::from(promise).await.ok()?.unchecked_into();
+            let promise =
+                subtle.verify_with_object_and_u8_array_and_u8_array(&algorithm, &key, signature, input).ok()?;
+            JsFuture::from(promise).await.ok()?.as_bool()
+        };
+        checked.await == Some(true)
+    }
 }
 
 #[cfg(all(not(target_arch = "wasm32"), feature = "ring"))]
 pub use ring_backend::{import, verify, Key};
+#[cfg(all(not(target_arch = "wasm32"), feature = "ring"))]
+use ring_backend::{verify_es256_once, verify_rs256};
 #[cfg(all(not(target_arch = "wasm32"), not(feature = "ring")))]
 pub use rust_crypto::{import, verify, Key};
+#[cfg(all(not(target_arch = "wasm32"), not(feature = "ring")))]
+use rust_crypto::{verify_es256_once, verify_rs256};
 #[cfg(target_arch = "wasm32")]
 pub use webcrypto::{import, verify, Key};
+#[cfg(target_arch = "wasm32")]
+use webcrypto::{verify_es256_once, verify_rs256};

@@ -71,7 +71,20 @@ pub enum Rejection {
     /// The issuer's revocation list could not be had and the one held is
     /// older than the verifier's bound.
     RevocationsUnavailable,
+    /// The DPoP proof is missing, malformed, for another request, replayed
+    /// or signed by another key than the token's (RFC 9449 §4.3, §7.1):
+    /// `invalid_dpop_proof`, with the `DPoP` challenge.
+    Proof(&'static str),
+    /// The token's binding is not how it was presented (RFC 9449 §7.1): a
+    /// DPoP-bound token (`cnf.jkt`) sent as a bearer token, a bearer token
+    /// sent under the `DPoP` scheme, or a bearer token where the API takes
+    /// only DPoP-bound ones: `invalid_token`, with the `DPoP` challenge.
+    Bound(&'static str),
 }
+
+/// The proof algorithms m2m-edge's verifiers check, as the `DPoP`
+/// challenge's `algs` lists them (RFC 9449 §7.1).
+pub const DPOP_ALGORITHMS: &str = "ES256 RS256";
 
 impl Rejection {
     /// The RFC 6750 §3.1 `error` code, if the answer carries one.
@@ -80,6 +93,7 @@ impl Rejection {
             Rejection::Missing => None,
             Rejection::MalformedRequest => Some("invalid_request"),
             Rejection::InsufficientScope { .. } => Some("insufficient_scope"),
+            Rejection::Proof(_) => Some("invalid_dpop_proof"),
             // Not the caller's fault: no code of RFC 6750 fits; 503 says so.
             Rejection::KeysUnavailable | Rejection::RevocationsUnavailable => None,
             _ => Some("invalid_token"),
@@ -97,9 +111,16 @@ impl Rejection {
     }
 
     /// The `WWW-Authenticate` value (RFC 6750 §3): `Bearer realm="…"`, and
-    /// `error`, `error_description` and `scope` where they apply.
+    /// `error`, `error_description` and `scope` where they apply. A refusal
+    /// of the DPoP proof or of the token's binding is a `DPoP` challenge
+    /// with the algorithms proofs may use (RFC 9449 §7.1).
     pub fn www_authenticate(&self, realm: &str) -> String {
-        let mut value = format!("Bearer realm=\"{}\"", quoted(realm));
+        let mut value = match self {
+            Rejection::Proof(_) | Rejection::Bound(_) => {
+                format!("DPoP realm=\"{}\", algs=\"{DPOP_ALGORITHMS}\"", quoted(realm))
+            }
+            _ => format!("Bearer realm=\"{}\"", quoted(realm)),
+        };
         if let Some(code) = self.error_code() {
             value.push_str(&format!(", error=\"{code}\", error_description=\"{}\"", quoted(&self.to_string())));
         }
@@ -183,6 +204,8 @@ impl fmt::Display for Rejection {
             Rejection::KeysUnavailable => f.write_str("the issuer's keys are unavailable"),
             Rejection::Revoked => f.write_str("the token has been revoked"),
             Rejection::RevocationsUnavailable => f.write_str("the issuer's revocation list is unavailable"),
+            Rejection::Proof(why) => write!(f, "DPoP proof: {why}"),
+            Rejection::Bound(why) => f.write_str(why),
         }
     }
 }

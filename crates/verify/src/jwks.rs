@@ -5,6 +5,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 /// One published verification key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,12 +173,47 @@ pub fn rsa_key(kid: String, n: &[u8], e: &[u8]) -> Option<RsaPublicKey> {
     (bits >= MIN_RSA_BITS && e == [1, 0, 1]).then(|| RsaPublicKey { kid, n, e: e.to_vec() })
 }
 
+/// The RFC 7638 §3 thumbprint of a key given by its required members
+/// (name, base64url value): SHA-256 over the JSON object of those members
+/// in lexicographic order without whitespace, base64url. What a DPoP-bound
+/// token's `cnf.jkt` names (RFC 9449 §6.1), and m2m-edge's default `kid`.
+pub fn thumbprint(members: &[(&str, &str)]) -> String {
+    let mut sorted = members.to_vec();
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    let mut canonical = String::from("{");
+    for (i, (name, value)) in sorted.iter().enumerate() {
+        if i > 0 {
+            canonical.push(',');
+        }
+        canonical.push_str(&serde_json::Value::String((*name).to_string()).to_string());
+        canonical.push(':');
+        canonical.push_str(&serde_json::Value::String((*value).to_string()).to_string());
+    }
+    canonical.push('}');
+    URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
+}
+
+/// RFC 7638 §3.2: an EC P-256 key's required members are `crv`, `kty`, `x`, `y`.
+pub fn ec_thumbprint(x: &str, y: &str) -> String {
+    thumbprint(&[("crv", "P-256"), ("kty", "EC"), ("x", x), ("y", y)])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const X: &str = "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU";
     const Y: &str = "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0";
+
+    #[test]
+    fn rfc7638_thumbprint() {
+        // RFC 7638 §3.1's example RSA key and its thumbprint.
+        let n = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
+        assert_eq!(
+            thumbprint(&[("kty", "RSA"), ("n", n), ("e", "AQAB")]),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
+    }
 
     #[test]
     fn keeps_only_es256_verification_keys() {

@@ -82,6 +82,7 @@ pub mod claims;
 #[cfg(feature = "verifier")]
 mod crypto;
 pub mod discovery;
+pub mod dpop;
 mod error;
 mod fetch;
 pub mod flight;
@@ -93,8 +94,8 @@ pub mod token;
 #[cfg(feature = "verifier")]
 mod verifier;
 
-pub use claims::{Requirements, VerifiedToken};
-pub use error::{ErrorResponse, Rejection};
+pub use claims::{Binding, Requirements, VerifiedToken};
+pub use error::{ErrorResponse, Rejection, DPOP_ALGORITHMS};
 #[cfg(target_arch = "wasm32")]
 pub use fetch::fetch_within_bounds;
 #[cfg(all(feature = "reqwest", not(target_arch = "wasm32")))]

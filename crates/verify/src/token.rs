@@ -12,26 +12,51 @@ use crate::Rejection;
 /// issues, and small enough that parsing an attacker's input is cheap.
 pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
 
-/// The bearer token of an `Authorization` header value (`Bearer <token>`,
-/// the scheme in any case, RFC 9110 §11.1), or of a bare token.
-pub fn bearer(value: &str) -> Result<&str, Rejection> {
+/// The authentication scheme an access token came with (RFC 6750 §2.1,
+/// RFC 9449 §7.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// `Bearer`, or a bare token.
+    Bearer,
+    /// `DPoP`: the token comes with a proof.
+    Dpop,
+}
+
+/// The scheme and token of an `Authorization` header value (`Bearer
+/// <token>` or `DPoP <token>`, the scheme in any case, RFC 9110 §11.1), or
+/// of a bare token (taken as a bearer token).
+pub fn credentials(value: &str) -> Result<(Scheme, &str), Rejection> {
     let value = value.trim();
-    let token = match value.split_once(' ') {
-        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim_start(),
+    let (scheme, token) = match value.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => (Scheme::Bearer, rest.trim_start()),
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("dpop") => (Scheme::Dpop, rest.trim_start()),
         Some(_) => return Err(Rejection::Missing),
-        None if value.eq_ignore_ascii_case("bearer") || value.is_empty() => return Err(Rejection::Missing),
+        None if value.eq_ignore_ascii_case("bearer") || value.eq_ignore_ascii_case("dpop") || value.is_empty() => {
+            return Err(Rejection::Missing)
+        }
         // A bare token (no scheme); another scheme's credentials have a space.
-        None => value,
+        None => (Scheme::Bearer, value),
     };
     if token.is_empty() {
         return Err(Rejection::Missing);
     }
-    // RFC 6750 §2.1 b64token: ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/", then "=".
+    // RFC 6750 §2.1 b64token (RFC 9449 §7.1 takes the same syntax):
+    // ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/", then "=".
     let body = token.trim_end_matches('=');
     if !body.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')) {
         return Err(Rejection::MalformedRequest);
     }
-    Ok(token)
+    Ok((scheme, token))
+}
+
+/// The bearer token of an `Authorization` header value (`Bearer <token>`),
+/// or of a bare token; any other scheme, `DPoP` included, is no bearer
+/// token.
+pub fn bearer(value: &str) -> Result<&str, Rejection> {
+    match credentials(value)? {
+        (Scheme::Bearer, token) => Ok(token),
+        (Scheme::Dpop, _) => Err(Rejection::Missing),
+    }
 }
 
 /// A compact JWS taken apart, its signature not yet checked.
@@ -47,14 +72,16 @@ pub struct Unverified<'a> {
     pub signature: [u8; 64],
 }
 
-/// The JOSE header members this verifier reads. Others (`jwk`, `jku`,
-/// `x5u`, `x5c`, …) are ignored: keys come only from the issuer's JWKS
-/// (RFC 8725 §3.10).
+/// The JOSE header members this verifier reads. Others (`jku`, `x5u`,
+/// `x5c`, …) are ignored: keys come only from the issuer's JWKS (RFC 8725
+/// §3.10). `jwk` is handed on as it is, never used as a token's key: only
+/// a DPoP proof is checked with the key it carries ([`crate::dpop`]).
 struct Header {
     alg: Option<Value>,
     typ: Option<Value>,
     kid: Option<Value>,
     crit: Option<Value>,
+    jwk: Option<Value>,
 }
 
 impl Header {
@@ -62,7 +89,7 @@ impl Header {
     /// value is `null` counts as absent, as serde reads an `Option`.
     fn of(mut members: Map<String, Value>) -> Header {
         let mut member = |name| members.remove(name).filter(|v| !v.is_null());
-        Header { alg: member("alg"), typ: member("typ"), kid: member("kid"), crit: member("crit") }
+        Header { alg: member("alg"), typ: member("typ"), kid: member("kid"), crit: member("crit"), jwk: member("jwk") }
     }
 }
 
@@ -123,6 +150,9 @@ pub struct Jws<'a> {
     /// The signature: for ES256 exactly 64 bytes, `r || s` (RFC 7518
     /// §3.4); for RS256 the modulus' length (checked against the key).
     pub signature: Vec<u8>,
+    /// The header's `jwk`, if any: a key no check here trusts — a DPoP
+    /// proof's own key (RFC 9449 §4.2), checked by [`crate::dpop`].
+    pub jwk: Option<Value>,
 }
 
 /// Take `token` apart and check its header: `alg` ES256, `typ` at+jwt, no
@@ -188,7 +218,22 @@ pub fn parse_jws(token: &str, typing: Typing, algorithm: Algorithm) -> Result<Jw
         Some(Value::String(t)) => Some(t),
         _ => None,
     };
-    Ok(Jws { algorithm, kid, typ, signing_input, payload, signature })
+    Ok(Jws { algorithm, kid, typ, signing_input, payload, signature, jwk: header.jwk })
+}
+
+/// [`parse_jws`] for a JWS signed with ES256 or RS256, whichever its
+/// header says: for JWTs signed with a key the caller holds or is given
+/// (a client assertion, a DPoP proof), whose algorithm that key then
+/// decides (RFC 8725 §3.1: the key's algorithm must be the header's).
+pub fn parse_either(token: &str, typing: Typing) -> Result<Jws<'_>, Rejection> {
+    match parse_jws(token, typing, Algorithm::Es256) {
+        Err(Rejection::Algorithm { .. }) => parse_jws(token, typing, Algorithm::Rs256),
+        parsed => parsed,
+    }
+    .map_err(|rejection| match rejection {
+        Rejection::Algorithm { .. } => Rejection::Algorithm { expected: "ES256 or RS256" },
+        other => other,
+    })
 }
 
 /// RFC 9068 §4: `at+jwt`, or `application/at+jwt` (RFC 7515 §4.1.9 lets
@@ -246,11 +291,14 @@ mod tests {
         assert_eq!(bearer("Bearer abc.def.ghi"), Ok("abc.def.ghi"));
         assert_eq!(bearer("bearer  abc"), Ok("abc"));
         assert_eq!(bearer("abc.def.ghi"), Ok("abc.def.ghi"));
-        for missing in ["", "   ", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz"] {
+        for missing in ["", "   ", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "DPoP abc"] {
             assert_eq!(bearer(missing), Err(Rejection::Missing), "{missing:?}");
         }
         assert_eq!(bearer("Bearer a b"), Err(Rejection::MalformedRequest));
         assert_eq!(bearer("Bearer a\"b"), Err(Rejection::MalformedRequest));
+        assert_eq!(credentials("dpop  abc.def"), Ok((Scheme::Dpop, "abc.def")));
+        assert_eq!(credentials("DPoP"), Err(Rejection::Missing));
+        assert_eq!(credentials("DPoP a,b"), Err(Rejection::MalformedRequest));
     }
 
     #[test]

@@ -4,11 +4,13 @@
 use std::sync::Mutex;
 
 use crate::cache::{self, Decision, KeyCache, MAX_FLIGHT_SECS};
-use crate::claims::{self, Expected, Requirements, VerifiedToken};
+use crate::claims::{self, Binding, Expected, Requirements, VerifiedToken};
 use crate::crypto::{self, Key};
 use crate::discovery::{self, Metadata};
+use crate::dpop::{self, SeenProofs, Target};
 use crate::fetch::{self, max_age, Fetcher, MAX_LIST_BYTES};
 use crate::revocation::{HeldList, RevocationList, Step, DEFAULT_REVOCATIONS_WITHIN_SECS};
+use crate::token::Scheme;
 use crate::{jwks, token, Rejection};
 
 /// Default clock leeway, seconds.
@@ -37,6 +39,8 @@ pub struct Verifier<F: Fetcher> {
     /// The longest a held list is trusted, seconds.
     revocations_within: i64,
     revocations: Mutex<HeldList>,
+    /// DPoP proofs accepted, for their window.
+    proofs: Mutex<SeenProofs>,
 }
 
 /// The most [`Verifier::revocations_within`] accepts, seconds.
@@ -72,6 +76,7 @@ impl<F: Fetcher> Verifier<F> {
             revocations_strict: false,
             revocations_within: DEFAULT_REVOCATIONS_WITHIN_SECS as i64,
             revocations: Mutex::new(HeldList::default()),
+            proofs: Mutex::new(SeenProofs::default()),
         }
     }
 
@@ -145,9 +150,53 @@ impl<F: Fetcher> Verifier<F> {
     }
 
     /// Verify the token of an `Authorization` header value (`Bearer …`) or
-    /// a bare token, and check `required` of it.
+    /// a bare token, and check `required` of it. A DPoP-bound token is
+    /// refused here ([`Rejection::Bound`]): an API that takes them calls
+    /// [`Verifier::verify_dpop`].
     pub async fn verify(&self, authorization: &str, required: &Requirements) -> Result<VerifiedToken, Rejection> {
-        let unverified = token::parse(token::bearer(authorization)?)?;
+        self.checked(token::bearer(authorization)?, Binding::Bearer, required).await
+    }
+
+    /// Verify a request's token as RFC 9449 §7.1 has it presented: given
+    /// its `Authorization` value, its `DPoP` header (if any), its method and
+    /// its URL. `DPoP <token>` needs a proof for this very request (method,
+    /// URL, `ath`) by the key the token is bound to, not used before
+    /// ([`dpop::SeenProofs`]); `Bearer <token>` is [`Verifier::verify`]'s,
+    /// unless `required` asks for DPoP-bound tokens only. A refusal of the
+    /// proof or of the binding is answered with the `DPoP` challenge.
+    pub async fn verify_dpop(
+        &self,
+        authorization: &str,
+        proof: Option<&str>,
+        method: &str,
+        url: &str,
+        required: &Requirements,
+    ) -> Result<VerifiedToken, Rejection> {
+        let presented = match token::credentials(authorization)? {
+            (Scheme::Bearer, presented) => return self.checked(presented, Binding::Bearer, required).await,
+            (Scheme::Dpop, presented) => presented,
+        };
+        let proof = proof.ok_or(Rejection::Proof("the request has no DPoP header"))?;
+        let now = (self.clock)();
+        let proof = dpop::parse(proof, &Target { method, url }, now, self.leeway, Some(presented))?;
+        if !crypto::verify_once(&proof.key, proof.jws.signing_input, &proof.jws.signature).await {
+            return Err(Rejection::Proof("bad signature"));
+        }
+        let verified = self.checked(presented, Binding::Proven(&proof.jkt), required).await?;
+        // Last, so that only a proof that passed everything is used up.
+        lock(&self.proofs).first_use(&proof, self.leeway, (self.clock)())?;
+        Ok(verified)
+    }
+
+    /// The token's signature and claims, `required`, its binding as
+    /// presented, and the revocation list.
+    async fn checked(
+        &self,
+        presented: &str,
+        binding: Binding<'_>,
+        required: &Requirements,
+    ) -> Result<VerifiedToken, Rejection> {
+        let unverified = token::parse(presented)?;
         if !crate::in_range(&unverified.signature) {
             return Err(Rejection::Signature);
         }
@@ -156,8 +205,13 @@ impl<F: Fetcher> Verifier<F> {
             return Err(Rejection::Signature);
         }
         let claims = token::object(&unverified.payload, "payload")?;
-        let expected =
-            Expected { issuer: &self.issuer, audiences: &self.audiences, leeway: self.leeway, now: (self.clock)() };
+        let expected = Expected {
+            issuer: &self.issuer,
+            audiences: &self.audiences,
+            leeway: self.leeway,
+            now: (self.clock)(),
+            binding,
+        };
         let verified = claims::check(claims, &expected, required)?;
         self.not_revoked(&verified).await?;
         Ok(verified)

@@ -188,8 +188,8 @@ fn opt_int(n: Option<i64>) -> JsValue {
     n.map_or(JsValue::NULL, int)
 }
 
-/// Bind values of a client row, in `client_columns!` order (?1 … ?18).
-fn client_values(r: &ClientRow) -> [JsValue; 18] {
+/// Bind values of a client row, in `client_columns!` order (?1 … ?19).
+fn client_values(r: &ClientRow) -> [JsValue; 19] {
     [
         text(&r.id),
         text(&r.name),
@@ -209,6 +209,7 @@ fn client_values(r: &ClientRow) -> [JsValue; 18] {
         opt_text(r.jwks.as_deref()),
         opt_text(r.federated_credentials.as_deref()),
         opt_text(r.incarnation.as_deref()),
+        int(r.dpop_bound_access_tokens),
     ]
 }
 
@@ -245,7 +246,7 @@ macro_rules! client_columns {
     () => {
         "id, name, description, grants, custom_claims, token_ttl, status, secret_hash, secret_last_four, \
          next_secret_hash, next_secret_last_four, created_at, updated_at, version, project_id, jwks, \
-         federated_credentials, incarnation"
+         federated_credentials, incarnation, dpop_bound_access_tokens"
     };
 }
 macro_rules! project_columns {
@@ -271,7 +272,7 @@ const CLIENT_PAGE: &str = concat!(
 const CLIENT_INSERT: &str = concat!(
     "INSERT INTO clients (",
     client_columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) ON CONFLICT DO NOTHING"
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19) ON CONFLICT DO NOTHING"
 );
 // Compare-and-swap: lands only if the stored version is still the one the
 // record was read at (?14), of the same incarnation (?18): a record read
@@ -282,7 +283,7 @@ const CLIENT_INSERT: &str = concat!(
 const CLIENT_UPDATE: &str = "UPDATE clients SET name = ?2, description = ?3, grants = ?4, custom_claims = ?5, \
      token_ttl = ?6, status = ?7, secret_hash = ?8, secret_last_four = ?9, next_secret_hash = ?10, \
      next_secret_last_four = ?11, updated_at = ?13, jwks = ?16, \
-     federated_credentials = ?17, version = version + 1 \
+     federated_credentials = ?17, dpop_bound_access_tokens = ?19, version = version + 1 \
      WHERE id = ?1 AND created_at = ?12 AND version = ?14 AND project_id IS ?15 AND incarnation IS ?18";
 // ?2 NULL: unconditional; otherwise only that incarnation (?3) at that version.
 const CLIENT_DELETE: &str =

@@ -4,7 +4,7 @@
 //! log, and counts against the client's failure limit like a wrong secret
 //! ([`super::attempt`]).
 
-use m2m_edge_verify::token::{object, parse_jws, Algorithm, Typing};
+use m2m_edge_verify::token::{object, parse_either, Typing};
 use m2m_edge_verify::Rejection;
 use serde_json::Value;
 
@@ -50,14 +50,7 @@ async fn verify<R: Runtime>(
 ) -> Result<ClientRecord, Refusal> {
     // ES256 or RS256, whichever the header says; the key it names must be
     // of that algorithm (checked below): the key decides, not the token.
-    let jws = match parse_jws(jwt, Typing::NotAccessToken, Algorithm::Es256) {
-        Err(Rejection::Algorithm { .. }) => parse_jws(jwt, Typing::NotAccessToken, Algorithm::Rs256),
-        parsed => parsed,
-    }
-    .map_err(|rejection| match rejection {
-        Rejection::Algorithm { .. } => Rejection::Algorithm { expected: "ES256 or RS256" },
-        other => other,
-    })?;
+    let jws = parse_either(jwt, Typing::NotAccessToken)?;
     let claims = object(&jws.payload, "payload")?;
     // The client is the assertion's subject (RFC 7523 §3 point 2): a
     // client_id sent beside it must be the same (RFC 7521 §4.2).

@@ -10,6 +10,7 @@ mod admin;
 mod admin_scope;
 mod assertion;
 mod attempt;
+mod dpop;
 mod federation;
 mod own_token;
 pub mod render;

@@ -4,7 +4,7 @@
 //! deployment's current keys, and one question to storage of whether it
 //! was revoked since.
 
-use m2m_edge_verify::claims::{check, Expected};
+use m2m_edge_verify::claims::{check, Binding, Expected};
 use m2m_edge_verify::{in_range, jwks, token, Rejection, Requirements, VerifiedToken};
 use serde_json::{Map, Value};
 
@@ -37,14 +37,17 @@ pub(super) enum Unaccepted {
 }
 
 /// The token `presented`, if this deployment issued it under `issuer`
-/// with one of its current keys and it is within its lifetime.
+/// with one of its current keys, it is within its lifetime and its binding
+/// is as it was presented (a DPoP-bound token is no bearer token, RFC 9449
+/// §7.1; handed back to be revoked, any token is taken).
 pub(super) async fn verify<R: Runtime>(
     presented: &str,
     issuer: &str,
     audience: Audience<'_>,
+    binding: Binding<'_>,
     p: &Ports<'_, R>,
 ) -> Result<VerifiedToken, Unaccepted> {
-    Ok(signed(presented, issuer, audience, &Requirements::none(), p).await?.token)
+    Ok(signed(presented, issuer, audience, binding, &Requirements::none(), p).await?.token)
 }
 
 /// A token of ours that passed [`verify`]'s checks and `required`, with
@@ -64,6 +67,7 @@ async fn signed<R: Runtime>(
     presented: &str,
     issuer: &str,
     audience: Audience<'_>,
+    binding: Binding<'_>,
     required: &Requirements,
     p: &Ports<'_, R>,
 ) -> Result<Signed, Unaccepted> {
@@ -82,7 +86,7 @@ async fn signed<R: Runtime>(
         Audience::Only(only) => vec![only.to_string()],
         Audience::Any => audiences_of(&claims),
     };
-    let expected = Expected { issuer, audiences: &audiences, leeway: LEEWAY_SECS, now: p.clock.now() };
+    let expected = Expected { issuer, audiences: &audiences, leeway: LEEWAY_SECS, now: p.clock.now(), binding };
     let token = check(claims.clone(), &expected, required).map_err(Unaccepted::Token)?;
     Ok(Signed { token, claims })
 }
@@ -92,10 +96,11 @@ pub(super) async fn live<R: Runtime>(
     presented: &str,
     issuer: &str,
     audience: Audience<'_>,
+    binding: Binding<'_>,
     required: &Requirements,
     p: &Ports<'_, R>,
 ) -> Result<Signed, Unaccepted> {
-    let signed = signed(presented, issuer, audience, required, p).await?;
+    let signed = signed(presented, issuer, audience, binding, required, p).await?;
     live_owner(&signed.token, p).await?;
     Ok(signed)
 }

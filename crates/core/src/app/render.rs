@@ -59,6 +59,7 @@ pub fn client_json(client: &ClientRecord) -> Value {
         "grants": client.grants,
         "custom_claims": client.custom_claims,
         "token_ttl": client.token_ttl,
+        "dpop_bound_access_tokens": client.dpop_bound_access_tokens,
         "status": client.status.as_str(),
         "created_at": rfc3339(client.created_at),
         "updated_at": rfc3339(client.updated_at),

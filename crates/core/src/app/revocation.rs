@@ -6,6 +6,7 @@
 //! failure count applies here too. And `GET /oauth2/revocations`, the
 //! revocation list verifiers hold.
 
+use m2m_edge_verify::claims::Binding;
 use std::collections::BTreeMap;
 
 use m2m_edge_verify::Requirements;
@@ -92,7 +93,7 @@ async fn revoke_token<R: Runtime>(
     client: &ClientRecord,
     p: &Ports<'_, R>,
 ) -> Result<Response, OAuthError> {
-    let verified = match own_token::verify(token, issuer, Audience::Any, p).await {
+    let verified = match own_token::verify(token, issuer, Audience::Any, Binding::Any, p).await {
         Ok(verified) => verified,
         Err(Unaccepted::Token(_)) => return Ok(Response::empty(200)),
         Err(Unaccepted::Server(why)) => return Err(OAuthError::server(format!("revocation: {why}"))),
@@ -130,7 +131,7 @@ async fn introspect_token<R: Runtime>(
     }
     let inactive = || Ok(Response::json(200, r#"{"active":false}"#));
     let own_token::Signed { token: verified, claims: mut answer } =
-        match own_token::live(token, issuer, Audience::Any, &Requirements::none(), p).await {
+        match own_token::live(token, issuer, Audience::Any, Binding::Any, &Requirements::none(), p).await {
             Ok(signed) => signed,
             Err(Unaccepted::Token(_)) => return inactive(),
             Err(Unaccepted::Server(why)) => return Err(OAuthError::server(format!("introspection: {why}"))),

@@ -1,14 +1,20 @@
 //! Verification for the APIs beside the token service: a Worker bound to it
 //! (a service binding) calls `verify(token, {audience, scopes,
-//! maxTokenAge, realm})` and gets the token's claims or the RFC 6750
+//! maxTokenAge, realm, …})` and gets the token's claims or the RFC 6750
 //! refusal, revocation included, with nothing to cache (the JS face of the
-//! verifier; README, "Verifying tokens in your API").
+//! verifier; README, "Verifying tokens in your API"). A DPoP-bound token
+//! comes with its request's `dpop` proof, `method` and `url` (RFC 9449
+//! §7.1), checked as the Rust verifier checks them, the proof spent in the
+//! store every isolate shares.
 
-use m2m_edge_verify::{token, Rejection, Requirements};
+use m2m_edge_verify::claims::Binding;
+use m2m_edge_verify::dpop::Target;
+use m2m_edge_verify::token::{self, Scheme};
+use m2m_edge_verify::{Rejection, Requirements};
 use serde_json::{json, Value};
 
-use super::own_token::{self, Audience, Unaccepted};
-use super::{Ports, Runtime};
+use super::own_token::{self, Audience, Signed, Unaccepted};
+use super::{dpop, Ports, Runtime};
 use crate::http::{Body, Request, Response};
 
 /// The path of the verification call (only ever a
@@ -58,12 +64,19 @@ pub struct Ask {
     pub project_id: Option<String>,
     /// The realm of the `WWW-Authenticate` challenge of a refusal.
     pub realm: String,
+    /// The request's `DPoP` header, if it has one.
+    pub dpop: Option<String>,
+    /// The request's method and URL, which a DPoP proof must name.
+    pub request: Option<(String, String)>,
+    /// Take DPoP-bound tokens only (RFC 9728 `dpop_bound_access_tokens_required`).
+    pub dpop_bound: bool,
 }
 
 impl Ask {
     /// The options object of `verify`, as JSON: `audience` required,
-    /// `scopes` (array of strings), `maxTokenAge` (seconds), `projectId`
-    /// and `realm` optional. A member given but not of its type is an
+    /// `scopes` (array of strings), `maxTokenAge` (seconds), `projectId`,
+    /// `realm`, and for DPoP `dpop` (the `DPoP` header's value, or null),
+    /// `method` and `url` (together), `dpopBound` (a boolean) optional. A member given but not of its type is an
     /// error, never ignored: `maxTokenAge: NaN` arrives as `null` (JSON has
     /// no NaN) and is refused rather than taken as no limit.
     pub fn from_options(options: &Value) -> Result<Ask, String> {
@@ -92,7 +105,26 @@ impl Ask {
             Some(Value::String(realm)) => realm.clone(),
             Some(_) => return Err("options.realm: a string".into()),
         };
-        Ok(Ask { audience: audience.to_string(), scopes, max_token_age, project_id, realm })
+        let text = |name: &str| match options.get(name) {
+            None => Ok(None),
+            Some(Value::String(value)) => Ok(Some(value.clone())),
+            Some(_) => Err(format!("options.{name}: a string")),
+        };
+        let dpop = match options.get("dpop") {
+            // Headers.get gives null for a header the request lacks.
+            Some(Value::Null) => None,
+            _ => text("dpop")?,
+        };
+        let request = match (text("method")?, text("url")?) {
+            (Some(method), Some(url)) => Some((method, url)),
+            (None, None) => None,
+            _ => return Err("options.method and options.url: both, or neither".into()),
+        };
+        let dpop_bound = match options.get("dpopBound") {
+            None => false,
+            Some(bound) => bound.as_bool().ok_or("options.dpopBound: a boolean")?,
+        };
+        Ok(Ask { audience: audience.to_string(), scopes, max_token_age, project_id, realm, dpop, request, dpop_bound })
     }
 }
 
@@ -105,21 +137,44 @@ pub async fn verify<R: Runtime>(authorization: &str, ask: &Ask, p: &Ports<'_, R>
         Ok(issuer) => issuer,
         Err(unset) => return refused(&Rejection::KeysUnavailable, &ask.realm, p, Some(unset.to_string())),
     };
-    let presented = match token::bearer(authorization) {
-        Ok(presented) => presented,
-        Err(rejection) => return refused(&rejection, &ask.realm, p, None),
-    };
     let mut required = Requirements::scopes(&ask.scopes);
     required.max_token_age = ask.max_token_age;
+    required.dpop_bound = ask.dpop_bound;
     if let Some(project) = &ask.project_id {
         required = required.claim("project_id", project.as_str());
     }
-    match own_token::live(presented, issuer, Audience::Only(&ask.audience), &required, p).await {
+    match presented(authorization, issuer, ask, &required, p).await {
         // Every claim as signed (the verified token keeps only some).
         Ok(signed) => json!({"valid": true, "claims": signed.claims}),
         Err(Unaccepted::Token(rejection)) => refused(&rejection, &ask.realm, p, None),
         Err(Unaccepted::Server(why)) => refused(&Rejection::KeysUnavailable, &ask.realm, p, Some(why)),
     }
+}
+
+/// The token of `authorization` as it was presented: a bearer token, or a
+/// DPoP-bound one with a proof for the request (RFC 9449 §7.1), spent last
+/// so that only a proof that passed everything is used up.
+async fn presented<R: Runtime>(
+    authorization: &str,
+    issuer: &str,
+    ask: &Ask,
+    required: &Requirements,
+    p: &Ports<'_, R>,
+) -> Result<Signed, Unaccepted> {
+    let audience = Audience::Only(&ask.audience);
+    let token = match token::credentials(authorization).map_err(Unaccepted::Token)? {
+        (Scheme::Bearer, token) => return own_token::live(token, issuer, audience, Binding::Bearer, required, p).await,
+        (Scheme::Dpop, token) => token,
+    };
+    let Some((method, url)) = &ask.request else {
+        return Err(Unaccepted::Token(Rejection::Proof("the call names no request: pass its method and url")));
+    };
+    let proof = ask.dpop.as_deref().ok_or(Unaccepted::Token(Rejection::Proof("the request has no DPoP header")))?;
+    let target = Target { method, url };
+    let proof = dpop::checked(proof, &target, Some(token), p).await.map_err(Unaccepted::Token)?;
+    let signed = own_token::live(token, issuer, audience, Binding::Proven(&proof.jkt), required, p).await?;
+    dpop::spend(&proof, p).await?;
+    Ok(signed)
 }
 
 /// A refusal as the RPC answers it; `log` is for the operator only.

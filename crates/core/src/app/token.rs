@@ -4,8 +4,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Serialize;
 
+use m2m_edge_verify::dpop::Target;
+use m2m_edge_verify::Rejection;
+
 use super::attempt::{answer, attempt};
-use super::federation;
+use super::own_token::Unaccepted;
+use super::{dpop, federation};
 use super::{render, Ports, Runtime};
 use crate::client::secret::verify_any;
 use crate::client::ClientStore;
@@ -15,9 +19,9 @@ use crate::grant::scope::join;
 use crate::http::{Body, Header, Request, Response, SignatureSlot};
 use crate::jose::{jws, IssuingKey};
 use crate::limits;
-use crate::oauth::claims::{AccessTokenClaims, Actor, CustomClaims};
+use crate::oauth::claims::{AccessTokenClaims, Actor, Confirmation, CustomClaims};
 use crate::oauth::client_auth::{self, Credentials, Presented};
-use crate::oauth::metadata::TOKEN_PATH;
+use crate::oauth::metadata::{endpoint, TOKEN_PATH};
 use crate::oauth::negotiate::negotiate;
 use crate::oauth::params::{TokenParams, CLIENT_CREDENTIALS, JWT_BEARER, TOKEN_EXCHANGE};
 use crate::oauth::{ErrorCode, OAuthError};
@@ -92,6 +96,7 @@ async fn issue<R: Runtime>(req: &Request, p: &Ports<'_, R>, issuer: &str) -> Res
         }
     };
     let decision = negotiate(&client.grants, &params.resource, &params.audience, params.scope.as_deref())?;
+    let bound_to = bound_key(req, &client, issuer, p).await?;
     let signer = p.signer.map_err(|e| OAuthError::server(format!("cannot sign tokens: {e}")))?;
 
     // A registered API resource's token_ttl caps the lifetime: the shorter wins.
@@ -120,13 +125,43 @@ async fn issue<R: Runtime>(req: &Request, p: &Ports<'_, R>, issuer: &str) -> Res
         project_id: client.project_id.as_ref().map(|p| p.as_str()),
         client_incarnation: client.incarnation.as_ref().map(|i| i.as_str()),
         act: actor.as_ref(),
+        cnf: bound_to.as_deref().map(|jkt| Confirmation { jkt }),
         custom: CustomClaims(&client.custom_claims),
     };
     let payload = serde_json::to_vec(&claims).map_err(|e| OAuthError::server(format!("claims: {e}")))?;
     let signing_input = jws::signing_input(signer.header_b64(), &payload);
     // RFC 8693 §2.2.1: a token exchange says what it issued.
     let issued_token_type = (params.grant_type.as_deref() == Some(TOKEN_EXCHANGE)).then_some(ACCESS_TOKEN_TYPE);
-    token_response(&signing_input, ttl, &scope, issued_token_type)
+    // RFC 9449 §5: a bound token is of the DPoP type.
+    let token_type = if bound_to.is_some() { "DPoP" } else { "Bearer" };
+    token_response(&signing_input, token_type, ttl, &scope, issued_token_type)
+}
+
+/// The key the token is to be bound to: the key of the request's DPoP
+/// proof, for this endpoint, checked and spent (RFC 9449 §5) — after the
+/// client authenticated, so no one else's request uses up a client's
+/// proof. A client registered with `dpop_bound_access_tokens` must send
+/// one (§5.2).
+async fn bound_key<R: Runtime>(
+    req: &Request,
+    client: &ClientRecord,
+    issuer: &str,
+    p: &Ports<'_, R>,
+) -> Result<Option<String>, OAuthError> {
+    let refused = |rejection: Rejection| OAuthError::new(ErrorCode::InvalidDpopProof, rejection.to_string());
+    let Some(proof) = req.header(Header::Dpop) else {
+        return match client.dpop_bound_access_tokens {
+            true => Err(refused(Rejection::Proof("this client must send one (dpop_bound_access_tokens)"))),
+            false => Ok(None),
+        };
+    };
+    let url = endpoint(issuer, TOKEN_PATH);
+    let proof = dpop::checked(proof, &Target { method: "POST", url: &url }, None, p).await.map_err(refused)?;
+    dpop::spend(&proof, p).await.map_err(|unaccepted| match unaccepted {
+        Unaccepted::Token(rejection) => refused(rejection),
+        Unaccepted::Server(why) => OAuthError::server(why),
+    })?;
+    Ok(Some(proof.jkt))
 }
 
 /// RFC 8693 §3: what this server issues.
@@ -247,14 +282,14 @@ async fn federated<R: Runtime>(
 /// input sits right after `{"access_token":"`; that is checked, not assumed.
 fn token_response(
     signing_input: &str,
+    token_type: &'static str,
     ttl: u32,
     scope: &str,
     issued_token_type: Option<&'static str>,
 ) -> Result<Response, OAuthError> {
     const PREFIX: &[u8] = br#"{"access_token":""#;
     let unsigned = format!("{signing_input}.");
-    let body =
-        TokenResponse { access_token: &unsigned, token_type: "Bearer", expires_in: ttl, scope, issued_token_type };
+    let body = TokenResponse { access_token: &unsigned, token_type, expires_in: ttl, scope, issued_token_type };
     let body = serde_json::to_vec(&body).map_err(|e| OAuthError::server(format!("response: {e}")))?;
     let input = PREFIX.len()..PREFIX.len() + signing_input.len();
     let at = input.end + 1;

@@ -30,6 +30,8 @@ pub struct NewClient {
     pub custom_claims: Map<String, Value>,
     /// Token lifetime in seconds; `None`: the server default.
     pub token_ttl: Option<u32>,
+    /// Every token request must carry a DPoP proof (RFC 9449 §5.2).
+    pub dpop_bound_access_tokens: bool,
     /// `private_key_jwt`: the keys its assertions are checked with; `None`
     /// for a client that authenticates with a secret.
     pub keys: Option<ClientKeys>,
@@ -51,6 +53,8 @@ pub struct ClientPatch {
     pub custom_claims: Option<Map<String, Value>>,
     /// A new lifetime, or `Some(None)` for the server default.
     pub token_ttl: Option<Option<u32>>,
+    /// Require DPoP proofs, or stop requiring them.
+    pub dpop_bound_access_tokens: Option<bool>,
     /// Deactivate or reactivate.
     pub status: Option<Status>,
     /// New keys for a `private_key_jwt` client (its key rotation).
@@ -59,7 +63,8 @@ pub struct ClientPatch {
     pub federated_credentials: Option<Vec<FederatedCredential>>,
 }
 
-const CREATE_FIELDS: [&str; 10] = [
+const CREATE_FIELDS: [&str; 11] = [
+    "dpop_bound_access_tokens",
     "federated_credentials",
     "client_id",
     "project_id",
@@ -74,7 +79,8 @@ const CREATE_FIELDS: [&str; 10] = [
 /// `client_id`, `project_id` and `token_endpoint_auth_method` are named so
 /// that an attempt to change them gets its own answer rather than "unknown
 /// field".
-const PATCH_FIELDS: [&str; 11] = [
+const PATCH_FIELDS: [&str; 12] = [
+    "dpop_bound_access_tokens",
     "federated_credentials",
     "name",
     "description",
@@ -149,6 +155,7 @@ pub fn parse_new(body: &Value) -> Result<NewClient, FieldError> {
         grants,
         custom_claims: map.get("custom_claims").map(custom_claims).transpose()?.unwrap_or_default(),
         token_ttl: map.get("token_ttl").map(token_ttl).transpose()?.flatten(),
+        dpop_bound_access_tokens: map.get("dpop_bound_access_tokens").map(dpop_bound).transpose()?.unwrap_or(false),
         keys: new_keys(map)?,
         federated_credentials: map.get("federated_credentials").map(federated::parse).transpose()?.unwrap_or_default(),
     })
@@ -181,6 +188,9 @@ pub fn parse_patch(body: &Value) -> Result<ClientPatch, FieldError> {
     if let Some(v) = map.get("token_ttl") {
         patch.token_ttl = Some(token_ttl(v)?);
     }
+    if let Some(v) = map.get("dpop_bound_access_tokens") {
+        patch.dpop_bound_access_tokens = Some(dpop_bound(v)?);
+    }
     if let Some(v) = map.get("status") {
         let s = v.as_str().and_then(Status::parse);
         patch.status = Some(s.ok_or_else(|| FieldError::new("status", "must be \"active\" or \"inactive\""))?);
@@ -192,6 +202,11 @@ pub fn parse_patch(body: &Value) -> Result<ClientPatch, FieldError> {
         patch.federated_credentials = Some(federated::parse(v)?);
     }
     Ok(patch)
+}
+
+/// RFC 9449 §5.2's client metadata: a boolean.
+fn dpop_bound(v: &Value) -> Result<bool, FieldError> {
+    v.as_bool().ok_or_else(|| FieldError::new("dpop_bound_access_tokens", "must be true or false"))
 }
 
 fn grants(v: &Value) -> Result<Vec<Grant>, FieldError> {

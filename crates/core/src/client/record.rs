@@ -75,6 +75,9 @@ pub struct ClientRecord {
     pub custom_claims: Map<String, Value>,
     /// Token lifetime in seconds; `None` means the server's `DEFAULT_TOKEN_TTL`.
     pub token_ttl: Option<u32>,
+    /// RFC 9449 §5.2: every token request of this client must carry a DPoP
+    /// proof, so that each of its tokens is bound to its key.
+    pub dpop_bound_access_tokens: bool,
     /// Whether it may get tokens.
     pub status: Status,
     /// The secret that authenticates this client.

@@ -84,9 +84,19 @@ pub struct AccessTokenClaims<'a> {
     /// and subject — and which federated credential matched.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub act: Option<&'a Actor>,
+    /// RFC 9449 §6.1: the key a DPoP-bound token is bound to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation<'a>>,
     /// The client's own claims, never replacing the ones above.
     #[serde(flatten)]
     pub custom: CustomClaims<'a>,
+}
+
+/// The `cnf` claim of a DPoP-bound token (RFC 7800 §3.1, RFC 9449 §6.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Confirmation<'a> {
+    /// The RFC 7638 thumbprint of the proof's key.
+    pub jkt: &'a str,
 }
 
 /// The `act` claim of a federated token.
@@ -141,6 +151,7 @@ mod tests {
             project_id: Some("payments"),
             client_incarnation: None,
             act: None,
+            cnf: None,
             custom: CustomClaims(&custom),
         };
         let v: Value = serde_json::to_value(&claims).unwrap();

@@ -27,6 +27,9 @@ pub enum ErrorCode {
     InvalidScope,
     /// RFC 8707 §2: "The requested resource is invalid, missing, unknown, or malformed."
     InvalidTarget,
+    /// RFC 9449 §5: "The DPoP proof JWT in the DPoP HTTP header is invalid"
+    /// — or missing where the client must send one (§5.2).
+    InvalidDpopProof,
     /// A storage or key failure on our side; details go to the log only.
     ServerError,
     /// Not an RFC 6749 code (§5.2 has none for this): the caller went over a
@@ -46,6 +49,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedGrantType => "unsupported_grant_type",
             ErrorCode::InvalidScope => "invalid_scope",
             ErrorCode::InvalidTarget => "invalid_target",
+            ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
             ErrorCode::ServerError => "server_error",
             ErrorCode::TooManyRequests => "too_many_requests",
         }

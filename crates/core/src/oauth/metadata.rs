@@ -71,6 +71,9 @@ pub struct Document<'a> {
     access_token_signing_alg_values_supported: [&'static str; 1],
     /// RFC 8707: the `resource` parameter selects the audience.
     resource_indicators_supported: bool,
+    /// RFC 9449 §5.1: the token endpoint binds tokens to DPoP proofs
+    /// signed with these.
+    dpop_signing_alg_values_supported: [&'static str; 2],
     subject_types_supported: [&'static str; 1],
     /// RFC 8414 §2 `scopes_supported` (RECOMMENDED): the registered API
     /// resources' scopes, when there are any.
@@ -106,6 +109,7 @@ pub fn document(issuer: &str) -> Document<'_> {
         response_modes_supported: [],
         access_token_signing_alg_values_supported: ["ES256"],
         resource_indicators_supported: true,
+        dpop_signing_alg_values_supported: ASSERTION_ALGS,
         subject_types_supported: ["public"],
         scopes_supported: Vec::new(),
         service_documentation: endpoint(issuer, OPENAPI_PATH),

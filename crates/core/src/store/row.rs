@@ -28,6 +28,10 @@ pub struct ClientRow {
     pub custom_claims: String,
     /// Lifetime in seconds, or NULL.
     pub token_ttl: Option<i64>,
+    /// 1 when its token requests must carry a DPoP proof; 0, or absent in
+    /// rows written before migration 0012, when not.
+    #[serde(default)]
+    pub dpop_bound_access_tokens: i64,
     /// `active` or `inactive`.
     pub status: String,
     /// SHA-256 of the secret, hex.
@@ -73,6 +77,7 @@ impl ClientRow {
             grants: to_json_text(&c.grants, "client grants")?,
             custom_claims: serde_json::Value::Object(c.custom_claims.clone()).to_string(),
             token_ttl: c.token_ttl.map(i64::from),
+            dpop_bound_access_tokens: i64::from(c.dpop_bound_access_tokens),
             status: c.status.as_str().to_string(),
             secret_hash: c.secret.hash.to_hex(),
             secret_last_four: Some(c.secret.last_four.clone()),
@@ -105,6 +110,7 @@ impl ClientRow {
             grants: serde_json::from_str(&self.grants).map_err(|_| corrupt("grants"))?,
             custom_claims: serde_json::from_str(&self.custom_claims).map_err(|_| corrupt("custom_claims"))?,
             token_ttl: self.token_ttl.map(u32::try_from).transpose().map_err(|_| corrupt("token_ttl"))?,
+            dpop_bound_access_tokens: self.dpop_bound_access_tokens != 0,
             status: Status::parse(&self.status).ok_or_else(|| corrupt("status"))?,
             secret: StoredSecret {
                 hash: SecretHash::from_hex(&self.secret_hash).ok_or_else(|| corrupt("secret_hash"))?,

@@ -6,6 +6,7 @@
 //! again from storage on every request: deactivating or deleting an admin
 //! client stops its tokens at once (on D1; within KV's propagation on KV).
 
+use m2m_edge_verify::claims::Binding;
 use m2m_edge_verify::Rejection;
 
 use super::AdminError;
@@ -109,7 +110,7 @@ async fn admin_token<R: Runtime>(
 ) -> Result<Caller, AdminError> {
     let issuer = p.config.issuer_for(&req.origin).map_err(|unset| AdminError::Server(unset.to_string()))?;
     let audiences = [admin_audience(issuer)];
-    let verified = match own_token::verify(presented, issuer, Audience::Only(&audiences[0]), p).await {
+    let verified = match own_token::verify(presented, issuer, Audience::Only(&audiences[0]), Binding::Bearer, p).await {
         Ok(verified) => verified,
         Err(Unaccepted::Token(rejection)) => return Err(AdminError::Token(rejection)),
         Err(Unaccepted::Server(why)) => return Err(AdminError::Server(format!("admin token: {why}"))),

@@ -111,6 +111,7 @@ pub(super) async fn create<R: Runtime>(req: &Request, caller: &Caller, p: &Ports
         grants: input.grants,
         custom_claims: input.custom_claims,
         token_ttl: input.token_ttl,
+        dpop_bound_access_tokens: input.dpop_bound_access_tokens,
         status: Status::Active,
         secret: secret.as_ref().map_or_else(StoredSecret::none, ClientSecret::stored),
         next_secret: None,
@@ -240,6 +241,9 @@ pub(super) async fn update<R: Runtime>(req: &Request, id: &ClientId, caller: &Ca
         }
         if let Some(ttl) = patch.token_ttl {
             record.token_ttl = ttl;
+        }
+        if let Some(required) = patch.dpop_bound_access_tokens {
+            record.dpop_bound_access_tokens = required;
         }
         if let Some(status) = patch.status {
             record.status = status;

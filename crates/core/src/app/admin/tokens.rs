@@ -7,6 +7,7 @@
 //! change to it; so a project's admin cannot revoke a whole project (its
 //! admins above the caller included).
 
+use m2m_edge_verify::claims::Binding;
 use serde_json::{json, Value};
 
 use super::caller::Caller;
@@ -58,7 +59,7 @@ async fn by_token<R: Runtime>(
     p: &Ports<'_, R>,
 ) -> Result<Revoked, AdminError> {
     let issuer = p.config.issuer_for(&req.origin).map_err(|unset| AdminError::Server(unset.to_string()))?;
-    let verified = match own_token::verify(token, issuer, Audience::Any, p).await {
+    let verified = match own_token::verify(token, issuer, Audience::Any, Binding::Any, p).await {
         Ok(verified) => verified,
         Err(Unaccepted::Token(why)) => {
             return Err(AdminError::invalid("token", &format!("is not a valid token of this deployment: {why}")))
