@@ -31,7 +31,7 @@ async function tokenFor(api, client, form = "grant_type=client_credentials") {
 function assertInvalidToken(r, why) {
   assert.equal(r.status, 401, `${why}: ${JSON.stringify(r.json)}`);
   assert.equal(r.json.error, "invalid_token", why);
-  assert.match(r.challenge, /^Bearer realm="orders", error="invalid_token", error_description="[^"]+"$/, why);
+  assert.match(r.challenge, /^Bearer realm="orders", error="invalid_token", error_description="[^"]+", resource_metadata="https:\/\/orders\.example\.com\/\.well-known\/oauth-protected-resource"$/, why);
 }
 
 describe(`edge API with m2m-edge-verify (${STORAGE})`, () => {
@@ -164,7 +164,7 @@ describe(`edge API with m2m-edge-verify (${STORAGE})`, () => {
     for (const none of [undefined, "", "Bearer", "Basic bTJtOnNlY3JldA=="]) {
       const r = await orders(edge(), none);
       assert.equal(r.status, 401, String(none));
-      assert.equal(r.challenge, 'Bearer realm="orders"', String(none));
+      assert.equal(r.challenge, 'Bearer realm="orders", resource_metadata="https://orders.example.com/.well-known/oauth-protected-resource"', String(none));
     }
     assertInvalidToken(await orders(edge(), "Bearer garbage"), "garbage");
     assertInvalidToken(await orders(edge(), `Bearer ${forge(goodHeader(), goodClaims({ exp: now() - 120 }))}`), "expired");

@@ -6,7 +6,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { EDGE_AUDIENCE, boundJsWorker, clientFor, startWithEdgeApi } from "./harness.mjs";
+import { EDGE_AUDIENCE, EDGE_ISSUER, boundJsWorker, clientFor, startWithEdgeApi } from "./harness.mjs";
 
 const STORAGE = process.env.M2M_STORAGE ?? "d1";
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -18,7 +18,7 @@ describe(`JS edge API over the RPC verifier (${STORAGE})`, () => {
     w = await startWithEdgeApi({
       bindings: { STORAGE },
       edges: [],
-      extraWorkers: [boundJsWorker("edge-api-js", { scriptPath: join(root, "examples/edge-api-js/index.js") }, { AUDIENCE: EDGE_AUDIENCE })],
+      extraWorkers: [boundJsWorker("edge-api-js", { scriptPath: join(root, "examples/edge-api-js/index.js") }, { ISSUER: EDGE_ISSUER, AUDIENCE: EDGE_AUDIENCE })],
     });
     api = clientFor(w);
   });
@@ -47,7 +47,7 @@ describe(`JS edge API over the RPC verifier (${STORAGE})`, () => {
     assert.match(write.challenge, /^Bearer realm="orders", error="insufficient_scope".*scope="orders:write"/);
     const none = await orders(undefined);
     assert.equal(none.status, 401);
-    assert.equal(none.challenge, 'Bearer realm="orders"');
+    assert.equal(none.challenge, 'Bearer realm="orders", resource_metadata="https://orders.example.com/.well-known/oauth-protected-resource"');
     const garbage = await orders("Bearer a.b.c");
     assert.equal(garbage.status, 401);
     assert.equal(garbage.json.error, "invalid_token");

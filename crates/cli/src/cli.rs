@@ -170,6 +170,9 @@ pub struct ClientCreate {
     /// Its tokens' lifetime in seconds (60–86400).
     #[arg(long)]
     pub token_ttl: Option<u32>,
+    /// Require a DPoP proof with every token request, binding each token to the client's key (RFC 9449 §5.2).
+    #[arg(long)]
+    pub dpop_bound: bool,
     /// Extra claims for its tokens, as a JSON object.
     #[arg(long)]
     pub claims_json: Option<String>,
@@ -233,6 +236,9 @@ pub struct ClientUpdate {
     /// A new token lifetime in seconds (0 for the deployment default).
     #[arg(long)]
     pub token_ttl: Option<u32>,
+    /// Require DPoP proofs with its token requests (true), or stop requiring them (false).
+    #[arg(long)]
+    pub dpop_bound: Option<bool>,
     /// New extra claims, as a JSON object (they replace the old ones).
     #[arg(long)]
     pub claims_json: Option<String>,

@@ -15,7 +15,7 @@ use crate::profile::{self, AdminAuth, Config, Profile};
 use crate::token_cache::{self, TokenRequest};
 
 /// The fields `clients get` shows, in order.
-const CLIENT_FIELDS: [&str; 13] = [
+const CLIENT_FIELDS: [&str; 14] = [
     "client_id",
     "name",
     "description",
@@ -24,6 +24,7 @@ const CLIENT_FIELDS: [&str; 13] = [
     "token_endpoint_auth_method",
     "grants",
     "token_ttl",
+    "dpop_bound_access_tokens",
     "custom_claims",
     "client_secret_last_four",
     "secret_rotation_pending",
@@ -248,6 +249,7 @@ async fn clients(admin: &Admin, command: Clients, format: Format) -> Outcome {
                 ("description", args.description.map(Value::from)),
                 ("grants", Some(grants)),
                 ("token_ttl", args.token_ttl.map(Value::from)),
+                ("dpop_bound_access_tokens", args.dpop_bound.then_some(Value::Bool(true))),
                 ("custom_claims", claims(&args.claims_json)?),
                 ("token_endpoint_auth_method", args.jwks_file.as_ref().map(|_| json!("private_key_jwt"))),
                 ("jwks", jwks_file(&args.jwks_file)?),
@@ -322,6 +324,7 @@ async fn clients(admin: &Admin, command: Clients, format: Format) -> Outcome {
                 ("description", args.description.map(Value::from)),
                 ("grants", grants(&args.grants)?),
                 ("token_ttl", ttl_or_null(args.token_ttl)),
+                ("dpop_bound_access_tokens", args.dpop_bound.map(Value::Bool)),
                 ("custom_claims", claims(&args.claims_json)?),
                 ("jwks", jwks_file(&args.jwks_file)?),
                 ("federated_credentials", json_option(&args.federated_credentials_json, "federated-credentials-json")?),

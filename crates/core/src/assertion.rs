@@ -61,6 +61,16 @@ pub struct Checked {
     pub expires_at: i64,
 }
 
+/// Whether `aud` names the issuer identifier `issuer`: exactly, or but for
+/// one trailing `/` either way. An issuer identifier has no query or
+/// fragment (RFC 8414 §2), so the two name the same server; the MCP SDK
+/// builds `aud` from the metadata URL and sends the one with a slash, which
+/// the MCP conformance server of its workload identity federation draft
+/// accepts beside the exact one.
+pub(crate) fn names_issuer(aud: &str, issuer: &str) -> bool {
+    aud == issuer || aud.strip_suffix('/') == Some(issuer) || issuer.strip_suffix('/') == Some(aud)
+}
+
 /// Whether `aud` — one string, or an array of them (RFC 7519 §4.1.3) —
 /// holds an audience `accepts`.
 pub(crate) fn audience_is(claims: &Map<String, Value>, accepts: impl Fn(&str) -> bool) -> bool {
@@ -104,7 +114,7 @@ fn audience(claims: &Map<String, Value>, typed: bool, expected: &Expected<'_>) -
         _ => None,
     };
     match sole {
-        Some(aud) if aud == expected.issuer => Ok(()),
+        Some(aud) if names_issuer(aud, expected.issuer) => Ok(()),
         Some(aud) if aud == expected.token_endpoint || aud == expected.called => match typed {
             true => Err(Refusal::TypedAudience),
             false => Ok(()),
@@ -190,6 +200,8 @@ mod tests {
         let mut issuer_aud = good();
         issuer_aud["aud"] = json!([AUD[0]]);
         assert!(check(None, issuer_aud.as_object().unwrap(), &expected()).is_ok());
+        issuer_aud["aud"] = json!(format!("{}/", AUD[0]));
+        assert!(check(None, issuer_aud.as_object().unwrap(), &expected()).is_ok(), "with a trailing slash");
     }
 
     #[test]

@@ -69,6 +69,9 @@ pub enum Refusal {
     /// the reason for each of the client's credentials for that issuer,
     /// by credential name — what the operator's failure records show.
     Credentials(Vec<(String, Refusal)>),
+    /// A platform token sent without `client_id` matches the federated
+    /// credentials of this many clients, where it must match exactly one.
+    MatchedClients(usize),
     /// Not checked: the client and source are over the failure limit.
     Locked,
     /// Storage failed: no decision, and not the caller's doing.
@@ -133,6 +136,11 @@ impl fmt::Display for Refusal {
                 }
                 Ok(())
             }
+            Refusal::MatchedClients(0) => f.write_str("sent without client_id, it matches no client's federated credentials"),
+            Refusal::MatchedClients(n) => write!(
+                f,
+                "sent without client_id, it matches the federated credentials of {n} clients (or more), not exactly one: send client_id"
+            ),
             Refusal::Locked => f.write_str("too many failed attempts: not checked"),
             Refusal::Storage(e) => write!(f, "storage failed: {e}"),
         }

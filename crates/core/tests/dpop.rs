@@ -184,6 +184,7 @@ fn a_bound_token_is_revoked_and_introspected_as_handed_back_but_is_no_admin_bear
     let answer = r.body_json();
     assert_eq!(answer["active"], true, "{answer}");
     assert_eq!(answer["cnf"]["jkt"].as_str().map(str::len), Some(43));
+    assert_eq!(answer["token_type"], "DPoP");
     let r = w.call(Req::post("/oauth2/revoke").basic(&id, &secret).form(&format!("token={token}")));
     assert_eq!(r.status, 200, "{}", body(&r));
     let r =

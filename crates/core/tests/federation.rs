@@ -557,3 +557,41 @@ fn a_strangers_genuine_tokens_cost_at_most_one_write_per_credential_per_isolate_
     assert_eq!(exchange(&w, &stranger(40), &client).status, 400);
     assert_eq!(counts(&w), [2, 2], "the next window writes again");
 }
+
+/// The MCP workload identity federation profile: a JWT bearer grant with
+/// the platform's token alone names its client when exactly one client's
+/// credentials match it; its `aud` may carry a trailing slash.
+#[test]
+fn a_jwt_bearer_grant_without_client_id_finds_the_one_client_its_token_matches() {
+    let (w, github, _, client) = world();
+    let grant = |claims: &Value| {
+        w.token_form(&format!("grant_type={JWT_BEARER}&assertion={}", github.key.sign(&github.kid, claims)))
+    };
+    let r = grant(&github_claims("sole"));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let (_, claims) = w.verify(r.body_json()["access_token"].as_str().unwrap());
+    assert_eq!(claims["client_id"], client);
+    let mut slash = github_claims("slash");
+    slash["aud"] = json!(format!("{AUDIENCE}/"));
+    assert_eq!(grant(&slash).status, 200, "the issuer with a trailing slash");
+
+    let mut stranger = github_claims("stranger");
+    stranger["sub"] = json!("repo:other/repo:environment:production");
+    stranger["repository"] = json!("other/repo");
+    let before = w.log.lines().len();
+    let r = grant(&stranger);
+    assert_eq!((r.status, error_of(&r).as_str()), (400, "invalid_grant"));
+    assert!(w.log.lines()[before..].join("\n").contains("matches no client's federated credentials"));
+
+    // A second client the same token stands for: it names neither.
+    let twin = json!({"client_id": "twin", "name": "twin", "grants": [{"audience": "https://api.test", "scopes": []}],
+                      "federated_credentials": [{"name": "release", "issuer": GITHUB, "subject": "repo:acme/deploy:environment:production"}]});
+    assert_eq!(w.admin(Method::Post, "/admin/clients", Some(twin)).status, 201);
+    let r = grant(&github_claims("twice"));
+    assert_eq!((r.status, error_of(&r).as_str()), (400, "invalid_grant"));
+    assert!(w.log.lines().join("\n").contains("matches the federated credentials of 2 clients"));
+    // A token exchange still names its client.
+    let token = github.key.sign(&github.kid, &github_claims("exchange"));
+    let r = w.token_form(&format!("grant_type={TOKEN_EXCHANGE}&subject_token_type={JWT_TYPE}&subject_token={token}"));
+    assert_eq!((r.status, error_of(&r).as_str()), (400, "invalid_request"));
+}

@@ -148,7 +148,7 @@ fn the_common_libraries_default_lifetimes_work_out_of_the_box() {
 /// `client-authentication+jwt`, by which its client declares it follows
 /// the draft.
 #[test]
-fn the_audience_is_the_issuer_alone_or_from_an_untyped_assertion_the_token_endpoint_alone() {
+fn the_audience_is_the_issuer_with_or_without_a_slash_or_from_an_untyped_assertion_the_token_endpoint_alone() {
     let w = World::new();
     let key = ClientKeyPair::generate();
     let id = key_client(&w, &key, "k1");
@@ -168,6 +168,9 @@ fn the_audience_is_the_issuer_alone_or_from_an_untyped_assertion_the_token_endpo
         (Some("application/client-authentication+jwt"), json!(issuer)),
         (typed, json!([issuer])),
         (None, json!(issuer)),
+        // The issuer with a trailing slash, as the MCP SDK builds it from
+        // the metadata URL (and the MCP conformance server accepts).
+        (typed, json!(format!("{issuer}/"))),
         (Some("JWT"), json!(TOKEN_ENDPOINT)),
         (None, json!([TOKEN_ENDPOINT])),
     ]
@@ -185,7 +188,7 @@ fn the_audience_is_the_issuer_alone_or_from_an_untyped_assertion_the_token_endpo
         (None, json!([issuer, TOKEN_ENDPOINT]), "aud has more than one value"),
         (typed, json!([issuer, "https://other.test"]), "aud has more than one value"),
         (None, json!([TOKEN_ENDPOINT, "https://other.test/oauth2/token"]), "aud has more than one value"),
-        (None, json!("https://auth.test/"), "aud is neither the issuer nor the token endpoint URL"),
+        (None, json!("https://auth.test/x"), "aud is neither the issuer nor the token endpoint URL"),
         (None, json!([]), "aud is neither the issuer nor the token endpoint URL"),
         (None, Value::Null, "aud is neither the issuer nor the token endpoint URL"),
     ]

@@ -534,6 +534,7 @@ fn the_rpc_verifier_takes_its_options_exactly_and_refuses_an_oversized_header() 
         json!({"audience": "https://api.test", "projectId": 7}),
         json!({"audience": "https://api.test", "realm": ["orders"]}),
         json!({"audience": "https://api.test", "scopes": "read"}),
+        json!({"audience": "https://api.test", "resourceMetadata": true}),
         json!({"audience": ""}),
         Value::Null,
     ] {
@@ -544,4 +545,13 @@ fn the_rpc_verifier_takes_its_options_exactly_and_refuses_an_oversized_header() 
     let refused = w.verify_rpc(&huge, json!({"audience": "https://api.test", "realm": "orders"}));
     assert_eq!((refused["valid"].clone(), refused["status"].clone()), (json!(false), json!(401)), "{refused}");
     assert_eq!(refused["error"], "invalid_token");
+
+    // RFC 9728 §5.1: the challenge points at the API's metadata when asked.
+    let metadata = "https://api.test/.well-known/oauth-protected-resource";
+    let refused =
+        w.verify_rpc("", json!({"audience": "https://api.test", "realm": "orders", "resourceMetadata": metadata}));
+    assert_eq!(
+        refused["headers"]["www-authenticate"],
+        format!(r#"Bearer realm="orders", resource_metadata="{metadata}""#)
+    );
 }

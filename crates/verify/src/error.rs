@@ -115,6 +115,13 @@ impl Rejection {
     /// of the DPoP proof or of the token's binding is a `DPoP` challenge
     /// with the algorithms proofs may use (RFC 9449 §7.1).
     pub fn www_authenticate(&self, realm: &str) -> String {
+        self.www_authenticate_with(realm, None)
+    }
+
+    /// [`Rejection::www_authenticate`], pointing at the API's RFC 9728
+    /// metadata (`resource_metadata`, §5.1) when given: how a client that
+    /// knows only the API's URL finds where to get a token.
+    pub fn www_authenticate_with(&self, realm: &str, resource_metadata: Option<&str>) -> String {
         let mut value = match self {
             Rejection::Proof(_) | Rejection::Bound(_) => {
                 format!("DPoP realm=\"{}\", algs=\"{DPOP_ALGORITHMS}\"", quoted(realm))
@@ -126,6 +133,9 @@ impl Rejection {
         }
         if let Rejection::InsufficientScope { required } = self {
             value.push_str(&format!(", scope=\"{}\"", quoted(required)));
+        }
+        if let Some(url) = resource_metadata {
+            value.push_str(&format!(", resource_metadata=\"{}\"", quoted(url)));
         }
         value
     }
@@ -143,19 +153,31 @@ impl Rejection {
     /// The header that goes with the refusal: `WWW-Authenticate` (RFC 6750
     /// §3), or `Retry-After` for a 503.
     pub fn header(&self, realm: &str) -> (&'static str, String) {
+        self.header_with(realm, None)
+    }
+
+    /// [`Rejection::header`] with the challenge's `resource_metadata`
+    /// ([`Rejection::www_authenticate_with`]).
+    pub fn header_with(&self, realm: &str, resource_metadata: Option<&str>) -> (&'static str, String) {
         match self.status() {
             503 => ("retry-after", "30".into()),
-            _ => ("www-authenticate", self.www_authenticate(realm)),
+            _ => ("www-authenticate", self.www_authenticate_with(realm, resource_metadata)),
         }
     }
 
     /// The whole answer: status, headers and an RFC 6750-style JSON body.
     pub fn to_response(&self, realm: &str) -> ErrorResponse {
+        self.to_response_with(realm, None)
+    }
+
+    /// [`Rejection::to_response`] whose challenge points at the API's RFC
+    /// 9728 metadata ([`crate::resource::ResourceMetadata::url`]).
+    pub fn to_response_with(&self, realm: &str, resource_metadata: Option<&str>) -> ErrorResponse {
         let body = serde_json::json!({"error": self.error_name(), "error_description": self.to_string()});
         let headers = vec![
             ("content-type", "application/json".to_string()),
             ("cache-control", "no-store".into()),
-            self.header(realm),
+            self.header_with(realm, resource_metadata),
         ];
         ErrorResponse { status: self.status(), headers, body: body.to_string() }
     }

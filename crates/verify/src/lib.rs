@@ -87,6 +87,7 @@ mod error;
 mod fetch;
 pub mod flight;
 pub mod jwks;
+pub mod resource;
 pub mod revocation;
 mod scalar;
 pub mod time;

@@ -2,6 +2,7 @@
 //! proof for this very request, by the key it is bound to, once; and the
 //! proof attacks of the list are each refused with the `DPoP`
 //! challenge.
+#![cfg(not(target_arch = "wasm32"))] // the native back end; the WebCrypto one is exercised in workerd
 
 mod common;
 

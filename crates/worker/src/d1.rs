@@ -261,13 +261,18 @@ macro_rules! resource_columns {
 }
 
 const CLIENT_BY_ID: &str = concat!("SELECT ", client_columns!(), " FROM clients WHERE id = ?1");
-// Filters ?3 project, ?4 status, ?5 name prefix: each NULL when not asked.
-// The project filter walks the clients_by_project index.
+// Filters ?3 project, ?4 status, ?5 name prefix, ?6 a federated
+// credential's issuer: each NULL when not asked. The project filter walks
+// the clients_by_project index; the issuer filter reads each row's
+// credentials (JSON), asked only by a platform token sent without a
+// client_id.
 const CLIENT_PAGE: &str = concat!(
     "SELECT ",
     client_columns!(),
     " FROM clients WHERE id > ?1 AND (?3 IS NULL OR project_id = ?3) AND (?4 IS NULL OR status = ?4) \
-     AND (?5 IS NULL OR substr(name, 1, length(?5)) = ?5) ORDER BY id LIMIT ?2"
+     AND (?5 IS NULL OR substr(name, 1, length(?5)) = ?5) \
+     AND (?6 IS NULL OR EXISTS (SELECT 1 FROM json_each(federated_credentials) \
+     WHERE json_extract(value, '$.issuer') = ?6)) ORDER BY id LIMIT ?2"
 );
 const CLIENT_INSERT: &str = concat!(
     "INSERT INTO clients (",
@@ -535,6 +540,7 @@ impl ClientStore for D1Store {
             opt_text(filter.project_id.as_ref().map(|p| p.as_str())),
             opt_text(filter.status.map(|s| s.as_str())),
             opt_text(filter.name_prefix.as_deref()),
+            opt_text(filter.federated_issuer.as_deref()),
         ];
         let rows: Vec<ClientRow> = self.all(CLIENT_PAGE, &values).await?;
         let clients = rows.into_iter().map(ClientRow::into_record).collect::<Result<Vec<_>, _>>()?;

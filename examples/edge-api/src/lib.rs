@@ -3,7 +3,16 @@
 //!
 //! - `GET /orders` needs the scope `orders:read`;
 //! - `POST /orders` needs `orders:write`;
-//! - `GET /health` needs nothing (the baseline `make bench` compares with).
+//! - `GET /health` needs nothing (the baseline `make bench` compares with);
+//! - `GET /.well-known/oauth-protected-resource` (the path RFC 9728 §3.1
+//!   gives its `AUDIENCE`) is its metadata: the issuer, the scopes, how
+//!   tokens are sent — and every refusal's challenge points there
+//!   (`resource_metadata`), so a client that knows only the API's URL (an
+//!   MCP client) finds where to get a token.
+//!
+//! Tokens are taken as bearer tokens or, bound to a client's key, with the
+//! `DPoP` scheme and a proof for the very request (RFC 9449 §7.1:
+//! `Verifier::verify_dpop`); `DPOP = "required"` takes bound ones only.
 //!
 //! With the `PROJECT_ID` var set, the API serves that one tenant: a valid
 //! token of another project (or of none) is refused, `401 invalid_token`
@@ -27,6 +36,7 @@
 use std::cell::OnceCell;
 use std::rc::Rc;
 
+use m2m_edge_verify::resource::ResourceMetadata;
 use m2m_edge_verify::{Requirements, VerifiedToken, Verifier, WorkerFetcher};
 use serde_json::json;
 use wasm_bindgen::prelude::*;
@@ -39,6 +49,10 @@ struct Api {
     verifier: Verifier<WorkerFetcher>,
     /// The one project served, if `PROJECT_ID` is set.
     project: Option<String>,
+    /// Take DPoP-bound tokens only (`DPOP = "required"`).
+    dpop_bound: bool,
+    /// Its RFC 9728 document, where it is served, and its URL.
+    metadata: (String, Option<String>, Option<String>),
 }
 
 thread_local! {
@@ -53,6 +67,7 @@ fn api(env: &Env) -> Option<Rc<Api>> {
         v.get_or_init(|| {
             let issuer = env.var("ISSUER").ok()?.to_string();
             let audience = env.var("AUDIENCE").ok()?.to_string();
+            let (issuer_id, audience_id) = (issuer.clone(), audience.clone());
             let fetcher = match env.service("AUTH") {
                 Ok(binding) => WorkerFetcher::Service(binding),
                 Err(_) => WorkerFetcher::Internet,
@@ -68,7 +83,13 @@ fn api(env: &Env) -> Option<Rc<Api>> {
             if env.var("REVOCATIONS").is_ok_and(|v| v.to_string() == "strict") {
                 verifier = verifier.revocations_strict();
             }
-            Some(Rc::new(Api { verifier, project }))
+            let dpop_bound = env.var("DPOP").is_ok_and(|v| v.to_string() == "required");
+            let mut metadata = ResourceMetadata::new(audience_id, issuer_id).scopes(["orders:read", "orders:write"]);
+            if dpop_bound {
+                metadata = metadata.dpop_bound();
+            }
+            let metadata = (metadata.to_json(), metadata.path(), metadata.url());
+            Some(Rc::new(Api { verifier, project, dpop_bound, metadata }))
         })
         .clone()
     })
@@ -88,6 +109,14 @@ fn path(url: &str) -> &str {
 pub fn fetch(req: Request, env: Env, _ctx: JsValue) -> JsValue {
     let url = req.url();
     let method = req.method();
+    let Some(api) = api(&env) else {
+        worker::console_error!("edge-api: set the ISSUER and AUDIENCE vars");
+        return json_response(500, &json!({"error": "server_error"}), &[]);
+    };
+    let (document, metadata_path, _) = &api.metadata;
+    if method == "GET" && metadata_path.as_deref() == Some(path(&url)) {
+        return respond(200, document, &[("content-type", "application/json")]);
+    }
     let needs = match (method.as_str(), path(&url)) {
         ("GET", "/health") => return respond(200, "ok", &[("content-type", "text/plain")]),
         ("GET", "/orders") => "orders:read",
@@ -97,21 +126,22 @@ pub fn fetch(req: Request, env: Env, _ctx: JsValue) -> JsValue {
         }
         _ => return json_response(404, &json!({"error": "not_found"}), &[]),
     };
-    let Some(api) = api(&env) else {
-        worker::console_error!("edge-api: set the ISSUER and AUDIENCE vars");
-        return json_response(500, &json!({"error": "server_error"}), &[]);
-    };
     let authorization = req.headers().get("authorization").ok().flatten().unwrap_or_default();
+    let proof = req.headers().get("dpop").ok().flatten();
     let post = method == "POST";
     wasm_bindgen_futures::future_to_promise(async move {
         let mut required = Requirements::scopes([needs]);
         if let Some(project) = &api.project {
             required = required.claim("project_id", project.as_str());
         }
-        Ok(match api.verifier.verify(&authorization, &required).await {
+        if api.dpop_bound {
+            required = required.dpop_bound();
+        }
+        let verified = api.verifier.verify_dpop(&authorization, proof.as_deref(), &method, &url, &required).await;
+        Ok(match verified {
             Ok(token) => answer(post, &token),
             Err(rejection) => {
-                let answer = rejection.to_response(REALM);
+                let answer = rejection.to_response_with(REALM, api.metadata.2.as_deref());
                 let headers: Vec<(&str, &str)> = answer.headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
                 respond(answer.status, &answer.body, &headers)
             }

@@ -21,7 +21,7 @@ use super::attempt::{answer, attempt};
 use super::{Ports, Runtime};
 use crate::assertion::{replay_key, ReplayStore};
 use crate::client::federated::FederatedCredential;
-use crate::client::{ClientId, ClientRecord, ClientStore, Status};
+use crate::client::{ClientFilter, ClientId, ClientRecord, ClientStore, Status};
 use crate::federation::platform::{
     actor, check_claims, claimed_issuer, first_match, remember_until, single_use_jti, typing,
 };
@@ -49,6 +49,43 @@ pub async fn authenticate<R: Runtime>(
     attempt("federated token", &id, address, p, || check(jwt, &id, own_issuer, p))
         .await
         .map_err(|refusal| answer(refusal, denied))
+}
+
+/// The most clients a platform token sent without `client_id` is matched
+/// against: past it, it names no one client.
+const MAX_CANDIDATES: usize = 100;
+
+/// The one active client whose federated credentials `jwt` matches, for a
+/// platform token sent without `client_id` (the MCP workload identity
+/// federation profile: the token alone names the workload). The token is
+/// verified as its issuer's first; a token that matches no client, or
+/// more than one, names none ([`Refusal::MatchedClients`]), and the
+/// request is denied as an unmatched one is. The caller then authenticates
+/// that client as if the request had named it ([`authenticate`]), so its
+/// lockout, single use and failure records apply alike.
+pub async fn sole_match<R: Runtime>(jwt: &str, own_issuer: &str, p: &Ports<'_, R>) -> Result<ClientId, Refusal> {
+    let claimed = claimed_issuer(jwt).ok_or(Refusal::UntrustedIssuer)?;
+    let issuer = p.store.load_issuers().await?.1.into_iter().find(|i| i.issuer == claimed);
+    let issuer = issuer.ok_or(Refusal::UntrustedIssuer)?;
+    let claims = verify(jwt, &issuer, typing(&issuer, own_issuer), p).await?;
+    check_claims(&claims, &issuer, p.clock.now())?;
+    let filter = ClientFilter {
+        status: Some(Status::Active),
+        federated_issuer: Some(issuer.issuer.clone()),
+        ..ClientFilter::default()
+    };
+    let page = p.store.list(&filter, None, MAX_CANDIDATES).await?;
+    let mut matching = page.clients.into_iter().filter(|client| {
+        let credentials: Vec<_> = client.federated_credentials.iter().filter(|f| f.issuer == issuer.issuer).collect();
+        first_match(&credentials, &claims).is_ok()
+    });
+    match (matching.next(), matching.next(), page.next_cursor) {
+        (Some(client), None, None) => Ok(client.id),
+        (None, _, None) => Err(Refusal::MatchedClients(0)),
+        (first, second, _) => Err(Refusal::MatchedClients(
+            usize::from(first.is_some()) + usize::from(second.is_some()) + matching.count(),
+        )),
+    }
 }
 
 /// Find the client and the issuer `jwt` claims, verify it as that

@@ -143,7 +143,9 @@ async fn introspect_token<R: Runtime>(
     // Every claim the token carries, as signed (RFC 7662 §2.2 names most
     // of them and allows the rest).
     answer.insert("active".into(), Value::Bool(true));
-    answer.insert("token_type".into(), Value::String("Bearer".into()));
+    // RFC 9449 §6.2: a token bound to a key (`cnf`) is of the DPoP type.
+    let token_type = if answer.contains_key("cnf") { "DPoP" } else { "Bearer" };
+    answer.insert("token_type".into(), Value::String(token_type.into()));
     Ok(Response::json(200, Value::Object(answer).to_string()))
 }
 

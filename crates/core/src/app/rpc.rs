@@ -30,7 +30,7 @@ pub async fn answer<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> Response {
         // The call carries the Authorization value whole: past the body
         // limit it is past any token's size, a refusal like any other.
         Body::TooLarge => {
-            return Response::json(200, refused(&Rejection::TooLarge, DEFAULT_REALM, p, None).to_string())
+            return Response::json(200, refused(&Rejection::TooLarge, &Challenge::default(), p, None).to_string())
         }
     };
     let authorization = call.get("authorization").and_then(Value::as_str);
@@ -50,6 +50,21 @@ fn invalid(why: &str) -> Response {
 /// The challenge's realm when the caller names none.
 const DEFAULT_REALM: &str = "api";
 
+/// The API's own part of a refusal's challenge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    /// Its `realm`.
+    pub realm: String,
+    /// Its RFC 9728 metadata's URL (`resource_metadata`, §5.1), if given.
+    pub resource_metadata: Option<String>,
+}
+
+impl Default for Challenge {
+    fn default() -> Challenge {
+        Challenge { realm: DEFAULT_REALM.to_string(), resource_metadata: None }
+    }
+}
+
 /// What a caller asks of a token.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ask {
@@ -62,8 +77,8 @@ pub struct Ask {
     /// The project the token's client must belong to (its `project_id`
     /// claim): an API that serves one tenant.
     pub project_id: Option<String>,
-    /// The realm of the `WWW-Authenticate` challenge of a refusal.
-    pub realm: String,
+    /// What the `WWW-Authenticate` challenge of a refusal says beside the error.
+    pub challenge: Challenge,
     /// The request's `DPoP` header, if it has one.
     pub dpop: Option<String>,
     /// The request's method and URL, which a DPoP proof must name.
@@ -75,7 +90,8 @@ pub struct Ask {
 impl Ask {
     /// The options object of `verify`, as JSON: `audience` required,
     /// `scopes` (array of strings), `maxTokenAge` (seconds), `projectId`,
-    /// `realm`, and for DPoP `dpop` (the `DPoP` header's value, or null),
+    /// `realm`, `resourceMetadata` (the API's RFC 9728 metadata URL, for the
+    /// challenge), and for DPoP `dpop` (the `DPoP` header's value, or null),
     /// `method` and `url` (together), `dpopBound` (a boolean) optional. A member given but not of its type is an
     /// error, never ignored: `maxTokenAge: NaN` arrives as `null` (JSON has
     /// no NaN) and is refused rather than taken as no limit.
@@ -100,15 +116,14 @@ impl Ask {
             Some(Value::String(id)) if !id.is_empty() => Some(id.clone()),
             Some(_) => return Err("options.projectId: a project id, a string".into()),
         };
-        let realm = match options.get("realm") {
-            None => DEFAULT_REALM.to_string(),
-            Some(Value::String(realm)) => realm.clone(),
-            Some(_) => return Err("options.realm: a string".into()),
-        };
         let text = |name: &str| match options.get(name) {
             None => Ok(None),
             Some(Value::String(value)) => Ok(Some(value.clone())),
             Some(_) => Err(format!("options.{name}: a string")),
+        };
+        let challenge = Challenge {
+            realm: text("realm")?.unwrap_or_else(|| DEFAULT_REALM.to_string()),
+            resource_metadata: text("resourceMetadata")?,
         };
         let dpop = match options.get("dpop") {
             // Headers.get gives null for a header the request lacks.
@@ -124,7 +139,16 @@ impl Ask {
             None => false,
             Some(bound) => bound.as_bool().ok_or("options.dpopBound: a boolean")?,
         };
-        Ok(Ask { audience: audience.to_string(), scopes, max_token_age, project_id, realm, dpop, request, dpop_bound })
+        Ok(Ask {
+            audience: audience.to_string(),
+            scopes,
+            max_token_age,
+            project_id,
+            challenge,
+            dpop,
+            request,
+            dpop_bound,
+        })
     }
 }
 
@@ -135,7 +159,7 @@ impl Ask {
 pub async fn verify<R: Runtime>(authorization: &str, ask: &Ask, p: &Ports<'_, R>) -> Value {
     let issuer = match p.config.issuer_for("") {
         Ok(issuer) => issuer,
-        Err(unset) => return refused(&Rejection::KeysUnavailable, &ask.realm, p, Some(unset.to_string())),
+        Err(unset) => return refused(&Rejection::KeysUnavailable, &ask.challenge, p, Some(unset.to_string())),
     };
     let mut required = Requirements::scopes(&ask.scopes);
     required.max_token_age = ask.max_token_age;
@@ -146,8 +170,8 @@ pub async fn verify<R: Runtime>(authorization: &str, ask: &Ask, p: &Ports<'_, R>
     match presented(authorization, issuer, ask, &required, p).await {
         // Every claim as signed (the verified token keeps only some).
         Ok(signed) => json!({"valid": true, "claims": signed.claims}),
-        Err(Unaccepted::Token(rejection)) => refused(&rejection, &ask.realm, p, None),
-        Err(Unaccepted::Server(why)) => refused(&Rejection::KeysUnavailable, &ask.realm, p, Some(why)),
+        Err(Unaccepted::Token(rejection)) => refused(&rejection, &ask.challenge, p, None),
+        Err(Unaccepted::Server(why)) => refused(&Rejection::KeysUnavailable, &ask.challenge, p, Some(why)),
     }
 }
 
@@ -178,11 +202,11 @@ async fn presented<R: Runtime>(
 }
 
 /// A refusal as the RPC answers it; `log` is for the operator only.
-fn refused<R: Runtime>(rejection: &Rejection, realm: &str, p: &Ports<'_, R>, log: Option<String>) -> Value {
+fn refused<R: Runtime>(rejection: &Rejection, challenge: &Challenge, p: &Ports<'_, R>, log: Option<String>) -> Value {
     if let Some(why) = log {
         p.log.error(&format!("verify (service binding): {why}"));
     }
-    let header = rejection.header(realm);
+    let header = rejection.header_with(&challenge.realm, challenge.resource_metadata.as_deref());
     json!({
         "valid": false,
         "status": rejection.status(),

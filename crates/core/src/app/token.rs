@@ -81,10 +81,28 @@ async fn issue<R: Runtime>(req: &Request, p: &Ports<'_, R>, issuer: &str) -> Res
         }
         Some(grant @ (TOKEN_EXCHANGE | JWT_BEARER)) => {
             let jwt = platform_token(grant, &params)?;
-            let id = platform_client(req, &params, issuer, address, p).await?;
             // RFC 8693 §2.2.2: an unacceptable subject token is
             // invalid_request; RFC 7523 §3.1: a bad JWT grant invalid_grant.
             let code = if grant == TOKEN_EXCHANGE { ErrorCode::InvalidRequest } else { ErrorCode::InvalidGrant };
+            let id = match platform_client(req, &params, issuer, address, p).await? {
+                Some(id) => id,
+                // Only the JWT bearer grant finds its client by the token
+                // (the MCP workload identity federation profile); a token
+                // exchange names it.
+                None if grant == TOKEN_EXCHANGE => {
+                    return Err(OAuthError::invalid_request("missing client_id: it names the client the token is for"))
+                }
+                None => federation::sole_match(jwt, issuer, p)
+                    .await
+                    .map_err(|refusal| {
+                        if refusal.counts() {
+                            p.log.error(&format!("federated token refused (no client_id sent): {refusal}"));
+                        }
+                        answer(refusal, || denied(code))
+                    })?
+                    .as_str()
+                    .to_string(),
+            };
             let (client, actor) = federated(jwt, &id, issuer, address, code, p).await?;
             (client, Some(actor))
         }
@@ -202,24 +220,23 @@ fn platform_token<'a>(grant: &str, params: &'a TokenParams) -> Result<&'a str, O
 /// sent, it must succeed and authenticate that very client — `client_id`
 /// in the body, if there is one, names it — or the request is
 /// `invalid_client`. Without it, `client_id` names the client and the
-/// platform token is the only credential.
+/// platform token is the only credential; without that either, `None`:
+/// the token itself must match exactly one client
+/// ([`federation::sole_match`], MCP's workload identity federation).
 async fn platform_client<R: Runtime>(
     req: &Request,
     params: &TokenParams,
     issuer: &str,
     address: Option<&str>,
     p: &Ports<'_, R>,
-) -> Result<String, OAuthError> {
+) -> Result<Option<String>, OAuthError> {
     let authorization = req.header(Header::Authorization);
     let sent = authorization.is_some()
         || params.client_secret.is_some()
         || params.client_assertion.is_some()
         || params.client_assertion_type.is_some();
     if !sent {
-        return params
-            .client_id
-            .clone()
-            .ok_or_else(|| OAuthError::invalid_request("missing client_id: it names the client the token is for"));
+        return Ok(params.client_id.clone());
     }
     // The Basic header names the client it authenticates; the body's
     // client_id the one the token is for: compared below, so that one
@@ -231,7 +248,7 @@ async fn platform_client<R: Runtime>(
     let (client, _) = client_authentication(authorization, &credentials, issuer, TOKEN_PATH, address, p).await?;
     match &params.client_id {
         Some(id) if id != client.id.as_str() => Err(OAuthError::invalid_client()),
-        _ => Ok(client.id.as_str().to_string()),
+        _ => Ok(Some(client.id.as_str().to_string())),
     }
 }
 
@@ -269,11 +286,15 @@ async fn federated<R: Runtime>(
     code: ErrorCode,
     p: &Ports<'_, R>,
 ) -> Result<(ClientRecord, Actor), OAuthError> {
-    let denied = || match code {
+    federation::authenticate(jwt, client_id, issuer, address, || denied(code), p).await
+}
+
+/// The refusal of a platform token, as the grant's `code` says.
+fn denied(code: ErrorCode) -> OAuthError {
+    match code {
         ErrorCode::InvalidClient => OAuthError::invalid_client(),
         code => OAuthError::new(code, "the platform token is not accepted for this client"),
-    };
-    federation::authenticate(jwt, client_id, issuer, address, denied, p).await
+    }
 }
 
 /// The RFC 6749 §5.1 body with the access token's signature left to the

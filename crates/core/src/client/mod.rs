@@ -33,6 +33,10 @@ pub struct ClientFilter {
     pub status: Option<Status>,
     /// Only clients whose name starts with this (case-sensitive).
     pub name_prefix: Option<String>,
+    /// Only clients with a federated credential for this trusted issuer
+    /// (its `iss`, exactly): who a platform token sent without `client_id`
+    /// may stand for.
+    pub federated_issuer: Option<String>,
 }
 
 impl ClientFilter {
@@ -41,6 +45,10 @@ impl ClientFilter {
         self.project_id.as_ref().is_none_or(|p| client.project_id.as_ref() == Some(p))
             && self.status.is_none_or(|s| client.status == s)
             && self.name_prefix.as_deref().is_none_or(|n| client.name.starts_with(n))
+            && self
+                .federated_issuer
+                .as_deref()
+                .is_none_or(|i| client.federated_credentials.iter().any(|f| f.issuer == i))
     }
 }
 

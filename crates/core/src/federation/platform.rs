@@ -9,7 +9,7 @@ use m2m_edge_verify::Rejection;
 use serde_json::{Map, Value};
 
 use super::issuer::TrustedIssuer;
-use crate::assertion::{audience_is, LEEWAY_SECS};
+use crate::assertion::{audience_is, names_issuer, LEEWAY_SECS};
 use crate::client::federated::FederatedCredential;
 use crate::oauth::claims::Actor;
 use crate::refusal::Refusal;
@@ -60,7 +60,9 @@ pub fn check_claims(claims: &Map<String, Value>, issuer: &TrustedIssuer, now: i6
     if claims.get("iss").and_then(Value::as_str) != Some(issuer.issuer.as_str()) {
         return Err(Rejection::Issuer.into());
     }
-    if !audience_is(claims, |a| issuer.audiences.iter().any(|x| x == a)) {
+    // An audience that is an issuer identifier (this deployment's, as most
+    // are) matches with or without a trailing slash (`names_issuer`).
+    if !audience_is(claims, |a| issuer.audiences.iter().any(|x| names_issuer(a, x))) {
         return Err(Refusal::IssuerAudience);
     }
     let rules = TimeRules { max_age: Some(i64::from(issuer.max_token_age)), ..TimeRules::at(now, LEEWAY_SECS) };

@@ -211,7 +211,8 @@ pub(super) async fn list<R: Runtime>(req: &Request, caller: &Caller, p: &Ports<'
     let Some(project_id) = listed else {
         return Ok(ok(200, json!({"clients": [], "next_cursor": null})));
     };
-    let filter = ClientFilter { project_id, status, name_prefix: param("name_prefix").map(str::to_string) };
+    let name_prefix = param("name_prefix").map(str::to_string);
+    let filter = ClientFilter { project_id, status, name_prefix, ..ClientFilter::default() };
     let page = p.store.list(&filter, cursor.as_deref(), limit).await?;
     let clients: Vec<Value> = page.clients.iter().map(client_json).collect();
     Ok(ok(200, json!({"clients": clients, "next_cursor": page.next_cursor})))
