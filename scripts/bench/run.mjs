@@ -10,6 +10,7 @@
 // before and after each slice, and reported per 1,000 requests, so the
 // worker's own cost per token reads as token CPU − JWKS CPU.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
@@ -419,9 +420,45 @@ async function benchVerifiers() {
         log(rows.at(-1));
       }
     });
+    return await benchDpop(w, own, c);
   } finally {
     await w.close();
   }
+}
+
+/**
+ * DPoP at the Rust edge API (RFC 9449 §7.1, `verify_dpop`): a bound token
+ * with a fresh proof per request (each is taken once, so they are signed
+ * beforehand), beside the same API's bearer verification and trivial
+ * route, one request at a time, interleaved in five rounds. Server CPU per
+ * request of each; the proof's check is DPoP − bearer, the verification
+ * bearer − trivial.
+ */
+async function benchDpop(w, own, client) {
+  const { publicKey, privateKey } = await generateKeyPair("ES256");
+  const jwk = await exportJWK(publicKey);
+  const proof = (htm, htu, claims = {}) =>
+    new SignJWT({ htm, htu, ...claims }).setProtectedHeader({ alg: "ES256", typ: "dpop+jwt", jwk }).setIssuedAt().setJti(crypto.randomUUID()).sign(privateKey);
+  const api = clientFor(w);
+  const form = `grant_type=client_credentials&resource=${encodeURIComponent(EDGE_AUDIENCE)}`;
+  const bound = (await api.token({ basic: [client.client_id, client.client_secret], form, headers: { dpop: await proof("POST", `${EDGE_ISSUER}/oauth2/token`) } })).json.access_token;
+  const bearer = (await api.token({ basic: [client.client_id, client.client_secret], form })).json.access_token;
+  const ath = createHash("sha256").update(bound).digest("base64url");
+  const orders = `${w.edge["edge-api"]}/orders`;
+  const kinds = {
+    trivial: [`${w.edge["edge-api"]}/health`, async () => ({ method: "GET" })],
+    bearer: [orders, async () => ({ method: "GET", headers: { authorization: `Bearer ${bearer}` } })],
+    dpop: [orders, async () => ({ method: "GET", headers: { authorization: `DPoP ${bound}`, dpop: await proof("GET", orders, { ath }) } })],
+  };
+  const n = QUICK ? 200 : 1000;
+  const cpus = Object.fromEntries(Object.keys(kinds).map((k) => [k, []]));
+  for (const [url, request] of Object.values(kinds)) await sequential(own, url, request, 100);
+  for (let round = 0; round < 5; round++) {
+    for (const [kind, [url, request]] of Object.entries(kinds)) cpus[kind].push((await sequential(own, url, request, n / 5)).cpu);
+  }
+  const cpu = Object.fromEntries(Object.entries(cpus).map(([k, xs]) => [k, median(xs)]));
+  console.error(`  DPoP at the Rust edge API: ${JSON.stringify(cpu)}`);
+  return { ...cpu, n };
 }
 
 /**
@@ -442,7 +479,10 @@ function benchNativeVerifier() {
     const revocationLine = out.split("\n").find((l) => l.startsWith("revocation check"));
     if (revocationLine) console.error(`  ${revocationLine}`);
     const revocationCheck = Number(revocationLine?.match(/: ([\d.]+) µs/)?.[1]);
-    return { ours: rate("native verifications/s"), jsonwebtoken: rate("jsonwebtoken verifications/s"), ratio, revocationCheck };
+    const dpopLine = out.split("\n").find((l) => l.startsWith("DPoP:"));
+    if (dpopLine) console.error(`  ${dpopLine}`);
+    const dpop = dpopLine?.replace(/^DPoP: /, "");
+    return { ours: rate("native verifications/s"), jsonwebtoken: rate("jsonwebtoken verifications/s"), ratio, revocationCheck, dpop };
   };
   const ring = run([]);
   // Instructions per verification, which the machine's neighbours cannot
@@ -509,7 +549,7 @@ const machine = {
 console.error(`make bench${QUICK ? " (QUICK: 1 s per point)" : ""}: ${machine.nproc} cores, ${machine.cpu}`);
 await benchWorkers();
 await benchFloor();
-await benchVerifiers();
+const dpopEdge = await benchVerifiers();
 const native = benchNativeVerifier();
 const secretless = await benchSecretless();
 await benchPeer();
@@ -539,6 +579,9 @@ const vfloor = find("JS verify floor", "-", "-", "verify", 8);
 const vfloorTrivial = find("JS verify floor", "-", "-", "trivial GET", 8);
 summary.push(
   `- verifying at the edge, 8 connections: the Rust edge API ${f1(rust.rps)} verifications/s = ${f2(rust.rps / jose.rps)}× the jose worker (${f1(jose.rps)}); CPU per verification above each API's own trivial route: Rust ${f1(rust.cpuMsPer1k - rustTrivial.cpuMsPer1k)} µs, jose ${f1(jose.cpuMsPer1k - joseTrivial.cpuMsPer1k)} µs, and the floor — one WebCrypto ES256 verification alone — ${f1(vfloor.cpuMsPer1k - vfloorTrivial.cpuMsPer1k)} µs`,
+);
+summary.push(
+  `- DPoP (RFC 9449) at the Rust edge API, ${dpopEdge.n} sequential requests of each kind: server CPU per request trivial ${f1(dpopEdge.trivial)} µs, bearer ${f1(dpopEdge.bearer)} µs, DPoP ${f1(dpopEdge.dpop)} µs — the proof's check ${f1(dpopEdge.dpop - dpopEdge.bearer)} µs = ${f2((dpopEdge.dpop - dpopEdge.bearer) / (dpopEdge.bearer - dpopEdge.trivial))}× a token verification (${f1(dpopEdge.bearer - dpopEdge.trivial)} µs); natively (ring): ${native.ring.dpop ?? "not measured"}`,
 );
 const sSecret = find("m2m-edge secretless", "d1", "byok", "token (secret)", 8);
 const sFed = find("m2m-edge secretless", "d1", "byok", "token exchange (federated)", 8);

@@ -213,8 +213,11 @@ thread_local! {
     /// Public keys imported for verification, by their JWK members.
     /// Importing is a function of the key's own bytes, so an entry never
     /// goes stale: a rotated or removed key is simply not asked for again.
-    /// The keys come from clients' registered sets and trusted issuers'
-    /// fetched ones (at most 32 each), never from a request.
+    /// The keys come from clients' registered sets, trusted issuers'
+    /// fetched ones (at most 32 each), and DPoP proofs' headers — the one
+    /// kind a request brings: a flood of proof keys at worst empties the
+    /// map (each is imported again when next used), never grows it past
+    /// the bound.
     /// Each with the parameters `verify` takes for it, built once too.
     static VERIFICATION_KEYS: RefCell<HashMap<String, (CryptoKey, Object)>> = RefCell::new(HashMap::new());
 }
