@@ -67,8 +67,11 @@ pub struct Checked {
 /// builds `aud` from the metadata URL and sends the one with a slash, which
 /// the MCP conformance server of its workload identity federation draft
 /// accepts beside the exact one.
+/// Only an `https` or `http` URL is an issuer identifier; any other
+/// audience (`sts.amazonaws.com`, `api://…`) is compared exactly.
 pub(crate) fn names_issuer(aud: &str, issuer: &str) -> bool {
-    aud == issuer || aud.strip_suffix('/') == Some(issuer) || issuer.strip_suffix('/') == Some(aud)
+    let url = issuer.starts_with("https://") || issuer.starts_with("http://");
+    aud == issuer || (url && (aud.strip_suffix('/') == Some(issuer) || issuer.strip_suffix('/') == Some(aud)))
 }
 
 /// Whether `aud` — one string, or an array of them (RFC 7519 §4.1.3) —

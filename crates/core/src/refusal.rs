@@ -70,8 +70,14 @@ pub enum Refusal {
     /// by credential name — what the operator's failure records show.
     Credentials(Vec<(String, Refusal)>),
     /// A platform token sent without `client_id` matches the federated
-    /// credentials of this many clients, where it must match exactly one.
-    MatchedClients(usize),
+    /// credentials of these clients (the first few of them), where it must
+    /// match exactly one; `more` when there were more than could be read.
+    MatchedClients {
+        /// The ids of the clients it matched.
+        ids: Vec<String>,
+        /// Whether more clients were left unread.
+        more: bool,
+    },
     /// Not checked: the client and source are over the failure limit.
     Locked,
     /// Storage failed: no decision, and not the caller's doing.
@@ -136,10 +142,14 @@ impl fmt::Display for Refusal {
                 }
                 Ok(())
             }
-            Refusal::MatchedClients(0) => f.write_str("sent without client_id, it matches no client's federated credentials"),
-            Refusal::MatchedClients(n) => write!(
+            Refusal::MatchedClients { ids, more: false } if ids.is_empty() => {
+                f.write_str("sent without client_id, it matches no client's federated credentials")
+            }
+            Refusal::MatchedClients { ids, more } => write!(
                 f,
-                "sent without client_id, it matches the federated credentials of {n} clients (or more), not exactly one: send client_id"
+                "sent without client_id, it matches the federated credentials of {}{}, not exactly one client: send client_id",
+                ids.join(", "),
+                if *more { " (and more clients than were read)" } else { "" }
             ),
             Refusal::Locked => f.write_str("too many failed attempts: not checked"),
             Refusal::Storage(e) => write!(f, "storage failed: {e}"),

@@ -85,6 +85,24 @@ fn a_proof_is_used_once_in_any_isolate_and_only_for_the_token_endpoint() {
     for proof in wrong {
         refused_proof(&token_request(&w, &id, &secret, Some(&proof)));
     }
+    // A misdirected proof is refused before client authentication spends
+    // anything: the private_key_jwt assertion sent with it still works.
+    let signer = IssuerKeyPair::ec();
+    let r = w.admin(
+        Method::Post,
+        "/admin/clients",
+        Some(json!({"name": "signed", "token_endpoint_auth_method": "private_key_jwt",
+        "jwks": signer.jwks("k1"), "grants": [{"audience": API, "scopes": ["read"]}]})),
+    );
+    let signed_id = r.body_json()["client_id"].as_str().unwrap().to_string();
+    let assertion = signer.sign("k1", &json!({"iss": signed_id, "sub": signed_id, "aud": "https://auth.test", "iat": NOW, "exp": NOW + 60, "jti": "a1"}));
+    let with_assertion = |proof: &str| {
+        w.call(Req::token().header("DPoP", proof).form(&format!(
+            "grant_type=client_credentials&resource={API}&client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer&client_assertion={assertion}"
+        )))
+    };
+    refused_proof(&with_assertion(&key.dpop_proof("GET", TOKEN_ENDPOINT, NOW, "misdirected", None)));
+    assert_eq!(with_assertion(&proof(&key, "with-assertion")).status, 200);
     // A failed client authentication spends no proof: the client's own
     // request with that proof still gets its token.
     let kept = proof(&key, "kept");

@@ -589,7 +589,15 @@ fn a_jwt_bearer_grant_without_client_id_finds_the_one_client_its_token_matches()
     assert_eq!(w.admin(Method::Post, "/admin/clients", Some(twin)).status, 201);
     let r = grant(&github_claims("twice"));
     assert_eq!((r.status, error_of(&r).as_str()), (400, "invalid_grant"));
-    assert!(w.log.lines().join("\n").contains("matches the federated credentials of 2 clients"));
+    assert!(w.log.lines().join("\n").contains("matches the federated credentials of deployer, twin, not exactly one"));
+    // A trusted issuer's DPoP-bound token is its holder's only with a
+    // proof: never taken as a platform token.
+    let mut bound = github_claims("bound");
+    bound["cnf"] = json!({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"});
+    let token = github.key.sign(&github.kid, &bound);
+    let r = w.token_form(&format!("grant_type={JWT_BEARER}&assertion={token}&client_id={client}"));
+    assert_eq!((r.status, error_of(&r).as_str()), (400, "invalid_grant"));
+    assert!(w.log.lines().join("\n").contains("sender-constrained (cnf)"));
     // A token exchange still names its client.
     let token = github.key.sign(&github.kid, &github_claims("exchange"));
     let r = w.token_form(&format!("grant_type={TOKEN_EXCHANGE}&subject_token_type={JWT_TYPE}&subject_token={token}"));

@@ -276,9 +276,9 @@ pub const MAX_SEEN_PROOFS: usize = 100_000;
 /// The proofs one verifier has accepted, until each could no longer be
 /// accepted anyway (RFC 9449 §11.1): a proof is used once. Held per
 /// process or Worker isolate, so a proof copied off the wire could be
-/// replayed to *another* isolate within its window — and there only for
-/// the very request it was made for (its method, URL and access token):
-/// the bound this crate keeps (README, "DPoP").
+/// replayed to *another* isolate within its window — there only with its
+/// access token, method and URL (its query and the body are not signed):
+/// the bound this crate keeps (README, "Sender-constrained tokens").
 #[derive(Debug, Default)]
 pub struct SeenProofs {
     /// SHA-256 of `jkt`, a zero byte, `jti` (a fixed size whatever the

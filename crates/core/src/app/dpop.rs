@@ -13,20 +13,27 @@ use super::own_token::{Unaccepted, LEEWAY_SECS};
 use super::{Ports, Runtime};
 use crate::assertion::{replay_key, ReplayStore};
 
-/// The proof `proof` for `target`, its signature checked; with the access
-/// token it came with, if any (its `ath`). Not yet spent: [`spend`] it once
-/// everything else about the request has passed.
-pub(super) async fn checked<'a, R: Runtime>(
+/// The proof `proof` for `target`, with the access token it came with, if
+/// any (its `ath`): every check but the signature, which stores and
+/// imports nothing — so a request is refused for a malformed or
+/// misdirected proof before anything is spent on it.
+pub(super) fn parse<'a, R: Runtime>(
     proof: &'a str,
     target: &Target<'_>,
     access_token: Option<&str>,
     p: &Ports<'_, R>,
 ) -> Result<Proof<'a>, Rejection> {
-    let proof = dpop::parse(proof, target, p.clock.now(), LEEWAY_SECS, access_token)?;
-    if !super::signature::verifies(p.crypto, &proof.key, &proof.jws).await {
-        return Err(Rejection::Proof("bad signature"));
+    dpop::parse(proof, target, p.clock.now(), LEEWAY_SECS, access_token)
+}
+
+/// The proof's signature, by the key in its header. Checked only once the
+/// request is otherwise authorized (the client authenticated; the token
+/// checked), since the key is the request's own and the Worker imports it.
+pub(super) async fn signed<R: Runtime>(proof: &Proof<'_>, p: &Ports<'_, R>) -> Result<(), Rejection> {
+    match super::signature::verifies(p.crypto, &proof.key, &proof.jws).await {
+        true => Ok(()),
+        false => Err(Rejection::Proof("bad signature")),
     }
-    Ok(proof)
 }
 
 /// Use `proof` up: refused if any isolate took it before (within its

@@ -51,9 +51,10 @@ pub async fn authenticate<R: Runtime>(
         .map_err(|refusal| answer(refusal, denied))
 }
 
-/// The most clients a platform token sent without `client_id` is matched
-/// against: past it, it names no one client.
-const MAX_CANDIDATES: usize = 100;
+/// The clients a platform token sent without `client_id` is matched
+/// against, per page and in all: past them, it names no one client.
+const CANDIDATES_PER_PAGE: usize = 100;
+const MAX_CANDIDATES: usize = 1_000;
 
 /// The one active client whose federated credentials `jwt` matches, for a
 /// platform token sent without `client_id` (the MCP workload identity
@@ -74,17 +75,26 @@ pub async fn sole_match<R: Runtime>(jwt: &str, own_issuer: &str, p: &Ports<'_, R
         federated_issuer: Some(issuer.issuer.clone()),
         ..ClientFilter::default()
     };
-    let page = p.store.list(&filter, None, MAX_CANDIDATES).await?;
-    let mut matching = page.clients.into_iter().filter(|client| {
-        let credentials: Vec<_> = client.federated_credentials.iter().filter(|f| f.issuer == issuer.issuer).collect();
-        first_match(&credentials, &claims).is_ok()
-    });
-    match (matching.next(), matching.next(), page.next_cursor) {
-        (Some(client), None, None) => Ok(client.id),
-        (None, _, None) => Err(Refusal::MatchedClients(0)),
-        (first, second, _) => Err(Refusal::MatchedClients(
-            usize::from(first.is_some()) + usize::from(second.is_some()) + matching.count(),
-        )),
+    let (mut ids, mut cursor, mut read) = (Vec::new(), None, 0);
+    let more = loop {
+        let page = p.store.list(&filter, cursor.as_deref(), CANDIDATES_PER_PAGE).await?;
+        read += page.clients.len();
+        for client in page.clients {
+            let credentials: Vec<_> =
+                client.federated_credentials.iter().filter(|f| f.issuer == issuer.issuer).collect();
+            if first_match(&credentials, &claims).is_ok() && ids.len() < 3 {
+                ids.push(client.id);
+            }
+        }
+        match page.next_cursor {
+            Some(next) if read < MAX_CANDIDATES => cursor = Some(next),
+            Some(_) => break true,
+            None => break false,
+        }
+    };
+    match (ids.len(), more) {
+        (1, false) => Ok(ids.remove(0)),
+        _ => Err(Refusal::MatchedClients { ids: ids.into_iter().map(|id| id.as_str().to_string()).collect(), more }),
     }
 }
 

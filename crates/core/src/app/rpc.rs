@@ -195,8 +195,11 @@ async fn presented<R: Runtime>(
     };
     let proof = ask.dpop.as_deref().ok_or(Unaccepted::Token(Rejection::Proof("the request has no DPoP header")))?;
     let target = Target { method, url };
-    let proof = dpop::checked(proof, &target, Some(token), p).await.map_err(Unaccepted::Token)?;
+    let proof = dpop::parse(proof, &target, Some(token), p).map_err(Unaccepted::Token)?;
+    // The token first: only the holder of a live token bound to this key
+    // gets the proof's key imported and its jti written.
     let signed = own_token::live(token, issuer, audience, Binding::Proven(&proof.jkt), required, p).await?;
+    dpop::signed(&proof, p).await.map_err(Unaccepted::Token)?;
     dpop::spend(&proof, p).await?;
     Ok(signed)
 }

@@ -4,7 +4,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Serialize;
 
-use m2m_edge_verify::dpop::Target;
+use m2m_edge_verify::dpop::{Proof, Target};
 use m2m_edge_verify::Rejection;
 
 use super::attempt::{answer, attempt};
@@ -72,6 +72,17 @@ async fn issue<R: Runtime>(req: &Request, p: &Ports<'_, R>, issuer: &str) -> Res
             ))
         }
     };
+    // A DPoP proof's form first: a malformed or misdirected one refuses the
+    // request before client authentication spends anything (an assertion's
+    // or a platform token's jti).
+    let token_endpoint = endpoint(issuer, TOKEN_PATH);
+    let proof = match req.header(Header::Dpop) {
+        Some(proof) => {
+            let target = Target { method: "POST", url: &token_endpoint };
+            Some(dpop::parse(proof, &target, None, p).map_err(refused_proof)?)
+        }
+        None => None,
+    };
     let source = limits::source(req);
     let address = source.as_deref();
     let (client, actor) = match params.grant_type.as_deref() {
@@ -114,7 +125,7 @@ async fn issue<R: Runtime>(req: &Request, p: &Ports<'_, R>, issuer: &str) -> Res
         }
     };
     let decision = negotiate(&client.grants, &params.resource, &params.audience, params.scope.as_deref())?;
-    let bound_to = bound_key(req, &client, issuer, p).await?;
+    let bound_to = bound_key(proof, &client, p).await?;
     let signer = p.signer.map_err(|e| OAuthError::server(format!("cannot sign tokens: {e}")))?;
 
     // A registered API resource's token_ttl caps the lifetime: the shorter wins.
@@ -156,30 +167,32 @@ async fn issue<R: Runtime>(req: &Request, p: &Ports<'_, R>, issuer: &str) -> Res
 }
 
 /// The key the token is to be bound to: the key of the request's DPoP
-/// proof, for this endpoint, checked and spent (RFC 9449 §5) — after the
-/// client authenticated, so no one else's request uses up a client's
-/// proof. A client registered with `dpop_bound_access_tokens` must send
-/// one (§5.2).
+/// proof (RFC 9449 §5), its signature checked and its `jti` spent once the
+/// client has authenticated, so that no one else's request uses up a
+/// client's proof. A client registered with `dpop_bound_access_tokens`
+/// must send one (§5.2).
 async fn bound_key<R: Runtime>(
-    req: &Request,
+    proof: Option<Proof<'_>>,
     client: &ClientRecord,
-    issuer: &str,
     p: &Ports<'_, R>,
 ) -> Result<Option<String>, OAuthError> {
-    let refused = |rejection: Rejection| OAuthError::new(ErrorCode::InvalidDpopProof, rejection.to_string());
-    let Some(proof) = req.header(Header::Dpop) else {
+    let Some(proof) = proof else {
         return match client.dpop_bound_access_tokens {
-            true => Err(refused(Rejection::Proof("this client must send one (dpop_bound_access_tokens)"))),
+            true => Err(refused_proof(Rejection::Proof("this client must send one (dpop_bound_access_tokens)"))),
             false => Ok(None),
         };
     };
-    let url = endpoint(issuer, TOKEN_PATH);
-    let proof = dpop::checked(proof, &Target { method: "POST", url: &url }, None, p).await.map_err(refused)?;
+    dpop::signed(&proof, p).await.map_err(refused_proof)?;
     dpop::spend(&proof, p).await.map_err(|unaccepted| match unaccepted {
-        Unaccepted::Token(rejection) => refused(rejection),
+        Unaccepted::Token(rejection) => refused_proof(rejection),
         Unaccepted::Server(why) => OAuthError::server(why),
     })?;
     Ok(Some(proof.jkt))
+}
+
+/// RFC 9449 §5: a refused proof at the token endpoint.
+fn refused_proof(rejection: Rejection) -> OAuthError {
+    OAuthError::new(ErrorCode::InvalidDpopProof, rejection.to_string())
 }
 
 /// RFC 8693 §3: what this server issues.

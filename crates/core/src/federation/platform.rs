@@ -65,6 +65,13 @@ pub fn check_claims(claims: &Map<String, Value>, issuer: &TrustedIssuer, now: i6
     if !audience_is(claims, |a| issuer.audiences.iter().any(|x| names_issuer(a, x))) {
         return Err(Refusal::IssuerAudience);
     }
+    // RFC 9449 §6 / RFC 7800: a token bound to a key is its holder's only
+    // with a proof by that key, which a platform token does not come with:
+    // taken here, a stolen DPoP-bound token of a trusted issuer would buy a
+    // token of ours that is not.
+    if claims.contains_key("cnf") {
+        return Err(Rejection::Bound("the token is sender-constrained (cnf): not taken as a platform token").into());
+    }
     let rules = TimeRules { max_age: Some(i64::from(issuer.max_token_age)), ..TimeRules::at(now, LEEWAY_SECS) };
     let times = time::check(claims, &rules)?;
     let subject = claims.get("sub").and_then(Value::as_str).filter(|s| !s.is_empty()).ok_or(Refusal::NoSubject)?;
