@@ -9,7 +9,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { decodeJwt } from "jose";
+import { SignJWT, decodeJwt, exportJWK, generateKeyPair } from "jose";
 import * as oidc from "openid-client";
 import { EDGE_AUDIENCE, EDGE_ISSUER, boundJsWorker, clientFor, startWithEdgeApi } from "./harness.mjs";
 
@@ -115,3 +115,68 @@ describe(`DPoP with openid-client against both edge APIs (${STORAGE})`, () => {
     assert.equal(tokens.token_type, "dpop");
   });
 });
+
+describe(`DPoP nonces (RFC 9449 §8) with openid-client (${STORAGE})`, () => {
+  let w;
+  before(async () => {
+    w = await startWithEdgeApi({ bindings: { STORAGE, DPOP_NONCE_SECRET: "an-e2e-nonce-secret-of-at-least-32-characters" } });
+  });
+  after(() => w?.close());
+
+  test("with DPOP_NONCE_SECRET set, openid-client retries with the server's nonce, then sends it from the start", async () => {
+    const client = await clientFor(w).createClient({ grants: [{ audience: EDGE_AUDIENCE, scopes: ["orders:read"] }] });
+    /** Each token request openid-client made: its proof's nonce, the answer's status, error and DPoP-Nonce. */
+    const exchanges = [];
+    const config = await oidc.discovery(new URL(EDGE_ISSUER), client.client_id, client.client_secret, undefined, {
+      execute: [oidc.allowInsecureRequests],
+      [oidc.customFetch]: async (url, options) => {
+        const response = await fetch(url.replace(EDGE_ISSUER, w.base), options);
+        if (url.endsWith("/oauth2/token")) {
+          const proof = new Headers(options.headers).get("dpop");
+          exchanges.push({
+            nonce: decodeJwt(proof).nonce,
+            status: response.status,
+            error: response.status === 200 ? undefined : (await response.clone().json()).error,
+            issued: response.headers.get("dpop-nonce"),
+          });
+        }
+        return response;
+      },
+    });
+    const dpop = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair("ES256"));
+    const tokens = await oidc.clientCredentialsGrant(config, { resource: EDGE_AUDIENCE }, { DPoP: dpop });
+    assert.equal(tokens.token_type, "dpop");
+    assert.equal(exchanges.length, 2, JSON.stringify(exchanges));
+    const [refused, retried] = exchanges;
+    assert.deepEqual([refused.nonce, refused.status, refused.error], [undefined, 400, "use_dpop_nonce"]);
+    assert.match(refused.issued, /^[A-Za-z0-9_-]{32}$/);
+    assert.deepEqual([retried.nonce, retried.status], [refused.issued, 200]);
+    assert.match(retried.issued, /^[A-Za-z0-9_-]{32}$/, "§8.2: the success carries the current nonce too");
+    // The next grant carries the last nonce handed out from the start: one request.
+    await oidc.clientCredentialsGrant(config, { resource: EDGE_AUDIENCE }, { DPoP: dpop });
+    assert.deepEqual(exchanges.slice(2).map((e) => [e.nonce, e.status]), [[retried.issued, 200]]);
+    // A made-up nonce is refused like a missing one.
+    const forged = await fetch(`${w.base}/oauth2/token`, {
+      method: "POST",
+      headers: {
+        authorization: `Basic ${btoa(`${client.client_id}:${client.client_secret}`)}`,
+        "content-type": "application/x-www-form-urlencoded",
+        dpop: await dpopProof({ htm: "POST", htu: `${EDGE_ISSUER}/oauth2/token`, nonce: "A".repeat(32) }),
+      },
+      body: `grant_type=client_credentials&resource=${encodeURIComponent(EDGE_AUDIENCE)}`,
+    });
+    assert.equal(forged.status, 400);
+    assert.equal((await forged.json()).error, "use_dpop_nonce");
+    assert.match(forged.headers.get("dpop-nonce"), /^[A-Za-z0-9_-]{32}$/);
+  });
+});
+
+/** A DPoP proof of `claims` by a fresh ES256 key. */
+async function dpopProof(claims) {
+  const { publicKey, privateKey } = await generateKeyPair("ES256");
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: "ES256", typ: "dpop+jwt", jwk: await exportJWK(publicKey) })
+    .setIssuedAt()
+    .setJti(crypto.randomUUID())
+    .sign(privateKey);
+}

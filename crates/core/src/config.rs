@@ -8,6 +8,7 @@ use crate::keys::manager::KeyEnv;
 use crate::keys::rotation::DAY;
 use crate::keys::sealed::KeyCrypto;
 use crate::keys::{KeyStore, Policy};
+use crate::oauth::dpop_nonce::{NonceSecret, MIN_NONCE_SECRET_CHARS};
 use crate::ports::{Logger, Random};
 use crate::validate::{MAX_TOKEN_TTL, MIN_TOKEN_TTL};
 
@@ -131,6 +132,9 @@ pub struct Config {
     /// `ASSERTION_MAX_LIFETIME`: the longest a client assertion may be
     /// valid (`exp` − `iat`, or `exp` − now without `iat`), seconds.
     pub assertion_max_lifetime: u32,
+    /// `DPOP_NONCE_SECRET`: when set, a DPoP proof at the token endpoint
+    /// must carry a nonce this deployment handed out (RFC 9449 §8).
+    pub dpop_nonce: Option<NonceSecret>,
 }
 
 impl std::fmt::Debug for Config {
@@ -146,6 +150,7 @@ impl std::fmt::Debug for Config {
             .field("client_cache_ttl", &self.client_cache_ttl)
             .field("audit_retention_days", &self.audit_retention_days)
             .field("assertion_max_lifetime", &self.assertion_max_lifetime)
+            .field("dpop_nonce", &self.dpop_nonce)
             .finish()
     }
 }
@@ -227,7 +232,19 @@ impl Config {
                 ConfigError::invalid("ASSERTION_MAX_LIFETIME", "a number of seconds between 30 and 3600")
             })?,
         };
+        let dpop_nonce = match nonempty("DPOP_NONCE_SECRET") {
+            None => None,
+            Some(secret) => Some(NonceSecret::new(&secret).ok_or_else(|| {
+                ConfigError::invalid(
+                    "DPOP_NONCE_SECRET",
+                    format!(
+                        "a random value of at least {MIN_NONCE_SECRET_CHARS} characters (`openssl rand -base64 32`)"
+                    ),
+                )
+            })?),
+        };
         Ok(Config {
+            dpop_nonce,
             client_cache_ttl,
             audit_retention_days,
             assertion_max_lifetime,

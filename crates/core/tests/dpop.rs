@@ -6,6 +6,7 @@
 //! introspection as a bound token meets them.
 
 use m2m_edge_core::http::{Method, Response};
+use m2m_edge_core::ports::Clock;
 use m2m_edge_testkit::*;
 use serde_json::{json, Value};
 
@@ -130,6 +131,52 @@ fn a_client_can_be_required_to_send_proofs() {
     let (plain, _) = client(&w, json!({}));
     let shown = w.admin(Method::Get, &format!("/admin/clients/{plain}"), None).body_json();
     assert_eq!(shown["dpop_bound_access_tokens"], false);
+}
+
+#[test]
+fn with_dpop_nonce_secret_set_a_proof_must_carry_the_nonce_the_server_hands_out() {
+    const SECRET: &str = "a-nonce-secret-of-at-least-32-characters";
+    let w = World::with(&[("DPOP_NONCE_SECRET", SECRET)], Some(A3));
+    let (id, secret) = client(&w, json!({}));
+    let key = IssuerKeyPair::ec();
+    let with_nonce = |jti: &str, nonce: &str| {
+        key.dpop_proof_of(
+            &json!({"jti": jti, "htm": "POST", "htu": TOKEN_ENDPOINT, "iat": w.clock.now(), "nonce": nonce}),
+        )
+    };
+    // RFC 9449 §8.1: a proof without one is refused with the one to use.
+    let r = token_request(&w, &id, &secret, Some(&proof(&key, "no-nonce")));
+    assert_eq!(r.status, 400, "{}", body(&r));
+    assert_eq!(error_of(&r), "use_dpop_nonce");
+    let nonce = r.header("dpop-nonce").expect("DPoP-Nonce on use_dpop_nonce").to_string();
+    // With it, in any isolate, the token; the proof was not spent by the
+    // refusal (its jti is taken now).
+    let r = token_request(&w.another_isolate(), &id, &secret, Some(&with_nonce("no-nonce", &nonce)));
+    assert_eq!(r.status, 200, "{}", body(&r));
+    assert_eq!(r.body_json()["token_type"], "DPoP");
+    assert_eq!(r.header("dpop-nonce"), Some(nonce.as_str()), "§8.2: every response carries the current one");
+    // A nonce of another secret, a made-up one, a stale one: refused alike,
+    // each answer naming the current nonce.
+    let other = m2m_edge_core::oauth::dpop_nonce::NonceSecret::new(&SECRET.replace('a', "b")).unwrap();
+    for (jti, made_up) in [("other", other.current(NOW)), ("made-up", "n".repeat(32))] {
+        let r = token_request(&w, &id, &secret, Some(&with_nonce(jti, &made_up)));
+        assert_eq!(error_of(&r), "use_dpop_nonce", "{jti}");
+        assert_eq!(r.header("dpop-nonce"), Some(nonce.as_str()));
+    }
+    w.clock.advance(2 * m2m_edge_core::oauth::dpop_nonce::NONCE_STEP_SECS);
+    let r = token_request(&w, &id, &secret, Some(&with_nonce("stale", &nonce)));
+    assert_eq!(error_of(&r), "use_dpop_nonce");
+    let fresh = r.header("dpop-nonce").unwrap().to_string();
+    assert_ne!(fresh, nonce);
+    assert_eq!(token_request(&w, &id, &secret, Some(&with_nonce("stale", &fresh))).status, 200);
+    // A request without a proof needs no nonce; its answer carries one too.
+    let r = token_request(&w, &id, &secret, None);
+    assert_eq!((r.status, r.body_json()["token_type"].as_str()), (200, Some("Bearer")));
+    assert_eq!(r.header("dpop-nonce"), Some(fresh.as_str()));
+    // Without the setting there are no nonces; a short secret is a configuration error.
+    assert_eq!(token_request(&World::new(), "nobody", "nothing", None).header("dpop-nonce"), None);
+    let short = m2m_edge_core::config::Config::from_lookup(|n| (n == "DPOP_NONCE_SECRET").then(|| "short".to_string()));
+    assert!(short.unwrap_err().to_string().contains("DPOP_NONCE_SECRET"));
 }
 
 /// A bound token for `API` and its key.

@@ -256,15 +256,20 @@ impl IssuerKeyPair {
     /// A DPoP proof (RFC 9449 §4.2) by this key for `method` `url` at
     /// `iat`, with `jti`, and `ath` for `access_token` if given.
     pub fn dpop_proof(&self, method: &str, url: &str, iat: i64, jti: &str, access_token: Option<&str>) -> String {
+        let mut claims = serde_json::json!({"jti": jti, "htm": method, "htu": url, "iat": iat});
+        if let Some(token) = access_token {
+            claims["ath"] = m2m_edge_verify::dpop::access_token_hash(token).into();
+        }
+        self.dpop_proof_of(&claims)
+    }
+
+    /// A DPoP proof of these claims, as [`IssuerKeyPair::dpop_proof`] signs it.
+    pub fn dpop_proof_of(&self, claims: &serde_json::Value) -> String {
         let alg = match self {
             IssuerKeyPair::Rsa(_) => "RS256",
             IssuerKeyPair::Ec(_) => "ES256",
         };
         let header = serde_json::json!({"typ": "dpop+jwt", "alg": alg, "jwk": self.bare_jwk()});
-        let mut claims = serde_json::json!({"jti": jti, "htm": method, "htu": url, "iat": iat});
-        if let Some(token) = access_token {
-            claims["ath"] = m2m_edge_verify::dpop::access_token_hash(token).into();
-        }
-        self.sign_with(&header, &claims)
+        self.sign_with(&header, claims)
     }
 }

@@ -34,7 +34,7 @@ pub async fn handle<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> Response {
         Ok(issuer) => issuer,
         Err(unset) => return super::issuer_unset(unset, p),
     };
-    match issue(req, p, issuer).await {
+    let response = match issue(req, p, issuer).await {
         Ok(response) => response,
         Err(error) => {
             if let Some(detail) = &error.log {
@@ -42,6 +42,13 @@ pub async fn handle<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> Response {
             }
             render::oauth_error(&error, issuer)
         }
+    };
+    // RFC 9449 §8.2: the nonce may come with any response; every one of
+    // this endpoint's carries the current one, so that a client's next
+    // proof can have it without a refused request first.
+    match &p.config.dpop_nonce {
+        Some(nonces) => response.with_header("dpop-nonce", nonces.current(p.clock.now())),
+        None => response,
     }
 }
 
@@ -79,7 +86,9 @@ async fn issue<R: Runtime>(req: &Request, p: &Ports<'_, R>, issuer: &str) -> Res
     let proof = match req.header(Header::Dpop) {
         Some(proof) => {
             let target = Target { method: "POST", url: &token_endpoint };
-            Some(dpop::parse(proof, &target, None, p).map_err(refused_proof)?)
+            let proof = dpop::parse(proof, &target, None, p).map_err(refused_proof)?;
+            with_nonce(&proof, p)?;
+            Some(proof)
         }
         None => None,
     };
@@ -188,6 +197,20 @@ async fn bound_key<R: Runtime>(
         Unaccepted::Server(why) => OAuthError::server(why),
     })?;
     Ok(Some(proof.jkt))
+}
+
+/// RFC 9449 §8: with `DPOP_NONCE_SECRET` set, a proof must carry a nonce
+/// this deployment handed out, not yet stale; else `use_dpop_nonce`, the
+/// response carrying the one to use ([`handle`]).
+fn with_nonce<R: Runtime>(proof: &Proof<'_>, p: &Ports<'_, R>) -> Result<(), OAuthError> {
+    let Some(nonces) = &p.config.dpop_nonce else { return Ok(()) };
+    match proof.nonce.as_deref() {
+        Some(nonce) if nonces.accepts(nonce, p.clock.now()) => Ok(()),
+        Some(_) => {
+            Err(OAuthError::new(ErrorCode::UseDpopNonce, "the DPoP proof's nonce is stale: use the one in DPoP-Nonce"))
+        }
+        None => Err(OAuthError::new(ErrorCode::UseDpopNonce, "the DPoP proof must carry the nonce in DPoP-Nonce")),
+    }
 }
 
 /// RFC 9449 §5: a refused proof at the token endpoint.

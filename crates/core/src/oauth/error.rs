@@ -30,6 +30,10 @@ pub enum ErrorCode {
     /// RFC 9449 §5: "The DPoP proof JWT in the DPoP HTTP header is invalid"
     /// — or missing where the client must send one (§5.2).
     InvalidDpopProof,
+    /// RFC 9449 §8: "Authorization server requires nonce in DPoP proof" —
+    /// the proof carries none, or one no longer (or never) handed out. Sent
+    /// with the nonce to use in `DPoP-Nonce`.
+    UseDpopNonce,
     /// A storage or key failure on our side; details go to the log only.
     ServerError,
     /// Not an RFC 6749 code (§5.2 has none for this): the caller went over a
@@ -50,6 +54,7 @@ impl ErrorCode {
             ErrorCode::InvalidScope => "invalid_scope",
             ErrorCode::InvalidTarget => "invalid_target",
             ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
+            ErrorCode::UseDpopNonce => "use_dpop_nonce",
             ErrorCode::ServerError => "server_error",
             ErrorCode::TooManyRequests => "too_many_requests",
         }

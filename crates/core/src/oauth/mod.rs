@@ -3,6 +3,7 @@
 
 pub mod claims;
 pub mod client_auth;
+pub mod dpop_nonce;
 pub mod error;
 pub mod form;
 pub mod metadata;
