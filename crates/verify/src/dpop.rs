@@ -310,9 +310,61 @@ impl SeenProofs {
     }
 }
 
+/// The most proof keys a [`ProofKeys`] holds: one per client instance an
+/// API serves from one isolate, with room to spare.
+pub const MAX_PROOF_KEYS: usize = 1_000;
+
+/// The proof keys of bound tokens a verifier took, imported, by thumbprint
+/// (`cnf.jkt`): a client signs every proof with the key its token is bound
+/// to (RFC 9449 §2), so an isolate imports that key once rather than per
+/// request. A key is remembered only once a proof by it and the token bound
+/// to it were accepted, so no one without such a token can fill this; when
+/// full, it starts over. The thumbprint is a SHA-256 of the key's members
+/// (RFC 7638 §3), so one thumbprint never stands for two keys.
+#[derive(Debug)]
+pub struct ProofKeys<K> {
+    by_jkt: HashMap<String, K>,
+}
+
+impl<K> Default for ProofKeys<K> {
+    fn default() -> ProofKeys<K> {
+        ProofKeys { by_jkt: HashMap::new() }
+    }
+}
+
+impl<K: Clone> ProofKeys<K> {
+    /// The imported key of thumbprint `jkt`, if held.
+    pub fn get(&self, jkt: &str) -> Option<K> {
+        self.by_jkt.get(jkt).cloned()
+    }
+
+    /// Hold `key`, imported from the proof key of thumbprint `jkt`.
+    pub fn remember(&mut self, jkt: &str, key: K) {
+        if self.by_jkt.len() >= MAX_PROOF_KEYS && !self.by_jkt.contains_key(jkt) {
+            self.by_jkt.clear();
+        }
+        self.by_jkt.insert(jkt.to_string(), key);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn proof_keys_are_held_by_thumbprint_up_to_the_bound() {
+        let mut keys = ProofKeys::default();
+        keys.remember("a", 1);
+        assert_eq!((keys.get("a"), keys.get("b")), (Some(1), None));
+        for i in 1..MAX_PROOF_KEYS {
+            keys.remember(&format!("k{i}"), i);
+        }
+        assert_eq!(keys.by_jkt.len(), MAX_PROOF_KEYS);
+        keys.remember("a", 2);
+        assert_eq!(keys.by_jkt.len(), MAX_PROOF_KEYS, "a held key is replaced in place");
+        keys.remember("one-more", 3);
+        assert_eq!((keys.by_jkt.len(), keys.get("a"), keys.get("one-more")), (1, None, Some(3)));
+    }
 
     #[test]
     fn urls_compare_after_normalisation_without_query_or_fragment() {

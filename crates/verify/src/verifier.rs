@@ -7,7 +7,7 @@ use crate::cache::{self, Decision, KeyCache, MAX_FLIGHT_SECS};
 use crate::claims::{self, Binding, Expected, Requirements, VerifiedToken};
 use crate::crypto::{self, Key};
 use crate::discovery::{self, Metadata};
-use crate::dpop::{self, SeenProofs, Target};
+use crate::dpop::{self, ProofKeys, SeenProofs, Target};
 use crate::fetch::{self, max_age, Fetcher, MAX_LIST_BYTES};
 use crate::revocation::{HeldList, RevocationList, Step, DEFAULT_REVOCATIONS_WITHIN_SECS};
 use crate::token::Scheme;
@@ -41,6 +41,8 @@ pub struct Verifier<F: Fetcher> {
     revocations: Mutex<HeldList>,
     /// DPoP proofs accepted, for their window.
     proofs: Mutex<SeenProofs>,
+    /// The ES256 proof keys of bound tokens accepted, imported.
+    proof_keys: Mutex<ProofKeys<Key>>,
 }
 
 /// The most [`Verifier::revocations_within`] accepts, seconds.
@@ -77,6 +79,7 @@ impl<F: Fetcher> Verifier<F> {
             revocations_within: DEFAULT_REVOCATIONS_WITHIN_SECS as i64,
             revocations: Mutex::new(HeldList::default()),
             proofs: Mutex::new(SeenProofs::default()),
+            proof_keys: Mutex::new(ProofKeys::default()),
         }
     }
 
@@ -179,13 +182,42 @@ impl<F: Fetcher> Verifier<F> {
         let proof = proof.ok_or(Rejection::Proof("the request has no DPoP header"))?;
         let now = (self.clock)();
         let proof = dpop::parse(proof, &Target { method, url }, now, self.leeway, Some(presented))?;
-        if !crypto::verify_once(&proof.key, proof.jws.signing_input, &proof.jws.signature).await {
+        let (signed, imported) = self.proof_signed(&proof).await;
+        if !signed {
             return Err(Rejection::Proof("bad signature"));
         }
         let verified = self.checked(presented, Binding::Proven(&proof.jkt), required).await?;
         // Last, so that only a proof that passed everything is used up.
         lock(&self.proofs).first_use(&proof, self.leeway, (self.clock)())?;
+        if let Some(key) = imported {
+            lock(&self.proof_keys).remember(&proof.jkt, key);
+        }
         Ok(verified)
+    }
+
+    /// Whether `proof` is signed by the key in its header: an ES256 key
+    /// with the import held from an earlier accepted proof, if any, else
+    /// imported now — and then handed back, for [`ProofKeys`] to hold once
+    /// the request is accepted; an RS256 key checked as it comes.
+    async fn proof_signed(&self, proof: &dpop::Proof<'_>) -> (bool, Option<Key>) {
+        let (jwks::VerificationKey::Es256(public), Ok(signature)) =
+            (&proof.key, <[u8; 64]>::try_from(proof.jws.signature.as_slice()))
+        else {
+            return (crypto::verify_once(&proof.key, proof.jws.signing_input, &proof.jws.signature).await, None);
+        };
+        if !crate::in_range(&signature) {
+            return (false, None);
+        }
+        let held = lock(&self.proof_keys).get(&proof.jkt);
+        let (key, imported) = match held {
+            Some(key) => (key, false),
+            None => match crypto::import(public).await {
+                Some(key) => (key, true),
+                None => return (false, None),
+            },
+        };
+        let signed = crypto::verify(&key, proof.jws.signing_input, &signature).await;
+        (signed, (signed && imported).then_some(key))
     }
 
     /// The token's signature and claims, `required`, its binding as

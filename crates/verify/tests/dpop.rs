@@ -84,8 +84,17 @@ fn a_bound_token_is_taken_with_a_proof_for_this_request_once() {
     assert_eq!(token.claims["cnf"]["jkt"], jkt(&s.client_key));
     // Replayed to the same verifier: refused.
     assert_eq!(verify(&good).unwrap_err(), Rejection::Proof("the proof was used before"));
-    // A fresh proof, same key: taken.
+    // A fresh proof, same key: taken (its key now held, imported, by this verifier).
     assert!(verify(&proof(&s.client_key, &s.bound, json!({"jti": "another"}))).is_ok());
+    // With the key held, a proof naming it but signed by another key, or
+    // with its signature altered, is still refused.
+    let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": public(&s.client_key)});
+    let forged = proof_with_header(&Key::new("other", 9), header, &s.bound, json!({"jti": "forged"}));
+    assert_eq!(verify(&forged).unwrap_err(), Rejection::Proof("bad signature"));
+    let good = proof(&s.client_key, &s.bound, json!({"jti": "altered"}));
+    let altered = format!("{}{}", &good[..good.len() - 2], if good.ends_with("AA") { "BA" } else { "AA" });
+    assert_eq!(verify(&altered).unwrap_err(), Rejection::Proof("bad signature"));
+    assert!(verify(&good).is_ok());
 }
 
 #[test]
