@@ -158,7 +158,7 @@ fn with_dpop_nonce_secret_set_a_proof_must_carry_the_nonce_the_server_hands_out(
     // A nonce of another secret, a made-up one, a stale one: refused alike,
     // each answer naming the current nonce.
     let other = m2m_edge_core::oauth::dpop_nonce::NonceSecret::new(&SECRET.replace('a', "b")).unwrap();
-    for (jti, made_up) in [("other", other.current(NOW)), ("made-up", "n".repeat(32))] {
+    for (jti, made_up) in [("other", other.current("https://auth.test", NOW)), ("made-up", "n".repeat(32))] {
         let r = token_request(&w, &id, &secret, Some(&with_nonce(jti, &made_up)));
         assert_eq!(error_of(&r), "use_dpop_nonce", "{jti}");
         assert_eq!(r.header("dpop-nonce"), Some(nonce.as_str()));

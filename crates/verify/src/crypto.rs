@@ -29,6 +29,13 @@ pub async fn verify_once(key: &VerificationKey, input: &[u8], signature: &[u8]) 
     }
 }
 
+/// Whether holding an imported key ([`import`]) spares work on its later
+/// checks: WebCrypto and `p256` parse and validate the point on import,
+/// which [`verify_once`] repeats on every check; `ring` parses nothing
+/// ahead, and its `import` adds a key agreement (its curve check) that
+/// [`verify_once`] does without.
+pub const HOLDING_KEYS_PAYS: bool = !cfg!(all(not(target_arch = "wasm32"), feature = "ring"));
+
 /// The SEC 1 uncompressed encoding of `jwk`'s point: `04 || x || y`.
 #[cfg(not(target_arch = "wasm32"))]
 fn uncompressed(jwk: &PublicKey) -> [u8; 65] {

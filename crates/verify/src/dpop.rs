@@ -320,7 +320,10 @@ pub const MAX_PROOF_KEYS: usize = 1_000;
 /// request. A key is remembered only once a proof by it and the token bound
 /// to it were accepted, so no one without such a token can fill this; when
 /// full, it starts over. The thumbprint is a SHA-256 of the key's members
-/// (RFC 7638 §3), so one thumbprint never stands for two keys.
+/// (RFC 7638 §3), so one thumbprint never stands for two keys. (A proof by
+/// a held key is answered sooner than one by a key imported for it: who
+/// knows a client's public key can tell whether this isolate served that
+/// client lately, and nothing more.)
 #[derive(Debug)]
 pub struct ProofKeys<K> {
     by_jkt: HashMap<String, K>,

@@ -43,11 +43,11 @@ pub async fn handle<R: Runtime>(req: &Request, p: &Ports<'_, R>) -> Response {
             render::oauth_error(&error, issuer)
         }
     };
-    // RFC 9449 §8.2: the nonce may come with any response; every one of
-    // this endpoint's carries the current one, so that a client's next
-    // proof can have it without a refused request first.
+    // RFC 9449 §8.2: the nonce may come with any response; every one this
+    // endpoint makes for an issuer carries the current one, so that a
+    // client's next proof can have it without a refused request first.
     match &p.config.dpop_nonce {
-        Some(nonces) => response.with_header("dpop-nonce", nonces.current(p.clock.now())),
+        Some(nonces) => response.with_header("dpop-nonce", nonces.current(issuer, p.clock.now())),
         None => response,
     }
 }
@@ -87,7 +87,7 @@ async fn issue<R: Runtime>(req: &Request, p: &Ports<'_, R>, issuer: &str) -> Res
         Some(proof) => {
             let target = Target { method: "POST", url: &token_endpoint };
             let proof = dpop::parse(proof, &target, None, p).map_err(refused_proof)?;
-            with_nonce(&proof, p)?;
+            with_nonce(&proof, issuer, p)?;
             Some(proof)
         }
         None => None,
@@ -202,10 +202,10 @@ async fn bound_key<R: Runtime>(
 /// RFC 9449 §8: with `DPOP_NONCE_SECRET` set, a proof must carry a nonce
 /// this deployment handed out, not yet stale; else `use_dpop_nonce`, the
 /// response carrying the one to use ([`handle`]).
-fn with_nonce<R: Runtime>(proof: &Proof<'_>, p: &Ports<'_, R>) -> Result<(), OAuthError> {
+fn with_nonce<R: Runtime>(proof: &Proof<'_>, issuer: &str, p: &Ports<'_, R>) -> Result<(), OAuthError> {
     let Some(nonces) = &p.config.dpop_nonce else { return Ok(()) };
     match proof.nonce.as_deref() {
-        Some(nonce) if nonces.accepts(nonce, p.clock.now()) => Ok(()),
+        Some(nonce) if nonces.accepts(issuer, nonce, p.clock.now()) => Ok(()),
         Some(_) => {
             Err(OAuthError::new(ErrorCode::UseDpopNonce, "the DPoP proof's nonce is stale: use the one in DPoP-Nonce"))
         }

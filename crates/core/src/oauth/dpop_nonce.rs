@@ -62,20 +62,21 @@ impl NonceSecret {
         Some(NonceSecret { secret: secret.as_bytes().to_vec(), keyed })
     }
 
-    /// The nonce to hand out at `now` (Unix seconds): the same for every
-    /// request of the step, in every isolate. Its characters are base64url,
-    /// within §8.1's `NQCHAR`.
-    pub fn current(&self, now: i64) -> String {
+    /// The nonce `issuer` hands out at `now` (Unix seconds): the same for
+    /// every request of the step, in every isolate. Its characters are
+    /// base64url, within §8.1's `NQCHAR`.
+    pub fn current(&self, issuer: &str, now: i64) -> String {
         let step = step_of(now);
         let mut nonce = [0u8; STEP_BYTES + TAG_BYTES];
         nonce[..STEP_BYTES].copy_from_slice(&step.to_be_bytes());
-        nonce[STEP_BYTES..].copy_from_slice(&self.mac(step).finalize().into_bytes()[..TAG_BYTES]);
+        nonce[STEP_BYTES..].copy_from_slice(&self.mac(issuer, step).finalize().into_bytes()[..TAG_BYTES]);
         URL_SAFE_NO_PAD.encode(nonce)
     }
 
-    /// Whether `nonce` is one this secret made for the step of `now` or
-    /// the one before. The tag is compared in constant time.
-    pub fn accepts(&self, nonce: &str, now: i64) -> bool {
+    /// Whether `nonce` is one `issuer` made with this secret for the step
+    /// of `now` or the one before — so two deployments that share a secret
+    /// still take only their own. The tag is compared in constant time.
+    pub fn accepts(&self, issuer: &str, nonce: &str, now: i64) -> bool {
         let Ok(bytes) = URL_SAFE_NO_PAD.decode(nonce) else { return false };
         if bytes.len() != STEP_BYTES + TAG_BYTES {
             return false;
@@ -83,13 +84,16 @@ impl NonceSecret {
         let (step, tag) = bytes.split_at(STEP_BYTES);
         let Ok(step) = <[u8; STEP_BYTES]>::try_from(step).map(u64::from_be_bytes) else { return false };
         let current = step_of(now);
-        (step == current || Some(step) == current.checked_sub(1)) && self.mac(step).verify_truncated_left(tag).is_ok()
+        (step == current || Some(step) == current.checked_sub(1))
+            && self.mac(issuer, step).verify_truncated_left(tag).is_ok()
     }
 
-    fn mac(&self, step: u64) -> Hmac<Sha256> {
+    fn mac(&self, issuer: &str, step: u64) -> Hmac<Sha256> {
         let mut mac = self.keyed.clone();
         mac.update(b"m2m-edge DPoP nonce ");
         mac.update(&step.to_be_bytes());
+        // Last, whole: nothing follows it to run into.
+        mac.update(issuer.as_bytes());
         mac
     }
 }
@@ -102,6 +106,8 @@ fn step_of(now: i64) -> u64 {
 mod tests {
     use super::*;
 
+    const ISSUER: &str = "https://auth.example.com";
+
     fn secret(s: &str) -> NonceSecret {
         NonceSecret::new(s).unwrap()
     }
@@ -110,14 +116,14 @@ mod tests {
     fn a_nonce_is_good_for_its_step_and_the_next_only() {
         let s = secret("a-secret-of-at-least-32-characters!!");
         let t = 1_800_000_000 - 1_800_000_000 % NONCE_STEP_SECS;
-        let nonce = s.current(t);
+        let nonce = s.current(ISSUER, t);
         assert_eq!(nonce.len(), 32);
-        assert_eq!(s.current(t + NONCE_STEP_SECS - 1), nonce, "one nonce per step");
-        assert!(s.accepts(&nonce, t));
-        assert!(s.accepts(&nonce, t + 2 * NONCE_STEP_SECS - 1));
-        assert!(!s.accepts(&nonce, t + 2 * NONCE_STEP_SECS), "stale after the next step");
-        assert!(!s.accepts(&nonce, t - 1), "not before its step");
-        assert_ne!(s.current(t + NONCE_STEP_SECS), nonce);
+        assert_eq!(s.current(ISSUER, t + NONCE_STEP_SECS - 1), nonce, "one nonce per step");
+        assert!(s.accepts(ISSUER, &nonce, t));
+        assert!(s.accepts(ISSUER, &nonce, t + 2 * NONCE_STEP_SECS - 1));
+        assert!(!s.accepts(ISSUER, &nonce, t + 2 * NONCE_STEP_SECS), "stale after the next step");
+        assert!(!s.accepts(ISSUER, &nonce, t - 1), "not before its step");
+        assert_ne!(s.current(ISSUER, t + NONCE_STEP_SECS), nonce);
     }
 
     #[test]
@@ -125,12 +131,13 @@ mod tests {
         let (s, other) =
             (secret("a-secret-of-at-least-32-characters!!"), secret("another-secret-of-32-characters-or-more"));
         let t = 1_800_000_000;
-        assert!(!s.accepts(&other.current(t), t));
-        let mut forged = URL_SAFE_NO_PAD.decode(s.current(t)).unwrap();
+        assert!(!s.accepts(ISSUER, &other.current(ISSUER, t), t));
+        assert!(!s.accepts(ISSUER, &s.current("https://staging.example.com", t), t), "another deployment's");
+        let mut forged = URL_SAFE_NO_PAD.decode(s.current(ISSUER, t)).unwrap();
         forged[STEP_BYTES] ^= 1;
-        assert!(!s.accepts(&URL_SAFE_NO_PAD.encode(&forged), t));
-        for junk in ["", "nonce", "!!!!", &"A".repeat(32), &s.current(t)[..31]] {
-            assert!(!s.accepts(junk, t), "{junk:?}");
+        assert!(!s.accepts(ISSUER, &URL_SAFE_NO_PAD.encode(&forged), t));
+        for junk in ["", "nonce", "!!!!", &"A".repeat(32), &s.current(ISSUER, t)[..31]] {
+            assert!(!s.accepts(ISSUER, junk, t), "{junk:?}");
         }
     }
 
