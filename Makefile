@@ -90,7 +90,8 @@ size: build
 	@node scripts/wasm-size.mjs
 
 # The verifier's tests run twice natively: with its default back end
-# (ring) and with the pure-Rust fallback (p256) that targets without ring use.
+# (aws-lc-rs) and with the pure-Rust fallback (p256) that targets without
+# AWS-LC use.
 test-host: tools
 	cargo test --workspace
 	cargo test -p m2m-edge-verify --no-default-features --features verifier

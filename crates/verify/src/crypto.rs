@@ -1,9 +1,11 @@
 //! ES256 signature checks (RFC 7518 §3.4), one back end per target:
 //!
-//! - natively, `ring` (feature `ring`, on by default): its P-256 arithmetic
-//!   is assembly on x86_64 and aarch64, several times faster than the
-//!   portable `p256` crate (`make bench` prints both beside `jsonwebtoken`);
-//! - natively without `ring`, the `p256` crate: pure Rust, for targets `ring`
+//! - natively, `aws-lc-rs` (feature `aws-lc-rs`, on by default): AWS-LC's
+//!   P-256 arithmetic is assembly on x86_64 and aarch64, several times
+//!   faster than the portable `p256` crate, and its parsed keys are held, so
+//!   a check does not parse the point again (`make bench` prints both
+//!   beside `jsonwebtoken`);
+//! - natively without it, the `p256` crate: pure Rust, for targets AWS-LC
 //!   cannot be built for (no C compiler, an unsupported architecture);
 //! - on wasm32, WebCrypto (`crypto.subtle.verify`), which runs in the
 //!   runtime's native code instead of compiled-to-wasm arithmetic.
@@ -11,7 +13,9 @@
 //! Each takes the key once per `kid` ([`import`]), refusing a point that is
 //! not on the curve there, and is handed only signatures whose `r` and `s`
 //! are in `[1, n-1]` ([`crate::in_range`]), so none has to be trusted to
-//! refuse a zero or oversized scalar.
+//! refuse a zero or oversized scalar. Every back end parses and validates
+//! the point on import, which [`verify_once`] repeats on every check, so
+//! holding an imported key spares work on its later checks.
 
 use crate::jwks::{PublicKey, RsaPublicKey, VerificationKey};
 
@@ -29,13 +33,6 @@ pub async fn verify_once(key: &VerificationKey, input: &[u8], signature: &[u8]) 
     }
 }
 
-/// Whether holding an imported key ([`import`]) spares work on its later
-/// checks: WebCrypto and `p256` parse and validate the point on import,
-/// which [`verify_once`] repeats on every check; `ring` parses nothing
-/// ahead, and its `import` adds a key agreement (its curve check) that
-/// [`verify_once`] does without.
-pub const HOLDING_KEYS_PAYS: bool = !cfg!(all(not(target_arch = "wasm32"), feature = "ring"));
-
 /// The SEC 1 uncompressed encoding of `jwk`'s point: `04 || x || y`.
 #[cfg(not(target_arch = "wasm32"))]
 fn uncompressed(jwk: &PublicKey) -> [u8; 65] {
@@ -46,41 +43,37 @@ fn uncompressed(jwk: &PublicKey) -> [u8; 65] {
     point
 }
 
-#[cfg(all(not(target_arch = "wasm32"), feature = "ring"))]
-mod ring_backend {
-    use ring::agreement::{self, EphemeralPrivateKey, ECDH_P256};
-    use ring::rand::SystemRandom;
-    use ring::signature::{
-        RsaPublicKeyComponents, UnparsedPublicKey, ECDSA_P256_SHA256_FIXED, RSA_PKCS1_2048_8192_SHA256,
+#[cfg(all(not(target_arch = "wasm32"), feature = "aws-lc-rs"))]
+mod aws_lc {
+    use aws_lc_rs::signature::{
+        ParsedPublicKey, RsaPublicKeyComponents, UnparsedPublicKey, ECDSA_P256_SHA256_ASN1, RSA_PKCS1_2048_8192_SHA256,
     };
 
     use super::{PublicKey, RsaPublicKey};
 
-    /// An imported verification key: the point, checked on the curve.
-    pub type Key = UnparsedPublicKey<[u8; 65]>;
+    /// An imported verification key: AWS-LC's parsed point, checked on the
+    /// curve once, so that a check does not parse it again.
+    pub type Key = std::sync::Arc<ParsedPublicKey>;
 
     /// The key of `jwk`, or `None` if its point is not on the curve.
-    ///
-    /// `ring` has no call that only validates a public point; key agreement
-    /// validates its peer's point first (SP 800-56A §5.6.2.3.4, "partial
-    /// public-key validation": on the curve, not the identity), so one
-    /// agreement with a throwaway key is that check, once per key.
     pub async fn import(jwk: &PublicKey) -> Option<Key> {
-        let point = super::uncompressed(jwk);
-        let ours = EphemeralPrivateKey::generate(&ECDH_P256, &SystemRandom::new()).ok()?;
-        agreement::agree_ephemeral(ours, &agreement::UnparsedPublicKey::new(&ECDH_P256, &point), |_| ()).ok()?;
-        Some(UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point))
+        ParsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, super::uncompressed(jwk)).ok().map(std::sync::Arc::new)
     }
 
     /// Whether `signature` (`r || s`, RFC 7518 §3.4) is `key`'s over `input`.
+    /// AWS-LC verifies the DER form; handed `r || s`, aws-lc-rs would make
+    /// it through two big numbers and an allocated encoding on every check,
+    /// so the verifier encodes it itself ([`der`]).
     pub async fn verify(key: &Key, input: &[u8], signature: &[u8; 64]) -> bool {
-        key.verify(input, signature).is_ok()
+        let (encoded, len) = der(signature);
+        key.verify_sig(input, &encoded[..len]).is_ok()
     }
 
-    /// [`verify`] with a key not imported: `ring` checks that the point is
-    /// on the curve as it verifies.
+    /// [`verify`] with a key not imported: the point is parsed, and
+    /// checked on the curve, for this one check.
     pub async fn verify_es256_once(key: &PublicKey, input: &[u8], signature: &[u8; 64]) -> bool {
-        UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, super::uncompressed(key)).verify(input, signature).is_ok()
+        let (encoded, len) = der(signature);
+        UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, super::uncompressed(key)).verify(input, &encoded[..len]).is_ok()
     }
 
     /// Whether `signature` is `key`'s RS256 (PKCS #1 v1.5, SHA-256) signature of `input`.
@@ -88,9 +81,61 @@ mod ring_backend {
         let key = RsaPublicKeyComponents { n: &key.n, e: &key.e };
         key.verify(&RSA_PKCS1_2048_8192_SHA256, input, signature).is_ok()
     }
+
+    /// The DER form of an ECDSA signature `r || s` (RFC 3279 §2.2.3:
+    /// `SEQUENCE { r INTEGER, s INTEGER }`), in a buffer and its length: each
+    /// integer in its shortest two's-complement form (X.690 §8.3.2), so with
+    /// leading zero bytes dropped and one put back where the top bit is set.
+    /// At most 2 + 2 × (2 + 33) = 72 bytes. `r` and `s` are never zero here
+    /// ([`crate::in_range`] comes first); a zero would encode as one zero byte.
+    fn der(signature: &[u8; 64]) -> ([u8; 72], usize) {
+        fn integer(out: &mut [u8; 72], at: usize, value: &[u8]) -> usize {
+            let first = value.iter().position(|b| *b != 0).unwrap_or(value.len() - 1);
+            let value = &value[first..];
+            let pad = usize::from(value[0] & 0x80 != 0);
+            let len = pad + value.len();
+            out[at] = 0x02;
+            out[at + 1] = len as u8; // ≤ 33
+            out[at + 2] = 0;
+            out[at + 2 + pad..at + 2 + len].copy_from_slice(value);
+            at + 2 + len
+        }
+        let mut out = [0u8; 72];
+        let end = integer(&mut out, 2, &signature[..32]);
+        let end = integer(&mut out, end, &signature[32..]);
+        out[0] = 0x30;
+        out[1] = (end - 2) as u8; // ≤ 70
+        (out, end)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use p256::ecdsa::Signature;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// The encoding is the one the `p256` crate makes, for any `r`
+            /// and `s` in range: short ones (leading zeros), top bits set.
+            #[test]
+            fn der_is_the_standard_encoding(
+                r in proptest::array::uniform32(any::<u8>()),
+                s in proptest::array::uniform32(any::<u8>()),
+                zeros in 0usize..4,
+            ) {
+                let mut rs = [0u8; 64];
+                rs[..32].copy_from_slice(&r);
+                rs[32..].copy_from_slice(&s);
+                rs[..zeros].fill(0);
+                prop_assume!(crate::in_range(&rs));
+                let expected = Signature::from_slice(&rs).unwrap().to_der();
+                let (der, len) = super::der(&rs);
+                prop_assert_eq!(&der[..len], expected.as_bytes());
+            }
+        }
+    }
 }
 
-#[cfg(all(not(target_arch = "wasm32"), not(feature = "ring")))]
+#[cfg(all(not(target_arch = "wasm32"), not(feature = "aws-lc-rs")))]
 mod rust_crypto {
     use p256::ecdsa::signature::Verifier as _;
     use p256::ecdsa::{Signature, VerifyingKey};
@@ -118,7 +163,7 @@ mod rust_crypto {
         }
     }
 
-    /// RS256 is not checked without `ring`: no pure-Rust RSA back end is
+    /// RS256 is not checked without `aws-lc-rs`: no pure-Rust RSA back end is
     /// built in, so an RS256 DPoP proof is refused (ES256 ones, what
     /// DPoP libraries make by default, are checked).
     pub async fn verify_rs256(_key: &RsaPublicKey, _input: &[u8], _signature: &[u8]) -> bool {
@@ -209,13 +254,13 @@ mod webcrypto {
     }
 }
 
-#[cfg(all(not(target_arch = "wasm32"), feature = "ring"))]
-pub use ring_backend::{import, verify, Key};
-#[cfg(all(not(target_arch = "wasm32"), feature = "ring"))]
-use ring_backend::{verify_es256_once, verify_rs256};
-#[cfg(all(not(target_arch = "wasm32"), not(feature = "ring")))]
+#[cfg(all(not(target_arch = "wasm32"), feature = "aws-lc-rs"))]
+pub use aws_lc::{import, verify, Key};
+#[cfg(all(not(target_arch = "wasm32"), feature = "aws-lc-rs"))]
+use aws_lc::{verify_es256_once, verify_rs256};
+#[cfg(all(not(target_arch = "wasm32"), not(feature = "aws-lc-rs")))]
 pub use rust_crypto::{import, verify, Key};
-#[cfg(all(not(target_arch = "wasm32"), not(feature = "ring")))]
+#[cfg(all(not(target_arch = "wasm32"), not(feature = "aws-lc-rs")))]
 use rust_crypto::{verify_es256_once, verify_rs256};
 #[cfg(target_arch = "wasm32")]
 pub use webcrypto::{import, verify, Key};

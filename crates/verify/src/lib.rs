@@ -1,8 +1,8 @@
 //! Verify the access tokens of an m2m-edge authorization server — or of
 //! any issuer of RFC 9068 JWT access tokens signed with ES256 — in the API
 //! that receives them: in a Cloudflare Worker (wasm32, signatures checked by
-//! WebCrypto) or in a native service (signatures checked by `ring`, or by
-//! the pure-Rust `p256` crate without the default feature `ring`; on any
+//! WebCrypto) or in a native service (signatures checked by `aws-lc-rs`, or
+//! by the pure-Rust `p256` crate without the default feature `aws-lc-rs`; on any
 //! executor).
 //!
 //! A token is accepted only if (RFC 9068 §4, RFC 8725):

@@ -4,7 +4,8 @@
 //! fetched again once it is older than the verifier's bound (60 s by
 //! default), one fetch at a time, and a token is never accepted on a list
 //! older than the bound — if it cannot be fetched, the answer is 503
-//! ([`Rejection::RevocationsUnavailable`]), not a token that may be revoked.
+//! ([`crate::Rejection::RevocationsUnavailable`]), not a token that may be
+//! revoked.
 
 use std::collections::HashMap;
 

@@ -198,11 +198,10 @@ impl<F: Fetcher> Verifier<F> {
     /// Whether `proof` is signed by the key in its header: an ES256 key
     /// with the import held from an earlier accepted proof, if any, else
     /// imported now — and then handed back, for [`ProofKeys`] to hold once
-    /// the request is accepted; an RS256 key, or any key where holding it
-    /// spares nothing ([`crypto::HOLDING_KEYS_PAYS`]), checked as it comes.
+    /// the request is accepted; an RS256 key checked as it comes.
     async fn proof_signed(&self, proof: &dpop::Proof<'_>) -> (bool, Option<Key>) {
-        let (jwks::VerificationKey::Es256(public), Ok(signature), true) =
-            (&proof.key, <[u8; 64]>::try_from(proof.jws.signature.as_slice()), crypto::HOLDING_KEYS_PAYS)
+        let (jwks::VerificationKey::Es256(public), Ok(signature)) =
+            (&proof.key, <[u8; 64]>::try_from(proof.jws.signature.as_slice()))
         else {
             return (crypto::verify_once(&proof.key, proof.jws.signing_input, &proof.jws.signature).await, None);
         };

@@ -214,27 +214,27 @@ fn a_proof_is_remembered_until_its_window_closes_and_no_more_than_the_bound() {
     assert_eq!(full.first_use(&parsed, 30, NOW + 200), Ok(()));
 }
 
-/// RS256 proofs: checked by `ring` (the pure-Rust fallback has no RSA).
-#[cfg(feature = "ring")]
+/// RS256 proofs: checked by `aws-lc-rs` (the pure-Rust fallback has no RSA).
+#[cfg(feature = "aws-lc-rs")]
 #[test]
 fn an_rs256_proof_is_taken() {
+    use aws_lc_rs::signature::{KeyPair, RsaKeyPair, RSA_PKCS1_SHA256};
     use base64::engine::general_purpose::STANDARD;
     use base64::Engine;
-    use ring::signature::{RsaKeyPair, RSA_PKCS1_SHA256};
 
     let s = setup();
     let pem = include_str!("../../testkit/src/test-issuer-rsa.pem");
     let der: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     let pair = RsaKeyPair::from_pkcs8(&STANDARD.decode(der).unwrap()).unwrap();
-    let parts: ring::rsa::PublicKeyComponents<Vec<u8>> = pair.public().into();
+    let parts: aws_lc_rs::rsa::PublicKeyComponents<Vec<u8>> = pair.public_key().into();
     let (n, e) = (b64(&parts.n), b64(&parts.e));
     let rsa_jkt = m2m_edge_verify::jwks::thumbprint(&[("e", &e), ("kty", "RSA"), ("n", &n)]);
     let token = Key::new("k1", 7).token(json!({"cnf": {"jkt": rsa_jkt}}));
     let header = json!({"typ": "dpop+jwt", "alg": "RS256", "jwk": {"kty": "RSA", "n": n, "e": e}});
     let claims = json!({"jti": "rsa", "htm": "GET", "htu": URL, "iat": NOW, "ath": dpop::access_token_hash(&token)});
     let input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
-    let mut signature = vec![0; pair.public().modulus_len()];
-    pair.sign(&RSA_PKCS1_SHA256, &ring::rand::SystemRandom::new(), input.as_bytes(), &mut signature).unwrap();
+    let mut signature = vec![0; pair.public_modulus_len()];
+    pair.sign(&RSA_PKCS1_SHA256, &aws_lc_rs::rand::SystemRandom::new(), input.as_bytes(), &mut signature).unwrap();
     let proof = format!("{input}.{}", b64(&signature));
     assert_eq!(verify_dpop(&s, &format!("DPoP {token}"), Some(&proof), "GET"), Ok("m2m_client".into()));
 }

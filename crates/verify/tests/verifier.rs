@@ -300,7 +300,7 @@ fn a_redirect_an_oversized_set_and_a_set_of_too_many_keys_are_refused() {
 }
 
 /// A published point that is not on P-256 is dropped when the set is
-/// imported, by either native back end (ring and p256 alike): the token
+/// imported, by either native back end (aws-lc-rs and p256 alike): the token
 /// naming it is refused as naming no usable key, and the other keys of the
 /// set still verify.
 #[test]
