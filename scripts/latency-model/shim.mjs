@@ -5,8 +5,9 @@
 // placement comes with each request in the `x-latency-model` header:
 // `{"primary": ms, "replica": ms, "replay": ms?}` (`replay`: the round trip
 // of the used-assertion write when it is modelled elsewhere than the
-// primary, such as a Durable Object near the client). Nothing here is part
-// of the Worker that ships.
+// primary, such as a Durable Object near the client). Each response says
+// how many round trips its request made (`x-latency-model-round-trips`).
+// Nothing here is part of the Worker that ships.
 //
 // With a second D1 database bound as `REPLICA` (tests/e2e/replicas.test.mjs),
 // it also stands in for a lagging read replica: Sessions API reads are
@@ -21,35 +22,42 @@ import Service from "../../build/index.js";
 
 const sleep = (ms) => (ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve());
 
+/** One round trip of `placement`'s request: counted, then waited for. */
+function roundTrip(placement, ms) {
+  placement.trips = (placement.trips ?? 0) + 1;
+  return sleep(ms);
+}
+
 /** Writes made through the shim (the primary's version), and the version REPLICA holds. */
 const versions = { primary: 0, replica: 0 };
 
 /** A prepared statement whose results arrive `rtt(sql)` ms late. */
 class Statement {
-  constructor(inner, sql, rtt) {
+  constructor(inner, sql, rtt, placement) {
     this.inner = inner;
     this.sql = sql;
     this.rtt = rtt;
+    this.placement = placement;
   }
   bind(...values) {
-    return new Statement(this.inner.bind(...values), this.sql, this.rtt);
+    return new Statement(this.inner.bind(...values), this.sql, this.rtt, this.placement);
   }
   async first(column) {
-    await sleep(this.rtt(this.sql));
+    await roundTrip(this.placement, this.rtt(this.sql));
     return this.inner.first(column);
   }
   async run() {
-    await sleep(this.rtt(this.sql));
+    await roundTrip(this.placement, this.rtt(this.sql));
     const result = await this.inner.run();
     versions.primary++;
     return result;
   }
   async all() {
-    await sleep(this.rtt(this.sql));
+    await roundTrip(this.placement, this.rtt(this.sql));
     return this.inner.all();
   }
   async raw(options) {
-    await sleep(this.rtt(this.sql));
+    await roundTrip(this.placement, this.rtt(this.sql));
     return this.inner.raw(options);
   }
 }
@@ -86,7 +94,7 @@ class EmulatedSession {
     };
     const run = (method) => async (arg) => {
       const { statement, rtt } = pick();
-      await sleep(rtt);
+      await roundTrip(this.placement, rtt);
       return statement[method](arg);
     };
     return { first: run("first"), all: run("all"), raw: run("raw"), run: run("run") };
@@ -120,10 +128,10 @@ class D1Database {
     this.replica = replica;
   }
   prepare(sql) {
-    return new Statement(this.inner.prepare(sql), sql, primaryRtt(this.placement));
+    return new Statement(this.inner.prepare(sql), sql, primaryRtt(this.placement), this.placement);
   }
   async batch(statements) {
-    await sleep(this.placement.primary);
+    await roundTrip(this.placement, this.placement.primary);
     return this.inner.batch(statements.map((s) => s.inner));
   }
   withSession(constraint) {
@@ -131,9 +139,9 @@ class D1Database {
     const session = this.inner.withSession(constraint);
     const replica = () => this.placement.replica;
     return {
-      prepare: (sql) => new Statement(session.prepare(sql), sql, replica),
+      prepare: (sql) => new Statement(session.prepare(sql), sql, replica, this.placement),
       batch: async (statements) => {
-        await sleep(this.placement.replica);
+        await roundTrip(this.placement, this.placement.replica);
         return session.batch(statements.map((s) => s.inner));
       },
       getBookmark: () => session.getBookmark(),
@@ -149,6 +157,9 @@ export default {
     }
     const placement = JSON.parse(request.headers.get("x-latency-model") ?? '{"primary": 0, "replica": 0}');
     const placed = { ...env, DB: new D1Database(env.DB, placement, env.REPLICA) };
-    return Service.prototype.fetch.call({ env: placed, ctx }, request);
+    const response = await Service.prototype.fetch.call({ env: placed, ctx }, request);
+    const counted = new Response(response.body, response);
+    counted.headers.set("x-latency-model-round-trips", String(placement.trips ?? 0));
+    return counted;
   },
 };

@@ -94,3 +94,38 @@ describe(`the token path on lagging read replicas (${STORAGE} run)`, () => {
     assert.equal(y.json.expires_in, 300, "the resource was read from the primary with the client, not from the replica");
   });
 });
+
+describe(`the token path's reads, counted (${STORAGE} run)`, () => {
+  let w;
+  let api;
+  before(async () => {
+    w = await startWorker({
+      bindings: { STORAGE: "d1-replicas", CLIENT_CACHE_TTL: "0" },
+      script: join(root, "scripts/latency-model/shim.mjs"),
+      replica: true,
+    });
+    api = clientFor(w);
+  });
+  after(() => w?.close());
+
+  const sync = async () => assert.equal((await fetch(`${w.base}/__replica/sync`, { method: "POST" })).status, 200);
+  /** A token for `resource`; its lifetime, and the round trips the shim counted. */
+  const token = async (c, resource) => {
+    const t = await api.token({ basic: [c.client_id, c.client_secret], form: `grant_type=client_credentials&resource=${encodeURIComponent(resource)}` });
+    assert.equal(t.status, 200, JSON.stringify(t.json));
+    return { expiresIn: t.json.expires_in, trips: t.headers.get("x-latency-model-round-trips") };
+  };
+
+  // CLIENT_CACHE_TTL 0: every request reads its client.
+  test("a client the isolate does not hold is read with the resources its grants name: one round trip", async () => {
+    const plain = await api.createClient({ grants: [{ audience: "https://plain.example.com", scopes: ["read"] }] });
+    await sync();
+    assert.deepEqual(await token(plain, "https://plain.example.com"), { expiresIn: 3600, trips: "1" }, "no resource registered");
+    const identifier = "https://trips.example.com";
+    const registered = await api.admin("POST", "/admin/resources", { identifier, name: "trips", scopes: [{ name: "read" }], token_ttl: 300 });
+    assert.equal(registered.status, 201);
+    const capped = await api.createClient({ grants: [{ audience: identifier, scopes: ["read"] }] });
+    await sync();
+    assert.deepEqual(await token(capped, identifier), { expiresIn: 300, trips: "1" }, "the resource read with the client caps the lifetime");
+  });
+});

@@ -49,6 +49,12 @@ pub struct D1Store {
     /// A replica lacked a record this request asked for: the rest of its
     /// reads go to the primary.
     primary_only: Cell<bool>,
+    /// The API resources named by the grants of the client this request
+    /// read on the token path, with their identifiers (`None`: none
+    /// registered; a client has few grants, so a list),
+    /// read with the client ([`CLIENT_WITH_GRANTED_RESOURCES`]) so that the
+    /// token's resource lookup that follows costs no second round trip.
+    granted: RefCell<Vec<(String, Option<ApiResource>)>>,
 }
 
 /// A request's Sessions API session.
@@ -97,6 +103,7 @@ impl D1Store {
             replicas,
             session: OnceCell::new(),
             primary_only: Cell::new(false),
+            granted: RefCell::new(Vec::new()),
         }
     }
 
@@ -261,6 +268,19 @@ macro_rules! resource_columns {
 }
 
 const CLIENT_BY_ID: &str = concat!("SELECT ", client_columns!(), " FROM clients WHERE id = ?1");
+// The token path's client read: the client, and as `granted_resources` a
+// JSON array of the registered resources its grants' audiences name (a
+// token's audience is always one of them), each as RESOURCE_BY_IDENTIFIER
+// reads it. One round trip for both.
+const CLIENT_WITH_GRANTED_RESOURCES: &str = concat!(
+    "SELECT ",
+    client_columns!(),
+    ", (SELECT json_group_array(json_object('id', r.id, 'identifier', r.identifier, 'name', r.name, ",
+    "'scopes', r.scopes, 'token_ttl', r.token_ttl, 'created_at', r.created_at, 'updated_at', r.updated_at, ",
+    "'version', r.version)) FROM resources r WHERE r.identifier IN ",
+    "(SELECT json_extract(g.value, '$.audience') FROM json_each(clients.grants) g)) AS granted_resources ",
+    "FROM clients WHERE id = ?1"
+);
 // Filters ?3 project, ?4 status, ?5 name prefix, ?6 a federated
 // credential's issuer: each NULL when not asked. The project filter walks
 // the clients_by_project index; the issuer filter reads each row's
@@ -489,6 +509,40 @@ impl D1Store {
         let row: Option<ClientRow> = self.first_at(CLIENT_BY_ID, &[text(id.as_str())], reach).await?;
         row.map(ClientRow::into_record).transpose()
     }
+
+    /// [`Self::client_at`], with the resources its grants name kept for
+    /// [`ResourceStore::resource_by_identifier`] to answer from.
+    async fn client_with_granted_at(&self, id: &ClientId, reach: Reach) -> Result<Option<ClientRecord>, StoreError> {
+        let read: Option<ClientRow> = self.first_at(CLIENT_WITH_GRANTED_RESOURCES, &[text(id.as_str())], reach).await?;
+        let Some(mut row) = read else {
+            return Ok(None);
+        };
+        let resources = row.granted_resources.take();
+        let record = row.into_record()?;
+        // Always there (`json_group_array` of no rows is `[]`); were it not,
+        // the resource lookup would make its own read rather than answer
+        // "none" from nothing.
+        let Some(resources) = resources else {
+            return Ok(Some(record));
+        };
+        // Parsed by JS and read as D1's own rows are, so that no second
+        // deserializer of resource rows is compiled into the wasm.
+        let unreadable = |_| StoreError::Backend("D1: a client's granted resources are not JSON rows".into());
+        let rows: Vec<ResourceRow> =
+            serde_wasm_bindgen::from_value(js_sys::JSON::parse(&resources).map_err(unreadable)?)
+                .map_err(|_| StoreError::Backend("D1: a client's granted resources are not resource rows".into()))?;
+        let mut resources = rows.into_iter().map(ResourceRow::into_resource).collect::<Result<Vec<_>, _>>()?;
+        let granted = record
+            .grants
+            .iter()
+            .map(|g| {
+                let at = resources.iter().position(|r| r.identifier.as_str() == g.audience.as_str());
+                (g.audience.as_str().to_string(), at.map(|at| resources.swap_remove(at)))
+            })
+            .collect();
+        *self.granted.borrow_mut() = granted;
+        Ok(Some(record))
+    }
 }
 
 impl ClientStore for D1Store {
@@ -496,11 +550,11 @@ impl ClientStore for D1Store {
     /// such client, which may be one created seconds ago — the primary. A
     /// replica only ever lags: what it has is a state the primary had.
     async fn get(&self, id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
-        match self.client_at(id, Reach::Near).await? {
+        match self.client_with_granted_at(id, Reach::Near).await? {
             Some(record) => Ok(Some(record)),
             None if self.replicas => {
                 self.primary_only.set(true);
-                self.client_at(id, Reach::Primary).await
+                self.client_with_granted_at(id, Reach::Primary).await
             }
             None => Ok(None),
         }
@@ -774,6 +828,9 @@ impl ResourceStore for D1Store {
 
     /// The token path's read (a resource by the token's audience): near.
     async fn resource_by_identifier(&self, identifier: &str) -> Result<Option<ApiResource>, StoreError> {
+        if let Some((_, read)) = self.granted.borrow().iter().find(|(named, _)| named == identifier) {
+            return Ok(read.clone());
+        }
         let row: Option<ResourceRow> = self.first_at(RESOURCE_BY_IDENTIFIER, &[text(identifier)], Reach::Near).await?;
         row.map(ResourceRow::into_resource).transpose()
     }

@@ -9,7 +9,7 @@ use m2m_edge_verify::Rejection;
 
 use super::attempt::{answer, attempt};
 use super::own_token::Unaccepted;
-use super::{dpop, federation};
+use super::{apart, dpop, federation};
 use super::{render, Ports, Runtime};
 use crate::client::secret::verify_any;
 use crate::client::ClientStore;
@@ -100,30 +100,7 @@ async fn issue<R: Runtime>(req: &Request, p: &Ports<'_, R>, issuer: &str) -> Res
             client_authentication(req.header(Header::Authorization), &params, issuer, TOKEN_PATH, address, p).await?
         }
         Some(grant @ (TOKEN_EXCHANGE | JWT_BEARER)) => {
-            let jwt = platform_token(grant, &params)?;
-            // RFC 8693 §2.2.2: an unacceptable subject token is
-            // invalid_request; RFC 7523 §3.1: a bad JWT grant invalid_grant.
-            let code = if grant == TOKEN_EXCHANGE { ErrorCode::InvalidRequest } else { ErrorCode::InvalidGrant };
-            let id = match platform_client(req, &params, issuer, address, p).await? {
-                Some(id) => id,
-                // Only the JWT bearer grant finds its client by the token
-                // (the MCP workload identity federation profile); a token
-                // exchange names it.
-                None if grant == TOKEN_EXCHANGE => {
-                    return Err(OAuthError::invalid_request("missing client_id: it names the client the token is for"))
-                }
-                None => federation::sole_match(jwt, issuer, p)
-                    .await
-                    .map_err(|refusal| {
-                        if refusal.counts() {
-                            p.log.error(&format!("federated token refused (no client_id sent): {refusal}"));
-                        }
-                        answer(refusal, || denied(code))
-                    })?
-                    .as_str()
-                    .to_string(),
-            };
-            let (client, actor) = federated(jwt, &id, issuer, address, code, p).await?;
+            let (client, actor) = apart(platform_grant(grant, req, &params, issuer, address, p)).await?;
             (client, Some(actor))
         }
         Some(_) => {
@@ -175,6 +152,42 @@ async fn issue<R: Runtime>(req: &Request, p: &Ports<'_, R>, issuer: &str) -> Res
     token_response(&signing_input, token_type, ttl, &scope, issued_token_type)
 }
 
+/// The client and actor of a grant that presents a platform token: a token
+/// exchange (RFC 8693) naming its client, or the JWT bearer grant (RFC
+/// 7523), whose client may be found by the token alone.
+async fn platform_grant<R: Runtime>(
+    grant: &str,
+    req: &Request,
+    params: &TokenParams,
+    issuer: &str,
+    address: Option<&str>,
+    p: &Ports<'_, R>,
+) -> Result<(ClientRecord, Actor), OAuthError> {
+    let jwt = platform_token(grant, params)?;
+    // RFC 8693 §2.2.2: an unacceptable subject token is
+    // invalid_request; RFC 7523 §3.1: a bad JWT grant invalid_grant.
+    let code = if grant == TOKEN_EXCHANGE { ErrorCode::InvalidRequest } else { ErrorCode::InvalidGrant };
+    let id = match platform_client(req, params, issuer, address, p).await? {
+        Some(id) => id,
+        // Only the JWT bearer grant finds its client by the token (the MCP
+        // workload identity federation profile); a token exchange names it.
+        None if grant == TOKEN_EXCHANGE => {
+            return Err(OAuthError::invalid_request("missing client_id: it names the client the token is for"))
+        }
+        None => federation::sole_match(jwt, issuer, p)
+            .await
+            .map_err(|refusal| {
+                if refusal.counts() {
+                    p.log.error(&format!("federated token refused (no client_id sent): {refusal}"));
+                }
+                answer(refusal, || denied(code))
+            })?
+            .as_str()
+            .to_string(),
+    };
+    federated(jwt, &id, issuer, address, code, p).await
+}
+
 /// The key the token is to be bound to: the key of the request's DPoP
 /// proof (RFC 9449 §5), its signature checked and its `jti` spent once the
 /// client has authenticated, so that no one else's request uses up a
@@ -191,11 +204,14 @@ async fn bound_key<R: Runtime>(
             false => Ok(None),
         };
     };
-    dpop::signed(&proof, p).await.map_err(refused_proof)?;
-    dpop::spend(&proof, p).await.map_err(|unaccepted| match unaccepted {
-        Unaccepted::Token(rejection) => refused_proof(rejection),
-        Unaccepted::Server(why) => OAuthError::server(why),
-    })?;
+    apart(async {
+        dpop::signed(&proof, p).await.map_err(refused_proof)?;
+        dpop::spend(&proof, p).await.map_err(|unaccepted| match unaccepted {
+            Unaccepted::Token(rejection) => refused_proof(rejection),
+            Unaccepted::Server(why) => OAuthError::server(why),
+        })
+    })
+    .await?;
     Ok(Some(proof.jkt))
 }
 
@@ -309,7 +325,9 @@ pub(super) async fn client_authentication<R: Runtime>(
             let (client, actor) = federated(&a.jwt, id, issuer, address, ErrorCode::InvalidClient, p).await?;
             Ok((client, Some(actor)))
         }
-        Presented::Assertion(a) => Ok((super::assertion::authenticate(&a, issuer, called, address, p).await?, None)),
+        Presented::Assertion(a) => {
+            Ok((apart(super::assertion::authenticate(&a, issuer, called, address, p)).await?, None))
+        }
     }
 }
 
@@ -322,7 +340,7 @@ async fn federated<R: Runtime>(
     code: ErrorCode,
     p: &Ports<'_, R>,
 ) -> Result<(ClientRecord, Actor), OAuthError> {
-    federation::authenticate(jwt, client_id, issuer, address, || denied(code), p).await
+    apart(federation::authenticate(jwt, client_id, issuer, address, || denied(code), p)).await
 }
 
 /// The refusal of a platform token, as the grant's `code` says.

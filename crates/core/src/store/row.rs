@@ -63,6 +63,12 @@ pub struct ClientRow {
     /// existed read as 1.
     #[serde(default = "first_version")]
     pub version: i64,
+    /// Only in the token path's client read (the D1 store's
+    /// `CLIENT_WITH_GRANTED_RESOURCES`, which saves that path a second round
+    /// trip): the registered API resources the grants name, as a JSON array
+    /// of [`ResourceRow`]s. No column of its own; never written.
+    #[serde(default, skip_serializing)]
+    pub granted_resources: Option<String>,
 }
 
 impl ClientRow {
@@ -93,6 +99,7 @@ impl ClientRow {
             created_at: c.created_at,
             updated_at: c.updated_at,
             version: c.version,
+            granted_resources: None,
         })
     }
 
