@@ -118,9 +118,21 @@ impl KeyImport for WebCryptoImport {
 /// Key generation and AES-256-GCM sealing through WebCrypto, for managed keys.
 pub struct WebCryptoKeys;
 
+thread_local! {
+    /// `crypto.subtle`, looked up once per isolate: every verification of a
+    /// platform token or client assertion asks for it, and each lookup is
+    /// two property reads across the JS boundary with their names decoded.
+    static SUBTLE: std::cell::OnceCell<SubtleCrypto> = const { std::cell::OnceCell::new() };
+}
+
 fn subtle() -> Result<SubtleCrypto, CryptoError> {
+    if let Some(held) = SUBTLE.with(|s| s.get().cloned()) {
+        return Ok(held);
+    }
     let crypto = Reflect::get(&js_sys::global(), &JsValue::from_str("crypto")).map_err(|_| js_failed("crypto"))?;
-    Ok(Reflect::get(&crypto, &JsValue::from_str("subtle")).map_err(|_| js_failed("crypto.subtle"))?.unchecked_into())
+    let subtle: SubtleCrypto =
+        Reflect::get(&crypto, &JsValue::from_str("subtle")).map_err(|_| js_failed("crypto.subtle"))?.unchecked_into();
+    Ok(SUBTLE.with(|s| s.get_or_init(|| subtle).clone()))
 }
 
 fn js_failed(what: &str) -> CryptoError {
