@@ -125,6 +125,7 @@ try {
       bindings: { STORAGE: replicas ? "d1-replicas" : "d1", ISSUER: undefined },
       ratelimits,
       script: join(root, "scripts/latency-model/shim.mjs"),
+      adminScript: join(root, "scripts/latency-model/shim-admin.mjs"),
     });
     try {
       const api = clientFor(w);

@@ -71,6 +71,37 @@ describe(`API resources (${STORAGE})`, () => {
     }
   });
 
+  // The token path reads a client together with the resources its grants
+  // name (docs/storage.md); one resource row that does not read must not
+  // stand in the way of the client's tokens for its other audiences.
+  test("a resource row that does not read refuses only tokens for its own audience", async () => {
+    const good = "https://good.example.com";
+    const bad = "https://unreadable.example.com";
+    const ids = [];
+    for (const identifier of [good, bad]) {
+      const r = await ctx.api.admin("POST", "/admin/resources", { identifier, name: "r", scopes: [{ name: "read" }], token_ttl: 300 });
+      assert.equal(r.status, 201, JSON.stringify(r.json));
+      ids.push(r.json.id);
+    }
+    const c = await ctx.api.createClient({ grants: [{ audience: good, scopes: ["read"] }, { audience: bad, scopes: ["read"] }] });
+    const db = await ctx.w.mf.getD1Database("DB");
+    const { scopes } = await db.prepare("SELECT scopes FROM resources WHERE identifier = ?").bind(bad).first();
+    await db.prepare("UPDATE resources SET scopes = 'not json' WHERE identifier = ?").bind(bad).run();
+    try {
+      const token = (resource) => ctx.api.token({ basic: [c.client_id, c.client_secret], form: `grant_type=client_credentials&resource=${encodeURIComponent(resource)}` });
+      const fine = await token(good);
+      assert.equal(fine.status, 200, JSON.stringify(fine.json));
+      assert.equal(fine.json.expires_in, 300);
+      const broken = await token(bad);
+      assert.equal(broken.status, 500);
+      assert.equal(broken.json.error, "server_error");
+    } finally {
+      await db.prepare("UPDATE resources SET scopes = ? WHERE identifier = ?").bind(scopes, bad).run();
+      assert.equal((await ctx.api.admin("DELETE", `/admin/clients/${c.client_id}`)).status, 204);
+      for (const id of ids) assert.equal((await ctx.api.admin("DELETE", `/admin/resources/${id}`)).status, 204);
+    }
+  });
+
   // The longest identifier the API accepts (512 characters) must work end
   // to end on both backends: on KV its index key used to exceed KV's
   // 512-byte key limit, and creating it, or any token for it, answered 500.

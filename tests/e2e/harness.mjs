@@ -46,10 +46,11 @@ export function shippedRateLimits() {
 
 // The build is ES modules throughout (a test-only module that imports it,
 // scripts/latency-model/shim.mjs, makes Miniflare read build/index.js as an
-// import, which by default it would take for CommonJS).
+// import, which by default it would take for CommonJS), and so are the
+// test-only modules (shim.mjs imports model.mjs).
 const WASM_MODULES = [
   { type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true },
-  { type: "ESModule", include: ["**/*.js"] },
+  { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
 ];
 const COMPATIBILITY_DATE = "2026-04-20";
 const DIRECT = [{ host: "127.0.0.1", port: 0 }];
@@ -100,11 +101,12 @@ function serviceOptions({ bindings, ratelimits, direct, script, replica, assets 
  * token service hands it every `/admin/...` request over its `ADMIN`
  * service binding. Same vars and secrets, same D1.
  */
-function adminOptions({ bindings }) {
+function adminOptions({ bindings, adminScript }) {
   return {
     name: "admin",
     modules: true,
-    scriptPath: join(root, "build/admin/index.js"),
+    // `adminScript`: a test-only module wrapping it (scripts/latency-model/shim-admin.mjs).
+    scriptPath: adminScript ?? join(root, "build/admin/index.js"),
     modulesRoot: root,
     modulesRules: WASM_MODULES,
     compatibilityDate: COMPATIBILITY_DATE,
@@ -114,10 +116,10 @@ function adminOptions({ bindings }) {
 }
 
 /** The token service (named `auth`) and the admin Worker behind it, as Miniflare workers. */
-function tokenServiceWorkers({ bindings, ratelimits = shippedRateLimits(), ...options }) {
+function tokenServiceWorkers({ bindings, ratelimits = shippedRateLimits(), adminScript, ...options }) {
   return [
     { name: "auth", ...serviceOptions({ bindings, ratelimits, ...options }), serviceBindings: { ADMIN: "admin" } },
-    adminOptions({ bindings }),
+    adminOptions({ bindings, adminScript }),
   ];
 }
 
@@ -136,12 +138,13 @@ async function migrated(mf, migrate, replica) {
  * left out entirely. `ratelimits` replaces wrangler.toml's rate limits
  * (Miniflare's shape: `{NAME: {simple: {limit, period}}}`).
  * `assets`: serve build/assets in front of the worker, as wrangler.toml
- * says. `scheduled()` fires the admin Worker's Cron Trigger.
+ * says. `scheduled()` fires the admin Worker's Cron Trigger. `script` and
+ * `adminScript`: test-only modules around the built Workers.
  */
-export async function startWorker({ bindings = {}, migrate = true, persist, direct = false, ratelimits, script, replica = false, assets = false } = {}) {
+export async function startWorker({ bindings = {}, migrate = true, persist, direct = false, ratelimits, script, adminScript, replica = false, assets = false } = {}) {
   const all = serviceBindings(bindings);
   const mf = new Miniflare({
-    workers: tokenServiceWorkers({ bindings: all, ratelimits, direct, script, replica, assets }),
+    workers: tokenServiceWorkers({ bindings: all, ratelimits, direct, script, adminScript, replica, assets }),
     ...(persist ? { d1Persist: persist } : {}),
     inspectorPort: 0,
   });

@@ -1,8 +1,9 @@
 // Ring 2: the token path on D1 read replicas (D1_READ_REPLICAS), against a
 // replica that lags. Local D1 has no replicas, so the built worker runs
-// behind the test-only shim of scripts/latency-model/shim.mjs, which answers
-// Sessions API reads from a second database (REPLICA) whenever it is as new
-// as the session needs, as D1 promises, and which this test syncs by hand.
+// behind the test-only shim of scripts/latency-model/ (shim.mjs around
+// model.mjs), which answers Sessions API reads from a second database
+// (REPLICA) whenever it is as new as the session needs, as D1 promises, and
+// which this test syncs by hand.
 // A write made straight into the primary stands for another location's.
 // What must hold (README, "Storage"): the token path does read the replica;
 // no read reflects the primary older than REPLICA_ANCHOR_SECS (10 s); the

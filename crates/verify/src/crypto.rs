@@ -14,23 +14,19 @@
 //! not on the curve there, and is handed only signatures whose `r` and `s`
 //! are in `[1, n-1]` ([`crate::in_range`]), so none has to be trusted to
 //! refuse a zero or oversized scalar. Every back end parses and validates
-//! the point on import, which [`verify_once`] repeats on every check, so
-//! holding an imported key spares work on its later checks.
+//! the point on import, so holding an imported key spares that work on its
+//! later checks.
+//!
+//! RS256 ([`verify_rs256_once`]) is for DPoP proofs only (RFC 9449 §4.3):
+//! their keys are taken as they come, not held.
 
-use crate::jwks::{PublicKey, RsaPublicKey, VerificationKey};
+use crate::jwks::{PublicKey, RsaPublicKey};
 
-/// Whether `signature` is `key`'s over `input`, with a key used once and
-/// not held: a DPoP proof's own key (RFC 9449 §4.3), ES256 or RS256 as the
-/// key is. An ES256 signature is range-checked first, as every other is.
-pub async fn verify_once(key: &VerificationKey, input: &[u8], signature: &[u8]) -> bool {
-    match key {
-        VerificationKey::Es256(key) => match <[u8; 64]>::try_from(signature) {
-            Ok(signature) => crate::in_range(&signature) && verify_es256_once(key, input, &signature).await,
-            Err(_) => false,
-        },
-        // PKCS #1 v1.5: the signature is exactly as long as the modulus.
-        VerificationKey::Rs256(key) => signature.len() == key.n.len() && verify_rs256(key, input, signature).await,
-    }
+/// Whether `signature` is `key`'s RS256 signature of `input` (RFC 7518
+/// §3.3), the key used once and not held: a DPoP proof's own.
+pub async fn verify_rs256_once(key: &RsaPublicKey, input: &[u8], signature: &[u8]) -> bool {
+    // PKCS #1 v1.5: the signature is exactly as long as the modulus.
+    signature.len() == key.n.len() && verify_rs256(key, input, signature).await
 }
 
 /// The SEC 1 uncompressed encoding of `jwk`'s point: `04 || x || y`.
@@ -46,7 +42,7 @@ fn uncompressed(jwk: &PublicKey) -> [u8; 65] {
 #[cfg(all(not(target_arch = "wasm32"), feature = "aws-lc-rs"))]
 mod aws_lc {
     use aws_lc_rs::signature::{
-        ParsedPublicKey, RsaPublicKeyComponents, UnparsedPublicKey, ECDSA_P256_SHA256_ASN1, RSA_PKCS1_2048_8192_SHA256,
+        ParsedPublicKey, RsaPublicKeyComponents, ECDSA_P256_SHA256_ASN1, RSA_PKCS1_2048_8192_SHA256,
     };
 
     use super::{PublicKey, RsaPublicKey};
@@ -67,13 +63,6 @@ mod aws_lc {
     pub async fn verify(key: &Key, input: &[u8], signature: &[u8; 64]) -> bool {
         let (encoded, len) = der(signature);
         key.verify_sig(input, &encoded[..len]).is_ok()
-    }
-
-    /// [`verify`] with a key not imported: the point is parsed, and
-    /// checked on the curve, for this one check.
-    pub async fn verify_es256_once(key: &PublicKey, input: &[u8], signature: &[u8; 64]) -> bool {
-        let (encoded, len) = der(signature);
-        UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, super::uncompressed(key)).verify(input, &encoded[..len]).is_ok()
     }
 
     /// Whether `signature` is `key`'s RS256 (PKCS #1 v1.5, SHA-256) signature of `input`.
@@ -120,12 +109,14 @@ mod aws_lc {
             fn der_is_the_standard_encoding(
                 r in proptest::array::uniform32(any::<u8>()),
                 s in proptest::array::uniform32(any::<u8>()),
-                zeros in 0usize..4,
+                r_zeros in 0usize..4,
+                s_zeros in 0usize..4,
             ) {
                 let mut rs = [0u8; 64];
                 rs[..32].copy_from_slice(&r);
                 rs[32..].copy_from_slice(&s);
-                rs[..zeros].fill(0);
+                rs[..r_zeros].fill(0);
+                rs[32..32 + s_zeros].fill(0);
                 prop_assume!(crate::in_range(&rs));
                 let expected = Signature::from_slice(&rs).unwrap().to_der();
                 let (der, len) = super::der(&rs);
@@ -153,14 +144,6 @@ mod rust_crypto {
     /// Whether `signature` is `key`'s over `input` (SHA-256, ECDSA).
     pub async fn verify(key: &Key, input: &[u8], signature: &[u8; 64]) -> bool {
         Signature::from_slice(signature).is_ok_and(|s| key.verify(input, &s).is_ok())
-    }
-
-    /// [`verify`] with a key not imported.
-    pub async fn verify_es256_once(key: &PublicKey, input: &[u8], signature: &[u8; 64]) -> bool {
-        match import(key).await {
-            Some(key) => verify(&key, input, signature).await,
-            None => false,
-        }
     }
 
     /// RS256 is not checked without `aws-lc-rs`: no pure-Rust RSA back end is
@@ -226,14 +209,6 @@ mod webcrypto {
         JsFuture::from(promise).await.ok().and_then(|v| v.as_bool()) == Some(true)
     }
 
-    /// [`verify`] with a key imported for this one check.
-    pub async fn verify_es256_once(key: &PublicKey, input: &[u8], signature: &[u8; 64]) -> bool {
-        match import(key).await {
-            Some(key) => verify(&key, input, signature).await,
-            None => false,
-        }
-    }
-
     /// Whether `signature` is `key`'s RS256 signature of `input`
     /// (WebCrypto's RSASSA-PKCS1-v1_5 with SHA-256).
     pub async fn verify_rs256(key: &RsaPublicKey, input: &[u8], signature: &[u8]) -> bool {
@@ -255,14 +230,14 @@ mod webcrypto {
 }
 
 #[cfg(all(not(target_arch = "wasm32"), feature = "aws-lc-rs"))]
-pub use aws_lc::{import, verify, Key};
+use aws_lc::verify_rs256;
 #[cfg(all(not(target_arch = "wasm32"), feature = "aws-lc-rs"))]
-use aws_lc::{verify_es256_once, verify_rs256};
+pub use aws_lc::{import, verify, Key};
+#[cfg(all(not(target_arch = "wasm32"), not(feature = "aws-lc-rs")))]
+use rust_crypto::verify_rs256;
 #[cfg(all(not(target_arch = "wasm32"), not(feature = "aws-lc-rs")))]
 pub use rust_crypto::{import, verify, Key};
-#[cfg(all(not(target_arch = "wasm32"), not(feature = "aws-lc-rs")))]
-use rust_crypto::{verify_es256_once, verify_rs256};
+#[cfg(target_arch = "wasm32")]
+use webcrypto::verify_rs256;
 #[cfg(target_arch = "wasm32")]
 pub use webcrypto::{import, verify, Key};
-#[cfg(target_arch = "wasm32")]
-use webcrypto::{verify_es256_once, verify_rs256};

@@ -200,10 +200,14 @@ impl<F: Fetcher> Verifier<F> {
     /// imported now — and then handed back, for [`ProofKeys`] to hold once
     /// the request is accepted; an RS256 key checked as it comes.
     async fn proof_signed(&self, proof: &dpop::Proof<'_>) -> (bool, Option<Key>) {
-        let (jwks::VerificationKey::Es256(public), Ok(signature)) =
-            (&proof.key, <[u8; 64]>::try_from(proof.jws.signature.as_slice()))
-        else {
-            return (crypto::verify_once(&proof.key, proof.jws.signing_input, &proof.jws.signature).await, None);
+        let public = match &proof.key {
+            jwks::VerificationKey::Es256(public) => public,
+            jwks::VerificationKey::Rs256(key) => {
+                return (crypto::verify_rs256_once(key, proof.jws.signing_input, &proof.jws.signature).await, None)
+            }
+        };
+        let Ok(signature) = <[u8; 64]>::try_from(proof.jws.signature.as_slice()) else {
+            return (false, None);
         };
         if !crate::in_range(&signature) {
             return (false, None);

@@ -519,25 +519,34 @@ impl D1Store {
         };
         let resources = row.granted_resources.take();
         let record = row.into_record()?;
-        // Always there (`json_group_array` of no rows is `[]`); were it not,
-        // the resource lookup would make its own read rather than answer
-        // "none" from nothing.
-        let Some(resources) = resources else {
+        // What does not read here is left to the resource lookup's own read,
+        // which refuses only a token for that audience: a bad resource row
+        // never stands in the way of reading the client. (The column is
+        // always there: `json_group_array` of no rows is `[]`.) Parsed by
+        // JS and read as D1's own rows are, so that no second deserializer
+        // of resource rows is compiled into the wasm.
+        let rows = resources
+            .and_then(|json| js_sys::JSON::parse(&json).ok())
+            .and_then(|parsed| serde_wasm_bindgen::from_value::<Vec<ResourceRow>>(parsed).ok());
+        let Some(rows) = rows else {
             return Ok(Some(record));
         };
-        // Parsed by JS and read as D1's own rows are, so that no second
-        // deserializer of resource rows is compiled into the wasm.
-        let unreadable = |_| StoreError::Backend("D1: a client's granted resources are not JSON rows".into());
-        let rows: Vec<ResourceRow> =
-            serde_wasm_bindgen::from_value(js_sys::JSON::parse(&resources).map_err(unreadable)?)
-                .map_err(|_| StoreError::Backend("D1: a client's granted resources are not resource rows".into()))?;
-        let mut resources = rows.into_iter().map(ResourceRow::into_resource).collect::<Result<Vec<_>, _>>()?;
+        let (mut resources, mut unreadable) = (Vec::new(), Vec::new());
+        for row in rows {
+            let identifier = row.identifier.clone();
+            match row.into_resource() {
+                Ok(resource) => resources.push(resource),
+                Err(_) => unreadable.push(identifier),
+            }
+        }
         let granted = record
             .grants
             .iter()
-            .map(|g| {
-                let at = resources.iter().position(|r| r.identifier.as_str() == g.audience.as_str());
-                (g.audience.as_str().to_string(), at.map(|at| resources.swap_remove(at)))
+            .map(|g| g.audience.as_str())
+            .filter(|audience| !unreadable.iter().any(|u| u == audience))
+            .map(|audience| {
+                let at = resources.iter().position(|r| r.identifier.as_str() == audience);
+                (audience.to_string(), at.map(|at| resources.swap_remove(at)))
             })
             .collect();
         *self.granted.borrow_mut() = granted;
