@@ -19,22 +19,32 @@ const root = new URL("../../", import.meta.url).pathname;
 const REPLICA_ANCHOR_SECS = 10;
 const STORAGE = process.env.M2M_STORAGE ?? "d1";
 
+/**
+ * The token service behind the shim on D1 read replicas, with no isolate
+ * cache (CLIENT_CACHE_TTL 0: every request reads its client), and the sync
+ * of its replica with the primary.
+ */
+async function replicated() {
+  const w = await startWorker({
+    bindings: { STORAGE: "d1-replicas", CLIENT_CACHE_TTL: "0" },
+    script: join(root, "scripts/latency-model/shim.mjs"),
+    replica: true,
+  });
+  const sync = async () => assert.equal((await fetch(`${w.base}/__replica/sync`, { method: "POST" })).status, 200);
+  return { w, api: clientFor(w), sync };
+}
+
 describe(`the token path on lagging read replicas (${STORAGE} run)`, () => {
   let w;
   let api;
+  let sync;
   let primary;
   before(async () => {
-    w = await startWorker({
-      bindings: { STORAGE: "d1-replicas", CLIENT_CACHE_TTL: "0" },
-      script: join(root, "scripts/latency-model/shim.mjs"),
-      replica: true,
-    });
-    api = clientFor(w);
+    ({ w, api, sync } = await replicated());
     primary = await w.mf.getD1Database("DB");
   });
   after(() => w?.close());
 
-  const sync = async () => assert.equal((await fetch(`${w.base}/__replica/sync`, { method: "POST" })).status, 200);
   const token = async (c, form = "grant_type=client_credentials") => api.token({ basic: [c.client_id, c.client_secret], form });
   /** Deactivate behind the worker's back, as another location's admin would. */
   const deactivateElsewhere = (id) => primary.prepare("UPDATE clients SET status = 'inactive', version = version + 1 WHERE id = ?").bind(id).run();
@@ -99,17 +109,12 @@ describe(`the token path on lagging read replicas (${STORAGE} run)`, () => {
 describe(`the token path's reads, counted (${STORAGE} run)`, () => {
   let w;
   let api;
+  let sync;
   before(async () => {
-    w = await startWorker({
-      bindings: { STORAGE: "d1-replicas", CLIENT_CACHE_TTL: "0" },
-      script: join(root, "scripts/latency-model/shim.mjs"),
-      replica: true,
-    });
-    api = clientFor(w);
+    ({ w, api, sync } = await replicated());
   });
   after(() => w?.close());
 
-  const sync = async () => assert.equal((await fetch(`${w.base}/__replica/sync`, { method: "POST" })).status, 200);
   /** A token for `resource`; its lifetime, and the round trips the shim counted. */
   const token = async (c, resource) => {
     const t = await api.token({ basic: [c.client_id, c.client_secret], form: `grant_type=client_credentials&resource=${encodeURIComponent(resource)}` });
@@ -117,7 +122,6 @@ describe(`the token path's reads, counted (${STORAGE} run)`, () => {
     return { expiresIn: t.json.expires_in, trips: t.headers.get("x-latency-model-round-trips") };
   };
 
-  // CLIENT_CACHE_TTL 0: every request reads its client.
   test("a client the isolate does not hold is read with the resources its grants name: one round trip", async () => {
     const plain = await api.createClient({ grants: [{ audience: "https://plain.example.com", scopes: ["read"] }] });
     await sync();
