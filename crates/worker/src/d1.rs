@@ -531,24 +531,19 @@ impl D1Store {
         let Some(rows) = rows else {
             return Ok(Some(record));
         };
-        let (mut resources, mut unreadable) = (Vec::new(), Vec::new());
+        let mut granted: Vec<(String, Option<ApiResource>)> =
+            record.grants.iter().map(|g| (g.audience.as_str().to_string(), None)).collect();
         for row in rows {
             let identifier = row.identifier.clone();
             match row.into_resource() {
-                Ok(resource) => resources.push(resource),
-                Err(_) => unreadable.push(identifier),
+                Ok(resource) => {
+                    if let Some((_, found)) = granted.iter_mut().find(|(audience, _)| *audience == identifier) {
+                        *found = Some(resource);
+                    }
+                }
+                Err(_) => granted.retain(|(audience, _)| *audience != identifier),
             }
         }
-        let granted = record
-            .grants
-            .iter()
-            .map(|g| g.audience.as_str())
-            .filter(|audience| !unreadable.iter().any(|u| u == audience))
-            .map(|audience| {
-                let at = resources.iter().position(|r| r.identifier.as_str() == audience);
-                (audience.to_string(), at.map(|at| resources.swap_remove(at)))
-            })
-            .collect();
         *self.granted.borrow_mut() = granted;
         Ok(Some(record))
     }

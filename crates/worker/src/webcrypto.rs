@@ -50,9 +50,7 @@ impl WebCryptoSigner {
     /// Import `key` non-extractable, for signing only.
     pub async fn import(key: &SigningKey) -> Result<WebCryptoSigner, KeyError> {
         let rejected = |_| KeyError::Jwk(JwkError::Rejected { kid: key.kid.clone() });
-        let crypto = Reflect::get(&js_sys::global(), &JsValue::from_str("crypto")).map_err(rejected)?;
-        let subtle: SubtleCrypto =
-            Reflect::get(&crypto, &JsValue::from_str("subtle")).map_err(rejected)?.unchecked_into();
+        let subtle = subtle().map_err(|_| KeyError::Jwk(JwkError::Rejected { kid: key.kid.clone() }))?;
         let s = |v: &str| JsValue::from_str(v);
         let jwk = object(&[
             ("kty", &s("EC")),
