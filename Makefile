@@ -67,6 +67,11 @@ build/assets/openapi.json: crates/core/openapi.json scripts/openapi-asset.mjs bu
 examples/edge-api/build/index.js: $(SOURCES)
 	$(call worker,examples/edge-api,examples/edge-api/build)
 
+# Test-only: the runtime's floor for a token as a Rust/wasm Worker, built
+# exactly like the token service (make bench sets it beside the JS floor).
+scripts/bench/wasm-floor/build/index.js: scripts/bench/wasm-floor/Cargo.toml scripts/bench/wasm-floor/src/lib.rs Cargo.lock
+	$(call worker,scripts/bench/wasm-floor,scripts/bench/wasm-floor/build)
+
 .dev.vars:
 	@node scripts/dev-vars.mjs > .dev.vars
 	@echo "==> wrote .dev.vars with fresh local ADMIN_API_KEY and SIGNING_KEYS"
@@ -133,7 +138,7 @@ fuzz: tools
 
 ## Benchmark (not a test): token endpoint vs node-oidc-provider and the worker's
 ## JWKS ceiling, writes BENCHMARKS.md. `make bench QUICK=1`: a second per point.
-bench: build
+bench: build scripts/bench/wasm-floor/build/index.js
 	@command -v oha > /dev/null || { echo "==> cargo install oha 1.16.0 (several minutes, once)"; cargo install oha --version 1.16.0 --locked; }
 	QUICK=$(QUICK) node scripts/bench/run.mjs
 
@@ -152,4 +157,4 @@ key-costs: build
 	node scripts/key-costs.mjs 7
 
 clean:
-	rm -rf build examples/edge-api/build target .wrangler
+	rm -rf build examples/edge-api/build scripts/bench/wasm-floor/build target .wrangler

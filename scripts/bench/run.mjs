@@ -17,9 +17,9 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { Miniflare } from "miniflare";
 import { build as esbuild } from "esbuild";
-import { EDGE_AUDIENCE, EDGE_ISSUER, clientFor, startWithEdgeApi, startWorker, workerdPids } from "../../tests/e2e/harness.mjs";
+import { COMPATIBILITY_DATE, EDGE_AUDIENCE, EDGE_ISSUER, WASM_MODULES, clientFor, startWithEdgeApi, startWorker, workerdPids } from "../../tests/e2e/harness.mjs";
 import { script as floorScript } from "./floor.mjs";
-import { coldLines, coldStart } from "./cold.mjs";
+import { WASM_FLOOR, coldLines, coldStart } from "./cold.mjs";
 import { mean, meanSplit, median } from "./stats.mjs";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
 import { githubClaims, startIssuer } from "../../tests/e2e/oidc-issuer.mjs";
@@ -355,19 +355,37 @@ async function benchPeer() {
   }
 }
 
-/** The runtime's floor (floor.mjs): a plain JS worker doing only a token's runtime work. */
+/**
+ * The runtime's floors, side by side in one workerd: a plain JS worker doing
+ * only a token's runtime work (floor.mjs), and the same work as a Rust/wasm
+ * worker built like m2m-edge's token service (wasm-floor/). The second less
+ * the first is what being a Rust/wasm worker costs by itself here.
+ */
 async function benchFloor() {
-  const mf = new Miniflare({ modules: true, script: floorScript, compatibilityDate: "2026-04-20", unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] });
+  const direct = [{ host: "127.0.0.1", port: 0 }];
+  const before = new Set(workerdPids());
+  const mf = new Miniflare({
+    workers: [
+      { name: "js-floor", modules: true, script: floorScript, compatibilityDate: COMPATIBILITY_DATE, unsafeDirectSockets: direct },
+      { name: "wasm-floor", modules: true, scriptPath: join(root, WASM_FLOOR), modulesRoot: root, modulesRules: WASM_MODULES, compatibilityDate: COMPATIBILITY_DATE, unsafeDirectSockets: direct },
+    ],
+  });
   try {
     await mf.ready;
-    const base = (await mf.unsafeGetDirectURL()).href.replace(/\/$/, "");
-    const token = { url: `${base}/token`, method: "POST", headers: tokenForm, body: "grant_type=client_credentials" };
-    const trivial = { url: `${base}/trivial` };
-    load({ ...token, connections: 8, seconds: 1 });
-    for (const r of points([{ pids: workerdPids, specs: [["token", token], ["trivial GET", trivial]] }], 8)[0]) {
-      rows.push({ target: "JS floor (workerd)", storage: "-", keyMode: "-", ...r });
-      log(rows.at(-1));
+    const own = workerdPids().filter((pid) => !before.has(pid));
+    const series = [];
+    for (const [target, name] of [["JS floor (workerd)", "js-floor"], ["wasm floor (workerd)", "wasm-floor"]]) {
+      const base = (await mf.unsafeGetDirectURL(name)).href.replace(/\/$/, "");
+      const token = { url: `${base}/token`, method: "POST", headers: tokenForm, body: "grant_type=client_credentials" };
+      series.push({ target, pids: () => own, specs: [["token", token], ["trivial GET", { url: `${base}/trivial` }]] });
+      load({ ...token, connections: 8, seconds: 1 });
     }
+    points(series, 8).forEach((results, i) => {
+      for (const r of results) {
+        rows.push({ target: series[i].target, storage: "-", keyMode: "-", ...r });
+        log(rows.at(-1));
+      }
+    });
   } finally {
     await mf.dispose();
   }
@@ -575,6 +593,16 @@ const floorTrivial = find("JS floor", "-", "-", "trivial GET", 8);
 summary.push(
   `- runtime floor (floor.mjs: a plain JS worker that only reads the body and makes one WebCrypto ES256 signature), 8 connections: ${f1(floorToken.rps)} tokens/s = ${f1((100 * floorToken.rps) / floorTrivial.rps)} % of its own trivial GET (${f1(floorTrivial.rps)}); CPU per token above the trivial GET ${f1(floorToken.cpuMsPer1k - floorTrivial.cpuMsPer1k)} µs`,
 );
+const wasmToken = find("wasm floor", "-", "-", "token", 8);
+const wasmTrivial = find("wasm floor", "-", "-", "trivial GET", 8);
+{
+  const js = floorToken.cpuMsPer1k - floorTrivial.cpuMsPer1k;
+  const wasm = wasmToken.cpuMsPer1k - wasmTrivial.cpuMsPer1k;
+  const tokens = ["d1-replicas", "d1"].flatMap((st) => ["byok", "managed"].map((k) => find("m2m-edge", st, k, "token", 8).cpuMsPer1k - find("m2m-edge", st, k, "jwks", 8).cpuMsPer1k));
+  summary.push(
+    `- the same floor as a Rust/wasm worker (scripts/bench/wasm-floor: the same work, built like m2m-edge's token service), 8 connections: ${f1(wasmToken.rps)} tokens/s, CPU per token above its trivial GET ${f1(wasm)} µs = ${f2(wasm / js)}× the JS floor's (its trivial GET ${f1(wasmTrivial.cpuMsPer1k)} against ${f1(floorTrivial.cpuMsPer1k)} µs); m2m-edge's token − JWKS (${f1(Math.min(...tokens))}–${f1(Math.max(...tokens))} µs) = ${f2(Math.min(...tokens) / wasm)}–${f2(Math.max(...tokens) / wasm)}× the wasm floor's, ${f2(Math.min(...tokens) / js)}–${f2(Math.max(...tokens) / js)}× the JS floor's`,
+  );
+}
 const rust = find("edge API, Rust", "-", "-", "verify", 8);
 const rustTrivial = find("edge API, Rust", "-", "-", "trivial GET", 8);
 const jose = find("edge API, JS", "-", "-", "verify", 8);

@@ -48,11 +48,11 @@ export function shippedRateLimits() {
 // scripts/latency-model/shim.mjs, makes Miniflare read build/index.js as an
 // import, which by default it would take for CommonJS), and so are the
 // test-only modules (shim.mjs imports model.mjs).
-const WASM_MODULES = [
+export const WASM_MODULES = [
   { type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true },
   { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
 ];
-const COMPATIBILITY_DATE = "2026-04-20";
+export const COMPATIBILITY_DATE = "2026-04-20";
 const DIRECT = [{ host: "127.0.0.1", port: 0 }];
 
 /**
@@ -139,13 +139,15 @@ async function migrated(mf, migrate, replica) {
  * (Miniflare's shape: `{NAME: {simple: {limit, period}}}`).
  * `assets`: serve build/assets in front of the worker, as wrangler.toml
  * says. `scheduled()` fires the admin Worker's Cron Trigger. `script` and
- * `adminScript`: test-only modules around the built Workers.
+ * `adminScript`: test-only modules around the built Workers. `runtimeStdio`:
+ * Miniflare's `handleRuntimeStdio`, handed workerd's stdout and stderr.
  */
-export async function startWorker({ bindings = {}, migrate = true, persist, direct = false, ratelimits, script, adminScript, replica = false, assets = false } = {}) {
+export async function startWorker({ bindings = {}, migrate = true, persist, direct = false, ratelimits, script, adminScript, replica = false, assets = false, runtimeStdio } = {}) {
   const all = serviceBindings(bindings);
   const mf = new Miniflare({
     workers: tokenServiceWorkers({ bindings: all, ratelimits, direct, script, adminScript, replica, assets }),
     ...(persist ? { d1Persist: persist } : {}),
+    ...(runtimeStdio ? { handleRuntimeStdio: runtimeStdio } : {}),
     inspectorPort: 0,
   });
   const url = await mf.ready;
