@@ -54,6 +54,7 @@ pub mod audit;
 pub mod client;
 pub mod config;
 pub mod federation;
+mod future;
 pub mod grant;
 pub mod http;
 pub mod ids;

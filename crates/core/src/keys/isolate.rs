@@ -15,6 +15,7 @@ use std::rc::Rc;
 use super::manager::{open_current, resolve, KeyEnv};
 use super::sealed::KeyCrypto;
 use super::{KeyError, KeyStore};
+use crate::future::apart;
 use crate::jose::{jwk, IssuingKey, SigningKey};
 use crate::ports::Logger;
 
@@ -132,9 +133,15 @@ impl<K: IssuingKey> IsolateKeys<K> {
     /// once per text (a new secret deploys new isolates anyway).
     pub async fn byok<I: KeyImport<Key = K>>(&self, raw: Option<&str>, import: &I) -> RequestKeys<K> {
         let cached = self.byok.borrow().as_ref().filter(|(seen, _)| Some(seen.as_str()) == raw).map(|(_, k)| k.clone());
-        if let Some(keys) = cached {
-            return keys;
+        match cached {
+            Some(keys) => keys,
+            // Once per isolate: its code apart from the path every request takes.
+            None => apart(self.load_byok(raw, import)).await,
         }
+    }
+
+    /// `SIGNING_KEYS` parsed, its current key imported, and both kept.
+    async fn load_byok<I: KeyImport<Key = K>>(&self, raw: Option<&str>, import: &I) -> RequestKeys<K> {
         let keys = match jwk::parse(raw) {
             Err(e) => RequestKeys { jwks: Err(e.clone().into()), signer: Err(e.into()) },
             Ok(set) => RequestKeys {
@@ -182,10 +189,28 @@ impl<K: IssuingKey> IsolateKeys<K> {
         S: KeyStore,
         C: KeyCrypto,
     {
-        let previous = match self.decide(env.kek, now_ms) {
-            Decision::Use(keys) => return keys,
-            Decision::Refresh(previous) => previous,
-        };
+        match self.decide(env.kek, now_ms) {
+            Decision::Use(keys) => keys,
+            // At most once per MANAGED_CACHE_MS: apart from the path every request takes.
+            Decision::Refresh(previous) => apart(self.refresh(env, import, now_ms, log, previous)).await,
+        }
+    }
+
+    /// The set read again (see [`IsolateKeys::managed`]), with the copy
+    /// it replaces, if any.
+    async fn refresh<I, S, C>(
+        &self,
+        env: &KeyEnv<'_, S, C>,
+        import: &I,
+        now_ms: i64,
+        log: &dyn Logger,
+        previous: Option<Previous<K>>,
+    ) -> RequestKeys<K>
+    where
+        I: KeyImport<Key = K>,
+        S: KeyStore,
+        C: KeyCrypto,
+    {
         let resolved = resolve(env).await;
         if let (Some(problem @ (KeyError::Storage(_) | KeyError::Contended)), Some(last)) =
             (&resolved.problem, &previous)
