@@ -643,7 +643,7 @@ const doc = `# Benchmarks
 Measured by \`make bench\`${QUICK ? " (QUICK=1: 1 s per point — not representative)" : ""} on ${machine.date} at commit ${machine.commit}: ${machine.nproc} cores, ${machine.cpu}.
 Loopback only; load generator oha 1.16 (raw latencies); ${SECONDS} s per point, taken as ${SLICES} slices of
 ${SECONDS / SLICES} s. The four m2m-edge configurations run side by side and take their slices in
-turn (token, JWKS, next configuration, …); the JS floor and the peer follow, alone. Each figure is
+turn (token, JWKS, next configuration, …); the two floors (side by side) and the peer follow. Each figure is
 the median slice.
 m2m-edge runs its release wasm in workerd started by Miniflare with a local
 D1, loaded through a direct socket into the worker (Miniflare's
@@ -655,7 +655,11 @@ the isolate cache. "server CPU" is utime + stime of the server processes
 The "JS floor" rows are a plain JS worker (\`scripts/bench/floor.mjs\`) in the
 same workerd that does only what the runtime must do for a token: read the
 body and make one WebCrypto ES256 signature. Its token − trivial-GET gap is
-the least any worker can spend on a token here. The "edge API" rows verify
+the least any worker can spend on a token here. The "wasm floor" rows are
+the same work as a Rust Worker built exactly like m2m-edge's token service
+(\`scripts/bench/wasm-floor\`: worker-build, wasm-bindgen, opt-level "z",
+a \`JsFuture\` per await), beside the JS floor in one workerd: what being
+a Rust/wasm Worker costs by itself, before any protocol work. The "edge API" rows verify
 one token per request at 8 connections: the example edge API
 (\`examples/edge-api\`, Rust, m2m-edge-verify with WebCrypto) and the same
 API as a JS worker with jose (\`scripts/bench/jose-api.mjs\`), keys warm in
@@ -670,8 +674,11 @@ cost of one D1 write to a plain JS worker (\`scripts/bench/write-floor.js\`)
 sits beside them. The native verifier is timed against jsonwebtoken in
 paired half-second windows and counted in instructions under callgrind
 (\`crates/verify/benches/native.rs\`). The fresh-isolate lines start a workerd
-per sample for m2m-edge and for a cold JS floor (\`scripts/bench/cold.mjs\`,
-\`cold-floor.js\`). Run-to-run noise on this machine is about ±10 µs of CPU
+per sample for m2m-edge, for a cold JS floor and for the wasm floor
+(\`scripts/bench/cold.mjs\`, \`cold-floor.js\`); further fresh isolates run with
+V8's \`--trace-wasm-compilation-times\` (set through workerd's \`v8Flags\`,
+\`scripts/bench/workerd-v8-flags.sh\`), which names every wasm function V8
+compiles for the first token and how long it took. Run-to-run noise on this machine is about ±10 µs of CPU
 per request at 8 connections, more for the sequential figures (workerd's CPU
 is read in 10 ms ticks).
 
