@@ -11,6 +11,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use js_sys::{Array, Object, Reflect, Uint8Array, JSON};
 use wasm_bindgen::prelude::*;
@@ -19,7 +20,32 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{CryptoKey, Headers, Request, Response, ResponseInit, SubtleCrypto};
 use worker::Env;
 
+/// What every token uses, made once per isolate, as the JS floor's
+/// constants are (and as m2m-edge keeps `crypto.subtle` and its signing
+/// algorithm).
+struct Constants {
+    subtle: SubtleCrypto,
+    /// `{name: "ECDSA", hash: "SHA-256"}`.
+    algorithm: Object,
+    /// The signing input, the size of a token's.
+    input: Uint8Array,
+    /// The response, the size of a token response.
+    body: String,
+}
+
+impl Constants {
+    fn new() -> Result<Constants, JsValue> {
+        Ok(Constants {
+            subtle: subtle()?,
+            algorithm: object(&[("name", "ECDSA"), ("hash", "SHA-256")]),
+            input: Uint8Array::from("e".repeat(480).as_bytes()),
+            body: format!(r#"{{"access_token":"{}","token_type":"Bearer","expires_in":3600}}"#, "e".repeat(566)),
+        })
+    }
+}
+
 thread_local! {
+    static CONSTANTS: Result<Rc<Constants>, JsValue> = Constants::new().map(Rc::new);
     /// The signing key, imported (or generated) by the isolate's first token.
     static KEY: RefCell<Option<CryptoKey>> = const { RefCell::new(None) };
 }
@@ -90,13 +116,10 @@ async fn token(req: Request, env: JsValue) -> Result<JsValue, JsValue> {
         let bound = call(&statement, "bind", &Array::of1(&JsValue::from_str("m2m_floor")))?;
         JsFuture::from(js_sys::Promise::from(call(&bound, "first", &Array::new())?)).await?;
     }
-    let subtle = subtle()?;
-    let key = key(&env, &subtle).await?;
-    let input = Uint8Array::from("e".repeat(480).as_bytes());
-    let algorithm = object(&[("name", "ECDSA"), ("hash", "SHA-256")]);
-    JsFuture::from(subtle.sign_with_object_and_buffer_source(&algorithm, &key, &input)?).await?;
-    let body = format!(r#"{{"access_token":"{}","token_type":"Bearer","expires_in":3600}}"#, "e".repeat(566));
-    respond(&body, true)
+    let c = CONSTANTS.with(Clone::clone)?;
+    let key = key(&env, &c.subtle).await?;
+    JsFuture::from(c.subtle.sign_with_object_and_buffer_source(&c.algorithm, &key, &c.input)?).await?;
+    respond(&c.body, true)
 }
 
 /// The fetch handler: `GET` answers at once; a token is a promise.
