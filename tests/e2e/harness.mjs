@@ -53,7 +53,7 @@ export const WASM_MODULES = [
   { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
 ];
 export const COMPATIBILITY_DATE = "2026-04-20";
-const DIRECT = [{ host: "127.0.0.1", port: 0 }];
+export const DIRECT = [{ host: "127.0.0.1", port: 0 }];
 
 /**
  * The storage configurations the suite runs against, by the name in
