@@ -3,7 +3,7 @@
 // path that a healthy workerd never takes.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { describe as describeRequest, forward, rateLimit, respond, rpcAnswer, signThenRespond, withBody, withBoundedBody } from "../../crates/worker/src/glue.js";
+import { describe as describeRequest, forward, rateLimit, respond, rpcAnswer, signThenRespond, whenSettled, withBody, withBoundedBody } from "../../crates/worker/src/glue.js";
 
 const NAMES = "authorization\ncontent-type\ncontent-length";
 const ECDSA = { name: "ECDSA", hash: "SHA-256" };
@@ -167,4 +167,17 @@ test("rpcAnswer: the app's answer as the RPC returns it; malformed options a Typ
   assert.equal(down.valid, false);
   assert.equal(down.status, 503);
   assert.equal(down.headers["retry-after"], "30");
+});
+
+test("whenSettled continues the task with the value or the reason, and its answer is the request's", async () => {
+  const calls = [];
+  const next = (task, value, fulfilled) => {
+    calls.push([task, value, fulfilled]);
+    return fulfilled ? `reply ${task}` : Promise.resolve(`refusal ${task}`);
+  };
+  assert.equal(await whenSettled(Promise.resolve(true), 3, next), "reply 3");
+  const reason = new Error("rejected by WebCrypto");
+  // A promise of the reply (a signature still to make) is taken on as the reply.
+  assert.equal(await whenSettled(Promise.reject(reason), 7, next), "refusal 7");
+  assert.deepEqual(calls, [[3, true, true], [7, reason, false]]);
 });

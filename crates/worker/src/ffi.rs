@@ -45,6 +45,9 @@ extern "C" {
         described: &js_sys::JsString,
     ) -> JsValue;
 
+    #[wasm_bindgen(js_name = whenSettled)]
+    fn js_when_settled(promise: &js_sys::Promise, task: u32, next: &Resumption) -> JsValue;
+
     #[wasm_bindgen(catch, js_name = rateLimit)]
     fn js_rate_limit(limiter: &JsValue, key: &str) -> Result<js_sys::Promise, JsValue>;
 
@@ -148,6 +151,16 @@ pub fn with_body(
     } else {
         js_with_bounded_body(req, env, next, limit as u32, limiter, key, &described.0)
     }
+}
+
+/// The Rust side of `whenSettled`: `(task, the promise's value or reason,
+/// whether it was fulfilled)`, answering with the task's reply or a
+/// promise of it.
+pub type Resumption = Closure<dyn FnMut(u32, JsValue, bool) -> JsValue>;
+
+/// A promise of what `next(task, …)` answers once `promise` settles.
+pub fn when_settled(promise: &js_sys::Promise, task: u32, next: &Resumption) -> JsValue {
+    js_when_settled(promise, task, next)
 }
 
 /// A promise of whether one more event for `key` is within `limiter`'s

@@ -130,6 +130,20 @@ async function readAtMost(reader, limit) {
 }
 
 /**
+ * Continue a waiting request in Rust once `promise` settles:
+ * `next(task, value, fulfilled)` answers with the request's reply or a
+ * promise of it, which the returned promise takes on. `next` is a
+ * long-lived Rust callback and `task` a number, so nothing per await is
+ * built on the Rust side (crates/worker/src/task.rs).
+ */
+export function whenSettled(promise, task, next) {
+  return promise.then(
+    (value) => next(task, value, true),
+    (reason) => next(task, reason, false),
+  );
+}
+
+/**
  * One more event for `key` on a Rate Limiting binding: a promise of `true`
  * when it is within the limit, `false` when over it.
  */

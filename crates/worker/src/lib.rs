@@ -18,12 +18,11 @@ mod d1;
 mod fetch;
 mod ffi;
 mod limiter;
+mod task;
 mod webcrypto;
 
 use std::cell::RefCell;
-use std::future::Future;
 use std::rc::Rc;
-use std::task::Poll;
 
 use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
@@ -134,8 +133,9 @@ fn string_binding(env: &Env, name: &str) -> Option<String> {
 /// of a JWKS request (docs/architecture.md, "Performance decisions"). Here
 /// a request without a body runs at once; a body is read by a JS `then`
 /// that calls straight back into Rust ([`BODY_READ`]); and the app's future
-/// is polled once before anything is spawned, so it only becomes a promise
-/// when it really waits (a storage read, a signature).
+/// is polled at once ([`task::run`]), so it only becomes a promise when it
+/// really waits (a verification, a storage read), and a WebCrypto promise
+/// it waits on resumes it through one JS `then`.
 #[wasm_bindgen(js_name = fetch)]
 pub fn fetch(req: web_sys::Request, env: Env, _ctx: JsValue) -> JsValue {
     let described = ffi::Description::of(&req);
@@ -208,18 +208,10 @@ fn serve(plain: Request, env: Env) -> JsValue {
 
 /// [`serve`], with a rate-limit count the glue already made.
 fn serve_counted(plain: Request, env: Env, answered: Option<Answered>) -> JsValue {
-    let mut reply = Box::pin(handle(plain, env, answered));
-    match reply.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
-        Poll::Ready((response, signer)) => to_js(response, signer.as_deref()),
-        // The spawned task polls again with a real waker. A promise that
-        // settled in between woke only the no-op waker, but a JS future keeps
-        // its outcome until polled, so that poll finds it.
-        Poll::Pending => wasm_bindgen_futures::future_to_promise(async move {
-            let (response, signer) = reply.await;
-            Ok(to_js(response, signer.as_deref()))
-        })
-        .into(),
-    }
+    task::run(async move {
+        let (response, signer) = handle(plain, env, answered).await;
+        to_js(response, signer.as_deref())
+    })
 }
 
 /// The app's response, and the key for its signature slot, if any.

@@ -7,12 +7,12 @@ use std::cell::{Cell, RefCell};
 
 use js_sys::Reflect;
 use wasm_bindgen::JsValue;
-use wasm_bindgen_futures::JsFuture;
 use worker::Env;
 
 use m2m_edge_core::limits::{Limit, LimiterError, RateLimiter, Verdict};
 
 use crate::ffi;
+use crate::task::Settled;
 use crate::ConsoleLog;
 use m2m_edge_core::ports::Logger;
 
@@ -96,7 +96,7 @@ impl RateLimiter for BindingLimiter {
             return Ok(Verdict::Within);
         };
         let promise = ffi::rate_limit(&binding, key).map_err(|_| LimiterError("the binding threw".into()))?;
-        let within = JsFuture::from(promise).await.map_err(|_| LimiterError("the binding failed".into()))?;
+        let within = Settled::of(promise).await.map_err(|_| LimiterError("the binding failed".into()))?;
         verdict(&within).ok_or_else(|| LimiterError("the binding answered something other than an outcome".into()))
     }
 }
