@@ -12,12 +12,36 @@ use m2m_edge_core::client::ClientId;
 use m2m_edge_core::grant::{Audience, Scope};
 use m2m_edge_core::http::Method;
 use m2m_edge_core::oauth::client_auth::extract;
-use m2m_edge_core::oauth::form::parse_pairs;
+use m2m_edge_core::oauth::form::{decode_component, parse_pairs, FormError};
 use m2m_edge_core::oauth::params::TokenParams;
 use m2m_edge_core::resource;
 use m2m_edge_testkit::{Req, World, ADMIN_KEY};
 use proptest::prelude::*;
 use serde_json::Value;
+
+/// The WHATWG URL Standard's form decoding, one byte at a time (`+` a
+/// space, `%XX` a byte), refusing what `decode_component` refuses: the
+/// definition its run-at-a-time copy must agree with.
+fn byte_at_a_time(raw: &[u8]) -> Result<String, FormError> {
+    let hex = |b: Option<&u8>| b.and_then(|b| (*b as char).to_digit(16)).map(|d| d as u8);
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'+' => out.push(b' '),
+            b'%' => match (hex(raw.get(i + 1)), hex(raw.get(i + 2))) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 2;
+                }
+                _ => return Err(FormError::BadPercentEncoding),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| FormError::NotUtf8)
+}
 
 /// application/x-www-form-urlencoded, as a client library writes it.
 fn form_encode(s: &str) -> String {
@@ -77,6 +101,14 @@ proptest! {
         let _ = parse_pairs(&body);
         let _ = TokenParams::from_form(&body);
         let _ = TokenParams::from_json(&body);
+    }
+
+    #[test]
+    fn form_decoding_is_the_byte_at_a_time_definition(raw in prop::collection::vec(
+        prop_oneof![Just(b'+'), Just(b'%'), any::<u8>(), prop::sample::select(b"0123456789abcdefABCDEFxz".to_vec())],
+        0..64,
+    )) {
+        prop_assert_eq!(decode_component(&raw), byte_at_a_time(&raw));
     }
 
     #[test]

@@ -13,7 +13,6 @@ use std::collections::HashMap;
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 use web_sys::{CryptoKey, SubtleCrypto};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -27,6 +26,7 @@ use m2m_edge_core::keys::KeyError;
 use m2m_edge_verify::jwks::{PublicKey, RsaPublicKey};
 
 use crate::ffi::{self, SigningParts};
+use crate::task::Settled;
 
 /// An ES256 private key imported into WebCrypto.
 pub struct WebCryptoSigner {
@@ -65,7 +65,7 @@ impl WebCryptoSigner {
         // extractable = false: the key cannot be read back out of the isolate.
         let promise =
             subtle.import_key_with_object("jwk", &jwk, &import_algorithm, false, &usages).map_err(rejected)?;
-        let crypto_key: CryptoKey = JsFuture::from(promise).await.map_err(rejected)?.unchecked_into();
+        let crypto_key: CryptoKey = Settled::of(promise).await.map_err(rejected)?.unchecked_into();
         let algorithm = object(&[("name", &s("ECDSA")), ("hash", &s("SHA-256"))]).map_err(rejected)?;
         Ok(WebCryptoSigner {
             kid: key.kid.clone(),
@@ -143,7 +143,7 @@ async fn aes_key(subtle: &SubtleCrypto, kek: &Kek, usage: &str) -> Result<Crypto
     let promise = subtle
         .import_key_with_object("raw", &raw, &algorithm, false, &Array::of1(&JsValue::from_str(usage)))
         .map_err(|_| js_failed("AES import"))?;
-    Ok(JsFuture::from(promise).await.map_err(|_| js_failed("AES import"))?.unchecked_into())
+    Ok(Settled::of(promise).await.map_err(|_| js_failed("AES import"))?.unchecked_into())
 }
 
 fn gcm_params(iv: &[u8], aad: &[u8]) -> Result<Object, CryptoError> {
@@ -165,11 +165,11 @@ impl KeyCrypto for WebCryptoKeys {
         let promise = subtle
             .generate_key_with_object(&algorithm, true, &Array::of1(&JsValue::from_str("sign")))
             .map_err(|_| js_failed("generateKey"))?;
-        let pair = JsFuture::from(promise).await.map_err(|_| js_failed("generateKey"))?;
+        let pair = Settled::of(promise).await.map_err(|_| js_failed("generateKey"))?;
         let private: CryptoKey = Reflect::get(&pair, &JsValue::from_str("privateKey"))
             .map_err(|_| js_failed("privateKey"))?
             .unchecked_into();
-        let jwk = JsFuture::from(subtle.export_key("jwk", &private).map_err(|_| js_failed("exportKey"))?)
+        let jwk = Settled::of(subtle.export_key("jwk", &private).map_err(|_| js_failed("exportKey"))?)
             .await
             .map_err(|_| js_failed("exportKey"))?;
         let field = |name: &str| Reflect::get(&jwk, &JsValue::from_str(name)).ok().and_then(|v| v.as_string());
@@ -194,25 +194,37 @@ impl KeyCrypto for WebCryptoKeys {
         }
         .map_err(|_| js_failed(what))?;
         // A wrong key, AAD or damaged record rejects the promise.
-        Ok(Uint8Array::new(&JsFuture::from(promise).await.map_err(|_| js_failed(what))?).to_vec())
+        Ok(Uint8Array::new(&Settled::of(promise).await.map_err(|_| js_failed(what))?).to_vec())
     }
 
     async fn verify_es256(&self, key: &PublicKey, input: &[u8], signature: &[u8; 64]) -> bool {
-        let (x, y) = (URL_SAFE_NO_PAD.encode(key.x), URL_SAFE_NO_PAD.encode(key.y));
-        let key = PublicJwk {
-            fields: [("kty", "EC"), ("crv", "P-256"), ("x", &x), ("y", &y)],
+        let id = [b"ES256 ".as_slice(), &key.x, &key.y].concat();
+        let jwk = || PublicJwk {
+            fields: [
+                ("kty", "EC".into()),
+                ("crv", "P-256".into()),
+                ("x", URL_SAFE_NO_PAD.encode(key.x)),
+                ("y", URL_SAFE_NO_PAD.encode(key.y)),
+            ],
             import: &[("namedCurve", "P-256")],
         };
-        verify_with(key, "ECDSA", &[("hash", "SHA-256")], input, signature).await
+        verify_with(id, jwk, "ECDSA", &[("hash", "SHA-256")], input, signature).await
     }
 
     async fn verify_rs256(&self, key: &RsaPublicKey, input: &[u8], signature: &[u8]) -> bool {
-        let (n, e) = (URL_SAFE_NO_PAD.encode(&key.n), URL_SAFE_NO_PAD.encode(&key.e));
-        let key = PublicJwk {
-            fields: [("kty", "RSA"), ("n", &n), ("e", &e), ("alg", "RS256")],
+        // The modulus's length first, so that no other (n, e) reads the same.
+        let n_len = (key.n.len() as u32).to_be_bytes();
+        let id = [b"RS256 ".as_slice(), &n_len, &key.n, &key.e].concat();
+        let jwk = || PublicJwk {
+            fields: [
+                ("kty", "RSA".into()),
+                ("n", URL_SAFE_NO_PAD.encode(&key.n)),
+                ("e", URL_SAFE_NO_PAD.encode(&key.e)),
+                ("alg", "RS256".into()),
+            ],
             import: &[("hash", "SHA-256")],
         };
-        verify_with(key, "RSASSA-PKCS1-v1_5", &[], input, signature).await
+        verify_with(id, jwk, "RSASSA-PKCS1-v1_5", &[], input, signature).await
     }
 }
 
@@ -220,7 +232,8 @@ impl KeyCrypto for WebCryptoKeys {
 const MAX_VERIFICATION_KEYS: usize = 256;
 
 thread_local! {
-    /// Public keys imported for verification, by their JWK members.
+    /// Public keys imported for verification, by their algorithm and raw
+    /// key bytes ([`verify_with`]'s `id`).
     /// Importing is a function of the key's own bytes, so an entry never
     /// goes stale: a rotated or removed key is simply not asked for again.
     /// The keys come from clients' registered sets, trusted issuers'
@@ -229,14 +242,14 @@ thread_local! {
     /// map (each is imported again when next used), never grows it past
     /// the bound.
     /// Each with the parameters `verify` takes for it, built once too.
-    static VERIFICATION_KEYS: RefCell<HashMap<String, (CryptoKey, Object)>> = RefCell::new(HashMap::new());
+    static VERIFICATION_KEYS: RefCell<HashMap<Vec<u8>, (CryptoKey, Object)>> = RefCell::new(HashMap::new());
 }
 
 /// A public key as the JWK WebCrypto imports, and the import parameters
 /// its algorithm needs beside `name`.
-struct PublicJwk<'a> {
-    fields: [(&'a str, &'a str); 4],
-    import: &'a [(&'a str, &'a str)],
+struct PublicJwk {
+    fields: [(&'static str, String); 4],
+    import: &'static [(&'static str, &'static str)],
 }
 
 /// A JS object of string members.
@@ -246,11 +259,14 @@ fn text_object(pairs: &[(&str, &str)]) -> Option<Object> {
     object(&pairs).ok()
 }
 
-/// Whether `signature` over `input` verifies with `key` under `algorithm`
-/// (with `verify_params` beside `name`); the key imported, and those
-/// parameters built, once per isolate.
+/// Whether `signature` over `input` verifies with the key `id` names
+/// under `algorithm` (with `verify_params` beside `name`): imported from
+/// `jwk()`, and those parameters built, once per isolate. `id` is the
+/// algorithm and the key's raw bytes, so a warm verification encodes no
+/// JWK.
 async fn verify_with(
-    key: PublicJwk<'_>,
+    id: Vec<u8>,
+    jwk: impl FnOnce() -> PublicJwk,
     algorithm: &str,
     verify_params: &[(&str, &str)],
     input: &[u8],
@@ -263,27 +279,32 @@ async fn verify_with(
     };
     let verified = async {
         let subtle = subtle().ok()?;
-        let cache_key = key.fields.iter().map(|(_, v)| *v).collect::<Vec<_>>().join(" ");
-        let (public, params) = match VERIFICATION_KEYS.with(|keys| keys.borrow().get(&cache_key).cloned()) {
-            Some(held) => held,
+        let verify = |public: &CryptoKey, params: &Object| {
+            subtle.verify_with_object_and_u8_array_and_u8_array(params, public, signature, input).ok()
+        };
+        let held = VERIFICATION_KEYS.with(|keys| keys.borrow().get(&id).map(|(public, params)| verify(public, params)));
+        let promise = match held {
+            Some(promise) => promise?,
             None => {
-                let (jwk, import) = (text_object(&key.fields)?, named(key.import)?);
+                let key = jwk();
+                let fields: Vec<(&str, &str)> = key.fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                let (jwk, import) = (text_object(&fields)?, named(key.import)?);
                 let usages = Array::of1(&JsValue::from_str("verify"));
                 let promise = subtle.import_key_with_object("jwk", &jwk, &import, false, &usages).ok()?;
-                let public: CryptoKey = JsFuture::from(promise).await.ok()?.unchecked_into();
-                let held = (public, named(verify_params)?);
+                let public: CryptoKey = Settled::of(promise).await.ok()?.unchecked_into();
+                let params = named(verify_params)?;
+                let promise = verify(&public, &params);
                 VERIFICATION_KEYS.with(|keys| {
                     let mut keys = keys.borrow_mut();
                     if keys.len() >= MAX_VERIFICATION_KEYS {
                         keys.clear();
                     }
-                    keys.insert(cache_key, held.clone());
+                    keys.insert(id, (public, params));
                 });
-                held
+                promise?
             }
         };
-        let promise = subtle.verify_with_object_and_u8_array_and_u8_array(&params, &public, signature, input).ok()?;
-        JsFuture::from(promise).await.ok()?.as_bool()
+        Settled::of(promise).await.ok()?.as_bool()
     };
     verified.await == Some(true)
 }
