@@ -8,6 +8,9 @@
 //! Its figures beside the JS floor's are what being a Rust/wasm Worker
 //! costs by itself here: the wasm module, its glue and the crossings, with
 //! no protocol work. `GET` answers a small JSON document, as the JWKS does.
+//! `POST /exchange` adds what `floor.mjs`'s does: one WebCrypto RS256
+//! verification (the key made once per isolate) before the token, against
+//! a token exchange's body.
 #![cfg(target_arch = "wasm32")]
 
 use std::cell::RefCell;
@@ -48,6 +51,50 @@ thread_local! {
     static CONSTANTS: Result<Rc<Constants>, JsValue> = Constants::new().map(Rc::new);
     /// The signing key, imported (or generated) by the isolate's first token.
     static KEY: RefCell<Option<CryptoKey>> = const { RefCell::new(None) };
+    /// The platform token's key and signature, made by the isolate's first exchange.
+    static PLATFORM: RefCell<Option<Rc<Platform>>> = const { RefCell::new(None) };
+}
+
+/// What `/exchange` verifies: a 900-byte signing input, as a platform
+/// token's, signed once with an RS256 key of 2048 bits.
+struct Platform {
+    key: CryptoKey,
+    input: Uint8Array,
+    signature: Uint8Array,
+}
+
+const RS256: &str = "RSASSA-PKCS1-v1_5";
+
+/// One RS256 verification of the platform token, as `floor.mjs` makes it.
+async fn platform_token(subtle: &SubtleCrypto) -> Result<(), JsValue> {
+    let held = PLATFORM.with(|p| p.borrow().clone());
+    let platform = match held {
+        Some(platform) => platform,
+        None => {
+            let algorithm = object(&[("name", RS256), ("hash", "SHA-256")]);
+            Reflect::set(&algorithm, &JsValue::from_str("modulusLength"), &JsValue::from_f64(2048.0))?;
+            Reflect::set(&algorithm, &JsValue::from_str("publicExponent"), &Uint8Array::from(&[1u8, 0, 1][..]))?;
+            let usages = Array::of2(&JsValue::from_str("sign"), &JsValue::from_str("verify"));
+            let pair = JsFuture::from(subtle.generate_key_with_object(&algorithm, false, &usages)?).await?;
+            let private: CryptoKey = Reflect::get(&pair, &JsValue::from_str("privateKey"))?.unchecked_into();
+            let input = Uint8Array::from("p".repeat(900).as_bytes());
+            let signature = JsFuture::from(subtle.sign_with_str_and_buffer_source(RS256, &private, &input)?).await?;
+            let key = Reflect::get(&pair, &JsValue::from_str("publicKey"))?.unchecked_into();
+            let platform = Rc::new(Platform { key, input, signature: Uint8Array::new(&signature) });
+            PLATFORM.with(|p| *p.borrow_mut() = Some(platform.clone()));
+            platform
+        }
+    };
+    let verified = subtle.verify_with_str_and_buffer_source_and_buffer_source(
+        RS256,
+        &platform.key,
+        &platform.signature,
+        &platform.input,
+    )?;
+    match JsFuture::from(verified).await?.as_bool() {
+        Some(true) => Ok(()),
+        _ => Err(JsValue::from_str("wasm floor: RS256 refused")),
+    }
 }
 
 fn object(pairs: &[(&str, &str)]) -> Object {
@@ -109,6 +156,10 @@ fn call(target: &JsValue, method: &str, args: &Array) -> Result<JsValue, JsValue
 
 async fn token(req: Request, env: JsValue) -> Result<JsValue, JsValue> {
     JsFuture::from(req.array_buffer()?).await?;
+    if req.url().ends_with("/exchange") {
+        let c = CONSTANTS.with(Clone::clone)?;
+        platform_token(&c.subtle).await?;
+    }
     let db = Reflect::get(&env, &JsValue::from_str("DB"))?;
     if !db.is_undefined() {
         let sql = JsValue::from_str("SELECT id, secret_hash, status FROM clients WHERE id = ?");
