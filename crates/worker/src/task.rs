@@ -17,6 +17,12 @@
 //! wasm-bindgen-futures from the poll that finds it waiting, and a
 //! [`Settled`] polled there is a plain `JsFuture`. So the fast path is an
 //! optimisation only: any future runs correctly under either executor.
+//! The waker a [`Settled`] was polled with is woken before its task is
+//! polled with the outcome, so a combinator that re-polls only the
+//! children whose wakers fired finds it too. What it does not give: a
+//! timer raced against a handed-over promise fires no earlier than the
+//! promise settles (the app races none; `m2m_edge_verify::flight`'s gates
+//! wait as `JsFuture`s).
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -38,8 +44,9 @@ enum Handover {
     Elsewhere,
     /// Our poll is under way and nothing has been handed over yet.
     Open,
-    /// A [`Settled`] handed over its promise: the future waits on it alone.
-    Promise(Promise),
+    /// A [`Settled`] handed over its promise, and the waker it was polled
+    /// with: the future waits on that promise alone.
+    Promise(Promise, Waker),
 }
 
 thread_local! {
@@ -49,14 +56,20 @@ thread_local! {
     static OUTCOME: RefCell<Option<Result<JsValue, JsValue>>> = const { RefCell::new(None) };
     /// Tasks waiting on a handed-over promise; the index is the task's id
     /// in `whenSettled`. A free slot is reused.
-    static WAITING: RefCell<Vec<Option<Task>>> = const { RefCell::new(Vec::new()) };
+    static WAITING: RefCell<Vec<Option<(Task, Waker)>>> = const { RefCell::new(Vec::new()) };
     /// The continuation `whenSettled` calls: built once per isolate.
     static RESUME: ffi::Resumption = Closure::new(resume);
 }
 
 /// Run `future` to the reply the runtime takes: the reply itself when it
-/// finishes in its first poll, otherwise a promise of it.
+/// finishes in its first poll, otherwise a promise of it. For the
+/// Worker's entry points; called while a poll of ours is under way (from
+/// inside a request's future) it leaves `future` to wasm-bindgen-futures,
+/// so the two polls' handovers stay apart.
 pub fn run(future: impl Future<Output = JsValue> + 'static) -> JsValue {
+    if HANDOVER.with(|h| !matches!(*h.borrow(), Handover::Elsewhere)) {
+        return wasm_bindgen_futures::future_to_promise(async move { Ok(future.await) }).into();
+    }
     go_on(Box::pin(future), None)
 }
 
@@ -71,16 +84,16 @@ fn go_on(mut task: Task, outcome: Option<Result<JsValue, JsValue>>) -> JsValue {
     OUTCOME.with(|o| o.borrow_mut().take());
     match (polled, handed) {
         (Poll::Ready(reply), _) => reply,
-        (Poll::Pending, Handover::Promise(promise)) => {
+        (Poll::Pending, Handover::Promise(promise, waker)) => {
             let id = WAITING.with(|waiting| {
                 let mut waiting = waiting.borrow_mut();
                 match waiting.iter().position(Option::is_none) {
                     Some(free) => {
-                        waiting[free] = Some(task);
+                        waiting[free] = Some((task, waker));
                         free
                     }
                     None => {
-                        waiting.push(Some(task));
+                        waiting.push(Some((task, waker)));
                         waiting.len() - 1
                     }
                 }
@@ -99,10 +112,11 @@ fn go_on(mut task: Task, outcome: Option<Result<JsValue, JsValue>>) -> JsValue {
 /// `value` (fulfilled or rejected).
 fn resume(id: u32, value: JsValue, fulfilled: bool) -> JsValue {
     let task = WAITING.with(|waiting| waiting.borrow_mut().get_mut(id as usize).and_then(Option::take));
-    let Some(task) = task else {
+    let Some((task, waker)) = task else {
         // Only `go_on` hands out ids, each once: unreachable, but an answer.
         return crate::fallback("a settled promise for no waiting request");
     };
+    waker.wake();
     go_on(task, Some(if fulfilled { Ok(value) } else { Err(value) }))
 }
 
@@ -139,7 +153,7 @@ impl Future for Settled {
                     // waits the ordinary way.
                     let open = matches!(*h, Handover::Open);
                     if open {
-                        *h = Handover::Promise(promise.clone());
+                        *h = Handover::Promise(promise.clone(), cx.waker().clone());
                     }
                     open
                 });

@@ -1,0 +1,108 @@
+// Two builds of the token service side by side, for a change `make bench`
+// cannot show across runs (this machine moves whole runs by 10–30 %): the
+// build in build/ and a baseline build in build-base/ (gitignored), each in
+// its own workerd with local D1, the rate limiters on, take a secret token
+// (client_secret_basic) and a federated token exchange (an RS256 platform
+// token, keys warm) at 8 connections in interleaved 2 s slices, as `make
+// bench` takes its secretless rows. Prints, per build, the median server
+// CPU per request of each kind and their ratio.
+//
+//   git stash && make build/index.js && mkdir -p build-base && cp build/index.js build/index_bg.wasm build-base/ && git stash pop
+//   make build/index.js && node scripts/bench/ab.mjs [rounds, default 7]
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { clientFor, startWorker, workerdPids } from "../../tests/e2e/harness.mjs";
+import { githubClaims, startIssuer } from "../../tests/e2e/oidc-issuer.mjs";
+import { median } from "./stats.mjs";
+
+const root = join(import.meta.dirname, "../..");
+const TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+const ROUNDS = Number(process.argv[2] ?? 7);
+const never = { simple: { limit: 1e9, period: 60 } };
+const NEVER_TRIPPED = { TOKEN_RATE_LIMIT: never, ADMIN_RATE_LIMIT: never, AUTH_FAILURE_RATE_LIMIT: never };
+const form = { "content-type": "application/x-www-form-urlencoded", "cf-connecting-ip": "203.0.113.1" };
+
+function ticks(pids) {
+  let sum = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const after = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      sum += Number(after[11]) + Number(after[12]);
+    } catch {
+      // The process is gone: it spends nothing more.
+    }
+  }
+  return sum;
+}
+
+/** One build in its own workerd, with a secret client and a federated one. */
+async function target(issuer, platform, script) {
+  const before = new Set(workerdPids());
+  const w = await startWorker({ bindings: { STORAGE: "d1" }, direct: true, script, ratelimits: NEVER_TRIPPED });
+  const own = workerdPids().filter((pid) => !before.has(pid));
+  const api = clientFor(w);
+  await api.admin("POST", "/admin/federation/issuers", { issuer: issuer.issuer, audiences: ["m2m-edge"], single_use: false });
+  const secret = await api.createClient();
+  const federated = await api.createClient({ federated_credentials: [{ name: "release", issuer: issuer.issuer, claims: { repository: "acme/deploy" } }] });
+  const url = `${w.directBase}/oauth2/token`;
+  const basic = `Basic ${Buffer.from(`${secret.client_id}:${secret.client_secret}`).toString("base64")}`;
+  const specs = {
+    secret: { headers: { ...form, authorization: basic }, body: "grant_type=client_credentials" },
+    federated: {
+      headers: form,
+      body: new URLSearchParams({
+        grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
+        subject_token_type: "urn:ietf:params:oauth:token-type:jwt",
+        subject_token: platform,
+        client_id: federated.client_id,
+      }).toString(),
+    },
+  };
+  // The issuer is served from this process, whose event loop oha blocks:
+  // the worker fetches its keys now, once, and holds them.
+  const warm = await fetch(url, { method: "POST", ...specs.federated });
+  if (warm.status !== 200) throw new Error(`token exchange: ${warm.status} ${await warm.text()}`);
+  return { w, own, url, specs };
+}
+
+/** Server CPU per request (µs) over `seconds` of load at 8 connections. */
+function slice(t, spec, seconds) {
+  const args = ["-z", `${seconds}s`, "-c", "8", "--no-tui", "--output-format", "json", "-m", "POST"];
+  for (const [k, v] of Object.entries(spec.headers)) args.push("-H", `${k}: ${v}`);
+  args.push("-d", spec.body, t.url);
+  const before = ticks(t.own);
+  const out = JSON.parse(execFileSync(process.env.OHA ?? "oha", args, { encoding: "utf8", maxBuffer: 64 << 20 }));
+  const codes = out.statusCodeDistribution ?? {};
+  const n = Object.values(codes).reduce((a, b) => a + b, 0);
+  if ((codes["200"] ?? 0) !== n) throw new Error(`not every answer was 200: ${JSON.stringify(codes)}`);
+  return (((ticks(t.own) - before) / TICKS) * 1e6) / n;
+}
+
+const issuer = await startIssuer();
+const platform = await issuer.mint(githubClaims(), { audience: "m2m-edge", expiresIn: "1h" });
+const targets = {
+  "build-base": await target(issuer, platform, join(root, "build-base/index.js")),
+  build: await target(issuer, platform, undefined),
+};
+try {
+  for (const t of Object.values(targets)) for (const spec of Object.values(t.specs)) slice(t, spec, 1);
+  const cpu = {};
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [name, t] of Object.entries(targets)) {
+      for (const [kind, spec] of Object.entries(t.specs)) (cpu[`${name} ${kind}`] ??= []).push(slice(t, spec, 2));
+    }
+  }
+  for (const name of Object.keys(targets)) {
+    const [secret, federated] = [median(cpu[`${name} secret`]), median(cpu[`${name} federated`])];
+    const perRound = median(cpu[`${name} federated`].map((f, i) => f / cpu[`${name} secret`][i]));
+    console.log(
+      `${name}: secret ${secret.toFixed(1)} µs, federated ${federated.toFixed(1)} µs of server CPU per request: ` +
+        `${(federated / secret).toFixed(3)}× (median of the rounds' ratios ${perRound.toFixed(3)}), ${(federated - secret).toFixed(1)} µs more`,
+    );
+  }
+} finally {
+  await issuer.close();
+  for (const t of Object.values(targets)) await t.w.close();
+}
