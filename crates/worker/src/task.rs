@@ -9,8 +9,8 @@
 //! which polls the future again with the outcome. wasm-bindgen-futures
 //! would instead build two closures for the promise (`JsFuture`), a task
 //! and a promise for the future (`future_to_promise`), and schedule each
-//! poll through `queueMicrotask`: about 35 µs of worker CPU per await here
-//! (docs/architecture.md, "Performance decisions").
+//! poll through `queueMicrotask`, all worker CPU a secret token never
+//! spends (docs/architecture.md, "Performance decisions", has the A/B).
 //!
 //! A future that waits on anything else (a D1 query, awaited as a
 //! `JsFuture` inside the `worker` crate) goes on under
