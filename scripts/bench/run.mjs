@@ -82,16 +82,22 @@ function slice(pids, spec) {
 /**
  * Every series (one server's token and trivial requests) at one connection
  * count, in SLICES rounds: each round gives every request of every series
- * one slice, in turn. Each figure is the median slice. This machine's
+ * one slice, in turn, every other round in the reverse turn. Each figure is
+ * the median slice; `cpus` keeps each round's CPU figure. This machine's
  * neighbours come and go; taken this way a slow window spoils one slice of
  * each rather than a whole point, and never one side of a comparison only.
  */
 function points(series, connections) {
   const slices = series.map((s) => s.specs.map(() => []));
+  // Every other round in the reverse order, so that no request always
+  // follows the same one (measured: taken always in one order, two builds
+  // that differ in nothing came out 0.33 apart in a ratio; scripts/bench/ab.mjs).
+  const order = series.flatMap((s, si) => s.specs.map((_, ri) => [si, ri]));
   for (let i = 0; i < SLICES; i++) {
-    series.forEach((s, si) =>
-      s.specs.forEach(([, spec], ri) => slices[si][ri].push(slice(s.pids, { ...spec, connections, seconds: SECONDS / SLICES }))),
-    );
+    for (const [si, ri] of i % 2 === 0 ? order : [...order].reverse()) {
+      const s = series[si];
+      slices[si][ri].push(slice(s.pids, { ...s.specs[ri][1], connections, seconds: SECONDS / SLICES }));
+    }
   }
   return series.map((s, si) =>
     s.specs.map(([request], ri) => {
@@ -104,6 +110,8 @@ function points(series, connections) {
         p99: median(xs.map((x) => x.p99)),
         errors: xs.reduce((n, x) => n + x.errors, 0),
         cpuMsPer1k: median(xs.map((x) => x.cpuMsPer1k)),
+        // Each round's figure, for ratios taken round by round (`roundRatios`).
+        cpus: xs.map((x) => x.cpuMsPer1k),
       };
     }),
   );
@@ -538,6 +546,15 @@ function benchNativeVerifier() {
 const f1 = (x) => (Number.isFinite(x) ? x.toFixed(1) : "–");
 const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : "–");
 
+/**
+ * `b`'s CPU over `a`'s, round by round (two slices taken close together):
+ * the median and the range over the rounds, as "1.23× (rounds 1.10–1.40×)".
+ */
+function roundRatios(a, b) {
+  const ratios = a.cpus.map((x, i) => b.cpus[i] / x);
+  return `${f2(median(ratios))}× (rounds ${f2(Math.min(...ratios))}–${f2(Math.max(...ratios))}×)`;
+}
+
 function log(r) {
   console.error(`  ${r.target} ${r.storage}/${r.keyMode} ${r.request} c=${r.connections}: ${f1(r.rps)} req/s, p50 ${f2(r.p50)} ms, p99 ${f2(r.p99)} ms, errors ${r.errors}, CPU ${f1(r.cpuMsPer1k)} ms/1k`);
 }
@@ -624,7 +641,7 @@ summary.push(
 const sSecret = find("m2m-edge secretless", "d1", "byok", "token (secret)", 8);
 const sFed = find("m2m-edge secretless", "d1", "byok", "token exchange (federated)", 8);
 summary.push(
-  `- secretless, D1, 8 connections: token exchange with an RS256 platform token (keys warm, reusable token) ${f1(sFed.rps)} tokens/s against ${f1(sSecret.rps)} with a secret in the same worker; worker CPU ${f1(sFed.cpuMsPer1k - sSecret.cpuMsPer1k)} µs more per token (the issuer set from the isolate cache, an RS256 verification with the key imported once per isolate, the credential match): ${f2(sFed.cpuMsPer1k / sSecret.cpuMsPer1k)}× the server CPU per request. What any worker pays for it here: the JS floor's token exchange (floor.mjs /exchange: the same work as its token, with a token exchange's body and one WebCrypto RS256 verification) ${f1(floorExchange.cpuMsPer1k)} µs of server CPU per request against its token's ${f1(floorToken.cpuMsPer1k)} = ${f2(floorExchange.cpuMsPer1k / floorToken.cpuMsPer1k)}×; the wasm floor's (the same, as a Rust/wasm worker awaiting each promise through wasm-bindgen-futures) ${f1(wasmExchange.cpuMsPer1k)} against ${f1(wasmToken.cpuMsPer1k)} = ${f2(wasmExchange.cpuMsPer1k / wasmToken.cpuMsPer1k)}×`,
+  `- secretless, D1, 8 connections: token exchange with an RS256 platform token (keys warm, reusable token) ${f1(sFed.rps)} tokens/s against ${f1(sSecret.rps)} with a secret in the same worker; worker CPU ${f1(sFed.cpuMsPer1k - sSecret.cpuMsPer1k)} µs more per token (the issuer set from the isolate cache, an RS256 verification with the key imported once per isolate, the credential match): ${f2(sFed.cpuMsPer1k / sSecret.cpuMsPer1k)}× the server CPU per request; round by round ${roundRatios(sSecret, sFed)}. What any worker pays for it here: the JS floor's token exchange (floor.mjs /exchange: the same work as its token, with a token exchange's body and one WebCrypto RS256 verification) ${f1(floorExchange.cpuMsPer1k)} µs of server CPU per request against its token's ${f1(floorToken.cpuMsPer1k)} = ${f2(floorExchange.cpuMsPer1k / floorToken.cpuMsPer1k)}×, round by round ${roundRatios(floorToken, floorExchange)}; the wasm floor's (the same, as a Rust/wasm worker awaiting each promise through wasm-bindgen-futures) ${f1(wasmExchange.cpuMsPer1k)} against ${f1(wasmToken.cpuMsPer1k)} = ${f2(wasmExchange.cpuMsPer1k / wasmToken.cpuMsPer1k)}×, round by round ${roundRatios(wasmToken, wasmExchange)}`,
 );
 {
   const { sequential: q, inside, writeFloor, n } = secretless;
@@ -649,8 +666,9 @@ const doc = `# Benchmarks
 Measured by \`make bench\`${QUICK ? " (QUICK=1: 1 s per point — not representative)" : ""} on ${machine.date} at commit ${machine.commit}: ${machine.nproc} cores, ${machine.cpu}.
 Loopback only; load generator oha 1.16 (raw latencies); ${SECONDS} s per point, taken as ${SLICES} slices of
 ${SECONDS / SLICES} s. The four m2m-edge configurations run side by side and take their slices in
-turn (token, JWKS, next configuration, …); the two floors (side by side) and the peer follow. Each figure is
-the median slice.
+turn (token, JWKS, next configuration, …), every other round in the reverse turn; the two floors (side by
+side) and the peer follow. Each figure is the median slice; a ratio given "round by round" is the median,
+and the range, of the ratios of two slices taken in the same round.
 m2m-edge runs its release wasm in workerd started by Miniflare with a local
 D1, loaded through a direct socket into the worker (Miniflare's
 \`unsafeDirectSockets\`: no entry worker in front, the closest to bare workerd
