@@ -14,16 +14,12 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { clientFor, startWorker, workerdPids } from "../../tests/e2e/harness.mjs";
-import { githubClaims, startIssuer } from "../../tests/e2e/oidc-issuer.mjs";
+import { secretAndFederated } from "./secretless.mjs";
 import { median } from "./stats.mjs";
 
 const root = join(import.meta.dirname, "../..");
 const ROUNDS = Number(process.argv[2] ?? 12);
 const SECONDS = Number(process.argv[3] ?? 1);
-const never = { simple: { limit: 1e9, period: 60 } };
-const NEVER_TRIPPED = { TOKEN_RATE_LIMIT: never, ADMIN_RATE_LIMIT: never, AUTH_FAILURE_RATE_LIMIT: never };
-const form = { "content-type": "application/x-www-form-urlencoded", "cf-connecting-ip": "203.0.113.1" };
 
 /** Nanoseconds on a CPU so far, summed over every thread of `pids` (schedstat: finer than utime's ticks). */
 function cpuNs(pids) {
@@ -46,41 +42,17 @@ function cpuNs(pids) {
   return sum;
 }
 
-/** One build in its own workerd, with a secret client and a federated one. */
-async function target(issuer, platform, script) {
-  const before = new Set(workerdPids());
-  const w = await startWorker({ bindings: { STORAGE: "d1" }, direct: true, script, ratelimits: NEVER_TRIPPED });
-  const own = workerdPids().filter((pid) => !before.has(pid));
-  const api = clientFor(w);
-  await api.admin("POST", "/admin/federation/issuers", { issuer: issuer.issuer, audiences: ["m2m-edge"], single_use: false });
-  const secret = await api.createClient();
-  const federated = await api.createClient({ federated_credentials: [{ name: "release", issuer: issuer.issuer, claims: { repository: "acme/deploy" } }] });
-  const url = `${w.directBase}/oauth2/token`;
-  const basic = `Basic ${Buffer.from(`${secret.client_id}:${secret.client_secret}`).toString("base64")}`;
-  const specs = {
-    secret: { headers: { ...form, authorization: basic }, body: "grant_type=client_credentials" },
-    federated: {
-      headers: form,
-      body: new URLSearchParams({
-        grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
-        subject_token_type: "urn:ietf:params:oauth:token-type:jwt",
-        subject_token: platform,
-        client_id: federated.client_id,
-      }).toString(),
-    },
-  };
-  // The issuer is served from this process, whose event loop oha blocks:
-  // the worker fetches its keys now, once, and holds them.
-  const warm = await fetch(url, { method: "POST", ...specs.federated });
-  if (warm.status !== 200) throw new Error(`token exchange: ${warm.status} ${await warm.text()}`);
-  return { w, own, url, specs };
+/** One build in its own workerd: its processes, and its secret and federated token requests. */
+async function target(script) {
+  const t = await secretAndFederated(script);
+  return { ...t, specs: { secret: t.secretSpec, federated: t.federatedSpec } };
 }
 
 /** Server CPU per request (µs) over `seconds` of load at 8 connections. */
 function slice(t, spec, seconds) {
   const args = ["-z", `${seconds}s`, "-c", "8", "--no-tui", "--output-format", "json", "-m", "POST"];
   for (const [k, v] of Object.entries(spec.headers)) args.push("-H", `${k}: ${v}`);
-  args.push("-d", spec.body, t.url);
+  args.push("-d", spec.body, spec.url);
   const before = cpuNs(t.own);
   const out = JSON.parse(execFileSync(process.env.OHA ?? "oha", args, { encoding: "utf8", maxBuffer: 64 << 20 }));
   const codes = out.statusCodeDistribution ?? {};
@@ -89,11 +61,9 @@ function slice(t, spec, seconds) {
   return (cpuNs(t.own) - before) / 1e3 / n;
 }
 
-const issuer = await startIssuer();
-const platform = await issuer.mint(githubClaims(), { audience: "m2m-edge", expiresIn: "1h" });
 const targets = {
-  "build-base": await target(issuer, platform, join(root, "build-base/index.js")),
-  build: await target(issuer, platform, undefined),
+  "build-base": await target(join(root, "build-base/index.js")),
+  build: await target(undefined),
 };
 try {
   for (const t of Object.values(targets)) for (const spec of Object.values(t.specs)) slice(t, spec, 1);
@@ -115,6 +85,5 @@ try {
     );
   }
 } finally {
-  await issuer.close();
-  for (const t of Object.values(targets)) await t.w.close();
+  for (const t of Object.values(targets)) await t.close();
 }

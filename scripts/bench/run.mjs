@@ -21,8 +21,8 @@ import { COMPATIBILITY_DATE, DIRECT, EDGE_AUDIENCE, EDGE_ISSUER, WASM_MODULES, c
 import { EXCHANGE_BODY, script as floorScript } from "./floor.mjs";
 import { WASM_FLOOR, coldLines, coldStart } from "./cold.mjs";
 import { mean, meanSplit, median } from "./stats.mjs";
+import { ADDRESS, NEVER_TRIPPED, TOKEN_FORM, basic, secretAndFederated } from "./secretless.mjs";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
-import { githubClaims, startIssuer } from "../../tests/e2e/oidc-issuer.mjs";
 
 const root = new URL("../../", import.meta.url).pathname;
 const QUICK = process.env.QUICK === "1";
@@ -120,13 +120,6 @@ function points(series, connections) {
 // ------------------------------------------------------------ targets ----
 
 const rows = [];
-// The rate limiters run and count every token request, as in production
-// (where Cloudflare always sets CF-Connecting-IP), with limits high enough
-// never to trip.
-const never = { simple: { limit: 1e9, period: 60 } };
-const NEVER_TRIPPED = { TOKEN_RATE_LIMIT: never, ADMIN_RATE_LIMIT: never, AUTH_FAILURE_RATE_LIMIT: never };
-const basic = (id, secret) => `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}`;
-const tokenForm = { "content-type": "application/x-www-form-urlencoded" };
 
 /** m2m-edge on both backends in both key modes, all four running, measured side by side. */
 async function benchWorkers() {
@@ -142,7 +135,7 @@ async function benchWorkers() {
         const own = workerdPids().filter((pid) => !before.has(pid));
         if (own.length === 0) throw new Error(`no workerd process found for ${storage}/${keyMode}`);
         const c = await clientFor(w).createClient();
-        const token = { url: `${w.directBase}/oauth2/token`, method: "POST", headers: { ...tokenForm, authorization: basic(c.client_id, c.client_secret), "cf-connecting-ip": "203.0.113.1" }, body: "grant_type=client_credentials" };
+        const token = { url: `${w.directBase}/oauth2/token`, method: "POST", headers: { ...TOKEN_FORM, authorization: basic(c.client_id, c.client_secret), "cf-connecting-ip": "203.0.113.1" }, body: "grant_type=client_credentials" };
         const jwks = { url: `${w.directBase}/.well-known/jwks.json` };
         series.push({ storage, keyMode, pids: () => own, specs: [["token", token], ["jwks", jwks]] });
         load({ ...token, connections: 8, seconds: WARMUP > 2 ? 2 : 1 });
@@ -162,36 +155,13 @@ async function benchWorkers() {
 }
 
 /**
- * One D1 worker with a secret client, a federated client (a GitHub-shaped
- * RS256 platform token from an issuer set to reusable tokens, so one token
- * can be sent over and over; keys warm) and a private_key_jwt client, and
- * the three kinds of token request. `script`: a test-only module around the
+ * One D1 worker with a secret client and a federated client
+ * (`secretAndFederated`) and a private_key_jwt client, and the three kinds
+ * of token request. `script`: a test-only module around the
  * built worker (cold-probe.mjs).
  */
 async function secretlessWorker(script) {
-  const before = new Set(workerdPids());
-  const w = await startWorker({ bindings: { STORAGE: "d1" }, direct: true, ratelimits: NEVER_TRIPPED, script });
-  const issuer = await startIssuer();
-  const own = workerdPids().filter((pid) => !before.has(pid));
-  const api = clientFor(w);
-  await api.admin("POST", "/admin/federation/issuers", { issuer: issuer.issuer, audiences: ["m2m-edge"], single_use: false });
-  const secret = await api.createClient();
-  const federated = await api.createClient({ federated_credentials: [{ name: "release", issuer: issuer.issuer, claims: { repository: "acme/deploy" } }] });
-  const platform = await issuer.mint(githubClaims(), { audience: "m2m-edge", expiresIn: "1h" });
-  const address = { "cf-connecting-ip": "203.0.113.1" };
-  const url = `${w.directBase}/oauth2/token`;
-  const secretSpec = { url, method: "POST", headers: { ...tokenForm, ...address, authorization: basic(secret.client_id, secret.client_secret) }, body: "grant_type=client_credentials" };
-  const exchange = new URLSearchParams({
-    grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
-    subject_token_type: "urn:ietf:params:oauth:token-type:jwt",
-    subject_token: platform,
-    client_id: federated.client_id,
-  });
-  const federatedSpec = { url, method: "POST", headers: { ...tokenForm, ...address }, body: exchange.toString() };
-  // The issuer is served from this process, whose event loop oha blocks:
-  // the worker fetches its keys now, once, and holds them (max-age 300 s).
-  const warm = await fetch(url, { method: "POST", headers: federatedSpec.headers, body: federatedSpec.body });
-  if (warm.status !== 200) throw new Error(`token exchange: ${warm.status} ${await warm.text()}`);
+  const { w, own, api, url, secretSpec, federatedSpec, close } = await secretAndFederated(script);
   const { publicKey, privateKey } = await generateKeyPair("ES256");
   const created = await api.admin("POST", "/admin/clients", {
     name: "signer",
@@ -201,7 +171,7 @@ async function secretlessWorker(script) {
   });
   const keyClient = created.json.client_id;
   const assertion = async () => ({
-    headers: { ...tokenForm, ...address },
+    headers: { ...TOKEN_FORM, ...ADDRESS },
     body: new URLSearchParams({
       grant_type: "client_credentials",
       client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
@@ -219,10 +189,6 @@ async function secretlessWorker(script) {
     secret: async () => ({ headers: secretSpec.headers, body: secretSpec.body }),
     federated: async () => ({ headers: federatedSpec.headers, body: federatedSpec.body }),
     privateKeyJwt: assertion,
-  };
-  const close = async () => {
-    await issuer.close();
-    await w.close();
   };
   return { w, own, url, secretSpec, federatedSpec, kinds, close };
 }
@@ -328,7 +294,7 @@ async function benchWriteFloor(n) {
   try {
     const own = workerdPids().filter((pid) => !before.has(pid));
     const url = `${w.directBase}/`;
-    const post = async () => ({ headers: tokenForm, body: `key=${crypto.randomUUID()}` });
+    const post = async () => ({ headers: TOKEN_FORM, body: `key=${crypto.randomUUID()}` });
     const get = async () => ({ method: "GET" });
     await sequential(own, url, post, 20);
     const write = await sequential(own, url, post, n);
@@ -349,7 +315,7 @@ async function benchPeer() {
       child.once("exit", () => reject(new Error("peer exited")));
     });
     const base = `http://127.0.0.1:${port}`;
-    const token = { url: `${base}/token`, method: "POST", headers: { ...tokenForm, authorization: basic("bench", secret) }, body: "grant_type=client_credentials" };
+    const token = { url: `${base}/token`, method: "POST", headers: { ...TOKEN_FORM, authorization: basic("bench", secret) }, body: "grant_type=client_credentials" };
     const jwks = { url: `${base}/jwks` };
     load({ ...token, connections: 8, seconds: WARMUP }); // its first ~10 s run slow (docs/toolchain.md)
     for (const connections of CONNECTIONS) {
@@ -383,9 +349,9 @@ async function benchFloor() {
     const series = [];
     for (const [target, name] of [["JS floor (workerd)", "js-floor"], ["wasm floor (workerd)", "wasm-floor"]]) {
       const base = (await mf.unsafeGetDirectURL(name)).href.replace(/\/$/, "");
-      const token = { url: `${base}/token`, method: "POST", headers: tokenForm, body: "grant_type=client_credentials" };
+      const token = { url: `${base}/token`, method: "POST", headers: TOKEN_FORM, body: "grant_type=client_credentials" };
       const specs = [["token", token], ["trivial GET", { url: `${base}/trivial` }]];
-      specs.push(["token exchange", { url: `${base}/exchange`, method: "POST", headers: tokenForm, body: EXCHANGE_BODY }]);
+      specs.push(["token exchange", { url: `${base}/exchange`, method: "POST", headers: TOKEN_FORM, body: EXCHANGE_BODY }]);
       series.push({ target, pids: () => own, specs });
       load({ ...token, connections: 8, seconds: 1 });
     }
