@@ -156,8 +156,8 @@ fn call(target: &JsValue, method: &str, args: &Array) -> Result<JsValue, JsValue
 
 async fn token(req: Request, env: JsValue) -> Result<JsValue, JsValue> {
     JsFuture::from(req.array_buffer()?).await?;
+    let c = CONSTANTS.with(Clone::clone)?;
     if req.url().ends_with("/exchange") {
-        let c = CONSTANTS.with(Clone::clone)?;
         platform_token(&c.subtle).await?;
     }
     let db = Reflect::get(&env, &JsValue::from_str("DB"))?;
@@ -167,7 +167,6 @@ async fn token(req: Request, env: JsValue) -> Result<JsValue, JsValue> {
         let bound = call(&statement, "bind", &Array::of1(&JsValue::from_str("m2m_floor")))?;
         JsFuture::from(js_sys::Promise::from(call(&bound, "first", &Array::new())?)).await?;
     }
-    let c = CONSTANTS.with(Clone::clone)?;
     let key = key(&env, &c.subtle).await?;
     JsFuture::from(c.subtle.sign_with_object_and_buffer_source(&c.algorithm, &key, &c.input)?).await?;
     respond(&c.body, true)
