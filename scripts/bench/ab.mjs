@@ -11,9 +11,9 @@
 //
 //   git stash && make build/index.js && mkdir -p build-base && cp build/index.js build/index_bg.wasm build-base/ && git stash pop
 //   make build/index.js && node scripts/bench/ab.mjs [rounds, default 12] [seconds per slice, default 1]
-import { execFileSync } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { load } from "./load.mjs";
 import { secretAndFederated } from "./secretless.mjs";
 import { median } from "./stats.mjs";
 
@@ -50,15 +50,10 @@ async function target(script) {
 
 /** Server CPU per request (µs) over `seconds` of load at 8 connections. */
 function slice(t, spec, seconds) {
-  const args = ["-z", `${seconds}s`, "-c", "8", "--no-tui", "--output-format", "json", "-m", "POST"];
-  for (const [k, v] of Object.entries(spec.headers)) args.push("-H", `${k}: ${v}`);
-  args.push("-d", spec.body, spec.url);
   const before = cpuNs(t.own);
-  const out = JSON.parse(execFileSync(process.env.OHA ?? "oha", args, { encoding: "utf8", maxBuffer: 64 << 20 }));
-  const codes = out.statusCodeDistribution ?? {};
-  const n = Object.values(codes).reduce((a, b) => a + b, 0);
-  if ((codes["200"] ?? 0) !== n) throw new Error(`not every answer was 200: ${JSON.stringify(codes)}`);
-  return (cpuNs(t.own) - before) / 1e3 / n;
+  const r = load({ ...spec, connections: 8, seconds });
+  if (r.errors !== 0) throw new Error(`${r.errors} requests were not answered 200`);
+  return (cpuNs(t.own) - before) / 1e3 / r.requests;
 }
 
 const targets = {

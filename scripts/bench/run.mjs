@@ -20,6 +20,7 @@ import { build as esbuild } from "esbuild";
 import { COMPATIBILITY_DATE, DIRECT, EDGE_AUDIENCE, EDGE_ISSUER, WASM_MODULES, clientFor, startWithEdgeApi, startWorker, workerdPids } from "../../tests/e2e/harness.mjs";
 import { EXCHANGE_BODY, script as floorScript } from "./floor.mjs";
 import { WASM_FLOOR, coldLines, coldStart } from "./cold.mjs";
+import { load } from "./load.mjs";
 import { mean, meanSplit, median } from "./stats.mjs";
 import { ADDRESS, NEVER_TRIPPED, TOKEN_FORM, basic, secretAndFederated } from "./secretless.mjs";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
@@ -30,7 +31,6 @@ const SECONDS = QUICK ? 1 : 10;
 const SLICES = QUICK ? 1 : 5;
 const WARMUP = QUICK ? 1 : 10;
 const CONNECTIONS = [1, 8, 32];
-const oha = process.env.OHA ?? "oha";
 const TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
 
 // ---------------------------------------------------------------- CPU ----
@@ -49,26 +49,6 @@ function statOf(pid) {
 const cpuTicks = (pids) => pids.reduce((sum, pid) => sum + (statOf(pid)?.ticks ?? 0), 0);
 
 // --------------------------------------------------------------- load ----
-
-function load({ url, connections, seconds, method = "GET", headers = {}, body }) {
-  const args = ["-z", `${seconds}s`, "-c", String(connections), "--no-tui", "--output-format", "json", "-m", method];
-  for (const [k, v] of Object.entries(headers)) args.push("-H", `${k}: ${v}`);
-  if (body !== undefined) args.push("-d", body);
-  args.push(url);
-  const out = JSON.parse(execFileSync(oha, args, { encoding: "utf8", maxBuffer: 64 << 20 }));
-  const codes = out.statusCodeDistribution ?? {};
-  const ok = codes["200"] ?? 0;
-  const bad = Object.entries(codes).filter(([c]) => c !== "200").reduce((s, [, n]) => s + n, 0);
-  // The few requests cut off by the deadline are not errors of the server.
-  const failed = Object.entries(out.errorDistribution ?? {}).filter(([e]) => !/deadline/.test(e)).reduce((s, [, n]) => s + n, 0);
-  return {
-    requests: ok + bad,
-    rps: (ok + bad) / out.summary.total,
-    p50: (out.latencyPercentiles.p50 ?? NaN) * 1000,
-    p99: (out.latencyPercentiles.p99 ?? NaN) * 1000,
-    errors: bad + failed,
-  };
-}
 
 /** One slice: load plus the server CPU it cost. */
 function slice(pids, spec) {
