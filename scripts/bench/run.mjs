@@ -21,7 +21,7 @@ import { COMPATIBILITY_DATE, DIRECT, EDGE_AUDIENCE, EDGE_ISSUER, WASM_MODULES, c
 import { EXCHANGE_BODY, script as floorScript } from "./floor.mjs";
 import { WASM_FLOOR, coldLines, coldStart } from "./cold.mjs";
 import { load } from "./load.mjs";
-import { mean, meanSplit, median } from "./stats.mjs";
+import { bootstrap, mean, meanSplit, median } from "./stats.mjs";
 import { ADDRESS, NEVER_TRIPPED, TOKEN_FORM, basic, secretAndFederated } from "./secretless.mjs";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
 
@@ -61,22 +61,22 @@ function slice(pids, spec) {
 
 /**
  * Every series (one server's token and trivial requests) at one connection
- * count, in SLICES rounds: each round gives every request of every series
+ * count, in `rounds` rounds (SLICES unless said) of `seconds`-long slices: each round gives every request of every series
  * one slice, in turn, every other round in the reverse turn. Each figure is
  * the median slice; `cpus` keeps each round's CPU figure. This machine's
  * neighbours come and go; taken this way a slow window spoils one slice of
  * each rather than a whole point, and never one side of a comparison only.
  */
-function points(series, connections) {
+function points(series, connections, rounds = SLICES, seconds = SECONDS / SLICES) {
   const slices = series.map((s) => s.specs.map(() => []));
   // Every other round in the reverse order, so that no request always
   // follows the same one (measured: taken always in one order, two builds
   // that differ in nothing came out 0.33 apart in a ratio; scripts/bench/ab.mjs).
   const order = series.flatMap((s, si) => s.specs.map((_, ri) => [si, ri]));
-  for (let i = 0; i < SLICES; i++) {
+  for (let i = 0; i < rounds; i++) {
     for (const [si, ri] of i % 2 === 0 ? order : [...order].reverse()) {
       const s = series[si];
-      slices[si][ri].push(slice(s.pids, { ...s.specs[ri][1], connections, seconds: SECONDS / SLICES }));
+      slices[si][ri].push(slice(s.pids, { ...s.specs[ri][1], connections, seconds }));
     }
   }
   return series.map((s, si) =>
@@ -313,9 +313,10 @@ async function benchPeer() {
  * The runtime's floors, side by side in one workerd: a plain JS worker doing
  * only a token's runtime work (floor.mjs), and the same work as a Rust/wasm
  * worker built like m2m-edge's token service (wasm-floor/). The second less
- * the first is what being a Rust/wasm worker costs by itself here.
+ * the first is what being a Rust/wasm worker costs by itself here. Each a
+ * series for `points`: its token, trivial GET and token exchange, warmed.
  */
-async function benchFloor() {
+async function startFloors() {
   const before = new Set(workerdPids());
   const mf = new Miniflare({
     workers: [
@@ -335,14 +336,53 @@ async function benchFloor() {
       series.push({ target, pids: () => own, specs });
       load({ ...token, connections: 8, seconds: 1 });
     }
-    points(series, 8).forEach((results, i) => {
+    return { series, close: () => mf.dispose() };
+  } catch (e) {
+    await mf.dispose();
+    throw e;
+  }
+}
+
+async function benchFloor() {
+  const floors = await startFloors();
+  try {
+    points(floors.series, 8).forEach((results, i) => {
       for (const r of results) {
-        rows.push({ target: series[i].target, storage: "-", keyMode: "-", ...r });
+        rows.push({ target: floors.series[i].target, storage: "-", keyMode: "-", ...r });
         log(rows.at(-1));
       }
     });
   } finally {
-    await mf.dispose();
+    await floors.close();
+  }
+}
+
+/** Rounds of `benchRatios`, each a 1 s slice of every request. */
+const RATIO_ROUNDS = QUICK ? 2 : 20;
+
+/**
+ * The edge budget's two warm ratios in one comparison: a D1 worker's
+ * secret token, federated token exchange (secretAndFederated) and JWKS
+ * beside both floors' token, trivial GET and exchange, every request a
+ * 1 s slice per round over RATIO_ROUNDS rounds (every other round in
+ * the reverse turn). Each CPU figure per round, by name, for `bootstrap`.
+ */
+async function benchRatios() {
+  const s = await secretAndFederated();
+  let floors;
+  try {
+    floors = await startFloors();
+    const ours = { pids: () => s.own, specs: [["secret", s.secretSpec], ["federated", s.federatedSpec], ["jwks", { url: `${s.w.directBase}/.well-known/jwks.json` }]] };
+    load({ ...s.federatedSpec, connections: 8, seconds: 1 });
+    const [m2m, js, wasm] = points([ours, ...floors.series], 8, RATIO_ROUNDS, 1).map((results) => results.map((r) => r.cpus));
+    return m2m[0].map((_, i) => ({
+      secret: m2m[0][i], federated: m2m[1][i], jwks: m2m[2][i],
+      jsToken: js[0][i], jsTrivial: js[1][i], jsExchange: js[2][i],
+      wasmToken: wasm[0][i], wasmTrivial: wasm[1][i], wasmExchange: wasm[2][i],
+    }));
+  } finally {
+    await floors?.close();
+    await s.close();
   }
 }
 
@@ -538,6 +578,7 @@ await benchFloor();
 const dpopEdge = await benchVerifiers();
 const native = benchNativeVerifier();
 const secretless = await benchSecretless();
+const ratioRounds = await benchRatios();
 await benchPeer();
 const cold = await coldStart(QUICK ? 3 : 9);
 
@@ -589,6 +630,19 @@ const sFed = find("m2m-edge secretless", "d1", "byok", "token exchange (federate
 summary.push(
   `- secretless, D1, 8 connections: token exchange with an RS256 platform token (keys warm, reusable token) ${f1(sFed.rps)} tokens/s against ${f1(sSecret.rps)} with a secret in the same worker; worker CPU ${f1(sFed.cpuMsPer1k - sSecret.cpuMsPer1k)} µs more per token (the issuer set from the isolate cache, an RS256 verification with the key imported once per isolate, the credential match): ${f2(sFed.cpuMsPer1k / sSecret.cpuMsPer1k)}× the server CPU per request; round by round ${roundRatios(sSecret, sFed)}. What any worker pays for it here: the JS floor's token exchange (floor.mjs /exchange: the same work as its token, with a token exchange's body and one WebCrypto RS256 verification) ${f1(floorExchange.cpuMsPer1k)} µs of server CPU per request against its token's ${f1(floorToken.cpuMsPer1k)} = ${f2(floorExchange.cpuMsPer1k / floorToken.cpuMsPer1k)}×, round by round ${roundRatios(floorToken, floorExchange)}; the wasm floor's (the same, as a Rust/wasm worker awaiting each promise through wasm-bindgen-futures) ${f1(wasmExchange.cpuMsPer1k)} against ${f1(wasmToken.cpuMsPer1k)} = ${f2(wasmExchange.cpuMsPer1k / wasmToken.cpuMsPer1k)}×, round by round ${roundRatios(wasmToken, wasmExchange)}`,
 );
+{
+  // benchRatios: every figure is a ratio (or difference) of means over the
+  // rounds, given with its 95 % interval from resampling the rounds.
+  const of = (rs, name) => mean(rs.map((r) => r[name]));
+  const over = (top, bottom) => bootstrap(ratioRounds, (rs) => of(rs, top) / of(rs, bottom));
+  const above = (top, bottom) => bootstrap(ratioRounds, (rs) => of(rs, top) - of(rs, bottom));
+  const gaps = (a, b, c, d) => bootstrap(ratioRounds, (rs) => (of(rs, a) - of(rs, b)) / (of(rs, c) - of(rs, d)));
+  const times = (b) => `${f2(b.value)}× [${f2(b.low)}–${f2(b.high)}]`;
+  const us = (b) => `${f1(b.value)} µs [${f1(b.low)}–${f1(b.high)}]`;
+  summary.push(
+    `- the edge budget's warm ratios in one comparison (${ratioRounds.length} rounds, each a 1 s slice at 8 connections of every request named here, in turn: a D1 worker of m2m-edge beside both floors; each figure from the means over the rounds, in square brackets its 95 % interval from resampling the rounds): a federated exchange ${times(over("federated", "secret"))} a secret token's server CPU (target ≤ 1.25×), ${us(above("federated", "secret"))} more; the JS floor's exchange ${times(over("jsExchange", "jsToken"))} its token, ${us(above("jsExchange", "jsToken"))} more; the wasm floor's ${times(over("wasmExchange", "wasmToken"))}, ${us(above("wasmExchange", "wasmToken"))} more. Token path: m2m-edge's secret token − JWKS (${us(above("secret", "jwks"))}) ${times(gaps("secret", "jwks", "jsToken", "jsTrivial"))} the JS floor's token − trivial GET (${us(above("jsToken", "jsTrivial"))}; target ≤ 1.25×) and ${times(gaps("secret", "jwks", "wasmToken", "wasmTrivial"))} the wasm floor's (${us(above("wasmToken", "wasmTrivial"))}), which is ${times(gaps("wasmToken", "wasmTrivial", "jsToken", "jsTrivial"))} the JS floor's`,
+  );
+}
 {
   const { sequential: q, inside, writeFloor, n } = secretless;
   const us = (ms) => (1000 * ms).toFixed(0);
@@ -643,7 +697,13 @@ D1 worker at 8 connections, then all three kinds sequentially, interleaved
 one), and inside the isolate (\`scripts/bench/cold-probe.mjs\`: D1, WebCrypto
 and the worker's own work, in milliseconds of workerd's clock, averaged); the
 cost of one D1 write to a plain JS worker (\`scripts/bench/write-floor.js\`)
-sits beside them. The native verifier is timed against jsonwebtoken in
+sits beside them. The edge budget's warm ratios are taken once more in one
+comparison, since a ratio between two phases of the run carries the
+machine's drift between them: a D1 worker of m2m-edge (secret token,
+federated exchange, JWKS) beside both floors, every request a 1 s slice per
+round over ${RATIO_ROUNDS} rounds, each figure from the means over the rounds with a
+95 % interval from resampling the rounds (\`bootstrap\`,
+\`scripts/bench/stats.mjs\`). The native verifier is timed against jsonwebtoken in
 paired half-second windows and counted in instructions under callgrind
 (\`crates/verify/benches/native.rs\`). The fresh-isolate lines start a workerd
 per sample for m2m-edge, for a cold JS floor and for the wasm floor
