@@ -11,8 +11,8 @@
 // worker's own cost per token reads as token CPU − JWKS CPU.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
-import { cpus } from "node:os";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { Miniflare } from "miniflare";
@@ -527,6 +527,68 @@ function benchNativeVerifier() {
   return { fast, p256, counts };
 }
 
+/**
+ * The token endpoint's own work, counted: instructions per request inside
+ * the core's `token::handle` less its signature checks (whose cryptography
+ * the Worker hands to WebCrypto), natively under callgrind
+ * (crates/core/benches/protocol.rs), for a secret token and a federated
+ * exchange; with the parts named in PROTOCOL_PARTS where the compiler kept
+ * them functions of their own. Undefined without valgrind.
+ */
+function benchProtocolWork() {
+  const binary = execFileSync("cargo", ["bench", "-q", "-p", "m2m-edge-core", "--bench", "protocol", "--no-run", "--message-format", "json"], { cwd: root, encoding: "utf8" })
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
+    .find((m) => m.reason === "compiler-artifact" && m.target?.name === "protocol" && m.executable)?.executable;
+  const n = 100;
+  /** Inclusive instructions by function name, over `count` requests of `kind` (and the set-up). */
+  const inclusive = (kind, count) => {
+    const out = join(tmpdir(), `m2m-bench-protocol-${kind}-${count}.out`);
+    try {
+      const r = spawnSync("valgrind", ["--tool=callgrind", `--callgrind-out-file=${out}`, binary], { encoding: "utf8", env: { ...process.env, PROTOCOL_BENCH: `${kind}:${count}` } });
+      if (r.status !== 0) throw new Error(`protocol bench: ${r.error ?? r.stderr}`);
+      const annotated = execFileSync("callgrind_annotate", ["--inclusive=yes", "--threshold=100", out], { encoding: "utf8", maxBuffer: 64 << 20 });
+      const by = new Map();
+      for (const line of annotated.split("\n")) {
+        const m = /^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(.*?)(?:\s+\[[^\]]*\])?$/.exec(line);
+        if (!m) continue;
+        // "file:function" ("???:" when the file is unknown); Rust paths hold "::".
+        const name = m[2].replace(/^[^:\s]*:(?!:)/, "").replace(/::h[0-9a-f]{16}/g, "");
+        by.set(name, (by.get(name) ?? 0) + Number(m[1].replaceAll(",", "")));
+      }
+      return by;
+    } finally {
+      rmSync(out, { force: true });
+    }
+  };
+  try {
+    const perRequest = (kind) => {
+      const [none, some] = [inclusive(kind, 0), inclusive(kind, n)];
+      const of = (name) => ((some.get(name) ?? 0) - (none.get(name) ?? 0)) / n;
+      const parts = Object.fromEntries(PROTOCOL_PARTS.map(([label, name]) => [label, of(name)]).filter(([, count]) => count > 0));
+      return { total: of(HANDLE) - of(SIGNATURE_CHECK), parts };
+    };
+    const work = { secret: perRequest("secret"), federated: perRequest("federated") };
+    if (!(work.secret.total > 0)) throw new Error(`protocol bench: no ${HANDLE} in the profile`);
+    console.error(`  protocol work (instructions per request): ${JSON.stringify(work)}`);
+    return work;
+  } catch (e) {
+    if (e?.code === "ENOENT" || /ENOENT/.test(String(e?.message))) return undefined; // no valgrind here
+    throw e;
+  }
+}
+
+const HANDLE = "m2m_edge_core::app::token::handle::{{closure}}";
+const SIGNATURE_CHECK = "m2m_edge_core::app::signature::verifies::{{closure}}";
+/** Parts of `benchProtocolWork`'s count, by the functions that hold them. */
+const PROTOCOL_PARTS = [
+  ["the form", "m2m_edge_core::oauth::params::TokenParams::from_form"],
+  ["the client's secret checked", "m2m_edge_core::app::token::client_authentication::{{closure}}"],
+  ["the platform token's claims read", "m2m_edge_core::assertion::unverified_claims"],
+  ["its JWS taken apart", "m2m_edge_verify::token::parse_jws"],
+];
+
 // ------------------------------------------------------------- report ----
 
 const f1 = (x) => (Number.isFinite(x) ? x.toFixed(1) : "–");
@@ -577,6 +639,7 @@ await benchWorkers();
 await benchFloor();
 const dpopEdge = await benchVerifiers();
 const native = benchNativeVerifier();
+const protocolWork = benchProtocolWork();
 const secretless = await benchSecretless();
 const ratioRounds = await benchRatios();
 await benchPeer();
@@ -641,6 +704,14 @@ summary.push(
   const us = (b) => `${f1(b.value)} µs [${f1(b.low)}–${f1(b.high)}]`;
   summary.push(
     `- the edge budget's warm ratios in one comparison (${ratioRounds.length} rounds, each a 1 s slice at 8 connections of every request named here, in turn: a D1 worker of m2m-edge beside both floors; each figure from the means over the rounds, in square brackets its 95 % interval from resampling the rounds): a federated exchange ${times(over("federated", "secret"))} a secret token's server CPU (target ≤ 1.25×), ${us(above("federated", "secret"))} more; the JS floor's exchange ${times(over("jsExchange", "jsToken"))} its token, ${us(above("jsExchange", "jsToken"))} more; the wasm floor's ${times(over("wasmExchange", "wasmToken"))}, ${us(above("wasmExchange", "wasmToken"))} more. Token path: m2m-edge's secret token − JWKS (${us(above("secret", "jwks"))}) ${times(gaps("secret", "jwks", "jsToken", "jsTrivial"))} the JS floor's token − trivial GET (${us(above("jsToken", "jsTrivial"))}; target ≤ 1.25×) and ${times(gaps("secret", "jwks", "wasmToken", "wasmTrivial"))} the wasm floor's (${us(above("wasmToken", "wasmTrivial"))}), which is ${times(gaps("wasmToken", "wasmTrivial", "jsToken", "jsTrivial"))} the JS floor's`,
+  );
+}
+if (protocolWork) {
+  const { secret, federated } = protocolWork;
+  const count = (x) => Math.round(x).toLocaleString("en-US");
+  const parts = (work) => Object.entries(work.parts).map(([label, n]) => `${label} ${count(n)}`).join(", ");
+  summary.push(
+    `- the token endpoint's own work, counted rather than timed (crates/core/benches/protocol.rs natively under callgrind: instructions per request inside the core's \`token::handle\` less its signature checks, whose cryptography the Worker hands to WebCrypto; the app the Worker serves, compiled for the host at opt-level 3): a secret token ${count(secret.total)} (of which ${parts(secret)}); a federated exchange ${count(federated.total)} = ${f2(federated.total / secret.total)}× (of which ${parts(federated)})`,
   );
 }
 {
