@@ -9,10 +9,10 @@
 // every workerd process Miniflare started, or the peer's node process —
 // before and after each slice, and reported per 1,000 requests, so the
 // worker's own cost per token reads as token CPU − JWKS CPU.
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { Miniflare } from "miniflare";
@@ -21,6 +21,7 @@ import { COMPATIBILITY_DATE, DIRECT, EDGE_AUDIENCE, EDGE_ISSUER, WASM_MODULES, c
 import { EXCHANGE_BODY, script as floorScript } from "./floor.mjs";
 import { WASM_FLOOR, coldLines, coldStart } from "./cold.mjs";
 import { load } from "./load.mjs";
+import { benchBinary, hasValgrind, inclusiveByFunction, instructions } from "./callgrind.mjs";
 import { bootstrap, mean, meanSplit, median } from "./stats.mjs";
 import { ADDRESS, NEVER_TRIPPED, TOKEN_FORM, basic, secretAndFederated } from "./secretless.mjs";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
@@ -61,9 +62,9 @@ function slice(pids, spec) {
 
 /**
  * Every series (one server's token and trivial requests) at one connection
- * count, in `rounds` rounds (SLICES unless said) of `seconds`-long slices: each round gives every request of every series
- * one slice, in turn, every other round in the reverse turn. Each figure is
- * the median slice; `cpus` keeps each round's CPU figure. This machine's
+ * count, in `rounds` rounds (SLICES unless said) of `seconds`-long slices:
+ * each round gives every request of every series one slice, in turn, every
+ * other round in the reverse turn. Each figure is the median slice; `cpus` keeps each round's CPU figure. This machine's
  * neighbours come and go; taken this way a slow window spoils one slice of
  * each rather than a whole point, and never one side of a comparison only.
  */
@@ -357,7 +358,12 @@ async function benchFloor() {
   }
 }
 
-/** Rounds of `benchRatios`, each a 1 s slice of every request. */
+/**
+ * Rounds of `benchRatios`, each a 1 s slice of each of its nine requests:
+ * ~10 s a round, so 20 rounds end well inside the 300 s for which the
+ * worker holds the platform issuer's keys (served from this process, whose
+ * event loop oha blocks; secretless.mjs).
+ */
 const RATIO_ROUNDS = QUICK ? 2 : 20;
 
 /**
@@ -373,8 +379,11 @@ async function benchRatios() {
   try {
     floors = await startFloors();
     const ours = { pids: () => s.own, specs: [["secret", s.secretSpec], ["federated", s.federatedSpec], ["jwks", { url: `${s.w.directBase}/.well-known/jwks.json` }]] };
-    load({ ...s.federatedSpec, connections: 8, seconds: 1 });
-    const [m2m, js, wasm] = points([ours, ...floors.series], 8, RATIO_ROUNDS, 1).map((results) => results.map((r) => r.cpus));
+    for (const [, spec] of ours.specs) load({ ...spec, connections: 8, seconds: 1 });
+    const results = points([ours, ...floors.series], 8, RATIO_ROUNDS, 1);
+    const failed = results.flat().filter((r) => r.errors > 0);
+    if (failed.length) throw new Error(`benchRatios: errors in ${failed.map((r) => `${r.request} (${r.errors})`).join(", ")}`);
+    const [m2m, js, wasm] = results.map((series) => series.map((r) => r.cpus));
     return m2m[0].map((_, i) => ({
       secret: m2m[0][i], federated: m2m[1][i], jwks: m2m[2][i],
       jsToken: js[0][i], jsTrivial: js[1][i], jsExchange: js[2][i],
@@ -501,30 +510,33 @@ function benchNativeVerifier() {
     return { ours: rate("native verifications/s"), jsonwebtoken: rate("jsonwebtoken verifications/s"), jsonwebtoken9: rate("jsonwebtoken 9 verifications/s"), ratio, ratio9, revocationCheck, dpop };
   };
   const fast = run([]);
-  // Instructions per verification, which the machine's neighbours cannot
-  // move: callgrind over 1,000 verifications of one side, less a run of none.
-  const binary = execFileSync("cargo", ["bench", "-q", "-p", "m2m-edge-verify", "--bench", "native", "--no-run", "--message-format", "json"], { cwd: root, encoding: "utf8" })
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => JSON.parse(l))
-    .find((m) => m.reason === "compiler-artifact" && m.target?.name === "native" && m.executable)?.executable;
-  let counts;
-  try {
-    const collected = (spec) => {
-      const r = spawnSync("valgrind", ["--tool=callgrind", "--callgrind-out-file=/dev/null", binary], { encoding: "utf8", env: { ...process.env, NATIVE_BENCH_COUNT: spec } });
-      const n = Number(/Collected : (\d+)/.exec(r.stderr ?? "")?.[1]);
-      if (!Number.isFinite(n)) throw new Error("no instruction count");
-      return n;
-    };
-    const none = collected("ours:0");
-    const per = (side) => (collected(`${side}:1000`) - none) / 1000;
-    counts = { ours: per("ours"), jsonwebtoken: per("jsonwebtoken"), jsonwebtoken9: per("jsonwebtoken9") };
+  // Instructions per verification: callgrind over 1,000 verifications of
+  // one side, less a run of none.
+  const counts = counted("native verifier", () => {
+    const binary = benchBinary(root, "m2m-edge-verify", "native");
+    const none = instructions(binary, { NATIVE_BENCH_COUNT: "ours:0" });
+    const per = (side) => (instructions(binary, { NATIVE_BENCH_COUNT: `${side}:1000` }) - none) / 1000;
+    const counts = { ours: per("ours"), jsonwebtoken: per("jsonwebtoken"), jsonwebtoken9: per("jsonwebtoken9") };
     console.error(`  instructions per verification: ours ${counts.ours.toFixed(0)}, jsonwebtoken ${counts.jsonwebtoken.toFixed(0)}, jsonwebtoken 9 ${counts.jsonwebtoken9.toFixed(0)}`);
-  } catch {
-    counts = undefined; // no valgrind here: the timed figures stand alone
-  }
+    return counts;
+  });
   const p256 = run(["--no-default-features", "--features", "verifier"]);
   return { fast, p256, counts };
+}
+
+/**
+ * `count()`, or undefined: without valgrind here (the timed figures then
+ * stand alone), or when counting failed — said on stderr, so that a broken
+ * count costs its line, not the run's other figures.
+ */
+function counted(what, count) {
+  if (!hasValgrind()) return undefined;
+  try {
+    return count();
+  } catch (e) {
+    console.error(`  ${what}: not counted: ${e.message}`);
+    return undefined;
+  }
 }
 
 /**
@@ -533,50 +545,27 @@ function benchNativeVerifier() {
  * the Worker hands to WebCrypto), natively under callgrind
  * (crates/core/benches/protocol.rs), for a secret token and a federated
  * exchange; with the parts named in PROTOCOL_PARTS where the compiler kept
- * them functions of their own. Undefined without valgrind.
+ * them functions of their own.
  */
 function benchProtocolWork() {
-  const binary = execFileSync("cargo", ["bench", "-q", "-p", "m2m-edge-core", "--bench", "protocol", "--no-run", "--message-format", "json"], { cwd: root, encoding: "utf8" })
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => JSON.parse(l))
-    .find((m) => m.reason === "compiler-artifact" && m.target?.name === "protocol" && m.executable)?.executable;
-  const n = 100;
-  /** Inclusive instructions by function name, over `count` requests of `kind` (and the set-up). */
-  const inclusive = (kind, count) => {
-    const out = join(tmpdir(), `m2m-bench-protocol-${kind}-${count}.out`);
-    try {
-      const r = spawnSync("valgrind", ["--tool=callgrind", `--callgrind-out-file=${out}`, binary], { encoding: "utf8", env: { ...process.env, PROTOCOL_BENCH: `${kind}:${count}` } });
-      if (r.status !== 0) throw new Error(`protocol bench: ${r.error ?? r.stderr}`);
-      const annotated = execFileSync("callgrind_annotate", ["--inclusive=yes", "--threshold=100", out], { encoding: "utf8", maxBuffer: 64 << 20 });
-      const by = new Map();
-      for (const line of annotated.split("\n")) {
-        const m = /^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(.*?)(?:\s+\[[^\]]*\])?$/.exec(line);
-        if (!m) continue;
-        // "file:function" ("???:" when the file is unknown); Rust paths hold "::".
-        const name = m[2].replace(/^[^:\s]*:(?!:)/, "").replace(/::h[0-9a-f]{16}/g, "");
-        by.set(name, (by.get(name) ?? 0) + Number(m[1].replaceAll(",", "")));
-      }
-      return by;
-    } finally {
-      rmSync(out, { force: true });
-    }
-  };
-  try {
+  return counted("protocol work", () => {
+    const binary = benchBinary(root, "m2m-edge-core", "protocol");
+    const n = 100;
+    // The set-up alone (both kinds warmed, no request counted), once.
+    const none = inclusiveByFunction(binary, { PROTOCOL_BENCH: "secret:0" });
     const perRequest = (kind) => {
-      const [none, some] = [inclusive(kind, 0), inclusive(kind, n)];
+      const some = inclusiveByFunction(binary, { PROTOCOL_BENCH: `${kind}:${n}` });
       const of = (name) => ((some.get(name) ?? 0) - (none.get(name) ?? 0)) / n;
+      if (!(of(HANDLE) > 0)) throw new Error(`no ${HANDLE} in the profile of ${kind}`);
       const parts = Object.fromEntries(PROTOCOL_PARTS.map(([label, name]) => [label, of(name)]).filter(([, count]) => count > 0));
-      return { total: of(HANDLE) - of(SIGNATURE_CHECK), parts };
+      return { total: of(HANDLE) - of(SIGNATURE_CHECK), signatureCheck: of(SIGNATURE_CHECK), parts };
     };
     const work = { secret: perRequest("secret"), federated: perRequest("federated") };
-    if (!(work.secret.total > 0)) throw new Error(`protocol bench: no ${HANDLE} in the profile`);
+    // Inlined, the check would be counted as protocol work: refuse the count.
+    if (!(work.federated.signatureCheck > 0)) throw new Error(`no ${SIGNATURE_CHECK} in the profile of an exchange`);
     console.error(`  protocol work (instructions per request): ${JSON.stringify(work)}`);
     return work;
-  } catch (e) {
-    if (e?.code === "ENOENT" || /ENOENT/.test(String(e?.message))) return undefined; // no valgrind here
-    throw e;
-  }
+  });
 }
 
 const HANDLE = "m2m_edge_core::app::token::handle::{{closure}}";
@@ -584,7 +573,7 @@ const SIGNATURE_CHECK = "m2m_edge_core::app::signature::verifies::{{closure}}";
 /** Parts of `benchProtocolWork`'s count, by the functions that hold them. */
 const PROTOCOL_PARTS = [
   ["the form", "m2m_edge_core::oauth::params::TokenParams::from_form"],
-  ["the client's secret checked", "m2m_edge_core::app::token::client_authentication::{{closure}}"],
+  ["the client authenticated", "m2m_edge_core::app::token::client_authentication::{{closure}}"],
   ["the platform token's claims read", "m2m_edge_core::assertion::unverified_claims"],
   ["its JWS taken apart", "m2m_edge_verify::token::parse_jws"],
 ];
@@ -699,19 +688,27 @@ summary.push(
   const of = (rs, name) => mean(rs.map((r) => r[name]));
   const over = (top, bottom) => bootstrap(ratioRounds, (rs) => of(rs, top) / of(rs, bottom));
   const above = (top, bottom) => bootstrap(ratioRounds, (rs) => of(rs, top) - of(rs, bottom));
-  const gaps = (a, b, c, d) => bootstrap(ratioRounds, (rs) => (of(rs, a) - of(rs, b)) / (of(rs, c) - of(rs, d)));
+  // A ratio of two gaps; none when the bottom gap is not above zero.
+  const gaps = (a, b, c, d) =>
+    bootstrap(ratioRounds, (rs) => {
+      const bottom = of(rs, c) - of(rs, d);
+      return bottom > 0 ? (of(rs, a) - of(rs, b)) / bottom : NaN;
+    });
   const times = (b) => `${f2(b.value)}× [${f2(b.low)}–${f2(b.high)}]`;
   const us = (b) => `${f1(b.value)} µs [${f1(b.low)}–${f1(b.high)}]`;
   summary.push(
-    `- the edge budget's warm ratios in one comparison (${ratioRounds.length} rounds, each a 1 s slice at 8 connections of every request named here, in turn: a D1 worker of m2m-edge beside both floors; each figure from the means over the rounds, in square brackets its 95 % interval from resampling the rounds): a federated exchange ${times(over("federated", "secret"))} a secret token's server CPU (target ≤ 1.25×), ${us(above("federated", "secret"))} more; the JS floor's exchange ${times(over("jsExchange", "jsToken"))} its token, ${us(above("jsExchange", "jsToken"))} more; the wasm floor's ${times(over("wasmExchange", "wasmToken"))}, ${us(above("wasmExchange", "wasmToken"))} more. Token path: m2m-edge's secret token − JWKS (${us(above("secret", "jwks"))}) ${times(gaps("secret", "jwks", "jsToken", "jsTrivial"))} the JS floor's token − trivial GET (${us(above("jsToken", "jsTrivial"))}; target ≤ 1.25×) and ${times(gaps("secret", "jwks", "wasmToken", "wasmTrivial"))} the wasm floor's (${us(above("wasmToken", "wasmTrivial"))}), which is ${times(gaps("wasmToken", "wasmTrivial", "jsToken", "jsTrivial"))} the JS floor's`,
+    `- the edge budget's warm ratios in one comparison (${ratioRounds.length} rounds, each a 1 s slice at 8 connections of every request named here, in turn: a D1 worker of m2m-edge beside both floors; each figure from the means over the rounds, in square brackets its 95 % interval from resampling the rounds): a federated exchange ${times(over("federated", "secret"))} a secret token's server CPU (target ≤ 1.25×), ${us(above("federated", "secret"))} more; the JS floor's exchange ${times(over("jsExchange", "jsToken"))} its token, ${us(above("jsExchange", "jsToken"))} more; the wasm floor's ${times(over("wasmExchange", "wasmToken"))}, ${us(above("wasmExchange", "wasmToken"))} more. Token path: m2m-edge's secret token − JWKS (${us(above("secret", "jwks"))}) ${times(gaps("secret", "jwks", "jsToken", "jsTrivial"))} (target ≤ 1.25×) the JS floor's token − trivial GET (${us(above("jsToken", "jsTrivial"))}) and ${times(gaps("secret", "jwks", "wasmToken", "wasmTrivial"))} the wasm floor's (${us(above("wasmToken", "wasmTrivial"))}), which is ${times(gaps("wasmToken", "wasmTrivial", "jsToken", "jsTrivial"))} the JS floor's`,
   );
 }
 if (protocolWork) {
   const { secret, federated } = protocolWork;
   const count = (x) => Math.round(x).toLocaleString("en-US");
-  const parts = (work) => Object.entries(work.parts).map(([label, n]) => `${label} ${count(n)}`).join(", ");
+  const parts = (work) => {
+    const named = Object.entries(work.parts).map(([label, n]) => `${label} ${count(n)}`);
+    return named.length ? ` (of which ${named.join(", ")})` : "";
+  };
   summary.push(
-    `- the token endpoint's own work, counted rather than timed (crates/core/benches/protocol.rs natively under callgrind: instructions per request inside the core's \`token::handle\` less its signature checks, whose cryptography the Worker hands to WebCrypto; the app the Worker serves, compiled for the host at opt-level 3): a secret token ${count(secret.total)} (of which ${parts(secret)}); a federated exchange ${count(federated.total)} = ${f2(federated.total / secret.total)}× (of which ${parts(federated)})`,
+    `- the token endpoint's own work, counted rather than timed (crates/core/benches/protocol.rs natively under callgrind: instructions per request inside the core's \`token::handle\` less its signature checks, whose cryptography the Worker hands to WebCrypto; the app the Worker serves, compiled for the host at opt-level 3): a secret token ${count(secret.total)}${parts(secret)}; a federated exchange ${count(federated.total)} = ${f2(federated.total / secret.total)}×${parts(federated)}`,
   );
 }
 {
@@ -776,7 +773,10 @@ round over ${RATIO_ROUNDS} rounds, each figure from the means over the rounds wi
 95 % interval from resampling the rounds (\`bootstrap\`,
 \`scripts/bench/stats.mjs\`). The native verifier is timed against jsonwebtoken in
 paired half-second windows and counted in instructions under callgrind
-(\`crates/verify/benches/native.rs\`). The fresh-isolate lines start a workerd
+(\`crates/verify/benches/native.rs\`), and so is the token endpoint's own
+work, the core's \`token::handle\` less its signature checks, for a
+secret token and a federated exchange (\`crates/core/benches/protocol.rs\`).
+The fresh-isolate lines start a workerd
 per sample for m2m-edge, for a cold JS floor and for the wasm floor
 (\`scripts/bench/cold.mjs\`, \`cold-floor.js\`); further fresh isolates run with
 V8's \`--trace-wasm-compilation-times\` (set through workerd's \`v8Flags\`,

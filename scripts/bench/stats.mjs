@@ -40,6 +40,8 @@ export function bootstrap(rounds, statistic, resamples = 2000) {
   for (let i = 0; i < resamples; i++) {
     values.push(statistic(rounds.map(() => rounds[Math.floor(next() * rounds.length)])));
   }
-  values.sort((a, b) => a - b);
-  return { value: statistic(rounds), low: values[Math.floor(resamples * 0.025)], high: values[Math.floor(resamples * 0.975)] };
+  // A resample may have no figure (a ratio over nothing): it widens nothing.
+  const finite = values.filter(Number.isFinite).sort((a, b) => a - b);
+  const tail = Math.floor(finite.length * 0.025);
+  return { value: statistic(rounds), low: finite[tail] ?? NaN, high: finite[finite.length - 1 - tail] ?? NaN };
 }

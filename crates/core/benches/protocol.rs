@@ -20,12 +20,12 @@ use serde_json::json;
 const GITHUB: &str = "https://token.actions.githubusercontent.com";
 const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const JWT_TYPE: &str = "urn:ietf:params:oauth:token-type:jwt";
-const GRANTS: &str = r#"[{"audience": "https://api.example.com", "scopes": ["deploy"]}]"#;
 
 fn main() {
     let spec = std::env::var("PROTOCOL_BENCH").unwrap_or_else(|_| "secret:1".into());
     let (kind, n) = spec.split_once(':').expect("PROTOCOL_BENCH=kind:count");
     let n: usize = n.parse().expect("a count");
+    assert!(["secret", "federated"].contains(&kind), "PROTOCOL_BENCH: no kind {kind}");
 
     let w = World::new();
     let platform = IssuerKeyPair::rsa();
@@ -40,7 +40,7 @@ fn main() {
         Some(json!({"issuer": GITHUB, "audiences": ["m2m-edge"], "single_use": false})),
     );
     assert_eq!(trusted.status, 201);
-    let grants: serde_json::Value = serde_json::from_str(GRANTS).expect("the grants");
+    let grants = json!([{"audience": "https://api.example.com", "scopes": ["deploy"]}]);
     let (id, secret) = w.create(json!({"name": "nightly-export", "grants": grants}));
     let federated = w.admin(
         Method::Post,
@@ -62,17 +62,18 @@ fn main() {
     );
 
     let request = |kind: &str| -> Response {
-        match kind {
+        let r = match kind {
             "secret" => w.token_basic(&id, &secret, "grant_type=client_credentials"),
-            "federated" => w.token_form(&exchange),
-            other => panic!("PROTOCOL_BENCH: no kind {other}"),
-        }
+            _ => w.token_form(&exchange),
+        };
+        // A request that started failing would count its error path.
+        assert_eq!(r.status, 200, "{kind}: {}", String::from_utf8_lossy(&r.body));
+        r
     };
     // Both once, so that every count starts from warm caches (the client
     // records, the issuer set, its keys).
     for kind in ["secret", "federated"] {
-        let r = request(kind);
-        assert_eq!(r.status, 200, "{kind}: {}", String::from_utf8_lossy(&r.body));
+        request(kind);
     }
     for _ in 0..n {
         std::hint::black_box(request(kind));
