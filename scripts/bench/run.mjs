@@ -64,8 +64,9 @@ function slice(pids, spec) {
  * Every series (one server's token and trivial requests) at one connection
  * count, in `rounds` rounds (SLICES unless said) of `seconds`-long slices:
  * each round gives every request of every series one slice, in turn, every
- * other round in the reverse turn. Each figure is the median slice; `cpus` keeps each round's CPU figure. This machine's
- * neighbours come and go; taken this way a slow window spoils one slice of
+ * other round in the reverse turn. Each figure is the median slice;
+ * `cpus` keeps each round's CPU figure. This machine's neighbours come and
+ * go; taken this way a slow window spoils one slice of
  * each rather than a whole point, and never one side of a comparison only.
  */
 function points(series, connections, rounds = SLICES, seconds = SECONDS / SLICES) {
