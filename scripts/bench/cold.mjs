@@ -22,6 +22,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { clientFor, startWorker } from "../../tests/e2e/harness.mjs";
+import { TOKEN_FORM, basic } from "./secretless.mjs";
 import { meanSplit, median } from "./stats.mjs";
 
 /** The runtime's floor for a token as a Rust/wasm worker (wasm-floor/), as built by `make bench`. */
@@ -85,8 +86,7 @@ export async function coldStart(samples) {
     const c = await clientFor(setup).createClient();
     const secrets = setup.secrets;
     await setup.close();
-    const basic = `Basic ${Buffer.from(`${c.client_id}:${c.client_secret}`).toString("base64")}`;
-    const token = { method: "POST", headers: { authorization: basic, "content-type": "application/x-www-form-urlencoded" }, body: "grant_type=client_credentials" };
+    const token = { method: "POST", headers: { ...TOKEN_FORM, authorization: basic(c.client_id, c.client_secret) }, body: "grant_type=client_credentials" };
 
     /**
      * One fresh isolate: startup, then two tokens timed by the client; the

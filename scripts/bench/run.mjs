@@ -117,7 +117,7 @@ async function benchWorkers() {
         const own = workerdPids().filter((pid) => !before.has(pid));
         if (own.length === 0) throw new Error(`no workerd process found for ${storage}/${keyMode}`);
         const c = await clientFor(w).createClient();
-        const token = { url: `${w.directBase}/oauth2/token`, method: "POST", headers: { ...TOKEN_FORM, authorization: basic(c.client_id, c.client_secret), "cf-connecting-ip": "203.0.113.1" }, body: "grant_type=client_credentials" };
+        const token = { url: `${w.directBase}/oauth2/token`, method: "POST", headers: { ...TOKEN_FORM, ...ADDRESS, authorization: basic(c.client_id, c.client_secret) }, body: "grant_type=client_credentials" };
         const jwks = { url: `${w.directBase}/.well-known/jwks.json` };
         series.push({ storage, keyMode, pids: () => own, specs: [["token", token], ["jwks", jwks]] });
         load({ ...token, connections: 8, seconds: WARMUP > 2 ? 2 : 1 });
