@@ -6,8 +6,9 @@
 // token, keys warm) at 8 connections in interleaved slices, as `make
 // bench` takes its secretless rows, the builds' order swapped every other
 // round. Prints, per build, the median server CPU per request of each kind,
-// their ratio, and the median of the rounds' ratios (each from two slices
-// taken one after the other, so the steadier figure here).
+// their ratio, the median of the rounds' ratios, and the mean of the
+// rounds' differences with its standard error (each from two slices taken
+// one after the other, so the steadier figures here).
 //
 //   git stash && make build/index.js && mkdir -p build-base && cp build/index.js build/index_bg.wasm build-base/ && git stash pop
 //   make build/index.js && node scripts/bench/ab.mjs [rounds, default 12] [seconds per slice, default 1]
@@ -15,7 +16,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { load } from "./load.mjs";
 import { secretAndFederated } from "./secretless.mjs";
-import { median } from "./stats.mjs";
+import { mean, median, standardError } from "./stats.mjs";
 
 const root = join(import.meta.dirname, "../..");
 const ROUNDS = Number(process.argv[2] ?? 12);
@@ -74,9 +75,12 @@ try {
     if (process.env.AB_RAW) console.log(name, JSON.stringify({ secret: cpu[`${name} secret`].map(Math.round), federated: cpu[`${name} federated`].map(Math.round) }));
     const [secret, federated] = [median(cpu[`${name} secret`]), median(cpu[`${name} federated`])];
     const perRound = median(cpu[`${name} federated`].map((f, i) => f / cpu[`${name} secret`][i]));
+    // Each round's two slices, taken one after the other, paired.
+    const more = cpu[`${name} federated`].map((f, i) => f - cpu[`${name} secret`][i]);
     console.log(
       `${name}: secret ${secret.toFixed(1)} µs, federated ${federated.toFixed(1)} µs of server CPU per request: ` +
-        `${(federated / secret).toFixed(3)}× (median of the rounds' ratios ${perRound.toFixed(3)}), ${(federated - secret).toFixed(1)} µs more`,
+        `${(federated / secret).toFixed(3)}× (median of the rounds' ratios ${perRound.toFixed(3)}), ${(federated - secret).toFixed(1)} µs more; ` +
+        `paired by round ${mean(more).toFixed(1)} ± ${standardError(more).toFixed(1)} µs more (mean ± its standard error)`,
     );
   }
 } finally {
