@@ -12,7 +12,7 @@ use m2m_edge_core::client::ClientId;
 use m2m_edge_core::grant::{Audience, Scope};
 use m2m_edge_core::http::Method;
 use m2m_edge_core::oauth::client_auth::extract;
-use m2m_edge_core::oauth::form::{decode_component, parse_pairs, FormError};
+use m2m_edge_core::oauth::form::{decode_component, find_either, parse_pairs, FormError};
 use m2m_edge_core::oauth::params::TokenParams;
 use m2m_edge_core::resource;
 use m2m_edge_testkit::{Req, World, ADMIN_KEY};
@@ -109,6 +109,15 @@ proptest! {
         0..64,
     )) {
         prop_assert_eq!(decode_component(&raw), byte_at_a_time(&raw));
+    }
+
+    #[test]
+    fn finding_two_bytes_eight_at_a_time_is_finding_them_one_at_a_time(
+        bytes in prop::collection::vec(prop_oneof![Just(b'+'), Just(b'%'), Just(b'&'), any::<u8>()], 0..80),
+        a in prop_oneof![Just(b'+'), Just(b'&'), any::<u8>()],
+        b in prop_oneof![Just(b'%'), Just(b'='), any::<u8>()],
+    ) {
+        prop_assert_eq!(find_either(&bytes, a, b), bytes.iter().position(|&x| x == a || x == b));
     }
 
     #[test]
