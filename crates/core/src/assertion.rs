@@ -6,8 +6,8 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use m2m_edge_verify::time::{self, TimeRules};
-use m2m_edge_verify::token::object;
-use serde_json::{Map, Value};
+use m2m_edge_verify::members::{ClaimSet, Members};
+use serde_json::Value;
 
 use crate::ports::StoreError;
 use crate::refusal::Refusal;
@@ -76,9 +76,11 @@ pub(crate) fn names_issuer(aud: &str, issuer: &str) -> bool {
 
 /// Whether `aud` — one string, or an array of them (RFC 7519 §4.1.3) —
 /// holds an audience `accepts`.
-pub(crate) fn audience_is(claims: &Map<String, Value>, accepts: impl Fn(&str) -> bool) -> bool {
-    match claims.get("aud") {
-        Some(Value::String(a)) => accepts(a),
+pub(crate) fn audience_is(claims: &impl ClaimSet, accepts: impl Fn(&str) -> bool) -> bool {
+    if let Some(aud) = claims.string("aud") {
+        return accepts(&aud);
+    }
+    match claims.value("aud").as_deref() {
         Some(Value::Array(list)) => list.iter().any(|a| a.as_str().is_some_and(&accepts)),
         _ => false,
     }
@@ -88,21 +90,22 @@ pub(crate) fn audience_is(claims: &Map<String, Value>, accepts: impl Fn(&str) ->
 /// checked: only to choose whose keys to verify it with, or to say whose
 /// request was refused — never to trust.
 pub fn claimed(jwt: &str, name: &str) -> Option<String> {
-    unverified_claims(jwt)?.get(name)?.as_str().map(str::to_string)
+    let payload = unverified_payload(jwt)?;
+    let claims = Members::parse(&payload, "payload").ok()?;
+    claims.string(name).map(|value| value.into_owned())
 }
 
-/// The claims of a compact JWS before anything is verified, parsed as
-/// strictly as verified claims are ([`object`]) from the segment its
-/// signature covers: so once the signature verifies over the same token,
-/// they are its claims and need no second parse.
-pub fn unverified_claims(jwt: &str) -> Option<Map<String, Value>> {
+/// The payload of a compact JWS before anything is verified, from the
+/// segment its signature covers: its claims, read as strictly as verified
+/// claims are ([`Members::parse`]), are the token's once the signature
+/// verifies over the same token, and need no second reading.
+pub fn unverified_payload(jwt: &str) -> Option<Vec<u8>> {
     let payload = jwt.split('.').nth(1)?;
-    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
-    object(&bytes, "payload").ok()
+    URL_SAFE_NO_PAD.decode(payload).ok()
 }
 
-fn text<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
-    claims.get(name).and_then(Value::as_str).filter(|s| !s.is_empty())
+fn text<'a>(claims: &'a impl ClaimSet, name: &str) -> Option<std::borrow::Cow<'a, str>> {
+    claims.string(name).filter(|s| !s.is_empty())
 }
 
 /// Whether a header's `typ` is [`CLIENT_AUTHENTICATION_TYPE`]: a media
@@ -117,8 +120,9 @@ pub fn is_client_authentication_type(typ: &str) -> bool {
 /// as a string or an array of one (RFC 7519 §4.1.3), that is the issuer —
 /// or, unless the assertion is `typed` [`CLIENT_AUTHENTICATION_TYPE`], the
 /// token endpoint URL. Compared as simple strings (RFC 3986 §6.2.1).
-fn audience(claims: &Map<String, Value>, typed: bool, expected: &Expected<'_>) -> Result<(), Refusal> {
-    let sole = match claims.get("aud") {
+fn audience(claims: &impl ClaimSet, typed: bool, expected: &Expected<'_>) -> Result<(), Refusal> {
+    let aud = claims.value("aud");
+    let sole = match aud.as_deref() {
         Some(Value::String(aud)) => Some(aud.as_str()),
         Some(Value::Array(list)) if list.len() > 1 => return Err(Refusal::SeveralAudiences),
         Some(Value::Array(list)) => list.first().and_then(Value::as_str),
@@ -138,7 +142,7 @@ fn audience(claims: &Map<String, Value>, typed: bool, expected: &Expected<'_>) -
 /// `iss` = `sub`, `aud` as [`Expected::issuer`] says, `exp` not passed and
 /// not further off than the maximum lifetime, `nbf`/`iat` not in the
 /// future, a `jti`. Times with [`LEEWAY_SECS`].
-pub fn check(typ: Option<&str>, claims: &Map<String, Value>, expected: &Expected<'_>) -> Result<Checked, Refusal> {
+pub fn check(typ: Option<&str>, claims: &impl ClaimSet, expected: &Expected<'_>) -> Result<Checked, Refusal> {
     let (Some(issuer), Some(subject)) = (text(claims, "iss"), text(claims, "sub")) else {
         return Err(Refusal::Subject);
     };
@@ -156,9 +160,9 @@ pub fn check(typ: Option<&str>, claims: &Map<String, Value>, expected: &Expected
     let times = time::check(claims, &rules)?;
     let jti = text(claims, "jti").ok_or(Refusal::NoJti)?;
     Ok(Checked {
-        issuer: issuer.to_string(),
-        subject: subject.to_string(),
-        jti: jti.to_string(),
+        issuer: issuer.into_owned(),
+        subject: subject.into_owned(),
+        jti: jti.into_owned(),
         expires_at: times.expires_at,
     })
 }
@@ -185,7 +189,7 @@ pub fn replay_key(issuer: &str, jti: &str) -> String {
 mod tests {
     use super::*;
     use m2m_edge_verify::Rejection;
-    use serde_json::json;
+    use serde_json::{json, Map};
 
     const NOW: i64 = 1_800_000_000;
     const AUD: [&str; 2] = ["https://auth.example.com", "https://auth.example.com/oauth2/token"];

@@ -27,7 +27,7 @@
 //! `invalid_request`, with `WWW-Authenticate: Bearer …`).
 //!
 //! Without the default feature `verifier`, the crate is only the pure
-//! checks ([`token`], [`claims`], [`time`], [`jwks`], [`in_range`]): what a server
+//! checks ([`token`], [`claims`], [`time`], [`jwks`], [`members`], [`in_range`]): what a server
 //! that holds its own keys needs (m2m-edge's admin API uses them).
 //!
 //! The issuer's keys are fetched through a [`Fetcher`] — implement it for
@@ -87,6 +87,7 @@ mod error;
 mod fetch;
 pub mod flight;
 pub mod jwks;
+pub mod members;
 pub mod resource;
 pub mod revocation;
 mod scalar;

@@ -6,8 +6,9 @@
 //! future" by wrapping around, and an `exp` of `i64::MAX` is merely far
 //! off (saturating at `i64::MAX` would be exact everywhere but there).
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use crate::members::ClaimSet;
 use crate::Rejection;
 
 /// What the times are checked against.
@@ -58,15 +59,15 @@ pub fn numeric_date(value: &Value) -> Option<i64> {
 }
 
 /// The NumericDate claim `name`; `None` if absent.
-fn seconds(claims: &Map<String, Value>, name: &'static str) -> Result<Option<i64>, Rejection> {
-    claims.get(name).map(|v| numeric_date(v).ok_or(Rejection::Claim(name))).transpose()
+fn seconds(claims: &(impl ClaimSet + ?Sized), name: &'static str) -> Result<Option<i64>, Rejection> {
+    claims.value(name).map(|v| numeric_date(&v).ok_or(Rejection::Claim(name))).transpose()
 }
 
 /// Check `exp` (required, not passed), `nbf` and `iat` (not in the
 /// future), `iat`'s age and the token's lifetime as `rules` say, each with
 /// the leeway. A missing required claim, or one that is not a
 /// NumericDate, is [`Rejection::Claim`].
-pub fn check(claims: &Map<String, Value>, rules: &TimeRules) -> Result<Times, Rejection> {
+pub fn check(claims: &(impl ClaimSet + ?Sized), rules: &TimeRules) -> Result<Times, Rejection> {
     let wide = i128::from;
     let leeway = wide(rules.leeway.max(0));
     let now = wide(rules.now);

@@ -4,9 +4,9 @@
 //! log, and counts against the client's failure limit like a wrong secret
 //! ([`super::attempt`]).
 
-use m2m_edge_verify::token::{object, parse_either, Typing};
+use m2m_edge_verify::members::{ClaimSet, Members};
+use m2m_edge_verify::token::{parse_either, Typing};
 use m2m_edge_verify::Rejection;
-use serde_json::Value;
 
 use super::attempt::{answer, attempt};
 use super::{Ports, Runtime};
@@ -51,10 +51,10 @@ async fn verify<R: Runtime>(
     // ES256 or RS256, whichever the header says; the key it names must be
     // of that algorithm (checked below): the key decides, not the token.
     let jws = parse_either(jwt, Typing::NotAccessToken)?;
-    let claims = object(&jws.payload, "payload")?;
+    let claims = Members::parse(&jws.payload, "payload")?;
     // The client is the assertion's subject (RFC 7523 §3 point 2): a
     // client_id sent beside it must be the same (RFC 7521 §4.2).
-    if claims.get("sub").and_then(Value::as_str) != Some(id.as_str()) {
+    if claims.string("sub").as_deref() != Some(id.as_str()) {
         return Err(Refusal::OtherClient);
     }
     let record = p.store.get(id).await?.filter(|r| r.status == Status::Active).ok_or(Refusal::UnknownClient)?;

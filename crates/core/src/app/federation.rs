@@ -14,12 +14,12 @@
 //! verify could come from anyone: it writes nothing.
 
 use m2m_edge_verify::token::{parse_jws, Typing};
+use m2m_edge_verify::members::{ClaimSet, Members};
 use m2m_edge_verify::Rejection;
-use serde_json::{Map, Value};
 
 use super::attempt::{answer, attempt};
 use super::{Ports, Runtime};
-use crate::assertion::{replay_key, unverified_claims, ReplayStore};
+use crate::assertion::{replay_key, unverified_payload, ReplayStore};
 use crate::client::federated::FederatedCredential;
 use crate::client::{ClientFilter, ClientId, ClientRecord, ClientStore, Status};
 use crate::federation::platform::{actor, check_claims, first_match, remember_until, single_use_jti, typing};
@@ -63,8 +63,9 @@ const MAX_CANDIDATES: usize = 1_000;
 /// that client as if the request had named it ([`authenticate`]), so its
 /// lockout, single use and failure records apply alike.
 pub async fn sole_match<R: Runtime>(jwt: &str, own_issuer: &str, p: &Ports<'_, R>) -> Result<ClientId, Refusal> {
-    let claims = unverified_claims(jwt).ok_or(Refusal::UntrustedIssuer)?;
-    let claimed = claims.get("iss").and_then(Value::as_str).ok_or(Refusal::UntrustedIssuer)?;
+    let payload = unverified_payload(jwt).ok_or(Refusal::UntrustedIssuer)?;
+    let claims = Members::parse(&payload, "payload").map_err(|_| Refusal::UntrustedIssuer)?;
+    let claimed = claims.string("iss").ok_or(Refusal::UntrustedIssuer)?;
     let issuer = p.store.load_issuers().await?.1.into_iter().find(|i| i.issuer == claimed);
     let issuer = issuer.ok_or(Refusal::UntrustedIssuer)?;
     verify(jwt, &issuer, typing(&issuer, own_issuer), p).await?;
@@ -106,12 +107,12 @@ async fn check<R: Runtime>(
     p: &Ports<'_, R>,
 ) -> Result<(ClientRecord, Actor), Refusal> {
     let client = p.store.get(id).await?.filter(|c| c.status == Status::Active).ok_or(Refusal::UnknownClient)?;
-    let claims = unverified_claims(jwt);
+    let payload = unverified_payload(jwt);
+    let claims = payload.as_deref().and_then(|payload| Members::parse(payload, "payload").ok());
     let issuers = p.store.load_issuers().await?.1;
     let issuer = claims
         .as_ref()
-        .and_then(|claims| claims.get("iss"))
-        .and_then(Value::as_str)
+        .and_then(|claims| claims.string("iss"))
         .and_then(|url| issuers.into_iter().find(|i| i.issuer == url))
         .filter(|i| client.federated_credentials.iter().any(|f| f.issuer == i.issuer))
         .ok_or(Refusal::UntrustedIssuer)?;
@@ -138,7 +139,7 @@ async fn check<R: Runtime>(
 /// first of `credentials` they can; else the refusal per credential it
 /// concerns: the issuer's terms every credential, a replay the matched one.
 async fn accept<R: Runtime>(
-    claims: &Map<String, Value>,
+    claims: &Members<'_>,
     credentials: &[&FederatedCredential],
     issuer: &TrustedIssuer,
     p: &Ports<'_, R>,
@@ -156,7 +157,7 @@ async fn accept<R: Runtime>(
     match single_use_jti(claims, issuer) {
         Err(refusal) => return refused(refusal),
         Ok(Some(jti)) => {
-            if !p.store.first_use(&replay_key(&issuer.issuer, jti), remember_until(&checked.times, issuer)).await? {
+            if !p.store.first_use(&replay_key(&issuer.issuer, &jti), remember_until(&checked.times, issuer)).await? {
                 return refused(Refusal::Replayed);
             }
         }

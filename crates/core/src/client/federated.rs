@@ -4,10 +4,12 @@
 //! never only claims every token of the issuer carries alike, so no
 //! credential trusts a whole platform.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use m2m_edge_verify::members::ClaimSet;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::ids::is_valid_chosen;
 use crate::refusal::Refusal;
@@ -49,11 +51,30 @@ pub struct FederatedCredential {
 }
 
 /// The top-level claim a rule is on: its name, or a JSON Pointer's first
-/// reference token (RFC 6901 §4: `~1` is `/`, `~0` is `~`).
+/// reference token.
 fn top_level_claim(rule: &str) -> String {
     match rule.strip_prefix('/') {
-        Some(pointer) => pointer.split('/').next().unwrap_or_default().replace("~1", "/").replace("~0", "~"),
+        Some(pointer) => split_pointer(pointer).0,
         None => rule.to_string(),
+    }
+}
+
+/// A JSON Pointer (RFC 6901) without its leading `/`, split into its first
+/// reference token, unescaped (§4: `~1` is `/`, `~0` is `~`), and the
+/// pointer to the rest (empty, or starting with `/`).
+fn split_pointer(pointer: &str) -> (String, &str) {
+    let (first, rest) = pointer.split_at(pointer.find('/').unwrap_or(pointer.len()));
+    (first.replace("~1", "/").replace("~0", "~"), rest)
+}
+
+/// The string a JSON Pointer without its leading `/` points at in
+/// `claims`: its first reference token names the claim, the rest points
+/// into that claim's value (RFC 6901 §4, as over the claims as one object).
+fn pointed<'a>(claims: &'a impl ClaimSet, pointer: &str) -> Option<Cow<'a, str>> {
+    let (claim, rest) = split_pointer(pointer);
+    match claims.value(&claim)? {
+        Cow::Borrowed(value) => value.pointer(rest)?.as_str().map(Cow::Borrowed),
+        Cow::Owned(value) => value.pointer(rest)?.as_str().map(|s| Cow::Owned(s.to_string())),
     }
 }
 
@@ -65,22 +86,21 @@ fn names_a_workload<'a>(subject: Option<&str>, mut claims: impl Iterator<Item = 
 
 impl FederatedCredential {
     /// Whether `claims` (a verified token's) satisfy this credential.
-    pub fn check(&self, claims: &Map<String, Value>) -> Result<(), Refusal> {
+    pub fn check(&self, claims: &impl ClaimSet) -> Result<(), Refusal> {
         if !names_a_workload(self.subject.as_deref(), self.claims.keys()) {
             return Err(Refusal::NamesNoWorkload);
         }
         if let Some(subject) = &self.subject {
-            if claims.get("sub").and_then(Value::as_str) != Some(subject.as_str()) {
+            if claims.string("sub").as_deref() != Some(subject.as_str()) {
                 return Err(Refusal::SubjectMismatch);
             }
         }
         for (name, expected) in &self.claims {
-            let found = if name.starts_with('/') {
-                Value::Object(claims.clone()).pointer(name).cloned()
-            } else {
-                claims.get(name).cloned()
+            let found = match name.strip_prefix('/') {
+                Some(pointer) => pointed(claims, pointer),
+                None => claims.string(name),
             };
-            if found.as_ref().and_then(Value::as_str) != Some(expected.as_str()) {
+            if found.as_deref() != Some(expected.as_str()) {
                 return Err(Refusal::ClaimMismatch(name.clone()));
             }
         }
@@ -186,7 +206,7 @@ pub fn parse(v: &Value) -> Result<Vec<FederatedCredential>, FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Map};
 
     const GITHUB: &str = "https://token.actions.githubusercontent.com";
 

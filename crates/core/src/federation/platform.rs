@@ -3,10 +3,12 @@
 //! credentials. Pure; the token path (`app::federation`) fetches the
 //! issuer's keys, checks the signature, and records what failed.
 
+use std::borrow::Cow;
+
+use m2m_edge_verify::members::ClaimSet;
 use m2m_edge_verify::time::{self, TimeRules, Times};
 use m2m_edge_verify::token::Typing;
 use m2m_edge_verify::Rejection;
-use serde_json::{Map, Value};
 
 use super::issuer::TrustedIssuer;
 use crate::assertion::{audience_is, names_issuer, LEEWAY_SECS};
@@ -56,8 +58,8 @@ pub struct Checked {
 /// older than `max_token_age`, times with 30 s leeway; and a `sub`, since
 /// the issued token's `act` names the actor by it (RFC 8693 §4.1). What
 /// the token says if it passes; else why not, for the operator.
-pub fn check_claims(claims: &Map<String, Value>, issuer: &TrustedIssuer, now: i64) -> Result<Checked, Refusal> {
-    if claims.get("iss").and_then(Value::as_str) != Some(issuer.issuer.as_str()) {
+pub fn check_claims(claims: &impl ClaimSet, issuer: &TrustedIssuer, now: i64) -> Result<Checked, Refusal> {
+    if claims.string("iss").as_deref() != Some(issuer.issuer.as_str()) {
         return Err(Rejection::Issuer.into());
     }
     // An audience that is an issuer identifier (this deployment's, as most
@@ -69,13 +71,13 @@ pub fn check_claims(claims: &Map<String, Value>, issuer: &TrustedIssuer, now: i6
     // with a proof by that key, which a platform token does not come with:
     // taken here, a stolen DPoP-bound token of a trusted issuer would buy a
     // token of ours that is not.
-    if claims.contains_key("cnf") {
+    if claims.has("cnf") {
         return Err(Rejection::Bound("the token is sender-constrained (cnf): not taken as a platform token").into());
     }
     let rules = TimeRules { max_age: Some(i64::from(issuer.max_token_age)), ..TimeRules::at(now, LEEWAY_SECS) };
     let times = time::check(claims, &rules)?;
-    let subject = claims.get("sub").and_then(Value::as_str).filter(|s| !s.is_empty()).ok_or(Refusal::NoSubject)?;
-    Ok(Checked { times, subject: subject.to_string() })
+    let subject = claims.string("sub").filter(|s| !s.is_empty()).ok_or(Refusal::NoSubject)?;
+    Ok(Checked { times, subject: subject.into_owned() })
 }
 
 /// Until when a used `jti` must be remembered: until the token expires,
@@ -88,11 +90,11 @@ pub fn remember_until(times: &Times, issuer: &TrustedIssuer) -> i64 {
 /// The `jti` to use up, when the issuer's tokens are single-use (RFC 7523
 /// §3 point 7): one without a `jti` is refused, since nothing would stop
 /// its replay. `None` when the issuer's tokens may be reused.
-pub fn single_use_jti<'a>(claims: &'a Map<String, Value>, issuer: &TrustedIssuer) -> Result<Option<&'a str>, Refusal> {
+pub fn single_use_jti<'a>(claims: &'a impl ClaimSet, issuer: &TrustedIssuer) -> Result<Option<Cow<'a, str>>, Refusal> {
     if !issuer.single_use {
         return Ok(None);
     }
-    match claims.get("jti").and_then(Value::as_str).filter(|j| !j.is_empty()) {
+    match claims.string("jti").filter(|j| !j.is_empty()) {
         Some(jti) => Ok(Some(jti)),
         None => Err(Refusal::NoJti),
     }
@@ -102,7 +104,7 @@ pub fn single_use_jti<'a>(claims: &'a Map<String, Value>, issuer: &TrustedIssuer
 /// for not matching.
 pub fn first_match<'a>(
     credentials: &[&'a FederatedCredential],
-    claims: &Map<String, Value>,
+    claims: &impl ClaimSet,
 ) -> Result<&'a FederatedCredential, Vec<(String, Refusal)>> {
     let mut mismatches = Vec::new();
     for credential in credentials {
@@ -127,7 +129,7 @@ mod tests {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine;
     use m2m_edge_verify::token::Algorithm;
-    use serde_json::json;
+    use serde_json::{json, Map, Value};
 
     const NOW: i64 = 1_800_000_000;
     const GITHUB: &str = "https://token.actions.githubusercontent.com";
@@ -204,7 +206,7 @@ mod tests {
 
     #[test]
     fn a_single_use_issuer_token_needs_a_jti() {
-        assert_eq!(single_use_jti(&token(), &github()), Ok(Some("j")));
+        assert_eq!(single_use_jti(&token(), &github()), Ok(Some("j".into())));
         for jti in [None, Some(json!("")), Some(json!(7))] {
             let mut claims = token();
             claims.remove("jti");
