@@ -3,10 +3,9 @@
 //! claim checks are pure; single use needs storage, behind
 //! [`ReplayStore`].
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use m2m_edge_verify::time::{self, TimeRules};
 use m2m_edge_verify::members::{ClaimSet, Members};
+use m2m_edge_verify::token::split;
 use serde_json::Value;
 
 use crate::ports::StoreError;
@@ -90,18 +89,9 @@ pub(crate) fn audience_is(claims: &impl ClaimSet, accepts: impl Fn(&str) -> bool
 /// checked: only to choose whose keys to verify it with, or to say whose
 /// request was refused — never to trust.
 pub fn claimed(jwt: &str, name: &str) -> Option<String> {
-    let payload = unverified_payload(jwt)?;
-    let claims = Members::parse(&payload, "payload").ok()?;
+    let token = split(jwt).ok()?;
+    let claims = Members::parse(token.payload(), "payload").ok()?;
     claims.string(name).map(|value| value.into_owned())
-}
-
-/// The payload of a compact JWS before anything is verified, from the
-/// segment its signature covers: its claims, read as strictly as verified
-/// claims are ([`Members::parse`]), are the token's once the signature
-/// verifies over the same token, and need no second reading.
-pub fn unverified_payload(jwt: &str) -> Option<Vec<u8>> {
-    let payload = jwt.split('.').nth(1)?;
-    URL_SAFE_NO_PAD.decode(payload).ok()
 }
 
 fn text<'a>(claims: &'a impl ClaimSet, name: &str) -> Option<std::borrow::Cow<'a, str>> {

@@ -2,10 +2,13 @@
 //! trusted until the signature verifies, and nothing ambiguous is parsed.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::borrow::Cow;
+
 use base64::Engine;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
+use crate::members::{ClaimSet, Members};
 use crate::Rejection;
 
 /// The longest token accepted, in bytes: far above any token m2m-edge
@@ -85,10 +88,10 @@ struct Header {
 }
 
 impl Header {
-    /// The members read, taken out of the header's object; a member whose
-    /// value is `null` counts as absent, as serde reads an `Option`.
-    fn of(mut members: Map<String, Value>) -> Header {
-        let mut member = |name| members.remove(name).filter(|v| !v.is_null());
+    /// The members read from the header's object; a member whose value is
+    /// `null` counts as absent, as serde reads an `Option`.
+    fn of(members: &Members<'_>) -> Header {
+        let member = |name| members.value(name).map(Cow::into_owned).filter(|v| !v.is_null());
         Header { alg: member("alg"), typ: member("typ"), kid: member("kid"), crit: member("crit"), jwk: member("jwk") }
     }
 }
@@ -145,8 +148,9 @@ pub struct Jws<'a> {
     pub typ: Option<String>,
     /// `header.payload`, the bytes the signature covers.
     pub signing_input: &'a [u8],
-    /// The payload bytes.
-    pub payload: Vec<u8>,
+    /// The payload bytes: borrowed from the [`Split`] that decoded them,
+    /// else the token's own.
+    pub payload: Cow<'a, [u8]>,
     /// The signature: for ES256 exactly 64 bytes, `r || s` (RFC 7518
     /// §3.4); for RS256 the modulus' length (checked against the key).
     pub signature: Vec<u8>,
@@ -161,23 +165,81 @@ pub fn parse(token: &str) -> Result<Unverified<'_>, Rejection> {
     let jws = parse_jws(token, Typing::AccessToken, Algorithm::Es256)?;
     let kid = jws.kid.ok_or(Rejection::UnknownKey)?;
     let signature = jws.signature.try_into().map_err(|_| Rejection::Signature)?;
-    Ok(Unverified { kid, signing_input: jws.signing_input, payload: jws.payload, signature })
+    Ok(Unverified { kid, signing_input: jws.signing_input, payload: jws.payload.into_owned(), signature })
 }
 
 /// Take any compact JWS apart: `alg` exactly `algorithm`, `typ` as
 /// `typing` says, no `crit`, a signature of the algorithm's shape; the
 /// same strict decoding as [`parse`].
 pub fn parse_jws(token: &str, typing: Typing, algorithm: Algorithm) -> Result<Jws<'_>, Rejection> {
-    if token.len() > MAX_TOKEN_BYTES {
-        return Err(Rejection::TooLarge);
+    let parts = Parts::of(token)?;
+    checked(&parts, typing, algorithm, || decode(parts.payload, "payload").map(Cow::Owned))
+}
+
+/// A compact JWS cut at its dots and its payload decoded, nothing else
+/// read: for a caller that must read the claims to learn whose token it
+/// is — and so which algorithm and typing it must have — before the header
+/// is checked ([`Split::jws`]), without decoding the payload twice. The
+/// payload is the token's: its claims are the token's claims once the
+/// signature over that same token verifies.
+#[derive(Debug)]
+pub struct Split<'a> {
+    parts: Parts<'a>,
+    payload: Vec<u8>,
+}
+
+/// Cut `token` at its dots and decode its payload, as [`parse_jws`] does.
+pub fn split(token: &str) -> Result<Split<'_>, Rejection> {
+    let parts = Parts::of(token)?;
+    let payload = decode(parts.payload, "payload")?;
+    Ok(Split { parts, payload })
+}
+
+impl Split<'_> {
+    /// The decoded payload, not yet verified.
+    pub fn payload(&self) -> &[u8] {
+        &self.payload
     }
-    let mut parts = token.split('.');
-    let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(Rejection::Malformed("not three dot-separated parts"));
-    };
-    let header = Header::of(object(&decode(header_b64, "header")?, "header")?);
+
+    /// [`parse_jws`]'s checks of the header and the signature's shape, the
+    /// payload as decoded.
+    pub fn jws(&self, typing: Typing, algorithm: Algorithm) -> Result<Jws<'_>, Rejection> {
+        checked(&self.parts, typing, algorithm, || Ok(Cow::Borrowed(&self.payload)))
+    }
+}
+
+/// A compact JWS's three base64url parts, and the token.
+#[derive(Debug)]
+struct Parts<'a> {
+    token: &'a str,
+    header: &'a str,
+    payload: &'a str,
+    signature: &'a str,
+}
+
+impl<'a> Parts<'a> {
+    /// At most [`MAX_TOKEN_BYTES`], exactly three parts (RFC 7515 §7.1).
+    fn of(token: &'a str) -> Result<Parts<'a>, Rejection> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(Rejection::TooLarge);
+        }
+        let mut parts = token.split('.');
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(header), Some(payload), Some(signature), None) => Ok(Parts { token, header, payload, signature }),
+            _ => Err(Rejection::Malformed("not three dot-separated parts")),
+        }
+    }
+}
+
+/// The header and signature checks of [`parse_jws`], the payload from
+/// `payload` once they passed.
+fn checked<'a>(
+    parts: &Parts<'a>,
+    typing: Typing,
+    algorithm: Algorithm,
+    payload: impl FnOnce() -> Result<Cow<'a, [u8]>, Rejection>,
+) -> Result<Jws<'a>, Rejection> {
+    let header = Header::of(&Members::parse(&decode(parts.header, "header")?, "header")?);
     // RFC 7515 §4.1.1: case-sensitive; the caller's one algorithm (RFC 8725 §3.1).
     if header.alg.as_ref().and_then(Value::as_str) != Some(algorithm.as_str()) {
         return Err(Rejection::Algorithm { expected: algorithm.as_str() });
@@ -203,7 +265,7 @@ pub fn parse_jws(token: &str, typing: Typing, algorithm: Algorithm) -> Result<Jw
         Some(Value::String(kid)) if !kid.is_empty() => Some(kid),
         Some(_) => return Err(Rejection::UnknownKey),
     };
-    let signature = decode(signature_b64, "signature")?;
+    let signature = decode(parts.signature, "signature")?;
     let shaped = match algorithm {
         Algorithm::Es256 => signature.len() == 64,
         // 2048 to 8192-bit moduli; the exact length is the key's.
@@ -212,8 +274,8 @@ pub fn parse_jws(token: &str, typing: Typing, algorithm: Algorithm) -> Result<Jw
     if !shaped {
         return Err(Rejection::Signature);
     }
-    let payload = decode(payload_b64, "payload")?;
-    let signing_input = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
+    let payload = payload()?;
+    let signing_input = &parts.token.as_bytes()[..parts.header.len() + 1 + parts.payload.len()];
     let typ = match header.typ {
         Some(Value::String(t)) => Some(t),
         _ => None,
@@ -346,6 +408,41 @@ mod tests {
             parse_jws(&token, Typing::Any, Algorithm::Rs256).unwrap_err(),
             Rejection::Algorithm { expected: "RS256" }
         );
+    }
+
+    #[test]
+    fn a_split_token_checks_as_parse_jws_checks_it() {
+        let good = jws(r#"{"alg":"RS256","kid":"k1","typ":"JWT"}"#);
+        let (whole, cut) = (parse_jws(&good, Typing::Any, Algorithm::Rs256).unwrap(), split(&good).unwrap());
+        assert_eq!(cut.payload(), b"{}");
+        let parted = cut.jws(Typing::Any, Algorithm::Rs256).unwrap();
+        assert_eq!(
+            (parted.kid, parted.typ, parted.signing_input, &*parted.payload, parted.signature),
+            (whole.kid, whole.typ, whole.signing_input, &*whole.payload, whole.signature)
+        );
+        assert!(matches!(parted.payload, Cow::Borrowed(_)), "the payload is decoded once");
+        // The header's rules hold after a split as they do in parse_jws.
+        for (header, typing, algorithm) in [
+            (r#"{"alg":"ES256"}"#, Typing::Any, Algorithm::Rs256),
+            (r#"{"alg":"RS256","typ":"at+jwt"}"#, Typing::NotAccessToken, Algorithm::Rs256),
+            (r#"{"alg":"RS256","crit":["exp"]}"#, Typing::Any, Algorithm::Rs256),
+            (r#"{"alg":"RS256","alg":"RS256"}"#, Typing::Any, Algorithm::Rs256),
+        ] {
+            let token = jws(header);
+            let refusal = parse_jws(&token, typing, algorithm).unwrap_err();
+            assert_eq!(split(&token).unwrap().jws(typing, algorithm).unwrap_err(), refusal, "{header}");
+        }
+        // What cannot be split is refused as parse_jws refuses it; a payload
+        // that is not canonical base64url too, if for that reason first.
+        let long = format!("{}.{}.{}", "a".repeat(MAX_TOKEN_BYTES), "e30", "AQ");
+        for bad in ["a.b", "a.b.c.d", long.as_str()] {
+            let refusal = parse_jws(bad, Typing::Any, Algorithm::Rs256).unwrap_err();
+            assert_eq!(split(bad).unwrap_err(), refusal, "{bad}");
+        }
+        for bad in ["e30.e30=.AQ", "e30.!.AQ", "e30.e31.AQ"] {
+            assert!(parse_jws(bad, Typing::Any, Algorithm::Rs256).is_err(), "{bad}");
+            assert_eq!(split(bad).unwrap_err(), Rejection::Malformed("payload"), "{bad}");
+        }
     }
 
     #[test]

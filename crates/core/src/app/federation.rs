@@ -13,13 +13,13 @@
 //! (`GET /admin/clients/{id}/federation/failures`). A token that does not
 //! verify could come from anyone: it writes nothing.
 
-use m2m_edge_verify::token::{parse_jws, Typing};
+use m2m_edge_verify::token::{split, Split, Typing};
 use m2m_edge_verify::members::{ClaimSet, Members};
 use m2m_edge_verify::Rejection;
 
 use super::attempt::{answer, attempt};
 use super::{Ports, Runtime};
-use crate::assertion::{replay_key, unverified_payload, ReplayStore};
+use crate::assertion::{replay_key, ReplayStore};
 use crate::client::federated::FederatedCredential;
 use crate::client::{ClientFilter, ClientId, ClientRecord, ClientStore, Status};
 use crate::federation::platform::{actor, check_claims, first_match, remember_until, single_use_jti, typing};
@@ -63,12 +63,12 @@ const MAX_CANDIDATES: usize = 1_000;
 /// that client as if the request had named it ([`authenticate`]), so its
 /// lockout, single use and failure records apply alike.
 pub async fn sole_match<R: Runtime>(jwt: &str, own_issuer: &str, p: &Ports<'_, R>) -> Result<ClientId, Refusal> {
-    let payload = unverified_payload(jwt).ok_or(Refusal::UntrustedIssuer)?;
-    let claims = Members::parse(&payload, "payload").map_err(|_| Refusal::UntrustedIssuer)?;
+    let token = split(jwt).map_err(|_| Refusal::UntrustedIssuer)?;
+    let claims = Members::parse(token.payload(), "payload").map_err(|_| Refusal::UntrustedIssuer)?;
     let claimed = claims.string("iss").ok_or(Refusal::UntrustedIssuer)?;
     let issuer = p.store.load_issuers().await?.1.into_iter().find(|i| i.issuer == claimed);
     let issuer = issuer.ok_or(Refusal::UntrustedIssuer)?;
-    verify(jwt, &issuer, typing(&issuer, own_issuer), p).await?;
+    verify(&token, &issuer, typing(&issuer, own_issuer), p).await?;
     check_claims(&claims, &issuer, p.clock.now())?;
     let filter = ClientFilter {
         status: Some(Status::Active),
@@ -107,8 +107,8 @@ async fn check<R: Runtime>(
     p: &Ports<'_, R>,
 ) -> Result<(ClientRecord, Actor), Refusal> {
     let client = p.store.get(id).await?.filter(|c| c.status == Status::Active).ok_or(Refusal::UnknownClient)?;
-    let payload = unverified_payload(jwt);
-    let claims = payload.as_deref().and_then(|payload| Members::parse(payload, "payload").ok());
+    let token = split(jwt).ok();
+    let claims = token.as_ref().and_then(|token| Members::parse(token.payload(), "payload").ok());
     let issuers = p.store.load_issuers().await?.1;
     let issuer = claims
         .as_ref()
@@ -116,11 +116,13 @@ async fn check<R: Runtime>(
         .and_then(|url| issuers.into_iter().find(|i| i.issuer == url))
         .filter(|i| client.federated_credentials.iter().any(|f| f.issuer == i.issuer))
         .ok_or(Refusal::UntrustedIssuer)?;
-    let claims = claims.ok_or(Refusal::UntrustedIssuer)?;
+    let (Some(token), Some(claims)) = (&token, claims) else {
+        return Err(Refusal::UntrustedIssuer);
+    };
     let credentials: Vec<_> = client.federated_credentials.iter().filter(|f| f.issuer == issuer.issuer).collect();
     // Until its signature verifies the token could be anyone's: refused,
     // it is logged but never written down.
-    verify(jwt, &issuer, typing(&issuer, own_issuer), p).await?;
+    verify(token, &issuer, typing(&issuer, own_issuer), p).await?;
     match accept(&claims, &credentials, &issuer, p).await? {
         Ok(actor) => Ok((client, actor)),
         Err(each) => {
@@ -166,17 +168,17 @@ async fn accept<R: Runtime>(
     Ok(Ok(actor(issuer, checked, credential)))
 }
 
-/// Whether `issuer` signed `jwt`, typed as `typing` allows: its claims,
-/// read before (`unverified_claims`) from the segment the signature
-/// covers, are then the token's.
+/// Whether `issuer` signed `token`, typed as `typing` allows: its claims,
+/// read before from the payload the signature covers ([`Split`]), are
+/// then the token's.
 async fn verify<R: Runtime>(
-    jwt: &str,
+    token: &Split<'_>,
     issuer: &TrustedIssuer,
     typing: Typing,
     p: &Ports<'_, R>,
 ) -> Result<(), Refusal> {
     let algorithm = issuer.algorithm;
-    let jws = parse_jws(jwt, typing, algorithm)?;
+    let jws = token.jws(typing, algorithm)?;
     let key = p.federation_keys.key(issuer, jws.kid.as_deref(), p.fetcher, p.clock).await?;
     // The issuer's set holds keys of its algorithm only (federation::keys).
     if key.algorithm() != algorithm || !super::signature::verifies(p.crypto, &key, &jws).await {
