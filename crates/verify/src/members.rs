@@ -29,8 +29,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
-use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::Rejection;
@@ -75,6 +74,15 @@ pub struct Members<'a> {
 enum Member<'a> {
     Text(Cow<'a, str>),
     Json(Value),
+}
+
+impl Member<'_> {
+    fn into_value(self) -> Value {
+        match self {
+            Member::Text(text) => Value::String(text.into_owned()),
+            Member::Json(value) => value,
+        }
+    }
 }
 
 impl<'a> Members<'a> {
@@ -221,12 +229,22 @@ impl<'de> Visitor<'de> for AnyMember {
         Ok(Member::Json(Value::Null))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        Value::deserialize(SeqAccessDeserializer::new(seq)).map(Member::Json)
+    // Nested values are built by this same visitor, as serde_json's Value
+    // builds them (a repeated name in a nested object: the last one kept).
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(AnyMember)? {
+            items.push(item.into_value());
+        }
+        Ok(Member::Json(Value::Array(items)))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        Value::deserialize(MapAccessDeserializer::new(map)).map(Member::Json)
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(name) = map.next_key_seed(Text)? {
+            object.insert(name.into_owned(), map.next_value_seed(AnyMember)?.into_value());
+        }
+        Ok(Member::Json(Value::Object(object)))
     }
 }
 

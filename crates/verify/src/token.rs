@@ -173,7 +173,7 @@ pub fn parse(token: &str) -> Result<Unverified<'_>, Rejection> {
 /// same strict decoding as [`parse`].
 pub fn parse_jws(token: &str, typing: Typing, algorithm: Algorithm) -> Result<Jws<'_>, Rejection> {
     let parts = Parts::of(token)?;
-    checked(&parts, typing, algorithm, || decode(parts.payload, "payload").map(Cow::Owned))
+    checked(&parts, typing, algorithm, None)
 }
 
 /// A compact JWS cut at its dots and its payload decoded, nothing else
@@ -204,7 +204,7 @@ impl Split<'_> {
     /// [`parse_jws`]'s checks of the header and the signature's shape, the
     /// payload as decoded.
     pub fn jws(&self, typing: Typing, algorithm: Algorithm) -> Result<Jws<'_>, Rejection> {
-        checked(&self.parts, typing, algorithm, || Ok(Cow::Borrowed(&self.payload)))
+        checked(&self.parts, typing, algorithm, Some(&self.payload))
     }
 }
 
@@ -231,13 +231,13 @@ impl<'a> Parts<'a> {
     }
 }
 
-/// The header and signature checks of [`parse_jws`], the payload from
-/// `payload` once they passed.
+/// The header and signature checks of [`parse_jws`]; then the payload,
+/// `decoded` already or decoded now.
 fn checked<'a>(
     parts: &Parts<'a>,
     typing: Typing,
     algorithm: Algorithm,
-    payload: impl FnOnce() -> Result<Cow<'a, [u8]>, Rejection>,
+    decoded: Option<&'a [u8]>,
 ) -> Result<Jws<'a>, Rejection> {
     let header = Header::of(&Members::parse(&decode(parts.header, "header")?, "header")?);
     // RFC 7515 §4.1.1: case-sensitive; the caller's one algorithm (RFC 8725 §3.1).
@@ -274,7 +274,10 @@ fn checked<'a>(
     if !shaped {
         return Err(Rejection::Signature);
     }
-    let payload = payload()?;
+    let payload = match decoded {
+        Some(payload) => Cow::Borrowed(payload),
+        None => Cow::Owned(decode(parts.payload, "payload")?),
+    };
     let signing_input = &parts.token.as_bytes()[..parts.header.len() + 1 + parts.payload.len()];
     let typ = match header.typ {
         Some(Value::String(t)) => Some(t),

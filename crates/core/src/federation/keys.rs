@@ -44,7 +44,12 @@ struct Held<'a> {
 
 impl Holder<(), VerificationKey> for Held<'_> {
     fn with<R>(&self, f: impl FnOnce(&mut KeyCache<(), VerificationKey>) -> R) -> R {
-        f(self.keys.caches.borrow_mut().entry(self.name.to_string()).or_default())
+        let mut caches = self.keys.caches.borrow_mut();
+        // Found by reference: the name is copied only into a new entry.
+        if let Some(cache) = caches.get_mut(self.name) {
+            return f(cache);
+        }
+        f(caches.entry(self.name.to_string()).or_default())
     }
 }
 
