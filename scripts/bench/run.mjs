@@ -576,8 +576,8 @@ const SIGNATURE_CHECK = "m2m_edge_core::app::signature::verifies::{{closure}}";
 const PROTOCOL_PARTS = [
   ["the form", "m2m_edge_core::oauth::params::TokenParams::from_form"],
   ["the client authenticated", "m2m_edge_core::app::token::client_authentication::{{closure}}"],
-  ["the platform token's claims read", "m2m_edge_core::assertion::unverified_claims"],
-  ["its JWS taken apart", "m2m_edge_verify::token::parse_jws"],
+  ["the platform token cut and its payload decoded", "m2m_edge_verify::token::split"],
+  ["JSON objects read in place (its claims, its header)", "m2m_edge_verify::members::Members::parse"],
 ];
 
 // ------------------------------------------------------------- report ----
