@@ -220,6 +220,8 @@ fn a_malformed_assertion_is_logged_with_the_client_the_request_names() {
         (key.sign(&json!({"alg": "HS256", "kid": "k1"}), &c), true, "alg must be ES256 or RS256"),
         (key.sign(&json!({"alg": "ES256", "typ": "at+jwt", "kid": "k1"}), &c), false, "typ must not be at+jwt"),
         ("not.a.jwt".to_string(), true, "malformed token"),
+        // Not three parts, yet its second names the client: still its failure.
+        (format!("{}.x", key.sign(&json!({"alg": "ES256", "kid": "k1"}), &c)), false, "malformed token"),
     ] {
         let before = w.log.lines().len();
         let named = if client_id { format!("&client_id={id}") } else { String::new() };
@@ -237,7 +239,7 @@ fn a_malformed_assertion_is_logged_with_the_client_the_request_names() {
         assert!(!logged[0].contains("none") && !logged[0].contains("HS256"), "nor its header: {logged:?}");
         assert!(!logged[0].contains(ADMIN_KEY));
     }
-    assert_eq!(w.limiter.count(Limit::FailuresByClient, &format!("{id} 192.0.2.7")), 4);
+    assert_eq!(w.limiter.count(Limit::FailuresByClient, &format!("{id} 192.0.2.7")), 5);
     // Naming no client, it is nobody's failure: nothing to log it under.
     let before = w.log.lines().len();
     assert_eq!(with_assertion(&w, "not.a.jwt").status, 401);
