@@ -289,10 +289,10 @@ mod tests {
     fn borrows_names_and_strings_without_escapes() {
         let bytes = br#"{"iss":"https://issuer.example","sub":"repo:acme/deploy"}"#;
         let members = Members::parse(bytes, "x").unwrap();
-        assert!(members.sorted.iter().all(|(name, value)| matches!(
-            (name, value),
-            (Cow::Borrowed(_), Member::Text(Cow::Borrowed(_)))
-        )));
+        assert!(members
+            .sorted
+            .iter()
+            .all(|(name, value)| matches!((name, value), (Cow::Borrowed(_), Member::Text(Cow::Borrowed(_))))));
         assert!(matches!(members.string("sub"), Some(Cow::Borrowed("repo:acme/deploy"))));
         assert!(Members::parse(b"{}", "x").unwrap().is_empty());
     }

@@ -19,9 +19,27 @@ fn name() -> impl Strategy<Value = &'static str> {
 /// A value as JSON text, well formed or not.
 fn value() -> impl Strategy<Value = &'static str> {
     prop::sample::select(vec![
-        "1", "-2.5e3", "1e400", "true", "null", r#""x""#, r#""\"q\"""#, r#""\u00e9""#, r#""\ud800""#, "[1,\"y\"]",
-        r#"{"k":"v","k":"w"}"#, r#"[{"a":[1,{"b":null,"\u0062":2.0}]},"\u00e9"]"#, r#"{"x":{"y":["z"]},"":{}}"#, "[]",
-        "{}", "[", "tru", r#""unterminated"#, "", "[1,]", r#"{"k":}"#,
+        "1",
+        "-2.5e3",
+        "1e400",
+        "true",
+        "null",
+        r#""x""#,
+        r#""\"q\"""#,
+        r#""\u00e9""#,
+        r#""\ud800""#,
+        "[1,\"y\"]",
+        r#"{"k":"v","k":"w"}"#,
+        r#"[{"a":[1,{"b":null,"\u0062":2.0}]},"\u00e9"]"#,
+        r#"{"x":{"y":["z"]},"":{}}"#,
+        "[]",
+        "{}",
+        "[",
+        "tru",
+        r#""unterminated"#,
+        "",
+        "[1,]",
+        r#"{"k":}"#,
     ])
 }
 

@@ -13,8 +13,8 @@
 //! (`GET /admin/clients/{id}/federation/failures`). A token that does not
 //! verify could come from anyone: it writes nothing.
 
-use m2m_edge_verify::token::{split, Split, Typing};
 use m2m_edge_verify::members::{ClaimSet, Members};
+use m2m_edge_verify::token::{split, Split, Typing};
 use m2m_edge_verify::Rejection;
 
 use super::attempt::{answer, attempt};
