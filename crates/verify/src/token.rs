@@ -1,9 +1,9 @@
 //! Taking a compact JWS apart (RFC 7515 §7.1), strictly: nothing is
 //! trusted until the signature verifies, and nothing ambiguous is parsed.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::borrow::Cow;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
