@@ -5,7 +5,10 @@
 export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 export const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 /** The standard error of `xs`'s mean (sample standard deviation over √n). */
-export const standardError = (xs) => Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1) / xs.length);
+export function standardError(xs) {
+  const m = mean(xs);
+  return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1) / xs.length);
+}
 
 /** What a request awaited, as the probes name it. */
 const AWAITED = ["storage", "keyImport", "signature", "verification"];
