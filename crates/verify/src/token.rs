@@ -5,7 +5,6 @@ use std::borrow::Cow;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::members::{ClaimSet, Members};
@@ -315,36 +314,10 @@ fn decode(part: &str, what: &'static str) -> Result<Vec<u8>, Rejection> {
 
 /// A JSON object whose member names are all distinct (RFC 7515 §4, RFC
 /// 7519 §4: a repeated name must be refused, or two parties may read two
-/// different tokens).
+/// different tokens), as a map. [`Members::parse`] is the one home of
+/// that rule; this is its view, owned.
 pub fn object(bytes: &[u8], what: &'static str) -> Result<Map<String, Value>, Rejection> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let map = de.deserialize_map(Strict).map_err(|_| Rejection::Malformed(what))?;
-    de.end().map_err(|_| Rejection::Malformed(what))?;
-    Ok(map)
-}
-
-/// Deserializes a JSON object, refusing repeated member names at the top
-/// level (nested values are taken as they are: no claim this verifier
-/// reads is nested).
-struct Strict;
-
-impl<'de> Visitor<'de> for Strict {
-    type Value = Map<String, Value>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
-        let mut map = Map::new();
-        while let Some(name) = access.next_key::<String>()? {
-            let value: Value = access.next_value()?;
-            if map.insert(name, value).is_some() {
-                return Err(de::Error::custom("repeated member name"));
-            }
-        }
-        Ok(map)
-    }
+    Members::parse(bytes, what).map(Members::into_map)
 }
 
 #[cfg(test)]
