@@ -65,6 +65,12 @@ fn value() -> impl Strategy<Value = &'static str> {
         r#"{"k":"v","k":"w"}"#,
         r#"[{"a":[1,{"b":null,"\u0062":2.0}]},"\u00e9"]"#,
         r#"{"x":{"y":["z"]},"":{}}"#,
+        // The names serde_json gives its own meaning under its
+        // `arbitrary_precision` and `raw_value` features: were either ever
+        // turned on in the graph, Members and `Value` would read these (and
+        // every number) apart, and this test would say so.
+        r#"{"$serde_json::private::Number":"1"}"#,
+        r#"{"$serde_json::private::RawValue":"1"}"#,
         "[]",
         "{}",
         "[",
