@@ -783,7 +783,9 @@ per sample for m2m-edge, for a cold JS floor and for the wasm floor
 (\`scripts/bench/cold.mjs\`, \`cold-floor.js\`); further fresh isolates run with
 V8's \`--trace-wasm-compilation-times\` (set through workerd's \`v8Flags\`,
 \`scripts/bench/workerd-v8-flags.sh\`), which names every wasm function V8
-compiles for the first token and how long it took. Run-to-run noise on this machine is about ±10 µs of CPU
+compiles for the first token and how long it took; at that rate the bench
+says how much code the cold target (1.5× the JS floor's first token) leaves
+a Rust/wasm worker above the wasm floor. Run-to-run noise on this machine is about ±10 µs of CPU
 per request at 8 connections, more for the sequential figures (workerd's CPU
 is read in 10 ms ticks).
 
