@@ -302,8 +302,9 @@ fn forward_admin(req: web_sys::Request, env: Env, plain: Request) -> JsValue {
             ));
         };
         // A promise of the admin Worker's answer, which this one adopts.
-        // Once a write is answered, this isolate sees it at once, as when it
-        // wrote itself: it drops the records and keys it holds and its next
+        // Once a write is answered as done (2xx: a refused one, which anyone
+        // can send, changed nothing and flushes nothing), this isolate sees
+        // it at once, as when it wrote itself: it drops the records and keys it holds and its next
         // reads start at the primary. Other isolates — and this one, if the
         // call failed after the write committed — see it within
         // CLIENT_CACHE_TTL, REPLICA_ANCHOR_SECS and MANAGED_CACHE_MS, as any
@@ -318,7 +319,7 @@ fn forward_admin(req: web_sys::Request, env: Env, plain: Request) -> JsValue {
 
 #[cfg(not(feature = "admin"))]
 thread_local! {
-    /// Run when the admin Worker has answered a write.
+    /// Run when the admin Worker has answered a write as done.
     static WROTE_ELSEWHERE: Closure<dyn FnMut()> = Closure::new(|| {
         READ_CACHE.with(|cache| cache.forget_records());
         d1::records_written();
