@@ -428,8 +428,9 @@ fn tokens_an_isolate_issues_before_it_sees_a_deactivation_are_revoked_too() {
 }
 
 /// Revoking all of a client's tokens is acting on the client: a caller
-/// holding less than the client does is refused, and a project's admin
-/// does not revoke its whole project.
+/// holding less than the client does is refused, a project's admin does
+/// not revoke its whole project, and a deployment's admin revokes a
+/// project only holding all that each of its clients holds.
 #[test]
 fn revoking_a_clients_tokens_needs_all_it_holds_and_a_project_needs_a_deployment_admin() {
     let w = World::new();
@@ -438,7 +439,7 @@ fn revoking_a_clients_tokens_needs_all_it_holds_and_a_project_needs_a_deployment
         "name": "revoker", "grants": [{"audience": ADMIN_AUDIENCE, "scopes": ["tokens:revoke"]}],
     }));
     let revoker_token = token_of(&w, &revoker, &revoker_secret, ADMIN_AUDIENCE);
-    let (higher, _) = w.create(json!({
+    let (higher, higher_secret) = w.create(json!({
         "name": "higher", "grants": [{"audience": ADMIN_AUDIENCE, "scopes": ["tokens:revoke", "clients:write"]}],
     }));
     let r = w.with_token(&revoker_token, Method::Post, &format!("/admin/clients/{higher}/tokens/revoke"), None);
@@ -456,6 +457,21 @@ fn revoking_a_clients_tokens_needs_all_it_holds_and_a_project_needs_a_deployment
     let blue_token = token_of(&w, &blue_admin, &blue_secret, ADMIN_AUDIENCE);
     let r = w.with_token(&blue_token, Method::Post, "/admin/projects/blue/tokens/revoke", None);
     assert_eq!(r.status, 403, "{}", body(&r));
+
+    // A whole project is each of its clients: once it holds an admin above
+    // the deployment's revoker, the revoker may not end that admin's
+    // tokens with the project's, as it may not one by one.
+    let (owner, _) = w.create(json!({
+        "name": "blue-owner", "project_id": "blue",
+        "grants": [{"audience": ADMIN_AUDIENCE, "scopes": ["tokens:revoke", "clients:write"]}],
+    }));
+    let r = w.with_token(&revoker_token, Method::Post, &format!("/admin/clients/{owner}/tokens/revoke"), None);
+    assert_eq!(r.status, 403, "{}", body(&r));
+    let r = w.with_token(&revoker_token, Method::Post, "/admin/projects/blue/tokens/revoke", None);
+    assert_eq!(r.status, 403, "{}", body(&r));
+    assert!(body(&r).contains(owner.as_str()), "the refusal names the client: {}", body(&r));
+    let higher_token = token_of(&w, &higher, &higher_secret, ADMIN_AUDIENCE);
+    assert_eq!(w.with_token(&higher_token, Method::Post, "/admin/projects/blue/tokens/revoke", None).status, 200);
 }
 
 /// The service binding's `verify`: claims for a live token, the RFC 6750

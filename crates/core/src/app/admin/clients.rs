@@ -277,10 +277,43 @@ pub(super) async fn may_act_on<R: Runtime>(
     caller: &Caller,
     p: &Ports<'_, R>,
 ) -> Result<(), AdminError> {
-    let held = Holding::of(&record.grants, p.config);
     let allowed = allowed_of(caller, record.project_id.as_ref(), p).await?;
     let tenancy = Tenancy { project: record.project_id.as_ref(), allowed: allowed.as_deref() };
-    caller.may_hand_out(tenancy, Some(&held), &held).map_err(forbidden)
+    acts_on(record, caller, tenancy, p).map_err(forbidden)
+}
+
+/// [`may_act_on`] for every client of `project` at once, as revoking the
+/// project's tokens acts on each of them (the project's allowed grants read
+/// once). The refusal names the first client the caller holds less than:
+/// the caller sees the project, so its clients.
+pub(super) async fn may_act_on_project<R: Runtime>(
+    project: &ProjectId,
+    caller: &Caller,
+    p: &Ports<'_, R>,
+) -> Result<(), AdminError> {
+    if *caller == Caller::Root {
+        return Ok(());
+    }
+    let allowed = allowed_of(caller, Some(project), p).await?;
+    let tenancy = Tenancy { project: Some(project), allowed: allowed.as_deref() };
+    let filter = ClientFilter { project_id: Some(project.clone()), ..ClientFilter::default() };
+    let beyond = clients_where(&filter, |record| acts_on(record, caller, tenancy, p).is_err(), 1, p).await?;
+    match beyond.first().map(|record| (record, acts_on(record, caller, tenancy, p))) {
+        Some((record, Err(why))) => Err(AdminError::Forbidden(format!("client {}: {why}", record.id.as_str()))),
+        _ => Ok(()),
+    }
+}
+
+/// The hand-out rule for a change that leaves what `record` holds as it
+/// is: the caller must hold all it holds.
+fn acts_on<R: Runtime>(
+    record: &ClientRecord,
+    caller: &Caller,
+    tenancy: Tenancy<'_>,
+    p: &Ports<'_, R>,
+) -> Result<(), Overreach> {
+    let held = Holding::of(&record.grants, p.config);
+    caller.may_hand_out(tenancy, Some(&held), &held)
 }
 
 /// Every token `id` was issued until now stops being accepted — and until

@@ -5,7 +5,8 @@
 //! sees no other project's clients. Revoking all of a client's tokens is
 //! acting on that client: the caller must hold all it holds, as for any
 //! change to it; so a project's admin cannot revoke a whole project (its
-//! admins above the caller included).
+//! admins above the caller included), and a deployment's admin revokes a
+//! project only if it holds all that each of its clients holds.
 
 use m2m_edge_verify::claims::Binding;
 use serde_json::{json, Value};
@@ -93,10 +94,11 @@ pub(super) async fn revoke_project<R: Runtime>(id: &ProjectId, caller: &Caller, 
     }
     // It reaches every client of the project, its admins above the caller
     // too: a project's own admin revokes client by client, each under the
-    // hand-out rule.
+    // hand-out rule; anyone else must hold all that each client holds.
     if caller.project().is_some() {
         return Err(AdminError::Forbidden("a project's admin revokes its clients' tokens one client at a time".into()));
     }
+    clients::may_act_on_project(id, caller, p).await?;
     let not_before = not_before_now(p.clock.now());
     p.store.set_not_before(Holder::Project(id.as_str()), not_before).await?;
     Ok(ok(200, json!({"project_id": id.as_str(), "not_before": rfc3339(not_before)})))
