@@ -217,13 +217,15 @@ function base64urlInto(bytes, out, at) {
 /**
  * Hand a request to another Worker over its service binding (`service`)
  * as it came, body unread, and answer with that Worker's response; then
- * `answered()` (Rust), if given and that Worker answered a success (2xx):
- * a refused request changed nothing, so it must not run what follows a
- * change. A failed call answers `failed(reason)` (Rust).
+ * `answered()` (Rust), if given, unless that Worker refused the request
+ * (4xx): a refused request changed nothing, so it must not run what follows
+ * a change, while a success did and a server error may have (a change
+ * saved, a step after it failed). A failed call answers `failed(reason)`
+ * (Rust).
  */
 export function forward(service, request, answered, failed) {
   return service.fetch(request).then((response) => {
-    if (answered !== undefined && response.ok) answered();
+    if (answered !== undefined && !(response.status >= 400 && response.status < 500)) answered();
     return response;
   }, failed);
 }

@@ -302,13 +302,13 @@ fn forward_admin(req: web_sys::Request, env: Env, plain: Request) -> JsValue {
             ));
         };
         // A promise of the admin Worker's answer, which this one adopts.
-        // Once a write is answered as done (2xx: a refused one, which anyone
-        // can send, changed nothing and flushes nothing), this isolate sees
-        // it at once, as when it wrote itself: it drops the records and keys it holds and its next
-        // reads start at the primary. Other isolates — and this one, if the
-        // call failed after the write committed — see it within
-        // CLIENT_CACHE_TTL, REPLICA_ANCHOR_SECS and MANAGED_CACHE_MS, as any
-        // change made elsewhere.
+        // Once a write is answered, this isolate sees it at once, as when it
+        // wrote itself: it drops the records and keys it holds and its next
+        // reads start at the primary. Not after a refusal (4xx), which
+        // changed nothing and which anyone can send. Other isolates — and
+        // this one, if the call failed after the write committed — see it
+        // within CLIENT_CACHE_TTL, REPLICA_ANCHOR_SECS and MANAGED_CACHE_MS,
+        // as any change made elsewhere.
         let writes = !matches!(plain.method, Method::Get | Method::Head);
         let forwarded = WROTE_ELSEWHERE
             .with(|wrote| FORWARD_FAILED.with(|failed| ffi::forward(&service, &req, writes.then_some(wrote), failed)));
@@ -319,7 +319,7 @@ fn forward_admin(req: web_sys::Request, env: Env, plain: Request) -> JsValue {
 
 #[cfg(not(feature = "admin"))]
 thread_local! {
-    /// Run when the admin Worker has answered a write as done.
+    /// Run when the admin Worker has answered a write without refusing it.
     static WROTE_ELSEWHERE: Closure<dyn FnMut()> = Closure::new(|| {
         READ_CACHE.with(|cache| cache.forget_records());
         d1::records_written();

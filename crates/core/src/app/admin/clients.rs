@@ -284,8 +284,8 @@ pub(super) async fn may_act_on<R: Runtime>(
 
 /// [`may_act_on`] for every client of `project` at once, as revoking the
 /// project's tokens acts on each of them (the project's allowed grants read
-/// once). The refusal names the first client the caller holds less than:
-/// the caller sees the project, so its clients.
+/// once). The refusal says why, not which client: a caller holding only
+/// `tokens:revoke` may not list the project's clients.
 pub(super) async fn may_act_on_project<R: Runtime>(
     project: &ProjectId,
     caller: &Caller,
@@ -299,7 +299,9 @@ pub(super) async fn may_act_on_project<R: Runtime>(
     let filter = ClientFilter { project_id: Some(project.clone()), ..ClientFilter::default() };
     let beyond = clients_where(&filter, |record| acts_on(record, caller, tenancy, p).is_err(), 1, p).await?;
     match beyond.first().map(|record| (record, acts_on(record, caller, tenancy, p))) {
-        Some((record, Err(why))) => Err(AdminError::Forbidden(format!("client {}: {why}", record.id.as_str()))),
+        Some((_, Err(why))) => Err(AdminError::Forbidden(format!(
+            "the project has a client this caller may not act on, and this would end its tokens: {why}"
+        ))),
         _ => Ok(()),
     }
 }
