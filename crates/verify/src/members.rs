@@ -298,6 +298,7 @@ mod tests {
         assert_eq!(members.string("k").as_deref(), Some("key escaped"));
         assert_eq!(members.into_map(), map);
     }
+
     #[test]
     fn borrows_names_and_strings_without_escapes() {
         let bytes = br#"{"iss":"https://issuer.example","sub":"repo:acme/deploy"}"#;

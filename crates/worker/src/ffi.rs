@@ -224,8 +224,8 @@ pub fn sign_then_respond(
 
 /// A promise of `service`'s response to `request`, handed over unread
 /// (`forward`), with `answered` run once it arrives unless it is a refusal
-/// (4xx); `failed` answers
-/// instead if the call fails, `Err` if it throws at once.
+/// (4xx); `failed` answers instead if the call fails, `Err` if it throws
+/// at once.
 #[cfg(not(feature = "admin"))]
 pub fn forward(
     service: &JsValue,
