@@ -298,11 +298,11 @@ pub(super) async fn may_act_on_project<R: Runtime>(
     let tenancy = Tenancy { project: Some(project), allowed: allowed.as_deref() };
     let filter = ClientFilter { project_id: Some(project.clone()), ..ClientFilter::default() };
     let beyond = clients_where(&filter, |record| acts_on(record, caller, tenancy, p).is_err(), 1, p).await?;
-    match beyond.first().map(|record| (record, acts_on(record, caller, tenancy, p))) {
-        Some((_, Err(why))) => Err(AdminError::Forbidden(format!(
+    match beyond.first().and_then(|record| acts_on(record, caller, tenancy, p).err()) {
+        Some(why) => Err(AdminError::Forbidden(format!(
             "the project has a client this caller may not act on, and this would end its tokens: {why}"
         ))),
-        _ => Ok(()),
+        None => Ok(()),
     }
 }
 
